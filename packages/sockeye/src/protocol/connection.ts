@@ -1,0 +1,436 @@
+import { isUtf8 } from 'node:buffer';
+import { CloseCode, isValidWireCloseCode } from './close-codes.js';
+import { ProtocolError } from './errors.js';
+import { FIN_BIT, type FrameHeader, RSV1_BIT } from './frame.js';
+import {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_PAYLOAD,
+  MAX_CLOSE_REASON_BYTES,
+  MAX_CONTROL_PAYLOAD,
+} from './limits.js';
+import { Opcode } from './opcodes.js';
+import { OutputQueue, type Payload } from './output.js';
+import { type FrameHandler, FrameParser, type Role } from './parser.js';
+import { Utf8Validator } from './utf8.js';
+
+/** Where a connection is in its life (RFC 6455 section 4 and 7). Opening is the shell's business. */
+export type ConnectionState = 'open' | 'closing' | 'closed';
+
+/** How a connection ended, as the protocol saw it. */
+export interface CloseInfo {
+  /**
+   * The close code: the one in the peer's close frame, 1005 if that frame had none, 1006
+   * if the transport ended without one, or the code we failed the connection with.
+   */
+  code: number;
+  /** The reason from the peer's close frame, or ours when we failed the connection. */
+  reason: string;
+  /** Set when we failed the connection because the peer broke a rule or a limit. */
+  error: ProtocolError | null;
+}
+
+/** Receives what a {@link Connection} decodes. Called synchronously from `receive()`. */
+export interface ConnectionHandler {
+  /**
+   * A complete message. `data` is valid UTF-8 when `isText`. It may be a view of a received
+   * chunk: it stays valid, but keeping it keeps that chunk in memory.
+   */
+  onMessage(data: Buffer, isText: boolean): void;
+  /** A ping arrived (already answered with a pong when `autoPong` is on). */
+  onPing(data: Buffer): void;
+  /** A pong arrived. */
+  onPong(data: Buffer): void;
+  /**
+   * The connection reached `closed`: the closing handshake completed, the peer's close
+   * was answered, we failed the connection, or the transport ended. Called exactly once.
+   * A server should now close the transport; a client should wait a while for the server
+   * to close it (RFC 6455 section 7.1.1).
+   */
+  onClose(info: CloseInfo): void;
+  /** Output went from empty to not empty: schedule a flush (see {@link Connection.takeOutput}). */
+  onOutput(): void;
+}
+
+/** Options of {@link Connection}. */
+export interface ConnectionOptions {
+  /** Our role. A server expects masked frames and sends unmasked ones; a client the reverse. */
+  role: Role;
+  /**
+   * Largest message accepted in bytes, checked on each frame's declared length before its
+   * payload is buffered. A bigger one fails the connection with 1009.
+   * @defaultValue {@link DEFAULT_MAX_PAYLOAD} (1 MiB)
+   */
+  maxPayload?: number;
+  /**
+   * Most frames per message. More fails the connection with 1009.
+   * @defaultValue {@link DEFAULT_MAX_FRAGMENTS} (4096)
+   */
+  maxFragments?: number;
+  /**
+   * Answer pings with pongs automatically (RFC 6455 section 5.5.2 says an endpoint must).
+   * @defaultValue true
+   */
+  autoPong?: boolean;
+}
+
+/** Smallest buffer allocated to reassemble a message that arrives in parts. */
+const MIN_ASSEMBLY = 1024;
+/** A single frame up to this size that spans reads gets its exact-size buffer at once. */
+const EXACT_ASSEMBLY = 64 * 1024;
+
+/**
+ * The WebSocket protocol for one open connection, without I/O (the sans-I/O design of
+ * Python `websockets` and tungstenite). Bytes from the transport go into
+ * {@link Connection.receive}; messages, pings, pongs and the close come out through the
+ * {@link ConnectionHandler}; bytes to write come out of {@link Connection.takeOutput}.
+ * It never throws into the caller for anything the peer does: a broken rule becomes a
+ * close frame with the right code and an `onClose` with `error` set.
+ */
+export class Connection implements FrameHandler {
+  /** Our role. */
+  readonly role: Role;
+  private readonly handler: ConnectionHandler;
+  private readonly parser: FrameParser;
+  private readonly output: OutputQueue;
+  private readonly maxPayload: number;
+  private readonly maxFragments: number;
+  private readonly autoPong: boolean;
+
+  private _state: ConnectionState = 'open';
+  private closeSent = false;
+  private _closeInfo: CloseInfo | null = null;
+  /** Set while `receive()` runs, so that sends from handlers do not ask for a flush each. */
+  private receiving = false;
+  private outputSignalled = false;
+
+  // The current frame.
+  private frameOpcode = 0;
+  private frameFin = false;
+  private framePartIndex = 0;
+
+  // The current data message.
+  private messageText = false;
+  private messageBytes = 0;
+  private messageFragments = 0;
+  /** Reassembly buffer for a message that arrives in more than one part, and how much of it is filled. */
+  private assembly: Buffer | null = null;
+  private assemblyLength = 0;
+  private assemblyLimit = 0;
+  private readonly utf8 = new Utf8Validator();
+
+  // A control frame split across reads (at most 125 bytes).
+  private control: Buffer | null = null;
+  private controlLength = 0;
+
+  constructor(handler: ConnectionHandler, options: ConnectionOptions) {
+    this.role = options.role;
+    this.handler = handler;
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.autoPong = options.autoPong ?? true;
+    this.parser = new FrameParser(this, { role: options.role });
+    this.output = new OutputQueue(options.role === 'client');
+  }
+
+  /** `open`, `closing` (we sent a close and wait for the peer's), or `closed`. */
+  get state(): ConnectionState {
+    return this._state;
+  }
+
+  /** How the connection ended, once it is `closed`. */
+  get closeInfo(): CloseInfo | null {
+    return this._closeInfo;
+  }
+
+  /** Bytes queued for writing and not yet taken with {@link Connection.takeOutput}. */
+  get bufferedBytes(): number {
+    return this.output.bytes;
+  }
+
+  /**
+   * Feed bytes received from the transport. Takes ownership of `chunk` (masked payloads
+   * are unmasked in place). Ignored once the connection is closed.
+   */
+  receive(chunk: Buffer): void {
+    if (this._state === 'closed') return;
+    this.receiving = true;
+    try {
+      this.parser.push(chunk);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.fail(error);
+    } finally {
+      this.receiving = false;
+    }
+    if (this.output.bytes > 0) this.signalOutput();
+  }
+
+  /**
+   * The transport ended (EOF, reset, or it was destroyed). If the connection was not
+   * closed yet, it ends abnormally: `onClose` reports 1006 (RFC 6455 section 7.1.5).
+   */
+  receiveEof(): void {
+    if (this._state === 'closed') return;
+    this.finish({ code: CloseCode.Abnormal, reason: '', error: null });
+  }
+
+  /**
+   * Queue a message. Returns false (and queues nothing) once a close frame was sent,
+   * since RFC 6455 section 5.5.1 forbids data after it. A string is encoded as UTF-8.
+   * A large `Uint8Array` is queued by reference on a server: do not change it until written.
+   */
+  send(data: Payload, isText: boolean): boolean {
+    if (this.closeSent) return false;
+    this.output.push(FIN_BIT | (isText ? Opcode.Text : Opcode.Binary), data);
+    this.signalOutput();
+    return true;
+  }
+
+  /**
+   * Queue one frame of a message sent in fragments. The first call names the type
+   * (`isText`); later calls continue it; `fin` ends the message.
+   */
+  sendFragment(data: Payload, isText: boolean, fin: boolean, first: boolean): boolean {
+    if (this.closeSent) return false;
+    const opcode = first ? (isText ? Opcode.Text : Opcode.Binary) : Opcode.Continuation;
+    this.output.push((fin ? FIN_BIT : 0) | opcode, data);
+    this.signalOutput();
+    return true;
+  }
+
+  /** Queue a ping (payload at most 125 bytes). Returns false once a close frame was sent. */
+  ping(data: Payload = ''): boolean {
+    return this.sendControl(Opcode.Ping, data);
+  }
+
+  /** Queue a pong (payload at most 125 bytes), e.g. an unsolicited heartbeat. Returns false once closing. */
+  pong(data: Payload = ''): boolean {
+    return this.sendControl(Opcode.Pong, data);
+  }
+
+  /**
+   * Start the closing handshake: queue a close frame and move to `closing`. Without a
+   * code, the frame has no payload (the peer reports 1005).
+   * @throws RangeError if `code` may not be sent (RFC 6455 section 7.4) or `reason` is
+   * longer than 123 bytes in UTF-8
+   */
+  close(code?: number, reason = ''): void {
+    if (code === undefined) {
+      if (reason !== '') throw new RangeError('a close reason needs a close code');
+    } else if (!isValidWireCloseCode(code)) {
+      throw new RangeError(`close code ${code} may not be sent`);
+    }
+    if (Buffer.byteLength(reason) > MAX_CLOSE_REASON_BYTES) {
+      throw new RangeError(`close reason longer than ${MAX_CLOSE_REASON_BYTES} bytes`);
+    }
+    if (this.closeSent || this._state === 'closed') return;
+    this.sendClose(code, reason);
+    this._state = 'closing';
+  }
+
+  /** Take every byte queued for the transport, in order (an empty array when none). */
+  takeOutput(): Buffer[] {
+    this.outputSignalled = false;
+    return this.output.take();
+  }
+
+  // ---- FrameHandler: called by the parser ----
+
+  /** @internal */
+  onFrameHeader(header: FrameHeader): void {
+    this.frameOpcode = header.opcode;
+    this.frameFin = header.fin;
+    this.framePartIndex = 0;
+    if (header.opcode >= Opcode.Close) {
+      this.controlLength = 0;
+      return;
+    }
+    if (header.opcode !== Opcode.Continuation) {
+      this.messageText = header.opcode === Opcode.Text;
+      this.messageBytes = 0;
+      this.messageFragments = 0;
+      this.assemblyLength = 0;
+      this.utf8.reset();
+      // A single-frame message: its exact size is known. A fragmented one: only the limit.
+      this.assemblyLimit = header.fin ? header.length : this.maxPayload;
+      if (header.rsv & RSV1_BIT) {
+        throw new ProtocolError(
+          'extension-error',
+          CloseCode.ProtocolError,
+          'compressed frame without permessage-deflate',
+        );
+      }
+    }
+    this.messageBytes += header.length;
+    if (this.messageBytes > this.maxPayload) {
+      throw new ProtocolError(
+        'message-too-big',
+        CloseCode.MessageTooBig,
+        `message larger than the limit of ${this.maxPayload} bytes`,
+      );
+    }
+    if (++this.messageFragments > this.maxFragments) {
+      throw new ProtocolError(
+        'too-many-fragments',
+        CloseCode.MessageTooBig,
+        `message in more than ${this.maxFragments} frames`,
+      );
+    }
+  }
+
+  /** @internal */
+  onFramePayload(data: Buffer, last: boolean): void {
+    const partIndex = this.framePartIndex++;
+    if (this.frameOpcode >= Opcode.Close) {
+      this.controlPayload(data, last, partIndex === 0);
+      return;
+    }
+    // Fast path: a whole single-frame message inside one read. Deliver a view, no copy.
+    if (last && partIndex === 0 && this.frameFin && this.frameOpcode !== Opcode.Continuation) {
+      if (this.messageText && !isUtf8(data)) throw invalidUtf8();
+      this.handler.onMessage(data, this.messageText);
+      return;
+    }
+    // The message arrives in parts: validate as the bytes arrive (fail fast), copy into one buffer.
+    if (this.messageText && !this.utf8.push(data)) throw invalidUtf8();
+    this.append(data);
+    if (last && this.frameFin) {
+      if (this.messageText && !this.utf8.complete) throw invalidUtf8();
+      const message = this.assembly!.subarray(0, this.assemblyLength);
+      this.assembly = null;
+      this.assemblyLength = 0;
+      this.handler.onMessage(message, this.messageText);
+    }
+  }
+
+  // ---- internals ----
+
+  /**
+   * Copy a part of the current message into the reassembly buffer. The buffer grows by
+   * doubling and never past what the frame headers declared (a single frame) or the limit
+   * (a fragmented message), so the memory a message pins is bounded by `maxPayload`
+   * whatever the number of fragments: no per-fragment object is kept.
+   */
+  private append(data: Buffer): void {
+    const needed = this.assemblyLength + data.length;
+    let assembly = this.assembly;
+    if (assembly === null || assembly.length < needed) {
+      const limit = this.assemblyLimit;
+      const start = limit <= EXACT_ASSEMBLY ? limit : Math.min(limit, EXACT_ASSEMBLY);
+      const grown = assembly === null ? Math.max(start, MIN_ASSEMBLY) : assembly.length * 2;
+      const size = Math.max(needed, Math.min(limit, grown));
+      const next = Buffer.allocUnsafe(size);
+      if (assembly !== null) assembly.copy(next, 0, 0, this.assemblyLength);
+      this.assembly = assembly = next;
+    }
+    data.copy(assembly, this.assemblyLength);
+    this.assemblyLength = needed;
+  }
+
+  private controlPayload(data: Buffer, last: boolean, first: boolean): void {
+    let payload = data;
+    if (!(first && last)) {
+      this.control ??= Buffer.allocUnsafe(MAX_CONTROL_PAYLOAD);
+      data.copy(this.control, this.controlLength);
+      this.controlLength += data.length;
+      if (!last) return;
+      payload = Buffer.from(this.control.subarray(0, this.controlLength));
+    }
+    switch (this.frameOpcode) {
+      case Opcode.Ping:
+        if (this.autoPong && !this.closeSent) this.output.push(FIN_BIT | Opcode.Pong, payload);
+        this.handler.onPing(payload);
+        break;
+      case Opcode.Pong:
+        this.handler.onPong(payload);
+        break;
+      default:
+        this.receiveClose(payload);
+    }
+  }
+
+  /** The peer's close frame (RFC 6455 section 5.5.1 and 7.1.5): validate, answer, finish. */
+  private receiveClose(payload: Buffer): void {
+    let code: number = CloseCode.NoStatusReceived;
+    let reason = '';
+    if (payload.length === 1) {
+      throw new ProtocolError('invalid-close-payload', CloseCode.ProtocolError, 'close payload of one byte');
+    }
+    if (payload.length >= 2) {
+      code = payload.readUInt16BE(0);
+      if (!isValidWireCloseCode(code)) {
+        throw new ProtocolError('invalid-close-code', CloseCode.ProtocolError, `invalid close code ${code}`);
+      }
+      const reasonBytes = payload.subarray(2);
+      if (!isUtf8(reasonBytes)) throw invalidUtf8();
+      reason = reasonBytes.toString('utf8');
+    }
+    this.parser.stop();
+    if (!this.closeSent) this.sendClose(code === CloseCode.NoStatusReceived ? undefined : code, '');
+    this.finish({ code, reason, error: null });
+  }
+
+  private sendControl(opcode: number, data: Payload): boolean {
+    const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (length > MAX_CONTROL_PAYLOAD) throw new RangeError('control frame payload longer than 125 bytes');
+    if (this.closeSent) return false;
+    this.output.push(FIN_BIT | opcode, data);
+    this.signalOutput();
+    return true;
+  }
+
+  private sendClose(code: number | undefined, reason: string): void {
+    let payload: Buffer;
+    if (code === undefined) {
+      payload = Buffer.alloc(0);
+    } else {
+      const reasonBytes = Buffer.from(reason, 'utf8');
+      payload = Buffer.allocUnsafe(2 + reasonBytes.length);
+      payload.writeUInt16BE(code, 0);
+      reasonBytes.copy(payload, 2);
+    }
+    this.output.push(FIN_BIT | Opcode.Close, payload);
+    this.closeSent = true;
+    this.signalOutput();
+  }
+
+  /** _Fail the WebSocket Connection_ (RFC 6455 section 7.1.7): send a close with the code, then stop. */
+  private fail(error: ProtocolError): void {
+    if (this._state === 'closed') return;
+    this.parser.stop();
+    const reason = truncateUtf8(error.message, MAX_CLOSE_REASON_BYTES);
+    if (!this.closeSent) this.sendClose(error.closeCode, reason);
+    this.finish({ code: error.closeCode, reason, error });
+  }
+
+  private finish(info: CloseInfo): void {
+    this._state = 'closed';
+    this._closeInfo = info;
+    this.assembly = null;
+    this.handler.onClose(info);
+  }
+
+  private signalOutput(): void {
+    if (this.outputSignalled || this.receiving) return;
+    this.outputSignalled = true;
+    this.handler.onOutput();
+  }
+}
+
+function invalidUtf8(): ProtocolError {
+  return new ProtocolError('invalid-utf8', CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+}
+
+/** Cut `text` to at most `maxBytes` bytes of UTF-8 without splitting a character. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let out = '';
+  let bytes = 0;
+  for (const ch of text) {
+    const size = Buffer.byteLength(ch);
+    if (bytes + size > maxBytes) break;
+    out += ch;
+    bytes += size;
+  }
+  return out;
+}

@@ -1,0 +1,66 @@
+import type { CloseCode } from './close-codes.js';
+
+/**
+ * Which rule of RFC 6455 (or of a configured limit) a peer broke. One name per rule,
+ * so a test or a log can say exactly what fired.
+ */
+export type ProtocolRule =
+  | 'reserved-bits'
+  | 'reserved-opcode'
+  | 'unmasked-client-frame'
+  | 'masked-server-frame'
+  | 'fragmented-control-frame'
+  | 'control-frame-too-long'
+  | 'length-top-bit'
+  | 'non-minimal-length'
+  | 'unexpected-continuation'
+  | 'expected-continuation'
+  | 'invalid-utf8'
+  | 'invalid-close-payload'
+  | 'invalid-close-code'
+  | 'message-too-big'
+  | 'too-many-fragments'
+  | 'extension-error';
+
+/**
+ * The peer broke the WebSocket protocol, or a limit. The connection fails with
+ * {@link ProtocolError.closeCode}; the I/O layer never sees an exception for it.
+ */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+
+  /**
+   * @param rule - the rule that fired
+   * @param closeCode - the close code the connection fails with (1002, 1007, 1009, ...)
+   * @param message - what happened, in words a person can read
+   */
+  constructor(
+    readonly rule: ProtocolRule,
+    readonly closeCode: CloseCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * An opening handshake was refused. On the server, {@link HandshakeError.status} is the
+ * HTTP status to answer with and `message` goes in the body; on the client, `status` is
+ * the status the server answered with (or 0 when it never answered with one).
+ */
+export class HandshakeError extends Error {
+  override readonly name = 'HandshakeError';
+
+  /**
+   * @param status - the HTTP status (400, 403, 404, 405, 426, 431, 503, ...) or 0
+   * @param message - the reason, in words a person can read
+   * @param headers - extra response headers the refusal must carry (e.g. `Sec-WebSocket-Version` on 426)
+   */
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+}

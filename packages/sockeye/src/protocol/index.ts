@@ -1,0 +1,68 @@
+/**
+ * The sans-I/O WebSocket protocol core: RFC 6455 framing, the opening and closing
+ * handshakes, masking and UTF-8 validation, with no sockets, timers or promises.
+ * @packageDocumentation
+ */
+export { CloseCode, isValidWireCloseCode } from './close-codes.js';
+export {
+  type CloseInfo,
+  Connection,
+  type ConnectionHandler,
+  type ConnectionOptions,
+  type ConnectionState,
+  truncateUtf8,
+} from './connection.js';
+export { HandshakeError, ProtocolError, type ProtocolRule } from './errors.js';
+export {
+  type EncodeHeaderOptions,
+  encodeFrameHeader,
+  FIN_BIT,
+  type FrameHeader,
+  headerSize,
+  MASK_BIT,
+  MAX_HEADER_SIZE,
+  RSV1_BIT,
+  RSV2_BIT,
+  RSV3_BIT,
+  writeFrameHeader,
+} from './frame.js';
+export {
+  type AcceptedHandshake,
+  type AcceptResponseOptions,
+  buildAcceptResponse,
+  buildRejectResponse,
+  buildRequest,
+  type ClientRequestOptions,
+  computeAccept,
+  type ExtensionOffer,
+  formatExtensions,
+  generateKey,
+  isValidKey,
+  type OfferedHandshake,
+  parseExtensions,
+  parseProtocols,
+  parseTokenList,
+  type UpgradeRequest,
+  type UpgradeRequestInfo,
+  type UpgradeResponse,
+  validateRequest,
+  validateResponse,
+  WEBSOCKET_GUID,
+  WEBSOCKET_VERSION,
+} from './handshake.js';
+export {
+  type HeaderMap,
+  HttpHeadParser,
+  type HttpHeadParserOptions,
+  isFieldValue,
+  isToken,
+  type ParsedHead,
+  type RequestHead,
+  type ResponseHead,
+} from './http.js';
+export * as limits from './limits.js';
+export { maskInto, maskSlow, unmask } from './mask.js';
+export { isControlOpcode, isKnownOpcode, Opcode } from './opcodes.js';
+export { COPY_THRESHOLD, nextMaskKey, OutputQueue, type Payload } from './output.js';
+export { type FrameHandler, FrameParser, type FrameParserOptions, type Role } from './parser.js';
+export { Utf8Validator } from './utf8.js';

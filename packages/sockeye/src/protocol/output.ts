@@ -1,0 +1,139 @@
+import { randomFillSync } from 'node:crypto';
+import { headerSize, MAX_HEADER_SIZE, writeFrameHeader } from './frame.js';
+import { unmask } from './mask.js';
+
+/**
+ * Frames whose header and payload together are at most this many bytes are copied into
+ * a shared slab so that many small frames leave as one buffer (one write system call);
+ * larger payloads are passed through untouched (zero copy) after their header.
+ */
+export const COPY_THRESHOLD = 16 * 1024;
+
+/** Size of each slab that small frames are copied into. */
+const SLAB_SIZE = 64 * 1024;
+
+/**
+ * Slabs are shared by every connection in the process and handed out front to back, never
+ * rewritten, like Node's own Buffer pool: a region given to a socket stays valid until the
+ * socket lets go of it, and an idle connection holds no slab at all.
+ */
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabUsed = 0;
+
+/** Masking keys come from one pooled random buffer, not one `randomFillSync` call per frame. */
+const KEY_POOL_SIZE = 8 * 1024;
+const keyPool = Buffer.allocUnsafeSlow(KEY_POOL_SIZE);
+let keyPoolUsed = KEY_POOL_SIZE;
+
+/** Next 4-byte masking key (RFC 6455 section 5.3: unpredictable, from a strong source). */
+export function nextMaskKey(): Buffer {
+  if (keyPoolUsed === KEY_POOL_SIZE) {
+    randomFillSync(keyPool);
+    keyPoolUsed = 0;
+  }
+  const key = keyPool.subarray(keyPoolUsed, keyPoolUsed + 4);
+  keyPoolUsed += 4;
+  return key;
+}
+
+/** A payload the queue accepts: bytes, or a string to encode as UTF-8. */
+export type Payload = Uint8Array | string;
+
+/**
+ * Outbound frames of one connection, waiting to be written. Sans-I/O: the owner takes
+ * the bytes with {@link OutputQueue.take} and writes them however it likes (one
+ * `write()`, or a corked batch).
+ */
+export class OutputQueue {
+  private chunks: Buffer[] = [];
+  /** The region of the shared slab this queue is filling: [regionStart, regionEnd) of regionSlab. */
+  private regionSlab: Buffer | null = null;
+  private regionStart = 0;
+  private regionEnd = 0;
+  /** Bytes queued and not yet taken. */
+  bytes = 0;
+
+  /**
+   * @param mask - mask every frame (a client must, RFC 6455 section 5.3)
+   */
+  constructor(private readonly mask: boolean) {}
+
+  /**
+   * Queue one frame. `firstByte` combines FIN, RSV and opcode. A `Uint8Array` payload
+   * larger than {@link COPY_THRESHOLD} is queued by reference when no masking is needed:
+   * the caller must not change it until it is written.
+   */
+  push(firstByte: number, payload: Payload): void {
+    const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    const hsize = headerSize(length, this.mask);
+    const key = this.mask ? nextMaskKey() : undefined;
+    this.bytes += hsize + length;
+    if (hsize + length <= COPY_THRESHOLD) {
+      const target = this.reserve(hsize + length);
+      const at = this.regionEnd;
+      writeFrameHeader(target, at, firstByte, length, key);
+      const payloadAt = at + hsize;
+      if (typeof payload === 'string') target.write(payload, payloadAt, length, 'utf8');
+      else target.set(payload, payloadAt);
+      if (key !== undefined) unmask(target.subarray(payloadAt, payloadAt + length), key);
+      this.regionEnd += hsize + length;
+      slabUsed = this.regionEnd;
+      return;
+    }
+    const target = this.reserve(MAX_HEADER_SIZE);
+    writeFrameHeader(target, this.regionEnd, firstByte, length, key);
+    this.regionEnd += hsize;
+    slabUsed = this.regionEnd;
+    this.closeRegion();
+    let body: Buffer;
+    if (typeof payload === 'string') {
+      body = Buffer.from(payload, 'utf8');
+      if (key !== undefined) unmask(body, key);
+    } else if (key !== undefined) {
+      // The caller's buffer is not ours to change: mask into a copy.
+      body = Buffer.allocUnsafe(length);
+      body.set(payload);
+      unmask(body, key);
+    } else {
+      body = Buffer.isBuffer(payload)
+        ? payload
+        : Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+    }
+    this.chunks.push(body);
+  }
+
+  /** Take every queued byte, in order, and leave the queue empty. Returns an empty array when there is nothing. */
+  take(): Buffer[] {
+    this.closeRegion();
+    const chunks = this.chunks;
+    this.chunks = [];
+    this.bytes = 0;
+    return chunks;
+  }
+
+  /** Make room for `size` bytes at `regionEnd` in the current slab, starting a new region (and maybe slab) if needed. */
+  private reserve(size: number): Buffer {
+    const contiguous = this.regionSlab === slab && this.regionEnd === slabUsed;
+    if (!contiguous || slabUsed + size > SLAB_SIZE) {
+      this.closeRegion();
+      if (slabUsed + size > SLAB_SIZE) {
+        slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+        slabUsed = 0;
+      }
+      this.regionSlab = slab;
+      this.regionStart = slabUsed;
+      this.regionEnd = slabUsed;
+    }
+    return slab;
+  }
+
+  /** Move the filled part of the current region into `chunks`. */
+  private closeRegion(): void {
+    if (this.regionSlab !== null && this.regionEnd > this.regionStart) {
+      this.chunks.push(this.regionSlab.subarray(this.regionStart, this.regionEnd));
+    }
+    this.regionSlab = null;
+    this.regionStart = 0;
+    this.regionEnd = 0;
+  }
+}
