@@ -1,0 +1,76 @@
+/**
+ * The conformance echo server: `npm run echo -- --port <P> [--host <H>]`.
+ * Echoes every message with its type. Limits are raised to what the Autobahn suite needs
+ * (its section 9 sends 16 MiB messages and 4 MiB in 64-byte fragments).
+ *
+ * TEMPORARY: a bare shell on the protocol core, until WebSocketServer (issue 3) replaces it.
+ */
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import {
+  buildAcceptResponse,
+  buildRejectResponse,
+  Connection,
+  HandshakeError,
+  HttpHeadParser,
+  type RequestHead,
+  validateRequest,
+} from '../packages/sockeye/src/protocol/index.js';
+
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '9001' }, host: { type: 'string', default: '127.0.0.1' } },
+});
+const port = Number(values.port);
+const host = values.host;
+
+const server = createServer((socket) => {
+  socket.setNoDelay(true);
+  const head = new HttpHeadParser<RequestHead>('request');
+  let connection: Connection | null = null;
+  const flush = () => {
+    const chunks = connection?.takeOutput() ?? [];
+    if (chunks.length === 1) socket.write(chunks[0]!);
+    else if (chunks.length > 1) {
+      socket.cork();
+      for (const chunk of chunks) socket.write(chunk);
+      socket.uncork();
+    }
+  };
+  socket.on('data', (chunk: Buffer) => {
+    if (connection !== null) {
+      connection.receive(chunk);
+      flush();
+      return;
+    }
+    try {
+      const parsed = head.push(chunk);
+      if (parsed === null) return;
+      const info = validateRequest(parsed.head);
+      socket.write(buildAcceptResponse({ key: info.key }));
+      const conn = new Connection(
+        {
+          onMessage: (data, isText) => conn.send(data, isText),
+          onPing: () => {},
+          onPong: () => {},
+          onClose: () => {
+            flush();
+            socket.end();
+          },
+          onOutput: () => process.nextTick(flush),
+        },
+        { role: 'server', maxPayload: 64 * 1024 * 1024, maxFragments: 1 << 20 },
+      );
+      connection = conn;
+      if (parsed.rest.length > 0) {
+        conn.receive(parsed.rest);
+        flush();
+      }
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      socket.end(buildRejectResponse(error));
+    }
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => connection?.receiveEof());
+});
+server.listen(port, host, () => console.log(`listening on ws://${host}:${port}`));
