@@ -1,0 +1,44 @@
+/**
+ * Headless Chromium for tests and screenshots: Debian's /usr/bin/chromium driven by
+ * playwright-core (never a downloaded browser), with a fresh profile per launch and the
+ * flags that keep it off the network.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium } from 'playwright-core';
+import { CHROMIUM } from './prereqs.js';
+
+/** A running browser (one persistent context) and how to shut it down. */
+export interface Browser {
+  /** The browser context: open pages with `context.newPage()`. */
+  context: BrowserContext;
+  /** Close the browser and delete its profile. */
+  close(): Promise<void>;
+}
+
+/** Launch headless Chromium with a fresh `--user-data-dir`. */
+export async function launchChromium(): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), 'sockeye-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+    ],
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
