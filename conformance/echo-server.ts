@@ -3,6 +3,12 @@
  * Echoes every message with its type. Limits are raised to what the Autobahn suite needs
  * (its section 9 sends 16 MiB messages and 4 MiB in 64-byte fragments).
  *
+ * Switches for interop tests (the contract every version of this server keeps):
+ * - the first subprotocol the client offers is selected;
+ * - `?close=<code>&reason=<text>`: after echoing the first message, close with that code and reason;
+ * - `?ping=<payload>`: ping right after the handshake; when the pong arrives, send the
+ *   text message `pong:<payload>`.
+ *
  * TEMPORARY: a bare shell on the protocol core, until WebSocketServer (issue 3) replaces it.
  */
 import { createServer } from 'node:net';
@@ -46,12 +52,22 @@ const server = createServer((socket) => {
       const parsed = head.push(chunk);
       if (parsed === null) return;
       const info = validateRequest(parsed.head);
-      socket.write(buildAcceptResponse({ key: info.key }));
+      const query = new URL(parsed.head.target, 'ws://localhost').searchParams;
+      const closeCode = query.has('close') ? Number(query.get('close')) : undefined;
+      const pingPayload = query.get('ping');
+      socket.write(buildAcceptResponse({ key: info.key, protocol: info.protocols[0] }));
+      let echoed = false;
       const conn = new Connection(
         {
-          onMessage: (data, isText) => conn.send(data, isText),
+          onMessage: (data, isText) => {
+            conn.send(data, isText);
+            if (closeCode !== undefined && !echoed) conn.close(closeCode, query.get('reason') ?? '');
+            echoed = true;
+          },
           onPing: () => {},
-          onPong: () => {},
+          onPong: (data) => {
+            if (pingPayload !== null) conn.send(`pong:${data.toString()}`, true);
+          },
           onClose: () => {
             flush();
             socket.end();
@@ -61,6 +77,7 @@ const server = createServer((socket) => {
         { role: 'server', maxPayload: 64 * 1024 * 1024, maxFragments: 1 << 20 },
       );
       connection = conn;
+      if (pingPayload !== null) conn.ping(pingPayload);
       if (parsed.rest.length > 0) {
         conn.receive(parsed.rest);
         flush();
