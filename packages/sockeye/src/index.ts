@@ -1,6 +1,7 @@
 /**
  * sockeye: a WebSocket toolkit for Node.js. This entry point re-exports the protocol
- * core; the server and client are added by their own modules.
+ * core and the server; the client is added by its own module.
  * @packageDocumentation
  */
 export * from './protocol/index.js';
+export * from './server/index.js';
