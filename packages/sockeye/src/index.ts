@@ -3,4 +3,6 @@
  * core; the server and client are added by their own modules.
  * @packageDocumentation
  */
+
+export * from './client/index.js';
 export * from './protocol/index.js';
