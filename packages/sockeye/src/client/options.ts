@@ -32,6 +32,11 @@ export interface ClientOptions {
    */
   maxPayload?: number | undefined;
   /**
+   * Most frames in one message. More fails the connection (close 1009 on the wire).
+   * @defaultValue 4096 ({@link limits.DEFAULT_MAX_FRAGMENTS})
+   */
+  maxFragments?: number | undefined;
+  /**
    * Milliseconds to wait, once a close frame was sent, for the server's close frame and
    * then for the server to close TCP (RFC 6455 section 7.1.1). Past it the socket is
    * destroyed.

@@ -55,7 +55,11 @@ export class Session {
     private readonly socket: Socket,
     rest: Buffer,
     private readonly events: SessionEvents,
-    options: { maxPayload?: number | undefined; closeTimeout?: number | undefined },
+    options: {
+      maxPayload?: number | undefined;
+      maxFragments?: number | undefined;
+      closeTimeout?: number | undefined;
+    },
   ) {
     const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.connection = new Connection(
@@ -66,7 +70,11 @@ export class Session {
         onClose: (info) => this.onProtocolClose(info),
         onOutput: () => this.scheduleFlush(),
       },
-      { role: 'client', ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }) },
+      {
+        role: 'client',
+        ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
+        ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
+      },
     );
     this.closeTimeoutMs = closeTimeout;
     socket.on('data', (chunk: Buffer) => this.connection.receive(chunk));

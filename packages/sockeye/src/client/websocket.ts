@@ -373,7 +373,7 @@ export class WebSocket extends EventTarget {
         },
         closed: (end) => this.#queueTask(() => this.#dispatchClose(end)),
       },
-      { maxPayload: this.#options.maxPayload, closeTimeout: this.#options.closeTimeout },
+      this.#options,
     );
   }
 
