@@ -43,7 +43,11 @@ export function errorMessage(ws: WebSocket): Promise<string> {
   });
 }
 
-/** A `ws` echo server on loopback that selects the first offered subprotocol. */
+/**
+ * A `ws` echo server on loopback with the contract of conformance/echo-server.ts: the first
+ * offered subprotocol is selected; `?close=<code>&reason=<text>` closes after the first
+ * echo; `?ping=<payload>` pings after the handshake and answers the pong with `pong:<payload>`.
+ */
 export async function startWsEcho(): Promise<{
   url: string;
   server: WebSocketServer;
@@ -58,6 +62,11 @@ export async function startWsEcho(): Promise<{
   await once(server, 'listening');
   server.on('connection', (socket, request) => {
     const params = new URL(request.url ?? '/', 'http://x').searchParams;
+    const ping = params.get('ping');
+    if (ping !== null) {
+      socket.once('pong', (data) => socket.send(`pong:${data.toString()}`));
+      socket.ping(ping);
+    }
     socket.on('message', (data, isBinary) => {
       socket.send(data, { binary: isBinary });
       const code = params.get('close');
