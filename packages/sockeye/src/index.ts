@@ -3,5 +3,7 @@
  * core and the server; the client is added by its own module.
  * @packageDocumentation
  */
+
+export * from './client/index.js';
 export * from './protocol/index.js';
 export * from './server/index.js';
