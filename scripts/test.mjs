@@ -9,7 +9,7 @@
 //
 // Options: --skip-provision, --only <substring> (run just the test files whose path contains it).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,6 +24,7 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 const TEST_ROOTS = ['packages', 'apps', 'conformance'];
 
 function findTests(dir, found = []) {
+  if (!existsSync(dir)) return found; // apps/ and friends appear as the project grows
   for (const entry of readdirSync(dir)) {
     if (entry === 'node_modules' || entry === 'dist' || entry.startsWith('.')) continue;
     const path = join(dir, entry);
