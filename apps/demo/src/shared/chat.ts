@@ -9,8 +9,7 @@
  * @packageDocumentation
  */
 
-/** Path of the chat socket. */
-export const CHAT_PATH = '/ws/chat';
+export { CHAT_PATH } from './routes.js';
 /** Longest name, in characters. */
 export const MAX_NAME_LENGTH = 32;
 /** Longest message, in characters. */

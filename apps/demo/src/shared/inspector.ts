@@ -16,10 +16,11 @@
  * @packageDocumentation
  */
 
-/** Path of the feed socket. */
-export const INSPECTOR_FEED_PATH = '/ws/inspector';
+import { ECHO_PATH } from './routes.js';
+
+export { INSPECTOR_FEED_PATH } from './routes.js';
 /** Path of the inspected (echo) socket; add `?session=<id>`. */
-export const INSPECTED_ECHO_PATH = '/ws/echo';
+export const INSPECTED_ECHO_PATH = ECHO_PATH;
 /**
  * Payload bytes the server puts in a frame record. Larger frames are shown in part:
  * `shownBytes` says how many, `payloadLength` the real size. This bounds the feed's
