@@ -203,12 +203,12 @@ describe('RFC 9112 4: response heads', () => {
       rejects(text, 0, 'response'));
   }
 
-  it('a malformed version in a response is refused', () => {
-    assert.throws(
-      () => new HttpHeadParser<ResponseHead>('response').push(Buffer.from('HTTX/1.1 101 OK\r\n\r\n')),
-      HandshakeError,
-    );
+  it('a malformed version in a response is status 0, like every malformed response (not a 400 the server never sent)', () => {
+    rejects('HTTX/1.1 101 OK\r\n\r\n', 0, 'response');
+    rejects('HTTP/1.1x 101 OK\r\n\r\n', 0, 'response');
   });
+
+  it('a malformed version in a request is 400', () => rejects('GET / HTTP/1.1x\r\n\r\n', 400));
 });
 
 describe('RFC 9110 5.5-5.6: field syntax', () => {

@@ -91,7 +91,7 @@ function build(stream: Stream): { bytes: Buffer; expected: Expected } {
 
 /** Chunking: all 1-byte chunks, or sizes taken in turn from a list. */
 const splitArb = fc.oneof(
-  fc.constant([1]),
+  fc.constant<number[]>([1]),
   fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 16 }),
 );
 
