@@ -183,6 +183,15 @@ export class WebSocketServer<Data = undefined>
     return this.openClients;
   }
 
+  /**
+   * TCP connections this server holds: handshakes in progress (or being refused), open
+   * WebSockets, and closed ones whose TCP connection has not ended yet. 0 once everything
+   * has been let go (a diagnostic: it should return to 0 when clients leave).
+   */
+  get socketCount(): number {
+    return this.pending.size + this.sockets.size;
+  }
+
   /** Standalone mode: the bound address once listening (null before, and in other modes). */
   address(): AddressInfo | null {
     const address = this.netServer?.address();

@@ -54,7 +54,8 @@ export interface UpgradeRequestContext {
 
 /**
  * The callbacks of a server, given once for every connection (no per-connection event
- * emitter: they cost memory on every idle connection). Each may be `async`. A handler
+ * emitter: they cost memory on every idle connection). Each may be `async` (what a
+ * handler returns is ignored, except that a returned promise is watched). A handler
  * that throws, or whose promise rejects, closes that connection with 1011 and is
  * reported to `error`; it never stops the server.
  *
@@ -62,27 +63,27 @@ export interface UpgradeRequestContext {
  */
 export interface WebSocketHandlers<Data> {
   /** The connection is open: the 101 response is written (and corked with whatever `open` sends). */
-  open?(ws: ServerWebSocket<Data>): void | Promise<void>;
+  open?(ws: ServerWebSocket<Data>): unknown;
   /**
    * A complete message. Text arrives as a `string` (or, with `decodeText: false`, as a
    * `Buffer` of valid UTF-8); binary as a `Buffer`. The `Buffer` may be a view of a
    * received chunk: keeping it keeps that chunk alive; do not keep it past the call if
    * memory matters, copy it instead.
    */
-  message?(ws: ServerWebSocket<Data>, data: string | Buffer, isBinary: boolean): void | Promise<void>;
+  message?(ws: ServerWebSocket<Data>, data: string | Buffer, isBinary: boolean): unknown;
   /** A ping arrived (it has already been answered with a pong). */
-  ping?(ws: ServerWebSocket<Data>, data: Buffer): void | Promise<void>;
+  ping?(ws: ServerWebSocket<Data>, data: Buffer): unknown;
   /** A pong arrived (heartbeat pongs included). */
-  pong?(ws: ServerWebSocket<Data>, data: Buffer): void | Promise<void>;
+  pong?(ws: ServerWebSocket<Data>, data: Buffer): unknown;
   /** After a `send()` returned `queued`, the buffered bytes went back to zero. */
-  drain?(ws: ServerWebSocket<Data>): void | Promise<void>;
+  drain?(ws: ServerWebSocket<Data>): unknown;
   /**
    * The connection is closed, called exactly once: `code` and `reason` from the peer's
    * close frame (1005 when it had no code), the code we failed the connection with
    * (1002, 1007, 1009, 1011, ...), or 1006 when the TCP connection ended without a close
    * handshake (reset, `terminate()`, a heartbeat the peer did not answer).
    */
-  close?(ws: ServerWebSocket<Data>, code: number, reason: string): void | Promise<void>;
+  close?(ws: ServerWebSocket<Data>, code: number, reason: string): unknown;
   /**
    * A handler threw (or its promise rejected), or a `Blob` could not be read. The
    * connection is closing with 1011. When absent, errors are emitted as the server's

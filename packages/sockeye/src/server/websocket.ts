@@ -343,7 +343,7 @@ export class ServerWebSocket<Data = undefined> {
   _call(name: 'open' | 'drain' | 'ping' | 'pong', data?: Buffer): void {
     if (this.failed) return;
     const handler = this.host.handlers[name] as
-      | ((ws: ServerWebSocket<Data>, data?: Buffer) => void | Promise<void>)
+      | ((ws: ServerWebSocket<Data>, data?: Buffer) => unknown)
       | undefined;
     if (handler !== undefined) this.invoke(handler, data);
   }
@@ -376,13 +376,13 @@ export class ServerWebSocket<Data = undefined> {
   }
 
   private invoke<A extends unknown[]>(
-    handler: (ws: ServerWebSocket<Data>, ...args: A) => void | Promise<void>,
+    handler: (ws: ServerWebSocket<Data>, ...args: A) => unknown,
     ...args: A
   ): void {
     try {
       const result = handler(this, ...args);
-      if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-        (result as Promise<void>).then(undefined, (error: unknown) => this.handlerFailed(error));
+      if (result instanceof Promise) {
+        result.then(undefined, (error: unknown) => this.handlerFailed(error));
       }
     } catch (error) {
       this.handlerFailed(error);

@@ -219,6 +219,10 @@ export function openWs(
 ): Promise<WsClient> {
   return new Promise((resolve, reject) => {
     const ws = new WsClient(url, protocols, options);
+    // Messages that arrive with the 101 are emitted right after 'open': collect from the start.
+    const inbox: Array<{ data: Buffer; isBinary: boolean }> = [];
+    inboxes.set(ws, inbox);
+    ws.on('message', (data: Buffer, isBinary: boolean) => inbox.push({ data, isBinary }));
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
     ws.once('unexpected-response', (_request, response) =>
@@ -227,11 +231,18 @@ export function openWs(
   });
 }
 
-/** The next message a `ws` client receives. */
-export function nextMessage(ws: WsClient): Promise<{ data: Buffer; isBinary: boolean }> {
-  return new Promise((resolve) =>
-    ws.once('message', (data: Buffer, isBinary: boolean) => resolve({ data, isBinary })),
-  );
+const inboxes = new WeakMap<WsClient, Array<{ data: Buffer; isBinary: boolean }>>();
+
+/** Every message a client from {@link openWs} received so far (consumed by {@link nextMessage}). */
+export function inbox(ws: WsClient): Array<{ data: Buffer; isBinary: boolean }> {
+  return inboxes.get(ws)!;
+}
+
+/** The next message a client from {@link openWs} receives. */
+export async function nextMessage(ws: WsClient): Promise<{ data: Buffer; isBinary: boolean }> {
+  const messages = inbox(ws);
+  await until(() => messages.length > 0, 'a message');
+  return messages.shift()!;
 }
 
 /** The close a `ws` client sees. */
