@@ -109,6 +109,32 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
     }
   });
 
+  it('echo: the log keeps its newest 200 entries however much is sent', async () => {
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${server.origin}/echo.html`);
+      await page.locator('#state', { hasText: /^open$/ }).waitFor(WAIT);
+      // 110 sends make 220 entries (sent and echoed) after the "connected" one.
+      for (let i = 0; i < 110; i++) {
+        await page.locator('#message').fill(`message ${i}`);
+        await page.locator('#send-text').click();
+      }
+      await page.locator('#log li', { hasText: 'message 109' }).nth(1).waitFor(WAIT);
+      assert.equal(await page.locator('#log > li').count(), 200);
+      assert.equal(
+        await page.locator('#log li', { hasText: 'connected' }).count(),
+        0,
+        'the oldest went first',
+      );
+      const scrolled = await page
+        .locator('#log')
+        .evaluate((log) => log.scrollHeight - log.scrollTop - log.clientHeight);
+      assert.ok(scrolled < 8, 'the log follows the newest entry');
+    } finally {
+      await page.close();
+    }
+  });
+
   it('inspector: the handshake, and 我是阿宝哥 masked on the wire and unmasked', async () => {
     const page = await browser.context.newPage();
     const errors: string[] = [];
