@@ -18,11 +18,16 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return element;
 }
 
-/** Append `item` to `list`, keeping at most `max` children (oldest dropped), and scroll it into view. */
+/**
+ * Append `item` to `list`, keeping at most `max` children (oldest dropped). When the list
+ * is its own scroll box and was scrolled to the end, it stays at the end; the page itself
+ * never jumps.
+ */
 export function appendBounded(list: HTMLElement, item: HTMLElement, max: number): void {
+  const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 8;
   list.append(item);
   while (list.children.length > max) list.firstElementChild?.remove();
-  item.scrollIntoView({ block: 'nearest' });
+  if (atEnd) list.scrollTop = list.scrollHeight;
 }
 
 /** A `<dl>` of label/value pairs. */
