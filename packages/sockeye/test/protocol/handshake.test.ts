@@ -451,6 +451,7 @@ describe('RFC 6455 9.1: Sec-WebSocket-Extensions', () => {
     ['a; b; c=d"', /unexpected character at index 9/],
     ['a(', /unexpected character at index 1/],
     ['a=1', /unexpected character at index 1/],
+    ['a; b"x"', /unexpected character at index 4/],
   ] as const) {
     it(`refuses ${JSON.stringify(value)}`, () => {
       assert.throws(
