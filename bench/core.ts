@@ -15,7 +15,9 @@
  *
  * Each row: a warm-up, then several timed runs of about `--run-ms` each; the median is
  * reported. Results go to stdout and to the "Protocol core" section of
- * docs/benchmarks.md (unless `--no-write`). `--quick` runs briefly, to check the script.
+ * docs/benchmarks.md (unless `--no-write`, or `--only <row>` which runs the rows whose
+ * name, like "parse 1 MiB" or "mask 32 B", contains it). `--quick` runs briefly, to check
+ * the script.
  */
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,11 +41,15 @@ const { values } = parseArgs({
     'no-write': { type: 'boolean' },
     'run-ms': { type: 'string' },
     runs: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const RUN_MS = Number(values['run-ms'] ?? (values.quick ? 40 : 300));
 const RUNS = Number(values.runs ?? (values.quick ? 3 : 5));
 const WARMUP_MS = values.quick ? 40 : 300;
+/** `--only "parse 1 MiB"`: run just the rows whose name contains this (and do not touch the docs). */
+const ONLY = values.only;
+const selected = (name: string) => ONLY === undefined || name.includes(ONLY);
 
 const SIZES = [
   ['32 B', 32],
@@ -258,14 +264,18 @@ console.log(`Protocol core micro-benchmark: ${machine}; ${RUNS} runs of ${RUN_MS
 
 const rows: Row[] = [];
 for (const [label, size] of SIZES) {
+  if (!selected(`parse ${label}`)) continue;
   rows.push(parseRow(label, size));
   console.log(`parse ${label} done`);
 }
 for (const [label, size] of SIZES) {
+  if (!selected(`serialize ${label}`)) continue;
   rows.push(serializeRow(label, size));
   console.log(`serialize ${label} done`);
 }
-const maskRows = SIZES.map(([label, size]) => maskRow(label, size));
+const maskRows = SIZES.filter(([label]) => selected(`mask ${label}`)).map(([label, size]) =>
+  maskRow(label, size),
+);
 
 const throughput = table(
   [
@@ -321,7 +331,7 @@ These figures are provisional: they were taken on a machine shared with other jo
 they are noisy; the lead re-runs the benchmark on a quiet machine.
 `;
 
-if (!values['no-write']) {
+if (!values['no-write'] && ONLY === undefined) {
   const path = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'benchmarks.md');
   const current = existsSync(path)
     ? readFileSync(path, 'utf8')
