@@ -308,11 +308,22 @@ describe('RFC 6455 10.4: limits', () => {
   });
 
   it('a fragmented message never buffers more than maxPayload', () => {
-    const rec = new Recorder({ role: 'client', maxPayload: 5000 });
-    rec.receive(frame(Opcode.Binary, Buffer.alloc(3000), { fin: false }));
-    rec.receive(frame(Opcode.Continuation, Buffer.alloc(2000)));
-    assert.equal(rec.messages()[0]!.data.length, 5000);
-    assert.ok(rec.messages()[0]!.data.buffer.byteLength <= 8192);
+    const sizes: number[] = [];
+    const conn = new Connection(
+      {
+        onMessage: (data) => sizes.push(data.length, data.buffer.byteLength),
+        onPing() {},
+        onPong() {},
+        onClose() {},
+        onOutput() {},
+      },
+      { role: 'client', maxPayload: 5000 },
+    );
+    // 1000 + 2000 + 2000 bytes: the buffer doubles from 1 KiB but stops at the limit, not at 8 KiB.
+    conn.receive(frame(Opcode.Binary, Buffer.alloc(1000), { fin: false }));
+    conn.receive(frame(Opcode.Continuation, Buffer.alloc(2000), { fin: false }));
+    conn.receive(frame(Opcode.Continuation, Buffer.alloc(2000)));
+    assert.deepEqual(sizes, [5000, 5000]);
   });
 });
 
