@@ -15,7 +15,9 @@
  *
  * Each row: a warm-up, then several timed runs of about `--run-ms` each; the median is
  * reported. Results go to stdout and to the "Protocol core" section of
- * docs/benchmarks.md (unless `--no-write`). `--quick` runs briefly, to check the script.
+ * docs/benchmarks.md (unless `--no-write`, or `--only <row>` which runs the rows whose
+ * name, like "parse 1 MiB" or "mask 32 B", contains it). `--quick` runs briefly, to check
+ * the script.
  */
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
+  COPY_THRESHOLD,
   Connection,
   type ConnectionHandler,
   encodeFrameHeader,
@@ -39,11 +42,15 @@ const { values } = parseArgs({
     'no-write': { type: 'boolean' },
     'run-ms': { type: 'string' },
     runs: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const RUN_MS = Number(values['run-ms'] ?? (values.quick ? 40 : 300));
 const RUNS = Number(values.runs ?? (values.quick ? 3 : 5));
 const WARMUP_MS = values.quick ? 40 : 300;
+/** `--only "parse 1 MiB"`: run just the rows whose name contains this (and do not touch the docs). */
+const ONLY = values.only;
+const selected = (name: string) => ONLY === undefined || name.includes(ONLY);
 
 const SIZES = [
   ['32 B', 32],
@@ -130,6 +137,8 @@ const wsVersion = (require('ws/package.json') as { version: string }).version;
 interface Row {
   operation: string;
   size: string;
+  /** Payload bytes per message. */
+  bytes: number;
   unmasked: number;
   masked: number;
   wsUnmasked: number;
@@ -171,6 +180,7 @@ function parseRow(label: string, size: number): Row {
   return {
     operation: 'parse',
     size: label,
+    bytes: size,
     unmasked: rate(false),
     masked: rate(true),
     wsUnmasked: wsRate(false),
@@ -209,6 +219,7 @@ function serializeRow(label: string, size: number): Row {
   return {
     operation: 'serialize',
     size: label,
+    bytes: size,
     unmasked: rate(false),
     masked: rate(true),
     wsUnmasked: wsRate(false),
@@ -239,6 +250,10 @@ function maskRow(label: string, size: number): MaskRow {
 
 // ---- report ----
 
+/** Unmasked payloads over COPY_THRESHOLD are queued by reference (ws: readOnly frames too): header work only. */
+const byReference = (r: Row) =>
+  r.operation === 'serialize' && r.bytes > COPY_THRESHOLD ? ' (by reference)' : '';
+
 const fmt = (value: number) =>
   value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
 
@@ -258,14 +273,18 @@ console.log(`Protocol core micro-benchmark: ${machine}; ${RUNS} runs of ${RUN_MS
 
 const rows: Row[] = [];
 for (const [label, size] of SIZES) {
+  if (!selected(`parse ${label}`)) continue;
   rows.push(parseRow(label, size));
   console.log(`parse ${label} done`);
 }
 for (const [label, size] of SIZES) {
+  if (!selected(`serialize ${label}`)) continue;
   rows.push(serializeRow(label, size));
   console.log(`serialize ${label} done`);
 }
-const maskRows = SIZES.map(([label, size]) => maskRow(label, size));
+const maskRows = SIZES.filter(([label]) => selected(`mask ${label}`)).map(([label, size]) =>
+  maskRow(label, size),
+);
 
 const throughput = table(
   [
@@ -279,9 +298,9 @@ const throughput = table(
   rows.map((r) => [
     r.operation,
     r.size,
-    fmt(mbps(r.unmasked)),
+    fmt(mbps(r.unmasked)) + byReference(r),
     fmt(mbps(r.masked)),
-    fmt(mbps(r.wsUnmasked)),
+    fmt(mbps(r.wsUnmasked)) + byReference(r),
     fmt(mbps(r.wsMasked)),
   ]),
 );
@@ -289,7 +308,8 @@ const masking = table(
   ['Payload', 'unmask GB/s', 'maskSlow GB/s', 'speed-up'],
   maskRows.map((r) => [r.size, fmt(gbps(r.fast)), fmt(gbps(r.slow)), `${(r.fast / r.slow).toFixed(1)}x`]),
 );
-console.log(`\n${throughput}\n\n${masking}`);
+if (rows.length > 0) console.log(`\n${throughput}`);
+if (maskRows.length > 0) console.log(`\n${masking}`);
 
 const section = `## Protocol core
 
@@ -321,7 +341,7 @@ These figures are provisional: they were taken on a machine shared with other jo
 they are noisy; the lead re-runs the benchmark on a quiet machine.
 `;
 
-if (!values['no-write']) {
+if (!values['no-write'] && ONLY === undefined) {
   const path = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'benchmarks.md');
   const current = existsSync(path)
     ? readFileSync(path, 'utf8')

@@ -289,12 +289,41 @@ describe('RFC 6455 10.4: limits', () => {
     assertFailed(rec, 'too-many-fragments', 1009);
   });
 
+  it('one byte of a fragmented message reserves about 1 KiB, not 64 KiB (default maxPayload)', () => {
+    const rec = new Recorder({ role: 'server' });
+    const original = Buffer.allocUnsafe;
+    let largest = 0;
+    Buffer.allocUnsafe = (size: number) => {
+      largest = Math.max(largest, size);
+      return original(size);
+    };
+    try {
+      rec.receive(peerFrame('server', Opcode.Binary, 'x', false));
+    } finally {
+      Buffer.allocUnsafe = original;
+    }
+    assert.ok(largest <= 1024, `allocated ${largest} bytes for one byte`);
+    rec.receive(peerFrame('server', Opcode.Continuation, Buffer.alloc(3000, 1)));
+    assert.equal(rec.messages()[0]!.data.length, 3001);
+  });
+
   it('a fragmented message never buffers more than maxPayload', () => {
-    const rec = new Recorder({ role: 'client', maxPayload: 5000 });
-    rec.receive(frame(Opcode.Binary, Buffer.alloc(3000), { fin: false }));
-    rec.receive(frame(Opcode.Continuation, Buffer.alloc(2000)));
-    assert.equal(rec.messages()[0]!.data.length, 5000);
-    assert.ok(rec.messages()[0]!.data.buffer.byteLength <= 8192);
+    const sizes: number[] = [];
+    const conn = new Connection(
+      {
+        onMessage: (data) => sizes.push(data.length, data.buffer.byteLength),
+        onPing() {},
+        onPong() {},
+        onClose() {},
+        onOutput() {},
+      },
+      { role: 'client', maxPayload: 5000 },
+    );
+    // 1000 + 2000 + 2000 bytes: the buffer doubles from 1 KiB but stops at the limit, not at 8 KiB.
+    conn.receive(frame(Opcode.Binary, Buffer.alloc(1000), { fin: false }));
+    conn.receive(frame(Opcode.Continuation, Buffer.alloc(2000), { fin: false }));
+    conn.receive(frame(Opcode.Continuation, Buffer.alloc(2000)));
+    assert.deepEqual(sizes, [5000, 5000]);
   });
 });
 

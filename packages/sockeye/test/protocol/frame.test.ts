@@ -171,6 +171,13 @@ describe('RFC 6455 5.2: header encoding', () => {
     );
   });
 
+  it('writeFrameHeader reads the key at maskKeyAt (a key kept in a pool)', () => {
+    const pool = Buffer.from([9, 9, 9, 0xa1, 0xa2, 0xa3, 0xa4, 9]);
+    const target = Buffer.alloc(6);
+    assert.equal(writeFrameHeader(target, 0, FIN_BIT | Opcode.Binary, 3, pool, 3), 6);
+    assert.equal(target.toString('hex'), '8283a1a2a3a4');
+  });
+
   it('a 64-bit length above 2^32 is written in network order', () => {
     const header = encodeFrameHeader({ opcode: Opcode.Binary, length: 2 ** 40 + 7 });
     assert.equal(header.toString('hex'), '827f0000010000000007');

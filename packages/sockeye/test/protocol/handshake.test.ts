@@ -215,6 +215,12 @@ describe('RFC 6455 4.2.2: the server response', () => {
     assert.throws(() => buildAcceptResponse({ key: KEY, headers: { 'X-A': 'a\nb' } }), TypeError);
   });
 
+  it('CRLF injection through the protocol or extensions is refused', () => {
+    assert.throws(() => buildAcceptResponse({ key: KEY, protocol: 'chat\r\nSet-Cookie: x' }), TypeError);
+    assert.throws(() => buildAcceptResponse({ key: KEY, protocol: 'two words' }), TypeError);
+    assert.throws(() => buildAcceptResponse({ key: KEY, extensions: 'x\r\nSet-Cookie: x' }), TypeError);
+  });
+
   it('buildRejectResponse writes a complete response with the reason as body', () => {
     const text = buildRejectResponse(
       new HandshakeError(426, 'unsupported WebSocket version 8', { 'Sec-WebSocket-Version': '13' }),
@@ -275,6 +281,8 @@ describe('RFC 6455 4.1: the client request', () => {
       () => buildRequest({ host: 'h', path: '/', key: KEY, headers: { 'X-A': '\r\n' } }),
       TypeError,
     );
+    assert.throws(() => buildRequest({ host: 'h', path: '/', key: `${KEY}\r\nX: y` }), TypeError);
+    assert.throws(() => buildRequest({ host: 'h', path: '/', key: KEY, extensions: 'a\r\nX: y' }), TypeError);
   });
 });
 
@@ -451,6 +459,7 @@ describe('RFC 6455 9.1: Sec-WebSocket-Extensions', () => {
     ['a; b; c=d"', /unexpected character at index 9/],
     ['a(', /unexpected character at index 1/],
     ['a=1', /unexpected character at index 1/],
+    ['a; b"x"', /unexpected character at index 4/],
   ] as const) {
     it(`refuses ${JSON.stringify(value)}`, () => {
       assert.throws(

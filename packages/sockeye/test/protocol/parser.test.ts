@@ -123,23 +123,52 @@ describe('RFC 6455 5.2: base framing', () => {
     }
   });
 
-  it('never allocates on a declared length: a header alone produces no payload', () => {
-    const { parser, frames } = collectingParser('client');
+  it('never allocates on a declared length: payload parts are views of the chunks, as they arrive', () => {
     // Declares 2^40 bytes; the parser accepts the header (limits are the Connection's job).
     let seen: FrameHeader | null = null;
+    const parts: number[] = [];
     const p = new FrameParser(
       {
         onFrameHeader: (h) => {
           seen = { ...h };
         },
-        onFramePayload: () => assert.fail('no payload arrived'),
+        onFramePayload: (data, last) => {
+          assert.equal(last, false);
+          parts.push(data.length);
+        },
       },
       { role: 'client' },
     );
-    p.push(Buffer.from([0x82, 0x7f, 0, 0, 0x01, 0, 0, 0, 0, 0]));
+    const original = {
+      alloc: Buffer.alloc,
+      allocUnsafe: Buffer.allocUnsafe,
+      allocUnsafeSlow: Buffer.allocUnsafeSlow,
+    };
+    const requests: number[] = [];
+    Buffer.alloc = ((size: number) => {
+      requests.push(size);
+      return original.alloc(size);
+    }) as typeof Buffer.alloc;
+    Buffer.allocUnsafe = (size: number) => {
+      requests.push(size);
+      return original.allocUnsafe(size);
+    };
+    Buffer.allocUnsafeSlow = (size: number) => {
+      requests.push(size);
+      return original.allocUnsafeSlow(size);
+    };
+    try {
+      p.push(Buffer.from([0x82, 0x7f, 0, 0, 0x01, 0]));
+      p.push(Buffer.from([0, 0, 0, 0]));
+      p.push(Buffer.from([1, 2, 3]));
+    } catch (error) {
+      assert.fail(String(error));
+    } finally {
+      Object.assign(Buffer, original);
+    }
     assert.equal((seen as FrameHeader | null)?.length, 2 ** 40);
-    parser.push(Buffer.from([0x82, 0x7e, 0x01]));
-    assert.equal(frames.length, 0);
+    assert.deepEqual(parts, [3]);
+    assert.deepEqual(requests, []);
   });
 
   it('an empty frame gets exactly one empty, last payload part', () => {

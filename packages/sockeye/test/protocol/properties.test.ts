@@ -178,41 +178,36 @@ describe('properties of the framing (RFC 6455 5)', () => {
     };
     try {
       fc.assert(
-        fc.property(
-          streamArb.map((s) => ({ ...s, role: 'server' as Role })),
-          mutationArb,
-          splitArb,
-          (stream, mutations, sizes) => {
-            const bytes = [...build(stream).bytes];
-            for (const m of mutations) {
-              const at = bytes.length === 0 ? 0 : m.at % bytes.length;
-              if (m.kind === 'insert' || bytes.length === 0) bytes.splice(at, 0, m.value);
-              else if (m.kind === 'delete') bytes.splice(at, 1);
-              else if (m.kind === 'flip') bytes[at] = bytes[at]! ^ (1 << (m.value & 7));
-              else bytes[at] = m.value;
-            }
-            const rec = new Recorder({ role: 'server', maxPayload });
-            for (const chunk of split(Buffer.from(bytes), sizes)) rec.connection.receive(chunk); // must not throw
-            rec.connection.receiveEof();
-            assert.equal(rec.closeCount(), 1);
-            for (const event of rec.events) {
-              if (event.type === 'message') {
-                assert.ok(event.data.length <= maxPayload);
-                if (event.isText) assert.ok(isUtf8(event.data), 'a text message is valid UTF-8');
-              } else if (event.type === 'ping' || event.type === 'pong') {
-                assert.ok(event.data.length <= 125);
-              } else if (event.type === 'close') {
-                const { code, error } = event.info;
-                if (error !== null) {
-                  assert.ok(error instanceof ProtocolError);
-                  assert.equal(code, error.closeCode);
-                } else {
-                  assert.ok(isValidWireCloseCode(code) || code === 1005 || code === 1006, `code ${code}`);
-                }
+        fc.property(streamArb, mutationArb, splitArb, (stream, mutations, sizes) => {
+          const bytes = [...build(stream).bytes];
+          for (const m of mutations) {
+            const at = bytes.length === 0 ? 0 : m.at % bytes.length;
+            if (m.kind === 'insert' || bytes.length === 0) bytes.splice(at, 0, m.value);
+            else if (m.kind === 'delete') bytes.splice(at, 1);
+            else if (m.kind === 'flip') bytes[at] = bytes[at]! ^ (1 << (m.value & 7));
+            else bytes[at] = m.value;
+          }
+          const rec = new Recorder({ role: stream.role, maxPayload });
+          for (const chunk of split(Buffer.from(bytes), sizes)) rec.connection.receive(chunk); // must not throw
+          rec.connection.receiveEof();
+          assert.equal(rec.closeCount(), 1);
+          for (const event of rec.events) {
+            if (event.type === 'message') {
+              assert.ok(event.data.length <= maxPayload);
+              if (event.isText) assert.ok(isUtf8(event.data), 'a text message is valid UTF-8');
+            } else if (event.type === 'ping' || event.type === 'pong') {
+              assert.ok(event.data.length <= 125);
+            } else if (event.type === 'close') {
+              const { code, error } = event.info;
+              if (error !== null) {
+                assert.ok(error instanceof ProtocolError);
+                assert.equal(code, error.closeCode);
+              } else {
+                assert.ok(isValidWireCloseCode(code) || code === 1005 || code === 1006, `code ${code}`);
               }
             }
-          },
-        ),
+          }
+        }),
         { numRuns: RUNS },
       );
     } finally {
