@@ -120,7 +120,6 @@ export class WebSocketServer<Data = undefined>
   private readonly pending = new Set<PendingHandshake>();
   private readonly sweepMs: number;
   private timer: NodeJS.Timeout | null = null;
-  private clock = Date.now();
   private dirty: ServerWebSocket<Data>[] = [];
   private flushScheduled = false;
   private shuttingDown = false;
@@ -297,7 +296,7 @@ export class WebSocketServer<Data = undefined>
 
   /** @internal */
   now(): number {
-    return this.clock;
+    return Date.now();
   }
 
   /** @internal */
@@ -506,7 +505,6 @@ export class WebSocketServer<Data = undefined>
 
   private startTimer(): void {
     if (this.timer !== null) return;
-    this.clock = Date.now();
     this.timer = setInterval(() => this.sweep(), this.sweepMs);
   }
 
@@ -526,7 +524,6 @@ export class WebSocketServer<Data = undefined>
 
   private sweep(): void {
     const now = Date.now();
-    this.clock = now;
     for (const handshake of this.pending) {
       if (now >= handshake.deadline) {
         this.pending.delete(handshake);
@@ -555,7 +552,7 @@ export class WebSocketServer<Data = undefined>
     this.flushScheduled = false;
     const dirty = this.dirty;
     this.dirty = [];
-    for (const ws of dirty) ws.flush();
+    for (const ws of dirty) ws._flush();
   }
 }
 

@@ -25,7 +25,7 @@ export interface ConnectionHost<Data> {
   readonly wiretap:
     | ((ws: ServerWebSocket<Data>, direction: WireDirection, bytes: Buffer) => void)
     | undefined;
-  /** Milliseconds, coarse: the sweep's clock. */
+  /** The clock deadlines are measured on (`Date.now()`). */
   now(): number;
   /** Flush this connection at the end of the current tick. */
   scheduleFlush(ws: ServerWebSocket<Data>): void;
@@ -208,7 +208,7 @@ export class ServerWebSocket<Data = undefined> {
     try {
       return fn();
     } finally {
-      if (--this.batch === 0) this.flush();
+      if (--this.batch === 0) this._flush();
     }
   }
 
@@ -234,7 +234,7 @@ export class ServerWebSocket<Data = undefined> {
       if (head.length > 0 && this.connection.state !== 'closed') this.receiveChunk(head);
     } finally {
       this.batch--;
-      this.flush();
+      this._flush();
       socket.uncork();
     }
     if (this.connection.state !== 'closed') this.checkBackpressure();
@@ -247,7 +247,7 @@ export class ServerWebSocket<Data = undefined> {
     try {
       this.receiveChunk(chunk);
     } finally {
-      if (--this.batch === 0) this.flush();
+      if (--this.batch === 0) this._flush();
     }
     this.checkBackpressure();
   }
@@ -278,7 +278,7 @@ export class ServerWebSocket<Data = undefined> {
   }
 
   /** Write out everything the core has queued. @internal */
-  flush(): void {
+  _flush(): void {
     const chunks = this.connection.takeOutput();
     const count = chunks.length;
     if (count === 0) return;
@@ -318,7 +318,7 @@ export class ServerWebSocket<Data = undefined> {
 
   /** @internal */
   _onClose(info: CloseInfo): void {
-    this.flush();
+    this._flush();
     const socket = this._socket;
     // The server closes TCP first (RFC 6455 section 7.1.1); a peer that never closes its
     // side is dropped at the close deadline by the sweep.
