@@ -48,6 +48,8 @@ export interface ServerCloseOptions {
 interface PendingHandshake {
   socket: Socket;
   deadline: number;
+  /** Its socket 'close' listener, removed once the WebSocket takes over (an idle connection keeps nothing of its handshake). */
+  onClose: () => void;
 }
 
 /** The request as the server needs it, whichever parser produced it. */
@@ -445,6 +447,7 @@ export class WebSocketServer<Data = undefined>
     pending: PendingHandshake,
   ): ServerWebSocket<Data> {
     this.pending.delete(pending);
+    socket.off('close', pending.onClose);
     // Extension point: permessage-deflate negotiation goes here. It answers `offer.extensions`
     // with a `Sec-WebSocket-Extensions` value and gives the Connection the negotiated extension.
     const extensions = '';
@@ -493,12 +496,16 @@ export class WebSocketServer<Data = undefined>
   // ---- the sweep: one timer for every deadline ----
 
   private track(socket: Socket): PendingHandshake {
-    const pending: PendingHandshake = { socket, deadline: Date.now() + this.handshakeTimeout };
+    const pending: PendingHandshake = {
+      socket,
+      deadline: Date.now() + this.handshakeTimeout,
+      onClose: () => {
+        this.pending.delete(pending);
+        this.maybeIdle();
+      },
+    };
     this.pending.add(pending);
-    socket.once('close', () => {
-      this.pending.delete(pending);
-      this.maybeIdle();
-    });
+    socket.once('close', pending.onClose);
     this.startTimer();
     return pending;
   }
