@@ -27,7 +27,11 @@ import { type ConnectionHost, ServerWebSocket } from './websocket.js';
 export interface WebSocketServerEvents {
   /** Standalone mode: the server is listening. */
   listening: [address: AddressInfo];
-  /** Standalone mode: the listener failed (e.g. EADDRINUSE); also handler errors when `handlers.error` is absent. */
+  /**
+   * Standalone mode: the listener failed (e.g. EADDRINUSE; thrown, as by any Node server,
+   * when there is no listener and no `listen()` call waiting). Also handler and hook
+   * errors when `handlers.error` is absent.
+   */
   error: [error: unknown];
 }
 
@@ -128,6 +132,7 @@ export class WebSocketServer<Data = undefined>
   private closePromise: Promise<void> | null = null;
   private onAllClosed: (() => void) | null = null;
   private listenError: unknown = null;
+  private listenWaiters = 0;
 
   /**
    * @throws TypeError unless exactly one of `port`, `server` and `noServer` is given, or
@@ -169,7 +174,9 @@ export class WebSocketServer<Data = undefined>
       this.netServer = netServer;
       netServer.on('error', (error) => {
         this.listenError = error;
-        if (this.listenerCount('error') > 0) this.emit('error', error);
+        // Like any Node server: an error nobody handles (no 'error' listener, no listen()
+        // waiting for it) is thrown, rather than leaving a server that silently never listens.
+        if (this.listenerCount('error') > 0 || this.listenWaiters === 0) this.emit('error', error);
       });
       netServer.on('listening', () => this.emit('listening', netServer.address() as AddressInfo));
       netServer.listen(options.port, options.host);
@@ -208,12 +215,15 @@ export class WebSocketServer<Data = undefined>
     if (netServer === null) return Promise.resolve(null);
     if (netServer.listening) return Promise.resolve(this.address());
     if (this.listenError !== null) return Promise.reject(this.listenError);
+    this.listenWaiters++;
     return new Promise((resolve, reject) => {
       const onListening = () => {
+        this.listenWaiters--;
         netServer.off('error', onError);
         resolve(this.address());
       };
       const onError = (error: unknown) => {
+        this.listenWaiters--;
         netServer.off('listening', onListening);
         reject(error);
       };
