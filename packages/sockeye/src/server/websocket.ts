@@ -286,17 +286,18 @@ export class ServerWebSocket<Data = undefined> {
     if (!socket.writable) return;
     const tap = this.host.wiretap;
     if (tap !== undefined) for (const chunk of chunks) this.tap(tap, 'out', chunk);
+    // Under backpressure, learn when this batch has reached the kernel: the socket's own
+    // 'drain' only comes when a write crossed its 16 KiB mark, which a small batch may not.
+    const written = this.needDrain || this.readPaused ? onBatchWritten.bind(socket) : undefined;
     if (count === 1) {
-      socket.write(chunks[0]!);
+      socket.write(chunks[0]!, written);
     } else {
       // One writev for the whole batch instead of a system call per frame.
       socket.cork();
-      for (let i = 0; i < count; i++) socket.write(chunks[i]!);
+      const last = count - 1;
+      for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+      socket.write(chunks[last]!, written);
       socket.uncork();
-    }
-    if (this.needDrain && socket.writableLength === 0 && this.deferred === null) {
-      // The kernel took everything synchronously: no 'drain' event will come.
-      process.nextTick(onSocketDrain.bind(socket));
     }
   }
 
@@ -369,9 +370,17 @@ export class ServerWebSocket<Data = undefined> {
 
   /** Stop reading from a peer whose output is piling up (it is not reading what we send). */
   private checkBackpressure(): void {
-    if (!this.readPaused && this.bufferedAmount > this.host.highWaterMark && !this._socket.destroyed) {
+    const socket = this._socket;
+    // Pause only when something will wake us: a socket 'drain' (its buffer crossed its own
+    // mark) or a Blob being read (its release flushes with a write callback).
+    if (
+      !this.readPaused &&
+      this.bufferedAmount > this.host.highWaterMark &&
+      (socket.writableNeedDrain || this.deferred !== null) &&
+      !socket.destroyed
+    ) {
       this.readPaused = true;
-      this._socket.pause();
+      socket.pause();
     }
   }
 
@@ -457,7 +466,7 @@ export class ServerWebSocket<Data = undefined> {
       this.deferred = null;
       this.deferredBytes = 0;
     }
-    if (this.deferred === null && this.needDrain && this._socket.writableLength === 0) {
+    if (this.deferred === null && this.needDrain && this.bufferedAmount === 0) {
       process.nextTick(onSocketDrain.bind(this._socket));
     }
   }
@@ -490,4 +499,7 @@ function onSocketClose(this: Socket): void {
 }
 function onSocketDrain(this: Socket): void {
   (this as TaggedSocket)[kWebSocket]._drained();
+}
+function onBatchWritten(this: Socket, error?: Error | null): void {
+  if (error == null) (this as TaggedSocket)[kWebSocket]._drained();
 }
