@@ -307,7 +307,14 @@ export class ServerWebSocket<Data = undefined> {
     const message = this.host.handlers.message;
     if (message === undefined) return;
     const payload = isText && this.host.decodeText ? data.toString('utf8') : data;
-    this.invoke(message, payload, !isText);
+    // The hot path: called directly rather than through invoke(), whose rest parameters
+    // would allocate an array per message.
+    try {
+      const result = message(this, payload, !isText);
+      if (result instanceof Promise) this.watch(result);
+    } catch (error) {
+      this.handlerFailed(error);
+    }
   }
 
   /** @internal */
@@ -390,12 +397,15 @@ export class ServerWebSocket<Data = undefined> {
   ): void {
     try {
       const result = handler(this, ...args);
-      if (result instanceof Promise) {
-        result.then(undefined, (error: unknown) => this.handlerFailed(error));
-      }
+      if (result instanceof Promise) this.watch(result);
     } catch (error) {
       this.handlerFailed(error);
     }
+  }
+
+  /** A handler returned a promise: a rejection counts as a throw. */
+  private watch(result: Promise<unknown>): void {
+    result.then(undefined, (error: unknown) => this.handlerFailed(error));
   }
 
   private handlerFailed(error: unknown): void {
