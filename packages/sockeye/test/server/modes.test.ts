@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { missing } from '../../../../scripts/lib/prereqs.js';
 import { type ServerWebSocket, WebSocketServer } from '../../src/index.js';
 import {
   closeOf,
@@ -87,7 +88,9 @@ describe('attached to an HTTP server', () => {
     }
   });
 
-  it('serves wss:// through an https server (self-signed certificate made with openssl)', async () => {
+  it('serves wss:// through an https server (self-signed certificate made with openssl)', {
+    skip: missing('/usr/bin/openssl', 'openssl'),
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sockeye-tls-'));
     try {
       execFileSync(
