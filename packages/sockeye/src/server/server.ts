@@ -27,7 +27,11 @@ import { type ConnectionHost, ServerWebSocket } from './websocket.js';
 export interface WebSocketServerEvents {
   /** Standalone mode: the server is listening. */
   listening: [address: AddressInfo];
-  /** Standalone mode: the listener failed (e.g. EADDRINUSE); also handler errors when `handlers.error` is absent. */
+  /**
+   * Standalone mode: the listener failed (e.g. EADDRINUSE; thrown, as by any Node server,
+   * when there is no listener and no `listen()` call waiting). Also handler and hook
+   * errors when `handlers.error` is absent.
+   */
   error: [error: unknown];
 }
 
@@ -48,6 +52,8 @@ export interface ServerCloseOptions {
 interface PendingHandshake {
   socket: Socket;
   deadline: number;
+  /** Its socket 'close' listener, removed once the WebSocket takes over (an idle connection keeps nothing of its handshake). */
+  onClose: () => void;
 }
 
 /** The request as the server needs it, whichever parser produced it. */
@@ -120,13 +126,13 @@ export class WebSocketServer<Data = undefined>
   private readonly pending = new Set<PendingHandshake>();
   private readonly sweepMs: number;
   private timer: NodeJS.Timeout | null = null;
-  private clock = Date.now();
   private dirty: ServerWebSocket<Data>[] = [];
   private flushScheduled = false;
   private shuttingDown = false;
   private closePromise: Promise<void> | null = null;
   private onAllClosed: (() => void) | null = null;
   private listenError: unknown = null;
+  private listenWaiters = 0;
 
   /**
    * @throws TypeError unless exactly one of `port`, `server` and `noServer` is given, or
@@ -168,7 +174,9 @@ export class WebSocketServer<Data = undefined>
       this.netServer = netServer;
       netServer.on('error', (error) => {
         this.listenError = error;
-        if (this.listenerCount('error') > 0) this.emit('error', error);
+        // Like any Node server: an error nobody handles (no 'error' listener, no listen()
+        // waiting for it) is thrown, rather than leaving a server that silently never listens.
+        if (this.listenerCount('error') > 0 || this.listenWaiters === 0) this.emit('error', error);
       });
       netServer.on('listening', () => this.emit('listening', netServer.address() as AddressInfo));
       netServer.listen(options.port, options.host);
@@ -207,12 +215,15 @@ export class WebSocketServer<Data = undefined>
     if (netServer === null) return Promise.resolve(null);
     if (netServer.listening) return Promise.resolve(this.address());
     if (this.listenError !== null) return Promise.reject(this.listenError);
+    this.listenWaiters++;
     return new Promise((resolve, reject) => {
       const onListening = () => {
+        this.listenWaiters--;
         netServer.off('error', onError);
         resolve(this.address());
       };
       const onError = (error: unknown) => {
+        this.listenWaiters--;
         netServer.off('listening', onListening);
         reject(error);
       };
@@ -297,7 +308,7 @@ export class WebSocketServer<Data = undefined>
 
   /** @internal */
   now(): number {
-    return this.clock;
+    return Date.now();
   }
 
   /** @internal */
@@ -446,6 +457,7 @@ export class WebSocketServer<Data = undefined>
     pending: PendingHandshake,
   ): ServerWebSocket<Data> {
     this.pending.delete(pending);
+    socket.off('close', pending.onClose);
     // Extension point: permessage-deflate negotiation goes here. It answers `offer.extensions`
     // with a `Sec-WebSocket-Extensions` value and gives the Connection the negotiated extension.
     const extensions = '';
@@ -494,19 +506,22 @@ export class WebSocketServer<Data = undefined>
   // ---- the sweep: one timer for every deadline ----
 
   private track(socket: Socket): PendingHandshake {
-    const pending: PendingHandshake = { socket, deadline: Date.now() + this.handshakeTimeout };
+    const pending: PendingHandshake = {
+      socket,
+      deadline: Date.now() + this.handshakeTimeout,
+      onClose: () => {
+        this.pending.delete(pending);
+        this.maybeIdle();
+      },
+    };
     this.pending.add(pending);
-    socket.once('close', () => {
-      this.pending.delete(pending);
-      this.maybeIdle();
-    });
+    socket.once('close', pending.onClose);
     this.startTimer();
     return pending;
   }
 
   private startTimer(): void {
     if (this.timer !== null) return;
-    this.clock = Date.now();
     this.timer = setInterval(() => this.sweep(), this.sweepMs);
   }
 
@@ -526,7 +541,6 @@ export class WebSocketServer<Data = undefined>
 
   private sweep(): void {
     const now = Date.now();
-    this.clock = now;
     for (const handshake of this.pending) {
       if (now >= handshake.deadline) {
         this.pending.delete(handshake);
@@ -555,7 +569,7 @@ export class WebSocketServer<Data = undefined>
     this.flushScheduled = false;
     const dirty = this.dirty;
     this.dirty = [];
-    for (const ws of dirty) ws.flush();
+    for (const ws of dirty) ws._flush();
   }
 }
 

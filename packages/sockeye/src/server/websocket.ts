@@ -25,7 +25,7 @@ export interface ConnectionHost<Data> {
   readonly wiretap:
     | ((ws: ServerWebSocket<Data>, direction: WireDirection, bytes: Buffer) => void)
     | undefined;
-  /** Milliseconds, coarse: the sweep's clock. */
+  /** The clock deadlines are measured on (`Date.now()`). */
   now(): number;
   /** Flush this connection at the end of the current tick. */
   scheduleFlush(ws: ServerWebSocket<Data>): void;
@@ -208,7 +208,7 @@ export class ServerWebSocket<Data = undefined> {
     try {
       return fn();
     } finally {
-      if (--this.batch === 0) this.flush();
+      if (--this.batch === 0) this._flush();
     }
   }
 
@@ -234,7 +234,7 @@ export class ServerWebSocket<Data = undefined> {
       if (head.length > 0 && this.connection.state !== 'closed') this.receiveChunk(head);
     } finally {
       this.batch--;
-      this.flush();
+      this._flush();
       socket.uncork();
     }
     if (this.connection.state !== 'closed') this.checkBackpressure();
@@ -247,7 +247,7 @@ export class ServerWebSocket<Data = undefined> {
     try {
       this.receiveChunk(chunk);
     } finally {
-      if (--this.batch === 0) this.flush();
+      if (--this.batch === 0) this._flush();
     }
     this.checkBackpressure();
   }
@@ -278,7 +278,7 @@ export class ServerWebSocket<Data = undefined> {
   }
 
   /** Write out everything the core has queued. @internal */
-  flush(): void {
+  _flush(): void {
     const chunks = this.connection.takeOutput();
     const count = chunks.length;
     if (count === 0) return;
@@ -286,17 +286,18 @@ export class ServerWebSocket<Data = undefined> {
     if (!socket.writable) return;
     const tap = this.host.wiretap;
     if (tap !== undefined) for (const chunk of chunks) this.tap(tap, 'out', chunk);
+    // Under backpressure, learn when this batch has reached the kernel: the socket's own
+    // 'drain' only comes when a write crossed its 16 KiB mark, which a small batch may not.
+    const written = this.needDrain || this.readPaused ? onBatchWritten.bind(socket) : undefined;
     if (count === 1) {
-      socket.write(chunks[0]!);
+      socket.write(chunks[0]!, written);
     } else {
       // One writev for the whole batch instead of a system call per frame.
       socket.cork();
-      for (let i = 0; i < count; i++) socket.write(chunks[i]!);
+      const last = count - 1;
+      for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+      socket.write(chunks[last]!, written);
       socket.uncork();
-    }
-    if (this.needDrain && socket.writableLength === 0 && this.deferred === null) {
-      // The kernel took everything synchronously: no 'drain' event will come.
-      process.nextTick(onSocketDrain.bind(socket));
     }
   }
 
@@ -306,7 +307,14 @@ export class ServerWebSocket<Data = undefined> {
     const message = this.host.handlers.message;
     if (message === undefined) return;
     const payload = isText && this.host.decodeText ? data.toString('utf8') : data;
-    this.invoke(message, payload, !isText);
+    // The hot path: called directly rather than through invoke(), whose rest parameters
+    // would allocate an array per message.
+    try {
+      const result = message(this, payload, !isText);
+      if (result instanceof Promise) this.watch(result);
+    } catch (error) {
+      this.handlerFailed(error);
+    }
   }
 
   /** @internal */
@@ -318,7 +326,7 @@ export class ServerWebSocket<Data = undefined> {
 
   /** @internal */
   _onClose(info: CloseInfo): void {
-    this.flush();
+    this._flush();
     const socket = this._socket;
     // The server closes TCP first (RFC 6455 section 7.1.1); a peer that never closes its
     // side is dropped at the close deadline by the sweep.
@@ -369,9 +377,17 @@ export class ServerWebSocket<Data = undefined> {
 
   /** Stop reading from a peer whose output is piling up (it is not reading what we send). */
   private checkBackpressure(): void {
-    if (!this.readPaused && this.bufferedAmount > this.host.highWaterMark && !this._socket.destroyed) {
+    const socket = this._socket;
+    // Pause only when something will wake us: a socket 'drain' (its buffer crossed its own
+    // mark) or a Blob being read (its release flushes with a write callback).
+    if (
+      !this.readPaused &&
+      this.bufferedAmount > this.host.highWaterMark &&
+      (socket.writableNeedDrain || this.deferred !== null) &&
+      !socket.destroyed
+    ) {
       this.readPaused = true;
-      this._socket.pause();
+      socket.pause();
     }
   }
 
@@ -381,12 +397,15 @@ export class ServerWebSocket<Data = undefined> {
   ): void {
     try {
       const result = handler(this, ...args);
-      if (result instanceof Promise) {
-        result.then(undefined, (error: unknown) => this.handlerFailed(error));
-      }
+      if (result instanceof Promise) this.watch(result);
     } catch (error) {
       this.handlerFailed(error);
     }
+  }
+
+  /** A handler returned a promise: a rejection counts as a throw. */
+  private watch(result: Promise<unknown>): void {
+    result.then(undefined, (error: unknown) => this.handlerFailed(error));
   }
 
   private handlerFailed(error: unknown): void {
@@ -457,7 +476,7 @@ export class ServerWebSocket<Data = undefined> {
       this.deferred = null;
       this.deferredBytes = 0;
     }
-    if (this.deferred === null && this.needDrain && this._socket.writableLength === 0) {
+    if (this.deferred === null && this.needDrain && this.bufferedAmount === 0) {
       process.nextTick(onSocketDrain.bind(this._socket));
     }
   }
@@ -490,4 +509,7 @@ function onSocketClose(this: Socket): void {
 }
 function onSocketDrain(this: Socket): void {
   (this as TaggedSocket)[kWebSocket]._drained();
+}
+function onBatchWritten(this: Socket, error?: Error | null): void {
+  if (error == null) (this as TaggedSocket)[kWebSocket]._drained();
 }

@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { missing } from '../../../../scripts/lib/prereqs.js';
 import { type ServerWebSocket, WebSocketServer } from '../../src/index.js';
 import {
   closeOf,
@@ -87,7 +88,9 @@ describe('attached to an HTTP server', () => {
     }
   });
 
-  it('serves wss:// through an https server (self-signed certificate made with openssl)', async () => {
+  it('serves wss:// through an https server (self-signed certificate made with openssl)', {
+    skip: missing('/usr/bin/openssl', 'openssl'),
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sockeye-tls-'));
     try {
       execFileSync(
@@ -238,6 +241,62 @@ describe('graceful close()', () => {
       assert.equal(await closed.promise, 1006);
       await silent.waitClosed();
     } finally {
+      http.close();
+    }
+  });
+});
+
+describe('server options and lifecycle', () => {
+  it('adds the headers option to every 101 and reports protocol and extensions', async () => {
+    const opened = deferred<[string, string]>();
+    const { server, port } = await listen({
+      headers: { 'X-Served-By': 'sockeye' },
+      selectProtocol: (offered) => offered[0],
+      handlers: { open: (ws) => opened.resolve([ws.protocol, ws.extensions]) },
+    });
+    try {
+      const client = await rawOpen(port, '/', { 'Sec-WebSocket-Protocol': 'p1, p2' });
+      assert.match(client.text(), /X-Served-By: sockeye\r\n/);
+      assert.match(client.text(), /Sec-WebSocket-Protocol: p1\r\n/);
+      assert.deepEqual(await opened.promise, ['p1', '']);
+      client.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('listen() rejects and the error event fires when the port is taken', async () => {
+    const { server, port } = await listen({ handlers: {} });
+    const second = new WebSocketServer({ port, host: '127.0.0.1', handlers: {} });
+    const emitted = deferred<unknown>();
+    second.on('error', emitted.resolve);
+    try {
+      await assert.rejects(second.listen(), /EADDRINUSE/);
+      assert.match(String(await emitted.promise), /EADDRINUSE/);
+    } finally {
+      await second.close();
+      await server.close();
+    }
+  });
+
+  it('close() sends the code and reason it is given', async () => {
+    const { server, url } = await listen({ handlers: {} });
+    const client = await openWs(url);
+    const closed = closeOf(client);
+    await server.close({ code: 1012, reason: 'restarting' });
+    assert.deepEqual(await closed, { code: 1012, reason: 'restarting' });
+  });
+
+  it('noServer with a path answers 404 for other paths', async () => {
+    const wss = new WebSocketServer({ noServer: true, path: '/only', handlers: {} });
+    const http = createHttpServer();
+    http.on('upgrade', (request, socket: Socket, head) => void wss.handleUpgrade(request, socket, head));
+    const port = await httpListen(http);
+    try {
+      assert.equal(await statusOf(port, upgradeRequest('/elsewhere', {}, port)), 404);
+      assert.equal(await statusOf(port, upgradeRequest('/only', {}, port)), 101);
+    } finally {
+      await wss.close();
       http.close();
     }
   });
