@@ -379,7 +379,9 @@ export class WebSocket extends EventTarget {
 
   #failed(error: Error): void {
     this.#handshake = null;
-    this.#queueTask(() => this.#dispatchClose({ code: 1006, reason: '', wasClean: false, error }));
+    this.#queueTask(() =>
+      this.#dispatchClose({ code: 1006, reason: '', wasClean: false, error, failed: true }),
+    );
   }
 
   #dispatchMessage(data: Buffer, isText: boolean): void {
@@ -399,7 +401,7 @@ export class WebSocket extends EventTarget {
     this.#readyState = CLOSED;
     this.#session = null;
     this.#sendQueue.length = 0;
-    if (end.error !== null) {
+    if (end.failed && end.error !== null) {
       this.dispatchEvent(new ErrorEvent('error', { message: end.error.message, error: end.error }));
     }
     this.dispatchEvent(
