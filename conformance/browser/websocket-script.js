@@ -2,6 +2,7 @@
 // Chromium and in Node (with sockeye's WebSocket as `WebSocket`); the results must match.
 // It defines runScenario(base, refusedUrl, abortUrl) and resolves with a JSON-friendly record.
 
+// biome-ignore lint/correctness/noUnusedVariables: called by the page and by the Node test.
 async function runScenario(base, refusedUrl, abortUrl) {
   const results = [];
   const log = (...entry) => results.push(entry.join(' '));
