@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, createServer, type Socket } from 'node:net';
@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
+import { missing } from '../../../../scripts/lib/prereqs.js';
 import { noProxyMatches, resolveProxy } from '../../src/client/connect.js';
 import type { ClientOptions } from '../../src/client/options.js';
 import { WebSocket } from '../../src/client/websocket.js';
@@ -247,7 +248,7 @@ describe('proxy (HTTP CONNECT)', () => {
   });
 });
 
-describe('TLS (wss)', { skip: !existsSync(OPENSSL) && 'no openssl command' }, () => {
+describe('TLS (wss)', { skip: missing(OPENSSL, 'openssl') }, () => {
   let dir = '';
   let cert: Buffer;
   let key: Buffer;
