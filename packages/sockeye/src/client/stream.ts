@@ -161,7 +161,10 @@ export class WebSocketStream {
             pull: () => {
               this.#session?.resume();
             },
-            cancel: (reason: unknown) => this.#closeFor(reason),
+            cancel: (reason: unknown) => {
+              readableOpen = false;
+              this.#closeFor(reason);
+            },
           },
           {
             highWaterMark,

@@ -91,6 +91,30 @@ describe('WebSocketStream', () => {
     }
   });
 
+  test('cancelling readable while the server keeps sending closes cleanly', { timeout: 20_000 }, async () => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(server, 'listening');
+    server.on('connection', (socket) => {
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (socket.readyState !== socket.OPEN || sent++ > 1000) return clearInterval(timer);
+        socket.send('tick');
+      }, 1);
+      socket.on('close', () => clearInterval(timer));
+    });
+    try {
+      const stream = new WebSocketStream(`ws://127.0.0.1:${(server.address() as { port: number }).port}`);
+      const { readable } = await stream.opened;
+      const reader = readable.getReader();
+      assert.deepEqual(await reader.read(), { value: 'tick', done: false });
+      await reader.cancel(new WebSocketError('enough', { closeCode: 4000 }));
+      assert.equal((await stream.closed).closeCode, 4000);
+    } finally {
+      for (const client of server.clients) client.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   test('a failed handshake rejects opened and closed with a WebSocketError', {
     timeout: 20_000,
   }, async () => {
