@@ -94,11 +94,14 @@ async function runScenario(base, refusedUrl, abortUrl) {
     };
   });
 
-  // 4. The server sends a message, then resets the TCP connection.
+  // 4. The server sends a message and, once answered, resets the TCP connection.
   await new Promise((resolve) => {
     const ws = new WebSocket(abortUrl);
     ws.onopen = () => log('abort open', ws.readyState);
-    ws.onmessage = (event) => log('abort message', event.data);
+    ws.onmessage = (event) => {
+      log('abort message', event.data);
+      ws.send('ack');
+    };
     ws.onerror = (event) => log('abort error', event.type, ws.readyState);
     ws.onclose = (event) => {
       log('abort close', ws.readyState, event.code, event.reason, event.wasClean);

@@ -157,7 +157,7 @@ describe('WebSocketStream', () => {
 
   test('backpressure: a consumer that stops reading holds a flooding server back', {
     timeout: 60_000,
-  }, async () => {
+  }, async (t) => {
     const MESSAGE = 64 * 1024;
     const COUNT = 512; // 32 MiB in all
     let serverSocket: WsSocket | null = null;
@@ -183,6 +183,7 @@ describe('WebSocketStream', () => {
       // Everything the client process buffers (readable queue, socket buffer, parser) came
       // through the kernel, so it is at most acceptedByKernel, which includes both kernels'
       // socket buffers (a few MiB on loopback).
+      t.diagnostic(`held back by the server: ${heldBack} bytes; left the server: ${acceptedByKernel} bytes`);
       assert.ok(heldBack > 8 * MIB, `the server is held back (${heldBack} bytes still queued)`);
       assert.ok(
         acceptedByKernel < 24 * MIB,
