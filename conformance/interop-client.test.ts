@@ -93,7 +93,7 @@ function interopSuite(
         assert.ok(bigEcho instanceof ArrayBuffer);
         assert.ok(Buffer.from(bigEcho).equals(Buffer.from(big)));
 
-        const bigText = 'x'.repeat(MIB - 3) + '\u20ac';
+        const bigText = `${'x'.repeat(MIB - 3)}\u20ac`;
         ws.send(bigText);
         assert.equal(await next(ws), bigText);
         assert.equal(ws.bufferedAmount, 0);

@@ -7,6 +7,14 @@ export { DEFAULT_MAX_REDIRECTS, noProxyMatches, resolveProxy } from './connect.j
 export { CloseEvent, type CloseEventInit, ErrorEvent, type ErrorEventInit } from './events.js';
 export type { ClientOptions } from './options.js';
 export {
+  DEFAULT_READABLE_HIGH_WATER_MARK,
+  type WebSocketCloseInfo,
+  WebSocketError,
+  type WebSocketOpenInfo,
+  WebSocketStream,
+  type WebSocketStreamOptions,
+} from './stream.js';
+export {
   type BinaryType,
   checkProtocols,
   parseWebSocketUrl,

@@ -14,6 +14,12 @@ export interface SessionEnd {
   wasClean: boolean;
   /** Why the connection failed or closed abnormally, when it did. */
   error: Error | null;
+  /**
+   * We failed the connection (the server broke a rule or a limit: RFC 6455 "fail the
+   * WebSocket connection"). A transport that just ends (reset, close timeout) is abnormal
+   * (1006) but not failed: browsers fire no `error` event for it.
+   */
+  failed: boolean;
 }
 
 /** What a {@link Session} reports to the API object that owns it. */
@@ -181,16 +187,17 @@ export class Session {
     const info = this.connection.closeInfo as CloseInfo;
     let end: SessionEnd;
     if (info.error !== null) {
-      end = { code: CloseCode.Abnormal, reason: '', wasClean: false, error: info.error };
+      end = { code: CloseCode.Abnormal, reason: '', wasClean: false, error: info.error, failed: true };
     } else if (info.code === CloseCode.Abnormal) {
       end = {
         code: CloseCode.Abnormal,
         reason: '',
         wasClean: false,
         error: this.socketError ?? new Error('The connection closed without a closing handshake'),
+        failed: false,
       };
     } else {
-      end = { code: info.code, reason: info.reason, wasClean: true, error: null };
+      end = { code: info.code, reason: info.reason, wasClean: true, error: null, failed: false };
     }
     this.events.closed(end);
   }

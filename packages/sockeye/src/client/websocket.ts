@@ -310,7 +310,10 @@ export class WebSocket extends EventTarget {
     if (this.#readyState === CONNECTING) {
       this.#readyState = CLOSING;
       this.#failedWhileConnecting = true;
-      this.#handshake?.cancel(new Error('WebSocket was closed before the connection was established'));
+      const error = new Error('WebSocket was closed before the connection was established');
+      // The handshake may have completed already, with the open event still queued.
+      if (this.#session !== null) this.#session.destroy(error);
+      else this.#handshake?.cancel(error);
       return;
     }
     this.#readyState = CLOSING;
@@ -379,7 +382,9 @@ export class WebSocket extends EventTarget {
 
   #failed(error: Error): void {
     this.#handshake = null;
-    this.#queueTask(() => this.#dispatchClose({ code: 1006, reason: '', wasClean: false, error }));
+    this.#queueTask(() =>
+      this.#dispatchClose({ code: 1006, reason: '', wasClean: false, error, failed: true }),
+    );
   }
 
   #dispatchMessage(data: Buffer, isText: boolean): void {
@@ -399,7 +404,7 @@ export class WebSocket extends EventTarget {
     this.#readyState = CLOSED;
     this.#session = null;
     this.#sendQueue.length = 0;
-    if (end.error !== null) {
+    if ((end.failed || this.#failedWhileConnecting) && end.error !== null) {
       this.dispatchEvent(new ErrorEvent('error', { message: end.error.message, error: end.error }));
     }
     this.dispatchEvent(

@@ -155,18 +155,21 @@ describe('event order (WHATWG "feedback from the protocol")', () => {
     }
   });
 
-  test('server abort (TCP reset): error, then close 1006 not clean', { timeout: 20_000 }, async () => {
+  test('server abort (TCP reset): close 1006 not clean, no error event (as Chromium)', {
+    timeout: 20_000,
+  }, async () => {
     const raw = await startRawServer((socket, _request, accept) => {
       socket.write(accept());
       socket.write(serverFrame(0x1, 'last words'));
-      setTimeout(() => socket.resetAndDestroy(), 50);
+      // Reset once the client has read the message (it answers), so no data is lost to the RST.
+      socket.once('data', () => socket.resetAndDestroy());
     });
     try {
       const ws = new WebSocket(raw.url);
+      ws.addEventListener('message', () => ws.send('ack'));
       assert.deepEqual(await record(ws), [
         ['open', 1, ''],
         ['message', 'text:last words'],
-        ['error', 3],
         ['close', 3, 1006, '', false],
       ]);
     } finally {
@@ -360,7 +363,6 @@ describe('limits and timeouts', () => {
       ws.addEventListener('open', () => ws.close(1000));
       assert.deepEqual(await events, [
         ['open', 1, ''],
-        ['error', 3],
         ['close', 3, 1006, '', false],
       ]);
     } finally {
