@@ -35,7 +35,7 @@ const { values: options } = parseArgs({
   },
 });
 
-const DURATION_S = Number(options.duration ?? (options.quick ? 1 : 3));
+const DURATION_S = Number(options.duration ?? (options.quick ? 1 : 2));
 const WARMUP_S = Number(options.warmup ?? (options.quick ? 0.3 : 0.5));
 const LOADGEN = join(ROOT, 'bench', '.build', 'loadgen');
 const REPORT_DIR = join(ROOT, 'reports', 'bench');
@@ -48,6 +48,8 @@ interface Cell {
   values: Partial<Record<MetricName, number>>;
   /** Server CPU time over the cell's wall time (1.0 = one core busy). */
   serverCpu?: number;
+  /** The load generator's CPU time over the measured time (near 1.0: it may be the bottleneck). */
+  loadgenCpu?: number;
   error?: string;
   raw?: unknown;
 }
@@ -146,16 +148,23 @@ interface LoadgenRun {
   exited: Promise<number | null>;
 }
 
+/** Warm-up and measured seconds for a scenario. */
+function timing(scenario: Scenario): { warmupS: number; durationS: number } {
+  if (options.duration === undefined && scenario.timing !== undefined) return scenario.timing;
+  return { warmupS: WARMUP_S, durationS: DURATION_S };
+}
+
 function startLoadgen(url: string, scenario: Scenario): LoadgenRun {
+  const { warmupS, durationS } = timing(scenario);
   const args = [
     '-url',
     url,
     '-mode',
     scenario.mode,
     '-duration',
-    `${DURATION_S}s`,
+    `${durationS}s`,
     '-warmup',
-    `${WARMUP_S}s`,
+    `${warmupS}s`,
     ...scenario.args,
   ];
   const [command, fullArgs] = pinned(LOADGEN_CPU, LOADGEN, args);
@@ -227,7 +236,8 @@ async function measure(server: Running, scenario: Scenario): Promise<Cell> {
   const cpuBefore = cpuSeconds(pid);
   const began = performance.now();
   const run = startLoadgen(server.url, scenario);
-  const cancel = guard(run, (WARMUP_S + DURATION_S + 120) * 1000);
+  const { warmupS, durationS } = timing(scenario);
+  const cancel = guard(run, (warmupS + durationS + 120) * 1000);
   try {
     let last: Record<string, unknown> | undefined;
     for await (const line of run.lines) last = line;
@@ -242,9 +252,17 @@ async function measure(server: Running, scenario: Scenario): Promise<Cell> {
     }
     const errors = Number(last.errors ?? 0);
     const unconnected = Number(last.unconnected ?? 0);
-    const cell: Cell = { values, raw: last, serverCpu: (cpuSeconds(pid) - cpuBefore) / wall };
+    const cell: Cell = {
+      values,
+      raw: last,
+      serverCpu: (cpuSeconds(pid) - cpuBefore) / wall,
+      loadgenCpu: typeof last.loadgenCpu === 'number' ? last.loadgenCpu : undefined,
+    };
     if (errors > 0 || unconnected > 0) {
       cell.error = `${errors} errors, ${unconnected} connections failed; first: ${String(last.firstError)}`;
+    } else if (Number(scenario.mode === 'handshake' ? last.handshakes : last.messages) === 0) {
+      cell.values = {};
+      cell.error = 'nothing completed in the measured time';
     }
     return cell;
   } finally {
@@ -504,7 +522,12 @@ async function main(): Promise<void> {
           )
           .filter(Boolean)
           .join(', ');
-        const cpu = cell.serverCpu === undefined ? '' : ` (server CPU ${(cell.serverCpu * 100).toFixed(0)}%)`;
+        const percent = (share: number | undefined) =>
+          share === undefined ? '?' : `${(share * 100).toFixed(0)}%`;
+        const cpu =
+          cell.serverCpu === undefined
+            ? ''
+            : ` (CPU: server ${percent(cell.serverCpu)}, generator ${percent(cell.loadgenCpu)})`;
         console.log(
           `  ${server.spec.name.padEnd(10)} ${shown}${cpu}${cell.error ? `  ERROR: ${cell.error}` : ''}`,
         );

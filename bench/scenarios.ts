@@ -55,6 +55,11 @@ export interface Scenario {
   targets: Target[];
   /** Part of the `--quick` subset. */
   quick: boolean;
+  /**
+   * Seconds of warm-up and of measurement when the defaults are too short (a cell where
+   * one round of messages takes seconds). Never shortened by `--quick`'s defaults.
+   */
+  timing?: { warmupS: number; durationS: number };
   /** Only in the `--quick` subset (a cheaper stand-in for a full-run cell). */
   quickOnly?: boolean;
 }
@@ -76,6 +81,11 @@ function windowFor(bytes: number, connections: number): number {
   if (bytes <= 1024) return connections === 1 ? 128 : connections === 64 ? 16 : 2;
   if (bytes <= 64 * 1024) return connections === 1 ? 16 : connections === 64 ? 4 : 1;
   return connections === 1 ? 4 : 1;
+}
+
+/** 1 MiB to each of 1,000 connections is a 1 GiB round: give it time for several rounds. */
+function slowCell(bytes: number, connections: number): Pick<Scenario, 'timing'> {
+  return bytes * connections >= 1024 * 1024 * 1000 ? { timing: { warmupS: 2, durationS: 6 } } : {};
 }
 
 function throughputTargets(bytes: number, connections: number): Target[] {
@@ -111,6 +121,7 @@ export function serverScenarios(): Scenario[] {
         metrics: ['msgsPerSec', 'mbPerSec'],
         targets: throughputTargets(size.bytes, connections),
         quick: QUICK.has(`echo-${tag}`),
+        ...slowCell(size.bytes, connections),
       });
     }
   }
@@ -125,6 +136,7 @@ export function serverScenarios(): Scenario[] {
         metrics: ['p50us', 'p99us'],
         targets: [{ metric: 'p50us', ratio: 1, text: 'round-trip latency p50 no worse than ws+bufferutil' }],
         quick: QUICK.has(`latency-${tag}`),
+        ...slowCell(size.bytes, connections),
       });
     }
   }

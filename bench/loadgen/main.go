@@ -35,6 +35,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -70,17 +71,27 @@ type result struct {
 	Size        int     `json:"size,omitempty"`
 	Window      int     `json:"window,omitempty"`
 	Seconds     float64 `json:"seconds"`
-	Messages    uint64  `json:"messages,omitempty"`
-	MsgsPerSec  float64 `json:"msgsPerSec,omitempty"`
-	MBPerSec    float64 `json:"mbPerSec,omitempty"`
-	Handshakes  uint64  `json:"handshakes,omitempty"`
-	HsPerSec    float64 `json:"handshakesPerSec,omitempty"`
-	P50Us       float64 `json:"p50us,omitempty"`
-	P99Us       float64 `json:"p99us,omitempty"`
-	Samples     int     `json:"samples,omitempty"`
+	Messages    uint64  `json:"messages"`
+	MsgsPerSec  float64 `json:"msgsPerSec"`
+	MBPerSec    float64 `json:"mbPerSec"`
+	Handshakes  uint64  `json:"handshakes"`
+	HsPerSec    float64 `json:"handshakesPerSec"`
+	P50Us       float64 `json:"p50us"`
+	P99Us       float64 `json:"p99us"`
+	Samples     int     `json:"samples"`
 	Errors      uint64  `json:"errors"`
 	FirstError  string  `json:"firstError,omitempty"`
 	Unconnected int     `json:"unconnected,omitempty"`
+	// LoadgenCPU is this process's CPU time over the measured time (1.0 = one core busy):
+	// near 1.0 means the generator, not the server, may be the bottleneck.
+	LoadgenCPU float64 `json:"loadgenCpu"`
+}
+
+// cpuTime is the CPU time (user + system) this process has used so far.
+func cpuTime() time.Duration {
+	var usage syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }
 
 func main() {
@@ -364,10 +375,10 @@ func runEcho(cfg config, latency bool) result {
 	}
 	time.Sleep(cfg.warmup)
 	counting.Store(true)
-	started := time.Now()
+	started, cpuStarted := time.Now(), cpuTime()
 	time.Sleep(cfg.duration)
 	counting.Store(false)
-	elapsed := time.Since(started)
+	elapsed, cpuUsed := time.Since(started), cpuTime()-cpuStarted
 	stopping.Store(true)
 	// Writers stop; readers drain what is still in flight (every byte is still checked),
 	// then the close handshake ends each connection.
@@ -384,7 +395,7 @@ func runEcho(cfg config, latency bool) result {
 	readers.Wait()
 
 	res := result{Mode: cfg.mode, Conns: cfg.conns, Size: cfg.size, Window: cfg.window,
-		Seconds: elapsed.Seconds(), Unconnected: unconnected}
+		Seconds: elapsed.Seconds(), Unconnected: unconnected, LoadgenCPU: cpuUsed.Seconds() / elapsed.Seconds()}
 	var all []time.Duration
 	for _, e := range echoes {
 		res.Messages += e.counted
@@ -577,13 +588,14 @@ func runHandshakes(cfg config) result {
 	}
 	time.Sleep(cfg.warmup)
 	counting.Store(true)
-	started := time.Now()
+	started, cpuStarted := time.Now(), cpuTime()
 	time.Sleep(cfg.duration)
 	counting.Store(false)
-	elapsed := time.Since(started)
+	elapsed, cpuUsed := time.Since(started), cpuTime()-cpuStarted
 	stopping.Store(true)
 	wg.Wait()
-	res := result{Mode: cfg.mode, Conns: cfg.conns, Seconds: elapsed.Seconds()}
+	res := result{Mode: cfg.mode, Conns: cfg.conns, Seconds: elapsed.Seconds(),
+		LoadgenCPU: cpuUsed.Seconds() / elapsed.Seconds()}
 	var all []time.Duration
 	for i := range counts {
 		res.Handshakes += counts[i]
