@@ -2,9 +2,18 @@
  * The benchmark's scenarios, as data. Each one is a load generator invocation plus the
  * metrics to tabulate and, where issue 3 sets one, the target ratio to `ws`+bufferutil.
  *
- * To add a scenario family (client benchmark, permessage-deflate, pub/sub fan-out), add
- * a function here that returns more {@link Scenario}s, and, if it needs a new kind of
- * load, a mode in bench/loadgen.
+ * To add a scenario family, add a function here that returns more {@link Scenario}s and
+ * list it in bench/run.ts; if it needs a new kind of load, add a mode to bench/loadgen
+ * (its JSON line then carries the new metric, named in {@link MetricName}). The families
+ * the roadmap asks for:
+ * - compression (issue 5): a `-deflate` flag in the generator (Go's compress/flate speaks
+ *   permessage-deflate's raw DEFLATE) and 16 KiB JSON-like payloads instead of the letter
+ *   pattern; the server entries enable permessage-deflate when started with `--deflate`.
+ * - pub/sub fan-out (issue 7): a `fanout` mode (N subscribers, one publisher, delivery
+ *   latency and messages delivered per second) against a `/broadcast` path of each entry.
+ * - the client benchmark (issue 4): the roles swap: a `serve` mode makes the generator a
+ *   fast echo server, and the rows become client entries (bench/clients/: sockeye, `ws`,
+ *   Node's built-in WebSocket) that run a fixed load and print the same JSON line.
  */
 
 /** A number the table shows, from one load generator result. */
