@@ -356,6 +356,9 @@ function targetStatuses(results: Results, scenarios: Scenario[]): Map<string, Ta
   return statuses;
 }
 
+/** A generator CPU share from which the generator, not the server, may set the pace. */
+const GENERATOR_LIMIT = 0.9;
+
 function table(results: Results, scenarios: Scenario[], servers: string[]): string {
   const statuses = targetStatuses(results, scenarios);
   const header = ['scenario', 'metric', ...servers, 'target (sockeye / ws+native)'];
@@ -371,10 +374,12 @@ function table(results: Results, scenarios: Scenario[], servers: string[]): stri
         else if (value === undefined) row.push('–');
         else {
           const ratio = ratioOf(results, scenario, metric, server);
+          const limited =
+            (cell?.loadgenCpu ?? 0) >= GENERATOR_LIMIT && metric !== 'perServerCpuSecond' ? ' †' : '';
           row.push(
             server === BASELINE || ratio === null
-              ? format(metric, value)
-              : `${format(metric, value)} (${ratio.toFixed(2)}x)`,
+              ? `${format(metric, value)}${limited}`
+              : `${format(metric, value)}${limited} (${ratio.toFixed(2)}x)`,
           );
         }
       }
@@ -460,6 +465,7 @@ function docsSection(report: Report, scenarios: Scenario[]): string {
     ...skipped.map((reason) => `- left out: ${reason}`),
     '',
     'Values, with the ratio to **ws+native** (`ws` with bufferutil) in brackets. For latency and memory, smaller is better.',
+    `† the load generator used at least ${GENERATOR_LIMIT * 100}% of its core in that cell: the server may be faster than shown.`,
     '',
     table(
       results,
@@ -583,6 +589,10 @@ async function main(): Promise<void> {
   if (options.from !== undefined) {
     // Re-render a saved run (for example after a change to this page's layout).
     report = JSON.parse(readFileSync(options.from, 'utf8')) as Report;
+    // Older saves lack the server list: take the names from the results, in table order.
+    report.servers ??= SERVERS.filter((spec) =>
+      Object.values(report.results).some((cells) => cells[spec.name] !== undefined),
+    ).map((spec) => ({ name: spec.name }));
     scenarios = serverScenarios().filter((s) => report.results[s.id] !== undefined);
   } else {
     scenarios = selectScenarios();
