@@ -5,12 +5,12 @@
  * server in bench/servers.ts, the server pinned to CPU 0 and the generator to CPU 1 with
  * `taskset`. Each scenario of bench/scenarios.ts runs against every server in turn (so
  * the machine's background load falls on all of them alike); the table gives each value
- * and its ratio to `ws` with bufferutil. Results go to reports/bench/results.json, and a
- * full run rewrites its own section of docs/benchmarks.md (between the bench:servers
+ * and its ratio to `ws` with bufferutil. Results go to reports/bench/ (results-<date>.json
+ * and latest.json), and a full run rewrites its own section of docs/benchmarks.md (between the bench:servers
  * markers; other sections of that file belong to other benchmarks).
  *
  * Options: --quick (a 1-2 minute subset), --only <substring or /regex/> (scenario ids),
- * --servers a,b (by name), --duration <s>, --warmup <s>, --write-docs / --no-docs,
+ * --servers a,b (by name; the ws+native baseline always runs), --duration <s>, --warmup <s>, --write-docs / --no-docs,
  * --from <reports/bench/….json> (re-render a saved run's table and docs without measuring).
  * Never part of `npm test`'s pass/fail.
  */
@@ -48,7 +48,7 @@ const LOADGEN_CPU = '1';
 /** One measured cell: the metrics, or why it failed. */
 interface Cell {
   values: Partial<Record<MetricName, number>>;
-  /** Server CPU time over the cell's wall time (1.0 = one core busy). */
+  /** Server CPU time over the measured time (1.0 = one core busy). */
   serverCpu?: number;
   /** The load generator's CPU time over the measured time (near 1.0: it may be the bottleneck). */
   loadgenCpu?: number;
