@@ -2,13 +2,29 @@
  * The benchmark's scenarios, as data. Each one is a load generator invocation plus the
  * metrics to tabulate and, where issue 3 sets one, the target ratio to `ws`+bufferutil.
  *
- * To add a scenario family (client benchmark, permessage-deflate, pub/sub fan-out), add
- * a function here that returns more {@link Scenario}s, and, if it needs a new kind of
- * load, a mode in bench/loadgen.
+ * To add a scenario family, add a function here that returns more {@link Scenario}s and
+ * list it in bench/run.ts; if it needs a new kind of load, add a mode to bench/loadgen
+ * (its JSON line then carries the new metric, named in {@link MetricName}). The families
+ * the roadmap asks for:
+ * - compression (issue 5): a `-deflate` flag in the generator (Go's compress/flate speaks
+ *   permessage-deflate's raw DEFLATE) and 16 KiB JSON-like payloads instead of the letter
+ *   pattern; the server entries enable permessage-deflate when started with `--deflate`.
+ * - pub/sub fan-out (issue 7): a `fanout` mode (N subscribers, one publisher, delivery
+ *   latency and messages delivered per second) against a `/broadcast` path of each entry.
+ * - the client benchmark (issue 4): the roles swap: a `serve` mode makes the generator a
+ *   fast echo server, and the rows become client entries (bench/clients/: sockeye, `ws`,
+ *   Node's built-in WebSocket) that run a fixed load and print the same JSON line.
  */
 
 /** A number the table shows, from one load generator result. */
-export type MetricName = 'msgsPerSec' | 'mbPerSec' | 'p50us' | 'p99us' | 'handshakesPerSec' | 'rssPerConnKiB';
+export type MetricName =
+  | 'msgsPerSec'
+  | 'mbPerSec'
+  | 'perServerCpuSecond'
+  | 'p50us'
+  | 'p99us'
+  | 'handshakesPerSec'
+  | 'rssPerConnKiB';
 
 /** How to show a metric and which way is better. */
 export interface MetricInfo {
@@ -22,6 +38,9 @@ export interface MetricInfo {
 export const METRICS: Record<MetricName, MetricInfo> = {
   msgsPerSec: { unit: 'msg/s', higherIsBetter: true },
   mbPerSec: { unit: 'MB/s', higherIsBetter: true },
+  // Messages (or handshakes) per second of server CPU time: the server's cost per message,
+  // which stays meaningful when other jobs take part of the server's core.
+  perServerCpuSecond: { unit: 'per server CPU-s', higherIsBetter: true },
   p50us: { unit: 'p50 µs', higherIsBetter: false },
   p99us: { unit: 'p99 µs', higherIsBetter: false },
   handshakesPerSec: { unit: 'handshakes/s', higherIsBetter: true },
@@ -55,6 +74,11 @@ export interface Scenario {
   targets: Target[];
   /** Part of the `--quick` subset. */
   quick: boolean;
+  /**
+   * Seconds of warm-up and of measurement when the defaults are too short (a cell where
+   * one round of messages takes seconds). Never shortened by `--quick`'s defaults.
+   */
+  timing?: { warmupS: number; durationS: number };
   /** Only in the `--quick` subset (a cheaper stand-in for a full-run cell). */
   quickOnly?: boolean;
 }
@@ -76,6 +100,11 @@ function windowFor(bytes: number, connections: number): number {
   if (bytes <= 1024) return connections === 1 ? 128 : connections === 64 ? 16 : 2;
   if (bytes <= 64 * 1024) return connections === 1 ? 16 : connections === 64 ? 4 : 1;
   return connections === 1 ? 4 : 1;
+}
+
+/** 1 MiB to each of 1,000 connections is a 1 GiB round: give it time for several rounds. */
+function slowCell(bytes: number, connections: number): Pick<Scenario, 'timing'> {
+  return bytes * connections >= 1024 * 1024 * 1000 ? { timing: { warmupS: 2, durationS: 6 } } : {};
 }
 
 function throughputTargets(bytes: number, connections: number): Target[] {
@@ -108,12 +137,23 @@ export function serverScenarios(): Scenario[] {
         label: `echo ${size.name} x ${connections} conn, ${window} in flight`,
         mode: 'echo',
         args: ['-size', String(size.bytes), '-conns', String(connections), '-window', String(window)],
-        metrics: ['msgsPerSec', 'mbPerSec'],
+        metrics: ['msgsPerSec', 'mbPerSec', 'perServerCpuSecond'],
         targets: throughputTargets(size.bytes, connections),
         quick: QUICK.has(`echo-${tag}`),
+        ...slowCell(size.bytes, connections),
       });
     }
   }
+  // Text messages cost a UTF-8 validation per message (binary ones do not): one cell shows it.
+  scenarios.push({
+    id: 'echo-text-1KiB-c64',
+    label: 'echo 1 KiB text x 64 conn, 16 in flight',
+    mode: 'echo',
+    args: ['-size', '1024', '-conns', '64', '-window', '16', '-text'],
+    metrics: ['msgsPerSec', 'mbPerSec', 'perServerCpuSecond'],
+    targets: [],
+    quick: false,
+  });
   for (const size of SIZES) {
     for (const connections of CONNECTIONS) {
       const tag = `${size.name.replace(' ', '')}-c${connections}`;
@@ -125,6 +165,7 @@ export function serverScenarios(): Scenario[] {
         metrics: ['p50us', 'p99us'],
         targets: [{ metric: 'p50us', ratio: 1, text: 'round-trip latency p50 no worse than ws+bufferutil' }],
         quick: QUICK.has(`latency-${tag}`),
+        ...slowCell(size.bytes, connections),
       });
     }
   }
@@ -133,7 +174,7 @@ export function serverScenarios(): Scenario[] {
     label: 'handshakes (connect, upgrade, close), 32 workers',
     mode: 'handshake',
     args: ['-conns', '32'],
-    metrics: ['handshakesPerSec'],
+    metrics: ['handshakesPerSec', 'perServerCpuSecond'],
     targets: [{ metric: 'handshakesPerSec', ratio: 1.4, text: 'handshakes per second at least 1.4x ws' }],
     quick: true,
   });

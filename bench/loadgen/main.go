@@ -35,6 +35,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -61,6 +62,7 @@ type config struct {
 	concurrency int
 	hold        time.Duration
 	dialTimeout time.Duration
+	serverPid   int
 }
 
 // result is the JSON line a measuring mode prints.
@@ -70,17 +72,86 @@ type result struct {
 	Size        int     `json:"size,omitempty"`
 	Window      int     `json:"window,omitempty"`
 	Seconds     float64 `json:"seconds"`
-	Messages    uint64  `json:"messages,omitempty"`
-	MsgsPerSec  float64 `json:"msgsPerSec,omitempty"`
-	MBPerSec    float64 `json:"mbPerSec,omitempty"`
-	Handshakes  uint64  `json:"handshakes,omitempty"`
-	HsPerSec    float64 `json:"handshakesPerSec,omitempty"`
-	P50Us       float64 `json:"p50us,omitempty"`
-	P99Us       float64 `json:"p99us,omitempty"`
-	Samples     int     `json:"samples,omitempty"`
+	Messages    uint64  `json:"messages"`
+	MsgsPerSec  float64 `json:"msgsPerSec"`
+	MBPerSec    float64 `json:"mbPerSec"`
+	Handshakes  uint64  `json:"handshakes"`
+	HsPerSec    float64 `json:"handshakesPerSec"`
+	P50Us       float64 `json:"p50us"`
+	P99Us       float64 `json:"p99us"`
+	Samples     int     `json:"samples"`
 	Errors      uint64  `json:"errors"`
 	FirstError  string  `json:"firstError,omitempty"`
 	Unconnected int     `json:"unconnected,omitempty"`
+	// LoadgenCPU is this process's CPU time over the measured time (1.0 = one core busy):
+	// near 1.0 means the generator, not the server, may be the bottleneck.
+	LoadgenCPU float64 `json:"loadgenCpu"`
+	// ServerCPU is the server's CPU time over the measured time (with -server-pid), and
+	// PerServerCPUSecond the messages (or handshakes) per second of server CPU: a measure
+	// of the server's cost per message that holds up when other jobs share its core.
+	ServerCPU          float64 `json:"serverCpu,omitempty"`
+	PerServerCPUSecond float64 `json:"perServerCpuSecond,omitempty"`
+}
+
+// serverCPUTime is the CPU time (user + system) of process pid, from /proc/<pid>/stat;
+// zero when pid is 0 or unreadable.
+func serverCPUTime(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start at the state, field 3;
+	// utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		var n int64
+		fmt.Sscan(f, &n)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// window measures one run's measured time: wall, our CPU and the server's CPU.
+type window struct {
+	pid                 int
+	began               time.Time
+	cpu, server         time.Duration
+	elapsed             time.Duration
+	cpuUsed, serverUsed time.Duration
+}
+
+func startWindow(pid int) *window {
+	return &window{pid: pid, began: time.Now(), cpu: cpuTime(), server: serverCPUTime(pid)}
+}
+
+func (w *window) end() {
+	w.elapsed = time.Since(w.began)
+	w.cpuUsed = cpuTime() - w.cpu
+	w.serverUsed = serverCPUTime(w.pid) - w.server
+}
+
+// fill sets the CPU fields of res; count is what the run completed in the window.
+func (w *window) fill(res *result, count uint64) {
+	res.Seconds = w.elapsed.Seconds()
+	res.LoadgenCPU = w.cpuUsed.Seconds() / w.elapsed.Seconds()
+	if w.pid != 0 && w.serverUsed > 0 {
+		res.ServerCPU = w.serverUsed.Seconds() / w.elapsed.Seconds()
+		res.PerServerCPUSecond = float64(count) / w.serverUsed.Seconds()
+	}
+}
+
+// cpuTime is the CPU time (user + system) this process has used so far.
+func cpuTime() time.Duration {
+	var usage syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }
 
 func main() {
@@ -95,6 +166,7 @@ func main() {
 	flag.BoolVar(&cfg.text, "text", false, "send text messages instead of binary")
 	flag.IntVar(&cfg.concurrency, "concurrency", 100, "parallel handshakes while opening connections")
 	flag.DurationVar(&cfg.hold, "hold", 60*time.Second, "idle: longest time to hold the connections")
+	flag.IntVar(&cfg.serverPid, "server-pid", 0, "the server's PID, to report its CPU time over the measured time")
 	flag.DurationVar(&cfg.dialTimeout, "dial-timeout", 10*time.Second, "per connection handshake timeout")
 	flag.Parse()
 	target, err := url.Parse(*rawURL)
@@ -274,6 +346,22 @@ func awaitClose(r *bufio.Reader) error {
 	}
 }
 
+// awaitEOF waits for the server to close the TCP connection, as RFC 6455 section 7.1.1
+// asks it to after the close handshake. Closing first ourselves would leave the client's
+// port in TIME_WAIT, and a run of thousands of handshakes would then exhaust (or make the
+// kernel search) the ephemeral port range: handshakes/s would measure that, not the server.
+func awaitEOF(conn net.Conn, r *bufio.Reader, timeout time.Duration) error {
+	conn.SetReadDeadline(time.Now().Add(timeout))
+	_, err := r.Discard(1 << 30)
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("server kept the TCP connection open %s after the close handshake", timeout)
+	}
+	return err
+}
+
 // --- echo and latency ------------------------------------------------------------------
 
 // template is the message every connection sends, masked once for all of them.
@@ -356,7 +444,7 @@ func runEcho(cfg config, latency bool) result {
 		}()
 		go func() {
 			defer readers.Done()
-			if err := e.read(tmpl, cfg.size, &counting, latency); err != nil && !e.finished.Load() {
+			if err := e.read(tmpl, cfg.size, &counting, latency); err != nil {
 				errs.add(err)
 				e.conn.Close()
 			}
@@ -364,10 +452,10 @@ func runEcho(cfg config, latency bool) result {
 	}
 	time.Sleep(cfg.warmup)
 	counting.Store(true)
-	started := time.Now()
+	measured := startWindow(cfg.serverPid)
 	time.Sleep(cfg.duration)
 	counting.Store(false)
-	elapsed := time.Since(started)
+	measured.end()
 	stopping.Store(true)
 	// Writers stop; readers drain what is still in flight (every byte is still checked),
 	// then the close handshake ends each connection.
@@ -383,14 +471,15 @@ func runEcho(cfg config, latency bool) result {
 	}
 	readers.Wait()
 
-	res := result{Mode: cfg.mode, Conns: cfg.conns, Size: cfg.size, Window: cfg.window,
-		Seconds: elapsed.Seconds(), Unconnected: unconnected}
+	res := result{Mode: cfg.mode, Conns: cfg.conns, Size: cfg.size, Window: cfg.window, Unconnected: unconnected}
+	elapsed := measured.elapsed
 	var all []time.Duration
 	for _, e := range echoes {
 		res.Messages += e.counted
 		res.MBPerSec += float64(e.bytes)
 		all = append(all, e.samples...)
 	}
+	measured.fill(&res, res.Messages)
 	res.MsgsPerSec = float64(res.Messages) / elapsed.Seconds()
 	res.MBPerSec = res.MBPerSec / elapsed.Seconds() / 1e6
 	if len(all) > 0 {
@@ -537,8 +626,9 @@ func (e *echoConn) read(t *template, size int, counting *atomic.Bool, latency bo
 		}
 	}
 	e.finished.Store(true)
+	err := awaitEOF(e.conn, r, 5*time.Second)
 	e.conn.Close()
-	return nil
+	return err
 }
 
 // --- handshakes ------------------------------------------------------------------------
@@ -567,6 +657,8 @@ func runHandshakes(cfg config) result {
 					errs.add(fmt.Errorf("close: %w", err))
 				} else if err := awaitClose(reader); err != nil {
 					errs.add(fmt.Errorf("close: %w", err))
+				} else if err := awaitEOF(conn, reader, 5*time.Second); err != nil {
+					errs.add(err)
 				} else if counting.Load() {
 					counts[i]++
 					samples[i] = append(samples[i], time.Since(began))
@@ -577,18 +669,20 @@ func runHandshakes(cfg config) result {
 	}
 	time.Sleep(cfg.warmup)
 	counting.Store(true)
-	started := time.Now()
+	measured := startWindow(cfg.serverPid)
 	time.Sleep(cfg.duration)
 	counting.Store(false)
-	elapsed := time.Since(started)
+	measured.end()
 	stopping.Store(true)
 	wg.Wait()
-	res := result{Mode: cfg.mode, Conns: cfg.conns, Seconds: elapsed.Seconds()}
+	res := result{Mode: cfg.mode, Conns: cfg.conns}
+	elapsed := measured.elapsed
 	var all []time.Duration
 	for i := range counts {
 		res.Handshakes += counts[i]
 		all = append(all, samples[i]...)
 	}
+	measured.fill(&res, res.Handshakes)
 	res.HsPerSec = float64(res.Handshakes) / elapsed.Seconds()
 	if len(all) > 0 {
 		slices.Sort(all)
