@@ -57,8 +57,8 @@ function jsonMessage(seed: number): Buffer {
     return state / 0x7fffffff;
   };
   const items: unknown[] = [];
-  let text = '';
-  while (Buffer.byteLength(text) < 16 * 1024) {
+  const encode = () => Buffer.from(JSON.stringify({ type: 'update', seq: seed, items }));
+  while (encode().length <= 16 * 1024) {
     items.push({
       id: Math.floor(random() * 1e9),
       user: `${words[Math.floor(random() * 10)]}_${Math.floor(random() * 1000)}`,
@@ -67,9 +67,9 @@ function jsonMessage(seed: number): Buffer {
       tags: [words[Math.floor(random() * 10)], words[Math.floor(random() * 10)]],
       updatedAt: new Date(1.7e12 + random() * 1e10).toISOString(),
     });
-    text = JSON.stringify({ type: 'update', seq: seed, items });
   }
-  return Buffer.from(text.slice(0, 16 * 1024 - 2).replace(/,?[^,]*$/, '') + ']}');
+  items.pop();
+  return encode();
 }
 
 /** Distinct messages, so that context takeover cannot just point back at the previous one. */

@@ -584,6 +584,11 @@ function toBuffer(data: Uint8Array): Buffer {
 
 /** Compress one whole message with a sync flush and drop the trailing `00 00 ff ff` (RFC 7692 section 7.2.1). */
 function deflateMessage(stream: ZlibStream, data: Buffer, scratch: Buffer): Buffer {
+  // zlib skips a flush that follows a flush with no input in between, so an empty message
+  // after another message would come out empty. RFC 7692 section 7.2.3.6: a single 0x00
+  // byte (with the tail put back, an empty stored block) is an empty message, and leaves
+  // both LZ77 windows as they were.
+  if (data.length === 0) return Buffer.from([0x00]);
   const pieces: Buffer[] = [];
   let length = 0;
   stream.write(data, zlib.constants.Z_SYNC_FLUSH, scratch, Number.MAX_SAFE_INTEGER, (piece) => {
@@ -591,7 +596,10 @@ function deflateMessage(stream: ZlibStream, data: Buffer, scratch: Buffer): Buff
     length += piece.length;
   });
   const out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length);
-  // A sync flush always ends with an empty stored block; zlib guarantees it.
+  // A sync flush of new input always ends with an empty stored block (zlib's contract).
+  if (out.length < TAIL.length || !out.subarray(out.length - TAIL.length).equals(TAIL)) {
+    throw new Error('zlib output does not end with a sync flush');
+  }
   return out.subarray(0, out.length - TAIL.length);
 }
 

@@ -186,6 +186,27 @@ describe('RFC 7692 section 7.2.1: compressing', () => {
     assert.equal(firstReset, secondReset);
   });
 
+  it('empty messages, repeated, with context takeover (zlib skips a repeated empty flush)', () => {
+    const params = {
+      serverNoContextTakeover: false,
+      clientNoContextTakeover: false,
+      serverMaxWindowBits: 15,
+      clientMaxWindowBits: 15,
+    };
+    const deflate = new PerMessageDeflate({ threshold: 0 });
+    const server = open('server', { extensions: [deflate.extension('server', params)] });
+    const client = open('client', { extensions: [deflate.extension('client', params)] });
+    const sent = ['', '', 'abc'.repeat(10), '', ''];
+    for (const text of sent) server.connection.send(text, true);
+    const wire = server.connection.takeOutput().map((c) => Buffer.from(c));
+    for (const f of frames(Buffer.concat(wire))) assert.equal(f.b0 & RSV1_BIT, RSV1_BIT);
+    for (const chunk of wire) client.connection.receive(chunk);
+    assert.deepEqual(
+      client.seen.messages.map((m) => m.data.toString()),
+      sent,
+    );
+  });
+
   it('an 8-bit window for our compressor means sending uncompressed', () => {
     const { connection, extension } = client({ clientMaxWindowBits: 8 });
     assert.equal(extension.compressWindowBits, 0);
