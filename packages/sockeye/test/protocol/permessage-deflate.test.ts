@@ -59,6 +59,20 @@ describe('RFC 7692 section 7.2.3: the permessage_deflate vectors decode', () => 
     }
   });
 
+  it('after a message ended with BFINAL (7.2.3.4), the next message starts a new stream', () => {
+    for (const serverNoContextTakeover of [false, true]) {
+      const { connection, seen } = client({ serverNoContextTakeover });
+      connection.receive(hex('c108f348cdc9c9070000'));
+      connection.receive(hex('c107f248cdc9c90700'));
+      connection.receive(hex('c108f348cdc9c9070000'));
+      assert.deepEqual(
+        seen.messages.map((m) => m.data.toString()),
+        ['Hello', 'Hello', 'Hello'],
+      );
+      assert.equal(seen.closes.length, 0);
+    }
+  });
+
   it('the context-takeover pair fails without context takeover (the second refers to the first)', () => {
     const pair = vectors.permessage_deflate.find((v) => v.frames_hex_in_order)!;
     const { connection, seen } = client({ serverNoContextTakeover: true });
