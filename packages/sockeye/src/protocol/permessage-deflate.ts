@@ -4,20 +4,22 @@
  *
  * ## How zlib is driven, and why
  * The core is synchronous (no promises, no thread pool), so compression runs on the
- * calling thread. Node offers two synchronous paths, measured here on 16 KiB of JSON
- * (level 1, one core):
+ * calling thread. Node offers two synchronous paths. Measured here on 16 KiB JSON-like
+ * messages, level 1, in messages per CPU-second (bench/deflate.ts has the end-to-end
+ * comparison with `ws`):
  * - `zlib.deflateRawSync` / `inflateRawSync`: stateless. Every call creates a zlib stream
- *   (for deflate, ~256 KiB allocated and a 64 KiB hash table cleared), runs it, frees it:
- *   ~18.7k deflates/s and ~28k inflates/s. Context takeover would need the previous 32 KiB
- *   as a `dictionary` on every call, which deflate must re-hash: ~11k/s.
- * - A persistent zlib stream driven synchronously: ~24.5k deflates/s with a reset per
- *   message, ~30k/s with context takeover, and ~78k inflates/s. Node's public
+ *   (for deflate ~256 KiB allocated and a 64 KiB hash table cleared), runs it and frees
+ *   it: ~6.3k deflates and ~15.6k inflates. Context takeover would need the previous
+ *   32 KiB as a `dictionary` on every call, which deflate must hash again: ~5.6k.
+ * - A persistent zlib stream driven synchronously: ~8.8k deflates with a reset per
+ *   message, ~8.2k with context takeover, ~32.6k inflates. Node's public
  *   `_processChunk(chunk, flush)` without a callback closes the stream after one call
- *   (Node 20), so we call the native handle's `writeSync` the same way Node's own
- *   `zlibBufferSync` does (`stream._handle.writeSync(...)` then `stream._writeState`).
- *   That is an internal of `node:zlib`, stable since Node 10; {@link ZlibStream} checks
+ *   (Node 20), so we call the native handle's `writeSync` the way Node's own
+ *   `zlibBufferSync` does (`stream._handle.writeSync(...)`, then `stream._writeState`).
+ *   That is an internal of `node:zlib`, unchanged since Node 10; {@link ZlibStream} checks
  *   for it and fails loudly, and the tests exercise it on every run.
- * We take the persistent streams: 1.3x to 2.8x faster.
+ * We take the persistent streams: 1.4x faster to compress, 2.1x to decompress, and the
+ * only way to keep context takeover without hashing the window again per message.
  *
  * ## Memory
  * A deflate stream costs `2^(windowBits+2) + 2^(memLevel+9)` bytes plus ~6 KiB (256 KiB
@@ -175,9 +177,12 @@ class ZlibStream {
 
   constructor(kind: ZlibKind, key: string, options: zlib.ZlibOptions) {
     this.key = key;
+    // chunkSize: the stream's own output buffer is never used here (output goes to our
+    // scratch), so keep it at zlib's minimum instead of 16 KiB per stream.
+    const streamOptions = { ...options, chunkSize: zlib.constants.Z_MIN_CHUNK };
     const stream = (kind === 'deflate'
-      ? zlib.createDeflateRaw(options)
-      : zlib.createInflateRaw(options)) as unknown as NodeZlibInternals;
+      ? zlib.createDeflateRaw(streamOptions)
+      : zlib.createInflateRaw(streamOptions)) as unknown as NodeZlibInternals;
     const handle = stream._handle;
     if (
       handle === null ||
@@ -579,6 +584,11 @@ function toBuffer(data: Uint8Array): Buffer {
 
 /** Compress one whole message with a sync flush and drop the trailing `00 00 ff ff` (RFC 7692 section 7.2.1). */
 function deflateMessage(stream: ZlibStream, data: Buffer, scratch: Buffer): Buffer {
+  // zlib skips a flush that follows a flush with no input in between, so an empty message
+  // after another message would come out empty. RFC 7692 section 7.2.3.6: a single 0x00
+  // byte (with the tail put back, an empty stored block) is an empty message, and leaves
+  // both LZ77 windows as they were.
+  if (data.length === 0) return Buffer.from([0x00]);
   const pieces: Buffer[] = [];
   let length = 0;
   stream.write(data, zlib.constants.Z_SYNC_FLUSH, scratch, Number.MAX_SAFE_INTEGER, (piece) => {
@@ -586,7 +596,10 @@ function deflateMessage(stream: ZlibStream, data: Buffer, scratch: Buffer): Buff
     length += piece.length;
   });
   const out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length);
-  // A sync flush always ends with an empty stored block; zlib guarantees it.
+  // A sync flush of new input always ends with an empty stored block (zlib's contract).
+  if (out.length < TAIL.length || !out.subarray(out.length - TAIL.length).equals(TAIL)) {
+    throw new Error('zlib output does not end with a sync flush');
+  }
   return out.subarray(0, out.length - TAIL.length);
 }
 

@@ -59,6 +59,20 @@ describe('RFC 7692 section 7.2.3: the permessage_deflate vectors decode', () => 
     }
   });
 
+  it('after a message ended with BFINAL (7.2.3.4), the next message starts a new stream', () => {
+    for (const serverNoContextTakeover of [false, true]) {
+      const { connection, seen } = client({ serverNoContextTakeover });
+      connection.receive(hex('c108f348cdc9c9070000'));
+      connection.receive(hex('c107f248cdc9c90700'));
+      connection.receive(hex('c108f348cdc9c9070000'));
+      assert.deepEqual(
+        seen.messages.map((m) => m.data.toString()),
+        ['Hello', 'Hello', 'Hello'],
+      );
+      assert.equal(seen.closes.length, 0);
+    }
+  });
+
   it('the context-takeover pair fails without context takeover (the second refers to the first)', () => {
     const pair = vectors.permessage_deflate.find((v) => v.frames_hex_in_order)!;
     const { connection, seen } = client({ serverNoContextTakeover: true });
@@ -184,6 +198,27 @@ describe('RFC 7692 section 7.2.1: compressing', () => {
     assert.ok(second! * 4 < first!, `first ${first} bytes, second ${second}`);
     const [firstReset, secondReset] = sizes(true);
     assert.equal(firstReset, secondReset);
+  });
+
+  it('empty messages, repeated, with context takeover (zlib skips a repeated empty flush)', () => {
+    const params = {
+      serverNoContextTakeover: false,
+      clientNoContextTakeover: false,
+      serverMaxWindowBits: 15,
+      clientMaxWindowBits: 15,
+    };
+    const deflate = new PerMessageDeflate({ threshold: 0 });
+    const server = open('server', { extensions: [deflate.extension('server', params)] });
+    const client = open('client', { extensions: [deflate.extension('client', params)] });
+    const sent = ['', '', 'abc'.repeat(10), '', ''];
+    for (const text of sent) server.connection.send(text, true);
+    const wire = server.connection.takeOutput().map((c) => Buffer.from(c));
+    for (const f of frames(Buffer.concat(wire))) assert.equal(f.b0 & RSV1_BIT, RSV1_BIT);
+    for (const chunk of wire) client.connection.receive(chunk);
+    assert.deepEqual(
+      client.seen.messages.map((m) => m.data.toString()),
+      sent,
+    );
   });
 
   it('an 8-bit window for our compressor means sending uncompressed', () => {
