@@ -220,6 +220,15 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
       await grace.locator('#leave').click();
       await ada.locator('#lines li', { hasText: 'Grace left.' }).waitFor(WAIT);
       assert.deepEqual(await ada.locator('#members li').allTextContents(), ['Ada (you)']);
+
+      // A taken name is refused and the form comes back for another try.
+      await grace.locator('#name').fill('Ada');
+      await grace.locator('#join').click();
+      await grace.locator('#state', { hasText: 'not joined: that name is taken' }).waitFor(WAIT);
+      assert.equal(await grace.locator('#join').isEnabled(), true);
+      await grace.locator('#name').fill('Grace');
+      await grace.locator('#join').click();
+      await grace.locator('#state', { hasText: 'in the room as Grace' }).waitFor(WAIT);
     } finally {
       await ada.close();
       await grace.close();
