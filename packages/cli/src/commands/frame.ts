@@ -1,5 +1,5 @@
 /** `sockeye frame decode|encode`: RFC 6455 frames by hand, the seed's masking walkthrough as a tool. */
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { decodeFrames, FrameDecodeError } from '../frame/decode.js';
 import { describeFrame } from '../frame/describe.js';
@@ -124,14 +124,8 @@ function encode(args: string[], io: Io): number {
   }
 }
 
-type Options = Parameters<typeof parseArgs>[0] extends infer C
-  ? C extends { options?: infer O }
-    ? O
-    : never
-  : never;
-
 /** parseArgs with `--help`, turning its errors into one-line usage errors. */
-function parse<O extends NonNullable<Options>>(args: string[], options: O) {
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
   try {
     return parseArgs({
       args,
