@@ -51,7 +51,7 @@ async function decode(args: string[], io: Io): Promise<number> {
     }
     hex = await io.stdin.readAll(MAX_STDIN_BYTES);
   } else {
-    hex = positionals.join('');
+    hex = positionals.join(' ');
   }
   try {
     const frames = decodeFrames(parseHex(hex));
