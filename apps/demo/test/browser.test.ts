@@ -185,9 +185,18 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
       assert.equal(await field(page, '#frames li:nth-child(2)', 'masking key'), 'none');
       assert.equal(await echoed.locator('.xor').count(), 0);
 
+      // A binary frame larger than the feed shows: 1024 bytes in the record, the real length in the header.
+      await page.locator('#message').fill('a'.repeat(3000));
+      await page.locator('#send-binary').click();
+      await page.locator('#frames li', { hasText: 'server to browser: binary' }).waitFor(WAIT);
+      assert.equal(await field(page, '#frames li:nth-child(3)', 'opcode'), '0x2 (binary)');
+      assert.equal(await field(page, '#frames li:nth-child(3)', 'payload length'), '3000');
+      const shown = await field(page, '#frames li:nth-child(3)', 'payload (hex) (first 1024 bytes)');
+      assert.equal(shown.split(' ').length, 1024);
+
       await page.locator('#close').click();
       await page.locator('#frames li', { hasText: 'browser to server: close' }).waitFor(WAIT);
-      assert.equal(await field(page, '#frames li:nth-child(3)', 'close code'), '1000');
+      assert.equal(await field(page, '#frames li:nth-child(5)', 'close code'), '1000');
       assert.deepEqual(errors, []);
     } finally {
       await page.close();
