@@ -115,10 +115,15 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
       await page.goto(`${server.origin}/echo.html`);
       await page.locator('#state', { hasText: /^open$/ }).waitFor(WAIT);
       // 110 sends make 220 entries (sent and echoed) after the "connected" one.
-      for (let i = 0; i < 110; i++) {
-        await page.locator('#message').fill(`message ${i}`);
-        await page.locator('#send-text').click();
-      }
+      // Clicked from inside the page: 110 round trips through Playwright would take seconds each batch.
+      await page.evaluate(() => {
+        const input = document.getElementById('message') as HTMLTextAreaElement;
+        const button = document.getElementById('send-text') as HTMLButtonElement;
+        for (let i = 0; i < 110; i++) {
+          input.value = `message ${i}`;
+          button.click();
+        }
+      });
       await page.locator('#log li', { hasText: 'message 109' }).nth(1).waitFor(WAIT);
       assert.equal(await page.locator('#log > li').count(), 200);
       assert.equal(
@@ -180,9 +185,18 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
       assert.equal(await field(page, '#frames li:nth-child(2)', 'masking key'), 'none');
       assert.equal(await echoed.locator('.xor').count(), 0);
 
+      // A binary frame larger than the feed shows: 1024 bytes in the record, the real length in the header.
+      await page.locator('#message').fill('a'.repeat(3000));
+      await page.locator('#send-binary').click();
+      await page.locator('#frames li', { hasText: 'server to browser: binary' }).waitFor(WAIT);
+      assert.equal(await field(page, '#frames li:nth-child(3)', 'opcode'), '0x2 (binary)');
+      assert.equal(await field(page, '#frames li:nth-child(3)', 'payload length'), '3000');
+      const shown = await field(page, '#frames li:nth-child(3)', 'payload (hex) (first 1024 bytes)');
+      assert.equal(shown.split(' ').length, 1024);
+
       await page.locator('#close').click();
       await page.locator('#frames li', { hasText: 'browser to server: close' }).waitFor(WAIT);
-      assert.equal(await field(page, '#frames li:nth-child(3)', 'close code'), '1000');
+      assert.equal(await field(page, '#frames li:nth-child(5)', 'close code'), '1000');
       assert.deepEqual(errors, []);
     } finally {
       await page.close();
@@ -215,6 +229,15 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
       await grace.locator('#leave').click();
       await ada.locator('#lines li', { hasText: 'Grace left.' }).waitFor(WAIT);
       assert.deepEqual(await ada.locator('#members li').allTextContents(), ['Ada (you)']);
+
+      // A taken name is refused and the form comes back for another try.
+      await grace.locator('#name').fill('Ada');
+      await grace.locator('#join').click();
+      await grace.locator('#state', { hasText: 'not joined: that name is taken' }).waitFor(WAIT);
+      assert.equal(await grace.locator('#join').isEnabled(), true);
+      await grace.locator('#name').fill('Grace');
+      await grace.locator('#join').click();
+      await grace.locator('#state', { hasText: 'in the room as Grace' }).waitFor(WAIT);
     } finally {
       await ada.close();
       await grace.close();

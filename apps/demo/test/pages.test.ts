@@ -14,6 +14,7 @@ import {
   describeClose,
   parseProtocolList,
   readyStateName,
+  shortText,
   socketUrl,
   spacedHex,
   spaceHexString,
@@ -121,6 +122,12 @@ describe('page helpers', () => {
     assert.equal(spacedHex(new Uint8Array(300), 2), '00 00 … (298 more bytes)');
     assert.equal(spaceHexString('08f6efb1'), '08 f6 ef b1');
     assert.equal(spaceHexString(''), '');
+  });
+
+  it('cuts long text at whole characters and counts the rest', () => {
+    assert.equal(shortText('我是阿宝哥', 2), '我是 … (3 more characters)');
+    assert.equal(shortText('😀😀', 1), '😀 … (1 more character)');
+    assert.equal(shortText('short'), 'short');
   });
 
   it('reads a typed subprotocol list', () => {

@@ -11,6 +11,19 @@ export interface Io {
   err(line: string): void;
   /** ANSI styling for `out`; does nothing when stdout is not a terminal. */
   style: Style;
+  /** Standard input. */
+  stdin: Input;
+}
+
+/** Standard input, for commands that read piped data. */
+export interface Input {
+  /** Whether stdin is a terminal (then nothing is piped in). */
+  isTTY: boolean;
+  /**
+   * Read stdin to its end as UTF-8 text.
+   * @throws {@link UsageError} when it holds more than `maxBytes`: it stops reading there
+   */
+  readAll(maxBytes: number): Promise<string>;
 }
 
 /** ANSI styles that turn into plain text when colour is off. */

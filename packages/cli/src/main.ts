@@ -3,10 +3,10 @@
  * under `commands/`; this file only dispatches and turns errors into one line.
  * @packageDocumentation
  */
-import { type Command, type Io, styleFor, UsageError } from './cli.js';
+import { type Command, type Input, type Io, styleFor, UsageError } from './cli.js';
 import { commands } from './commands/index.js';
 
-export { type Command, type Io, type Style, styleFor, UsageError } from './cli.js';
+export { type Command, type Input, type Io, type Style, styleFor, UsageError } from './cli.js';
 export { commands } from './commands/index.js';
 
 /** The text of `sockeye --help`, built from the registered commands. */
@@ -30,6 +30,33 @@ export function processIo(): Io {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     style: styleFor(process.stdout.isTTY === true, process.env),
+    stdin: processStdin(),
+  };
+}
+
+/** The process's stdin as an {@link Input}. */
+function processStdin(): Input {
+  return {
+    isTTY: process.stdin.isTTY === true,
+    readAll: (maxBytes) =>
+      new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const stdin = process.stdin;
+        const onData = (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) {
+            stdin.off('data', onData);
+            stdin.destroy();
+            reject(new UsageError(`stdin holds more than ${maxBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        };
+        stdin.on('data', onData);
+        stdin.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        stdin.once('error', reject);
+      }),
   };
 }
 

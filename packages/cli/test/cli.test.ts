@@ -16,9 +16,12 @@ interface Run {
   stderr: string;
 }
 
-function sockeye(args: string[], options: { env?: NodeJS.ProcessEnv; via?: string } = {}): Promise<Run> {
+function sockeye(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; via?: string; stdin?: string } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [options.via ?? bin, ...args],
       { env: options.env ?? { ...process.env, FORCE_COLOR: '0' }, timeout: 30_000 },
@@ -27,6 +30,9 @@ function sockeye(args: string[], options: { env?: NodeJS.ProcessEnv; via?: strin
         else resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
       },
     );
+    // stdin is a pipe, never a terminal: give it the input (or nothing) and close it.
+    child.stdin?.on('error', () => {}); // the child may stop reading early (the size bound)
+    child.stdin?.end(options.stdin ?? '');
   });
 }
 
@@ -85,6 +91,26 @@ describe('sockeye frame decode', () => {
     assert.match(run.stdout, /payload \(text\) +"Hello"/);
   });
 
+  it('reads the hex from stdin, so encode can be piped into decode', { timeout: 60_000 }, async () => {
+    const encoded = await sockeye(['frame', 'encode', '--mask', '37fa213d', 'Hello']);
+    const frameHex = encoded.stdout.split('\n')[0]!;
+    assert.equal(frameHex, '818537fa213d7f9f4d5158', 'RFC 6455 section 5.7');
+    for (const args of [
+      ['frame', 'decode', '-'],
+      ['frame', 'decode'],
+    ]) {
+      const run = await sockeye(args, { stdin: `${frameHex}\n` });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /payload \(text\) +"Hello"/);
+    }
+  });
+
+  it('refuses more than 2 MiB on stdin without buffering it all', { timeout: 60_000 }, async () => {
+    const run = await sockeye(['frame', 'decode', '-'], { stdin: '00'.repeat(1024 * 1024 + 1) });
+    assert.equal(run.code, 2);
+    assert.equal(run.stderr, `sockeye: stdin holds more than ${2 * 1024 * 1024} bytes\n`);
+  });
+
   it('prints the code and reason of a close frame', { timeout: 60_000 }, async () => {
     const run = await sockeye(['frame', 'decode', '880503e8627965']);
     assert.equal(run.code, 0, run.stderr);
@@ -105,7 +131,7 @@ describe('sockeye frame decode', () => {
     ['not hex', ['frame', 'decode', '81zz'], /^sockeye: frame decode: not a hex digit: "z"/],
     ['an odd number of digits', ['frame', 'decode', '818'], /odd number of hex digits/],
     ['a truncated frame', ['frame', 'decode', '810548656c'], /declares 5 payload bytes, 3 given/],
-    ['no bytes', ['frame', 'decode'], /give the frame bytes in hex/],
+    ['no bytes (empty stdin)', ['frame', 'decode'], /no hex digits given/],
     ['an unknown option', ['frame', 'encode', '--bogus', 'x'], /Unknown option '--bogus'/],
     ['a reserved opcode', ['frame', 'encode', '--opcode', '3', 'x'], /opcode 3 is reserved/],
     ['a short masking key', ['frame', 'encode', '--mask', '08f6ef', 'x'], /--mask takes 4 bytes/],

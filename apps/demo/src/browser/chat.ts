@@ -30,6 +30,7 @@ nameInput.maxLength = MAX_NAME_LENGTH;
 textInput.maxLength = MAX_TEXT_LENGTH;
 
 let socket: WebSocket | null = null;
+/** Our name in the room once the server welcomed us; empty before that. */
 let myName = '';
 
 function send(message: ChatClientMessage): void {
@@ -94,15 +95,26 @@ function join(name: string): void {
         line(message.from, message.text, message.time);
         break;
       case 'error':
-        notice(`The server refused that: ${message.reason}`, 'notice error');
+        if (myName === '') {
+          // The join itself was refused (a taken name, say): let the person pick another.
+          state.textContent = `not joined: ${message.reason}`;
+          ws.close(1000, 'join refused');
+        } else {
+          notice(`The server refused that: ${message.reason}`, 'notice error');
+        }
         break;
     }
   });
   ws.addEventListener('close', (event: CloseEvent) => {
     if (ws !== socket) return;
     socket = null;
-    state.textContent = `disconnected: ${describeClose(event.code, event.reason, event.wasClean)}`;
-    notice('You left the room.');
+    if (myName !== '') {
+      state.textContent = `disconnected: ${describeClose(event.code, event.reason, event.wasClean)}`;
+      notice('You left the room.');
+    } else if (!state.textContent?.startsWith('not joined')) {
+      state.textContent = `could not join: ${describeClose(event.code, event.reason, event.wasClean)}`;
+    }
+    myName = '';
     setJoined(false);
   });
 }

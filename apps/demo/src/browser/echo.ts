@@ -5,7 +5,14 @@
  */
 import { ECHO_PATH } from '../shared/routes.js';
 import { appendBounded, byId, clock, definitionList, el } from './dom.js';
-import { describeClose, parseProtocolList, readyStateName, socketUrl, spacedHex } from './format.js';
+import {
+  describeClose,
+  parseProtocolList,
+  readyStateName,
+  shortText,
+  socketUrl,
+  spacedHex,
+} from './format.js';
 
 /** Log entries kept on the page; older ones are dropped. */
 const MAX_LOG_ENTRIES = 200;
@@ -63,7 +70,7 @@ async function describeData(data: unknown): Promise<{ type: string; rows: Array<
     return {
       type: 'string (text message)',
       rows: [
-        ['text', data],
+        ['text', shortText(data)],
         ['UTF-8 bytes', `${bytes.length}: ${spacedHex(bytes)}`],
       ],
     };
@@ -122,7 +129,7 @@ function send(as: 'text' | 'blob' | 'arraybuffer'): void {
   if (as === 'text') {
     socket.send(text);
     logEntry('sent', 'sent a string (text message)', [
-      ['text', text],
+      ['text', shortText(text)],
       ['UTF-8 bytes', `${bytes.length}: ${spacedHex(bytes)}`],
     ]);
   } else if (as === 'blob') {

@@ -24,6 +24,14 @@ export function spacedHex(bytes: Uint8Array, max = 256): string {
   return bytes.length > max ? `${hex} … (${bytes.length - max} more bytes)` : hex;
 }
 
+/** `text` cut to `max` characters (whole code points), with a count of the rest. */
+export function shortText(text: string, max = 2000): string {
+  const chars = [...text];
+  const rest = chars.length - max;
+  if (rest <= 0) return text;
+  return `${chars.slice(0, max).join('')} … (${rest} more character${rest === 1 ? '' : 's'})`;
+}
+
 /** Lower-case hex without separators (as in the inspector's records) spaced into pairs. */
 export function spaceHexString(hex: string): string {
   return (hex.match(/../g) ?? []).join(' ');

@@ -11,7 +11,6 @@ import {
   type FrameHeader,
   FrameParser,
   HttpHeadParser,
-  headerSize,
   maskSlow,
   Opcode,
   type RequestHead,
@@ -59,9 +58,6 @@ export class FrameRecorder {
   private readonly maxShown: number;
   private readonly nextSeq: () => number;
   private readonly onRecord: (record: FrameRecord) => void;
-  /** Bytes pushed, and bytes of the frames recorded so far (header and payload). */
-  private pushed = 0;
-  private recorded = 0;
   private current: { header: FrameHeader; key: Buffer; shown: Buffer[]; shownLength: number } | null = null;
 
   /** @param onRecord - called with each frame once its last payload byte has arrived */
@@ -102,13 +98,7 @@ export class FrameRecorder {
    * @throws ProtocolError when the bytes break a framing rule (the real connection fails on them too)
    */
   push(chunk: Uint8Array): void {
-    this.pushed += chunk.length;
     this.parser.push(Buffer.from(chunk));
-  }
-
-  /** Whether every byte pushed so far belongs to a recorded frame (no frame is half-received). */
-  get atFrameBoundary(): boolean {
-    return this.pushed === this.recorded;
   }
 
   private payload(data: Buffer, last: boolean): void {
@@ -121,8 +111,6 @@ export class FrameRecorder {
     }
     if (!last) return;
     this.current = null;
-    // Frames on the wire use the shortest length encoding, as the core writes them.
-    this.recorded += headerSize(current.header.length, current.header.masked) + current.header.length;
     this.onRecord(
       toRecord(this.nextSeq(), this.direction, current.header, current.key, Buffer.concat(current.shown)),
     );
@@ -178,16 +166,33 @@ function toRecord(
   return record;
 }
 
+/** Whether `bytes` is a whole number of frames, by walking their headers (length encoding as sent). */
+function endsOnFrameBoundary(bytes: Uint8Array): boolean {
+  let offset = 0;
+  while (offset + 2 <= bytes.length) {
+    const length7 = bytes[offset + 1]! & 0x7f;
+    const lengthBytes = length7 < 126 ? 0 : length7 === 126 ? 2 : 8;
+    const header = 2 + lengthBytes + (bytes[offset + 1]! & 0x80 ? 4 : 0);
+    if (offset + header > bytes.length) return false;
+    let length = length7;
+    if (lengthBytes > 0) {
+      length = 0;
+      for (let i = 0; i < lengthBytes; i++) length = length * 256 + bytes[offset + 2 + i]!;
+    }
+    offset += header + length;
+  }
+  return offset === bytes.length;
+}
+
 /**
  * Records for `bytes` holding complete frames of one direction (a convenience over
  * {@link FrameRecorder} for tests and tools).
  * @throws Error when the bytes end inside a frame; ProtocolError when they break a framing rule
  */
 export function recordFrames(bytes: Uint8Array, options: FrameRecorderOptions): FrameRecord[] {
+  if (!endsOnFrameBoundary(bytes)) throw new Error('the bytes end inside a frame');
   const records: FrameRecord[] = [];
-  const recorder = new FrameRecorder(options, (record) => records.push(record));
-  recorder.push(bytes);
-  if (!recorder.atFrameBoundary) throw new Error('the bytes end inside a frame');
+  new FrameRecorder(options, (record) => records.push(record)).push(bytes);
   return records;
 }
 

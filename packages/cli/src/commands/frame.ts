@@ -1,5 +1,5 @@
 /** `sockeye frame decode|encode`: RFC 6455 frames by hand, the seed's masking walkthrough as a tool. */
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { decodeFrames, FrameDecodeError } from '../frame/decode.js';
 import { describeFrame } from '../frame/describe.js';
@@ -7,7 +7,7 @@ import { closePayload, encodeFrame, FrameEncodeError, parseOpcode } from '../fra
 import { formatHex, HexError, parseHex } from '../frame/hex.js';
 
 const HELP = `Usage:
-  sockeye frame decode <hex>...
+  sockeye frame decode <hex>...      (or - / nothing: read the hex from stdin)
   sockeye frame encode [--opcode OP] [--mask KEY] [--no-fin] [--rsv1] [--code N] [--hex] [<payload>]
 
 decode  Read one or more frames given in hex (spaces, ':' and a leading 0x are
@@ -26,6 +26,7 @@ encode  Build one frame and print its hex, then the same breakdown as decode.
 Examples:
   sockeye frame decode 818f08f6efb1ee7e7e5790590629b713412ced654a
   sockeye frame decode "81 85 37 fa 21 3d 7f 9f 4d 51 58"
+  sockeye frame encode --mask 37fa213d Hello | head -1 | sockeye frame decode -
   sockeye frame encode --mask 08f6efb1 我是阿宝哥
   sockeye frame encode --opcode binary --hex "de ad be ef"
   sockeye frame encode --opcode close --code 1000 bye
@@ -34,12 +35,26 @@ Examples:
 Exit code: 0 when the input is decoded or encoded, 2 for bad arguments or bytes
 that are not a frame (one line on stderr says why).`;
 
-function decode(args: string[], io: Io): number {
+/**
+ * Most hex `frame decode` reads from stdin: 2 MiB of text, a 1 MiB frame written as
+ * plain hex pairs (more with separators is refused, not buffered).
+ */
+export const MAX_STDIN_BYTES = 2 * 1024 * 1024;
+
+async function decode(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, {});
   if (values.help) return help(io);
-  if (positionals.length === 0) throw new UsageError('frame decode: give the frame bytes in hex');
+  let hex: string;
+  if (positionals.length === 0 || (positionals.length === 1 && positionals[0] === '-')) {
+    if (positionals.length === 0 && io.stdin.isTTY) {
+      throw new UsageError('frame decode: give the frame bytes in hex (or pipe them in)');
+    }
+    hex = await io.stdin.readAll(MAX_STDIN_BYTES);
+  } else {
+    hex = positionals.join(' ');
+  }
   try {
-    const frames = decodeFrames(parseHex(positionals.join('')));
+    const frames = decodeFrames(parseHex(hex));
     frames.forEach((frame, index) => {
       if (index > 0) io.out('');
       for (const line of describeFrame(frame, index, io.style)) io.out(line);
@@ -109,14 +124,8 @@ function encode(args: string[], io: Io): number {
   }
 }
 
-type Options = Parameters<typeof parseArgs>[0] extends infer C
-  ? C extends { options?: infer O }
-    ? O
-    : never
-  : never;
-
 /** parseArgs with `--help`, turning its errors into one-line usage errors. */
-function parse<O extends NonNullable<Options>>(args: string[], options: O) {
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
   try {
     return parseArgs({
       args,

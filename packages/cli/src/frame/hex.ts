@@ -1,4 +1,7 @@
-/** Hex in and out, the way people paste it: `818f08f6`, `81 8f 08 f6`, `81:8f:08:f6`, `0x818f08f6`. */
+/**
+ * Hex in and out, the way people paste it: `818f08f6`, `81 8f 08 f6`, `81:8f:08:f6`,
+ * `0x818f08f6`, `0x81, 0x8f, 0x08, 0xf6` (a C array).
+ */
 
 /** Input that is not hex: says what and where, in one line. */
 export class HexError extends Error {
@@ -8,15 +11,16 @@ export class HexError extends Error {
 /** Characters people put between hex bytes (Wireshark, xxd, dev tools); they are dropped. */
 const SEPARATORS = /[\s:,-]/g;
 
+/** A `0x` at the start or after a separator. */
+const PREFIXES = /(^|[\s:,-])0x/gi;
+
 /**
  * Parse hex into bytes. Spaces, tabs, newlines, `:`, `,` and `-` between digits are
- * ignored, and so is a leading `0x`.
+ * ignored, and so is `0x` at the start or after a separator.
  * @throws {@link HexError} for a character that is not a hex digit, an odd number of digits, or no digits
  */
 export function parseHex(text: string): Buffer {
-  let digits = text.trim();
-  if (digits.startsWith('0x') || digits.startsWith('0X')) digits = digits.slice(2);
-  digits = digits.replace(SEPARATORS, '');
+  const digits = text.trim().replace(PREFIXES, '$1').replace(SEPARATORS, '');
   if (digits.length === 0) throw new HexError('no hex digits given');
   const bad = /[^0-9a-fA-F]/.exec(digits);
   if (bad !== null) {
