@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// `npm start`: build if needed, then start the demo. Until the demo exists (issue 6), the
-// echo server stands in for it.
+// `npm start`: build the packages (tsc -b) and the demo's pages (esbuild), then run the
+// demo server on http://127.0.0.1:8080. No external service is needed.
+//   npm start                    port 8080
+//   PORT=9000 npm start          or: npm start -- --port 9000 [--host 0.0.0.0]
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,15 +10,15 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const build = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), ['-b'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
-const port = process.env.PORT ?? '8080';
-console.log(`Starting the sockeye echo server. Connect with any WebSocket client, e.g.:`);
-console.log(
-  `  node -e "const ws=new WebSocket('ws://127.0.0.1:${port}');ws.onopen=()=>ws.send('hi');ws.onmessage=e=>{console.log(e.data);ws.close()}" --experimental-websocket`,
-);
+const pages = spawnSync(process.execPath, [join(root, 'apps', 'demo', 'scripts', 'bundle.mjs')], {
+  cwd: root,
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+if (pages.status !== 0) process.exit(pages.status ?? 1);
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', join(root, 'conformance', 'echo-server.ts'), '--port', port],
+  ['--import', 'tsx', join(root, 'apps', 'demo', 'src', 'server', 'main.ts'), ...process.argv.slice(2)],
   { cwd: root, stdio: 'inherit' },
 );
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code) => process.exit(code ?? 0));
+child.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 0 : 1)));
