@@ -46,6 +46,8 @@ describe('sockeye --help', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /Usage: sockeye <command>/);
     assert.match(run.stdout, /^ {2}frame +decode a WebSocket frame/m);
+    assert.match(run.stdout, /^ {2}connect +open a WebSocket connection/m);
+    assert.match(run.stdout, /^ {2}serve +start a WebSocket server/m);
   });
 
   it('prints examples for frame', { timeout: 60_000 }, async () => {
