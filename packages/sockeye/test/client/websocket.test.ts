@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { WebSocketServer } from 'ws';
 import { WebSocket } from '../../src/client/websocket.js';
 import { closePayload, errorMessage, record, serverFrame, startRawServer, startWsEcho } from './helpers.js';
 import {
@@ -215,6 +217,39 @@ describe('event order (WHATWG "feedback from the protocol")', () => {
       ]);
     } finally {
       await raw.close();
+    }
+  });
+});
+
+describe('IPv6', () => {
+  test('ws://[::1]:port/ connects, with a bracketed Host header and origin', {
+    timeout: 20_000,
+  }, async () => {
+    const server = new WebSocketServer({ host: '::1', port: 0 });
+    await once(server, 'listening');
+    let host = '';
+    server.on('connection', (socket, request) => {
+      host = request.headers.host ?? '';
+      socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+    });
+    try {
+      const port = (server.address() as { port: number }).port;
+      const ws = new WebSocket(`ws://[::1]:${port}/`);
+      const origin = new Promise<string>((resolve) =>
+        ws.addEventListener('message', (event) => resolve((event as MessageEvent).origin)),
+      );
+      const events = record(ws);
+      ws.addEventListener('open', () => ws.send('six'));
+      ws.addEventListener('message', () => ws.close());
+      assert.deepEqual(await events, [
+        ['open', 1, ''],
+        ['message', 'text:six'],
+        ['close', 3, 1005, '', true],
+      ]);
+      assert.equal(host, `[::1]:${port}`);
+      assert.equal(await origin, `ws://[::1]:${port}`);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
