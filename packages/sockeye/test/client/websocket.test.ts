@@ -14,6 +14,7 @@ import { WebSocketServer } from 'ws';
 import { WebSocket } from '../../src/client/websocket.js';
 import { closePayload, errorMessage, record, serverFrame, startRawServer, startWsEcho } from './helpers.js';
 import {
+  type EventCaseServers,
   EXPECTED,
   EXPECTED_EVENTS,
   runArgumentCases,
@@ -34,13 +35,33 @@ const BUILTIN_DIFFERENCES: Readonly<Record<string, string>> = {
   // stays CLOSING / CONNECTING.
   'events: close() while connecting': 'error(0) error(2) no-close',
   'events: connection refused': 'error(0) no-close',
+  'events: wrong Sec-WebSocket-Accept': 'error(0) no-close',
 };
 
-/** A host:port where nothing listens. */
-async function refusedHost(): Promise<string> {
-  const raw = await startRawServer(() => {});
-  await raw.close();
-  return raw.url.slice('ws://'.length);
+/** The misbehaving servers of the event cases; `close()` stops them. */
+async function eventServers(): Promise<EventCaseServers & { close(): Promise<void> }> {
+  const refused = await startRawServer(() => {});
+  await refused.close();
+  const resetting = await startRawServer((socket, _request, accept) => {
+    socket.write(accept());
+    socket.write(serverFrame(0x1, 'hello'));
+    socket.once('data', () => socket.resetAndDestroy());
+  });
+  const badAccept = await startRawServer((socket) =>
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n',
+    ),
+  );
+  return {
+    refused: refused.url,
+    resetting: resetting.url,
+    badAccept: badAccept.url,
+    close: async () => {
+      await resetting.close();
+      await badAccept.close();
+    },
+  };
 }
 
 describe('constructor, send() and close() arguments (WHATWG table)', () => {
@@ -50,7 +71,12 @@ describe('constructor, send() and close() arguments (WHATWG table)', () => {
       const host = echo.url.slice('ws://'.length);
       const WS = WebSocket as unknown as WebSocketConstructor;
       assert.deepEqual(await runArgumentCases(WS, host), EXPECTED);
-      assert.deepEqual(await runEventCases(WS, host, await refusedHost()), EXPECTED_EVENTS);
+      const servers = await eventServers();
+      try {
+        assert.deepEqual(await runEventCases(WS, host, servers), EXPECTED_EVENTS);
+      } finally {
+        await servers.close();
+      }
     } finally {
       await echo.close();
     }
@@ -58,8 +84,10 @@ describe('constructor, send() and close() arguments (WHATWG table)', () => {
 
   test("Node's built-in client agrees except where noted", { timeout: 60_000 }, async (t) => {
     const echo = await startWsEcho();
+    const servers = await eventServers();
     try {
       const host = echo.url.slice('ws://'.length);
+      const { refused, resetting, badAccept } = servers;
       const { stdout } = await promisify(execFile)(
         process.execPath,
         [
@@ -69,7 +97,7 @@ describe('constructor, send() and close() arguments (WHATWG table)', () => {
           'tsx',
           join(here, 'run-builtin.ts'),
           host,
-          await refusedHost(),
+          JSON.stringify({ refused, resetting, badAccept }),
         ],
         { timeout: 50_000 },
       );
@@ -82,6 +110,7 @@ describe('constructor, send() and close() arguments (WHATWG table)', () => {
       t.diagnostic(`built-in client differences: ${JSON.stringify(differences)}`);
       assert.deepEqual(differences, BUILTIN_DIFFERENCES);
     } finally {
+      await servers.close();
       await echo.close();
     }
   });
