@@ -237,8 +237,8 @@ export class ServerWebSocket<Data = undefined> {
       this._flush();
       socket.uncork();
     }
-    if (this.connection.state !== 'closed') this.checkBackpressure();
     socket.resume();
+    if (this.connection.state !== 'closed') this.checkBackpressure();
   }
 
   /** Bytes from the socket. @internal */
