@@ -103,6 +103,37 @@ describe('messages', () => {
     }
   });
 
+  it('close() after a Blob send waits for the Blob: the messages, then the close frame', async () => {
+    const statuses: string[] = [];
+    const errors: unknown[] = [];
+    const { server, url } = await listen({
+      handlers: {
+        message(ws) {
+          ws.send(new Blob(['blob first']));
+          ws.send('then text');
+          assert.throws(() => ws.close(1005), RangeError); // checked now, though the frame waits
+          ws.close(4002, 'after them');
+          statuses.push(ws.send('too late'));
+        },
+        error: (_ws, error) => errors.push(error),
+      },
+    });
+    try {
+      const client = await openWs(url);
+      const closed = closeOf(client);
+      client.send('go');
+      assert.deepEqual(await closed, { code: 4002, reason: 'after them' });
+      assert.deepEqual(
+        inbox(client).map(({ data }) => data.toString()),
+        ['blob first', 'then text'],
+      );
+      assert.deepEqual(statuses, [SendStatus.Dropped]);
+      assert.deepEqual(errors, []);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('batches sends made inside cork() and outside a read, and delivers them all in order', async () => {
     const { server, url } = await listen({
       handlers: {
