@@ -359,7 +359,8 @@ export class ServerWebSocket<Data = undefined> {
 
   /** Call a handler with this connection first, catching what it throws. @internal */
   _call(name: 'open' | 'drain' | 'ping' | 'pong', data?: Buffer): void {
-    if (this.failed) return;
+    // Nothing after `close` (the parser may still hold frames of a chunk when terminate() ran).
+    if (this.failed || this.connection.state === 'closed') return;
     const handler = this.host.handlers[name] as
       | ((ws: ServerWebSocket<Data>, data?: Buffer) => unknown)
       | undefined;
