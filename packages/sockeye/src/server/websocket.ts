@@ -142,7 +142,7 @@ export class ServerWebSocket<Data = undefined> {
     return this.connection.state;
   }
 
-  /** The peer's IP address (undefined once the socket is gone). */
+  /** The peer's IP address (read at the handshake, so still known after the close). */
   get remoteAddress(): string | undefined {
     return this._socket.remoteAddress;
   }
