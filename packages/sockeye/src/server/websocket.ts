@@ -169,6 +169,7 @@ export class ServerWebSocket<Data = undefined> {
   send(data: SendData, isBinary: boolean = typeof data !== 'string'): SendStatus {
     if (this.connection.state !== 'open' || this.deferredClose !== null) return SendStatus.Dropped;
     if (typeof data === 'string') return this.enqueue(data, !isBinary, -1);
+    if (data instanceof Uint8Array) return this.enqueue(data, !isBinary, -1); // Buffer: the echo path
     if (data instanceof Blob) return this.sendBlob(data, !isBinary);
     return this.enqueue(toBytes(data), !isBinary, -1);
   }
