@@ -443,6 +443,10 @@ function docsSection(report: Report, scenarios: Scenario[]): string {
     description: SERVERS.find((spec) => spec.name === server.name)?.description ?? server.name,
   }));
   const statuses = targetStatuses(results, scenarios);
+  // Each version once; the raw Node row's is Node's, already on the line.
+  const versions = [...new Set(servers.map((s) => s.version))].filter(
+    (v): v is string => v !== undefined && !v.startsWith('node '),
+  );
   const load = `load average ${machine.loadBefore} before, ${machine.loadAfter} after`;
   // Our own run adds about 2 (server and generator); anything beyond that is someone else's.
   const first = (load: string | undefined) => Number(load?.split(' ')[0]);
@@ -456,10 +460,7 @@ function docsSection(report: Report, scenarios: Scenario[]): string {
     '',
     `- Date: ${machine.date}`,
     `- Machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}`,
-    `- Node ${machine.node}, ${machine.go}, ${servers
-      .map((s) => s.version)
-      .filter(Boolean)
-      .join(', ')}`,
+    `- Node ${machine.node}, ${machine.go}, ${versions.join(', ')}`,
     `- Pinning: ${report.pinned ? `server on CPU ${SERVER_CPU}, load generator on CPU ${LOADGEN_CPU} (taskset)` : 'none (taskset or a second CPU missing)'}`,
     `- Each cell: ${report.warmupS} s warm-up, then ${report.durationS} s measured (1 MiB x 1,000 cells: 2 s, then 6 s); binary messages unless the row says text.`,
     '',
