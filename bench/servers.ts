@@ -45,6 +45,14 @@ const wsVersion = (): string => {
   return `ws ${result.stdout.trim()}`;
 };
 
+/** The commit the working tree is on, with `+changes` when it has uncommitted ones. */
+function commit(): string {
+  const git = (...args: string[]) =>
+    spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const hash = git('rev-parse', '--short', 'HEAD') || 'unknown commit';
+  return git('status', '--porcelain', '--untracked-files=no') === '' ? hash : `${hash}+changes`;
+}
+
 /** Install Bun into bench/.cache/bun (gitignored) unless it is there; returns the binary. */
 function installBun(): string {
   const prefix = join(ROOT, 'bench', '.cache', 'bun');
@@ -83,7 +91,7 @@ export const SERVERS: ServerSpec[] = [
     prepare: () => ({
       command: NODE,
       args: ['--import', 'tsx', entry('sockeye.ts')],
-      version: 'sockeye (working tree)',
+      version: `sockeye at ${commit()}`,
     }),
   },
   {

@@ -5,7 +5,8 @@
 // handshake, then reframes the client's frames into server frames cut-through (a frame is
 // echoed as its bytes arrive, never buffered whole), unmasking in place and sliding the
 // payload down over the 4 bytes of the mask so that every reply of one read leaves in a
-// single write of the very buffer it arrived in: no allocation, one copy (memmove) at most.
+// single (corked) write of the very buffer it arrived in: no allocation, and no copy but a
+// memmove of small payloads (large runs are written where they lie).
 // It checks nothing a real server must check (UTF-8, limits, fragmentation rules): it is
 // the ceiling a conforming server can approach, not a server to deploy.
 import { createHash } from 'node:crypto';
@@ -18,6 +19,8 @@ const { values } = parseArgs({
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAX_HEAD = 16 * 1024;
+/** From this many payload bytes on, a run is written in place rather than moved (as the core's COPY_THRESHOLD). */
+const ZERO_COPY_MIN = 16 * 1024;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** XOR `data[start, end)` in place with the mask `key`, whose byte `keyOffset` applies to data[start]. */
@@ -36,7 +39,16 @@ function unmask(data, start, end, key, keyOffset) {
       ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
       : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
     const view = new Int32Array(data.buffer, data.byteOffset + i, words);
-    for (let w = 0; w < words; w++) view[w] ^= word;
+    // Unrolled by four, as in sockeye's core: fewer loop checks per word on V8.
+    const unrolled = words & ~3;
+    let w = 0;
+    for (; w < unrolled; w += 4) {
+      view[w] ^= word;
+      view[w + 1] ^= word;
+      view[w + 2] ^= word;
+      view[w + 3] ^= word;
+    }
+    for (; w < words; w++) view[w] ^= word;
     i += words * 4;
   }
   for (; i < end; i++) data[i] ^= key[(keyOffset + i - start) & 3];
@@ -183,8 +195,16 @@ const server = createServer((socket) => {
         controlHave += n;
       } else {
         unmask(chunk, read, read + n, key, maskOffset);
-        if (write !== read) chunk.copyWithin(write, read, read + n);
-        write += n;
+        if (n >= ZERO_COPY_MIN) {
+          // A large run of payload leaves where it lies (a write of its own in the same
+          // batch) instead of sliding down over the mask bytes: no copy at all.
+          if (write > flushed) parts.push(chunk.subarray(flushed, write));
+          parts.push(chunk.subarray(read, read + n));
+          write = flushed = read + n;
+        } else {
+          if (write !== read) chunk.copyWithin(write, read, read + n);
+          write += n;
+        }
       }
       read += n;
       remaining -= n;

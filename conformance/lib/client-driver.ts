@@ -59,6 +59,18 @@ function caseCount(base: string): Promise<number> {
 }
 
 /**
+ * The standard Autobahn client flow against a fuzzing server at `base` (ws://host:port):
+ * every case in turn, echoing each message, then /updateReports so kosoku writes its report.
+ */
+export async function driveSockeyeClient(base: string): Promise<void> {
+  const count = await caseCount(base);
+  for (let n = 1; n <= count; n++) {
+    await echoUntilClosed(`${base}/runCase?case=${n}&agent=${CLIENT_AGENT}`);
+  }
+  await echoUntilClosed(`${base}/updateReports?agent=${CLIENT_AGENT}`);
+}
+
+/**
  * Run the sockeye client through the selected cases (sections 1-10 by default) and return
  * every case's result, sorted by id. The report is written to `outDir`
  * (default: reports/autobahn/client).
@@ -69,11 +81,7 @@ export async function runSockeyeClientSuite(
 ): Promise<CaseResult[]> {
   const server = await startFuzzingServer(await freePort(), { ...selection, outDir });
   try {
-    const count = await caseCount(server.url);
-    for (let n = 1; n <= count; n++) {
-      await echoUntilClosed(`${server.url}/runCase?case=${n}&agent=${CLIENT_AGENT}`);
-    }
-    await echoUntilClosed(`${server.url}/updateReports?agent=${CLIENT_AGENT}`);
+    await driveSockeyeClient(server.url);
     return await server.results;
   } finally {
     server.stop();

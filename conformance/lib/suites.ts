@@ -7,6 +7,7 @@
 import { ROOT } from '../../scripts/lib/prereqs.js';
 import { freePort, startProcess } from '../../scripts/lib/process.js';
 import { type CaseResult, reportDir, runFuzzingClient, startFuzzingServer } from './autobahn.js';
+import { driveSockeyeClient } from './client-driver.js';
 
 /** Autobahn sections 1 to 10 (there is no section 8), the core protocol without compression. */
 export const SECTIONS_1_TO_10: readonly string[] = [
@@ -152,9 +153,20 @@ export const ECHO_SERVER_SECTIONS_1_TO_10: Suite = serverSuite({
   ready: /listening on ws:\/\//,
 });
 
+/** sockeye's WHATWG `WebSocket` client under test, through the standard Autobahn client flow. */
+export const CLIENT_SECTIONS_1_TO_10: Suite = clientSuite({
+  id: 'client',
+  title: 'Client: the sockeye WebSocket client, sections 1-10',
+  underTest:
+    "sockeye's `WebSocket` (`packages/sockeye/src/client/`) driven by `conformance/lib/client-driver.ts`, echoing every message with its type, limits raised to what section 9 needs.",
+  include: SECTIONS_1_TO_10,
+  driveClient: driveSockeyeClient,
+  reproduceClient:
+    "node --import tsx -e \"import('./conformance/lib/client-driver.ts').then((m) => m.driveSockeyeClient('ws://127.0.0.1:9001'))\"",
+});
+
 /**
  * Every suite `npm run conformance` runs, in the order docs/conformance.md lists them.
- * To come: the sockeye client under test (clientSuite), and sections 12-13
- * (permessage-deflate) for the server and the client once compression exists.
+ * To come: sections 12-13 (permessage-deflate) for the server and the client.
  */
-export const SUITES: readonly Suite[] = [ECHO_SERVER_SECTIONS_1_TO_10];
+export const SUITES: readonly Suite[] = [ECHO_SERVER_SECTIONS_1_TO_10, CLIENT_SECTIONS_1_TO_10];

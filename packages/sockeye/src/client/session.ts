@@ -183,6 +183,13 @@ export class Session {
     if (this.ended) return;
     this.ended = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    // Messages queued but never flushed will not be written: settle their callbacks.
+    const unsent = this.pendingCallbacks;
+    this.pendingCallbacks = null;
+    if (unsent !== null) {
+      const error = new Error('The connection closed before the message was written');
+      for (const callback of unsent) callback(error);
+    }
     this.connection.receiveEof();
     const info = this.connection.closeInfo as CloseInfo;
     let end: SessionEnd;

@@ -4,6 +4,8 @@ import {
   type CloseInfo,
   Connection,
   type ConnectionHandler,
+  isValidWireCloseCode,
+  limits,
   type Payload,
 } from '../protocol/index.js';
 import { type SendData, SendStatus, type WebSocketHandlers, type WireDirection } from './types.js';
@@ -104,6 +106,8 @@ export class ServerWebSocket<Data = undefined> {
   /** Messages waiting behind a Blob (null when none: the common case costs nothing). */
   private deferred: Deferred[] | null = null;
   private deferredBytes = 0;
+  /** `close()` was called while messages waited behind a Blob: close once they are sent. */
+  private deferredClose: [code: number | undefined, reason: string | undefined] | null = null;
   /** @internal Sweep state: when to ping next, or (awaiting a pong) when to give up. 0 = never. */
   _heartbeatAt = 0;
   /** @internal Sweep state: a heartbeat ping is unanswered. */
@@ -138,7 +142,7 @@ export class ServerWebSocket<Data = undefined> {
     return this.connection.state;
   }
 
-  /** The peer's IP address (undefined once the socket is gone). */
+  /** The peer's IP address (read at the handshake, so still known after the close). */
   get remoteAddress(): string | undefined {
     return this._socket.remoteAddress;
   }
@@ -163,8 +167,9 @@ export class ServerWebSocket<Data = undefined> {
    * A large `Buffer` is sent by reference: do not change it until it has been written.
    */
   send(data: SendData, isBinary: boolean = typeof data !== 'string'): SendStatus {
-    if (this.connection.state !== 'open') return SendStatus.Dropped;
+    if (this.connection.state !== 'open' || this.deferredClose !== null) return SendStatus.Dropped;
     if (typeof data === 'string') return this.enqueue(data, !isBinary, -1);
+    if (data instanceof Uint8Array) return this.enqueue(data, !isBinary, -1); // Buffer: the echo path
     if (data instanceof Blob) return this.sendBlob(data, !isBinary);
     return this.enqueue(toBytes(data), !isBinary, -1);
   }
@@ -188,8 +193,14 @@ export class ServerWebSocket<Data = undefined> {
    * @throws RangeError for a code that may not be sent, or a reason over 123 bytes
    */
   close(code?: number, reason?: string): void {
-    if (this.connection.state !== 'open') return;
-    this.connection.close(code, reason);
+    if (this.connection.state !== 'open' || this.deferredClose !== null) return;
+    if (this.deferred !== null) {
+      // Messages are waiting behind a Blob: the close frame goes after them, in order.
+      checkCloseArguments(code, reason);
+      this.deferredClose = [code, reason];
+    } else {
+      this.connection.close(code, reason);
+    }
     this._closeDeadline = this.host.now() + this.host.closeTimeout;
   }
 
@@ -237,8 +248,8 @@ export class ServerWebSocket<Data = undefined> {
       this._flush();
       socket.uncork();
     }
-    if (this.connection.state !== 'closed') this.checkBackpressure();
     socket.resume();
+    if (this.connection.state !== 'closed') this.checkBackpressure();
   }
 
   /** Bytes from the socket. @internal */
@@ -349,7 +360,8 @@ export class ServerWebSocket<Data = undefined> {
 
   /** Call a handler with this connection first, catching what it throws. @internal */
   _call(name: 'open' | 'drain' | 'ping' | 'pong', data?: Buffer): void {
-    if (this.failed) return;
+    // Nothing after `close` (the parser may still hold frames of a chunk when terminate() ran).
+    if (this.failed || this.connection.state === 'closed') return;
     const handler = this.host.handlers[name] as
       | ((ws: ServerWebSocket<Data>, data?: Buffer) => unknown)
       | undefined;
@@ -471,6 +483,11 @@ export class ServerWebSocket<Data = undefined> {
         this.deferredBytes -= entry.size;
         this.connection.send(entry.data!, entry.isText);
       }
+      const close = this.deferredClose;
+      if (queue.length === 0 && close !== null) {
+        this.deferredClose = null;
+        this.connection.close(close[0], close[1]);
+      }
     });
     if (queue.length === 0 && this.deferred === queue) {
       this.deferred = null;
@@ -486,6 +503,18 @@ export class ServerWebSocket<Data = undefined> {
       this.close(CloseCode.PolicyViolation, 'outbound buffer limit exceeded');
     }
     return SendStatus.Dropped;
+  }
+}
+
+/** The checks the core's `close()` makes, made early when the close frame has to wait. */
+function checkCloseArguments(code: number | undefined, reason: string | undefined): void {
+  if (code === undefined) {
+    if (reason !== undefined && reason !== '') throw new RangeError('a close reason needs a close code');
+  } else if (!isValidWireCloseCode(code)) {
+    throw new RangeError(`close code ${code} may not be sent`);
+  }
+  if (reason !== undefined && Buffer.byteLength(reason) > limits.MAX_CLOSE_REASON_BYTES) {
+    throw new RangeError(`close reason longer than ${limits.MAX_CLOSE_REASON_BYTES} bytes`);
   }
 }
 

@@ -162,17 +162,29 @@ export const EXPECTED_EVENTS: Readonly<Record<string, string>> = {
   'events: normal close': 'open(1) message(echo) close(3,1000,true)',
   'events: close() while connecting': 'error(3) close(3,1006,false)',
   'events: connection refused': 'error(3) close(3,1006,false)',
+  'events: server resets after a message': 'open(1) message(hello) close(3,1006,false)',
+  'events: wrong Sec-WebSocket-Accept': 'error(3) close(3,1006,false)',
 };
 
+/** Misbehaving servers for {@link runEventCases} (URLs). */
+export interface EventCaseServers {
+  /** Nothing listens here. */
+  refused: string;
+  /** Sends the text message `hello` after the handshake and resets TCP when the client sends anything. */
+  resetting: string;
+  /** Answers 101 with a wrong `Sec-WebSocket-Accept`. */
+  badAccept: string;
+}
+
 /**
- * Record the events of three connections: an echo and a normal close against `host`, a
- * `close()` while connecting, and a refused connection (`refusedHost`). Each waits at most
- * 3 s for its close event (a missing one shows as `no-close`).
+ * Record the events of five connections: an echo and a normal close against `host`, a
+ * `close()` while connecting, a refused connection, a server that resets TCP, and a wrong
+ * accept value. Each waits at most 3 s for its close event (a missing one shows as `no-close`).
  */
 export async function runEventCases(
   WS: WebSocketConstructor,
   host: string,
-  refusedHost: string,
+  servers: EventCaseServers,
 ): Promise<Record<string, string>> {
   const watch = (ws: WebSocketLike, onOpen?: () => void) =>
     new Promise<string>((resolve) => {
@@ -196,7 +208,9 @@ export async function runEventCases(
     });
   const normal = new WS(`ws://${host}/`);
   const connecting = new WS(`ws://${host}/`);
-  const refused = new WS(`ws://${refusedHost}/`);
+  const refused = new WS(servers.refused);
+  const resetting = new WS(servers.resetting);
+  const badAccept = new WS(servers.badAccept);
   const results = await Promise.all([
     watch(normal, () => normal.send('echo')),
     (() => {
@@ -205,10 +219,14 @@ export async function runEventCases(
       return events;
     })(),
     watch(refused),
+    watch(resetting),
+    watch(badAccept),
   ]);
   return {
     'events: normal close': results[0] ?? '',
     'events: close() while connecting': results[1] ?? '',
     'events: connection refused': results[2] ?? '',
+    'events: server resets after a message': results[3] ?? '',
+    'events: wrong Sec-WebSocket-Accept': results[4] ?? '',
   };
 }

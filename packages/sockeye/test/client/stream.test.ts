@@ -115,6 +115,31 @@ describe('WebSocketStream', () => {
     }
   });
 
+  test('a connection reset errors both streams and rejects closed with 1006', {
+    timeout: 20_000,
+  }, async () => {
+    const raw = await startRawServer((socket, _request, accept) => {
+      socket.write(accept());
+      socket.once('data', () => socket.resetAndDestroy());
+    });
+    try {
+      const stream = new WebSocketStream(raw.url);
+      const { readable, writable } = await stream.opened;
+      const reader = readable.getReader();
+      const writer = writable.getWriter();
+      await writer.write('trigger the reset');
+      await assert.rejects(stream.closed, (error: WebSocketError) => {
+        assert.equal(error.name, 'WebSocketError');
+        assert.equal(error.closeCode, 1006);
+        return true;
+      });
+      await assert.rejects(reader.read(), { name: 'WebSocketError' });
+      await assert.rejects(writer.write('late'), { name: 'WebSocketError' });
+    } finally {
+      await raw.close();
+    }
+  });
+
   test('a failed handshake rejects opened and closed with a WebSocketError', {
     timeout: 20_000,
   }, async () => {

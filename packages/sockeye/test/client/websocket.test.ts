@@ -5,13 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { WebSocketServer } from 'ws';
 import { WebSocket } from '../../src/client/websocket.js';
 import { closePayload, errorMessage, record, serverFrame, startRawServer, startWsEcho } from './helpers.js';
 import {
+  type EventCaseServers,
   EXPECTED,
   EXPECTED_EVENTS,
   runArgumentCases,
@@ -32,13 +35,33 @@ const BUILTIN_DIFFERENCES: Readonly<Record<string, string>> = {
   // stays CLOSING / CONNECTING.
   'events: close() while connecting': 'error(0) error(2) no-close',
   'events: connection refused': 'error(0) no-close',
+  'events: wrong Sec-WebSocket-Accept': 'error(0) no-close',
 };
 
-/** A host:port where nothing listens. */
-async function refusedHost(): Promise<string> {
-  const raw = await startRawServer(() => {});
-  await raw.close();
-  return raw.url.slice('ws://'.length);
+/** The misbehaving servers of the event cases; `close()` stops them. */
+async function eventServers(): Promise<EventCaseServers & { close(): Promise<void> }> {
+  const refused = await startRawServer(() => {});
+  await refused.close();
+  const resetting = await startRawServer((socket, _request, accept) => {
+    socket.write(accept());
+    socket.write(serverFrame(0x1, 'hello'));
+    socket.once('data', () => socket.resetAndDestroy());
+  });
+  const badAccept = await startRawServer((socket) =>
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n',
+    ),
+  );
+  return {
+    refused: refused.url,
+    resetting: resetting.url,
+    badAccept: badAccept.url,
+    close: async () => {
+      await resetting.close();
+      await badAccept.close();
+    },
+  };
 }
 
 describe('constructor, send() and close() arguments (WHATWG table)', () => {
@@ -48,7 +71,12 @@ describe('constructor, send() and close() arguments (WHATWG table)', () => {
       const host = echo.url.slice('ws://'.length);
       const WS = WebSocket as unknown as WebSocketConstructor;
       assert.deepEqual(await runArgumentCases(WS, host), EXPECTED);
-      assert.deepEqual(await runEventCases(WS, host, await refusedHost()), EXPECTED_EVENTS);
+      const servers = await eventServers();
+      try {
+        assert.deepEqual(await runEventCases(WS, host, servers), EXPECTED_EVENTS);
+      } finally {
+        await servers.close();
+      }
     } finally {
       await echo.close();
     }
@@ -56,8 +84,10 @@ describe('constructor, send() and close() arguments (WHATWG table)', () => {
 
   test("Node's built-in client agrees except where noted", { timeout: 60_000 }, async (t) => {
     const echo = await startWsEcho();
+    const servers = await eventServers();
     try {
       const host = echo.url.slice('ws://'.length);
+      const { refused, resetting, badAccept } = servers;
       const { stdout } = await promisify(execFile)(
         process.execPath,
         [
@@ -67,7 +97,7 @@ describe('constructor, send() and close() arguments (WHATWG table)', () => {
           'tsx',
           join(here, 'run-builtin.ts'),
           host,
-          await refusedHost(),
+          JSON.stringify({ refused, resetting, badAccept }),
         ],
         { timeout: 50_000 },
       );
@@ -80,6 +110,7 @@ describe('constructor, send() and close() arguments (WHATWG table)', () => {
       t.diagnostic(`built-in client differences: ${JSON.stringify(differences)}`);
       assert.deepEqual(differences, BUILTIN_DIFFERENCES);
     } finally {
+      await servers.close();
       await echo.close();
     }
   });
@@ -215,6 +246,39 @@ describe('event order (WHATWG "feedback from the protocol")', () => {
       ]);
     } finally {
       await raw.close();
+    }
+  });
+});
+
+describe('IPv6', () => {
+  test('ws://[::1]:port/ connects, with a bracketed Host header and origin', {
+    timeout: 20_000,
+  }, async () => {
+    const server = new WebSocketServer({ host: '::1', port: 0 });
+    await once(server, 'listening');
+    let host = '';
+    server.on('connection', (socket, request) => {
+      host = request.headers.host ?? '';
+      socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+    });
+    try {
+      const port = (server.address() as { port: number }).port;
+      const ws = new WebSocket(`ws://[::1]:${port}/`);
+      const origin = new Promise<string>((resolve) =>
+        ws.addEventListener('message', (event) => resolve((event as MessageEvent).origin)),
+      );
+      const events = record(ws);
+      ws.addEventListener('open', () => ws.send('six'));
+      ws.addEventListener('message', () => ws.close());
+      assert.deepEqual(await events, [
+        ['open', 1, ''],
+        ['message', 'text:six'],
+        ['close', 3, 1005, '', true],
+      ]);
+      assert.equal(host, `[::1]:${port}`);
+      assert.equal(await origin, `ws://[::1]:${port}`);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

@@ -1,7 +1,9 @@
 /** ServerWebSocket behaviour on loopback: messages, sends of every type, control frames, handlers, errors, limits. */
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { SendStatus, type ServerWebSocket } from '../../src/index.js';
+import { SendStatus, type ServerWebSocket, WebSocketServer } from '../../src/index.js';
 import {
   clientFrame,
   closeOf,
@@ -10,8 +12,10 @@ import {
   listen,
   nextMessage,
   openWs,
+  RawClient,
   rawOpen,
   until,
+  upgradeRequest,
 } from './helpers.js';
 
 describe('messages', () => {
@@ -94,6 +98,37 @@ describe('messages', () => {
         [[...Buffer.from('as binary')], true],
       ]);
       client.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('close() after a Blob send waits for the Blob: the messages, then the close frame', async () => {
+    const statuses: string[] = [];
+    const errors: unknown[] = [];
+    const { server, url } = await listen({
+      handlers: {
+        message(ws) {
+          ws.send(new Blob(['blob first']));
+          ws.send('then text');
+          assert.throws(() => ws.close(1005), RangeError); // checked now, though the frame waits
+          ws.close(4002, 'after them');
+          statuses.push(ws.send('too late'));
+        },
+        error: (_ws, error) => errors.push(error),
+      },
+    });
+    try {
+      const client = await openWs(url);
+      const closed = closeOf(client);
+      client.send('go');
+      assert.deepEqual(await closed, { code: 4002, reason: 'after them' });
+      assert.deepEqual(
+        inbox(client).map(({ data }) => data.toString()),
+        ['blob first', 'then text'],
+      );
+      assert.deepEqual(statuses, [SendStatus.Dropped]);
+      assert.deepEqual(errors, []);
     } finally {
       await server.close();
     }
@@ -412,6 +447,41 @@ describe('backpressure', () => {
       client.destroy();
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('bytes that arrive with the handshake', () => {
+  it('frames pipelined behind the upgrade request are processed after open (standalone and attached)', async () => {
+    const events: string[] = [];
+    const handlers = {
+      open: () => {
+        events.push('open');
+      },
+      message: (ws: ServerWebSocket, data: string | Buffer) => {
+        events.push(`message:${data}`);
+        ws.send(data);
+      },
+    };
+    const standalone = await listen({ handlers });
+    const http = createHttpServer();
+    const attached = new WebSocketServer({ server: http, handlers });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const httpPort = (http.address() as AddressInfo).port;
+    try {
+      for (const port of [standalone.port, httpPort]) {
+        events.length = 0;
+        const client = await RawClient.connect(port);
+        client.write(Buffer.concat([Buffer.from(upgradeRequest('/', {}, port)), clientFrame(0x1, 'early')]));
+        await until(() => client.frames().length === 1, 'the echo of the early frame');
+        assert.equal(client.frames()[0]!.payload.toString(), 'early');
+        assert.deepEqual(events, ['open', 'message:early']);
+        client.destroy();
+      }
+    } finally {
+      await standalone.server.close();
+      await attached.close();
+      http.close();
     }
   });
 });

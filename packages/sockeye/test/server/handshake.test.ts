@@ -1,7 +1,7 @@
 /** The opening handshake of WebSocketServer in standalone mode: statuses, origin, authenticate, subprotocols. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { constantTimeEqual, HandshakeError, type WebSocketServer } from '../../src/index.js';
+import { constantTimeEqual, HandshakeError, isSameOrigin, type WebSocketServer } from '../../src/index.js';
 import { ACCEPT, deferred, listen, openWs, RawClient, upgradeRequest } from './helpers.js';
 
 /** Send `request` raw and return the status line's code, the head and the body. */
@@ -250,5 +250,19 @@ describe('constantTimeEqual', () => {
     assert.equal(constantTimeEqual('token', 'token2'), false);
     assert.equal(constantTimeEqual('', ''), true);
     assert.equal(constantTimeEqual('é', 'e'), false);
+  });
+});
+
+describe('isSameOrigin', () => {
+  it('compares scheme-normalised host and port', () => {
+    assert.equal(isSameOrigin('https://a.example', 'a.example:443'), true);
+    assert.equal(isSameOrigin('http://a.example', 'a.example:80'), true);
+    assert.equal(isSameOrigin('https://a.example', 'a.example:80'), false);
+    assert.equal(isSameOrigin('http://[::1]:8080', '[::1]:8080'), true);
+    assert.equal(isSameOrigin('http://A.Example:8080', 'a.example:8080'), true);
+    assert.equal(isSameOrigin('http://a.example', 'a.example.evil'), false);
+    assert.equal(isSameOrigin('http://a.example', 'user@a.example'), false);
+    assert.equal(isSameOrigin('file://', 'localhost'), false);
+    assert.equal(isSameOrigin('null', 'localhost'), false);
   });
 });

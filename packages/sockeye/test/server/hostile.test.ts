@@ -303,6 +303,52 @@ describe('floods, resets and crowds', () => {
     }
   });
 
+  it('a message flood to an echo from a client that never reads is bounded the same way', {
+    timeout: 60_000,
+  }, async () => {
+    const maxBufferedBytes = 1024 * 1024;
+    let serverSide: ServerWebSocket | null = null;
+    const { server, port } = await listen({
+      maxBufferedBytes,
+      handlers: {
+        open(ws) {
+          serverSide = ws;
+        },
+        message: (ws, data, isBinary) => ws.send(data, isBinary),
+      },
+    });
+    try {
+      const client = await rawOpen(port);
+      client.socket.pause();
+      await until(() => serverSide !== null, 'open');
+      const batch = Buffer.concat(
+        Array.from({ length: 128 }, () => clientFrame(0x2, Buffer.alloc(1024, 0x61))),
+      );
+      let peak = 0;
+      let sent = 0;
+      for (let round = 0; round < 500; round++) {
+        const drained = client.socket.write(batch);
+        sent += batch.length;
+        peak = Math.max(peak, serverSide!.bufferedAmount);
+        if (!drained) {
+          const gotDrain = await Promise.race([
+            new Promise<boolean>((resolve) => client.socket.once('drain', () => resolve(true))),
+            sleep(500).then(() => false),
+          ]);
+          if (!gotDrain) break;
+        }
+      }
+      await sleep(200);
+      peak = Math.max(peak, serverSide!.bufferedAmount);
+      assert.ok(peak <= maxBufferedBytes, `server buffered ${peak} bytes after ${sent} bytes of messages`);
+      assert.ok(sent > 4 * maxBufferedBytes, `the flood was too small to prove anything (${sent} bytes)`);
+      assert.equal(serverSide!.readyState, 'open', 'a slow reader is paused, not punished');
+      client.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('a connection reset mid-frame leaks nothing: no client, no socket, no timer', async () => {
     const baseline = activeTimers();
     const closed = deferred<number>();
