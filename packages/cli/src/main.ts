@@ -13,7 +13,7 @@ export { commands } from './commands/index.js';
 export function mainHelp(list: readonly Command[] = commands): string {
   const width = Math.max(...list.map((command) => command.name.length));
   return [
-    'sockeye: WebSocket tools built on the sockeye protocol core.',
+    'sockeye: WebSocket tools built on sockeye: connect, serve, bench, frame.',
     '',
     'Usage: sockeye <command> [options]',
     '',
