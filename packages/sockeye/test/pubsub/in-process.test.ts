@@ -11,6 +11,7 @@ import {
   InProcessHub,
   isValidNodeId,
 } from '../../src/pubsub/index.js';
+import { brokerContract } from './broker-contract.js';
 
 /** A handler that records everything it is told. */
 function recorder(broker: Broker) {
@@ -341,4 +342,9 @@ describe('InProcessBroker: close()', () => {
     ]);
     assert.deepEqual(seenB.messages, []);
   });
+});
+
+brokerContract('InProcessBroker', async (count) => {
+  const hub = new InProcessHub();
+  return Array.from({ length: count }, () => new InProcessBroker({ hub }));
 });
