@@ -66,6 +66,34 @@ export interface RedisBrokerOptions {
 /** A waiter for the next time the broker is up (or closed). */
 type Waiter = () => void;
 
+/** A publish handed to Redis and not yet answered. */
+interface InFlight {
+  readonly topic: string;
+  /** Settled: answered, failed, or given up on when its connection closed. */
+  done: boolean;
+}
+
+/**
+ * What a command on the subscriber connection came to. ioredis (with
+ * `autoResendUnfulfilledCommands: false`) neither resolves nor rejects a command whose
+ * connection closed under it, so the broker races each command against the close.
+ */
+type Outcome = 'done' | 'failed' | 'dropped';
+
+/** A promise and the function that resolves it (Node 20 has no `Promise.withResolvers`). */
+interface Signal {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+}
+
+function dropSignal(): Signal {
+  let resolve = () => {};
+  const promise = new Promise<void>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
+
 /**
  * A {@link Broker} on Redis pub/sub, for several server processes (on one machine or
  * many) that share one Redis. One Redis channel per topic (`prefix + topic`); each
@@ -101,6 +129,10 @@ export class RedisBroker implements Broker {
   private closing: Promise<void> | undefined;
   private lastStatus: BrokerStatus = 'down';
   private waiters: Waiter[] = [];
+  /** Publishes in flight on the publisher connection (see {@link InFlight}). */
+  private readonly inFlight = new Set<InFlight>();
+  /** Resolves when the current subscriber connection closes; renewed on each close. */
+  private subscriberDropped = dropSignal();
 
   /**
    * Connects at once (in the background; see {@link RedisBroker.ready}).
@@ -138,11 +170,25 @@ export class RedisBroker implements Broker {
     });
     this.publisher.on('close', () => {
       this.publisherReady = false;
+      // ioredis forgets the commands that were in flight on a closed connection without
+      // settling them: they are lost as far as we can tell (Redis may have run them).
+      const error = new Error('the connection to Redis closed before Redis answered');
+      for (const publish of this.inFlight) {
+        publish.done = true;
+        this.reportLoss(
+          { reason: 'send-failed', topic: publish.topic, publisher: this.nodeId, count: 1, error },
+          false,
+          true,
+        );
+      }
+      this.inFlight.clear();
       this.updateStatus();
     });
     this.subscriber.on('ready', () => void this.resubscribe());
     this.subscriber.on('close', () => {
       this.subscriberSynced = false;
+      this.subscriberDropped.resolve();
+      this.subscriberDropped = dropSignal();
       this.updateStatus();
     });
     for (const connection of [this.publisher, this.subscriber]) {
@@ -188,17 +234,11 @@ export class RedisBroker implements Broker {
     // the topic. Once it is, commands go straight out: Redis runs them in order, after a
     // resubscription already in flight.
     if (this.subscriber.status !== 'ready') return this.ready();
-    const subscribing = this.subscriber.subscribe(this.prefix + topic).then(
-      () => {},
-      (error: unknown) => {
-        // The connection dropped with the command in flight: the topic is in the set, so
-        // the next resubscription includes it.
-        this.reportError(
-          new BrokerError('subscribe', `subscribe ${topic}: ${String(error)}`, { cause: error }),
-        );
-        return this.ready();
-      },
-    );
+    const subscribing = this.onSubscriber(this.subscriber.subscribe(this.prefix + topic)).then((outcome) => {
+      // Dropped or failed with the command in flight: the topic is in the set, so the
+      // next resubscription includes it.
+      if (outcome !== 'done') return this.ready();
+    });
     const settled = subscribing.finally(() => {
       if (this.pending.get(topic) === settled) this.pending.delete(topic);
     });
@@ -210,12 +250,9 @@ export class RedisBroker implements Broker {
     if (!this.subscribed.delete(topic)) return;
     this.gaps.forget(topic);
     if (this.closed || this.subscriber.status !== 'ready') return; // a resubscription will not include it
-    try {
-      await this.subscriber.unsubscribe(this.prefix + topic);
-    } catch {
-      // The connection dropped: Redis forgot the subscription with it, and messages for
-      // a topic no longer in the set are not delivered anyway.
-    }
+    // If the connection drops meanwhile, Redis forgets the subscription with it, and
+    // messages for a topic no longer in the set are not delivered anyway.
+    await this.onSubscriber(this.subscriber.unsubscribe(this.prefix + topic));
   }
 
   publish(topic: string, data: Uint8Array, isBinary: boolean): void {
@@ -229,9 +266,24 @@ export class RedisBroker implements Broker {
       return;
     }
     const envelope = encodeEnvelope(this.nodeId, this.sequences.next(topic), isBinary, data);
-    this.publisher.publish(this.prefix + topic, envelope).catch((error: Error) => {
-      this.reportLoss({ reason: 'send-failed', topic, publisher: this.nodeId, count: 1, error });
-    });
+    const publish: InFlight = { topic, done: false };
+    this.inFlight.add(publish);
+    this.publisher.publish(this.prefix + topic, envelope).then(
+      () => {
+        publish.done = true;
+        this.inFlight.delete(publish);
+      },
+      (error: Error) => {
+        if (publish.done) return; // already reported when its connection closed
+        publish.done = true;
+        this.inFlight.delete(publish);
+        this.reportLoss(
+          { reason: 'send-failed', topic, publisher: this.nodeId, count: 1, error },
+          false,
+          true,
+        );
+      },
+    );
   }
 
   /**
@@ -252,16 +304,30 @@ export class RedisBroker implements Broker {
   /** (Re)subscribe every topic on a fresh subscriber connection, then report `'up'`. */
   private async resubscribe(): Promise<void> {
     const channels = [...this.subscribed].map((topic) => this.prefix + topic);
-    try {
-      if (channels.length > 0) await this.subscriber.subscribe(...channels);
-    } catch (error) {
+    if (channels.length > 0) {
       // Dropped again (or refused): the next 'ready' retries.
-      this.reportError(new BrokerError('subscribe', `resubscribe: ${String(error)}`, { cause: error }));
-      return;
+      if ((await this.onSubscriber(this.subscriber.subscribe(...channels))) !== 'done') return;
     }
     if (this.subscriber.status !== 'ready') return;
     this.subscriberSynced = true;
     this.updateStatus();
+  }
+
+  /**
+   * Wait for a command on the subscriber connection, or for that connection to close
+   * (see {@link Outcome}). A failure is reported as an error of kind `'subscribe'`.
+   */
+  private onSubscriber(command: Promise<unknown>): Promise<Outcome> {
+    return Promise.race([
+      command.then(
+        (): Outcome => 'done',
+        (error: unknown): Outcome => {
+          this.reportError(new BrokerError('subscribe', `redis: ${String(error)}`, { cause: error }));
+          return 'failed';
+        },
+      ),
+      this.subscriberDropped.promise.then((): Outcome => 'dropped'),
+    ]);
   }
 
   private receive(channel: Buffer, envelope: Buffer): void {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { BrokerError, BrokerLoss, BrokerMessage, BrokerStatus } from 'sockeye/pubsub';
 import { missing, REDIS_SERVER, ROOT } from '../../../scripts/lib/prereqs.js';
+import { brokerContract } from '../../sockeye/test/pubsub/broker-contract.js';
 import { RedisBroker, type RedisBrokerOptions } from '../src/index.js';
 import { digest, payload } from './fixtures/payloads.js';
 import { RedisServer, waitFor } from './redis-server.js';
@@ -52,15 +53,28 @@ function publishPayloads(broker: RedisBroker, topic: string, count: number) {
   }
 }
 
-describe('RedisBroker on a real redis-server', { skip, timeout: 120_000 }, () => {
-  let redis: RedisServer;
-  before(async () => {
-    redis = await RedisServer.start();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+let redis: RedisServer;
+before(async () => {
+  if (!skip) redis = await RedisServer.start();
+});
+after(async () => {
+  await redis?.stop();
+});
 
+let prefixes = 0;
+brokerContract(
+  'RedisBroker',
+  async (count) => {
+    // A prefix of its own per test: nothing left over from another test can interfere.
+    const prefix = `contract${++prefixes}:`;
+    const brokers = Array.from({ length: count }, () => new RedisBroker({ url: redis.url, prefix }));
+    await Promise.all(brokers.map((broker) => broker.ready()));
+    return brokers;
+  },
+  { skip },
+);
+
+describe('RedisBroker on a real redis-server', { skip, timeout: 120_000 }, () => {
   it('carries every publish of three nodes exactly once to each other node, in order, byte for byte', async () => {
     const nodes = ['a', 'b', 'c'].map((id) => node(redis, { nodeId: `three-${id}` }));
     try {
@@ -241,6 +255,43 @@ describe('RedisBroker on a real redis-server', { skip, timeout: 120_000 }, () =>
       );
       assert.deepEqual(b.losses, [{ reason: 'gap', topic: 'room', publisher: 'gap-a', count: 5 }]);
       assert.deepEqual(a.losses, []);
+    } finally {
+      admin.disconnect();
+      await Promise.all([a.broker.close(), b.broker.close()]);
+    }
+  });
+
+  it('reports publishes whose connection failed in flight as send-failed, and subscribers see them as a gap', async () => {
+    const a = node(redis, { nodeId: 'inflight-a' });
+    const b = node(redis, { nodeId: 'inflight-b' });
+    const admin = new Redis(redis.url);
+    try {
+      await b.broker.subscribe('room');
+      await Promise.all([a.broker.ready(), b.broker.ready()]);
+      a.broker.publish('room', Buffer.from('1'), false);
+      await waitFor(() => b.messages.length >= 1, 'the first message');
+      const clients = String(await admin.client('LIST'));
+      const publisherId = /id=(\d+) [^\n]*name=sockeye-pub-inflight-a /.exec(clients)?.[1];
+      assert.ok(publisherId, clients);
+      // Hold every write command (PUBLISH included) so the next three stay in flight,
+      // then cut the publishing connection under them.
+      await admin.client('PAUSE', '10000', 'WRITE');
+      try {
+        for (let i = 2; i <= 4; i++) a.broker.publish('room', Buffer.from(String(i)), false);
+        await admin.client('KILL', 'ID', publisherId);
+      } finally {
+        await admin.client('UNPAUSE');
+      }
+      await waitFor(() => a.lost('send-failed') === 3, 'the failed sends');
+      assert.ok(a.losses.every((loss) => loss.error instanceof Error));
+      await a.broker.ready();
+      a.broker.publish('room', Buffer.from('5'), false);
+      await waitFor(() => b.messages.length >= 2, 'the message after');
+      assert.deepEqual(
+        b.messages.map((m) => `${m.sequence}:${m.data}`),
+        ['1:1', '5:5'],
+      );
+      assert.deepEqual(b.losses, [{ reason: 'gap', topic: 'room', publisher: 'inflight-a', count: 3 }]);
     } finally {
       admin.disconnect();
       await Promise.all([a.broker.close(), b.broker.close()]);
