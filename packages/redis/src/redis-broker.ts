@@ -11,7 +11,7 @@ import {
   MAX_NODE_ID_LENGTH,
   SequenceCounter,
 } from 'sockeye/pubsub';
-import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { decodeEnvelope, ENVELOPE_OVERHEAD, encodeEnvelope } from './envelope.js';
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions {
@@ -53,6 +53,15 @@ export interface RedisBrokerOptions {
    */
   maxTrackedTopics?: number;
   /**
+   * Most bytes of publishes (envelopes) handed to Redis and not answered yet. Past it a
+   * publish is not queued but reported lost with reason `'overloaded'`: a stalled Redis
+   * (paused, or a connection that hangs without closing) must not grow the server's
+   * memory without bound. 32 MiB: at 1 Gbit/s that is a quarter second of traffic, far
+   * more than a healthy Redis ever leaves unanswered.
+   * @defaultValue 33554432
+   */
+  maxPendingBytes?: number;
+  /**
    * Further ioredis options (TLS, timeouts, ...) for both connections. The broker
    * overrides the ones its guarantees depend on: `enableOfflineQueue: false` and
    * `autoResendUnfulfilledCommands: false` (a message Redis did not take is reported
@@ -69,6 +78,8 @@ type Waiter = () => void;
 /** A publish handed to Redis and not yet answered. */
 interface InFlight {
   readonly topic: string;
+  /** Its envelope's size, counted against `maxPendingBytes`. */
+  readonly bytes: number;
   /** Settled: answered, failed, or given up on when its connection closed. */
   done: boolean;
 }
@@ -131,6 +142,9 @@ export class RedisBroker implements Broker {
   private waiters: Waiter[] = [];
   /** Publishes in flight on the publisher connection (see {@link InFlight}). */
   private readonly inFlight = new Set<InFlight>();
+  /** Bytes of the publishes in {@link RedisBroker.inFlight}. */
+  private pendingBytes = 0;
+  private readonly maxPendingBytes: number;
   /** Resolves when the current subscriber connection closes; renewed on each close. */
   private subscriberDropped = dropSignal();
 
@@ -149,6 +163,7 @@ export class RedisBroker implements Broker {
     this.prefix = options.prefix ?? 'sockeye:';
     this.sequences = new SequenceCounter(options.maxTrackedTopics);
     this.gaps = new GapDetector(options.maxTrackedTopics);
+    this.maxPendingBytes = options.maxPendingBytes ?? 32 * 1024 * 1024;
     const minDelay = options.minReconnectDelayMs ?? 50;
     const maxDelay = options.maxReconnectDelayMs ?? 2000;
     const connectionOptions = (role: string): RedisOptions => ({
@@ -182,6 +197,7 @@ export class RedisBroker implements Broker {
         );
       }
       this.inFlight.clear();
+      this.pendingBytes = 0;
       this.updateStatus();
     });
     this.subscriber.on('ready', () => void this.resubscribe());
@@ -265,18 +281,22 @@ export class RedisBroker implements Broker {
       this.reportLoss({ reason: 'transport-down', topic, publisher: this.nodeId, count: 1 });
       return;
     }
+    const bytes = ENVELOPE_OVERHEAD + this.nodeId.length + data.length;
+    if (this.pendingBytes + bytes > this.maxPendingBytes && this.inFlight.size > 0) {
+      // Never sent, so no sequence number either. (One publish alone may exceed the
+      // bound: refusing it would make it unsendable forever.)
+      this.reportLoss({ reason: 'overloaded', topic, publisher: this.nodeId, count: 1 });
+      return;
+    }
     const envelope = encodeEnvelope(this.nodeId, this.sequences.next(topic), isBinary, data);
-    const publish: InFlight = { topic, done: false };
+    const publish: InFlight = { topic, bytes, done: false };
     this.inFlight.add(publish);
+    this.pendingBytes += bytes;
     this.publisher.publish(this.prefix + topic, envelope).then(
-      () => {
-        publish.done = true;
-        this.inFlight.delete(publish);
-      },
+      () => this.settle(publish),
       (error: Error) => {
         if (publish.done) return; // already reported when its connection closed
-        publish.done = true;
-        this.inFlight.delete(publish);
+        this.settle(publish);
         this.reportLoss(
           { reason: 'send-failed', topic, publisher: this.nodeId, count: 1, error },
           false,
@@ -284,6 +304,14 @@ export class RedisBroker implements Broker {
         );
       },
     );
+  }
+
+  /** A publish in flight was answered or failed. */
+  private settle(publish: InFlight): void {
+    if (publish.done) return;
+    publish.done = true;
+    this.inFlight.delete(publish);
+    this.pendingBytes -= publish.bytes;
   }
 
   /**

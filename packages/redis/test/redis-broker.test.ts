@@ -298,6 +298,42 @@ describe('RedisBroker on a real redis-server', { skip, timeout: 120_000 }, () =>
     }
   });
 
+  it('bounds the bytes waiting for Redis: past maxPendingBytes a publish is reported overloaded, not queued', async () => {
+    const a = node(redis, { nodeId: 'bounded-a', maxPendingBytes: 1000 });
+    const b = node(redis, { nodeId: 'bounded-b' });
+    const admin = new Redis(redis.url);
+    try {
+      await b.broker.subscribe('room');
+      await Promise.all([a.broker.ready(), b.broker.ready()]);
+      // Each envelope is 11 + 9 (node id) + 280 = 300 bytes: three fit in 1000, a fourth does not.
+      await admin.client('PAUSE', '10000', 'WRITE');
+      try {
+        for (let i = 0; i < 10; i++) a.broker.publish('room', Buffer.alloc(280, i), true);
+        await waitFor(() => a.lost('overloaded') === 7, 'the overloaded publishes');
+      } finally {
+        await admin.client('UNPAUSE');
+      }
+      await waitFor(() => b.messages.length >= 3, 'the three sent');
+      assert.deepEqual(
+        b.messages.map((m) => [m.sequence, m.data[0]]),
+        [
+          [1, 0],
+          [2, 1],
+          [3, 2],
+        ],
+      );
+      // Answered publishes free their bytes: the next ones go out again, with no gap.
+      a.broker.publish('room', Buffer.alloc(280, 10), true);
+      await waitFor(() => b.messages.length >= 4, 'the next one');
+      assert.deepEqual([b.messages[3]!.sequence, b.messages[3]!.data[0]], [4, 10]);
+      assert.deepEqual(b.losses, []);
+      assert.equal(a.losses.length, 7);
+    } finally {
+      admin.disconnect();
+      await Promise.all([a.broker.close(), b.broker.close()]);
+    }
+  });
+
   it('reports an envelope it cannot read as a decode error, and drops it', async () => {
     const b = node(redis);
     const raw = new Redis(redis.url);

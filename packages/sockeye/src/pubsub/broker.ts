@@ -49,9 +49,12 @@ export interface BrokerMessage {
  *   have received it.
  * - `'gap'`: this node, as a subscriber, saw a publisher's sequence number jump: messages
  *   that other node sent on this topic never arrived here.
+ * - `'overloaded'`: this node published while the transport had more unanswered
+ *   publishes than the broker's bound allows (a stalled transport must not grow memory
+ *   without limit); the message was never sent.
  * - `'closed'`: this node published after {@link Broker.close}.
  */
-export type LossReason = 'transport-down' | 'send-failed' | 'gap' | 'closed';
+export type LossReason = 'transport-down' | 'send-failed' | 'gap' | 'overloaded' | 'closed';
 
 /**
  * Messages that did not make it, as this node observed them. Each node reports what it
