@@ -235,7 +235,7 @@ export class RedisBroker implements Broker {
   /**
    * Resolves when the broker is `'up'`: both connections ready and every topic
    * subscribed (or when it is closed). Waits as long as Redis stays away: bound it with
-   * your own timeout where that matters.
+   * a timeout of your own where that matters.
    */
   ready(): Promise<void> {
     if (this.lastStatus !== 'down') return Promise.resolve();

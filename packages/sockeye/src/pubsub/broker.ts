@@ -167,6 +167,13 @@ export interface Broker {
    */
   attach(handler: BrokerHandler): void;
   /**
+   * Resolves when {@link Broker.status} is `'up'` (at once for a broker that is always
+   * up), or when the broker is closed. It waits as long as the transport stays away:
+   * bound it with a timeout of your own where that matters. A server may await it before
+   * it reports itself listening.
+   */
+  ready(): Promise<void>;
+  /**
    * Subscribe this node to `topic` (idempotent). The promise resolves once messages that
    * other nodes publish to it are delivered here. While the transport is down it
    * resolves after the reconnection has resubscribed; it also resolves on

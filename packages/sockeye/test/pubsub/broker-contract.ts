@@ -214,6 +214,7 @@ export function brokerContract(
         await a!.broker.close();
         await a!.broker.close();
         assert.equal(a!.broker.status, 'closed');
+        await a!.broker.ready(); // resolves for a closed broker
         assert.deepEqual([...a!.broker.topics], []);
         a!.broker.publish('t', Buffer.from('from a closed node'), false);
         b!.broker.publish('t', Buffer.from('to a closed node'), false);

@@ -37,6 +37,7 @@ describe('InProcessBroker: a lone node', () => {
     assert.ok(isValidNodeId(broker.nodeId));
     assert.notEqual(broker.nodeId, new InProcessBroker().nodeId);
     assert.equal(broker.status, 'up');
+    await broker.ready();
     await broker.subscribe('room');
     broker.publish('room', Buffer.from('hello'), false);
     await settle();
