@@ -439,20 +439,28 @@ export class RedisBroker implements Broker {
   }
 }
 
+/** How long close() lets Redis answer QUIT before it drops the connection, in milliseconds. */
+const QUIT_GRACE_MS = 5000;
+
 /** End a connection for good and wait until its socket is gone. */
 async function endConnection(connection: Redis): Promise<void> {
   if (connection.status === 'end') return;
-  const ended = new Promise<void>((resolve) => connection.once('end', () => resolve()));
-  if (connection.status === 'ready') {
-    // QUIT lets the publishes already written get their replies first.
-    connection.quit().catch(() => connection.disconnect());
-  } else if (connection.status === 'reconnecting') {
+  if (connection.status === 'reconnecting') {
     // Waiting to reconnect: there is no socket, only the timer, which disconnect()
     // clears. ioredis emits no 'end' in this state, so there is nothing to wait for.
     connection.disconnect();
     return;
+  }
+  const ended = new Promise<void>((resolve) => connection.once('end', () => resolve()));
+  let timer: NodeJS.Timeout | undefined;
+  if (connection.status === 'ready') {
+    // QUIT lets the publishes already written get their replies first; a Redis that
+    // does not answer within QUIT_GRACE_MS is dropped without waiting any longer.
+    connection.quit().catch(() => connection.disconnect());
+    timer = setTimeout(() => connection.disconnect(), QUIT_GRACE_MS);
   } else {
-    connection.disconnect();
+    connection.disconnect(); // connecting: drop the socket being opened
   }
   await ended;
+  clearTimeout(timer);
 }
