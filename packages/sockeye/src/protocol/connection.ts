@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
 import { ProtocolError } from './errors.js';
+import type { Extension, PreparedMessage } from './extension.js';
 import { FIN_BIT, type FrameHeader, RSV1_BIT } from './frame.js';
 import {
   DEFAULT_MAX_FRAGMENTS,
@@ -71,6 +72,13 @@ export interface ConnectionOptions {
    * @defaultValue true
    */
   autoPong?: boolean;
+  /**
+   * Negotiated extensions (at most one today: permessage-deflate, made by
+   * `PerMessageDeflate.negotiate` on a server or `PerMessageDeflate.accept` on a client).
+   * Without any, a frame with an RSV bit set fails the connection with 1002.
+   * @defaultValue none
+   */
+  extensions?: readonly Extension[];
 }
 
 /** Smallest buffer allocated to reassemble a message that arrives in parts. */
@@ -95,6 +103,8 @@ export class Connection implements FrameHandler {
   private readonly maxPayload: number;
   private readonly maxFragments: number;
   private readonly autoPong: boolean;
+  /** The negotiated extension that transforms messages, if any. */
+  private readonly extension: Extension | null;
 
   private _state: ConnectionState = 'open';
   private closeSent = false;
@@ -112,6 +122,8 @@ export class Connection implements FrameHandler {
   private messageText = false;
   private messageBytes = 0;
   private messageFragments = 0;
+  /** The current message's first frame had the extension's RSV bit: it goes through the extension. */
+  private messageEncoded = false;
   /** Reassembly buffer for a message that arrives in more than one part, and how much of it is filled. */
   private assembly: Buffer | null = null;
   private assemblyLength = 0;
@@ -128,7 +140,10 @@ export class Connection implements FrameHandler {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.autoPong = options.autoPong ?? true;
-    this.parser = new FrameParser(this, { role: options.role });
+    const extensions = options.extensions ?? [];
+    if (extensions.length > 1) throw new RangeError('at most one extension is supported');
+    this.extension = extensions[0] ?? null;
+    this.parser = new FrameParser(this, { role: options.role, allowedRsv: this.extension?.rsvBit ?? 0 });
     this.output = new OutputQueue(options.role === 'client');
   }
 
@@ -181,7 +196,27 @@ export class Connection implements FrameHandler {
    */
   send(data: Payload, isText: boolean): boolean {
     if (this.closeSent) return false;
-    this.output.push(FIN_BIT | (isText ? Opcode.Text : Opcode.Binary), data);
+    const opcode = isText ? Opcode.Text : Opcode.Binary;
+    const encoded = this.extension === null ? null : this.extension.encodeMessage(data, isText);
+    if (encoded === null) this.output.push(FIN_BIT | opcode, data);
+    else this.output.push(FIN_BIT | this.extension!.rsvBit | opcode, encoded);
+    this.signalOutput();
+    return true;
+  }
+
+  /**
+   * Queue a message prepared once for many connections (a broadcast, see
+   * `PerMessageDeflate.prepareMessage`). Its encoded bytes are sent as they are when this
+   * connection's extension can take them (permessage-deflate without context takeover on
+   * our side); otherwise the message is sent as with {@link Connection.send}. Returns false
+   * once a close frame was sent.
+   */
+  sendPrepared(message: PreparedMessage): boolean {
+    if (this.closeSent) return false;
+    const payload = this.extension === null ? null : this.extension.preparedPayload(message);
+    if (payload === null) return this.send(message.data, message.isText);
+    const opcode = message.isText ? Opcode.Text : Opcode.Binary;
+    this.output.push(FIN_BIT | this.extension!.rsvBit | opcode, payload);
     this.signalOutput();
     return true;
   }
@@ -241,6 +276,16 @@ export class Connection implements FrameHandler {
     this.frameOpcode = header.opcode;
     this.frameFin = header.fin;
     this.framePartIndex = 0;
+    if (header.rsv !== 0 && (header.opcode >= Opcode.Close || header.opcode === Opcode.Continuation)) {
+      // RFC 7692 section 6: only the first frame of a data message may carry RSV1.
+      throw new ProtocolError(
+        'reserved-bits',
+        CloseCode.ProtocolError,
+        header.opcode === Opcode.Continuation
+          ? 'RSV1 set on a continuation frame'
+          : 'RSV1 set on a control frame',
+      );
+    }
     if (header.opcode >= Opcode.Close) {
       this.controlLength = 0;
       return;
@@ -253,7 +298,8 @@ export class Connection implements FrameHandler {
       this.utf8.reset();
       // A single-frame message: its exact size is known. A fragmented one: only the limit.
       this.assemblyLimit = header.fin ? header.length : this.maxPayload;
-      if (header.rsv & RSV1_BIT) {
+      this.messageEncoded = this.extension !== null && (header.rsv & this.extension.rsvBit) !== 0;
+      if (header.rsv & RSV1_BIT && !this.messageEncoded) {
         throw new ProtocolError(
           'extension-error',
           CloseCode.ProtocolError,
@@ -283,6 +329,13 @@ export class Connection implements FrameHandler {
     const partIndex = this.framePartIndex++;
     if (this.frameOpcode >= Opcode.Close) {
       this.controlPayload(data, last, partIndex === 0);
+      return;
+    }
+    if (this.messageEncoded) {
+      const message = this.extension!.decodePart(data, last && this.frameFin, this.maxPayload);
+      if (message === null) return;
+      if (this.messageText && !isUtf8(message)) throw invalidUtf8();
+      this.handler.onMessage(message, this.messageText);
       return;
     }
     // Fast path: a whole single-frame message inside one read. Deliver a view, no copy.
@@ -407,6 +460,7 @@ export class Connection implements FrameHandler {
     this._state = 'closed';
     this._closeInfo = info;
     this.assembly = null;
+    this.extension?.close();
     this.handler.onClose(info);
   }
 

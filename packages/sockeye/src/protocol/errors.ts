@@ -20,7 +20,8 @@ export type ProtocolRule =
   | 'invalid-close-code'
   | 'message-too-big'
   | 'too-many-fragments'
-  | 'extension-error';
+  | 'extension-error'
+  | 'invalid-compressed-data';
 
 /**
  * The peer broke the WebSocket protocol, or a limit. The connection fails with

@@ -13,6 +13,7 @@ export {
   truncateUtf8,
 } from './connection.js';
 export { HandshakeError, ProtocolError, type ProtocolRule } from './errors.js';
+export type { Extension, PreparedMessage } from './extension.js';
 export {
   type EncodeHeaderOptions,
   encodeFrameHeader,
@@ -65,4 +66,16 @@ export { maskInto, maskSlow, unmask } from './mask.js';
 export { isControlOpcode, isKnownOpcode, Opcode } from './opcodes.js';
 export { COPY_THRESHOLD, nextMaskKey, OutputQueue, type Payload } from './output.js';
 export { type FrameHandler, FrameParser, type FrameParserOptions, type Role } from './parser.js';
+export {
+  DEFAULT_DEFLATE_LEVEL,
+  DEFAULT_DEFLATE_MEM_LEVEL,
+  DEFAULT_DEFLATE_THRESHOLD,
+  type DeflateAgreement,
+  type DeflateParameters,
+  DeflatePool,
+  PERMESSAGE_DEFLATE,
+  PerMessageDeflate,
+  PerMessageDeflateExtension,
+  type PerMessageDeflateOptions,
+} from './permessage-deflate.js';
 export { Utf8Validator } from './utf8.js';

@@ -1,0 +1,543 @@
+/**
+ * `npm run bench`: the server benchmark of issue 3 (item 6).
+ *
+ * One run, the same Go load generator (bench/loadgen, built into bench/.build/) for every
+ * server in bench/servers.ts, the server pinned to CPU 0 and the generator to CPU 1 with
+ * `taskset`. Each scenario of bench/scenarios.ts runs against every server in turn (so
+ * the machine's background load falls on all of them alike); the table gives each value
+ * and its ratio to `ws` with bufferutil. Results go to reports/bench/results.json, and a
+ * full run rewrites its own section of docs/benchmarks.md (between the bench:servers
+ * markers; other sections of that file belong to other benchmarks).
+ *
+ * Options: --quick (a 1-2 minute subset), --only <substring or /regex/> (scenario ids),
+ * --servers a,b (by name), --duration <s>, --warmup <s>, --write-docs / --no-docs.
+ * Never part of `npm test`'s pass/fail.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT } from '../scripts/lib/prereqs.js';
+import { freePort, type Started, startProcess } from '../scripts/lib/process.js';
+import { METRICS, type MetricName, type Scenario, serverScenarios } from './scenarios.js';
+import { BASELINE, type Launch, SERVERS, type ServerSpec } from './servers.js';
+
+const { values: options } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    servers: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    'write-docs': { type: 'boolean', default: false },
+    'no-docs': { type: 'boolean', default: false },
+  },
+});
+
+const DURATION_S = Number(options.duration ?? (options.quick ? 1 : 3));
+const WARMUP_S = Number(options.warmup ?? (options.quick ? 0.3 : 0.5));
+const LOADGEN = join(ROOT, 'bench', '.build', 'loadgen');
+const REPORT_DIR = join(ROOT, 'reports', 'bench');
+const DOCS = join(ROOT, 'docs', 'benchmarks.md');
+const SERVER_CPU = '0';
+const LOADGEN_CPU = '1';
+
+/** One measured cell: the metrics, or why it failed. */
+interface Cell {
+  values: Partial<Record<MetricName, number>>;
+  /** Server CPU time over the cell's wall time (1.0 = one core busy). */
+  serverCpu?: number;
+  error?: string;
+  raw?: unknown;
+}
+
+type Results = Record<string, Record<string, Cell>>;
+
+// --- setup -----------------------------------------------------------------------------
+
+function selectScenarios(): Scenario[] {
+  let scenarios = serverScenarios().filter((s) => (options.quick ? s.quick : !s.quickOnly));
+  const only = options.only;
+  if (only !== undefined) {
+    const regex = only.startsWith('/') && only.endsWith('/') ? new RegExp(only.slice(1, -1)) : null;
+    scenarios = serverScenarios().filter((s) => (regex ? regex.test(s.id) : s.id.includes(only)));
+  }
+  return scenarios;
+}
+
+function selectServers(): ServerSpec[] {
+  if (options.servers === undefined) return SERVERS;
+  const names = options.servers.split(',');
+  return SERVERS.filter((s) => names.includes(s.name) || s.name === BASELINE);
+}
+
+function buildLoadgen(): void {
+  const result = spawnSync('go', ['build', '-o', LOADGEN, '.'], {
+    cwd: join(ROOT, 'bench', 'loadgen'),
+    stdio: 'inherit',
+  });
+  if (result.status !== 0)
+    throw new Error(`go build of bench/loadgen failed (${result.status ?? result.error})`);
+}
+
+/** Whether both CPUs exist and taskset works; otherwise we run unpinned (and say so). */
+function canPin(): boolean {
+  if (cpus().length < 2) return false;
+  return spawnSync('taskset', ['-c', LOADGEN_CPU, 'true']).status === 0;
+}
+const PINNED = canPin();
+const pinned = (cpu: string, command: string, args: string[]): [string, string[]] =>
+  PINNED ? ['taskset', ['-c', cpu, command, ...args]] : [command, args];
+
+// --- servers ---------------------------------------------------------------------------
+
+interface Running {
+  spec: ServerSpec;
+  launch: Launch;
+  process: Started;
+  url: string;
+}
+
+async function startServer(spec: ServerSpec, launch: Launch): Promise<Running> {
+  const port = await freePort();
+  const [command, args] = pinned(SERVER_CPU, launch.command, [
+    ...launch.args,
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+  ]);
+  const started = await startProcess(command, args, /listening on ws:\/\//, {
+    cwd: ROOT,
+    env: { ...process.env, ...launch.env },
+    timeoutMs: 30_000,
+  });
+  const problem = launch.check?.(started.output());
+  if (problem) {
+    await started.stop();
+    throw new Error(`${spec.name}: ${problem}`);
+  }
+  return { spec, launch, process: started, url: `ws://127.0.0.1:${port}/` };
+}
+
+/** A field of /proc/<pid>/status in KiB (VmRSS, VmHWM). */
+function procStatusKiB(pid: number, field: string): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+/** User + system CPU seconds the process has used. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat (utime, stime), counted from the state field (3rd) on; in clock ticks of 1/100 s.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+// --- the load generator ----------------------------------------------------------------
+
+interface LoadgenRun {
+  child: ChildProcess;
+  /** Resolves with each JSON line in order. */
+  lines: AsyncIterableIterator<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+function startLoadgen(url: string, scenario: Scenario): LoadgenRun {
+  const args = [
+    '-url',
+    url,
+    '-mode',
+    scenario.mode,
+    '-duration',
+    `${DURATION_S}s`,
+    '-warmup',
+    `${WARMUP_S}s`,
+    ...scenario.args,
+  ];
+  const [command, fullArgs] = pinned(LOADGEN_CPU, LOADGEN, args);
+  const child = spawn(command, fullArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const queue: Record<string, unknown>[] = [];
+  const waiting: ((value: IteratorResult<Record<string, unknown>>) => void)[] = [];
+  let ended = false;
+  let pending = '';
+  let stderr = '';
+  const deliver = (line: Record<string, unknown> | null) => {
+    const next = waiting.shift();
+    if (line === null) {
+      ended = true;
+      next?.({ value: undefined, done: true });
+      for (const w of waiting.splice(0)) w({ value: undefined, done: true });
+      return;
+    }
+    if (next) next({ value: line, done: false });
+    else queue.push(line);
+  };
+  child.stdout.on('data', (data: Buffer) => {
+    pending += data.toString();
+    let newline = pending.indexOf('\n');
+    while (newline !== -1) {
+      const text = pending.slice(0, newline).trim();
+      pending = pending.slice(newline + 1);
+      if (text.length > 0) {
+        try {
+          deliver(JSON.parse(text) as Record<string, unknown>);
+        } catch {
+          deliver({ fatal: `unparsable load generator output: ${text}` });
+        }
+      }
+      newline = pending.indexOf('\n');
+    }
+  });
+  child.stderr.on('data', (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('close', (code) => {
+      if (code !== 0 && stderr.trim().length > 0) deliver({ fatal: `load generator: ${stderr.trim()}` });
+      deliver(null);
+      resolve(code);
+    });
+  });
+  const lines: AsyncIterableIterator<Record<string, unknown>> = {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next() {
+      const line = queue.shift();
+      if (line !== undefined) return Promise.resolve({ value: line, done: false });
+      if (ended) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+  };
+  return { child, lines, exited };
+}
+
+/** Kill the load generator if it outlives `ms` (it has its own budget; this is the backstop). */
+function guard(run: LoadgenRun, ms: number): () => void {
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), ms);
+  return () => clearTimeout(timer);
+}
+
+async function measure(server: Running, scenario: Scenario): Promise<Cell> {
+  const pid = server.process.child.pid!;
+  const cpuBefore = cpuSeconds(pid);
+  const began = performance.now();
+  const run = startLoadgen(server.url, scenario);
+  const cancel = guard(run, (WARMUP_S + DURATION_S + 120) * 1000);
+  try {
+    let last: Record<string, unknown> | undefined;
+    for await (const line of run.lines) last = line;
+    await run.exited;
+    const wall = (performance.now() - began) / 1000;
+    if (last === undefined) return { values: {}, error: 'the load generator printed nothing' };
+    if (typeof last.fatal === 'string') return { values: {}, error: last.fatal };
+    const values: Cell['values'] = {};
+    for (const metric of scenario.metrics) {
+      const value = last[metric];
+      if (typeof value === 'number') values[metric] = value;
+    }
+    const errors = Number(last.errors ?? 0);
+    const unconnected = Number(last.unconnected ?? 0);
+    const cell: Cell = { values, raw: last, serverCpu: (cpuSeconds(pid) - cpuBefore) / wall };
+    if (errors > 0 || unconnected > 0) {
+      cell.error = `${errors} errors, ${unconnected} connections failed; first: ${String(last.firstError)}`;
+    }
+    return cell;
+  } finally {
+    cancel();
+  }
+}
+
+/** RSS per idle connection: a fresh server, N connections opened and held, RSS read from /proc. */
+async function measureIdle(spec: ServerSpec, launch: Launch, scenario: Scenario): Promise<Cell> {
+  const server = await startServer(spec, launch);
+  try {
+    const pid = server.process.child.pid!;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const before = procStatusKiB(pid, 'VmRSS');
+    const run = startLoadgen(server.url, scenario);
+    const cancel = guard(run, 300_000);
+    try {
+      const ready = (await run.lines.next()).value as Record<string, unknown> | undefined;
+      if (ready === undefined || ready.event !== 'ready') {
+        return { values: {}, error: `no ready line: ${JSON.stringify(ready)}` };
+      }
+      // Let the server finish its per-connection work (timers, buffers) before reading.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const after = procStatusKiB(pid, 'VmRSS');
+      run.child.stdin?.end();
+      const done = (await run.lines.next()).value as Record<string, unknown> | undefined;
+      await run.exited;
+      const conns = Number(ready.conns);
+      const cell: Cell = {
+        values: { rssPerConnKiB: (after - before) / conns },
+        raw: { ...ready, rssBeforeKiB: before, rssAfterKiB: after, done },
+      };
+      if (Number(ready.unconnected) > 0 || Number(done?.dropped ?? 0) > 0) {
+        cell.error = `${String(ready.unconnected)} failed to open, ${String(done?.dropped)} dropped; first: ${String(ready.firstError)}`;
+      }
+      return cell;
+    } finally {
+      cancel();
+      run.child.stdin?.destroy();
+      run.child.kill();
+    }
+  } finally {
+    await server.process.stop();
+  }
+}
+
+// --- the table -------------------------------------------------------------------------
+
+function format(metric: MetricName, value: number): string {
+  if (metric === 'msgsPerSec' || metric === 'handshakesPerSec') {
+    if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
+    if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k`;
+    return value.toFixed(0);
+  }
+  if (metric === 'mbPerSec') return value >= 100 ? value.toFixed(0) : value.toFixed(1);
+  if (metric === 'rssPerConnKiB') return value.toFixed(1);
+  return value >= 100 ? value.toFixed(0) : value.toFixed(1);
+}
+
+function ratioOf(results: Results, scenario: Scenario, metric: MetricName, server: string): number | null {
+  const value = results[scenario.id]?.[server]?.values[metric];
+  const base = results[scenario.id]?.[BASELINE]?.values[metric];
+  if (value === undefined || base === undefined || base === 0) return null;
+  return value / base;
+}
+
+interface TargetStatus {
+  text: string;
+  met: boolean | null;
+  ratio: number | null;
+  bound: string;
+}
+
+function targetStatuses(results: Results, scenarios: Scenario[]): Map<string, TargetStatus[]> {
+  const statuses = new Map<string, TargetStatus[]>();
+  for (const scenario of scenarios) {
+    statuses.set(
+      scenario.id,
+      scenario.targets.map((target) => {
+        const ratio = ratioOf(results, scenario, target.metric, 'sockeye');
+        const higher = METRICS[target.metric].higherIsBetter;
+        const met = ratio === null ? null : higher ? ratio >= target.ratio : ratio <= target.ratio;
+        return { text: target.text, met, ratio, bound: `${higher ? '≥' : '≤'} ${target.ratio}x` };
+      }),
+    );
+  }
+  return statuses;
+}
+
+function table(results: Results, scenarios: Scenario[], servers: string[]): string {
+  const statuses = targetStatuses(results, scenarios);
+  const header = ['scenario', 'metric', ...servers, 'target (sockeye / ws+native)'];
+  const rows = [header, header.map(() => '---')];
+  for (const scenario of scenarios) {
+    for (const metric of scenario.metrics) {
+      const row = [scenario.label, METRICS[metric].unit];
+      for (const server of servers) {
+        const cell = results[scenario.id]?.[server];
+        const value = cell?.values[metric];
+        if (cell?.error !== undefined)
+          row.push(`error${value === undefined ? '' : ` (${format(metric, value)})`}`);
+        else if (value === undefined) row.push('–');
+        else {
+          const ratio = ratioOf(results, scenario, metric, server);
+          row.push(
+            server === BASELINE || ratio === null
+              ? format(metric, value)
+              : `${format(metric, value)} (${ratio.toFixed(2)}x)`,
+          );
+        }
+      }
+      const target = statuses.get(scenario.id)?.find((_, i) => scenario.targets[i]?.metric === metric);
+      row.push(
+        target === undefined
+          ? ''
+          : `${target.bound}: ${target.met === null ? 'n/a' : target.met ? 'met' : 'NOT met'}`,
+      );
+      rows.push(row);
+    }
+  }
+  return rows.map((row) => `| ${row.join(' | ')} |`).join('\n');
+}
+
+// --- the report ------------------------------------------------------------------------
+
+function commandOutput(command: string, args: string[]): string {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : 'unavailable';
+}
+
+function loadavg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+const BEGIN = '<!-- bench:servers:begin (written by npm run bench; edits here are overwritten) -->';
+const END = '<!-- bench:servers:end -->';
+
+function writeDocs(section: string): void {
+  const block = `${BEGIN}\n${section.trim()}\n${END}\n`;
+  let text = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '# Benchmarks\n\n';
+  const start = text.indexOf(BEGIN.slice(0, BEGIN.indexOf(' (')));
+  const end = text.indexOf(END);
+  if (start !== -1 && end !== -1) text = text.slice(0, start) + block + text.slice(end + END.length + 1);
+  else text = `${text.trimEnd()}\n\n${block}`;
+  writeFileSync(DOCS, text);
+  console.log(`wrote ${DOCS}`);
+}
+
+function docsSection(
+  results: Results,
+  scenarios: Scenario[],
+  servers: { spec: ServerSpec; launch: Launch }[],
+  skipped: string[],
+  machine: Record<string, string>,
+): string {
+  const statuses = targetStatuses(results, scenarios);
+  const load = `load average ${machine.loadBefore} before, ${machine.loadAfter} after`;
+  const busy =
+    Math.max(...[machine.loadBefore, machine.loadAfter].map((l) => Number(l?.split(' ')[0]))) > 0.5;
+  const lines = [
+    '## Server benchmark (`npm run bench`)',
+    '',
+    busy
+      ? `**Provisional**: measured on a shared machine while other jobs ran (${load}); ratios are more trustworthy than absolute figures. Re-run on a quiet machine.`
+      : `Measured on a quiet machine (${load}).`,
+    '',
+    `- Date: ${machine.date}`,
+    `- Machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}`,
+    `- Node ${machine.node}, ${machine.go}, ${servers
+      .map((s) => s.launch.version)
+      .filter(Boolean)
+      .join(', ')}`,
+    `- Pinning: ${PINNED ? `server on CPU ${SERVER_CPU}, load generator on CPU ${LOADGEN_CPU} (taskset)` : 'none (taskset or a second CPU missing)'}`,
+    `- Each cell: ${WARMUP_S} s warm-up, then ${DURATION_S} s measured; binary messages; the generator (bench/loadgen, Go) checks every echoed byte and the order of messages.`,
+    '',
+    'Servers:',
+    ...servers.map((s) => `- **${s.spec.name}**: ${s.spec.description}`),
+    ...skipped.map((reason) => `- left out: ${reason}`),
+    '',
+    'Values, with the ratio to **ws+native** (`ws` with bufferutil) in brackets. For latency and memory, smaller is better.',
+    '',
+    table(
+      results,
+      scenarios,
+      servers.map((s) => s.spec.name),
+    ),
+    '',
+    '### Issue 3 targets',
+    '',
+  ];
+  for (const scenario of scenarios) {
+    for (const status of statuses.get(scenario.id) ?? []) {
+      const verdict = status.met === null ? 'not measured' : status.met ? 'met' : 'NOT met';
+      const ratio = status.ratio === null ? '' : ` (${status.ratio.toFixed(2)}x)`;
+      lines.push(`- ${scenario.label}: ${status.text} (${status.bound}): **${verdict}**${ratio}`);
+    }
+  }
+  const failed = scenarios.flatMap((scenario) =>
+    Object.entries(results[scenario.id] ?? {})
+      .filter(([, cell]) => cell.error !== undefined)
+      .map(([server, cell]) => `- ${scenario.id} / ${server}: ${cell.error}`),
+  );
+  if (failed.length > 0) lines.push('', '### Errors', '', ...failed);
+  return lines.join('\n');
+}
+
+// --- main ------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const scenarios = selectScenarios();
+  if (scenarios.length === 0) throw new Error(`no scenario matches --only ${options.only}`);
+  const machine: Record<string, string> = {
+    date: new Date().toISOString(),
+    cpu: (readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m)?.[1] ?? 'unknown').trim(),
+    cores: String(cpus().length),
+    kernel: release(),
+    node: process.version,
+    go: commandOutput('go', ['version']).replace(/^go version /, 'Go '),
+    loadBefore: loadavg(),
+  };
+  console.log(`load average before: ${machine.loadBefore}`);
+  if (!PINNED)
+    console.warn('WARNING: not pinning (needs taskset and 2 CPUs): server and generator share CPUs');
+  buildLoadgen();
+
+  const prepared: { spec: ServerSpec; launch: Launch }[] = [];
+  const skipped: string[] = [];
+  for (const spec of selectServers()) {
+    const launch = spec.prepare();
+    if (typeof launch === 'string') {
+      console.warn(`leaving out ${spec.name}: ${launch}`);
+      skipped.push(`${spec.name} (${launch})`);
+    } else prepared.push({ spec, launch });
+  }
+
+  const results: Results = {};
+  const running: Running[] = [];
+  try {
+    for (const { spec, launch } of prepared) running.push(await startServer(spec, launch));
+    for (const scenario of scenarios) {
+      results[scenario.id] = {};
+      console.log(`\n${scenario.label} [${scenario.id}]`);
+      for (const server of running) {
+        let cell: Cell;
+        try {
+          cell =
+            scenario.mode === 'idle'
+              ? await measureIdle(server.spec, server.launch, scenario)
+              : await measure(server, scenario);
+        } catch (error) {
+          cell = { values: {}, error: (error as Error).message };
+        }
+        results[scenario.id]![server.spec.name] = cell;
+        const shown = scenario.metrics
+          .map((m) =>
+            cell.values[m] === undefined ? '' : `${format(m, cell.values[m]!)} ${METRICS[m].unit}`,
+          )
+          .filter(Boolean)
+          .join(', ');
+        const cpu = cell.serverCpu === undefined ? '' : ` (server CPU ${(cell.serverCpu * 100).toFixed(0)}%)`;
+        console.log(
+          `  ${server.spec.name.padEnd(10)} ${shown}${cpu}${cell.error ? `  ERROR: ${cell.error}` : ''}`,
+        );
+      }
+    }
+  } finally {
+    for (const server of running) await server.process.stop();
+  }
+  machine.loadAfter = loadavg();
+  console.log(`\nload average after: ${machine.loadAfter}\n`);
+  const names = running.map((r) => r.spec.name);
+  console.log(table(results, scenarios, names));
+
+  mkdirSync(REPORT_DIR, { recursive: true });
+  const stamp = machine.date.replace(/[:.]/g, '-');
+  const report = {
+    machine,
+    options,
+    durationS: DURATION_S,
+    warmupS: WARMUP_S,
+    pinned: PINNED,
+    skipped,
+    results,
+  };
+  writeFileSync(join(REPORT_DIR, `results-${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(REPORT_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const fullRun = !options.quick && options.only === undefined && options.servers === undefined;
+  if (!options['no-docs'] && (fullRun || options['write-docs'])) {
+    writeDocs(docsSection(results, scenarios, prepared, skipped, machine));
+  } else console.log('(docs/benchmarks.md left alone: only a full run, or --write-docs, rewrites it)');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+import type { Payload } from './output.js';
+
+/**
+ * A negotiated WebSocket extension that transforms data messages, as {@link Connection}
+ * sees it (RFC 6455 section 9). sockeye ships one: permessage-deflate (RFC 7692, see
+ * `PerMessageDeflateExtension`). An extension owns an RSV bit: the first frame of a
+ * message it transformed carries that bit, and {@link Connection} routes such messages
+ * through {@link Extension.decodePart}. Every method is synchronous: the core does no I/O
+ * and keeps no promises.
+ */
+export interface Extension {
+  /** The extension's registered token, e.g. `permessage-deflate`. */
+  readonly name: string;
+  /** The RSV bit (`RSV1_BIT`, ...) that marks a message this extension transformed. */
+  readonly rsvBit: number;
+  /**
+   * Transform an outgoing whole message. Returns the new payload (sent with
+   * {@link Extension.rsvBit} set on its first frame), or `null` to send `data` unchanged
+   * with the bit clear (e.g. a message too small to be worth compressing).
+   */
+  encodeMessage(data: Payload, isText: boolean): Buffer | null;
+  /**
+   * Part of an incoming message whose first frame carried {@link Extension.rsvBit}, in
+   * order. Returns the whole decoded message once `fin` (the last part of the message's
+   * last frame) is true, `null` before.
+   * @param maxPayload - the largest decoded message allowed
+   * @throws {@link ProtocolError} 1009 when the decoded message would pass `maxPayload`
+   * (checked while decoding, before the bytes are buffered), 1007 when `data` cannot be
+   * decoded
+   */
+  decodePart(data: Buffer, fin: boolean, maxPayload: number): Buffer | null;
+  /**
+   * A message encoded once for many connections (a broadcast). Returns its payload when
+   * this connection's negotiated parameters let the same bytes be sent to it, `null` when
+   * the message must be encoded for this connection alone.
+   */
+  preparedPayload(message: PreparedMessage): Buffer | null;
+  /** The connection ended: give back or free every resource (zlib streams, buffers). */
+  close(): void;
+}
+
+/**
+ * A message encoded once to be sent to many connections (see `prepareMessage` in
+ * permessage-deflate.ts and {@link Connection.sendPrepared}).
+ */
+export interface PreparedMessage {
+  /** The message as the application gave it. */
+  readonly data: Buffer;
+  /** Whether it is a text message. */
+  readonly isText: boolean;
+  /** The extension that encoded it (`permessage-deflate`), or `''` when it was not encoded. */
+  readonly extension: string;
+  /** The encoded payload, or `null` when it was not encoded (below the threshold). */
+  readonly encoded: Buffer | null;
+  /** The LZ77 window (in bits) the encoder used: a peer must accept at least this. */
+  readonly windowBits: number;
+}
