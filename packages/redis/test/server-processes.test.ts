@@ -170,6 +170,8 @@ describe('three sockeye server processes on one Redis', { skip, timeout: 240_000
     const mark = servers.map((s) => s.lines.length);
     await redis.kill();
     await Promise.all(servers.map((s, i) => s.line(/^status down$/, mark[i])));
+    // The brokers keep trying to reconnect; each refusal reaches the server's brokerError event.
+    await Promise.all(servers.map((s, i) => s.line(/^error connection .*ECONNREFUSED/, mark[i])));
     // Published while Redis is down: local subscribers still get it, the other servers cannot.
     const downMark = servers[0]!.lines.length;
     servers[0]!.send('publish room 5 100');

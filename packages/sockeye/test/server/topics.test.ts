@@ -382,6 +382,24 @@ describe('the broker lives and dies with the server', () => {
     assert.equal(lost[0]!.count, 1);
   });
 
+  it('without a lost listener, the first loss becomes one process warning', async () => {
+    const { server } = await topicServer();
+    await server.close();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      server.publish('room', 'one');
+      server.publish('room', 'two');
+      await until(() => warnings.length > 0, 'a warning');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(warnings.length, 1, 'warned once');
+      assert.match(warnings[0]!, /lost 1 message\(s\) on topic "room" \(closed\).*'lost' event/);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a broker that already serves a server is refused', async () => {
     const broker = new InProcessBroker();
     const first = await setup({ handlers: {}, broker });
