@@ -87,10 +87,7 @@ export class TopicRegistry<S> {
    *   in too many topics (nothing changes then)
    */
   subscribe(subscriber: S, topic: string): boolean {
-    if (topic.length === 0) throw new TopicError('empty-topic', 'a topic name cannot be empty');
-    if (topic.length > this.maxTopicLength) {
-      throw new TopicError('topic-too-long', `topic name longer than ${this.maxTopicLength} characters`);
-    }
+    this.checkTopic(topic);
     let topics = this.bySubscriber.get(subscriber);
     if (topics?.has(topic)) return false;
     if (topics !== undefined && topics.size >= this.maxTopicsPerSubscriber) {
@@ -112,6 +109,18 @@ export class TopicRegistry<S> {
     }
     subscribers.add(subscriber);
     return true;
+  }
+
+  /**
+   * Check a topic name against the limits (a server checks the topic of every publish,
+   * which may come from a client too).
+   * @throws {@link TopicError} when the topic is empty or too long
+   */
+  checkTopic(topic: string): void {
+    if (topic.length === 0) throw new TopicError('empty-topic', 'a topic name cannot be empty');
+    if (topic.length > this.maxTopicLength) {
+      throw new TopicError('topic-too-long', `topic name longer than ${this.maxTopicLength} characters`);
+    }
   }
 
   /**

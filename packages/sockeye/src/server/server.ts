@@ -280,6 +280,7 @@ export class WebSocketServer<Data = undefined>
    * grows without bound. `data` is copied: it may be reused once this returns.
    * @returns how many local subscribers it was queued for (the other servers' are not
    *   counted: the broker delivers to them later; losses come as `lost` events)
+   * @throws `TopicError` (close code 1008) for an empty or too long topic name
    */
   publish(topic: string, data: PublishData, options?: PublishOptions): number {
     return this.publishFrom(null, topic, data, options);
@@ -297,6 +298,7 @@ export class WebSocketServer<Data = undefined>
     data: PublishData,
     options: PublishOptions | undefined,
   ): number {
+    this.topicRegistry.checkTopic(topic);
     const isText = !(options?.isBinary ?? typeof data !== 'string');
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
     const count = this.deliver(topic, bytes, isText, sender);

@@ -270,6 +270,7 @@ export class ServerWebSocket<Data = undefined> {
    * or not), here and on the other servers of the application. Same as
    * `server.publish()` otherwise.
    * @returns how many local subscribers it was queued for (see `server.publish()`)
+   * @throws `TopicError` (close code 1008) for an empty or too long topic name
    */
   publish(topic: string, data: PublishData, options?: PublishOptions): number {
     return this.host.publishFrom(this, topic, data, options);

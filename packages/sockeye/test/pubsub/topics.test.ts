@@ -75,6 +75,10 @@ describe('TopicRegistry', () => {
     assert.throws(() => small.registry.subscribe('alice', 'abcd'), refused('topic-too-long'));
     assert.deepEqual([...small.broker.topics], []);
     assert.equal(broker.topics.size, 1);
+    // checkTopic: the same rules, for a publish.
+    assert.throws(() => small.registry.checkTopic(''), refused('empty-topic'));
+    assert.throws(() => small.registry.checkTopic('abcd'), refused('topic-too-long'));
+    assert.doesNotThrow(() => small.registry.checkTopic('abc'));
   });
 
   it('bounds the topics one subscriber may be in', () => {

@@ -203,6 +203,16 @@ describe('topics on one server', () => {
       (e: unknown) => e instanceof TopicError && e.rule === 'too-many-topics',
     );
     assert.deepEqual([...ws.topics].sort(), ['one', 'two']);
+    // Publishing is held to the same topic names (a topic from a client may be anything).
+    assert.throws(
+      () => ws.publish('123456789', 'x'),
+      (e: unknown) => e instanceof TopicError,
+    );
+    assert.throws(
+      () => ws.publish('', 'x'),
+      (e: unknown) => e instanceof TopicError,
+    );
+    assert.equal(ws.publish('12345678', 'x'), 0);
   });
 });
 
