@@ -318,6 +318,9 @@ export class WebSocketServer<Data = undefined>
     if (size === 0 || (size === 1 && except !== null && subscribers.has(except))) return 0;
     // One frame for everybody: each connection queues this same Buffer (no copy, no
     // header per connection); `data` is a view of it, the server's own copy.
+    // With permessage-deflate wired in, build `message` with the server's
+    // `PerMessageDeflate.prepareMessage(bytes, isText)` plus this `frame`: connections
+    // without the extension take the frame, those with it the payload compressed once.
     const frame = buildFrame(FIN_BIT | (isText ? Opcode.Text : Opcode.Binary), bytes);
     const message: PreparedMessage = {
       data: frame.subarray(frame.length - bytes.length),
