@@ -7,6 +7,8 @@ export { constantTimeEqual } from './auth.js';
 export { isOriginAllowed, isSameOrigin, type OriginPolicy } from './origin.js';
 export { type ServerCloseOptions, WebSocketServer, type WebSocketServerEvents } from './server.js';
 export {
+  type PublishData,
+  type PublishOptions,
   type SendData,
   SendStatus,
   type UpgradeRequestContext,
