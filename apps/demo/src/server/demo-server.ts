@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { buildRejectResponse, HandshakeError } from 'sockeye/protocol';
+import type { Broker } from 'sockeye/pubsub';
 import { CHAT_PATH, ECHO_PATH, INSPECTOR_FEED_PATH } from '../shared/routes.js';
 import { ChatService } from './chat.js';
 import { EchoService } from './echo.js';
@@ -19,6 +20,11 @@ export interface DemoServerOptions {
   port: number;
   /** Address to bind. @defaultValue `127.0.0.1` */
   host?: string;
+  /**
+   * Carries the chat room to other demo servers (a `RedisBroker`); closed with the server.
+   * @defaultValue an in-process broker: the room is this server's alone
+   */
+  broker?: Broker;
 }
 
 /** A running demo server. */
@@ -38,7 +44,7 @@ export interface DemoServer {
 export async function startDemoServer(options: DemoServerOptions): Promise<DemoServer> {
   const host = options.host ?? '127.0.0.1';
   const echo = new EchoService();
-  const chat = new ChatService();
+  const chat = new ChatService(options.broker);
   const http: Server = createServer(serveStatic(options.publicDir));
   http.on('upgrade', (request, duplex, head) => {
     // An HTTP server's upgrade socket is a net.Socket (a TLS one for HTTPS).
@@ -60,6 +66,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     });
   };
   try {
+    await chat.start();
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(options.port, host, () => {

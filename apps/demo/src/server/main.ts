@@ -4,11 +4,14 @@
  *   node --import tsx apps/demo/src/server/main.ts [--port N] [--host H]
  *
  * The port comes from `--port`, else `PORT`, else 8080. A port that is taken is one
- * clear line and exit code 1.
+ * clear line and exit code 1. With `REDIS_URL=redis://host:port`, the chat room is shared
+ * with every demo server on that Redis (a `RedisBroker` from `@sockeye/redis`).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { RedisBroker } from '@sockeye/redis';
+import type { Broker } from 'sockeye/pubsub';
 import { startDemoServer } from './demo-server.js';
 
 const DEFAULT_PORT = 8080;
@@ -30,9 +33,18 @@ const port = Number(portText);
 if (!/^\d+$/.test(portText) || port > 65535) fail(`invalid port ${JSON.stringify(portText)}`);
 const host = values.host ?? '127.0.0.1';
 
+const redisUrl = process.env.REDIS_URL;
+let broker: Broker | undefined;
+if (redisUrl !== undefined && redisUrl !== '') {
+  if (!/^rediss?:\/\//.test(redisUrl))
+    fail(`REDIS_URL must be a redis:// URL, not ${JSON.stringify(redisUrl)}`);
+  broker = new RedisBroker({ url: redisUrl });
+}
+
 try {
-  const server = await startDemoServer({ publicDir, port, host });
+  const server = await startDemoServer({ publicDir, port, host, broker });
   console.log(`sockeye demo listening on ${server.origin}`);
+  if (redisUrl) console.log(`  chat shared through Redis at ${redisUrl}`);
   console.log(`  ${server.origin}/echo.html       echo: text, Blob, ArrayBuffer`);
   console.log(`  ${server.origin}/inspector.html  frame inspector`);
   console.log(`  ${server.origin}/chat.html       chat`);
@@ -45,6 +57,7 @@ try {
     });
   }
 } catch (error) {
+  await broker?.close();
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') {
     fail(
