@@ -78,6 +78,9 @@ describe('sockeye serve', () => {
       const received = [a, b, c].map((ws) => nextMessage(ws!));
       a!.send('to everyone');
       for (const message of await Promise.all(received)) assert.deepEqual(message, ['to everyone', false]);
+      const binary = [a, b, c].map((ws) => nextMessage(ws!));
+      c!.send(Buffer.from([7, 8]));
+      for (const message of await Promise.all(binary)) assert.deepEqual(message, ['\u0007\b', true]);
       for (const ws of [a, b, c]) ws!.terminate();
     } finally {
       await server.stop();

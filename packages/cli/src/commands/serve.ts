@@ -13,6 +13,7 @@ Start a WebSocket server on sockeye's WebSocketServer, for trying clients out.
 Options:
   --echo              send every message back to its sender, with its type (the default)
   --broadcast         send every message to every connected client, the sender included
+                      (one topic publish: framed once for all)
   -p, --port N        the port (default 8080; 0 picks a free one)
       --host H        the address to bind (default 127.0.0.1; 0.0.0.0 for every interface)
       --tls-cert FILE serve wss:// with this certificate (PEM) ...
@@ -31,6 +32,9 @@ Examples:
 
 Exit code: 0 after Ctrl-C, 1 when it cannot listen (port taken, bad certificate),
 2 for bad arguments.`;
+
+/** The topic every client subscribes to with --broadcast. */
+const BROADCAST_TOPIC = 'all';
 
 function peer(ws: ServerWebSocket<unknown>): string {
   const address = ws.remoteAddress ?? '?';
@@ -79,16 +83,16 @@ async function run(args: string[], io: Io): Promise<number> {
     selectProtocol: (offered) => offered[0],
     decodeText: false,
     handlers: {
-      open: (ws) =>
+      open: (ws) => {
+        if (broadcast) ws.subscribe(BROADCAST_TOPIC);
         io.err(
           `+ ${peer(ws)} connected${ws.protocol === '' ? '' : ` (${ws.protocol})`}, ${server.clients.size} open`,
-        ),
+        );
+      },
       message: (ws, data, isBinary) => {
-        if (!broadcast) {
-          ws.send(data, isBinary);
-          return;
-        }
-        for (const client of server.clients) client.send(data, isBinary);
+        // A broadcast is one publish: framed once, the same bytes written to every client.
+        if (broadcast) server.publish(BROADCAST_TOPIC, data, { isBinary });
+        else ws.send(data, isBinary);
       },
       close: (ws, code, reason) =>
         io.err(
