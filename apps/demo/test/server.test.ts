@@ -259,27 +259,37 @@ describe('the demo server', () => {
   });
 });
 
-describe('npm start on a port that is taken', () => {
+describe('the demo server on a port that is taken, or not a port', () => {
   it('says so in one line and exits with 1', { timeout: 60_000 }, async () => {
     const port = await freePort();
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
-    try {
-      const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const start = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
         execFile(
           process.execPath,
-          ['--import', 'tsx', main, '--port', String(port)],
-          { timeout: 50_000 },
+          ['--import', 'tsx', main, ...args],
+          { timeout: 50_000, env },
           (error, stdout, stderr) =>
             resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
         );
       });
-      assert.equal(run.code, 1);
-      assert.equal(run.stdout, '');
-      assert.equal(
-        run.stderr,
-        `sockeye demo: port ${port} on 127.0.0.1 is already in use; choose another with PORT=8081 npm start or npm start -- --port 8081\n`,
-      );
+    try {
+      // The port from --port, and from PORT.
+      for (const run of [
+        await start(['--port', String(port)]),
+        await start([], { ...process.env, PORT: String(port) }),
+      ]) {
+        assert.equal(run.code, 1);
+        assert.equal(run.stdout, '');
+        assert.equal(
+          run.stderr,
+          `sockeye demo: port ${port} on 127.0.0.1 is already in use; choose another with PORT=8081 npm start or npm start -- --port 8081\n`,
+        );
+      }
+      const bad = await start(['--port', 'eighty']);
+      assert.equal(bad.code, 1);
+      assert.equal(bad.stderr, 'sockeye demo: invalid port "eighty"\n');
     } finally {
       blocker.close();
     }
