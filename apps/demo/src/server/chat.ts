@@ -73,7 +73,17 @@ export class ChatService {
     this.server.on('lost', () => {
       // Reported by the broker (Redis down): the room carries on; nothing to resend.
     });
-    this.server.on('brokerError', (error) => console.error(`sockeye demo: chat broker: ${error.message}`));
+    // A Redis that is away fails every reconnection attempt the same way: say it once.
+    let lastError = '';
+    this.server.on('brokerError', (error) => {
+      if (error.message === lastError) return;
+      lastError = error.message;
+      console.error(`sockeye demo: chat broker: ${error.message}`);
+    });
+    this.server.on('brokerStatus', (status) => {
+      if (status === 'up' && lastError !== '') console.error('sockeye demo: chat broker is up again');
+      if (status === 'up') lastError = '';
+    });
     this.broker.observe({
       message: (message) => this.fromOtherServer(message),
       status: (status) => {

@@ -10,7 +10,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { RedisBroker } from '@sockeye/redis';
 import type { Broker } from 'sockeye/pubsub';
 import { startDemoServer } from './demo-server.js';
 
@@ -38,6 +37,8 @@ let broker: Broker | undefined;
 if (redisUrl !== undefined && redisUrl !== '') {
   if (!/^rediss?:\/\//.test(redisUrl))
     fail(`REDIS_URL must be a redis:// URL, not ${JSON.stringify(redisUrl)}`);
+  // Loaded only when asked for: without REDIS_URL the demo needs nothing but sockeye.
+  const { RedisBroker } = await import('@sockeye/redis');
   broker = new RedisBroker({ url: redisUrl });
 }
 
