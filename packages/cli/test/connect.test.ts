@@ -247,33 +247,35 @@ describe('sockeye connect in a terminal (tmux)', { skip: missing('/usr/bin/tmux'
   });
 
   /** The pane's text (with escapes when `escapes`), once `pattern` shows in it. */
-  async function screen(pattern: RegExp, escapes = false): Promise<string> {
+  async function screen(pattern: RegExp, escapes = false, session = 'connect'): Promise<string> {
     for (let i = 0; i < 300; i++) {
-      const text = tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', 'connect');
+      const text = tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', session);
       if (pattern.test(text)) return text;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new Error(`${pattern} never showed; the screen:\n${tmux('capture-pane', '-p', '-t', 'connect')}`);
+    throw new Error(`${pattern} never showed; the screen:\n${tmux('capture-pane', '-p', '-t', session)}`);
+  }
+
+  /** Run `sockeye connect <path>` in a new tmux session (a real terminal), then print its exit code. */
+  function session(name: string, path: string): void {
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      name,
+      '-x',
+      '120',
+      '-y',
+      '30',
+      `env -u NO_COLOR -u FORCE_COLOR TERM=xterm-256color '${process.execPath}' '${BIN}' connect '${url}${path}'; echo "EXIT=$?"; sleep 60`,
+    );
   }
 
   it(
     'a prompt, lines typed are sent, what arrives is printed in colour, /close sets the exit code',
     T,
     async () => {
-      const env = { ...process.env };
-      delete env.FORCE_COLOR;
-      delete env.NO_COLOR;
-      tmux(
-        'new-session',
-        '-d',
-        '-s',
-        'connect',
-        '-x',
-        '120',
-        '-y',
-        '30',
-        `TERM=xterm-256color '${process.execPath}' '${BIN}' connect '${url}/ping'; echo "EXIT=$?"; sleep 60`,
-      );
+      session('connect', '/ping');
       await screen(/^connected to ws:/m);
       await screen(/^< ping "hey"$/m);
       tmux('send-keys', '-t', 'connect', '-l', 'hello from tmux');
@@ -291,4 +293,16 @@ describe('sockeye connect in a terminal (tmux)', { skip: missing('/usr/bin/tmux'
       assert.match(done, /^EXIT=3$/m);
     },
   );
+
+  it('Ctrl-D ends the session with a normal close and exit code 0', T, async () => {
+    session('eof', '/');
+    await screen(/^connected to ws:/m, false, 'eof');
+    tmux('send-keys', '-t', 'eof', '-l', 'last words');
+    tmux('send-keys', '-t', 'eof', 'Enter');
+    await screen(/^< last words$/m, false, 'eof');
+    tmux('send-keys', '-t', 'eof', 'C-d');
+    const done = await screen(/^EXIT=\d+$/m, false, 'eof');
+    assert.match(done, /^closed: 1000 \(normal closure\)$/m);
+    assert.match(done, /^EXIT=0$/m);
+  });
 });
