@@ -4,13 +4,12 @@
  * errors.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'sockeye/server';
 import { missing } from '../../../scripts/lib/prereqs.js';
 import { Reservoir } from '../src/commands/bench.js';
-import { BIN, sockeye } from './support/run.js';
+import { BIN, privateTmux, sockeye } from './support/run.js';
 
 const T = { timeout: 90_000 };
 
@@ -97,9 +96,7 @@ describe('sockeye bench', () => {
     ...T,
     skip: missing('/usr/bin/tmux', 'tmux'),
   }, async () => {
-    const socketName = `sockeye-bench-test-${process.pid}`;
-    const tmux = (...args: string[]) =>
-      execFileSync('tmux', ['-L', socketName, ...args], { encoding: 'utf8', timeout: 10_000 });
+    const { tmux, close } = privateTmux();
     try {
       tmux(
         'new-session',
@@ -127,7 +124,7 @@ describe('sockeye bench', () => {
       assert.match(screen, /^connections +2$/m);
       assert.doesNotMatch(screen, /msg\/s/, 'the progress line is cleared before the table');
     } finally {
-      tmux('kill-server');
+      close();
     }
   });
 });

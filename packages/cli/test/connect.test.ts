@@ -5,7 +5,6 @@
  * socket).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ServerWebSocket, type UpgradeRequestContext, WebSocketServer } from 'sockeye/server';
 import { missing } from '../../../scripts/lib/prereqs.js';
-import { BIN, selfSignedCertificate, sockeye } from './support/run.js';
+import { BIN, privateTmux, selfSignedCertificate, sockeye } from './support/run.js';
 
 const T = { timeout: 60_000 };
 const ESC = '\u001b[';
@@ -228,9 +227,7 @@ describe('sockeye connect over TLS', { skip: missing('/usr/bin/openssl', 'openss
 });
 
 describe('sockeye connect in a terminal (tmux)', { skip: missing('/usr/bin/tmux', 'tmux') }, () => {
-  const socketName = `sockeye-connect-test-${process.pid}`;
-  const tmux = (...args: string[]) =>
-    execFileSync('tmux', ['-L', socketName, ...args], { encoding: 'utf8', timeout: 10_000 });
+  const { tmux, close: closeTmux } = privateTmux();
   let server: WebSocketServer<Seen>;
   let url = '';
   before(async () => {
@@ -238,11 +235,7 @@ describe('sockeye connect in a terminal (tmux)', { skip: missing('/usr/bin/tmux'
     url = `ws://127.0.0.1:${((await server.listen()) as AddressInfo).port}`;
   });
   after(async () => {
-    try {
-      tmux('kill-server');
-    } catch {
-      // already gone
-    }
+    closeTmux();
     await server?.close({ timeout: 1000 });
   });
 

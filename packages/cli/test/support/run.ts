@@ -1,6 +1,6 @@
 /** Run the `sockeye` command as a subprocess, the way people run it. */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,4 +64,26 @@ export function selfSignedCertificate(): {
     { stdio: 'ignore' },
   );
   return { dir, certFile, keyFile, cert: readFileSync(certFile), key: readFileSync(keyFile) };
+}
+
+/**
+ * A tmux server of the test's own, on a socket in a temp dir (never the user's or another
+ * test's server). `close()` kills that server only and removes the socket.
+ */
+export function privateTmux(): { tmux: (...args: string[]) => string; close: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'sockeye-tmux-'));
+  const socket = join(dir, 'tmux.sock');
+  const tmux = (...args: string[]) =>
+    execFileSync('tmux', ['-S', socket, ...args], { encoding: 'utf8', timeout: 10_000 });
+  return {
+    tmux,
+    close: () => {
+      try {
+        tmux('kill-server');
+      } catch {
+        // no session was started, or it is already gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
