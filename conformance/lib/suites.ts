@@ -158,7 +158,7 @@ export const CLIENT_SECTIONS_1_TO_10: Suite = clientSuite({
   id: 'client',
   title: 'Client: the sockeye WebSocket client, sections 1-10',
   underTest:
-    "sockeye's `WebSocket` (`packages/sockeye/src/client/`) driven by `conformance/lib/client-driver.ts`, echoing every message with its type, limits raised to what section 9 needs.",
+    "sockeye's `WebSocket` (`packages/sockeye/src/client/`) driven by `conformance/lib/client-driver.ts`, echoing every message with its type, limits raised to what section 9 needs; permessage-deflate is offered as by default, and kosoku declines it outside sections 12-13.",
   include: SECTIONS_1_TO_10,
   driveClient: driveSockeyeClient,
   reproduceClient:
