@@ -123,31 +123,47 @@ export const DEFLATE_OFFERS: Readonly<Record<string, PerMessageDeflateOptions>> 
 };
 
 /**
- * The client's permessage-deflate options for a case of section 12 or 13. `threshold: 0`
- * compresses every echoed message, so that small messages exercise our compressor too
- * (the default threshold would send those under 1 KiB plain, which is also conformant).
+ * The client's permessage-deflate options for a case of section 12 or 13. By default
+ * `threshold: 0` compresses every echoed message, so that small messages exercise our
+ * compressor too; with the default threshold (1024) those under 1 KiB go plain, which is
+ * also conformant (RFC 7692 section 6).
  */
-export function deflateOptionsFor(caseId: string): PerMessageDeflateOptions {
+export function deflateOptionsFor(caseId: string, threshold = 0): PerMessageDeflateOptions {
   const subsection = caseId.split('.').slice(0, 2).join('.');
-  return { ...(DEFLATE_OFFERS[subsection] ?? {}), threshold: 0 };
+  return { ...(DEFLATE_OFFERS[subsection] ?? {}), threshold };
 }
 
-/** The Autobahn client flow for sections 12 and 13, each case with its offer ({@link deflateOptionsFor}). */
-export function driveSockeyeDeflateClient(base: string): Promise<void> {
+/**
+ * The Autobahn client flow for sections 12 and 13, each case with its offer
+ * ({@link deflateOptionsFor}). `caseIds` are the cases the fuzzing server runs, in
+ * {@link DEFLATE_CASE_IDS} order (it runs them in that order).
+ */
+export function driveSockeyeDeflateClient(
+  base: string,
+  caseIds: readonly string[] = DEFLATE_CASE_IDS,
+  threshold = 0,
+): Promise<void> {
   return driveSockeyeClient(
     base,
-    (n) => ({ perMessageDeflate: deflateOptionsFor(DEFLATE_CASE_IDS[n - 1] as string) }),
-    DEFLATE_CASE_IDS.length,
+    (n) => ({ perMessageDeflate: deflateOptionsFor(caseIds[n - 1] as string, threshold) }),
+    caseIds.length,
   );
 }
 
-/** Run sections 12 and 13 for the client; reports in reports/autobahn/client-deflate by default. */
+/**
+ * Run sections 12 and 13 for the client (or the `caseIds` among them, listed in
+ * {@link DEFLATE_CASE_IDS} order) with the given compression threshold; reports in
+ * reports/autobahn/client-deflate by default.
+ */
 export async function runSockeyeDeflateClientSuite(
   outDir = reportDir('client-deflate'),
+  options: { caseIds?: readonly string[]; threshold?: number } = {},
 ): Promise<CaseResult[]> {
-  const server = await startFuzzingServer(await freePort(), { include: DEFLATE_CLIENT_SECTIONS, outDir });
+  const caseIds = options.caseIds ?? DEFLATE_CASE_IDS;
+  const include = options.caseIds === undefined ? DEFLATE_CLIENT_SECTIONS : caseIds;
+  const server = await startFuzzingServer(await freePort(), { include, outDir });
   try {
-    await driveSockeyeDeflateClient(server.url);
+    await driveSockeyeDeflateClient(server.url, caseIds, options.threshold ?? 0);
     return await server.results;
   } finally {
     server.stop();

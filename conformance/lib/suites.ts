@@ -172,7 +172,7 @@ export const CLIENT_DEFLATE_SECTIONS_12_13: Suite = clientSuite({
   underTest:
     "sockeye's `WebSocket` driven by `conformance/lib/client-driver.ts` (`driveSockeyeDeflateClient`): permessage-deflate offered in every case, with the offer each subsection of 13 is about (`DEFLATE_OFFERS`), every echoed message compressed (threshold 0).",
   include: DEFLATE_CLIENT_SECTIONS,
-  driveClient: driveSockeyeDeflateClient,
+  driveClient: (url) => driveSockeyeDeflateClient(url),
   reproduceClient:
     "node --import tsx -e \"import('./conformance/lib/client-driver.ts').then((m) => m.driveSockeyeDeflateClient('ws://127.0.0.1:9001'))\"",
 });
