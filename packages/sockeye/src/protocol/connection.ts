@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_PAYLOAD,
   MAX_CLOSE_REASON_BYTES,
   MAX_CONTROL_PAYLOAD,
+  PART_OVERHEAD,
 } from './limits.js';
 import { Opcode } from './opcodes.js';
 import { OutputQueue, type Payload } from './output.js';
@@ -83,8 +84,8 @@ export interface ConnectionOptions {
 
 /** Smallest buffer allocated to reassemble a message that arrives in parts. */
 const MIN_ASSEMBLY = 1024;
-/** A single frame up to this size that spans reads gets its exact-size buffer at once. */
-const EXACT_ASSEMBLY = 64 * 1024;
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The WebSocket protocol for one open connection, without I/O (the sans-I/O design of
@@ -124,12 +125,26 @@ export class Connection implements FrameHandler {
   private messageFragments = 0;
   /** The current message's first frame had the extension's RSV bit: it goes through the extension. */
   private messageEncoded = false;
-  /** Reassembly buffer for a message that arrives in more than one part, and how much of it is filled. */
+  /**
+   * A message that arrives in more than one part is first held as views of the received
+   * chunks (no copy) and joined once at its end, into a buffer of its exact size. What the
+   * views pin is charged against `assemblyLimit`: each view's whole chunk (once per chunk)
+   * plus {@link PART_OVERHEAD}, so a peer sending a million one-byte fragments cannot make
+   * us hold a million views. Past that budget the views are copied into `assembly` and
+   * later parts are copied there as they come.
+   */
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
+  private partsCharge = 0;
+  /** The chunk of the last view charged (a chunk holding several fragments is charged once). */
+  private lastChunk: ArrayBufferLike | null = null;
+  /** Reassembly buffer once the views went over budget, and how much of it is filled. */
   private assembly: Buffer | null = null;
   private assemblyLength = 0;
+  /** Most bytes the current message can have: a single frame's exact size, or the limit. */
   private assemblyLimit = 0;
-  /** Size of the first reassembly buffer: a single frame's exact size (up to 64 KiB), or small for a fragmented message. */
-  private assemblyStart = 0;
+  /** The current message is one frame: `assemblyLimit` is its exact size. */
+  private assemblyExact = false;
   private readonly utf8 = new Utf8Validator();
 
   // A control frame split across reads (at most 125 bytes).
@@ -296,13 +311,10 @@ export class Connection implements FrameHandler {
       this.messageText = header.opcode === Opcode.Text;
       this.messageBytes = 0;
       this.messageFragments = 0;
-      this.assemblyLength = 0;
       this.utf8.reset();
       // A single-frame message: its exact size is known. A fragmented one: only the limit.
       this.assemblyLimit = header.fin ? header.length : this.maxPayload;
-      // A fragmented message's size is unknown: start small and double, so that one byte
-      // of a first fragment pins ~1 KiB, not 64 KiB (and small fragmented messages stay cheap).
-      this.assemblyStart = header.fin ? Math.min(header.length, EXACT_ASSEMBLY) : MIN_ASSEMBLY;
+      this.assemblyExact = header.fin;
       this.messageEncoded = this.extension !== null && (header.rsv & this.extension.rsvBit) !== 0;
       if (header.rsv & RSV1_BIT && !this.messageEncoded) {
         throw new ProtocolError(
@@ -349,39 +361,85 @@ export class Connection implements FrameHandler {
       this.handler.onMessage(data, this.messageText);
       return;
     }
-    // The message arrives in parts: validate as the bytes arrive (fail fast), copy into one buffer.
+    // The message arrives in parts: validate text as the bytes arrive (fail fast), hold the parts.
     if (this.messageText && !this.utf8.push(data)) throw invalidUtf8();
-    this.append(data);
+    if (data.length > 0) {
+      if (this.assembly === null) this.hold(data);
+      else this.append(data);
+    }
     if (last && this.frameFin) {
       if (this.messageText && !this.utf8.complete) throw invalidUtf8();
-      const message = this.assembly!.subarray(0, this.assemblyLength);
-      this.assembly = null;
-      this.assemblyLength = 0;
-      this.handler.onMessage(message, this.messageText);
+      this.handler.onMessage(this.takeMessage(), this.messageText);
     }
   }
 
   // ---- internals ----
 
   /**
-   * Copy a part of the current message into the reassembly buffer. The buffer grows by
-   * doubling and never past what the frame headers declared (a single frame) or the limit
-   * (a fragmented message), so the memory a message pins is bounded by `maxPayload`
-   * whatever the number of fragments: no per-fragment object is kept.
+   * Keep a part of the current message as a view while what the views pin stays within the
+   * message's size bound; past it, copy them into one buffer (see `parts`).
+   */
+  private hold(data: Buffer): void {
+    const chunk = data.buffer;
+    this.partsCharge += (chunk === this.lastChunk ? data.length : chunk.byteLength) + PART_OVERHEAD;
+    this.lastChunk = chunk;
+    if (this.partsCharge <= this.assemblyLimit) {
+      this.parts.push(data);
+      this.partsBytes += data.length;
+      return;
+    }
+    const parts = this.parts;
+    this.clearParts();
+    for (const part of parts) this.append(part);
+    this.append(data);
+  }
+
+  /**
+   * Copy a part of the current message into the reassembly buffer. A single frame's buffer
+   * is allocated once, at its exact declared size (its views already pinned that much, see
+   * `hold`); a fragmented message's buffer grows by doubling, never past the limit. Either
+   * way the memory a message pins is bounded by `maxPayload`.
    */
   private append(data: Buffer): void {
     const needed = this.assemblyLength + data.length;
     let assembly = this.assembly;
     if (assembly === null || assembly.length < needed) {
       const limit = this.assemblyLimit;
-      const grown = assembly === null ? Math.max(this.assemblyStart, MIN_ASSEMBLY) : assembly.length * 2;
-      const size = Math.max(needed, Math.min(limit, grown));
+      const grown = assembly === null ? 2 * needed : assembly.length * 2;
+      const size = this.assemblyExact
+        ? limit
+        : Math.max(needed, Math.min(limit, Math.max(MIN_ASSEMBLY, grown)));
       const next = Buffer.allocUnsafe(size);
       if (assembly !== null) assembly.copy(next, 0, 0, this.assemblyLength);
       this.assembly = assembly = next;
     }
     data.copy(assembly, this.assemblyLength);
     this.assemblyLength = needed;
+  }
+
+  /** The whole current message: the reassembly buffer, the only view, or the views joined once. */
+  private takeMessage(): Buffer {
+    let message: Buffer;
+    if (this.assembly !== null) {
+      message = this.assembly.subarray(0, this.assemblyLength);
+      this.assembly = null;
+      this.assemblyLength = 0;
+    } else if (this.parts.length <= 1) {
+      message = this.parts[0] ?? EMPTY;
+    } else {
+      message = Buffer.allocUnsafe(this.partsBytes);
+      let at = 0;
+      for (const part of this.parts) at += part.copy(message, at);
+    }
+    this.clearParts();
+    return message;
+  }
+
+  private clearParts(): void {
+    if (this.parts.length > 0) this.parts = [];
+    this.partsBytes = 0;
+    this.partsCharge = 0;
+    this.lastChunk = null;
   }
 
   private controlPayload(data: Buffer, last: boolean, first: boolean): void {
@@ -464,6 +522,7 @@ export class Connection implements FrameHandler {
     this._state = 'closed';
     this._closeInfo = info;
     this.assembly = null;
+    this.clearParts();
     this.extension?.close();
     this.handler.onClose(info);
   }
