@@ -225,8 +225,54 @@ export function maskInto(
   target: Uint8Array,
   targetOffset: number,
 ): void {
-  target.set(source, targetOffset);
-  maskRegion(target, targetOffset, targetOffset + source.length, key, 0);
+  maskCopy(source, 0, source.length, target, targetOffset, key, 0);
+}
+
+/**
+ * Write `source[start, end)` XORed with the key at `key[keyAt]` into `target` at
+ * `targetOffset`, in one pass where it can: with the SIMD kernel the bytes go from `source`
+ * into the kernel's memory and from there, masked, into `target` (two `memcpy` and the XOR,
+ * instead of a copy then a mask in place, which is three with the kernel). `keyOffset` is
+ * the payload position of `source[start]`. `source` is left as it was.
+ */
+export function maskCopy(
+  source: Uint8Array,
+  start: number,
+  end: number,
+  target: Uint8Array,
+  targetOffset: number,
+  key: Uint8Array,
+  keyAt: number,
+  keyOffset = 0,
+): void {
+  const kernel = simd;
+  if (end - start < SIMD_MIN || kernel === null) {
+    target.set(source.subarray(start, end), targetOffset);
+    maskRegion(target, targetOffset, targetOffset + end - start, key, keyAt, keyOffset);
+    return;
+  }
+  const memory = kernel.memory;
+  for (let at = start; at < end; at += SIMD_BLOCK) {
+    const blockEnd = Math.min(end, at + SIMD_BLOCK);
+    const whole = (blockEnd - at) & ~63;
+    const p = at - start + keyOffset;
+    memory.set(source.subarray(at, at + whole), 0);
+    kernel.xor(0, whole, keyWord(key, keyAt, p));
+    const into = targetOffset + at - start;
+    target.set(memory.subarray(0, whole), into);
+    for (let i = whole; i < blockEnd - at; i++)
+      target[into + i] = source[at + i]! ^ key[keyAt + ((p + i) & 3)]!;
+  }
+}
+
+/** The 4 key bytes in the order they apply from payload position `p`, as a little-endian word (WebAssembly's order). */
+function keyWord(key: Uint8Array, keyAt: number, p: number): number {
+  return (
+    key[keyAt + (p & 3)]! |
+    (key[keyAt + ((p + 1) & 3)]! << 8) |
+    (key[keyAt + ((p + 2) & 3)]! << 16) |
+    (key[keyAt + ((p + 3) & 3)]! << 24)
+  );
 }
 
 /**
@@ -248,15 +294,8 @@ function maskRegionSimd(
   for (let at = start; at < end; at += SIMD_BLOCK) {
     const blockEnd = Math.min(end, at + SIMD_BLOCK);
     const whole = (blockEnd - at) & ~63;
-    // The key rotated to this block's payload position; WebAssembly memory is little-endian.
-    const p = at - start + keyOffset;
-    const word =
-      key[keyAt + (p & 3)]! |
-      (key[keyAt + ((p + 1) & 3)]! << 8) |
-      (key[keyAt + ((p + 2) & 3)]! << 16) |
-      (key[keyAt + ((p + 3) & 3)]! << 24);
     memory.set(data.subarray(at, at + whole), 0);
-    kernel.xor(0, whole, word);
+    kernel.xor(0, whole, keyWord(key, keyAt, at - start + keyOffset));
     data.set(memory.subarray(0, whole), at);
     // The tail (< 64 bytes) keeps the same key phase: `whole` is a multiple of 4.
     for (let i = at + whole; i < blockEnd; i++) data[i]! ^= key[keyAt + ((i - start + keyOffset) & 3)]!;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { maskInto, maskSlow, nextMaskKey, unmask } from '../../src/protocol/index.js';
-import { maskRegion, useSimdMask } from '../../src/protocol/mask.js';
+import { maskCopy, maskRegion, useSimdMask } from '../../src/protocol/mask.js';
 import { hex, vectors } from '../vectors/vectors.js';
 
 describe('RFC 6455 5.3: client-to-server masking', () => {
@@ -112,6 +112,29 @@ describe('the SIMD kernel (WebAssembly) and the Uint32Array fallback agree with 
             assert.ok(backing.subarray(0, align).every((b) => b === 0xee));
             assert.ok(backing.subarray(align + length).every((b) => b === 0xee));
           }
+        }
+      }
+    });
+
+    it(`${simd ? 'SIMD' : 'fallback'}: maskCopy masks a region of the source into the target, source untouched`, () => {
+      useSimdMask(simd);
+      const pool = Buffer.from([9, ...key]);
+      for (const length of lengths) {
+        const source = Buffer.allocUnsafe(length + 10);
+        for (let i = 0; i < source.length; i++) source[i] = (i * 131 + 7) & 0xff;
+        const before = Buffer.from(source);
+        for (let keyOffset = 0; keyOffset < 4; keyOffset++) {
+          const expected = Buffer.from(source.subarray(3, 3 + length));
+          maskSlow(expected, key, keyOffset);
+          const target = Buffer.alloc(length + 9, 0xee);
+          maskCopy(source, 3, 3 + length, target, 5, pool, 1, keyOffset);
+          assert.ok(
+            target.subarray(5, 5 + length).equals(expected),
+            `length ${length}, keyOffset ${keyOffset}`,
+          );
+          assert.ok(target.subarray(0, 5).every((b) => b === 0xee));
+          assert.ok(target.subarray(5 + length).every((b) => b === 0xee));
+          assert.ok(source.equals(before), 'the source is left as it was');
         }
       }
     });
