@@ -10,6 +10,7 @@ import {
   MAX_CONTROL_PAYLOAD,
   PART_OVERHEAD,
 } from './limits.js';
+import { maskCopy } from './mask.js';
 import { Opcode } from './opcodes.js';
 import { OutputQueue, type Payload } from './output.js';
 import { type FrameHandler, FrameParser, type Role } from './parser.js';
@@ -373,6 +374,35 @@ export class Connection implements FrameHandler {
     }
   }
 
+  /**
+   * @internal
+   * A masked part that will be copied into the reassembly buffer is unmasked while it is
+   * copied (one pass over its bytes, not an unmask in place and then a copy). Every other
+   * part (a whole message in one read, a view that is held, a control frame, a compressed
+   * message) is left to the parser to unmask in place.
+   */
+  onMaskedFramePayload(data: Buffer, last: boolean, maskKey: Uint8Array, offset: number): boolean {
+    if (this.frameOpcode >= Opcode.Close || this.messageEncoded) return false;
+    if (last && this.framePartIndex === 0 && this.frameFin && this.frameOpcode !== Opcode.Continuation) {
+      return false;
+    }
+    if (this.assembly === null) {
+      if (this.partsCharge + this.chargeOf(data) <= this.assemblyLimit) return false;
+      this.consolidate();
+    }
+    this.framePartIndex++;
+    const at = this.assemblyLength;
+    const assembly = this.reserve(data.length);
+    maskCopy(data, 0, data.length, assembly, at, maskKey, 0, offset);
+    this.assemblyLength = at + data.length;
+    if (this.messageText && !this.utf8.push(assembly.subarray(at, this.assemblyLength))) throw invalidUtf8();
+    if (last && this.frameFin) {
+      if (this.messageText && !this.utf8.complete) throw invalidUtf8();
+      this.handler.onMessage(this.takeMessage(), this.messageText);
+    }
+    return true;
+  }
+
   // ---- internals ----
 
   /**
@@ -380,18 +410,27 @@ export class Connection implements FrameHandler {
    * message's size bound; past it, copy them into one buffer (see `parts`).
    */
   private hold(data: Buffer): void {
-    const chunk = data.buffer;
-    this.partsCharge += (chunk === this.lastChunk ? data.length : chunk.byteLength) + PART_OVERHEAD;
-    this.lastChunk = chunk;
+    this.partsCharge += this.chargeOf(data);
+    this.lastChunk = data.buffer;
     if (this.partsCharge <= this.assemblyLimit) {
       this.parts.push(data);
       this.partsBytes += data.length;
       return;
     }
+    this.consolidate();
+    this.append(data);
+  }
+
+  /** What holding `data` as a view would pin: its whole read (once per read) and the view itself. */
+  private chargeOf(data: Buffer): number {
+    return (data.buffer === this.lastChunk ? data.length : data.buffer.byteLength) + PART_OVERHEAD;
+  }
+
+  /** Copy the views held so far into the reassembly buffer; later parts are copied there too. */
+  private consolidate(): void {
     const parts = this.parts;
     this.clearParts();
     for (const part of parts) this.append(part);
-    this.append(data);
   }
 
   /**
@@ -401,7 +440,14 @@ export class Connection implements FrameHandler {
    * way the memory a message pins is bounded by `maxPayload`.
    */
   private append(data: Buffer): void {
-    const needed = this.assemblyLength + data.length;
+    const assembly = this.reserve(data.length);
+    data.copy(assembly, this.assemblyLength);
+    this.assemblyLength += data.length;
+  }
+
+  /** The reassembly buffer, grown (see `append`) to take `extra` more bytes. */
+  private reserve(extra: number): Buffer {
+    const needed = this.assemblyLength + extra;
     let assembly = this.assembly;
     if (assembly === null || assembly.length < needed) {
       const limit = this.assemblyLimit;
@@ -413,8 +459,7 @@ export class Connection implements FrameHandler {
       if (assembly !== null) assembly.copy(next, 0, 0, this.assemblyLength);
       this.assembly = assembly = next;
     }
-    data.copy(assembly, this.assemblyLength);
-    this.assemblyLength = needed;
+    return assembly;
   }
 
   /** The whole current message: the reassembly buffer, the only view, or the views joined once. */

@@ -383,6 +383,38 @@ describe('reassembly: each payload byte is copied once, and held parts stay boun
     assert.ok(delivered[0]!.equals(Buffer.alloc(10_000, 7)));
   });
 
+  it('a server unmasks a part it copies while copying it: the reads are left masked', () => {
+    const payload = Buffer.allocUnsafe(64 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 131 + 7) & 0xff;
+    const reads = chunksOf(peerFrame('server', Opcode.Binary, payload), 64 * 1024);
+    const before = reads.map((read) => Buffer.from(read));
+    const delivered: Buffer[] = [];
+    const connection = new Connection(
+      { onMessage: (data) => delivered.push(data), onPing() {}, onPong() {}, onClose() {}, onOutput() {} },
+      { role: 'server' },
+    );
+    for (const read of reads) connection.receive(read);
+    assert.equal(delivered.length, 1);
+    assert.ok(delivered[0]!.equals(payload));
+    assert.ok(
+      reads.every((read, i) => read.equals(before[i]!)),
+      'one pass: no unmask in place before the copy',
+    );
+  });
+
+  it('text unmasked while copied is still validated as it arrives', () => {
+    const text = 'é'.repeat(40_000); // 80,000 bytes, two-byte characters split across reads
+    const ok = new Recorder({ role: 'server' });
+    ok.receive(...chunksOf(peerFrame('server', Opcode.Text, text), 64 * 1024 - 1));
+    assert.equal(ok.messages()[0]?.data.toString(), text);
+    const bad = Buffer.from(text);
+    bad[70_000] = 0xff;
+    const rec = new Recorder({ role: 'server' });
+    const reads = chunksOf(peerFrame('server', Opcode.Text, bad), 64 * 1024);
+    rec.receive(reads[0]!, reads[1]!);
+    assertFailed(rec, 'invalid-utf8', 1007);
+  });
+
   it('one-byte fragments are copied into a buffer once their per-part charge reaches maxPayload', () => {
     const maxPayload = 4096;
     const rec = new Recorder({ role: 'client', maxPayload, maxFragments: 10_000 });
