@@ -88,6 +88,9 @@ const MIN_ASSEMBLY = 1024;
 
 const EMPTY = Buffer.alloc(0);
 
+/** The mask key of held masked views, written here just before they are unmasked (calls never interleave). */
+const heldKey = new Uint8Array(4);
+
 /**
  * The WebSocket protocol for one open connection, without I/O (the sans-I/O design of
  * Python `websockets` and tungstenite). Bytes from the transport go into
@@ -132,13 +135,22 @@ export class Connection implements FrameHandler {
    * views pin is charged against `assemblyLimit`: each view's whole chunk (once per chunk)
    * plus {@link PART_OVERHEAD}, so a peer sending a million one-byte fragments cannot make
    * us hold a million views. Past that budget the views are copied into `assembly` and
-   * later parts are copied there as they come.
+   * later parts are copied there as they come. A single frame's views always go over its
+   * budget (its own size) by its last part, so it is assembled in one buffer of its exact
+   * size, allocated once; a fragmented message's budget is the limit, so small fragmented
+   * messages are joined once at their end.
    */
   private parts: Buffer[] = [];
   private partsBytes = 0;
   private partsCharge = 0;
   /** The chunk of the last view charged (a chunk holding several fragments is charged once). */
   private lastChunk: ArrayBufferLike | null = null;
+  /**
+   * The views are still masked, with the key `partsKey` (4 bytes, little-endian): a binary
+   * single-frame message on a server, unmasked as its views are copied (one pass).
+   */
+  private partsMasked = false;
+  private partsKey = 0;
   /** Reassembly buffer once the views went over budget, and how much of it is filled. */
   private assembly: Buffer | null = null;
   private assemblyLength = 0;
@@ -387,7 +399,17 @@ export class Connection implements FrameHandler {
       return false;
     }
     if (this.assembly === null) {
-      if (this.partsCharge + this.chargeOf(data) <= this.assemblyLimit) return false;
+      if (this.partsCharge + this.chargeOf(data) <= this.assemblyLimit) {
+        // Text is validated as it arrives, and a fragmented message has a key per frame:
+        // those views are unmasked in place. A binary single frame's are held still masked.
+        if (this.messageText || !this.assemblyExact) return false;
+        this.framePartIndex++;
+        this.partsMasked = true;
+        this.partsKey = maskKey[0]! | (maskKey[1]! << 8) | (maskKey[2]! << 16) | (maskKey[3]! << 24);
+        this.hold(data);
+        if (last) this.handler.onMessage(this.takeMessage(), false);
+        return true;
+      }
       this.consolidate();
     }
     this.framePartIndex++;
@@ -429,8 +451,27 @@ export class Connection implements FrameHandler {
   /** Copy the views held so far into the reassembly buffer; later parts are copied there too. */
   private consolidate(): void {
     const parts = this.parts;
+    const masked = this.partsMasked;
+    if (masked) this.loadHeldKey();
     this.clearParts();
-    for (const part of parts) this.append(part);
+    for (const part of parts) {
+      if (!masked) {
+        this.append(part);
+        continue;
+      }
+      const at = this.assemblyLength;
+      maskCopy(part, 0, part.length, this.reserve(part.length), at, heldKey, 0, at);
+      this.assemblyLength = at + part.length;
+    }
+  }
+
+  /** Put `partsKey` where `maskCopy` can read it. */
+  private loadHeldKey(): void {
+    const word = this.partsKey;
+    heldKey[0] = word & 0xff;
+    heldKey[1] = (word >>> 8) & 0xff;
+    heldKey[2] = (word >>> 16) & 0xff;
+    heldKey[3] = word >>> 24;
   }
 
   /**
@@ -465,6 +506,9 @@ export class Connection implements FrameHandler {
   /** The whole current message: the reassembly buffer, the only view, or the views joined once. */
   private takeMessage(): Buffer {
     let message: Buffer;
+    // Masked views are unmasked as they are copied. (Not reached in practice: a single frame's
+    // views are charged more than its size by its last part, so they are copied then.)
+    if (this.partsMasked) this.consolidate();
     if (this.assembly !== null) {
       message = this.assembly.subarray(0, this.assemblyLength);
       this.assembly = null;
@@ -485,6 +529,7 @@ export class Connection implements FrameHandler {
     this.partsBytes = 0;
     this.partsCharge = 0;
     this.lastChunk = null;
+    this.partsMasked = false;
   }
 
   private controlPayload(data: Buffer, last: boolean, first: boolean): void {
