@@ -247,7 +247,8 @@ export function maskCopy(
 ): void {
   const kernel = simd;
   if (end - start < SIMD_MIN || kernel === null) {
-    target.set(source.subarray(start, end), targetOffset);
+    // No subarray for a whole source: a view costs more than copying a small frame.
+    target.set(start === 0 && end === source.length ? source : source.subarray(start, end), targetOffset);
     maskRegion(target, targetOffset, targetOffset + end - start, key, keyAt, keyOffset);
     return;
   }
