@@ -88,6 +88,12 @@ const MIN_ASSEMBLY = 1024;
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * A single frame gets its buffer of exact size once 1/EXACT_SHARE of it has arrived: a
+ * peer must send an eighth of what it declares to make us allocate all of it.
+ */
+const EXACT_SHARE = 8;
+
 /** The mask key of held masked views, written here just before they are unmasked (calls never interleave). */
 const heldKey = new Uint8Array(4);
 
@@ -135,10 +141,10 @@ export class Connection implements FrameHandler {
    * views pin is charged against `assemblyLimit`: each view's whole chunk (once per chunk)
    * plus {@link PART_OVERHEAD}, so a peer sending a million one-byte fragments cannot make
    * us hold a million views. Past that budget the views are copied into `assembly` and
-   * later parts are copied there as they come. A single frame's views always go over its
-   * budget (its own size) by its last part, so it is assembled in one buffer of its exact
-   * size, allocated once; a fragmented message's budget is the limit, so small fragmented
-   * messages are joined once at their end.
+   * later parts are copied there as they come. A single frame gets one buffer of its exact
+   * size, allocated once, when an eighth of it has arrived (or its views go over budget,
+   * which they always do by its last part); a fragmented message's budget is the limit,
+   * so small fragmented messages are joined once at their end.
    */
   private parts: Buffer[] = [];
   private partsBytes = 0;
@@ -399,7 +405,7 @@ export class Connection implements FrameHandler {
       return false;
     }
     if (this.assembly === null) {
-      if (this.partsCharge + this.chargeOf(data) <= this.assemblyLimit) {
+      if (this.keepsAsView(data)) {
         // Text is validated as it arrives, and a fragmented message has a key per frame:
         // those views are unmasked in place. A binary single frame's are held still masked.
         if (this.messageText || !this.assemblyExact) return false;
@@ -432,15 +438,26 @@ export class Connection implements FrameHandler {
    * message's size bound; past it, copy them into one buffer (see `parts`).
    */
   private hold(data: Buffer): void {
-    this.partsCharge += this.chargeOf(data);
-    this.lastChunk = data.buffer;
-    if (this.partsCharge <= this.assemblyLimit) {
+    if (this.keepsAsView(data)) {
+      this.partsCharge += this.chargeOf(data);
+      this.lastChunk = data.buffer;
       this.parts.push(data);
       this.partsBytes += data.length;
       return;
     }
     this.consolidate();
     this.append(data);
+  }
+
+  /**
+   * Whether `data` joins the views held (see `parts`): while what they pin stays within
+   * the message's bound and, for a single frame, less than an eighth of it has arrived.
+   * Past that share the frame gets its buffer of exact size and each later part is copied
+   * (and unmasked) as it arrives, while it is still in the CPU cache, not at the end.
+   */
+  private keepsAsView(data: Buffer): boolean {
+    if (this.partsCharge + this.chargeOf(data) > this.assemblyLimit) return false;
+    return !this.assemblyExact || (this.partsBytes + data.length) * EXACT_SHARE < this.assemblyLimit;
   }
 
   /** What holding `data` as a view would pin: its whole read (once per read) and the view itself. */

@@ -356,6 +356,26 @@ describe('reassembly: each payload byte is copied once, and held parts stay boun
     assert.ok(rec.messages()[0]!.data.equals(payload));
   });
 
+  it('a large frame gets its buffer once an eighth of it has arrived, not before', () => {
+    const size = 1024 * 1024;
+    const reads = chunksOf(peerFrame('server', Opcode.Binary, Buffer.alloc(size, 9)), 64 * 1024);
+    const connection = new Connection(
+      { onMessage() {}, onPing() {}, onPong() {}, onClose() {}, onOutput() {} },
+      { role: 'server', maxPayload: 2 * size },
+    );
+    let received = 0;
+    let allocatedAfter = -1;
+    for (const read of reads) {
+      received += read.length;
+      const sizes = allocations(() => connection.receive(read));
+      if (sizes.includes(size)) allocatedAfter = received;
+      if (allocatedAfter !== -1) break;
+    }
+    // Header: 14 bytes. The allocation comes with the read that brings the eighth, not earlier.
+    assert.ok(allocatedAfter - 14 >= size / 8, `allocated after ${allocatedAfter} bytes`);
+    assert.ok(allocatedAfter - 14 - 64 * 1024 < size / 8, `allocated after ${allocatedAfter} bytes`);
+  });
+
   it('a fragmented message is joined once, at its exact size', () => {
     const rec = new Recorder({ role: 'server' });
     const first = peerFrame('server', Opcode.Text, 'a'.repeat(3000), false);
