@@ -1,9 +1,9 @@
 /**
  * Micro-benchmark of the protocol core (`npm run bench:core`): parse and serialize
  * throughput for 32 B, 1 KiB, 64 KiB and 1 MiB binary messages, masked and unmasked, and
- * masking throughput of `unmask` against the byte-at-a-time `maskSlow`. `ws` 8 (its
- * Receiver and Sender.frame, pure JavaScript: no bufferutil) runs beside it on the same
- * streams for scale.
+ * masking throughput of `unmask` (its WebAssembly SIMD kernel, and the `Uint32Array`
+ * fallback) against the byte-at-a-time `maskSlow`. `ws` 8 (its Receiver and Sender.frame,
+ * with bufferutil when it loads, as deployed) runs beside it on the same streams for scale.
  *
  * - parse: `Connection.receive` of a pre-built stream cut into 64 KiB reads (what a socket
  *   delivers), up to the `onMessage` of each message. Masked = a server reading client
@@ -11,7 +11,7 @@
  * - serialize: `Connection.send` of each message, then one `takeOutput()` (the bytes are
  *   ready to write). Masked = a client; unmasked = a server (payloads over 16 KiB pass
  *   through without a copy, so only the header is written).
- * - masking: `unmask` and `maskSlow` over one buffer, in place.
+ * - masking: `unmask` (SIMD kernel, then with it turned off) and `maskSlow` over one buffer, in place.
  *
  * Each row: a warm-up, then several timed runs of about `--run-ms` each; the median is
  * reported. Results go to stdout and to the "Protocol core" section of
@@ -35,6 +35,7 @@ import {
   Opcode,
   unmask,
 } from '../packages/sockeye/src/protocol/index.js';
+import { useSimdMask } from '../packages/sockeye/src/protocol/mask.js';
 
 const { values } = parseArgs({
   options: {
@@ -108,7 +109,9 @@ function stream(size: number, count: number, masked: boolean): Buffer[] {
   }
   const whole = Buffer.concat(parts);
   const reads: Buffer[] = [];
-  for (let pos = 0; pos < whole.length; pos += READ_SIZE) reads.push(whole.subarray(pos, pos + READ_SIZE));
+  // Each read its own buffer, as a socket delivers them (the reassembly charges a held view its whole buffer).
+  for (let pos = 0; pos < whole.length; pos += READ_SIZE)
+    reads.push(Buffer.from(whole.subarray(pos, pos + READ_SIZE)));
   return reads;
 }
 
@@ -131,6 +134,17 @@ const ws = require('ws') as { Receiver: new (options: object) => WsReceiver; Sen
 const WsReceiver = ws.Receiver;
 const WsSender = ws.Sender;
 const wsVersion = (require('ws/package.json') as { version: string }).version;
+/** Whether ws masks and unmasks with bufferutil (native) here: it does when the add-on loads. */
+const wsNative = (() => {
+  if (process.env.WS_NO_BUFFER_UTIL) return false;
+  try {
+    require('bufferutil');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const wsName = `ws ${wsVersion}${wsNative ? ' + bufferutil' : ''}`;
 
 // ---- rows ----
 
@@ -150,7 +164,7 @@ function parseRow(label: string, size: number): Row {
   const rate = (masked: boolean) => {
     const reads = stream(size, count, masked);
     let received = 0;
-    // Receiving unmasks in place; binary payloads need no validation, so the same reads can be fed again.
+    // Receiving may unmask in place; binary payloads need no validation, so the same reads can be fed again.
     const connection = new Connection(
       handler((data) => {
         received += data.length;
@@ -229,7 +243,8 @@ function serializeRow(label: string, size: number): Row {
 
 interface MaskRow {
   size: string;
-  fast: number;
+  simd: number;
+  words: number;
   slow: number;
 }
 
@@ -237,11 +252,21 @@ function maskRow(label: string, size: number): MaskRow {
   const key = Buffer.from([0x08, 0xf6, 0xef, 0xb1]);
   const data = payloadOf(size);
   const count = Math.max(1, Math.floor(BATCH_BYTES / size));
+  const unmaskRate = (simd: boolean) => {
+    const on = useSimdMask(simd);
+    if (on !== simd) return Number.NaN;
+    try {
+      return measure(count * size, () => {
+        for (let i = 0; i < count; i++) unmask(data, key);
+      });
+    } finally {
+      useSimdMask(true);
+    }
+  };
   return {
     size: label,
-    fast: measure(count * size, () => {
-      for (let i = 0; i < count; i++) unmask(data, key);
-    }),
+    simd: unmaskRate(true),
+    words: unmaskRate(false),
     slow: measure(count * size, () => {
       for (let i = 0; i < count; i++) maskSlow(data, key);
     }),
@@ -292,8 +317,8 @@ const throughput = table(
     'Payload',
     'unmasked MB/s',
     'masked MB/s',
-    `ws ${wsVersion} unmasked MB/s`,
-    `ws ${wsVersion} masked MB/s`,
+    `${wsName} unmasked MB/s`,
+    `${wsName} masked MB/s`,
   ],
   rows.map((r) => [
     r.operation,
@@ -305,8 +330,14 @@ const throughput = table(
   ]),
 );
 const masking = table(
-  ['Payload', 'unmask GB/s', 'maskSlow GB/s', 'speed-up'],
-  maskRows.map((r) => [r.size, fmt(gbps(r.fast)), fmt(gbps(r.slow)), `${(r.fast / r.slow).toFixed(1)}x`]),
+  ['Payload', 'unmask GB/s', 'unmask without SIMD GB/s', 'maskSlow GB/s', 'unmask / maskSlow'],
+  maskRows.map((r) => [
+    r.size,
+    fmt(gbps(r.simd)),
+    fmt(gbps(r.words)),
+    fmt(gbps(r.slow)),
+    `${(r.simd / r.slow).toFixed(1)}x`,
+  ]),
 );
 if (rows.length > 0) console.log(`\n${throughput}`);
 if (maskRows.length > 0) console.log(`\n${masking}`);
@@ -317,23 +348,31 @@ const section = `## Protocol core
 ${RUN_MS} ms per cell after a warm-up; the median is shown. MB/s counts payload bytes
 (10^6 bytes per second). Binary messages, so UTF-8 validation is not in the figures.
 
-- **parse**: \`Connection.receive\` of a pre-built stream in 64 KiB reads, up to
-  \`onMessage\` for every message. Masked: a server reading client frames (unmasking in
-  place); unmasked: a client reading server frames. 1 MiB messages span reads, so they
-  are reassembled (one copy).
+- **parse**: \`Connection.receive\` of a pre-built stream in 64 KiB reads (each its own
+  buffer, as from a socket), up to \`onMessage\` for every message. Masked: a server
+  reading client frames; unmasked: a client reading server frames. A message inside one
+  read is delivered as a view of it (unmasked in place); 64 KiB and 1 MiB messages span
+  reads, so they are assembled in one buffer of their exact size, each byte copied once
+  (and, masked, unmasked in the same pass).
 - **serialize**: \`Connection.send\` for each message, then one \`takeOutput()\`. Masked: a
-  client (payload copied and masked); unmasked: a server (payloads over 16 KiB are passed
-  through by reference after their header, so those figures are bounded by the header
-  work, not by the payload size).
+  client (payload masked into a copy, one pass); unmasked: a server (payloads over 16 KiB
+  are passed through by reference after their header, so those figures are bounded by
+  the header work, not by the payload size).
 - **ws** (for scale, same machine and run): \`Receiver\` fed the same reads, and
   \`Sender.frame\` for each message (framing only: ws then writes each frame itself;
-  sockeye's figure includes coalescing into one output buffer). Pure JavaScript ws:
-  \`bufferutil\` is not installed.
+  sockeye's figure includes coalescing into one output buffer). ${
+    wsNative
+      ? 'ws masks and unmasks with `bufferutil` (native), as deployed.'
+      : 'Pure JavaScript ws: `bufferutil` did not load.'
+  }
 
 ${throughput}
 
-Masking, in place, over one buffer (\`unmask\` is the 32-bit word path used by the
-parser and the serializer; \`maskSlow\` the byte-at-a-time reference):
+Masking, in place, over one buffer. \`unmask\` (used by the parser and the serializer)
+XORs payloads of 2 KiB and more with a WebAssembly SIMD kernel (16 bytes per instruction,
+through a 64 KiB block of its memory), shorter ones and runtimes without WebAssembly with
+32-bit words through a \`Uint32Array\`; "without SIMD" is that fallback alone.
+\`maskSlow\` is the byte-at-a-time reference:
 
 ${masking}
 

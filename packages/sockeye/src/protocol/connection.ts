@@ -8,7 +8,9 @@ import {
   DEFAULT_MAX_PAYLOAD,
   MAX_CLOSE_REASON_BYTES,
   MAX_CONTROL_PAYLOAD,
+  PART_OVERHEAD,
 } from './limits.js';
+import { maskCopy } from './mask.js';
 import { Opcode } from './opcodes.js';
 import { OutputQueue, type Payload } from './output.js';
 import { type FrameHandler, FrameParser, type Role } from './parser.js';
@@ -83,8 +85,17 @@ export interface ConnectionOptions {
 
 /** Smallest buffer allocated to reassemble a message that arrives in parts. */
 const MIN_ASSEMBLY = 1024;
-/** A single frame up to this size that spans reads gets its exact-size buffer at once. */
-const EXACT_ASSEMBLY = 64 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A single frame gets its buffer of exact size once 1/EXACT_SHARE of it has arrived: a
+ * peer must send an eighth of what it declares to make us allocate all of it.
+ */
+const EXACT_SHARE = 8;
+
+/** The mask key of held masked views, written here just before they are unmasked (calls never interleave). */
+const heldKey = new Uint8Array(4);
 
 /**
  * The WebSocket protocol for one open connection, without I/O (the sans-I/O design of
@@ -124,12 +135,35 @@ export class Connection implements FrameHandler {
   private messageFragments = 0;
   /** The current message's first frame had the extension's RSV bit: it goes through the extension. */
   private messageEncoded = false;
-  /** Reassembly buffer for a message that arrives in more than one part, and how much of it is filled. */
+  /**
+   * A message that arrives in more than one part is first held as views of the received
+   * chunks (no copy) and joined once at its end, into a buffer of its exact size. What the
+   * views pin is charged against `assemblyLimit`: each view's whole chunk (once per chunk)
+   * plus {@link PART_OVERHEAD}, so a peer sending a million one-byte fragments cannot make
+   * us hold a million views. Past that budget the views are copied into `assembly` and
+   * later parts are copied there as they come. A single frame gets one buffer of its exact
+   * size, allocated once, when an eighth of it has arrived (or its views go over budget,
+   * which they always do by its last part); a fragmented message's budget is the limit,
+   * so small fragmented messages are joined once at their end.
+   */
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
+  private partsCharge = 0;
+  /** The chunk of the last view charged (a chunk holding several fragments is charged once). */
+  private lastChunk: ArrayBufferLike | null = null;
+  /**
+   * The views are still masked, with the key `partsKey` (4 bytes, little-endian): a binary
+   * single-frame message on a server, unmasked as its views are copied (one pass).
+   */
+  private partsMasked = false;
+  private partsKey = 0;
+  /** Reassembly buffer once the views went over budget, and how much of it is filled. */
   private assembly: Buffer | null = null;
   private assemblyLength = 0;
+  /** Most bytes the current message can have: a single frame's exact size, or the limit. */
   private assemblyLimit = 0;
-  /** Size of the first reassembly buffer: a single frame's exact size (up to 64 KiB), or small for a fragmented message. */
-  private assemblyStart = 0;
+  /** The current message is one frame: `assemblyLimit` is its exact size. */
+  private assemblyExact = false;
   private readonly utf8 = new Utf8Validator();
 
   // A control frame split across reads (at most 125 bytes).
@@ -303,13 +337,10 @@ export class Connection implements FrameHandler {
       this.messageText = header.opcode === Opcode.Text;
       this.messageBytes = 0;
       this.messageFragments = 0;
-      this.assemblyLength = 0;
       this.utf8.reset();
       // A single-frame message: its exact size is known. A fragmented one: only the limit.
       this.assemblyLimit = header.fin ? header.length : this.maxPayload;
-      // A fragmented message's size is unknown: start small and double, so that one byte
-      // of a first fragment pins ~1 KiB, not 64 KiB (and small fragmented messages stay cheap).
-      this.assemblyStart = header.fin ? Math.min(header.length, EXACT_ASSEMBLY) : MIN_ASSEMBLY;
+      this.assemblyExact = header.fin;
       this.messageEncoded = this.extension !== null && (header.rsv & this.extension.rsvBit) !== 0;
       if (header.rsv & RSV1_BIT && !this.messageEncoded) {
         throw new ProtocolError(
@@ -356,39 +387,173 @@ export class Connection implements FrameHandler {
       this.handler.onMessage(data, this.messageText);
       return;
     }
-    // The message arrives in parts: validate as the bytes arrive (fail fast), copy into one buffer.
+    // The message arrives in parts: validate text as the bytes arrive (fail fast), hold the parts.
     if (this.messageText && !this.utf8.push(data)) throw invalidUtf8();
-    this.append(data);
+    if (data.length > 0) {
+      if (this.assembly === null) this.hold(data);
+      else this.append(data);
+    }
     if (last && this.frameFin) {
       if (this.messageText && !this.utf8.complete) throw invalidUtf8();
-      const message = this.assembly!.subarray(0, this.assemblyLength);
-      this.assembly = null;
-      this.assemblyLength = 0;
-      this.handler.onMessage(message, this.messageText);
+      this.handler.onMessage(this.takeMessage(), this.messageText);
     }
+  }
+
+  /**
+   * @internal
+   * A masked part that will be copied into the reassembly buffer is unmasked while it is
+   * copied (one pass over its bytes, not an unmask in place and then a copy). Every other
+   * part (a whole message in one read, a view that is held, a control frame, a compressed
+   * message) is left to the parser to unmask in place.
+   */
+  onMaskedFramePayload(data: Buffer, last: boolean, maskKey: Uint8Array, offset: number): boolean {
+    if (this.frameOpcode >= Opcode.Close || this.messageEncoded) return false;
+    if (last && this.framePartIndex === 0 && this.frameFin && this.frameOpcode !== Opcode.Continuation) {
+      return false;
+    }
+    if (this.assembly === null) {
+      if (this.keepsAsView(data)) {
+        // Text is validated as it arrives, and a fragmented message has a key per frame:
+        // those views are unmasked in place. A binary single frame's are held still masked.
+        if (this.messageText || !this.assemblyExact) return false;
+        this.framePartIndex++;
+        this.partsMasked = true;
+        this.partsKey = maskKey[0]! | (maskKey[1]! << 8) | (maskKey[2]! << 16) | (maskKey[3]! << 24);
+        this.hold(data);
+        if (last) this.handler.onMessage(this.takeMessage(), false);
+        return true;
+      }
+      this.consolidate();
+    }
+    this.framePartIndex++;
+    const at = this.assemblyLength;
+    const assembly = this.reserve(data.length);
+    maskCopy(data, 0, data.length, assembly, at, maskKey, 0, offset);
+    this.assemblyLength = at + data.length;
+    if (this.messageText && !this.utf8.push(assembly.subarray(at, this.assemblyLength))) throw invalidUtf8();
+    if (last && this.frameFin) {
+      if (this.messageText && !this.utf8.complete) throw invalidUtf8();
+      this.handler.onMessage(this.takeMessage(), this.messageText);
+    }
+    return true;
   }
 
   // ---- internals ----
 
   /**
-   * Copy a part of the current message into the reassembly buffer. The buffer grows by
-   * doubling and never past what the frame headers declared (a single frame) or the limit
-   * (a fragmented message), so the memory a message pins is bounded by `maxPayload`
-   * whatever the number of fragments: no per-fragment object is kept.
+   * Keep a part of the current message as a view while what the views pin stays within the
+   * message's size bound; past it, copy them into one buffer (see `parts`).
+   */
+  private hold(data: Buffer): void {
+    if (this.keepsAsView(data)) {
+      this.partsCharge += this.chargeOf(data);
+      this.lastChunk = data.buffer;
+      this.parts.push(data);
+      this.partsBytes += data.length;
+      return;
+    }
+    this.consolidate();
+    this.append(data);
+  }
+
+  /**
+   * Whether `data` joins the views held (see `parts`): while what they pin stays within
+   * the message's bound and, for a single frame, less than an eighth of it has arrived.
+   * Past that share the frame gets its buffer of exact size and each later part is copied
+   * (and unmasked) as it arrives, while it is still in the CPU cache, not at the end.
+   */
+  private keepsAsView(data: Buffer): boolean {
+    if (this.partsCharge + this.chargeOf(data) > this.assemblyLimit) return false;
+    return !this.assemblyExact || (this.partsBytes + data.length) * EXACT_SHARE < this.assemblyLimit;
+  }
+
+  /** What holding `data` as a view would pin: its whole read (once per read) and the view itself. */
+  private chargeOf(data: Buffer): number {
+    return (data.buffer === this.lastChunk ? data.length : data.buffer.byteLength) + PART_OVERHEAD;
+  }
+
+  /** Copy the views held so far into the reassembly buffer; later parts are copied there too. */
+  private consolidate(): void {
+    const parts = this.parts;
+    const masked = this.partsMasked;
+    if (masked) this.loadHeldKey();
+    this.clearParts();
+    for (const part of parts) {
+      if (!masked) {
+        this.append(part);
+        continue;
+      }
+      const at = this.assemblyLength;
+      maskCopy(part, 0, part.length, this.reserve(part.length), at, heldKey, 0, at);
+      this.assemblyLength = at + part.length;
+    }
+  }
+
+  /** Put `partsKey` where `maskCopy` can read it. */
+  private loadHeldKey(): void {
+    const word = this.partsKey;
+    heldKey[0] = word & 0xff;
+    heldKey[1] = (word >>> 8) & 0xff;
+    heldKey[2] = (word >>> 16) & 0xff;
+    heldKey[3] = word >>> 24;
+  }
+
+  /**
+   * Copy a part of the current message into the reassembly buffer. A single frame's buffer
+   * is allocated once, at its exact declared size (its views already pinned that much, see
+   * `hold`); a fragmented message's buffer grows by doubling, never past the limit. Either
+   * way the memory a message pins is bounded by `maxPayload`.
    */
   private append(data: Buffer): void {
-    const needed = this.assemblyLength + data.length;
+    const assembly = this.reserve(data.length);
+    data.copy(assembly, this.assemblyLength);
+    this.assemblyLength += data.length;
+  }
+
+  /** The reassembly buffer, grown (see `append`) to take `extra` more bytes. */
+  private reserve(extra: number): Buffer {
+    const needed = this.assemblyLength + extra;
     let assembly = this.assembly;
     if (assembly === null || assembly.length < needed) {
       const limit = this.assemblyLimit;
-      const grown = assembly === null ? Math.max(this.assemblyStart, MIN_ASSEMBLY) : assembly.length * 2;
-      const size = Math.max(needed, Math.min(limit, grown));
+      const grown = assembly === null ? 2 * needed : assembly.length * 2;
+      const size = this.assemblyExact
+        ? limit
+        : Math.max(needed, Math.min(limit, Math.max(MIN_ASSEMBLY, grown)));
       const next = Buffer.allocUnsafe(size);
       if (assembly !== null) assembly.copy(next, 0, 0, this.assemblyLength);
       this.assembly = assembly = next;
     }
-    data.copy(assembly, this.assemblyLength);
-    this.assemblyLength = needed;
+    return assembly;
+  }
+
+  /** The whole current message: the reassembly buffer, the only view, or the views joined once. */
+  private takeMessage(): Buffer {
+    let message: Buffer;
+    // Masked views are unmasked as they are copied. (Not reached in practice: a single frame's
+    // views are charged more than its size by its last part, so they are copied then.)
+    if (this.partsMasked) this.consolidate();
+    if (this.assembly !== null) {
+      message = this.assembly.subarray(0, this.assemblyLength);
+      this.assembly = null;
+      this.assemblyLength = 0;
+    } else if (this.parts.length <= 1) {
+      message = this.parts[0] ?? EMPTY;
+    } else {
+      message = Buffer.allocUnsafe(this.partsBytes);
+      let at = 0;
+      for (const part of this.parts) at += part.copy(message, at);
+    }
+    this.clearParts();
+    return message;
+  }
+
+  private clearParts(): void {
+    if (this.parts.length > 0) this.parts = [];
+    this.partsBytes = 0;
+    this.partsCharge = 0;
+    this.lastChunk = null;
+    this.partsMasked = false;
   }
 
   private controlPayload(data: Buffer, last: boolean, first: boolean): void {
@@ -471,6 +636,7 @@ export class Connection implements FrameHandler {
     this._state = 'closed';
     this._closeInfo = info;
     this.assembly = null;
+    this.clearParts();
     this.extension?.close();
     this.handler.onClose(info);
   }

@@ -18,6 +18,116 @@ const WORD_PATH_MIN = 128;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
+ * From this many bytes on, {@link maskRegion} uses the WebAssembly SIMD kernel when the
+ * runtime has one. Its fixed cost (two copies through its memory, a call) is a few hundred
+ * nanoseconds; it then XORs 16 bytes per instruction. Measured on Node 20 (best of 7,
+ * shared machine): at 1 KiB the two paths are even (1.4 vs 1.6 GB/s), at 2 KiB SIMD is
+ * 2.4x the `Uint32Array` path (5.9 vs 2.4 GB/s), from 4 KiB on 2-3x (10-16 vs 5-6 GB/s).
+ */
+const SIMD_MIN = 2048;
+
+/** The kernel's memory: one 64 KiB WebAssembly page, the largest block it masks at a time. */
+const SIMD_BLOCK = 64 * 1024;
+
+/**
+ * The SIMD kernel, hand-assembled (no toolchain, no runtime dependency). In WAT:
+ * ```wat
+ * (module
+ *   (memory (export "m") 1 1)
+ *   ;; XOR memory[at, end) with the 4-byte key word; end - at is a multiple of 64.
+ *   (func (export "x") (param $at i32) (param $end i32) (param $key i32) (local $k v128)
+ *     (local.set $k (i32x4.splat (local.get $key)))
+ *     (block (loop
+ *       (br_if 1 (i32.ge_u (local.get $at) (local.get $end)))
+ *       (v128.store offset=0  (local.get $at) (v128.xor (v128.load offset=0  (local.get $at)) (local.get $k)))
+ *       (v128.store offset=16 (local.get $at) (v128.xor (v128.load offset=16 (local.get $at)) (local.get $k)))
+ *       (v128.store offset=32 (local.get $at) (v128.xor (v128.load offset=32 (local.get $at)) (local.get $k)))
+ *       (v128.store offset=48 (local.get $at) (v128.xor (v128.load offset=48 (local.get $at)) (local.get $k)))
+ *       (local.set $at (i32.add (local.get $at) (i32.const 64)))
+ *       (br 0)))))
+ * ```
+ */
+function simdModuleBytes(): Uint8Array<ArrayBuffer> {
+  // One 16-byte lane: v128.store offset=o (local $at) (v128.xor (v128.load offset=o (local $at)) (local $k)).
+  const lane = (offset: number) => [
+    0x20,
+    0x00,
+    0x20,
+    0x00,
+    0xfd,
+    0x00,
+    0x04,
+    offset,
+    0x20,
+    0x03,
+    0xfd,
+    0x51,
+    0xfd,
+    0x0b,
+    0x04,
+    offset,
+  ];
+  const body = [
+    ...[0x01, 0x01, 0x7b], // one local: v128
+    ...[0x20, 0x02, 0xfd, 0x11, 0x21, 0x03], // $k = i32x4.splat($key)
+    ...[0x02, 0x40, 0x03, 0x40], // block, loop
+    ...[0x20, 0x00, 0x20, 0x01, 0x4f, 0x0d, 0x01], // br_if 1 ($at >= $end)
+    ...lane(0x00),
+    ...lane(0x10),
+    ...lane(0x20),
+    ...lane(0x30),
+    ...[0x20, 0x00, 0x41, 0xc0, 0x00, 0x6a, 0x21, 0x00], // $at += 64
+    ...[0x0c, 0x00, 0x0b, 0x0b, 0x0b], // br 0, end loop, end block, end func
+  ];
+  const section = (id: number, content: number[]) => [id, content.length, ...content];
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
+    ...section(1, [0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x00]), // type 0: (i32, i32, i32) -> ()
+    ...section(3, [0x01, 0x00]), // func 0 has type 0
+    ...section(5, [0x01, 0x01, 0x01, 0x01]), // memory 0: 1 page, max 1
+    ...section(7, [0x02, 0x01, 0x6d, 0x02, 0x00, 0x01, 0x78, 0x00, 0x00]), // export "m" memory 0, "x" func 0
+    ...section(10, [0x01, body.length, ...body]), // code (body.length < 128: one LEB byte)
+  ]);
+}
+
+interface SimdKernel {
+  /** The kernel's memory as bytes. */
+  memory: Uint8Array;
+  /** XOR `memory[at, end)` with `key` (little-endian word); `end - at` a multiple of 64. */
+  xor: (at: number, end: number, key: number) => void;
+}
+
+/** Compile the kernel, or return null where WebAssembly or its SIMD is missing (`--jitless`, old engines). */
+function loadSimdKernel(): SimdKernel | null {
+  try {
+    if (typeof WebAssembly !== 'object') return null;
+    const bytes = simdModuleBytes();
+    if (!WebAssembly.validate(bytes)) return null;
+    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+    const memory = exports.m as WebAssembly.Memory;
+    return {
+      memory: new Uint8Array(memory.buffer),
+      xor: exports.x as (at: number, end: number, key: number) => void,
+    };
+  } catch {
+    return null;
+  }
+}
+
+const simdKernel = loadSimdKernel();
+let simd = simdKernel;
+
+/**
+ * Turn the SIMD kernel off (false) or back on (true, where the runtime has it), and return
+ * whether it is in use now. For tests and benchmarks that compare the two paths.
+ * @internal
+ */
+export function useSimdMask(enabled: boolean): boolean {
+  simd = enabled ? simdKernel : null;
+  return simd !== null;
+}
+
+/**
  * Reference implementation: XOR `data` with `key` in place, a byte at a time.
  * `keyOffset` is the position of `data[0]` within the payload (so a payload delivered in
  * parts can be unmasked part by part).
@@ -52,6 +162,10 @@ export function maskRegion(
   keyAt: number,
   keyOffset = 0,
 ): void {
+  if (end - start >= SIMD_MIN && simd !== null) {
+    maskRegionSimd(simd, data, start, end, key, keyAt, keyOffset);
+    return;
+  }
   if (end - start < WORD_PATH_MIN) {
     // Short: four bytes per iteration with the key bytes in locals, in the order they apply from `start`.
     const a = key[keyAt + (keyOffset & 3)]!;
@@ -111,6 +225,80 @@ export function maskInto(
   target: Uint8Array,
   targetOffset: number,
 ): void {
-  target.set(source, targetOffset);
-  maskRegion(target, targetOffset, targetOffset + source.length, key, 0);
+  maskCopy(source, 0, source.length, target, targetOffset, key, 0);
+}
+
+/**
+ * Write `source[start, end)` XORed with the key at `key[keyAt]` into `target` at
+ * `targetOffset`, in one pass where it can: with the SIMD kernel the bytes go from `source`
+ * into the kernel's memory and from there, masked, into `target` (two `memcpy` and the XOR,
+ * instead of a copy then a mask in place, which is three with the kernel). `keyOffset` is
+ * the payload position of `source[start]`. `source` is left as it was.
+ */
+export function maskCopy(
+  source: Uint8Array,
+  start: number,
+  end: number,
+  target: Uint8Array,
+  targetOffset: number,
+  key: Uint8Array,
+  keyAt: number,
+  keyOffset = 0,
+): void {
+  const kernel = simd;
+  if (end - start < SIMD_MIN || kernel === null) {
+    // No subarray for a whole source: a view costs more than copying a small frame.
+    target.set(start === 0 && end === source.length ? source : source.subarray(start, end), targetOffset);
+    maskRegion(target, targetOffset, targetOffset + end - start, key, keyAt, keyOffset);
+    return;
+  }
+  const memory = kernel.memory;
+  for (let at = start; at < end; at += SIMD_BLOCK) {
+    const blockEnd = Math.min(end, at + SIMD_BLOCK);
+    const whole = (blockEnd - at) & ~63;
+    const p = at - start + keyOffset;
+    memory.set(source.subarray(at, at + whole), 0);
+    kernel.xor(0, whole, keyWord(key, keyAt, p));
+    const into = targetOffset + at - start;
+    target.set(memory.subarray(0, whole), into);
+    for (let i = whole; i < blockEnd - at; i++)
+      target[into + i] = source[at + i]! ^ key[keyAt + ((p + i) & 3)]!;
+  }
+}
+
+/** The 4 key bytes in the order they apply from payload position `p`, as a little-endian word (WebAssembly's order). */
+function keyWord(key: Uint8Array, keyAt: number, p: number): number {
+  return (
+    key[keyAt + (p & 3)]! |
+    (key[keyAt + ((p + 1) & 3)]! << 8) |
+    (key[keyAt + ((p + 2) & 3)]! << 16) |
+    (key[keyAt + ((p + 3) & 3)]! << 24)
+  );
+}
+
+/**
+ * {@link maskRegion} through the SIMD kernel: each block of up to 64 KiB is copied into
+ * the kernel's memory, XORed 64 bytes per loop turn, and copied back (the copies are
+ * `memcpy`, many times faster than the XOR in JavaScript, so the round trip still wins).
+ * The last `length % 64` bytes of a block stay in JavaScript.
+ */
+function maskRegionSimd(
+  kernel: SimdKernel,
+  data: Uint8Array,
+  start: number,
+  end: number,
+  key: Uint8Array,
+  keyAt: number,
+  keyOffset: number,
+): void {
+  const memory = kernel.memory;
+  for (let at = start; at < end; at += SIMD_BLOCK) {
+    const blockEnd = Math.min(end, at + SIMD_BLOCK);
+    const whole = (blockEnd - at) & ~63;
+    memory.set(data.subarray(at, at + whole), 0);
+    kernel.xor(0, whole, keyWord(key, keyAt, at - start + keyOffset));
+    data.set(memory.subarray(0, whole), at);
+    // The tail (< 64 bytes) keeps the same key phase: `whole` is a multiple of 4.
+    for (let i = at + whole; i < blockEnd; i++) data[i]! ^= key[keyAt + ((i - start + keyOffset) & 3)]!;
+  }
 }

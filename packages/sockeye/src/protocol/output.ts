@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { headerSize, MAX_HEADER_SIZE, writeFrameHeader } from './frame.js';
-import { maskRegion } from './mask.js';
+import { maskCopy, maskRegion } from './mask.js';
 
 /**
  * Frames whose header and payload together are at most this many bytes are copied into
@@ -81,9 +81,14 @@ export class OutputQueue {
       const at = this.regionEnd;
       writeFrameHeader(target, at, firstByte, length, key, keyAt);
       const payloadAt = at + hsize;
-      if (typeof payload === 'string') target.write(payload, payloadAt, length, 'utf8');
-      else target.set(payload, payloadAt);
-      if (key !== undefined) maskRegion(target, payloadAt, payloadAt + length, key, keyAt);
+      if (typeof payload === 'string') {
+        target.write(payload, payloadAt, length, 'utf8');
+        if (key !== undefined) maskRegion(target, payloadAt, payloadAt + length, key, keyAt);
+      } else if (key !== undefined) {
+        maskCopy(payload, 0, length, target, payloadAt, key, keyAt);
+      } else {
+        target.set(payload, payloadAt);
+      }
       this.regionEnd += hsize + length;
       slabUsed = this.regionEnd;
       return;
@@ -98,10 +103,9 @@ export class OutputQueue {
       body = Buffer.from(payload, 'utf8');
       if (key !== undefined) maskRegion(body, 0, length, key, keyAt);
     } else if (key !== undefined) {
-      // The caller's buffer is not ours to change: mask into a copy.
+      // The caller's buffer is not ours to change: mask into a copy, in one pass.
       body = Buffer.allocUnsafe(length);
-      body.set(payload);
-      maskRegion(body, 0, length, key, keyAt);
+      maskCopy(payload, 0, length, body, 0, key, keyAt);
     } else {
       body = Buffer.isBuffer(payload)
         ? payload

@@ -31,6 +31,15 @@ export interface FrameHandler {
    * the caller lets go of that chunk.
    */
   onFramePayload(data: Buffer, last: boolean): void;
+  /**
+   * Optional: offered each part of a masked payload before it is unmasked. Return true to
+   * take the part still masked: the handler unmasks it itself, with `maskKey` from payload
+   * position `offset` (while copying it, say: one pass instead of two), and
+   * `onFramePayload` is not called for it. Return false, or leave this out, and the parser
+   * unmasks the part in place and calls `onFramePayload`. `maskKey` is reused by the next
+   * frame. May throw a {@link ProtocolError}, like `onFramePayload`.
+   */
+  onMaskedFramePayload?(data: Buffer, last: boolean, maskKey: Uint8Array, offset: number): boolean;
 }
 
 /** Options of {@link FrameParser}. */
@@ -308,11 +317,15 @@ export class FrameParser {
   private readPayload(chunk: Buffer, pos: number): number {
     const take = Math.min(this.remaining, chunk.length - pos);
     const part = chunk.subarray(pos, pos + take);
-    if (this.header.masked) unmask(part, this.header.maskKey, this.delivered);
+    const offset = this.delivered;
     this.remaining -= take;
     this.delivered += take;
     const last = this.remaining === 0;
     if (last) this.state = State.Header;
+    if (this.header.masked) {
+      if (this.handler.onMaskedFramePayload?.(part, last, this.header.maskKey, offset)) return pos + take;
+      unmask(part, this.header.maskKey, offset);
+    }
     this.handler.onFramePayload(part, last);
     return pos + take;
   }

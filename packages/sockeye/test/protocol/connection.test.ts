@@ -9,6 +9,7 @@ import {
   COPY_THRESHOLD,
   Connection,
   isValidWireCloseCode,
+  limits,
   Opcode,
   type Role,
   truncateUtf8,
@@ -324,6 +325,144 @@ describe('RFC 6455 10.4: limits', () => {
     conn.receive(frame(Opcode.Continuation, Buffer.alloc(2000), { fin: false }));
     conn.receive(frame(Opcode.Continuation, Buffer.alloc(2000)));
     assert.deepEqual(sizes, [5000, 5000]);
+  });
+});
+
+describe('reassembly: each payload byte is copied once, and held parts stay bounded', () => {
+  /** Run `fn` and return the sizes passed to Buffer.allocUnsafe meanwhile. */
+  function allocations(fn: () => void): number[] {
+    const original = Buffer.allocUnsafe;
+    const sizes: number[] = [];
+    Buffer.allocUnsafe = (size: number) => {
+      sizes.push(size);
+      return original(size);
+    };
+    try {
+      fn();
+    } finally {
+      Buffer.allocUnsafe = original;
+    }
+    return sizes;
+  }
+
+  it('a 1 MiB frame in 64 KiB reads is assembled in one buffer of its exact size (no growth copies)', () => {
+    const payload = Buffer.allocUnsafe(1024 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 131 + 7) & 0xff;
+    const reads = chunksOf(peerFrame('server', Opcode.Binary, payload), 64 * 1024);
+    const rec = new Recorder({ role: 'server', maxPayload: 2 * 1024 * 1024 });
+    const sizes = allocations(() => rec.receive(...reads));
+    assert.deepEqual(sizes, [payload.length]);
+    assert.equal(rec.messages().length, 1);
+    assert.ok(rec.messages()[0]!.data.equals(payload));
+  });
+
+  it('a large frame gets its buffer once an eighth of it has arrived, not before', () => {
+    const size = 1024 * 1024;
+    const reads = chunksOf(peerFrame('server', Opcode.Binary, Buffer.alloc(size, 9)), 64 * 1024);
+    const connection = new Connection(
+      { onMessage() {}, onPing() {}, onPong() {}, onClose() {}, onOutput() {} },
+      { role: 'server', maxPayload: 2 * size },
+    );
+    let received = 0;
+    let allocatedAfter = -1;
+    for (const read of reads) {
+      received += read.length;
+      const sizes = allocations(() => connection.receive(read));
+      if (sizes.includes(size)) allocatedAfter = received;
+      if (allocatedAfter !== -1) break;
+    }
+    // Header: 14 bytes. The allocation comes with the read that brings the eighth, not earlier.
+    assert.ok(allocatedAfter - 14 >= size / 8, `allocated after ${allocatedAfter} bytes`);
+    assert.ok(allocatedAfter - 14 - 64 * 1024 < size / 8, `allocated after ${allocatedAfter} bytes`);
+  });
+
+  it('a fragmented message is joined once, at its exact size', () => {
+    const rec = new Recorder({ role: 'server' });
+    const first = peerFrame('server', Opcode.Text, 'a'.repeat(3000), false);
+    const second = peerFrame('server', Opcode.Continuation, 'b'.repeat(5000));
+    const sizes = allocations(() => rec.receive(first, second));
+    assert.deepEqual(sizes, [8000]);
+    assert.equal(rec.messages()[0]!.data.toString(), 'a'.repeat(3000) + 'b'.repeat(5000));
+  });
+
+  it('a message whose only data is in one part is delivered as a view of that read, without a copy', () => {
+    const delivered: Buffer[] = [];
+    const connection = new Connection(
+      { onMessage: (data) => delivered.push(data), onPing() {}, onPong() {}, onClose() {}, onOutput() {} },
+      { role: 'client' },
+    );
+    const first = frame(Opcode.Binary, Buffer.alloc(10_000, 7), { fin: false });
+    const end = frame(Opcode.Continuation);
+    const sizes = allocations(() => {
+      connection.receive(first);
+      connection.receive(end);
+    });
+    assert.deepEqual(sizes, []);
+    assert.equal(delivered.length, 1);
+    assert.ok(delivered[0]!.buffer === first.buffer, 'a view of the read');
+    assert.ok(delivered[0]!.equals(Buffer.alloc(10_000, 7)));
+  });
+
+  for (const size of [64 * 1024, 1024 * 1024]) {
+    it(`a server unmasks each byte of a ${size / 1024} KiB frame as it copies it: the reads are left masked`, () => {
+      const payload = Buffer.allocUnsafe(size);
+      for (let i = 0; i < payload.length; i++) payload[i] = (i * 131 + 7) & 0xff;
+      const reads = chunksOf(peerFrame('server', Opcode.Binary, payload), 64 * 1024);
+      const before = reads.map((read) => Buffer.from(read));
+      const delivered: Buffer[] = [];
+      const connection = new Connection(
+        { onMessage: (data) => delivered.push(data), onPing() {}, onPong() {}, onClose() {}, onOutput() {} },
+        { role: 'server', maxPayload: 2 * 1024 * 1024 },
+      );
+      for (const read of reads) connection.receive(read);
+      assert.equal(delivered.length, 1);
+      assert.ok(delivered[0]!.equals(payload));
+      assert.ok(
+        reads.every((read, i) => read.equals(before[i]!)),
+        'one pass: no unmask in place before the copy',
+      );
+    });
+  }
+
+  it('text unmasked while copied is still validated as it arrives', () => {
+    const text = 'é'.repeat(40_000); // 80,000 bytes, two-byte characters split across reads
+    const ok = new Recorder({ role: 'server' });
+    ok.receive(...chunksOf(peerFrame('server', Opcode.Text, text), 64 * 1024 - 1));
+    assert.equal(ok.messages()[0]?.data.toString(), text);
+    const bad = Buffer.from(text);
+    bad[70_000] = 0xff;
+    const rec = new Recorder({ role: 'server' });
+    const reads = chunksOf(peerFrame('server', Opcode.Text, bad), 64 * 1024);
+    rec.receive(reads[0]!, reads[1]!);
+    assertFailed(rec, 'invalid-utf8', 1007);
+  });
+
+  it('one-byte fragments are copied into a buffer once their per-part charge reaches maxPayload', () => {
+    const maxPayload = 4096;
+    const rec = new Recorder({ role: 'client', maxPayload, maxFragments: 10_000 });
+    const count = 1000;
+    // Each fragment in its own read with its own memory (Buffer.alloc never uses the pool).
+    const reads = Array.from({ length: count }, (_, i) => {
+      const bytes = frame(i === 0 ? Opcode.Binary : Opcode.Continuation, Buffer.from([i & 0xff]), {
+        fin: i === count - 1,
+      });
+      const own = Buffer.alloc(bytes.length);
+      bytes.copy(own);
+      return own;
+    });
+    let firstCopyAt = -1;
+    for (let i = 0; i < count; i++) {
+      const sizes = allocations(() => rec.connection.receive(reads[i]!));
+      if (sizes.length > 0 && firstCopyAt === -1) firstCopyAt = i;
+    }
+    // Each part is charged its read (3 bytes) plus PART_OVERHEAD (128): at most 4096 / 131 views.
+    assert.ok(
+      firstCopyAt > 0 && firstCopyAt <= Math.floor(maxPayload / (3 + limits.PART_OVERHEAD)),
+      `${firstCopyAt}`,
+    );
+    const data = rec.messages()[0]!.data;
+    assert.equal(data.length, count);
+    assert.ok(data.every((b, i) => b === (i & 0xff)));
   });
 });
 

@@ -3,8 +3,9 @@
  * key 08f6efb1) through both the reference loop and the word-at-a-time path.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { maskInto, maskSlow, nextMaskKey, unmask } from '../../src/protocol/index.js';
+import { maskCopy, maskRegion, useSimdMask } from '../../src/protocol/mask.js';
 import { hex, vectors } from '../vectors/vectors.js';
 
 describe('RFC 6455 5.3: client-to-server masking', () => {
@@ -80,4 +81,76 @@ describe('RFC 6455 5.3: client-to-server masking', () => {
     // 5000 draws from 2^32: a repeat is possible but vanishingly rare; a broken pool repeats a lot.
     assert.ok(keys.size > 4990, `only ${keys.size} distinct keys`);
   });
+});
+
+describe('the SIMD kernel (WebAssembly) and the Uint32Array fallback agree with maskSlow', () => {
+  const key = Buffer.from([0x08, 0xf6, 0xef, 0xb1]);
+  // Around the SIMD threshold (2 KiB), the 64-byte loop step, and the kernel's 64 KiB block.
+  const lengths = [2047, 2048, 2049, 2048 + 63, 4096 + 13, 65535, 65536, 65537, 2 * 65536 + 77];
+
+  after(() => useSimdMask(true));
+
+  it('the kernel is available on this Node (WebAssembly SIMD)', () => {
+    assert.equal(useSimdMask(true), true);
+  });
+
+  for (const simd of [true, false]) {
+    it(`${simd ? 'SIMD' : 'fallback'}: every length, key offset and alignment, nothing outside touched`, () => {
+      useSimdMask(simd);
+      for (const length of lengths) {
+        const plain = Buffer.allocUnsafe(length);
+        for (let i = 0; i < length; i++) plain[i] = (i * 131 + 7) & 0xff;
+        for (let keyOffset = 0; keyOffset < 4; keyOffset++) {
+          const expected = Buffer.from(plain);
+          maskSlow(expected, key, keyOffset);
+          for (let align = 0; align < 4; align++) {
+            const backing = Buffer.alloc(length + 8, 0xee);
+            const data = backing.subarray(align, align + length);
+            plain.copy(data);
+            unmask(data, key, keyOffset);
+            assert.ok(data.equals(expected), `length ${length}, keyOffset ${keyOffset}, alignment ${align}`);
+            assert.ok(backing.subarray(0, align).every((b) => b === 0xee));
+            assert.ok(backing.subarray(align + length).every((b) => b === 0xee));
+          }
+        }
+      }
+    });
+
+    it(`${simd ? 'SIMD' : 'fallback'}: maskCopy masks a region of the source into the target, source untouched`, () => {
+      useSimdMask(simd);
+      const pool = Buffer.from([9, ...key]);
+      for (const length of lengths) {
+        const source = Buffer.allocUnsafe(length + 10);
+        for (let i = 0; i < source.length; i++) source[i] = (i * 131 + 7) & 0xff;
+        const before = Buffer.from(source);
+        for (let keyOffset = 0; keyOffset < 4; keyOffset++) {
+          const expected = Buffer.from(source.subarray(3, 3 + length));
+          maskSlow(expected, key, keyOffset);
+          const target = Buffer.alloc(length + 9, 0xee);
+          maskCopy(source, 3, 3 + length, target, 5, pool, 1, keyOffset);
+          assert.ok(
+            target.subarray(5, 5 + length).equals(expected),
+            `length ${length}, keyOffset ${keyOffset}`,
+          );
+          assert.ok(target.subarray(0, 5).every((b) => b === 0xee));
+          assert.ok(target.subarray(5 + length).every((b) => b === 0xee));
+          assert.ok(source.equals(before), 'the source is left as it was');
+        }
+      }
+    });
+
+    it(`${simd ? 'SIMD' : 'fallback'}: maskRegion with a key inside a pool and a region inside a buffer`, () => {
+      useSimdMask(simd);
+      const pool = Buffer.from([9, 9, 9, ...key, 9]);
+      const plain = Buffer.alloc(70_000, 0x3c);
+      const expected = Buffer.from(plain);
+      maskSlow(expected, key, 2);
+      const buffer = Buffer.alloc(70_010, 0x11);
+      plain.copy(buffer, 5);
+      maskRegion(buffer, 5, 70_005, pool, 3, 2);
+      assert.ok(buffer.subarray(5, 70_005).equals(expected));
+      assert.ok(buffer.subarray(0, 5).every((b) => b === 0x11));
+      assert.ok(buffer.subarray(70_005).every((b) => b === 0x11));
+    });
+  }
 });

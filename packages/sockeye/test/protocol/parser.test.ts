@@ -9,6 +9,7 @@ import {
   FIN_BIT,
   type FrameHeader,
   FrameParser,
+  maskSlow,
   Opcode,
   ProtocolError,
   type Role,
@@ -279,5 +280,47 @@ describe('RFC 6455 5.5: control frames', () => {
     assert.throws(() => parser.push(Buffer.from([Opcode.Ping & ~FIN_BIT])), {
       rule: 'fragmented-control-frame',
     });
+  });
+});
+
+describe('onMaskedFramePayload: a handler may take masked parts and unmask them itself', () => {
+  const payload = Buffer.from('0123456789abcdef'.repeat(10));
+  const bytes = frame(Opcode.Binary, payload, { mask: true });
+
+  it('parts it takes arrive still masked, with the key and their payload offset; others are unmasked', () => {
+    const taken: Array<{ data: Buffer; offset: number; last: boolean }> = [];
+    const delivered: Buffer[] = [];
+    let offer = 0;
+    const parser = new FrameParser(
+      {
+        onFrameHeader() {},
+        onFramePayload: (data) => delivered.push(Buffer.from(data)),
+        onMaskedFramePayload(data, last, maskKey, offset) {
+          assert.deepEqual(Buffer.from(maskKey), KEY);
+          // Take every other part.
+          if (offer++ % 2 === 1) return false;
+          taken.push({ data: Buffer.from(data), offset, last });
+          return true;
+        },
+      },
+      { role: 'server' },
+    );
+    for (const chunk of chunksOf(bytes, 50)) parser.push(chunk);
+    const masked = Buffer.from(payload);
+    maskSlow(masked, KEY);
+    // The header is 8 bytes (16-bit length, key): parts are payload[0, 42), [42, 92), [92, 142), [142, 160).
+    assert.deepEqual(
+      taken.map((t) => [t.offset, t.last]),
+      [
+        [0, false],
+        [92, false],
+      ],
+    );
+    assert.ok(taken[0]!.data.equals(masked.subarray(0, 42)));
+    assert.ok(taken[1]!.data.equals(masked.subarray(92, 142)));
+    assert.deepEqual(
+      delivered.map((d) => d.toString()),
+      [payload.subarray(42, 92).toString(), payload.subarray(142).toString()],
+    );
   });
 });
