@@ -48,12 +48,35 @@ export interface ServerCloseOptions {
   reason?: string;
 }
 
-/** A handshake in progress: a socket that has no WebSocket yet, and when it must be done. */
-interface PendingHandshake {
-  socket: Socket;
-  deadline: number;
-  /** Its socket 'close' listener, removed once the WebSocket takes over (an idle connection keeps nothing of its handshake). */
-  onClose: () => void;
+/**
+ * A handshake in progress: a socket that has no WebSocket yet, and when it must be done.
+ * The socket points back to it (`kHandshake`) so that its listeners are functions shared
+ * by every socket rather than closures made per connection; once the WebSocket takes over,
+ * the socket lets go of it, its parser and its listeners (an idle connection keeps nothing
+ * of its handshake).
+ */
+class PendingHandshake {
+  /** Standalone mode: the request head being collected. */
+  parser: HttpHeadParser<RequestHead> | null = null;
+  constructor(
+    readonly server: WebSocketServer<unknown>,
+    readonly socket: Socket,
+    readonly deadline: number,
+  ) {}
+}
+
+/** The socket's back reference to its handshake in progress (undefined once it is over). */
+const kHandshake = Symbol('sockeye.handshake');
+type HandshakeSocket = Socket & { [kHandshake]?: PendingHandshake | undefined };
+
+// Socket listeners of the handshake, shared by every socket (`this` is the socket).
+function onHandshakeData(this: Socket, chunk: Buffer): void {
+  const pending = (this as HandshakeSocket)[kHandshake];
+  if (pending !== undefined) pending.server._handshakeData(pending, chunk);
+}
+function onHandshakeClose(this: Socket): void {
+  const pending = (this as HandshakeSocket)[kHandshake];
+  if (pending !== undefined) pending.server._handshakeGone(pending);
 }
 
 /** The request as the server needs it, whichever parser produced it. */
@@ -363,32 +386,44 @@ export class WebSocketServer<Data = undefined>
   private acceptSocket(socket: Socket): void {
     socket.on('error', noop);
     const pending = this.track(socket);
-    const parser = new HttpHeadParser<RequestHead>('request', {
+    pending.parser = new HttpHeadParser<RequestHead>('request', {
       maxBytes: this.maxHandshakeBytes,
       maxHeaders: this.maxHandshakeHeaders,
     });
-    const onData = (chunk: Buffer) => {
-      let parsed: ReturnType<typeof parser.push>;
-      try {
-        parsed = parser.push(chunk);
-      } catch (error) {
-        socket.off('data', onData);
-        this.reject(socket, error as HandshakeError);
-        return;
-      }
-      if (parsed === null) return;
-      socket.off('data', onData);
-      socket.pause();
-      const head = parsed.head;
-      void this.upgrade(
-        { method: head.method, url: head.target, httpVersion: head.httpVersion, headers: head.headers },
-        socket,
-        parsed.rest,
-        undefined,
-        pending,
-      );
-    };
-    socket.on('data', onData);
+    socket.on('data', onHandshakeData);
+  }
+
+  /** Standalone mode: bytes of a handshake in progress. @internal */
+  _handshakeData(pending: PendingHandshake, chunk: Buffer): void {
+    const socket = pending.socket;
+    const parser = pending.parser;
+    if (parser === null) return;
+    let parsed: ReturnType<typeof parser.push>;
+    try {
+      parsed = parser.push(chunk);
+    } catch (error) {
+      socket.off('data', onHandshakeData);
+      this.reject(socket, error as HandshakeError);
+      return;
+    }
+    if (parsed === null) return;
+    pending.parser = null;
+    socket.off('data', onHandshakeData);
+    socket.pause();
+    const head = parsed.head;
+    void this.upgrade(
+      { method: head.method, url: head.target, httpVersion: head.httpVersion, headers: head.headers },
+      socket,
+      parsed.rest,
+      undefined,
+      pending,
+    );
+  }
+
+  /** The socket of a handshake in progress closed. @internal */
+  _handshakeGone(pending: PendingHandshake): void {
+    this.pending.delete(pending);
+    this.maybeIdle();
   }
 
   /** Validate, check, authenticate, then accept or refuse. Never rejects. */
@@ -456,8 +491,7 @@ export class WebSocketServer<Data = undefined>
     head: Buffer,
     pending: PendingHandshake,
   ): ServerWebSocket<Data> {
-    this.pending.delete(pending);
-    socket.off('close', pending.onClose);
+    this.release(pending);
     // Extension point: permessage-deflate negotiation goes here. It answers `offer.extensions`
     // with a `Sec-WebSocket-Extensions` value and gives the Connection the negotiated extension.
     const extensions = '';
@@ -506,18 +540,23 @@ export class WebSocketServer<Data = undefined>
   // ---- the sweep: one timer for every deadline ----
 
   private track(socket: Socket): PendingHandshake {
-    const pending: PendingHandshake = {
+    const pending = new PendingHandshake(
+      this as WebSocketServer<unknown>,
       socket,
-      deadline: Date.now() + this.handshakeTimeout,
-      onClose: () => {
-        this.pending.delete(pending);
-        this.maybeIdle();
-      },
-    };
+      Date.now() + this.handshakeTimeout,
+    );
+    (socket as HandshakeSocket)[kHandshake] = pending;
     this.pending.add(pending);
-    socket.once('close', pending.onClose);
+    socket.on('close', onHandshakeClose);
     this.startTimer();
     return pending;
+  }
+
+  /** The handshake is over (the WebSocket takes the socket): forget it and its listener. */
+  private release(pending: PendingHandshake): void {
+    this.pending.delete(pending);
+    pending.socket.off('close', onHandshakeClose);
+    (pending.socket as HandshakeSocket)[kHandshake] = undefined;
   }
 
   private startTimer(): void {

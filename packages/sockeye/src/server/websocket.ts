@@ -279,7 +279,10 @@ export class ServerWebSocket<Data = undefined> {
   /** The peer closed its side of TCP. @internal */
   _peerEnded(): void {
     this.connection.receiveEof();
-    if (!this._socket.destroyed) this._socket.end();
+    // Usually our side has ended already (after the close handshake): a second end() would
+    // build an ERR_STREAM_ALREADY_FINISHED error with its stack trace, per connection.
+    const socket = this._socket;
+    if (!socket.destroyed && !socket.writableEnded) socket.end();
   }
 
   /** The TCP connection ended or failed. @internal */
