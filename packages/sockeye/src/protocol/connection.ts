@@ -130,7 +130,8 @@ export class Connection implements FrameHandler {
   private assemblyLimit = 0;
   /** Size of the first reassembly buffer: a single frame's exact size (up to 64 KiB), or small for a fragmented message. */
   private assemblyStart = 0;
-  private readonly utf8 = new Utf8Validator();
+  /** Made for the first text message that arrives in parts (most connections never need one). */
+  private utf8: Utf8Validator | null = null;
 
   // A control frame split across reads (at most 125 bytes).
   private control: Buffer | null = null;
@@ -297,7 +298,7 @@ export class Connection implements FrameHandler {
       this.messageBytes = 0;
       this.messageFragments = 0;
       this.assemblyLength = 0;
-      this.utf8.reset();
+      this.utf8?.reset();
       // A single-frame message: its exact size is known. A fragmented one: only the limit.
       this.assemblyLimit = header.fin ? header.length : this.maxPayload;
       // A fragmented message's size is unknown: start small and double, so that one byte
@@ -350,10 +351,13 @@ export class Connection implements FrameHandler {
       return;
     }
     // The message arrives in parts: validate as the bytes arrive (fail fast), copy into one buffer.
-    if (this.messageText && !this.utf8.push(data)) throw invalidUtf8();
+    if (this.messageText) {
+      this.utf8 ??= new Utf8Validator();
+      if (!this.utf8.push(data)) throw invalidUtf8();
+    }
     this.append(data);
     if (last && this.frameFin) {
-      if (this.messageText && !this.utf8.complete) throw invalidUtf8();
+      if (this.messageText && !this.utf8!.complete) throw invalidUtf8();
       const message = this.assembly!.subarray(0, this.assemblyLength);
       this.assembly = null;
       this.assemblyLength = 0;
