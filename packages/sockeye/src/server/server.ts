@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createSecureContext, TLSSocket, type TlsOptions } from 'node:tls';
 import {
   buildAcceptResponse,
   buildRejectResponse,
@@ -97,6 +98,7 @@ function noop(): void {}
  * A WebSocket server on sockeye's protocol core. Three modes:
  * - standalone: `new WebSocketServer({ port, handlers })` listens on its own TCP server
  *   and parses the handshake itself (bounded in bytes and time from the TCP accept);
+ *   with `tls: { key, cert }` it serves `wss://` itself;
  * - attached: `new WebSocketServer({ server: httpServer, path, handlers })` takes the
  *   HTTP(S) server's upgrades (several servers can share one by `path`);
  * - `noServer`: you call {@link WebSocketServer.handleUpgrade} from your own `upgrade`
@@ -192,8 +194,14 @@ export class WebSocketServer<Data = undefined>
     // A deadline fires at most a quarter of its period late.
     this.sweepMs = Math.max(MIN_SWEEP_MS, Math.min(MAX_SWEEP_MS, Math.floor(Math.min(...periods) / 4)));
 
+    if (options.tls !== undefined && options.port === undefined) {
+      throw new TypeError('the tls option is for standalone mode (port); attach to an https server instead');
+    }
     if (options.port !== undefined) {
-      const netServer = createServer({ noDelay: true }, (socket) => this.acceptSocket(socket));
+      const wrap = options.tls === undefined ? null : tlsWrapper(options.tls);
+      const netServer = createServer({ noDelay: true }, (socket) =>
+        this.acceptSocket(wrap === null ? socket : wrap(socket)),
+      );
       this.netServer = netServer;
       netServer.on('error', (error) => {
         this.listenError = error;
@@ -610,6 +618,23 @@ export class WebSocketServer<Data = undefined>
     this.dirty = [];
     for (const ws of dirty) ws._flush();
   }
+}
+
+/**
+ * Standalone `wss://`: wrap each accepted TCP socket in a server-side TLSSocket ourselves
+ * (rather than use `tls.Server`), so that the handshake deadline runs from the TCP accept
+ * and covers the TLS handshake too: `tls.Server`'s own timer starts only once a
+ * ClientHello arrives, so a client that connects and stays silent would be held forever.
+ * The secure context is built once, not per connection.
+ */
+function tlsWrapper(options: TlsOptions): (socket: Socket) => TLSSocket {
+  const secureContext = createSecureContext(options);
+  const socketOptions: ConstructorParameters<typeof TLSSocket>[1] = { isServer: true, secureContext };
+  if (options.requestCert !== undefined) socketOptions.requestCert = options.requestCert;
+  if (options.rejectUnauthorized !== undefined) socketOptions.rejectUnauthorized = options.rejectUnauthorized;
+  if (options.ALPNProtocols !== undefined) socketOptions.ALPNProtocols = options.ALPNProtocols;
+  if (options.SNICallback !== undefined) socketOptions.SNICallback = options.SNICallback;
+  return (socket) => new TLSSocket(socket, socketOptions);
 }
 
 /** The path of a request target, without the query. */

@@ -1,5 +1,6 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { TlsOptions } from 'node:tls';
 import type { HeaderMap, UpgradeRequestInfo } from '../protocol/index.js';
 import type { OriginPolicy } from './origin.js';
 import type { ServerWebSocket } from './websocket.js';
@@ -106,6 +107,15 @@ export interface WebSocketServerOptions<Data> {
   port?: number;
   /** Standalone mode: the address to bind. @defaultValue all interfaces (Node's default) */
   host?: string;
+  /**
+   * Standalone mode: serve `wss://` directly. The certificate and key (and `ca`, `passphrase`,
+   * `pfx`, `ciphers`, `ALPNProtocols`, `SNICallback`, `requestCert`, ...) exactly as
+   * `tls.createServer` takes them (the secure context is built once). `handshakeTimeout`
+   * runs from the TCP accept and covers the TLS handshake too; a client that fails the
+   * TLS handshake is dropped without reaching any hook.
+   * @defaultValue none: plain `ws://`
+   */
+  tls?: TlsOptions;
   /**
    * Attached mode: take WebSocket upgrades from this HTTP or HTTPS server (`wss://` with
    * HTTPS). Several WebSocketServers may share one server with different `path`s; an
