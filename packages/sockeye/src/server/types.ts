@@ -179,7 +179,10 @@ export interface WebSocketServerOptions<Data> {
   maxBufferedBytes?: number;
   /**
    * Buffered bytes above which `send()` reports `queued` and the server stops reading
-   * from that peer until its output drains. @defaultValue 64 KiB
+   * from that peer until its output drains. Any value holds, including ones below the
+   * 16 KiB mark of Node's sockets (the server then asks for the write callback of each
+   * batch that takes the socket past it, instead of waiting for the socket's `'drain'`).
+   * @defaultValue 64 KiB
    */
   highWaterMark?: number;
   /**

@@ -293,6 +293,7 @@ export class ServerWebSocket<Data = undefined> {
 
   /** Write out everything the core has queued. @internal */
   _flush(): void {
+    const queued = this.connection.bufferedBytes;
     const chunks = this.connection.takeOutput();
     const count = chunks.length;
     if (count === 0) return;
@@ -300,9 +301,13 @@ export class ServerWebSocket<Data = undefined> {
     if (!socket.writable) return;
     const tap = this.host.wiretap;
     if (tap !== undefined) for (const chunk of chunks) this.tap(tap, 'out', chunk);
-    // Under backpressure, learn when this batch has reached the kernel: the socket's own
-    // 'drain' only comes when a write crossed its 16 KiB mark, which a small batch may not.
-    const written = this.needDrain || this.readPaused ? onBatchWritten.bind(socket) : undefined;
+    // Under backpressure (or when this batch takes the socket's buffer past our mark), learn
+    // when it has reached the kernel: the socket's own 'drain' only comes when a write
+    // crossed its 16 KiB mark, which a small batch, or a highWaterMark below 16 KiB, may not.
+    const written =
+      this.needDrain || this.readPaused || socket.writableLength + queued > this.host.highWaterMark
+        ? onBatchWritten.bind(socket)
+        : undefined;
     if (count === 1) {
       socket.write(chunks[0]!, written);
     } else {
@@ -394,11 +399,14 @@ export class ServerWebSocket<Data = undefined> {
   private checkBackpressure(): void {
     const socket = this._socket;
     // Pause only when something will wake us: a socket 'drain' (its buffer crossed its own
-    // mark) or a Blob being read (its release flushes with a write callback).
+    // 16 KiB mark), a Blob being read (its release flushes with a write callback), or the
+    // callback of the last batch, which _flush asks for whenever the socket's buffer passes
+    // our mark (so a highWaterMark below Node's 16 KiB holds too).
+    const highWaterMark = this.host.highWaterMark;
     if (
       !this.readPaused &&
-      this.bufferedAmount > this.host.highWaterMark &&
-      (socket.writableNeedDrain || this.deferred !== null) &&
+      this.bufferedAmount > highWaterMark &&
+      (socket.writableNeedDrain || this.deferred !== null || socket.writableLength > highWaterMark) &&
       !socket.destroyed
     ) {
       this.readPaused = true;
