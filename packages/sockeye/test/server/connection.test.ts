@@ -151,11 +151,12 @@ describe('messages', () => {
     });
     try {
       const client = await openWs(url);
-      const received: string[] = [];
-      client.on('message', (data: Buffer) => received.push(data.toString()));
+      // The inbox collects from the 'open' event on (a listener added after `await openWs`
+      // would miss messages that arrive in the same read as the 101).
+      const received = inbox(client);
       await until(() => received.length === 200, '200 messages');
       assert.deepEqual(
-        received,
+        received.map((message) => message.data.toString()),
         Array.from({ length: 200 }, (_, i) => `m${i}`),
       );
       client.close();
