@@ -22,7 +22,7 @@ import type {
   WebSocketServerOptions,
   WireDirection,
 } from './types.js';
-import { type ConnectionHost, ServerWebSocket } from './websocket.js';
+import { type ConnectionHost, kSocketOwner, ServerWebSocket } from './websocket.js';
 
 /** Events of a {@link WebSocketServer} (server-level only; connections use the handlers). */
 export interface WebSocketServerEvents {
@@ -51,7 +51,7 @@ export interface ServerCloseOptions {
 
 /**
  * A handshake in progress: a socket that has no WebSocket yet, and when it must be done.
- * The socket points back to it (`kHandshake`) so that its listeners are functions shared
+ * The socket points back to it (`kSocketOwner`) so that its listeners are functions shared
  * by every socket rather than closures made per connection; once the WebSocket takes over,
  * the socket lets go of it, its parser and its listeners (an idle connection keeps nothing
  * of its handshake).
@@ -66,18 +66,17 @@ class PendingHandshake {
   ) {}
 }
 
-/** The socket's back reference to its handshake in progress (undefined once it is over). */
-const kHandshake = Symbol('sockeye.handshake');
-type HandshakeSocket = Socket & { [kHandshake]?: PendingHandshake | undefined };
+/** While the handshake runs, the socket's owner is its PendingHandshake (see `kSocketOwner`). */
+type HandshakeSocket = Socket & { [kSocketOwner]?: PendingHandshake | ServerWebSocket<unknown> | undefined };
 
 // Socket listeners of the handshake, shared by every socket (`this` is the socket).
 function onHandshakeData(this: Socket, chunk: Buffer): void {
-  const pending = (this as HandshakeSocket)[kHandshake];
-  if (pending !== undefined) pending.server._handshakeData(pending, chunk);
+  const pending = (this as HandshakeSocket)[kSocketOwner];
+  if (pending instanceof PendingHandshake) pending.server._handshakeData(pending, chunk);
 }
 function onHandshakeClose(this: Socket): void {
-  const pending = (this as HandshakeSocket)[kHandshake];
-  if (pending !== undefined) pending.server._handshakeGone(pending);
+  const pending = (this as HandshakeSocket)[kSocketOwner];
+  if (pending instanceof PendingHandshake) pending.server._handshakeGone(pending);
 }
 
 /** The request as the server needs it, whichever parser produced it. */
@@ -553,7 +552,7 @@ export class WebSocketServer<Data = undefined>
       socket,
       Date.now() + this.handshakeTimeout,
     );
-    (socket as HandshakeSocket)[kHandshake] = pending;
+    (socket as HandshakeSocket)[kSocketOwner] = pending;
     this.pending.add(pending);
     socket.on('close', onHandshakeClose);
     this.startTimer();
@@ -564,7 +563,7 @@ export class WebSocketServer<Data = undefined>
   private release(pending: PendingHandshake): void {
     this.pending.delete(pending);
     pending.socket.off('close', onHandshakeClose);
-    (pending.socket as HandshakeSocket)[kHandshake] = undefined;
+    (pending.socket as HandshakeSocket)[kSocketOwner] = undefined;
   }
 
   private startTimer(): void {

@@ -40,8 +40,14 @@ export interface ConnectionHost<Data> {
 }
 
 /** The socket's back reference to its connection, so socket listeners can be shared functions, not closures. */
-const kWebSocket = Symbol('sockeye.ws');
-type TaggedSocket = Socket & { [kWebSocket]: ServerWebSocket<unknown> };
+/**
+ * The socket's back reference to what owns it: the server's pending handshake, then the
+ * WebSocket. One property for both phases: a second one would push a socket's properties
+ * out of the object into a separate array (40 more bytes per connection).
+ * @internal
+ */
+export const kSocketOwner = Symbol('sockeye.socket');
+type TaggedSocket = Socket & { [kSocketOwner]: ServerWebSocket<unknown> };
 
 /** A message waiting behind a Blob being read (the order of sends is kept). */
 interface Deferred {
@@ -232,7 +238,7 @@ export class ServerWebSocket<Data = undefined> {
    */
   _start(response: string, head: Buffer): void {
     const socket = this._socket as TaggedSocket;
-    socket[kWebSocket] = this as ServerWebSocket<unknown>;
+    socket[kSocketOwner] = this as ServerWebSocket<unknown>;
     socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
@@ -537,19 +543,19 @@ function toBytes(data: Buffer | ArrayBuffer | ArrayBufferView): Uint8Array {
 
 // Socket listeners shared by every connection (`this` is the socket).
 function onSocketData(this: Socket, chunk: Buffer): void {
-  (this as TaggedSocket)[kWebSocket]._receive(chunk);
+  (this as TaggedSocket)[kSocketOwner]._receive(chunk);
 }
 function onSocketEnd(this: Socket): void {
   // The peer half-closed (an attached HTTP server's sockets allow half-open connections):
   // without a close handshake that is an abnormal end (1006); finish our side too.
-  (this as TaggedSocket)[kWebSocket]._peerEnded();
+  (this as TaggedSocket)[kSocketOwner]._peerEnded();
 }
 function onSocketClose(this: Socket): void {
-  (this as TaggedSocket)[kWebSocket]._socketGone();
+  (this as TaggedSocket)[kSocketOwner]._socketGone();
 }
 function onSocketDrain(this: Socket): void {
-  (this as TaggedSocket)[kWebSocket]._drained();
+  (this as TaggedSocket)[kSocketOwner]._drained();
 }
 function onBatchWritten(this: Socket, error?: Error | null): void {
-  if (error == null) (this as TaggedSocket)[kWebSocket]._drained();
+  if (error == null) (this as TaggedSocket)[kSocketOwner]._drained();
 }

@@ -276,16 +276,17 @@ describe('isSameOrigin', () => {
 describe('after the upgrade', () => {
   /** What the server left on a socket for its handshake, once the WebSocket has it. */
   function handshakeLeftovers(ws: ServerWebSocket): {
-    tag: unknown;
+    owner: unknown;
     dataListeners: number;
     closeListeners: number;
   } {
     const socket = ws._socket;
-    const tag = Object.getOwnPropertySymbols(socket).find(
-      (symbol) => symbol.description === 'sockeye.handshake',
+    const tags = Object.getOwnPropertySymbols(socket).filter((symbol) =>
+      symbol.description?.startsWith('sockeye'),
     );
+    assert.equal(tags.length, 1, 'one back reference for both phases');
     return {
-      tag: tag === undefined ? undefined : (socket as unknown as Record<symbol, unknown>)[tag],
+      owner: (socket as unknown as Record<symbol, unknown>)[tags[0]!],
       dataListeners: socket.listenerCount('data'),
       closeListeners: socket.listenerCount('close'),
     };
@@ -298,7 +299,9 @@ describe('after the upgrade', () => {
       const client = await openWs(url);
       const ws = await opened.promise;
       // Standalone: the handshake tagged the socket and listened to 'data' and 'close'.
-      assert.deepEqual(handshakeLeftovers(ws), { tag: undefined, dataListeners: 1, closeListeners: 1 });
+      const leftovers = handshakeLeftovers(ws);
+      assert.equal(leftovers.owner, ws, 'the socket points to its WebSocket, not to the handshake');
+      assert.deepEqual({ ...leftovers, owner: null }, { owner: null, dataListeners: 1, closeListeners: 1 });
       assert.equal(server.socketCount, 1);
       client.close();
     } finally {
