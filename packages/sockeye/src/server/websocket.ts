@@ -240,7 +240,10 @@ export class ServerWebSocket<Data = undefined> {
     const socket = this._socket as TaggedSocket;
     socket[kSocketOwner] = this as ServerWebSocket<unknown>;
     socket.on('data', onSocketData);
-    socket.on('end', onSocketEnd);
+    // Without half-open connections (standalone mode) Node ends our side itself when the
+    // peer's FIN arrives, and 'close' follows: no 'end' listener needed (Node has one, and a
+    // second turns the socket's listener slot into an array, per connection).
+    if (socket.allowHalfOpen) socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
     socket.on('drain', onSocketDrain);
     socket.cork();
