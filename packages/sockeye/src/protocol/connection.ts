@@ -164,7 +164,8 @@ export class Connection implements FrameHandler {
   private assemblyLimit = 0;
   /** The current message is one frame: `assemblyLimit` is its exact size. */
   private assemblyExact = false;
-  private readonly utf8 = new Utf8Validator();
+  /** Made for the first text message that arrives in parts (most connections never need one). */
+  private utf8: Utf8Validator | null = null;
 
   // A control frame split across reads (at most 125 bytes).
   private control: Buffer | null = null;
@@ -337,7 +338,7 @@ export class Connection implements FrameHandler {
       this.messageText = header.opcode === Opcode.Text;
       this.messageBytes = 0;
       this.messageFragments = 0;
-      this.utf8.reset();
+      this.utf8?.reset();
       // A single-frame message: its exact size is known. A fragmented one: only the limit.
       this.assemblyLimit = header.fin ? header.length : this.maxPayload;
       this.assemblyExact = header.fin;
@@ -388,13 +389,16 @@ export class Connection implements FrameHandler {
       return;
     }
     // The message arrives in parts: validate text as the bytes arrive (fail fast), hold the parts.
-    if (this.messageText && !this.utf8.push(data)) throw invalidUtf8();
+    if (this.messageText) {
+      this.utf8 ??= new Utf8Validator();
+      if (!this.utf8.push(data)) throw invalidUtf8();
+    }
     if (data.length > 0) {
       if (this.assembly === null) this.hold(data);
       else this.append(data);
     }
     if (last && this.frameFin) {
-      if (this.messageText && !this.utf8.complete) throw invalidUtf8();
+      if (this.messageText && !this.utf8!.complete) throw invalidUtf8();
       this.handler.onMessage(this.takeMessage(), this.messageText);
     }
   }
@@ -430,9 +434,12 @@ export class Connection implements FrameHandler {
     const assembly = this.reserve(data.length);
     maskCopy(data, 0, data.length, assembly, at, maskKey, 0, offset);
     this.assemblyLength = at + data.length;
-    if (this.messageText && !this.utf8.push(assembly.subarray(at, this.assemblyLength))) throw invalidUtf8();
+    if (this.messageText) {
+      this.utf8 ??= new Utf8Validator();
+      if (!this.utf8.push(assembly.subarray(at, this.assemblyLength))) throw invalidUtf8();
+    }
     if (last && this.frameFin) {
-      if (this.messageText && !this.utf8.complete) throw invalidUtf8();
+      if (this.messageText && !this.utf8!.complete) throw invalidUtf8();
       this.handler.onMessage(this.takeMessage(), this.messageText);
     }
     return true;

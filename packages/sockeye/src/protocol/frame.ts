@@ -43,7 +43,10 @@ export interface FrameHeader {
   masked: boolean;
   /** Payload length in bytes. */
   length: number;
-  /** The masking key (4 bytes) when `masked`; its contents change with the next frame. */
+  /**
+   * The masking key (4 bytes) when `masked`. Valid during the `onFrameHeader` call only:
+   * the parser shares this buffer with every other parser (copy what you keep).
+   */
   maskKey: Uint8Array;
 }
 

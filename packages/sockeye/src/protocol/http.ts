@@ -60,8 +60,11 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 export class HttpHeadParser<T extends RequestHead | ResponseHead> {
   private readonly chunks: Buffer[] = [];
   private size = 0;
-  /** The last bytes received (up to 3) and room for 3 more: a CRLFCRLF may straddle chunks. */
-  private readonly tail = Buffer.alloc(6);
+  /**
+   * The last bytes received (up to 3) and room for 3 more: a CRLFCRLF may straddle chunks.
+   * Allocated only when a head arrives in more than one chunk (a handshake rarely does).
+   */
+  private tail: Buffer | null = null;
   private tailLength = 0;
   private readonly maxBytes: number;
   private readonly maxHeaders: number;
@@ -92,8 +95,9 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
     // The blank line may straddle chunks: probe the carried tail plus this chunk's start.
     let end = -1;
     if (this.tailLength > 0) {
-      this.tail.set(chunk.subarray(0, 3), this.tailLength);
-      const probe = this.tail.subarray(0, this.tailLength + Math.min(3, chunk.length));
+      const tail = this.tail!;
+      tail.set(chunk.subarray(0, 3), this.tailLength);
+      const probe = tail.subarray(0, this.tailLength + Math.min(3, chunk.length));
       const at = probe.indexOf(CRLFCRLF);
       if (at !== -1) end = previous - this.tailLength + at;
     }
@@ -119,14 +123,16 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
 
   /** Remember the last three bytes received, for the straddling probe. */
   private keepTail(chunk: Buffer): void {
+    this.tail ??= Buffer.alloc(6);
+    const tail = this.tail;
     if (chunk.length >= 3) {
-      chunk.copy(this.tail, 0, chunk.length - 3);
+      chunk.copy(tail, 0, chunk.length - 3);
       this.tailLength = 3;
       return;
     }
     const keep = Math.min(3 - chunk.length, this.tailLength);
-    this.tail.copyWithin(0, this.tailLength - keep, this.tailLength);
-    chunk.copy(this.tail, keep);
+    tail.copyWithin(0, this.tailLength - keep, this.tailLength);
+    chunk.copy(tail, keep);
     this.tailLength = keep + chunk.length;
   }
 

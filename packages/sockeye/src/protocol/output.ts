@@ -51,7 +51,8 @@ export type Payload = Uint8Array | string;
  * `write()`, or a corked batch).
  */
 export class OutputQueue {
-  private chunks: Buffer[] = [];
+  /** Frames ready to take (null when none: an idle connection keeps no array). */
+  private chunks: Buffer[] | null = null;
   /** The region of the shared slab this queue is filling: [regionStart, regionEnd) of regionSlab. */
   private regionSlab: Buffer | null = null;
   private regionStart = 0;
@@ -111,7 +112,7 @@ export class OutputQueue {
         ? payload
         : Buffer.from(payload.buffer, payload.byteOffset, payload.length);
     }
-    this.chunks.push(body);
+    this.queue(body);
   }
 
   /**
@@ -125,15 +126,15 @@ export class OutputQueue {
   pushFrame(frame: Buffer): void {
     if (this.mask) throw new RangeError('a prebuilt frame cannot be sent by a masking (client) queue');
     this.closeRegion();
-    this.chunks.push(frame);
+    this.queue(frame);
     this.bytes += frame.length;
   }
 
   /** Take every queued byte, in order, and leave the queue empty. Returns an empty array when there is nothing. */
   take(): Buffer[] {
     this.closeRegion();
-    const chunks = this.chunks;
-    this.chunks = [];
+    const chunks = this.chunks ?? [];
+    this.chunks = null;
     this.bytes = 0;
     return chunks;
   }
@@ -154,10 +155,15 @@ export class OutputQueue {
     return slab;
   }
 
+  private queue(chunk: Buffer): void {
+    if (this.chunks === null) this.chunks = [chunk];
+    else this.chunks.push(chunk);
+  }
+
   /** Move the filled part of the current region into `chunks`. */
   private closeRegion(): void {
     if (this.regionSlab !== null && this.regionEnd > this.regionStart) {
-      this.chunks.push(this.regionSlab.subarray(this.regionStart, this.regionEnd));
+      this.queue(this.regionSlab.subarray(this.regionStart, this.regionEnd));
     }
     this.regionSlab = null;
     this.regionStart = 0;

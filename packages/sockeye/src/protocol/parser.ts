@@ -56,6 +56,14 @@ export interface FrameParserOptions {
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * The masking key of the frame being unmasked, shared by every parser: each parser keeps
+ * its key as a number and writes it here just before unmasking (synchronously), so an idle
+ * connection holds no key buffer of its own (a 4-byte `Buffer` costs ~300 bytes with its
+ * ArrayBuffer and backing store). It is also the `maskKey` of the headers handed out.
+ */
+const MASK_KEY = Buffer.alloc(4);
+
 enum State {
   /** Waiting for the start of a header. */
   Header,
@@ -86,9 +94,11 @@ export class FrameParser {
   private allowedRsv: number;
 
   private state = State.Header;
-  /** Header bytes stashed while a header straddles chunks. */
-  private readonly headerBytes = Buffer.allocUnsafe(MAX_HEADER_SIZE);
+  /** Header bytes stashed while a header straddles chunks (allocated then, released after). */
+  private headerBytes: Buffer | null = null;
   private headerHave = 0;
+  /** The current frame's masking key, big-endian in a 32-bit number (see {@link MASK_KEY}). */
+  private maskWord = 0;
   /** Payload bytes still expected for the current frame, and how many were delivered (for the mask offset). */
   private remaining = 0;
   private delivered = 0;
@@ -103,7 +113,7 @@ export class FrameParser {
     opcode: 0,
     masked: false,
     length: 0,
-    maskKey: Buffer.alloc(4),
+    maskKey: MASK_KEY,
   };
 
   constructor(handler: FrameHandler, options: FrameParserOptions) {
@@ -158,11 +168,12 @@ export class FrameParser {
 
   /** Slow path: collect header bytes across chunks, checking each rule as soon as its byte arrives. */
   private readHeaderStashed(chunk: Buffer, pos: number): number {
-    const stash = this.headerBytes;
     if (this.state === State.Header) {
       this.headerHave = 0;
       this.state = State.PartialHeader;
+      this.headerBytes ??= Buffer.allocUnsafe(MAX_HEADER_SIZE);
     }
+    const stash = this.headerBytes!;
     if (this.headerHave === 0) {
       stash[0] = chunk[pos++]!;
       this.headerHave = 1;
@@ -188,6 +199,8 @@ export class FrameParser {
     }
     if (this.headerHave < size) return pos;
     this.decodeHeader(stash, 0, stash[0]!, stash[1]!);
+    // Most connections never see a header split across reads: keep no stash between them.
+    this.headerBytes = null;
     return this.headerDone(pos);
   }
 
@@ -290,11 +303,8 @@ export class FrameParser {
     }
     header.length = length;
     if (header.masked) {
-      const key = header.maskKey;
-      key[0] = source[pos]!;
-      key[1] = source[pos + 1]!;
-      key[2] = source[pos + 2]!;
-      key[3] = source[pos + 3]!;
+      this.maskWord = source.readUInt32BE(pos);
+      MASK_KEY.writeUInt32BE(this.maskWord, 0);
     }
   }
 
@@ -323,8 +333,10 @@ export class FrameParser {
     const last = this.remaining === 0;
     if (last) this.state = State.Header;
     if (this.header.masked) {
-      if (this.handler.onMaskedFramePayload?.(part, last, this.header.maskKey, offset)) return pos + take;
-      unmask(part, this.header.maskKey, offset);
+      // MASK_KEY is shared by every parser: refill it with this frame's key before use.
+      MASK_KEY.writeUInt32BE(this.maskWord, 0);
+      if (this.handler.onMaskedFramePayload?.(part, last, MASK_KEY, offset)) return pos + take;
+      unmask(part, MASK_KEY, offset);
     }
     this.handler.onFramePayload(part, last);
     return pos + take;

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createSecureContext, TLSSocket, type TlsOptions } from 'node:tls';
 import {
   buildAcceptResponse,
   buildFrame,
@@ -37,7 +38,7 @@ import {
   type WebSocketServerOptions,
   type WireDirection,
 } from './types.js';
-import { type ConnectionHost, ServerWebSocket } from './websocket.js';
+import { type ConnectionHost, kSocketOwner, ServerWebSocket } from './websocket.js';
 
 /** Events of a {@link WebSocketServer} (server-level only; connections use the handlers). */
 export interface WebSocketServerEvents {
@@ -79,12 +80,34 @@ export interface ServerCloseOptions {
   reason?: string;
 }
 
-/** A handshake in progress: a socket that has no WebSocket yet, and when it must be done. */
-interface PendingHandshake {
-  socket: Socket;
-  deadline: number;
-  /** Its socket 'close' listener, removed once the WebSocket takes over (an idle connection keeps nothing of its handshake). */
-  onClose: () => void;
+/**
+ * A handshake in progress: a socket that has no WebSocket yet, and when it must be done.
+ * The socket points back to it (`kSocketOwner`) so that its listeners are functions shared
+ * by every socket rather than closures made per connection; once the WebSocket takes over,
+ * the socket lets go of it, its parser and its listeners (an idle connection keeps nothing
+ * of its handshake).
+ */
+class PendingHandshake {
+  /** Standalone mode: the request head being collected. */
+  parser: HttpHeadParser<RequestHead> | null = null;
+  constructor(
+    readonly server: WebSocketServer<unknown>,
+    readonly socket: Socket,
+    readonly deadline: number,
+  ) {}
+}
+
+/** While the handshake runs, the socket's owner is its PendingHandshake (see `kSocketOwner`). */
+type HandshakeSocket = Socket & { [kSocketOwner]?: PendingHandshake | ServerWebSocket<unknown> | undefined };
+
+// Socket listeners of the handshake, shared by every socket (`this` is the socket).
+function onHandshakeData(this: Socket, chunk: Buffer): void {
+  const pending = (this as HandshakeSocket)[kSocketOwner];
+  if (pending instanceof PendingHandshake) pending.server._handshakeData(pending, chunk);
+}
+function onHandshakeClose(this: Socket): void {
+  const pending = (this as HandshakeSocket)[kSocketOwner];
+  if (pending instanceof PendingHandshake) pending.server._handshakeGone(pending);
 }
 
 /** The request as the server needs it, whichever parser produced it. */
@@ -105,6 +128,7 @@ function noop(): void {}
  * A WebSocket server on sockeye's protocol core. Three modes:
  * - standalone: `new WebSocketServer({ port, handlers })` listens on its own TCP server
  *   and parses the handshake itself (bounded in bytes and time from the TCP accept);
+ *   with `tls: { key, cert }` it serves `wss://` itself;
  * - attached: `new WebSocketServer({ server: httpServer, path, handlers })` takes the
  *   HTTP(S) server's upgrades (several servers can share one by `path`);
  * - `noServer`: you call {@link WebSocketServer.handleUpgrade} from your own `upgrade`
@@ -218,8 +242,14 @@ export class WebSocketServer<Data = undefined>
     // A deadline fires at most a quarter of its period late.
     this.sweepMs = Math.max(MIN_SWEEP_MS, Math.min(MAX_SWEEP_MS, Math.floor(Math.min(...periods) / 4)));
 
+    if (options.tls !== undefined && options.port === undefined) {
+      throw new TypeError('the tls option is for standalone mode (port); attach to an https server instead');
+    }
     if (options.port !== undefined) {
-      const netServer = createServer({ noDelay: true }, (socket) => this.acceptSocket(socket));
+      const wrap = options.tls === undefined ? null : tlsWrapper(options.tls);
+      const netServer = createServer({ noDelay: true }, (socket) =>
+        this.acceptSocket(wrap === null ? socket : wrap(socket)),
+      );
       this.netServer = netServer;
       netServer.on('error', (error) => {
         this.listenError = error;
@@ -500,32 +530,44 @@ export class WebSocketServer<Data = undefined>
   private acceptSocket(socket: Socket): void {
     socket.on('error', noop);
     const pending = this.track(socket);
-    const parser = new HttpHeadParser<RequestHead>('request', {
+    pending.parser = new HttpHeadParser<RequestHead>('request', {
       maxBytes: this.maxHandshakeBytes,
       maxHeaders: this.maxHandshakeHeaders,
     });
-    const onData = (chunk: Buffer) => {
-      let parsed: ReturnType<typeof parser.push>;
-      try {
-        parsed = parser.push(chunk);
-      } catch (error) {
-        socket.off('data', onData);
-        this.reject(socket, error as HandshakeError);
-        return;
-      }
-      if (parsed === null) return;
-      socket.off('data', onData);
-      socket.pause();
-      const head = parsed.head;
-      void this.upgrade(
-        { method: head.method, url: head.target, httpVersion: head.httpVersion, headers: head.headers },
-        socket,
-        parsed.rest,
-        undefined,
-        pending,
-      );
-    };
-    socket.on('data', onData);
+    socket.on('data', onHandshakeData);
+  }
+
+  /** Standalone mode: bytes of a handshake in progress. @internal */
+  _handshakeData(pending: PendingHandshake, chunk: Buffer): void {
+    const socket = pending.socket;
+    const parser = pending.parser;
+    if (parser === null) return;
+    let parsed: ReturnType<typeof parser.push>;
+    try {
+      parsed = parser.push(chunk);
+    } catch (error) {
+      socket.off('data', onHandshakeData);
+      this.reject(socket, error as HandshakeError);
+      return;
+    }
+    if (parsed === null) return;
+    pending.parser = null;
+    socket.off('data', onHandshakeData);
+    socket.pause();
+    const head = parsed.head;
+    void this.upgrade(
+      { method: head.method, url: head.target, httpVersion: head.httpVersion, headers: head.headers },
+      socket,
+      parsed.rest,
+      undefined,
+      pending,
+    );
+  }
+
+  /** The socket of a handshake in progress closed. @internal */
+  _handshakeGone(pending: PendingHandshake): void {
+    this.pending.delete(pending);
+    this.maybeIdle();
   }
 
   /** Validate, check, authenticate, then accept or refuse. Never rejects. */
@@ -593,8 +635,7 @@ export class WebSocketServer<Data = undefined>
     head: Buffer,
     pending: PendingHandshake,
   ): ServerWebSocket<Data> {
-    this.pending.delete(pending);
-    socket.off('close', pending.onClose);
+    this.release(pending);
     // Extension point: permessage-deflate negotiation goes here. It answers `offer.extensions`
     // with a `Sec-WebSocket-Extensions` value and gives the Connection the negotiated extension.
     const extensions = '';
@@ -643,18 +684,23 @@ export class WebSocketServer<Data = undefined>
   // ---- the sweep: one timer for every deadline ----
 
   private track(socket: Socket): PendingHandshake {
-    const pending: PendingHandshake = {
+    const pending = new PendingHandshake(
+      this as WebSocketServer<unknown>,
       socket,
-      deadline: Date.now() + this.handshakeTimeout,
-      onClose: () => {
-        this.pending.delete(pending);
-        this.maybeIdle();
-      },
-    };
+      Date.now() + this.handshakeTimeout,
+    );
+    (socket as HandshakeSocket)[kSocketOwner] = pending;
     this.pending.add(pending);
-    socket.once('close', pending.onClose);
+    socket.on('close', onHandshakeClose);
     this.startTimer();
     return pending;
+  }
+
+  /** The handshake is over (the WebSocket takes the socket): forget it and its listener. */
+  private release(pending: PendingHandshake): void {
+    this.pending.delete(pending);
+    pending.socket.off('close', onHandshakeClose);
+    (pending.socket as HandshakeSocket)[kSocketOwner] = undefined;
   }
 
   private startTimer(): void {
@@ -714,6 +760,23 @@ function toBytes(data: Buffer | ArrayBuffer | ArrayBufferView): Uint8Array {
   if (data instanceof Uint8Array) return data;
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return new Uint8Array(data);
+}
+
+/**
+ * Standalone `wss://`: wrap each accepted TCP socket in a server-side TLSSocket ourselves
+ * (rather than use `tls.Server`), so that the handshake deadline runs from the TCP accept
+ * and covers the TLS handshake too: `tls.Server`'s own timer starts only once a
+ * ClientHello arrives, so a client that connects and stays silent would be held forever.
+ * The secure context is built once, not per connection.
+ */
+function tlsWrapper(options: TlsOptions): (socket: Socket) => TLSSocket {
+  const secureContext = createSecureContext(options);
+  const socketOptions: ConstructorParameters<typeof TLSSocket>[1] = { isServer: true, secureContext };
+  if (options.requestCert !== undefined) socketOptions.requestCert = options.requestCert;
+  if (options.rejectUnauthorized !== undefined) socketOptions.rejectUnauthorized = options.rejectUnauthorized;
+  if (options.ALPNProtocols !== undefined) socketOptions.ALPNProtocols = options.ALPNProtocols;
+  if (options.SNICallback !== undefined) socketOptions.SNICallback = options.SNICallback;
+  return (socket) => new TLSSocket(socket, socketOptions);
 }
 
 /** The path of a request target, without the query. */

@@ -1,5 +1,6 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { TlsOptions } from 'node:tls';
 import type { HeaderMap, UpgradeRequestInfo } from '../protocol/index.js';
 import type { Broker, TopicRegistryOptions } from '../pubsub/index.js';
 import type { OriginPolicy } from './origin.js';
@@ -124,6 +125,15 @@ export interface WebSocketServerOptions<Data> {
   /** Standalone mode: the address to bind. @defaultValue all interfaces (Node's default) */
   host?: string;
   /**
+   * Standalone mode: serve `wss://` directly. The certificate and key (and `ca`, `passphrase`,
+   * `pfx`, `ciphers`, `ALPNProtocols`, `SNICallback`, `requestCert`, ...) exactly as
+   * `tls.createServer` takes them (the secure context is built once). `handshakeTimeout`
+   * runs from the TCP accept and covers the TLS handshake too; a client that fails the
+   * TLS handshake is dropped without reaching any hook.
+   * @defaultValue none: plain `ws://`
+   */
+  tls?: TlsOptions;
+  /**
    * Attached mode: take WebSocket upgrades from this HTTP or HTTPS server (`wss://` with
    * HTTPS). Several WebSocketServers may share one server with different `path`s; an
    * upgrade to a path nobody serves is answered 404.
@@ -186,7 +196,10 @@ export interface WebSocketServerOptions<Data> {
   maxBufferedBytes?: number;
   /**
    * Buffered bytes above which `send()` reports `queued` and the server stops reading
-   * from that peer until its output drains. @defaultValue 64 KiB
+   * from that peer until its output drains. Any value holds, including ones below the
+   * 16 KiB mark of Node's sockets (the server then asks for the write callback of each
+   * batch that takes the socket past it, instead of waiting for the socket's `'drain'`).
+   * @defaultValue 64 KiB
    */
   highWaterMark?: number;
   /**

@@ -58,8 +58,14 @@ export interface ConnectionHost<Data> {
 }
 
 /** The socket's back reference to its connection, so socket listeners can be shared functions, not closures. */
-const kWebSocket = Symbol('sockeye.ws');
-type TaggedSocket = Socket & { [kWebSocket]: ServerWebSocket<unknown> };
+/**
+ * The socket's back reference to what owns it: the server's pending handshake, then the
+ * WebSocket. One property for both phases: a second one would push a socket's properties
+ * out of the object into a separate array (40 more bytes per connection).
+ * @internal
+ */
+export const kSocketOwner = Symbol('sockeye.socket');
+type TaggedSocket = Socket & { [kSocketOwner]: ServerWebSocket<unknown> };
 
 /** A message waiting behind a Blob being read (the order of sends is kept). */
 interface Deferred {
@@ -322,9 +328,12 @@ export class ServerWebSocket<Data = undefined> {
    */
   _start(response: string, head: Buffer): void {
     const socket = this._socket as TaggedSocket;
-    socket[kWebSocket] = this as ServerWebSocket<unknown>;
+    socket[kSocketOwner] = this as ServerWebSocket<unknown>;
     socket.on('data', onSocketData);
-    socket.on('end', onSocketEnd);
+    // Without half-open connections (standalone mode) Node ends our side itself when the
+    // peer's FIN arrives, and 'close' follows: no 'end' listener needed (Node has one, and a
+    // second turns the socket's listener slot into an array, per connection).
+    if (socket.allowHalfOpen) socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
     socket.on('drain', onSocketDrain);
     socket.cork();
@@ -369,7 +378,10 @@ export class ServerWebSocket<Data = undefined> {
   /** The peer closed its side of TCP. @internal */
   _peerEnded(): void {
     this.connection.receiveEof();
-    if (!this._socket.destroyed) this._socket.end();
+    // Usually our side has ended already (after the close handshake): a second end() would
+    // build an ERR_STREAM_ALREADY_FINISHED error with its stack trace, per connection.
+    const socket = this._socket;
+    if (!socket.destroyed && !socket.writableEnded) socket.end();
   }
 
   /** The TCP connection ended or failed. @internal */
@@ -380,6 +392,7 @@ export class ServerWebSocket<Data = undefined> {
 
   /** Write out everything the core has queued. @internal */
   _flush(): void {
+    const queued = this.connection.bufferedBytes;
     const chunks = this.connection.takeOutput();
     const count = chunks.length;
     if (count === 0) return;
@@ -387,9 +400,13 @@ export class ServerWebSocket<Data = undefined> {
     if (!socket.writable) return;
     const tap = this.host.wiretap;
     if (tap !== undefined) for (const chunk of chunks) this.tap(tap, 'out', chunk);
-    // Under backpressure, learn when this batch has reached the kernel: the socket's own
-    // 'drain' only comes when a write crossed its 16 KiB mark, which a small batch may not.
-    const written = this.needDrain || this.readPaused ? onBatchWritten.bind(socket) : undefined;
+    // Under backpressure (or when this batch takes the socket's buffer past our mark), learn
+    // when it has reached the kernel: the socket's own 'drain' only comes when a write
+    // crossed its 16 KiB mark, which a small batch, or a highWaterMark below 16 KiB, may not.
+    const written =
+      this.needDrain || this.readPaused || socket.writableLength + queued > this.host.highWaterMark
+        ? onBatchWritten.bind(socket)
+        : undefined;
     if (count === 1) {
       socket.write(chunks[0]!, written);
     } else {
@@ -481,11 +498,14 @@ export class ServerWebSocket<Data = undefined> {
   private checkBackpressure(): void {
     const socket = this._socket;
     // Pause only when something will wake us: a socket 'drain' (its buffer crossed its own
-    // mark) or a Blob being read (its release flushes with a write callback).
+    // 16 KiB mark), a Blob being read (its release flushes with a write callback), or the
+    // callback of the last batch, which _flush asks for whenever the socket's buffer passes
+    // our mark (so a highWaterMark below Node's 16 KiB holds too).
+    const highWaterMark = this.host.highWaterMark;
     if (
       !this.readPaused &&
-      this.bufferedAmount > this.host.highWaterMark &&
-      (socket.writableNeedDrain || this.deferred !== null) &&
+      this.bufferedAmount > highWaterMark &&
+      (socket.writableNeedDrain || this.deferred !== null || socket.writableLength > highWaterMark) &&
       !socket.destroyed
     ) {
       this.readPaused = true;
@@ -616,19 +636,19 @@ function toBytes(data: Buffer | ArrayBuffer | ArrayBufferView): Uint8Array {
 
 // Socket listeners shared by every connection (`this` is the socket).
 function onSocketData(this: Socket, chunk: Buffer): void {
-  (this as TaggedSocket)[kWebSocket]._receive(chunk);
+  (this as TaggedSocket)[kSocketOwner]._receive(chunk);
 }
 function onSocketEnd(this: Socket): void {
   // The peer half-closed (an attached HTTP server's sockets allow half-open connections):
   // without a close handshake that is an abnormal end (1006); finish our side too.
-  (this as TaggedSocket)[kWebSocket]._peerEnded();
+  (this as TaggedSocket)[kSocketOwner]._peerEnded();
 }
 function onSocketClose(this: Socket): void {
-  (this as TaggedSocket)[kWebSocket]._socketGone();
+  (this as TaggedSocket)[kSocketOwner]._socketGone();
 }
 function onSocketDrain(this: Socket): void {
-  (this as TaggedSocket)[kWebSocket]._drained();
+  (this as TaggedSocket)[kSocketOwner]._drained();
 }
 function onBatchWritten(this: Socket, error?: Error | null): void {
-  if (error == null) (this as TaggedSocket)[kWebSocket]._drained();
+  if (error == null) (this as TaggedSocket)[kSocketOwner]._drained();
 }

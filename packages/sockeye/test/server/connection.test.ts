@@ -151,11 +151,12 @@ describe('messages', () => {
     });
     try {
       const client = await openWs(url);
-      const received: string[] = [];
-      client.on('message', (data: Buffer) => received.push(data.toString()));
+      // The inbox collects from the 'open' event on (a listener added after `await openWs`
+      // would miss messages that arrive in the same read as the 101).
+      const received = inbox(client);
       await until(() => received.length === 200, '200 messages');
       assert.deepEqual(
-        received,
+        received.map((message) => message.data.toString()),
         Array.from({ length: 200 }, (_, i) => `m${i}`),
       );
       client.close();
@@ -187,6 +188,37 @@ describe('messages', () => {
 });
 
 describe('control frames and closing', () => {
+  it('a peer that half-closes TCP without a close frame ends with 1006, standalone and attached', async () => {
+    for (const mode of ['standalone', 'attached'] as const) {
+      const closed = deferred<number>();
+      const handlers = { close: (_ws: ServerWebSocket, code: number) => closed.resolve(code) };
+      const http = mode === 'attached' ? createHttpServer() : null;
+      let server: WebSocketServer;
+      let port: number;
+      if (http === null) {
+        ({ server, port } = await listen({ handlers }));
+      } else {
+        server = new WebSocketServer({ server: http, handlers });
+        await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+        port = (http.address() as AddressInfo).port;
+      }
+      try {
+        // Keep our side open after sending FIN: the server must end the connection itself.
+        const client = await RawClient.connect(port, true);
+        client.write(upgradeRequest('/', {}, port));
+        assert.equal((await client.response()).status, 101);
+        client.socket.end();
+        assert.equal(await closed.promise, 1006, mode);
+        await client.waitFor(() => client.ended, `the server's FIN (${mode})`);
+        await until(() => server.socketCount === 0, `the socket to be released (${mode})`);
+        client.destroy();
+      } finally {
+        await server.close();
+        http?.close();
+      }
+    }
+  });
+
   it('ping() reaches the client; client pings reach the ping handler and are answered', async () => {
     const pinged = deferred<string>();
     const ponged = deferred<string>();

@@ -1,7 +1,13 @@
 /** The opening handshake of WebSocketServer in standalone mode: statuses, origin, authenticate, subprotocols. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { constantTimeEqual, HandshakeError, isSameOrigin, type WebSocketServer } from '../../src/index.js';
+import {
+  constantTimeEqual,
+  HandshakeError,
+  isSameOrigin,
+  type ServerWebSocket,
+  type WebSocketServer,
+} from '../../src/index.js';
 import { ACCEPT, deferred, listen, openWs, RawClient, upgradeRequest } from './helpers.js';
 
 /** Send `request` raw and return the status line's code, the head and the body. */
@@ -264,5 +270,42 @@ describe('isSameOrigin', () => {
     assert.equal(isSameOrigin('http://a.example', 'user@a.example'), false);
     assert.equal(isSameOrigin('file://', 'localhost'), false);
     assert.equal(isSameOrigin('null', 'localhost'), false);
+  });
+});
+
+describe('after the upgrade', () => {
+  /** What the server left on a socket for its handshake, once the WebSocket has it. */
+  function handshakeLeftovers(ws: ServerWebSocket): {
+    owner: unknown;
+    dataListeners: number;
+    closeListeners: number;
+  } {
+    const socket = ws._socket;
+    const tags = Object.getOwnPropertySymbols(socket).filter((symbol) =>
+      symbol.description?.startsWith('sockeye'),
+    );
+    assert.equal(tags.length, 1, 'one back reference for both phases');
+    return {
+      owner: (socket as unknown as Record<symbol, unknown>)[tags[0]!],
+      dataListeners: socket.listenerCount('data'),
+      closeListeners: socket.listenerCount('close'),
+    };
+  }
+
+  it('keeps nothing of the handshake: no parser or pending entry on the socket, only the connection listeners', async () => {
+    const opened = deferred<ServerWebSocket>();
+    const { server, url } = await listen({ handlers: { open: (ws) => opened.resolve(ws) } });
+    try {
+      const client = await openWs(url);
+      const ws = await opened.promise;
+      // Standalone: the handshake tagged the socket and listened to 'data' and 'close'.
+      const leftovers = handshakeLeftovers(ws);
+      assert.equal(leftovers.owner, ws, 'the socket points to its WebSocket, not to the handshake');
+      assert.deepEqual({ ...leftovers, owner: null }, { owner: null, dataListeners: 1, closeListeners: 1 });
+      assert.equal(server.socketCount, 1);
+      client.close();
+    } finally {
+      await server.close();
+    }
   });
 });

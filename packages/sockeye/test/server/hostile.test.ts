@@ -349,6 +349,52 @@ describe('floods, resets and crowds', () => {
     }
   });
 
+  it('a highWaterMark below the 16 KiB socket mark of Node holds: reading pauses as soon as the output passes it', {
+    timeout: 60_000,
+  }, async () => {
+    const highWaterMark = 2048;
+    const reply = 8192;
+    let serverSide: ServerWebSocket | null = null;
+    let notify: (() => void) | null = null;
+    const { server, port } = await listen({
+      highWaterMark,
+      handlers: {
+        open(ws) {
+          serverSide = ws;
+        },
+        message(ws) {
+          ws.send(Buffer.alloc(reply, 0x62));
+          // After the handler, the server decides on backpressure; look once it has.
+          setImmediate(() => notify?.());
+        },
+      },
+    });
+    try {
+      const client = await rawOpen(port);
+      client.socket.pause(); // never read a reply: the kernel buffers fill, then the socket's
+      await until(() => serverSide !== null, 'open');
+      let pausedAt: number | null = null;
+      let rounds = 0;
+      // One message at a time (at most 4,000 replies, 32 MiB), until the server stops reading.
+      for (; rounds < 4000 && pausedAt === null; rounds++) {
+        const handled = new Promise<boolean>((resolve) => {
+          notify = () => resolve(true);
+        });
+        client.write(clientFrame(0x2, Buffer.from('x')));
+        const progressed = await Promise.race([handled, sleep(2000).then(() => false)]);
+        if (serverSide!._socket.isPaused()) pausedAt = serverSide!.bufferedAmount;
+        else if (!progressed) break;
+      }
+      assert.notEqual(pausedAt, null, `the server never paused reading (${rounds} messages)`);
+      // Paused by the first reply that took the socket past the mark, not at Node's 16 KiB.
+      assert.ok(pausedAt! <= highWaterMark + reply + 4, `paused with ${pausedAt} bytes buffered`);
+      assert.equal(serverSide!.readyState, 'open');
+      client.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('a connection reset mid-frame leaks nothing: no client, no socket, no timer', async () => {
     const baseline = activeTimers();
     const closed = deferred<number>();

@@ -27,6 +27,31 @@ async function httpListen(server: HttpServer): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** A self-signed certificate for 127.0.0.1 made with openssl, in a temporary directory. */
+function selfSigned(): { key: Buffer; cert: Buffer } {
+  const dir = mkdtempSync(join(tmpdir(), 'sockeye-tls-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ].concat(['-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1']),
+      { stdio: 'ignore' },
+    );
+    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function statusOf(port: number, request: string): Promise<number> {
   const client = await RawClient.connect(port);
   try {
@@ -91,46 +116,81 @@ describe('attached to an HTTP server', () => {
   it('serves wss:// through an https server (self-signed certificate made with openssl)', {
     skip: missing('/usr/bin/openssl', 'openssl'),
   }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sockeye-tls-'));
+    const { key, cert } = selfSigned();
+    const https = createHttpsServer({ key, cert });
+    const secure = deferred<boolean>();
+    const wss = new WebSocketServer({
+      server: https,
+      authenticate: (request) => secure.resolve(request.secure),
+      handlers: { message: (ws, data) => ws.send(data) },
+    });
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    const port = (https.address() as AddressInfo).port;
     try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-        ].concat(['-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1']),
-        { stdio: 'ignore' },
-      );
-      const cert = readFileSync(join(dir, 'cert.pem'));
-      const https = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert });
-      const secure = deferred<boolean>();
-      const wss = new WebSocketServer({
-        server: https,
-        authenticate: (request) => secure.resolve(request.secure),
-        handlers: { message: (ws, data) => ws.send(data) },
-      });
-      await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
-      const port = (https.address() as AddressInfo).port;
-      try {
-        const client = await openWs(`wss://127.0.0.1:${port}/`, [], { ca: cert });
-        assert.equal(await secure.promise, true);
-        client.send('over tls');
-        assert.equal((await nextMessage(client)).data.toString(), 'over tls');
-        client.close();
-      } finally {
-        await wss.close();
-        https.close();
-      }
+      const client = await openWs(`wss://127.0.0.1:${port}/`, [], { ca: cert });
+      assert.equal(await secure.promise, true);
+      client.send('over tls');
+      assert.equal((await nextMessage(client)).data.toString(), 'over tls');
+      client.close();
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await wss.close();
+      https.close();
     }
+  });
+});
+
+describe('standalone wss:// (the tls option)', () => {
+  it('serves wss:// on its own port: secure in the hooks, echoes, closes cleanly', {
+    skip: missing('/usr/bin/openssl', 'openssl'),
+  }, async () => {
+    const { key, cert } = selfSigned();
+    const secure = deferred<boolean>();
+    const { server: wss, port } = await listen({
+      tls: { key, cert },
+      authenticate: (request) => secure.resolve(request.secure),
+      handlers: { message: (ws, data, isBinary) => ws.send(data, isBinary) },
+    });
+    try {
+      const client = await openWs(`wss://127.0.0.1:${port}/`, [], { ca: cert });
+      assert.equal(await secure.promise, true);
+      client.send(Buffer.alloc(100_000, 7));
+      const echoed = await nextMessage(client);
+      assert.ok(echoed.isBinary && echoed.data.equals(Buffer.alloc(100_000, 7)));
+      client.close(1000, 'bye');
+      assert.deepEqual(await closeOf(client), { code: 1000, reason: '' }); // the server echoes the code
+      await until(() => wss.socketCount === 0, 'the TLS socket to be released');
+    } finally {
+      await wss.close();
+    }
+  });
+
+  it('drops a client that sends plain HTTP or never starts TLS, without running any hook', {
+    skip: missing('/usr/bin/openssl', 'openssl'),
+  }, async () => {
+    const { key, cert } = selfSigned();
+    let hooks = 0;
+    const { server: wss, port } = await listen({
+      tls: { key, cert },
+      handshakeTimeout: 300,
+      authenticate: () => {
+        hooks++;
+      },
+      handlers: {},
+    });
+    try {
+      const plain = await RawClient.connect(port);
+      plain.write(upgradeRequest('/', {}, port));
+      await plain.waitClosed();
+      const silent = await RawClient.connect(port);
+      await silent.waitClosed(); // by the TLS handshake timeout
+      assert.equal(hooks, 0);
+    } finally {
+      await wss.close();
+    }
+  });
+
+  it('the tls option needs standalone mode', () => {
+    assert.throws(() => new WebSocketServer({ noServer: true, tls: {}, handlers: {} }), /standalone mode/);
   });
 });
 
