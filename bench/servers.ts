@@ -87,10 +87,10 @@ export const SERVERS: ServerSpec[] = [
   {
     name: 'sockeye',
     description:
-      'sockeye: bench/servers/sockeye.ts (for now the conformance echo server on the protocol core)',
+      'sockeye’s WebSocketServer, compiled (packages/sockeye/dist, as users run it): bench/servers/sockeye.mjs',
     prepare: () => ({
       command: NODE,
-      args: ['--import', 'tsx', entry('sockeye.ts')],
+      args: [entry('sockeye.mjs')],
       version: `sockeye at ${commit()}`,
     }),
   },
