@@ -46,7 +46,7 @@ const wsVersion = (): string => {
 };
 
 /** The commit the working tree is on, with `+changes` when it has uncommitted ones. */
-function commit(): string {
+export function commit(): string {
   const git = (...args: string[]) =>
     spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
   const hash = git('rev-parse', '--short', 'HEAD') || 'unknown commit';

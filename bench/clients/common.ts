@@ -3,8 +3,13 @@
  * with its own WebSocket client (all three speak the browser API), keeps `--window`
  * messages in flight (1 = strict round trips) for `--duration` seconds after a short
  * warm-up, and prints one JSON line:
- * `{"client","url","window","size","messages","seconds","messagesPerSecond","p50Ms","p99Ms"}`.
- * Latency is per message, from send() to its echo. The server must echo (e.g. `npm run echo`).
+ * `{"client","url","window","size","messages","seconds","messagesPerSecond","p50Ms","p99Ms",
+ * "cpuSeconds","perCpuSecond","errors","firstError"}`.
+ * Latency is per message, from send() to its echo. `cpuSeconds` is this process's CPU time
+ * over the measured window and `perCpuSecond` the messages per CPU-second (the client's cost
+ * per message, which a busy machine distorts less than messages/s). Every echo must be a
+ * binary message of `--size` bytes; anything else counts in `errors` (the process then exits
+ * with status 1). The server must echo (e.g. `npm run echo`).
  */
 import { parseArgs } from 'node:util';
 
@@ -62,6 +67,8 @@ export async function runBench(client: string, open: (url: string) => Promise<Be
   let measuring = false;
   let stopping = false;
   let inFlight = 0;
+  let errors = 0;
+  let firstError: string | null = null;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => {
     done = resolve;
@@ -71,7 +78,14 @@ export async function runBench(client: string, open: (url: string) => Promise<Be
     inFlight++;
     socket.send(payload);
   };
-  socket.addEventListener('message', () => {
+  socket.addEventListener('message', (event) => {
+    const data = event.data;
+    if (!(data instanceof ArrayBuffer) || data.byteLength !== options.size) {
+      errors++;
+      firstError ??= `expected a binary echo of ${options.size} bytes, got ${
+        data instanceof ArrayBuffer ? `${data.byteLength} bytes` : typeof data
+      }`;
+    }
     const started = sentAt[head++] ?? 0;
     inFlight--;
     if (measuring) latencies.push(performance.now() - started);
@@ -86,9 +100,12 @@ export async function runBench(client: string, open: (url: string) => Promise<Be
   await new Promise((resolve) => setTimeout(resolve, options.warmup * 1000));
   measuring = true;
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   await new Promise((resolve) => setTimeout(resolve, options.duration * 1000));
   measuring = false;
+  const cpu = process.cpuUsage(cpuStart);
   const seconds = (performance.now() - start) / 1000;
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   stopping = true;
   await finished;
   socket.close();
@@ -104,8 +121,13 @@ export async function runBench(client: string, open: (url: string) => Promise<Be
       messagesPerSecond: Math.round(latencies.length / seconds),
       p50Ms: Number(percentile(sorted, 50).toFixed(3)),
       p99Ms: Number(percentile(sorted, 99).toFixed(3)),
+      cpuSeconds: Number(cpuSeconds.toFixed(3)),
+      perCpuSecond: cpuSeconds > 0 ? Math.round(latencies.length / cpuSeconds) : null,
+      errors,
+      firstError,
     }),
   );
+  if (errors > 0) process.exitCode = 1;
 }
 
 /** Resolve once `socket` is open; reject if it closes first. */
