@@ -118,7 +118,7 @@ export interface ClientCell {
   values: Partial<Record<ClientMetric, number>>;
   /** The client's CPU time over its measured time (1.0 = its core busy). */
   clientCpu?: number;
-  /** The fixed server's CPU time over the client's warm-up and measured time (an estimate). */
+  /** The fixed server's CPU time over the client's measured window (sampled every 100 ms). */
   serverCpu?: number;
   error?: string;
   raw?: unknown;
@@ -216,11 +216,16 @@ async function measureOnce(
   scenario: ClientScenario,
   options: MeasureOptions,
 ): Promise<ClientCell> {
-  const serverBefore = cpuSeconds(options.serverPid);
+  // The server's CPU time, sampled while the client runs, to read its share over the client's measured window.
+  const samples: { at: number; cpu: number }[] = [];
+  const sample = () => samples.push({ at: Date.now(), cpu: cpuSeconds(options.serverPid) });
+  sample();
+  const sampler = setInterval(sample, 100);
   try {
     const line = await runClient(spec, scenario, options.url, options.timing, options.cpu, options.pin);
-    const serverCpu =
-      (cpuSeconds(options.serverPid) - serverBefore) / (options.timing.warmupS + options.timing.durationS);
+    clearInterval(sampler);
+    sample();
+    const serverCpu = shareOver(samples, Number(line.startedAt), Number(line.endedAt));
     const seconds = Number(line.seconds);
     const values: ClientCell['values'] = {};
     if (scenario.metrics.includes('msgsPerSec')) values.msgsPerSec = Number(line.messagesPerSecond);
@@ -243,7 +248,19 @@ async function measureOnce(
     return cell;
   } catch (error) {
     return { values: {}, error: (error as Error).message };
+  } finally {
+    clearInterval(sampler);
   }
+}
+
+/** CPU time over wall time between the samples nearest to `from` and `to` (undefined if too close). */
+function shareOver(samples: { at: number; cpu: number }[], from: number, to: number): number | undefined {
+  const nearest = (at: number) =>
+    samples.reduce((best, s) => (Math.abs(s.at - at) < Math.abs(best.at - at) ? s : best), samples[0]!);
+  const first = nearest(from);
+  const last = nearest(to);
+  const seconds = (last.at - first.at) / 1000;
+  return seconds > 0.2 ? (last.cpu - first.cpu) / seconds : undefined;
 }
 
 function median(values: number[]): number | undefined {

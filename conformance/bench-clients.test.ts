@@ -98,6 +98,7 @@ describe('benchmark client entries', () => {
       assert.ok(Number(run.result.cpuSeconds) > 0, 'the client measured its own CPU time');
       assert.ok(Number(run.result.perCpuSecond) > 0);
       assert.ok(Number(run.result.p50Ms) <= Number(run.result.p99Ms));
+      assert.ok(Number(run.result.endedAt) > Number(run.result.startedAt), 'the measured window is reported');
     });
   }
 
