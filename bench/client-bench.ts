@@ -10,6 +10,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { ROOT } from '../scripts/lib/prereqs.js';
 import { commit } from './servers.js';
 
@@ -147,6 +148,28 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Where {@link buildClients} writes the client entries as plain JavaScript (gitignored). */
+const BUILT = join(ROOT, 'bench', '.build', 'clients');
+
+/**
+ * Transpile the client entries (and their shared loop) to plain JavaScript with esbuild, so
+ * each client process is plain `node`: no TypeScript loader at startup or in the process
+ * measured. Packages stay imports (`sockeye/client` is the compiled package, `ws` is `ws`).
+ */
+export async function buildClients(): Promise<void> {
+  await build({
+    entryPoints: CLIENTS.map((spec) => join(ROOT, 'bench', 'clients', spec.entry)),
+    outdir: BUILT,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    packages: 'external',
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+}
+
 /** Run one client entry to completion; resolves with its JSON line, or rejects. */
 function runClient(
   spec: ClientSpec,
@@ -157,9 +180,7 @@ function runClient(
   pin: Pin,
 ): Promise<Record<string, unknown>> {
   const args = [
-    '--import',
-    'tsx',
-    join(ROOT, 'bench', 'clients', spec.entry),
+    join(BUILT, spec.entry.replace(/\.ts$/, '.mjs')),
     '--url',
     url,
     '--size',
@@ -420,8 +441,8 @@ export function clientDocsSection(
     '(round trip from `send()` to its echo, p50 and p99), and checks that every echo is a binary',
     'message of the size sent. "per client CPU-s" is messages per second of the client process’s',
     'own CPU time over the measured window: its cost per message, the figure a busy machine distorts',
-    'least. Every client is a separate Node process started with `--import tsx` (the shared loop is',
-    'TypeScript); sockeye’s client itself is the compiled package.',
+    'least. Every client is a separate plain `node` process (its entry and the shared loop transpiled',
+    'by esbuild into bench/.build/clients/); sockeye’s client is the compiled package.',
     '',
     'Clients:',
     ...descriptions,

@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { ROOT } from '../scripts/lib/prereqs.js';
 import { freePort, type Started, startProcess } from '../scripts/lib/process.js';
 import {
+  buildClients,
   CLIENTS,
   type ClientReport,
   type ClientScenario,
@@ -661,6 +662,7 @@ async function measureClientBench(cells: ClientScenario[]): Promise<ClientReport
   const spec = SERVERS.find((s) => s.name === CLIENT_BENCH_SERVER)!;
   const launch = spec.prepare();
   if (typeof launch === 'string') throw new Error(`the client benchmark's server: ${launch}`);
+  await buildClients();
   const server = await startServer(spec, launch);
   try {
     console.log(`\nclient benchmark: every client against ${spec.name} (${server.url})`);

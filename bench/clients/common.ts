@@ -112,7 +112,13 @@ export async function runBench(client: string, open: (url: string) => Promise<Be
   await new Promise((resolve) => setTimeout(resolve, options.warmup * 1000));
   // On a busy machine the warm-up's wall time may give the process too little CPU for V8 to
   // optimise the hot path: also wait for WARMUP_MESSAGES echoes (bounded by WARMUP_LIMIT_MS).
-  await Promise.race([warmedUpEnough, new Promise((resolve) => setTimeout(resolve, WARMUP_LIMIT_MS))]);
+  let limit: NodeJS.Timeout | undefined;
+  await Promise.race([
+    warmedUpEnough,
+    new Promise((resolve) => (limit = setTimeout(resolve, WARMUP_LIMIT_MS))),
+  ]);
+  // Cleared, or it would keep the process alive for the rest of WARMUP_LIMIT_MS after the run.
+  clearTimeout(limit);
   measuring = true;
   const start = performance.now();
   const startedAt = Date.now();
