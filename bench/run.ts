@@ -412,6 +412,18 @@ function targetStatuses(results: Results, scenarios: Scenario[]): Map<string, Ta
   return statuses;
 }
 
+/** The unmeasured run every server gets before the first cell. */
+const PRIMING: Scenario = {
+  id: 'priming',
+  label: 'priming',
+  mode: 'echo',
+  args: ['-size', '1024', '-conns', '16', '-window', '16'],
+  metrics: [],
+  targets: [],
+  quick: false,
+  timing: { warmupS: 0.5, durationS: 1.5 },
+};
+
 /** A generator CPU share from which the generator, not the server, may set the pace. */
 const GENERATOR_LIMIT = 0.9;
 
@@ -621,6 +633,13 @@ async function measureAll(
         console.warn(`leaving out ${spec.name}: ${(error as Error).message}`);
         skipped.push(`${spec.name} (${(error as Error).message})`);
       }
+    }
+    // Every server first gets an unmeasured echo run, so that the first measured cell does not
+    // pay for V8 optimising its hot path (a busy machine gives a short warm-up little CPU).
+    if (running.length > 0) console.log('\npriming every server (unmeasured echo runs)');
+    for (const server of running) {
+      const cell = await measure(server, PRIMING).catch((error: unknown) => ({ error: String(error) }));
+      if (cell.error !== undefined) console.warn(`  ${server.spec.name}: priming failed: ${cell.error}`);
     }
     for (const scenario of scenarios) {
       results[scenario.id] = {};
