@@ -494,12 +494,16 @@ function writeDocs(name: 'servers' | 'clients', section: string): void {
 }
 
 /** The run's conditions: the provisional warning if the machine was busy, date, machine, versions, pinning. */
-function machineLines(report: Report, pinning: string): string[] {
+function machineLines(report: Report, pinning: string, clientVersions?: string[]): string[] {
   const { machine } = report;
-  // Each version once; the raw Node row's is Node's, already on the line.
-  const versions = [...new Set(report.servers.map((s) => s.version))].filter(
-    (v): v is string => v !== undefined && !v.startsWith('node '),
-  );
+  // Each version once; the raw Node row's is Node's, already on the line. The client section
+  // names the clients' versions instead of the servers' (and has no use for Go's).
+  const versions =
+    clientVersions ??
+    [...new Set(report.servers.map((s) => s.version))].filter(
+      (v): v is string => v !== undefined && !v.startsWith('node '),
+    );
+  const tools = clientVersions === undefined ? `Node ${machine.node}, ${machine.go}` : `Node ${machine.node}`;
   const load = `load average ${machine.loadBefore} before, ${machine.loadAfter} after`;
   // Our own run adds about 2 (server and generator); anything beyond that is someone else's.
   const first = (load: string | undefined) => Number(load?.split(' ')[0]);
@@ -511,7 +515,7 @@ function machineLines(report: Report, pinning: string): string[] {
     '',
     `- Date: ${machine.date}`,
     `- Machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}`,
-    `- Node ${machine.node}, ${machine.go}${versions.length > 0 ? `, ${versions.join(', ')}` : ''}`,
+    `- ${tools}${versions.length > 0 ? `, ${versions.join(', ')}` : ''}`,
     `- Pinning: ${report.pinned ? `${pinning} (taskset)` : 'none (taskset or a second CPU missing)'}`,
   ];
 }
@@ -774,6 +778,7 @@ async function main(): Promise<void> {
           machineLines: machineLines(
             report,
             `client on CPU ${LOADGEN_CPU}, fixed server on CPU ${SERVER_CPU}`,
+            report.clients.clients.map((client) => client.version),
           ),
           timing: `${report.warmupS} s warm-up, then ${report.durationS} s measured, every client in turn, ${report.clients.rounds} rounds; the median of the rounds`,
         }),
