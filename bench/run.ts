@@ -1,15 +1,19 @@
 /**
- * `npm run bench`: the server benchmark of issue 3 (item 6).
+ * `npm run bench`: the server benchmark of issue 3 (item 6), then the client benchmark of
+ * issue 4 (item 7, bench/client-bench.ts: sockeye's client, `ws`'s and Node's against one
+ * fixed server, with the same pinning).
  *
  * One run, the same Go load generator (bench/loadgen, built into bench/.build/) for every
  * server in bench/servers.ts, the server pinned to CPU 0 and the generator to CPU 1 with
  * `taskset`. Each scenario of bench/scenarios.ts runs against every server in turn (so
  * the machine's background load falls on all of them alike); the table gives each value
  * and its ratio to `ws` with bufferutil. Results go to reports/bench/ (results-<date>.json
- * and latest.json), and a full run rewrites its own section of docs/benchmarks.md (between the bench:servers
- * markers; other sections of that file belong to other benchmarks).
+ * and latest.json), and a full run rewrites its own sections of docs/benchmarks.md (between the
+ * bench:servers and bench:clients markers; other sections of that file belong to other benchmarks).
+ * The sockeye rows run the compiled package: the run starts with `tsc -b`.
  *
- * Options: --quick (a 1-2 minute subset), --only <substring or /regex/> (scenario ids),
+ * Options: --quick (a 1-2 minute subset), --only <substring or /regex/> (scenario ids; the
+ * client cells' ids start with `client-`),
  * --servers a,b (by name; the ws+native baseline always runs), --duration <s>, --warmup <s>, --write-docs / --no-docs,
  * --from <reports/bench/….json> (re-render a saved run's table and docs without measuring).
  * Never part of `npm test`'s pass/fail.
@@ -21,6 +25,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REDIS_SERVER, ROOT } from '../scripts/lib/prereqs.js';
 import { freePort, type Started, startProcess } from '../scripts/lib/process.js';
+import {
+  buildClients,
+  CLIENTS,
+  type ClientReport,
+  type ClientScenario,
+  clientDocsSection,
+  clientScenarios,
+  clientTable,
+  measureClients,
+} from './client-bench.js';
 import { fanoutScenarios, METRICS, type MetricName, type Scenario, serverScenarios } from './scenarios.js';
 import { BASELINE, type Launch, SERVERS, type ServerSpec } from './servers.js';
 
@@ -74,6 +88,18 @@ function selectScenarios(): Scenario[] {
   return scenarios;
 }
 
+function selectClientScenarios(): ClientScenario[] {
+  const only = options.only;
+  if (only === undefined) return clientScenarios().filter((s) => !options.quick || s.quick);
+  const regex = only.startsWith('/') && only.endsWith('/') ? new RegExp(only.slice(1, -1)) : null;
+  return clientScenarios().filter((s) => (regex ? regex.test(s.id) : s.id.includes(only)));
+}
+
+/** The fixed echo server of the client benchmark. */
+const CLIENT_BENCH_SERVER = 'node-raw';
+/** Rounds of every client per client cell (the median is kept): a cell is a few seconds. */
+const CLIENT_ROUNDS = options.quick ? 1 : 3;
+
 function selectServers(): ServerSpec[] {
   if (options.servers === undefined) return SERVERS;
   const names = options.servers.split(',');
@@ -87,6 +113,21 @@ function buildLoadgen(): void {
   });
   if (result.status !== 0)
     throw new Error(`go build of bench/loadgen failed (${result.status ?? result.error})`);
+}
+
+/**
+ * Build the packages (`tsc -b`, incremental): the sockeye row runs the compiled package
+ * (packages/sockeye/dist), as its users do, never the TypeScript sources.
+ */
+function buildSockeye(): void {
+  const result = spawnSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-b'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  if (result.status !== 0)
+    throw new Error(`tsc -b failed (${result.status ?? result.error}): sockeye is not built`);
+  if (!existsSync(join(ROOT, 'packages', 'sockeye', 'dist', 'index.js')))
+    throw new Error('tsc -b left no packages/sockeye/dist/index.js');
 }
 
 /** Whether both CPUs exist and taskset works; otherwise we run unpinned (and say so). */
@@ -489,6 +530,18 @@ function targetStatuses(results: Results, scenarios: Scenario[]): Map<string, Ta
   return statuses;
 }
 
+/** The unmeasured run every server gets before the first cell. */
+const PRIMING: Scenario = {
+  id: 'priming',
+  label: 'priming',
+  mode: 'echo',
+  args: ['-size', '1024', '-conns', '16', '-window', '16'],
+  metrics: [],
+  targets: [],
+  quick: false,
+  timing: { warmupS: 0.5, durationS: 1.5 },
+};
+
 /** A generator CPU share from which the generator, not the server, may set the pace. */
 const GENERATOR_LIMIT = 0.9;
 
@@ -541,47 +594,64 @@ function loadavg(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
 
-const BEGIN = '<!-- bench:servers:begin (written by npm run bench; edits here are overwritten) -->';
-const END = '<!-- bench:servers:end -->';
-
-function writeDocs(section: string): void {
+/** Rewrite the section of docs/benchmarks.md between the `bench:<name>` markers (appended if absent). */
+function writeDocs(name: 'servers' | 'clients', section: string): void {
+  const BEGIN = `<!-- bench:${name}:begin (written by npm run bench; edits here are overwritten) -->`;
+  const END = `<!-- bench:${name}:end -->`;
   const block = `${BEGIN}\n${section.trim()}\n${END}\n`;
   let text = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '# Benchmarks\n\n';
   const start = text.indexOf(BEGIN.slice(0, BEGIN.indexOf(' (')));
   const end = text.indexOf(END);
+  const serversEnd = '<!-- bench:servers:end -->\n';
   if (start !== -1 && end !== -1) text = text.slice(0, start) + block + text.slice(end + END.length + 1);
-  else text = `${text.trimEnd()}\n\n${block}`;
+  else if (text.includes(serversEnd)) {
+    // A new section goes right after the server benchmark's.
+    const at = text.indexOf(serversEnd) + serversEnd.length;
+    text = `${text.slice(0, at)}\n${block}${text.slice(at)}`;
+  } else text = `${text.trimEnd()}\n\n${block}`;
   writeFileSync(DOCS, text);
   console.log(`wrote ${DOCS}`);
 }
 
-function docsSection(report: Report, scenarios: Scenario[]): string {
-  const { results, machine, skipped } = report;
-  const servers = report.servers.map((server) => ({
-    name: server.name,
-    version: server.version,
-    description: SERVERS.find((spec) => spec.name === server.name)?.description ?? server.name,
-  }));
-  const statuses = targetStatuses(results, scenarios);
-  // Each version once; the raw Node row's is Node's, already on the line.
-  const versions = [...new Set(servers.map((s) => s.version))].filter(
-    (v): v is string => v !== undefined && !v.startsWith('node '),
-  );
+/** The run's conditions: the provisional warning if the machine was busy, date, machine, versions, pinning. */
+function machineLines(report: Report, pinning: string, clientVersions?: string[]): string[] {
+  const { machine } = report;
+  // Each version once; the raw Node row's is Node's, already on the line. The client section
+  // names the clients' versions instead of the servers' (and has no use for Go's).
+  const versions =
+    clientVersions ??
+    [...new Set(report.servers.map((s) => s.version))].filter(
+      (v): v is string => v !== undefined && !v.startsWith('node '),
+    );
+  const tools = clientVersions === undefined ? `Node ${machine.node}, ${machine.go}` : `Node ${machine.node}`;
   const load = `load average ${machine.loadBefore} before, ${machine.loadAfter} after`;
   // Our own run adds about 2 (server and generator); anything beyond that is someone else's.
   const first = (load: string | undefined) => Number(load?.split(' ')[0]);
   const busy = first(machine.loadBefore) > 0.5 || first(machine.loadAfter) > 2.5;
-  const lines = [
-    '## Server benchmark (`npm run bench`)',
-    '',
+  return [
     busy
       ? `**Provisional**: measured on a shared machine while other jobs ran (${load}); ratios are more trustworthy than absolute figures. Re-run on a quiet machine.`
       : `Measured on a quiet machine (${load}).`,
     '',
     `- Date: ${machine.date}`,
     `- Machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}`,
-    `- Node ${machine.node}, ${machine.go}, ${versions.join(', ')}`,
-    `- Pinning: ${report.pinned ? `server on CPU ${SERVER_CPU}, load generator on CPU ${LOADGEN_CPU} (taskset)` : 'none (taskset or a second CPU missing)'}`,
+    `- ${tools}${versions.length > 0 ? `, ${versions.join(', ')}` : ''}`,
+    `- Pinning: ${report.pinned ? `${pinning} (taskset)` : 'none (taskset or a second CPU missing)'}`,
+  ];
+}
+
+function docsSection(report: Report, scenarios: Scenario[]): string {
+  const { results, skipped } = report;
+  const servers = report.servers.map((server) => ({
+    name: server.name,
+    version: server.version,
+    description: SERVERS.find((spec) => spec.name === server.name)?.description ?? server.name,
+  }));
+  const statuses = targetStatuses(results, scenarios);
+  const lines = [
+    '## Server benchmark (`npm run bench`)',
+    '',
+    ...machineLines(report, `server on CPU ${SERVER_CPU}, load generator on CPU ${LOADGEN_CPU}`),
     `- Each cell: ${report.warmupS} s warm-up, then ${report.durationS} s measured (1 MiB x 1,000 cells: 2 s, then 6 s); binary messages unless the row says text.`,
     '',
     'Method: every server gets the same load from bench/loadgen, a Go program speaking raw RFC 6455',
@@ -592,13 +662,17 @@ function docsSection(report: Report, scenarios: Scenario[]): string {
     "per second of the server's own CPU time over the measured window (from /proc): the cost per",
     "message, which holds up when other jobs take part of the server's core, where msg/s does not.",
     'Idle memory: a fresh server, its RSS (/proc/<pid>/status) before and after the connections',
-    'open, divided by their number. Re-run with `npm run bench` (about 10 minutes),',
+    'open, divided by their number. Every server first gets an unmeasured echo run (V8 warm-up).',
+    'Re-run with `npm run bench` (about 13 minutes with the client benchmark below),',
     '`npm run bench -- --quick` (about 2), or `--only <id substring or /regex/>`; raw results go to',
     'reports/bench/.',
     '',
     'Servers:',
     ...servers.map((s) => `- **${s.name}**: ${s.description}`),
     ...skipped.map((reason) => `- left out: ${reason}`),
+    '',
+    'Pending: the compression scenario (permessage-deflate, issue 5) waits for deflate in sockeye’s',
+    'server; the `ws` entry already takes `--deflate`. No compression row is measured yet.',
     '',
     'Values, with the ratio to **ws+native** (`ws` with bufferutil) in brackets. For latency and memory, smaller is better.',
     `† the load generator used at least ${GENERATOR_LIMIT * 100}% of its core in that cell: the server may be faster than shown.`,
@@ -660,18 +734,25 @@ interface Report {
   servers: { name: string; version?: string }[];
   skipped: string[];
   results: Results;
+  /** The client benchmark, when the run had client cells. */
+  clients?: ClientReport;
 }
 
-async function measureAll(scenarios: Scenario[], machine: Record<string, string>): Promise<Report> {
+async function measureAll(
+  scenarios: Scenario[],
+  clientCells: ClientScenario[],
+  machine: Record<string, string>,
+): Promise<Report> {
   console.log(`load average before: ${machine.loadBefore}`);
   if (!PINNED)
     console.warn('WARNING: not pinning (needs taskset and 2 CPUs): server and generator share CPUs');
   buildLoadgen();
+  buildSockeye();
   const skipped: string[] = [];
   const results: Results = {};
   const running: Running[] = [];
   try {
-    for (const spec of selectServers()) {
+    for (const spec of scenarios.length > 0 ? selectServers() : []) {
       try {
         const launch = spec.prepare();
         if (typeof launch === 'string') throw new Error(launch);
@@ -680,6 +761,13 @@ async function measureAll(scenarios: Scenario[], machine: Record<string, string>
         console.warn(`leaving out ${spec.name}: ${(error as Error).message}`);
         skipped.push(`${spec.name} (${(error as Error).message})`);
       }
+    }
+    // Every server first gets an unmeasured echo run, so that the first measured cell does not
+    // pay for V8 optimising its hot path (a busy machine gives a short warm-up little CPU).
+    if (running.length > 0) console.log('\npriming every server (unmeasured echo runs)');
+    for (const server of running) {
+      const cell = await measure(server, PRIMING).catch((error: unknown) => ({ error: String(error) }));
+      if (cell.error !== undefined) console.warn(`  ${server.spec.name}: priming failed: ${cell.error}`);
     }
     for (const scenario of scenarios) {
       results[scenario.id] = {};
@@ -707,6 +795,7 @@ async function measureAll(scenarios: Scenario[], machine: Record<string, string>
   } finally {
     for (const server of running) await server.process.stop();
   }
+  const clients = clientCells.length > 0 ? await measureClientBench(clientCells) : undefined;
   machine.loadAfter = loadavg();
   console.log(`\nload average after: ${machine.loadAfter}\n`);
   return {
@@ -717,7 +806,37 @@ async function measureAll(scenarios: Scenario[], machine: Record<string, string>
     servers: running.map((r) => ({ name: r.spec.name, version: r.launch.version })),
     skipped,
     results,
+    ...(clients === undefined ? {} : { clients }),
   };
+}
+
+/** The client benchmark: a fresh fixed server on the server CPU, each client on the other. */
+async function measureClientBench(cells: ClientScenario[]): Promise<ClientReport> {
+  const spec = SERVERS.find((s) => s.name === CLIENT_BENCH_SERVER)!;
+  const launch = spec.prepare();
+  if (typeof launch === 'string') throw new Error(`the client benchmark's server: ${launch}`);
+  await buildClients();
+  const server = await startServer(spec, launch);
+  try {
+    console.log(`\nclient benchmark: every client against ${spec.name} (${server.url})`);
+    const results = await measureClients({
+      url: server.url,
+      serverPid: server.process.child.pid!,
+      scenarios: cells,
+      timing: { warmupS: WARMUP_S, durationS: DURATION_S },
+      rounds: CLIENT_ROUNDS,
+      cpu: LOADGEN_CPU,
+      pin: pinned,
+    });
+    return {
+      rounds: CLIENT_ROUNDS,
+      server: `${spec.name}: ${spec.description} (${launch.version ?? 'unknown version'})`,
+      clients: CLIENTS.map((client) => ({ name: client.name, version: client.version() })),
+      results,
+    };
+  } finally {
+    await server.process.stop();
+  }
 }
 
 function printCell(scenario: Scenario, server: string, cell: Cell): void {
@@ -736,6 +855,7 @@ function printCell(scenario: Scenario, server: string, cell: Cell): void {
 async function main(): Promise<void> {
   let report: Report;
   let scenarios: Scenario[];
+  let clientCells: ClientScenario[];
   if (options.from !== undefined) {
     // Re-render a saved run (for example after a change to this page's layout).
     report = JSON.parse(readFileSync(options.from, 'utf8')) as Report;
@@ -744,10 +864,13 @@ async function main(): Promise<void> {
       Object.values(report.results).some((cells) => cells[spec.name] !== undefined),
     ).map((spec) => ({ name: spec.name }));
     scenarios = serverScenarios().filter((s) => report.results[s.id] !== undefined);
+    clientCells = clientScenarios().filter((s) => report.clients?.results[s.id] !== undefined);
   } else {
     scenarios = selectScenarios();
-    if (scenarios.length === 0) throw new Error(`no scenario matches --only ${options.only}`);
-    report = await measureAll(scenarios, {
+    clientCells = selectClientScenarios();
+    if (scenarios.length === 0 && clientCells.length === 0)
+      throw new Error(`no scenario matches --only ${options.only}`);
+    report = await measureAll(scenarios, clientCells, {
       date: new Date().toISOString(),
       cpu: (readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m)?.[1] ?? 'unknown').trim(),
       cores: String(cpus().length),
@@ -761,16 +884,33 @@ async function main(): Promise<void> {
     writeFileSync(join(REPORT_DIR, `results-${report.machine.date!.replace(/[:.]/g, '-')}.json`), json);
     writeFileSync(join(REPORT_DIR, 'latest.json'), json);
   }
-  console.log(
-    table(
-      report.results,
-      scenarios,
-      report.servers.map((s) => s.name),
-    ),
-  );
+  if (scenarios.length > 0) {
+    console.log(
+      table(
+        report.results,
+        scenarios,
+        report.servers.map((s) => s.name),
+      ),
+    );
+  }
+  if (report.clients !== undefined) console.log(`\n${clientTable(report.clients, clientCells)}`);
   const fullRun = !options.quick && options.only === undefined && options.servers === undefined;
-  if (!options['no-docs'] && (fullRun || options['write-docs'])) writeDocs(docsSection(report, scenarios));
-  else console.log('(docs/benchmarks.md left alone: only a full run, or --write-docs, rewrites it)');
+  if (!options['no-docs'] && (fullRun || options['write-docs'])) {
+    if (scenarios.length > 0) writeDocs('servers', docsSection(report, scenarios));
+    if (report.clients !== undefined && clientCells.length > 0) {
+      writeDocs(
+        'clients',
+        clientDocsSection(report.clients, clientCells, {
+          machineLines: machineLines(
+            report,
+            `client on CPU ${LOADGEN_CPU}, fixed server on CPU ${SERVER_CPU}`,
+            report.clients.clients.map((client) => client.version),
+          ),
+          timing: `${report.warmupS} s warm-up, then ${report.durationS} s measured, every client in turn, ${report.clients.rounds} rounds; the median of the rounds`,
+        }),
+      );
+    }
+  } else console.log('(docs/benchmarks.md left alone: only a full run, or --write-docs, rewrites it)');
 }
 
 main().catch((error: unknown) => {

@@ -54,7 +54,7 @@ const wsVersion = (): string => {
 };
 
 /** The commit the working tree is on, with `+changes` when it has uncommitted ones. */
-function commit(): string {
+export function commit(): string {
   const git = (...args: string[]) =>
     spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
   const hash = git('rev-parse', '--short', 'HEAD') || 'unknown commit';
@@ -95,10 +95,10 @@ export const SERVERS: ServerSpec[] = [
   {
     name: 'sockeye',
     description:
-      'sockeye: bench/servers/sockeye.ts (for now the conformance echo server on the protocol core)',
+      'sockeye’s WebSocketServer, compiled (packages/sockeye/dist, as users run it): bench/servers/sockeye.mjs',
     prepare: () => ({
       command: NODE,
-      args: ['--import', 'tsx', entry('sockeye.ts')],
+      args: [entry('sockeye.mjs')],
       version: `sockeye at ${commit()}`,
     }),
     fanout: () => ({

@@ -23,7 +23,8 @@ interface Entry {
 }
 
 const ENTRIES: Entry[] = [
-  { name: 'sockeye', args: ['--import', 'tsx', 'bench/servers/sockeye.ts'] },
+  // The compiled package: the test pipeline builds (`tsc -b`) before it runs tests.
+  { name: 'sockeye', args: ['bench/servers/sockeye.mjs'] },
   {
     name: 'ws (plain)',
     args: ['bench/servers/ws.mjs'],
@@ -94,4 +95,42 @@ describe('benchmark server entries', () => {
       }
     });
   }
+
+  test('the ws entry negotiates permessage-deflate only with --deflate, and echoes through it', {
+    timeout: 60_000,
+  }, async () => {
+    for (const deflate of [false, true]) {
+      const port = await freePort();
+      const server = await startProcess(
+        process.execPath,
+        [
+          'bench/servers/ws.mjs',
+          '--port',
+          String(port),
+          '--host',
+          '127.0.0.1',
+          ...(deflate ? ['--deflate'] : []),
+        ],
+        /listening on ws:\/\/127\.0\.0\.1:\d+/,
+        { cwd: ROOT },
+      );
+      try {
+        assert.match(server.output(), deflate ? /deflate=yes/ : /deflate=no/);
+        const client = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true });
+        await once(client, 'open');
+        assert.equal(client.extensions.includes('permessage-deflate'), deflate, client.extensions);
+        const json = JSON.stringify({
+          items: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `item ${i}` })),
+        });
+        client.send(json);
+        const [data, isBinary] = (await once(client, 'message')) as [Buffer, boolean];
+        assert.equal(isBinary, false);
+        assert.equal(data.toString(), json);
+        client.close();
+        await once(client, 'close');
+      } finally {
+        await server.stop();
+      }
+    }
+  });
 });

@@ -1,10 +1,16 @@
 /**
  * Shared client benchmark loop for bench/clients/*.ts. Each entry connects to `--url`
  * with its own WebSocket client (all three speak the browser API), keeps `--window`
- * messages in flight (1 = strict round trips) for `--duration` seconds after a short
- * warm-up, and prints one JSON line:
- * `{"client","url","window","size","messages","seconds","messagesPerSecond","p50Ms","p99Ms"}`.
- * Latency is per message, from send() to its echo. The server must echo (e.g. `npm run echo`).
+ * messages in flight (1 = strict round trips) for `--duration` seconds after a warm-up
+ * (`--warmup` seconds and at least 5,000 echoes), and prints one JSON line:
+ * `{"client","url","window","size","messages","seconds","messagesPerSecond","p50Ms","p99Ms",
+ * "cpuSeconds","perCpuSecond","errors","firstError","startedAt","endedAt"}` (the measured
+ * window in epoch milliseconds, so a harness can relate it to other processes' CPU time).
+ * Latency is per message, from send() to its echo. `cpuSeconds` is this process's CPU time
+ * over the measured window and `perCpuSecond` the messages per CPU-second (the client's cost
+ * per message, which a busy machine distorts less than messages/s). Every echo must be a
+ * binary message of `--size` bytes; anything else counts in `errors` (the process then exits
+ * with status 1). The server must echo (e.g. `npm run echo`).
  */
 import { parseArgs } from 'node:util';
 
@@ -45,6 +51,11 @@ export function benchOptions(): BenchOptions {
   };
 }
 
+/** Echoes the warm-up must see besides its time, so that V8 has optimised the loop and the client. */
+const WARMUP_MESSAGES = 5000;
+/** The most the warm-up waits for them. */
+const WARMUP_LIMIT_MS = 10_000;
+
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -62,6 +73,13 @@ export async function runBench(client: string, open: (url: string) => Promise<Be
   let measuring = false;
   let stopping = false;
   let inFlight = 0;
+  let warmedUp = 0;
+  let warm!: () => void;
+  const warmedUpEnough = new Promise<void>((resolve) => {
+    warm = resolve;
+  });
+  let errors = 0;
+  let firstError: string | null = null;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => {
     done = resolve;
@@ -71,10 +89,18 @@ export async function runBench(client: string, open: (url: string) => Promise<Be
     inFlight++;
     socket.send(payload);
   };
-  socket.addEventListener('message', () => {
+  socket.addEventListener('message', (event) => {
+    const data = event.data;
+    if (!(data instanceof ArrayBuffer) || data.byteLength !== options.size) {
+      errors++;
+      firstError ??= `expected a binary echo of ${options.size} bytes, got ${
+        data instanceof ArrayBuffer ? `${data.byteLength} bytes` : typeof data
+      }`;
+    }
     const started = sentAt[head++] ?? 0;
     inFlight--;
     if (measuring) latencies.push(performance.now() - started);
+    else if (++warmedUp === WARMUP_MESSAGES) warm();
     if (head > 65536) {
       sentAt.splice(0, head);
       head = 0;
@@ -84,11 +110,25 @@ export async function runBench(client: string, open: (url: string) => Promise<Be
   });
   for (let i = 0; i < options.window; i++) sendOne();
   await new Promise((resolve) => setTimeout(resolve, options.warmup * 1000));
+  // On a busy machine the warm-up's wall time may give the process too little CPU for V8 to
+  // optimise the hot path: also wait for WARMUP_MESSAGES echoes (bounded by WARMUP_LIMIT_MS).
+  let limit: NodeJS.Timeout | undefined;
+  await Promise.race([
+    warmedUpEnough,
+    new Promise((resolve) => (limit = setTimeout(resolve, WARMUP_LIMIT_MS))),
+  ]);
+  // Cleared, or it would keep the process alive for the rest of WARMUP_LIMIT_MS after the run.
+  clearTimeout(limit);
   measuring = true;
   const start = performance.now();
+  const startedAt = Date.now();
+  const cpuStart = process.cpuUsage();
   await new Promise((resolve) => setTimeout(resolve, options.duration * 1000));
   measuring = false;
+  const cpu = process.cpuUsage(cpuStart);
   const seconds = (performance.now() - start) / 1000;
+  const endedAt = Date.now();
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   stopping = true;
   await finished;
   socket.close();
@@ -101,11 +141,18 @@ export async function runBench(client: string, open: (url: string) => Promise<Be
       size: options.size,
       messages: latencies.length,
       seconds: Number(seconds.toFixed(3)),
+      startedAt,
+      endedAt,
       messagesPerSecond: Math.round(latencies.length / seconds),
       p50Ms: Number(percentile(sorted, 50).toFixed(3)),
       p99Ms: Number(percentile(sorted, 99).toFixed(3)),
+      cpuSeconds: Number(cpuSeconds.toFixed(3)),
+      perCpuSecond: cpuSeconds > 0 ? Math.round(latencies.length / cpuSeconds) : null,
+      errors,
+      firstError,
     }),
   );
+  if (errors > 0) process.exitCode = 1;
 }
 
 /** Resolve once `socket` is open; reject if it closes first. */

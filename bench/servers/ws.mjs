@@ -3,13 +3,19 @@
 // plain `ws`; without them `ws` loads the native add-ons, as `ws` users deploy it. The
 // second line it prints says which native helpers `ws` actually loaded, so the benchmark
 // can refuse a "+native" row that silently fell back to JavaScript.
+// `--deflate` enables permessage-deflate (ws's defaults, threshold 0 so every message is
+// compressed) for the compression scenario to come (issue 5); without it, compression is off.
 import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '9001' }, host: { type: 'string', default: '127.0.0.1' } },
+  options: {
+    port: { type: 'string', default: '9001' },
+    host: { type: 'string', default: '127.0.0.1' },
+    deflate: { type: 'boolean', default: false },
+  },
 });
 
 const loaded = Object.keys(createRequire(import.meta.url).cache);
@@ -22,13 +28,15 @@ const server = new WebSocketServer({
   port: Number(values.port),
   host: values.host,
   maxPayload: 64 * 1024 * 1024,
-  perMessageDeflate: false,
+  perMessageDeflate: values.deflate ? { threshold: 0 } : false,
 });
 server.on('connection', (socket) => {
   socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
   socket.on('error', () => {});
 });
 server.on('listening', () => {
-  console.log(`native helpers: bufferutil=${bufferutil ? 'yes' : 'no'} utf8=${utf8}`);
+  console.log(
+    `native helpers: bufferutil=${bufferutil ? 'yes' : 'no'} utf8=${utf8} deflate=${values.deflate ? 'yes' : 'no'}`,
+  );
   console.log(`listening on ws://${values.host}:${values.port}`);
 });
