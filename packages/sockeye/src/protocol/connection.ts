@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
 import { ProtocolError } from './errors.js';
-import type { Extension, PreparedMessage } from './extension.js';
+import { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 import { FIN_BIT, type FrameHeader, RSV1_BIT } from './frame.js';
 import {
   DEFAULT_MAX_FRAGMENTS,
@@ -140,9 +140,7 @@ export class Connection implements FrameHandler {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.autoPong = options.autoPong ?? true;
-    const extensions = options.extensions ?? [];
-    if (extensions.length > 1) throw new RangeError('at most one extension is supported');
-    this.extension = extensions[0] ?? null;
+    this.extension = selectExtension(options.extensions);
     this.parser = new FrameParser(this, { role: options.role, allowedRsv: this.extension?.rsvBit ?? 0 });
     this.output = new OutputQueue(options.role === 'client');
   }

@@ -1,3 +1,4 @@
+import { RSV1_BIT, RSV2_BIT, RSV3_BIT } from './frame.js';
 import type { Payload } from './output.js';
 
 /**
@@ -54,4 +55,20 @@ export interface PreparedMessage {
   readonly encoded: Buffer | null;
   /** The LZ77 window (in bits) the encoder used: a peer must accept at least this. */
   readonly windowBits: number;
+}
+
+/**
+ * The extension a connection uses, from its `extensions` option: none, or one that owns
+ * a single RSV bit. sockeye knows one extension (permessage-deflate), so more than one is
+ * a configuration error.
+ * @throws RangeError on more than one extension, or an RSV bit that is not RSV1-3
+ */
+export function selectExtension(extensions: readonly Extension[] | undefined): Extension | null {
+  if (extensions === undefined || extensions.length === 0) return null;
+  if (extensions.length > 1) throw new RangeError('at most one extension is supported');
+  const extension = extensions[0]!;
+  if (extension.rsvBit !== RSV1_BIT && extension.rsvBit !== RSV2_BIT && extension.rsvBit !== RSV3_BIT) {
+    throw new RangeError(`extension ${extension.name} must own one of RSV1, RSV2 or RSV3`);
+  }
+  return extension;
 }
