@@ -105,6 +105,13 @@ export class Connection implements FrameHandler {
   private readonly autoPong: boolean;
   /** The negotiated extension that transforms messages, if any. */
   private readonly extension: Extension | null;
+  /**
+   * Wire bytes allowed for an encoded (compressed) message: `maxPayload` plus 0.1% and
+   * 1 KiB, because deflate makes incompressible data slightly larger (5 bytes per stored
+   * block) and a message that decodes within `maxPayload` must not be refused for it. The
+   * decoded size is still held to `maxPayload`, while decoding.
+   */
+  private readonly encodedLimit: number;
 
   private _state: ConnectionState = 'open';
   private closeSent = false;
@@ -141,6 +148,7 @@ export class Connection implements FrameHandler {
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.autoPong = options.autoPong ?? true;
     this.extension = selectExtension(options.extensions);
+    this.encodedLimit = this.maxPayload + Math.ceil(this.maxPayload / 1024) + 1024;
     this.parser = new FrameParser(this, { role: options.role, allowedRsv: this.extension?.rsvBit ?? 0 });
     this.output = new OutputQueue(options.role === 'client');
   }
@@ -306,7 +314,7 @@ export class Connection implements FrameHandler {
       }
     }
     this.messageBytes += header.length;
-    if (this.messageBytes > this.maxPayload) {
+    if (this.messageBytes > (this.messageEncoded ? this.encodedLimit : this.maxPayload)) {
       throw new ProtocolError(
         'message-too-big',
         CloseCode.MessageTooBig,
