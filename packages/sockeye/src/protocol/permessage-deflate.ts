@@ -651,6 +651,8 @@ export class PerMessageDeflateExtension implements Extension {
   private inflated = 0;
   /** A compressed message is being received. */
   private inMessage = false;
+  /** {@link PerMessageDeflateExtension.close} was called: allocate nothing any more. */
+  private closed = false;
 
   /** @internal Use {@link PerMessageDeflate}. */
   constructor(
@@ -691,7 +693,7 @@ export class PerMessageDeflateExtension implements Extension {
 
   /** Compress `data` when it is at least the threshold (see {@link Extension.encodeMessage}). */
   encodeMessage(data: Payload, _isText: boolean): Buffer | null {
-    if (this.compressWindowBits === 0) return null;
+    if (this.compressWindowBits === 0 || this.closed) return null;
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     if (length < this.threshold) return null;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
@@ -774,6 +776,7 @@ export class PerMessageDeflateExtension implements Extension {
 
   /** Free the streams this connection holds (a borrowed one mid-message is freed, not pooled). */
   close(): void {
+    this.closed = true;
     this.pieces = [];
     this.inflated = 0;
     this.inMessage = false;

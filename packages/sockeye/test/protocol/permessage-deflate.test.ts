@@ -300,6 +300,9 @@ describe('RFC 7692 section 7.2.2: decompressing with and without context takeove
     assert.equal(extension.holdsStreams, true);
     connection.receiveEof();
     assert.equal(extension.holdsStreams, false);
+    // Nothing is allocated again for a send after the end.
+    assert.equal(extension.encodeMessage('z'.repeat(5000), true), null);
+    assert.equal(extension.holdsStreams, false);
   });
 });
 
