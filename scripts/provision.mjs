@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Installs what `npm test` and `npm start` need beyond node_modules, idempotently:
 // Debian packages (chromium, redis-server, openssl, tmux) and a project-local Python venv
-// with the tools in conformance/requirements.txt. Fast when everything is present.
+// with the tools in conformance/requirements.txt, plus a patch for a kosoku 0.1.0 bug
+// (scripts/lib/kosoku-patch.mjs). Fast when everything is present.
 //
 // Usage: node scripts/provision.mjs [--only apt|venv]
 // Under CI=true any failure is fatal; elsewhere too, since a test without its peer is no test.
@@ -11,6 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { patchInstalledKosoku } from './lib/kosoku-patch.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { only: { type: 'string' } } });
@@ -64,9 +66,19 @@ function provisionVenv() {
   writeFileSync(stamp, digest);
 }
 
+/** Fix kosoku 0.1.0's str payloads in sections 12-13 (see scripts/lib/kosoku-patch.mjs); idempotent. */
+function patchKosoku() {
+  const outcome = patchInstalledKosoku(join(root, '.venv'));
+  if (outcome === 'patched')
+    log('patched kosoku 0.1.0 case12_x_x.py (str payloads under no context takeover)');
+}
+
 try {
   if (!values.only || values.only === 'apt') provisionApt();
-  if (!values.only || values.only === 'venv') provisionVenv();
+  if (!values.only || values.only === 'venv') {
+    provisionVenv();
+    patchKosoku();
+  }
   const python = execFileSync(join(root, '.venv', 'bin', 'python'), ['--version'])
     .toString()
     .trim();

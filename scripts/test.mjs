@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: everything a change must pass, in order, stopping at the first failure.
 //   1. provision   Debian packages and the Python venv the suites need
-//   2. build       tsc -b (every package)
+//   2. build       tsc -b (every package), then the demo's page bundles (esbuild)
 //   3. typecheck   sources, tests, scripts, bench and conformance code
 //   4. lint        biome check
 //   5. tests       every *.test.ts under packages/, apps/ and conformance/ with node:test,
@@ -48,6 +48,7 @@ function stage(name, command, args, env = {}) {
 
 if (!values['skip-provision']) stage('provision', process.execPath, [join(root, 'scripts', 'provision.mjs')]);
 stage('build', bin('tsc'), ['-b']);
+stage('bundle', process.execPath, [join(root, 'apps', 'demo', 'scripts', 'bundle.mjs')]);
 stage('typecheck', bin('tsc'), ['-p', 'tsconfig.test.json']);
 stage('lint', bin('biome'), ['check', '.']);
 

@@ -30,7 +30,7 @@ export interface CaseResult {
   duration: number;
   /** The close code the peer under test sent, if any. */
   remoteCloseCode: number | null;
-  /** kosoku's explanation of the verdict (read from the case report for failures). */
+  /** kosoku's explanation of the verdict (read from the case report when either verdict is not OK). */
   result: string;
 }
 
@@ -183,7 +183,7 @@ export function readReport(outDir: string, kosokuOutput = ''): CaseResult[] {
         remoteCloseCode: entry.remoteCloseCode,
         result: '',
       };
-      if (!casePassed(result)) {
+      if (result.behavior !== 'OK' || result.behaviorClose !== 'OK') {
         const report = JSON.parse(readFileSync(join(outDir, entry.reportfile), 'utf8')) as {
           result?: string;
           resultClose?: string;

@@ -1,6 +1,10 @@
 /**
  * sockeye: a WebSocket toolkit for Node.js. This entry point re-exports the protocol
- * core; the server and client are added by their own modules.
+ * core, the server, the client and the pub/sub broker contract.
  * @packageDocumentation
  */
+
+export * from './client/index.js';
 export * from './protocol/index.js';
+export * from './pubsub/index.js';
+export * from './server/index.js';

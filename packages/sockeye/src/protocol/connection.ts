@@ -135,6 +135,8 @@ export class Connection implements FrameHandler {
   private assembly: Buffer | null = null;
   private assemblyLength = 0;
   private assemblyLimit = 0;
+  /** Size of the first reassembly buffer: a single frame's exact size (up to 64 KiB), or small for a fragmented message. */
+  private assemblyStart = 0;
   private readonly utf8 = new Utf8Validator();
 
   // A control frame split across reads (at most 125 bytes).
@@ -304,6 +306,9 @@ export class Connection implements FrameHandler {
       this.utf8.reset();
       // A single-frame message: its exact size is known. A fragmented one: only the limit.
       this.assemblyLimit = header.fin ? header.length : this.maxPayload;
+      // A fragmented message's size is unknown: start small and double, so that one byte
+      // of a first fragment pins ~1 KiB, not 64 KiB (and small fragmented messages stay cheap).
+      this.assemblyStart = header.fin ? Math.min(header.length, EXACT_ASSEMBLY) : MIN_ASSEMBLY;
       this.messageEncoded = this.extension !== null && (header.rsv & this.extension.rsvBit) !== 0;
       if (header.rsv & RSV1_BIT && !this.messageEncoded) {
         throw new ProtocolError(
@@ -375,8 +380,7 @@ export class Connection implements FrameHandler {
     let assembly = this.assembly;
     if (assembly === null || assembly.length < needed) {
       const limit = this.assemblyLimit;
-      const start = limit <= EXACT_ASSEMBLY ? limit : Math.min(limit, EXACT_ASSEMBLY);
-      const grown = assembly === null ? Math.max(start, MIN_ASSEMBLY) : assembly.length * 2;
+      const grown = assembly === null ? Math.max(this.assemblyStart, MIN_ASSEMBLY) : assembly.length * 2;
       const size = Math.max(needed, Math.min(limit, grown));
       const next = Buffer.allocUnsafe(size);
       if (assembly !== null) assembly.copy(next, 0, 0, this.assemblyLength);

@@ -56,7 +56,8 @@ export function headerSize(payloadLength: number, masked: boolean): number {
 /**
  * Write a frame header into `target` at `offset` and return its size. `firstByte` is
  * FIN, RSV and opcode already combined (e.g. `FIN_BIT | Opcode.Text`). When `maskKey` is
- * given, the MASK bit is set and the key follows the length.
+ * given, the MASK bit is set and the key follows the length: the 4 bytes at
+ * `maskKey[maskKeyAt]` (so a key can be read from a pool without a view of it).
  */
 export function writeFrameHeader(
   target: Uint8Array,
@@ -64,6 +65,7 @@ export function writeFrameHeader(
   firstByte: number,
   payloadLength: number,
   maskKey?: Uint8Array,
+  maskKeyAt = 0,
 ): number {
   const maskBit = maskKey === undefined ? 0 : MASK_BIT;
   let pos = offset;
@@ -88,10 +90,10 @@ export function writeFrameHeader(
     target[pos++] = low & 0xff;
   }
   if (maskKey !== undefined) {
-    target[pos++] = maskKey[0]!;
-    target[pos++] = maskKey[1]!;
-    target[pos++] = maskKey[2]!;
-    target[pos++] = maskKey[3]!;
+    target[pos++] = maskKey[maskKeyAt]!;
+    target[pos++] = maskKey[maskKeyAt + 1]!;
+    target[pos++] = maskKey[maskKeyAt + 2]!;
+    target[pos++] = maskKey[maskKeyAt + 3]!;
   }
   return pos - offset;
 }

@@ -129,8 +129,15 @@ export interface AcceptResponseOptions {
   headers?: Readonly<Record<string, string>> | undefined;
 }
 
-/** The `101 Switching Protocols` response head, ready to write. */
+/**
+ * The `101 Switching Protocols` response head, ready to write.
+ * @throws TypeError if the protocol is not a token or a value could break the head (CR, LF, NUL)
+ */
 export function buildAcceptResponse(options: AcceptResponseOptions): string {
+  if (options.protocol && !isToken(options.protocol)) {
+    throw new TypeError(`invalid subprotocol ${JSON.stringify(options.protocol)}`);
+  }
+  if (options.extensions && !isFieldValue(options.extensions)) throw new TypeError('invalid extensions');
   let head =
     'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
     `Sec-WebSocket-Accept: ${computeAccept(options.key)}\r\n`;
@@ -188,11 +195,17 @@ export interface ClientRequestOptions {
   headers?: Readonly<Record<string, string>> | undefined;
 }
 
-/** The client's opening handshake request head, ready to write. */
+/**
+ * The client's opening handshake request head, ready to write.
+ * @throws TypeError if a value could break the head (CR, LF, NUL; a path with spaces);
+ * SyntaxError if a subprotocol is not a token
+ */
 export function buildRequest(options: ClientRequestOptions): string {
   if (!/^\/[\x21-\x7e]*$/.test(options.path))
     throw new TypeError(`invalid request path ${JSON.stringify(options.path)}`);
   if (!isFieldValue(options.host)) throw new TypeError('invalid Host');
+  if (!isFieldValue(options.key)) throw new TypeError('invalid Sec-WebSocket-Key');
+  if (options.extensions && !isFieldValue(options.extensions)) throw new TypeError('invalid extensions');
   let head =
     `GET ${options.path} HTTP/1.1\r\nHost: ${options.host}\r\n` +
     'Upgrade: websocket\r\nConnection: Upgrade\r\n' +

@@ -141,7 +141,7 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
     const version = line.slice(lastSpace + 1);
     if (!isToken(method) || target === '' || target.includes(' '))
       throw new HandshakeError(400, 'malformed request line');
-    const httpVersion = parseVersion(version);
+    const httpVersion = parseVersion(version, 400);
     return { method, target, httpVersion, headers: this.parseFields(text, lineEnd) };
   }
 
@@ -150,7 +150,7 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
     const line = lineEnd === -1 ? text : text.slice(0, lineEnd);
     const firstSpace = line.indexOf(' ');
     if (firstSpace === -1) throw new HandshakeError(0, 'malformed status line');
-    const httpVersion = parseVersion(line.slice(0, firstSpace));
+    const httpVersion = parseVersion(line.slice(0, firstSpace), 0);
     const code = line.slice(firstSpace + 1, firstSpace + 4);
     if (!/^[1-5][0-9][0-9]$/.test(code) || (line.length > firstSpace + 4 && line[firstSpace + 4] !== ' ')) {
       throw new HandshakeError(0, 'malformed status line');
@@ -192,8 +192,9 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
   }
 }
 
-function parseVersion(version: string): string {
-  if (!/^HTTP\/[0-9]\.[0-9]$/.test(version)) throw new HandshakeError(400, 'malformed HTTP version');
+/** `status` is 400 for a request we answer, 0 for a response (the server never sent a usable status). */
+function parseVersion(version: string, status: number): string {
+  if (!/^HTTP\/[0-9]\.[0-9]$/.test(version)) throw new HandshakeError(status, 'malformed HTTP version');
   return version.slice(5);
 }
 

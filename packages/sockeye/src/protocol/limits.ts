@@ -64,6 +64,15 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /**
+ * Buffered outbound bytes per connection above which a server `send()` reports `queued`
+ * (accepted, but the peer is not keeping up: wait for `drain`) and the server stops
+ * reading from that peer until its output drains. 64 KiB: a few socket buffers' worth,
+ * so a slow reader is noticed early, and a client that floods pings without reading the
+ * pongs cannot make the server hold more than this plus one read's worth of pongs.
+ */
+export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+
+/**
  * Interval between heartbeat pings, in milliseconds. 30 s keeps NAT and load balancer
  * mappings alive (most drop idle TCP flows after 60 s or more).
  */

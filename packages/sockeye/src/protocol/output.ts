@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { headerSize, MAX_HEADER_SIZE, writeFrameHeader } from './frame.js';
-import { unmask } from './mask.js';
+import { maskRegion } from './mask.js';
 
 /**
  * Frames whose header and payload together are at most this many bytes are copied into
@@ -27,13 +27,19 @@ let keyPoolUsed = KEY_POOL_SIZE;
 
 /** Next 4-byte masking key (RFC 6455 section 5.3: unpredictable, from a strong source). */
 export function nextMaskKey(): Buffer {
+  const at = takeMaskKey();
+  return keyPool.subarray(at, at + 4);
+}
+
+/** Reserve the next key of the pool and return its offset in `keyPool` (no view: the hot path reads it in place). */
+function takeMaskKey(): number {
   if (keyPoolUsed === KEY_POOL_SIZE) {
     randomFillSync(keyPool);
     keyPoolUsed = 0;
   }
-  const key = keyPool.subarray(keyPoolUsed, keyPoolUsed + 4);
+  const at = keyPoolUsed;
   keyPoolUsed += 4;
-  return key;
+  return at;
 }
 
 /** A payload the queue accepts: bytes, or a string to encode as UTF-8. */
@@ -66,34 +72,36 @@ export class OutputQueue {
   push(firstByte: number, payload: Payload): void {
     const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     const hsize = headerSize(length, this.mask);
-    const key = this.mask ? nextMaskKey() : undefined;
+    // The key stays in the pool: `keyAt` is its offset there (-1 for an unmasked frame).
+    const keyAt = this.mask ? takeMaskKey() : -1;
+    const key = keyAt === -1 ? undefined : keyPool;
     this.bytes += hsize + length;
     if (hsize + length <= COPY_THRESHOLD) {
       const target = this.reserve(hsize + length);
       const at = this.regionEnd;
-      writeFrameHeader(target, at, firstByte, length, key);
+      writeFrameHeader(target, at, firstByte, length, key, keyAt);
       const payloadAt = at + hsize;
       if (typeof payload === 'string') target.write(payload, payloadAt, length, 'utf8');
       else target.set(payload, payloadAt);
-      if (key !== undefined) unmask(target.subarray(payloadAt, payloadAt + length), key);
+      if (key !== undefined) maskRegion(target, payloadAt, payloadAt + length, key, keyAt);
       this.regionEnd += hsize + length;
       slabUsed = this.regionEnd;
       return;
     }
     const target = this.reserve(MAX_HEADER_SIZE);
-    writeFrameHeader(target, this.regionEnd, firstByte, length, key);
+    writeFrameHeader(target, this.regionEnd, firstByte, length, key, keyAt);
     this.regionEnd += hsize;
     slabUsed = this.regionEnd;
     this.closeRegion();
     let body: Buffer;
     if (typeof payload === 'string') {
       body = Buffer.from(payload, 'utf8');
-      if (key !== undefined) unmask(body, key);
+      if (key !== undefined) maskRegion(body, 0, length, key, keyAt);
     } else if (key !== undefined) {
       // The caller's buffer is not ours to change: mask into a copy.
       body = Buffer.allocUnsafe(length);
       body.set(payload);
-      unmask(body, key);
+      maskRegion(body, 0, length, key, keyAt);
     } else {
       body = Buffer.isBuffer(payload)
         ? payload

@@ -1,0 +1,162 @@
+/**
+ * The frame inspector's feed: the JSON messages the demo server sends to the inspector
+ * page over its second WebSocket, describing every frame of the page's first one.
+ *
+ * This module is shared by the server and the browser bundle, so it uses nothing from
+ * Node (no `Buffer`): hex strings carry the bytes.
+ *
+ * The flow:
+ * 1. The page opens the feed at {@link INSPECTOR_FEED_PATH}; the server answers with a
+ *    {@link SessionMessage} carrying a session id.
+ * 2. The page opens the inspected connection at {@link INSPECTED_ECHO_PATH} with
+ *    `?session=<id>`. The server echoes on it as the echo page's socket does, and sends on
+ *    the feed a {@link HandshakeMessage}, then a {@link FrameMessage} for every frame in
+ *    either direction (the client's bytes as received, still masked), then an
+ *    {@link EndMessage} when the inspected connection closes.
+ * @packageDocumentation
+ */
+
+import { ECHO_PATH } from './routes.js';
+
+export { INSPECTOR_FEED_PATH } from './routes.js';
+/** Path of the inspected (echo) socket; add `?session=<id>`. */
+export const INSPECTED_ECHO_PATH = ECHO_PATH;
+/**
+ * Payload bytes the server puts in a frame record. Larger frames are shown in part:
+ * `shownBytes` says how many, `payloadLength` the real size. This bounds the feed's
+ * messages whatever the page sends.
+ */
+export const MAX_SHOWN_BYTES = 1024;
+
+/** Who sent the frame. */
+export type Direction = 'client-to-server' | 'server-to-client';
+
+/** One frame as it crossed the wire. Byte fields are lower-case hex without separators. */
+export interface FrameRecord {
+  /** Position of the frame on its connection, both directions counted, from 1. */
+  seq: number;
+  /** Who sent it. */
+  direction: Direction;
+  /** FIN: the last frame of its message. */
+  fin: boolean;
+  /** RSV1: compressed (permessage-deflate). */
+  rsv1: boolean;
+  rsv2: boolean;
+  rsv3: boolean;
+  /** The opcode nibble. */
+  opcode: number;
+  /** `text`, `binary`, `continuation`, `close`, `ping` or `pong`. */
+  opcodeName: string;
+  /** MASK: set on every client-to-server frame. */
+  masked: boolean;
+  /** Payload length from the header. */
+  payloadLength: number;
+  /** Payload bytes included below (`min(payloadLength, MAX_SHOWN_BYTES)`). */
+  shownBytes: number;
+  /** The 4-byte masking key, or null when not masked. */
+  maskKeyHex: string | null;
+  /** The first `shownBytes` payload bytes as they crossed the wire (masked), or null when not masked. */
+  maskedHex: string | null;
+  /** The first `shownBytes` payload bytes after unmasking. */
+  payloadHex: string;
+  /** The shown payload as UTF-8 text (cut at a character boundary), or null if it is not UTF-8. */
+  payloadText: string | null;
+  /** A close frame's code (null when the close payload is empty), else undefined. */
+  closeCode?: number | null;
+  /** A close frame's reason, else undefined. */
+  closeReason?: string;
+}
+
+/** An HTTP head as sent: the start line and the header fields in order, with their case. */
+export interface HttpHeadRecord {
+  /** `GET /ws/echo?session=... HTTP/1.1` or `HTTP/1.1 101 Switching Protocols`. */
+  startLine: string;
+  /** `[name, value]` pairs, in the order sent. */
+  headers: Array<[string, string]>;
+}
+
+/** First message on the feed: the id to put in the inspected socket's URL. */
+export interface SessionMessage {
+  type: 'session';
+  session: string;
+}
+
+/** The inspected connection's opening handshake. */
+export interface HandshakeMessage {
+  type: 'handshake';
+  request: HttpHeadRecord;
+  response: HttpHeadRecord;
+}
+
+/** One frame of the inspected connection. */
+export interface FrameMessage {
+  type: 'frame';
+  frame: FrameRecord;
+}
+
+/** The inspected connection is gone (closed, failed, or the session id was unknown). */
+export interface EndMessage {
+  type: 'end';
+  /** What happened, for people. */
+  reason: string;
+}
+
+/** Everything the feed carries, server to page. */
+export type InspectorMessage = SessionMessage | HandshakeMessage | FrameMessage | EndMessage;
+
+/** One step of the masking walkthrough: `masked XOR key = unmasked` for payload byte `index`. */
+export interface XorStep {
+  index: number;
+  /** The byte on the wire, two hex digits. */
+  masked: string;
+  /** `key[index mod 4]`, two hex digits. */
+  key: string;
+  /** The payload byte, two hex digits. */
+  unmasked: string;
+}
+
+/** Split lower-case hex into two-digit bytes: `'e688'` becomes `['e6', '88']`. */
+export function hexBytes(hex: string): string[] {
+  const bytes: string[] = [];
+  for (let i = 0; i + 1 < hex.length; i += 2) bytes.push(hex.slice(i, i + 2));
+  return bytes;
+}
+
+/**
+ * The masking walkthrough of RFC 6455 section 5.3 for a masked frame: for each shown
+ * payload byte i, `masked[i] XOR key[i mod 4] = unmasked[i]`. Empty when not masked.
+ * Recomputes each XOR from the masked bytes and the key rather than trusting `payloadHex`.
+ */
+export function xorSteps(frame: FrameRecord): XorStep[] {
+  if (frame.maskKeyHex === null || frame.maskedHex === null) return [];
+  const key = hexBytes(frame.maskKeyHex);
+  return hexBytes(frame.maskedHex).map((masked, index) => {
+    const k = key[index % 4]!;
+    const unmasked = (Number.parseInt(masked, 16) ^ Number.parseInt(k, 16)).toString(16).padStart(2, '0');
+    return { index, masked, key: k, unmasked };
+  });
+}
+
+/** Whether `value` (parsed JSON from the feed) has the shape of an {@link InspectorMessage}. */
+export function isInspectorMessage(value: unknown): value is InspectorMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const message = value as Record<string, unknown>;
+  switch (message.type) {
+    case 'session':
+      return typeof message.session === 'string';
+    case 'handshake':
+      return isHead(message.request) && isHead(message.response);
+    case 'frame':
+      return typeof message.frame === 'object' && message.frame !== null;
+    case 'end':
+      return typeof message.reason === 'string';
+    default:
+      return false;
+  }
+}
+
+function isHead(value: unknown): value is HttpHeadRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const head = value as Record<string, unknown>;
+  return typeof head.startLine === 'string' && Array.isArray(head.headers);
+}

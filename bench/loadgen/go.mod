@@ -1,0 +1,3 @@
+module sockeye.local/bench/loadgen
+
+go 1.26

@@ -1,0 +1,653 @@
+/**
+ * `npm run bench`: the server benchmark of issue 3 (item 6).
+ *
+ * One run, the same Go load generator (bench/loadgen, built into bench/.build/) for every
+ * server in bench/servers.ts, the server pinned to CPU 0 and the generator to CPU 1 with
+ * `taskset`. Each scenario of bench/scenarios.ts runs against every server in turn (so
+ * the machine's background load falls on all of them alike); the table gives each value
+ * and its ratio to `ws` with bufferutil. Results go to reports/bench/ (results-<date>.json
+ * and latest.json), and a full run rewrites its own section of docs/benchmarks.md (between the bench:servers
+ * markers; other sections of that file belong to other benchmarks).
+ *
+ * Options: --quick (a 1-2 minute subset), --only <substring or /regex/> (scenario ids),
+ * --servers a,b (by name; the ws+native baseline always runs), --duration <s>, --warmup <s>, --write-docs / --no-docs,
+ * --from <reports/bench/….json> (re-render a saved run's table and docs without measuring).
+ * Never part of `npm test`'s pass/fail.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT } from '../scripts/lib/prereqs.js';
+import { freePort, type Started, startProcess } from '../scripts/lib/process.js';
+import { METRICS, type MetricName, type Scenario, serverScenarios } from './scenarios.js';
+import { BASELINE, type Launch, SERVERS, type ServerSpec } from './servers.js';
+
+const { values: options } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    servers: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    'write-docs': { type: 'boolean', default: false },
+    'no-docs': { type: 'boolean', default: false },
+    from: { type: 'string' },
+  },
+});
+
+const DURATION_S = Number(options.duration ?? (options.quick ? 1 : 2));
+const WARMUP_S = Number(options.warmup ?? (options.quick ? 0.3 : 0.5));
+const LOADGEN = join(ROOT, 'bench', '.build', 'loadgen');
+const REPORT_DIR = join(ROOT, 'reports', 'bench');
+const DOCS = join(ROOT, 'docs', 'benchmarks.md');
+const SERVER_CPU = '0';
+const LOADGEN_CPU = '1';
+
+/** One measured cell: the metrics, or why it failed. */
+interface Cell {
+  values: Partial<Record<MetricName, number>>;
+  /** Server CPU time over the measured time (1.0 = one core busy). */
+  serverCpu?: number;
+  /** The load generator's CPU time over the measured time (near 1.0: it may be the bottleneck). */
+  loadgenCpu?: number;
+  error?: string;
+  raw?: unknown;
+}
+
+type Results = Record<string, Record<string, Cell>>;
+
+// --- setup -----------------------------------------------------------------------------
+
+function selectScenarios(): Scenario[] {
+  let scenarios = serverScenarios().filter((s) => (options.quick ? s.quick : !s.quickOnly));
+  const only = options.only;
+  if (only !== undefined) {
+    const regex = only.startsWith('/') && only.endsWith('/') ? new RegExp(only.slice(1, -1)) : null;
+    scenarios = serverScenarios().filter((s) => (regex ? regex.test(s.id) : s.id.includes(only)));
+  }
+  return scenarios;
+}
+
+function selectServers(): ServerSpec[] {
+  if (options.servers === undefined) return SERVERS;
+  const names = options.servers.split(',');
+  return SERVERS.filter((s) => names.includes(s.name) || s.name === BASELINE);
+}
+
+function buildLoadgen(): void {
+  const result = spawnSync('go', ['build', '-o', LOADGEN, '.'], {
+    cwd: join(ROOT, 'bench', 'loadgen'),
+    stdio: 'inherit',
+  });
+  if (result.status !== 0)
+    throw new Error(`go build of bench/loadgen failed (${result.status ?? result.error})`);
+}
+
+/** Whether both CPUs exist and taskset works; otherwise we run unpinned (and say so). */
+function canPin(): boolean {
+  if (cpus().length < 2) return false;
+  return spawnSync('taskset', ['-c', LOADGEN_CPU, 'true']).status === 0;
+}
+const PINNED = canPin();
+const pinned = (cpu: string, command: string, args: string[]): [string, string[]] =>
+  PINNED ? ['taskset', ['-c', cpu, command, ...args]] : [command, args];
+
+// --- servers ---------------------------------------------------------------------------
+
+interface Running {
+  spec: ServerSpec;
+  launch: Launch;
+  process: Started;
+  url: string;
+}
+
+async function startServer(spec: ServerSpec, launch: Launch): Promise<Running> {
+  const port = await freePort();
+  const [command, args] = pinned(SERVER_CPU, launch.command, [
+    ...launch.args,
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+  ]);
+  const started = await startProcess(command, args, /listening on ws:\/\//, {
+    cwd: ROOT,
+    env: { ...process.env, ...launch.env },
+    timeoutMs: 30_000,
+  });
+  const problem = launch.check?.(started.output());
+  if (problem) {
+    await started.stop();
+    throw new Error(`${spec.name}: ${problem}`);
+  }
+  return { spec, launch, process: started, url: `ws://127.0.0.1:${port}/` };
+}
+
+/** A field of /proc/<pid>/status in KiB (VmRSS, VmHWM). */
+function procStatusKiB(pid: number, field: string): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+/** User + system CPU seconds the process has used. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat (utime, stime), counted from the state field (3rd) on; in clock ticks of 1/100 s.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+// --- the load generator ----------------------------------------------------------------
+
+interface LoadgenRun {
+  child: ChildProcess;
+  /** Resolves with each JSON line in order. */
+  lines: AsyncIterableIterator<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+/** Warm-up and measured seconds for a scenario. */
+function timing(scenario: Scenario): { warmupS: number; durationS: number } {
+  if (options.duration === undefined && scenario.timing !== undefined) return scenario.timing;
+  return { warmupS: WARMUP_S, durationS: DURATION_S };
+}
+
+function startLoadgen(url: string, scenario: Scenario, serverPid?: number): LoadgenRun {
+  const { warmupS, durationS } = timing(scenario);
+  const args = [
+    '-url',
+    url,
+    '-mode',
+    scenario.mode,
+    '-duration',
+    `${durationS}s`,
+    '-warmup',
+    `${warmupS}s`,
+    ...(serverPid === undefined ? [] : ['-server-pid', String(serverPid)]),
+    ...scenario.args,
+  ];
+  const [command, fullArgs] = pinned(LOADGEN_CPU, LOADGEN, args);
+  const child = spawn(command, fullArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const queue: Record<string, unknown>[] = [];
+  const waiting: ((value: IteratorResult<Record<string, unknown>>) => void)[] = [];
+  let ended = false;
+  let pending = '';
+  let stderr = '';
+  const deliver = (line: Record<string, unknown> | null) => {
+    const next = waiting.shift();
+    if (line === null) {
+      ended = true;
+      next?.({ value: undefined, done: true });
+      for (const w of waiting.splice(0)) w({ value: undefined, done: true });
+      return;
+    }
+    if (next) next({ value: line, done: false });
+    else queue.push(line);
+  };
+  child.stdout.on('data', (data: Buffer) => {
+    pending += data.toString();
+    let newline = pending.indexOf('\n');
+    while (newline !== -1) {
+      const text = pending.slice(0, newline).trim();
+      pending = pending.slice(newline + 1);
+      if (text.length > 0) {
+        try {
+          deliver(JSON.parse(text) as Record<string, unknown>);
+        } catch {
+          deliver({ fatal: `unparsable load generator output: ${text}` });
+        }
+      }
+      newline = pending.indexOf('\n');
+    }
+  });
+  child.stderr.on('data', (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('close', (code) => {
+      if (code !== 0 && stderr.trim().length > 0) deliver({ fatal: `load generator: ${stderr.trim()}` });
+      deliver(null);
+      resolve(code);
+    });
+  });
+  const lines: AsyncIterableIterator<Record<string, unknown>> = {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next() {
+      const line = queue.shift();
+      if (line !== undefined) return Promise.resolve({ value: line, done: false });
+      if (ended) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+  };
+  return { child, lines, exited };
+}
+
+/** Kill the load generator if it outlives `ms` (it has its own budget; this is the backstop). */
+function guard(run: LoadgenRun, ms: number): () => void {
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), ms);
+  return () => clearTimeout(timer);
+}
+
+async function measure(server: Running, scenario: Scenario): Promise<Cell> {
+  const pid = server.process.child.pid!;
+  const cpuBefore = cpuSeconds(pid);
+  const began = performance.now();
+  const run = startLoadgen(server.url, scenario, pid);
+  const { warmupS, durationS } = timing(scenario);
+  const cancel = guard(run, (warmupS + durationS + 120) * 1000);
+  try {
+    let last: Record<string, unknown> | undefined;
+    for await (const line of run.lines) last = line;
+    await run.exited;
+    const wall = (performance.now() - began) / 1000;
+    if (last === undefined) return { values: {}, error: 'the load generator printed nothing' };
+    if (typeof last.fatal === 'string') return { values: {}, error: last.fatal };
+    const values: Cell['values'] = {};
+    for (const metric of scenario.metrics) {
+      const value = last[metric];
+      if (typeof value === 'number') values[metric] = value;
+    }
+    const errors = Number(last.errors ?? 0);
+    const unconnected = Number(last.unconnected ?? 0);
+    const cell: Cell = {
+      values,
+      raw: last,
+      // The generator measures the server's CPU over the measured time; this is the fallback.
+      serverCpu: typeof last.serverCpu === 'number' ? last.serverCpu : (cpuSeconds(pid) - cpuBefore) / wall,
+      loadgenCpu: typeof last.loadgenCpu === 'number' ? last.loadgenCpu : undefined,
+    };
+    if (errors > 0 || unconnected > 0) {
+      cell.error = `${errors} errors, ${unconnected} connections failed; first: ${String(last.firstError)}`;
+    } else if (Number(scenario.mode === 'handshake' ? last.handshakes : last.messages) === 0) {
+      cell.values = {};
+      cell.error = 'nothing completed in the measured time';
+    }
+    return cell;
+  } finally {
+    cancel();
+  }
+}
+
+/** RSS per idle connection: a fresh server, N connections opened and held, RSS read from /proc. */
+async function measureIdle(spec: ServerSpec, launch: Launch, scenario: Scenario): Promise<Cell> {
+  const server = await startServer(spec, launch);
+  try {
+    const pid = server.process.child.pid!;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const before = procStatusKiB(pid, 'VmRSS');
+    const run = startLoadgen(server.url, scenario);
+    const cancel = guard(run, 300_000);
+    try {
+      const ready = (await run.lines.next()).value as Record<string, unknown> | undefined;
+      if (ready === undefined || ready.event !== 'ready') {
+        return { values: {}, error: `no ready line: ${JSON.stringify(ready)}` };
+      }
+      // Let the server finish its per-connection work (timers, buffers) before reading.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const after = procStatusKiB(pid, 'VmRSS');
+      run.child.stdin?.end();
+      const done = (await run.lines.next()).value as Record<string, unknown> | undefined;
+      await run.exited;
+      const conns = Number(ready.conns);
+      const cell: Cell = {
+        values: { rssPerConnKiB: (after - before) / conns },
+        raw: { ...ready, rssBeforeKiB: before, rssAfterKiB: after, done },
+      };
+      if (Number(ready.unconnected) > 0 || Number(done?.dropped ?? 0) > 0) {
+        cell.error = `${String(ready.unconnected)} failed to open, ${String(done?.dropped)} dropped; first: ${String(ready.firstError)}`;
+      }
+      return cell;
+    } finally {
+      cancel();
+      run.child.stdin?.destroy();
+      run.child.kill();
+    }
+  } finally {
+    await server.process.stop();
+  }
+}
+
+// --- the table -------------------------------------------------------------------------
+
+function format(metric: MetricName, value: number): string {
+  if (metric === 'msgsPerSec' || metric === 'handshakesPerSec' || metric === 'perServerCpuSecond') {
+    if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
+    if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k`;
+    return value.toFixed(0);
+  }
+  if (metric === 'mbPerSec') return value >= 100 ? value.toFixed(0) : value.toFixed(1);
+  if (metric === 'rssPerConnKiB') return value.toFixed(1);
+  return value >= 100 ? value.toFixed(0) : value.toFixed(1);
+}
+
+function ratioOf(results: Results, scenario: Scenario, metric: MetricName, server: string): number | null {
+  const value = results[scenario.id]?.[server]?.values[metric];
+  const base = results[scenario.id]?.[BASELINE]?.values[metric];
+  if (value === undefined || base === undefined || base === 0) return null;
+  return value / base;
+}
+
+interface TargetStatus {
+  text: string;
+  met: boolean | null;
+  ratio: number | null;
+  bound: string;
+  /**
+   * For throughput targets: the same comparison on messages per server CPU-second, which
+   * a busy machine distorts far less than messages per second.
+   */
+  perCpu?: { met: boolean; ratio: number };
+}
+
+function targetStatuses(results: Results, scenarios: Scenario[]): Map<string, TargetStatus[]> {
+  const statuses = new Map<string, TargetStatus[]>();
+  for (const scenario of scenarios) {
+    statuses.set(
+      scenario.id,
+      scenario.targets.map((target) => {
+        const ratio = ratioOf(results, scenario, target.metric, 'sockeye');
+        const higher = METRICS[target.metric].higherIsBetter;
+        const met = ratio === null ? null : higher ? ratio >= target.ratio : ratio <= target.ratio;
+        const status: TargetStatus = {
+          text: target.text,
+          met,
+          ratio,
+          bound: `${higher ? '≥' : '≤'} ${target.ratio}x`,
+        };
+        const cpuRatio = scenario.metrics.includes('perServerCpuSecond')
+          ? ratioOf(results, scenario, 'perServerCpuSecond', 'sockeye')
+          : null;
+        if (cpuRatio !== null) status.perCpu = { ratio: cpuRatio, met: cpuRatio >= target.ratio };
+        return status;
+      }),
+    );
+  }
+  return statuses;
+}
+
+/** A generator CPU share from which the generator, not the server, may set the pace. */
+const GENERATOR_LIMIT = 0.9;
+
+function table(results: Results, scenarios: Scenario[], servers: string[]): string {
+  const statuses = targetStatuses(results, scenarios);
+  const header = ['scenario', 'metric', ...servers, 'target (sockeye / ws+native)'];
+  const rows = [header, header.map(() => '---')];
+  for (const scenario of scenarios) {
+    for (const metric of scenario.metrics) {
+      const row = [scenario.label, METRICS[metric].unit];
+      for (const server of servers) {
+        const cell = results[scenario.id]?.[server];
+        const value = cell?.values[metric];
+        if (cell?.error !== undefined)
+          row.push(`error${value === undefined ? '' : ` (${format(metric, value)})`}`);
+        else if (value === undefined) row.push('–');
+        else {
+          const ratio = ratioOf(results, scenario, metric, server);
+          const limited =
+            (cell?.loadgenCpu ?? 0) >= GENERATOR_LIMIT && metric !== 'perServerCpuSecond' ? ' †' : '';
+          row.push(
+            server === BASELINE || ratio === null
+              ? `${format(metric, value)}${limited}`
+              : `${format(metric, value)}${limited} (${ratio.toFixed(2)}x)`,
+          );
+        }
+      }
+      const target = statuses.get(scenario.id)?.find((_, i) => scenario.targets[i]?.metric === metric);
+      row.push(
+        target === undefined
+          ? ''
+          : `${target.bound}: ${target.met === null ? 'n/a' : target.met ? 'met' : 'NOT met'}`,
+      );
+      rows.push(row);
+    }
+  }
+  return rows.map((row) => `| ${row.join(' | ')} |`).join('\n');
+}
+
+// --- the report ------------------------------------------------------------------------
+
+function commandOutput(command: string, args: string[]): string {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : 'unavailable';
+}
+
+function loadavg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+const BEGIN = '<!-- bench:servers:begin (written by npm run bench; edits here are overwritten) -->';
+const END = '<!-- bench:servers:end -->';
+
+function writeDocs(section: string): void {
+  const block = `${BEGIN}\n${section.trim()}\n${END}\n`;
+  let text = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '# Benchmarks\n\n';
+  const start = text.indexOf(BEGIN.slice(0, BEGIN.indexOf(' (')));
+  const end = text.indexOf(END);
+  if (start !== -1 && end !== -1) text = text.slice(0, start) + block + text.slice(end + END.length + 1);
+  else text = `${text.trimEnd()}\n\n${block}`;
+  writeFileSync(DOCS, text);
+  console.log(`wrote ${DOCS}`);
+}
+
+function docsSection(report: Report, scenarios: Scenario[]): string {
+  const { results, machine, skipped } = report;
+  const servers = report.servers.map((server) => ({
+    name: server.name,
+    version: server.version,
+    description: SERVERS.find((spec) => spec.name === server.name)?.description ?? server.name,
+  }));
+  const statuses = targetStatuses(results, scenarios);
+  // Each version once; the raw Node row's is Node's, already on the line.
+  const versions = [...new Set(servers.map((s) => s.version))].filter(
+    (v): v is string => v !== undefined && !v.startsWith('node '),
+  );
+  const load = `load average ${machine.loadBefore} before, ${machine.loadAfter} after`;
+  // Our own run adds about 2 (server and generator); anything beyond that is someone else's.
+  const first = (load: string | undefined) => Number(load?.split(' ')[0]);
+  const busy = first(machine.loadBefore) > 0.5 || first(machine.loadAfter) > 2.5;
+  const lines = [
+    '## Server benchmark (`npm run bench`)',
+    '',
+    busy
+      ? `**Provisional**: measured on a shared machine while other jobs ran (${load}); ratios are more trustworthy than absolute figures. Re-run on a quiet machine.`
+      : `Measured on a quiet machine (${load}).`,
+    '',
+    `- Date: ${machine.date}`,
+    `- Machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}`,
+    `- Node ${machine.node}, ${machine.go}, ${versions.join(', ')}`,
+    `- Pinning: ${report.pinned ? `server on CPU ${SERVER_CPU}, load generator on CPU ${LOADGEN_CPU} (taskset)` : 'none (taskset or a second CPU missing)'}`,
+    `- Each cell: ${report.warmupS} s warm-up, then ${report.durationS} s measured (1 MiB x 1,000 cells: 2 s, then 6 s); binary messages unless the row says text.`,
+    '',
+    'Method: every server gets the same load from bench/loadgen, a Go program speaking raw RFC 6455',
+    '(masked client frames) that checks every byte and the order of every echoed message and counts',
+    'a cell with any error as failed (`cd bench/loadgen && go test` proves it catches corrupted,',
+    'dropped, reordered and retyped echoes). Throughput cells keep a fixed number of messages in',
+    'flight per connection; round-trip cells keep one. "per server CPU-s" is messages (or handshakes)',
+    "per second of the server's own CPU time over the measured window (from /proc): the cost per",
+    "message, which holds up when other jobs take part of the server's core, where msg/s does not.",
+    'Idle memory: a fresh server, its RSS (/proc/<pid>/status) before and after the connections',
+    'open, divided by their number. Re-run with `npm run bench` (about 10 minutes),',
+    '`npm run bench -- --quick` (about 2), or `--only <id substring or /regex/>`; raw results go to',
+    'reports/bench/.',
+    '',
+    'Servers:',
+    ...servers.map((s) => `- **${s.name}**: ${s.description}`),
+    ...skipped.map((reason) => `- left out: ${reason}`),
+    '',
+    'Values, with the ratio to **ws+native** (`ws` with bufferutil) in brackets. For latency and memory, smaller is better.',
+    `† the load generator used at least ${GENERATOR_LIMIT * 100}% of its core in that cell: the server may be faster than shown.`,
+    '',
+    table(
+      results,
+      scenarios,
+      servers.map((s) => s.name),
+    ),
+    '',
+    '### Issue 3 targets',
+    '',
+    'Each verdict compares sockeye with ws+native on the metric the issue names; throughput targets',
+    'also get the verdict on messages per server CPU-second, the figure to trust on a busy machine',
+    '(on a quiet one, with the server saturated, the two agree).',
+    '',
+  ];
+  const targetLines = scenarios.flatMap((scenario) =>
+    (statuses.get(scenario.id) ?? []).map((status) => {
+      const verdict = status.met === null ? 'not measured' : status.met ? 'met' : 'NOT met';
+      const ratio = status.ratio === null ? '' : ` (${status.ratio.toFixed(3)}x)`;
+      const perCpu =
+        status.perCpu === undefined
+          ? ''
+          : `; per server CPU-s: ${status.perCpu.met ? 'met' : 'NOT met'} (${status.perCpu.ratio.toFixed(3)}x)`;
+      return `- ${scenario.label}: ${status.text} (${status.bound}): **${verdict}**${ratio}${perCpu}`;
+    }),
+  );
+  lines.push(...(targetLines.length > 0 ? targetLines : ['(no cell with a target in this run)']));
+  const ceiling = scenarios
+    .filter((scenario) => scenario.metrics.includes('msgsPerSec'))
+    .flatMap((scenario) => {
+      const sockeye = results[scenario.id]?.sockeye?.values.msgsPerSec;
+      const raw = results[scenario.id]?.['node-raw']?.values.msgsPerSec;
+      return sockeye === undefined || raw === undefined || raw === 0
+        ? []
+        : [`- ${scenario.label}: ${((sockeye / raw) * 100).toFixed(0)}%`];
+    });
+  if (ceiling.length > 0) {
+    lines.push('', '### sockeye against the raw Node ceiling (msg/s, sockeye / node-raw)', '', ...ceiling);
+  }
+  const failed = scenarios.flatMap((scenario) =>
+    Object.entries(results[scenario.id] ?? {})
+      .filter(([, cell]) => cell.error !== undefined)
+      .map(([server, cell]) => `- ${scenario.id} / ${server}: ${cell.error}`),
+  );
+  if (failed.length > 0) lines.push('', '### Errors', '', ...failed);
+  return lines.join('\n');
+}
+
+// --- main ------------------------------------------------------------------------------
+
+/** What a run saves to reports/bench/ (and what `--from` reads back). */
+interface Report {
+  machine: Record<string, string>;
+  durationS: number;
+  warmupS: number;
+  pinned: boolean;
+  servers: { name: string; version?: string }[];
+  skipped: string[];
+  results: Results;
+}
+
+async function measureAll(scenarios: Scenario[], machine: Record<string, string>): Promise<Report> {
+  console.log(`load average before: ${machine.loadBefore}`);
+  if (!PINNED)
+    console.warn('WARNING: not pinning (needs taskset and 2 CPUs): server and generator share CPUs');
+  buildLoadgen();
+  const skipped: string[] = [];
+  const results: Results = {};
+  const running: Running[] = [];
+  try {
+    for (const spec of selectServers()) {
+      try {
+        const launch = spec.prepare();
+        if (typeof launch === 'string') throw new Error(launch);
+        running.push(await startServer(spec, launch));
+      } catch (error) {
+        console.warn(`leaving out ${spec.name}: ${(error as Error).message}`);
+        skipped.push(`${spec.name} (${(error as Error).message})`);
+      }
+    }
+    for (const scenario of scenarios) {
+      results[scenario.id] = {};
+      console.log(`\n${scenario.label} [${scenario.id}]`);
+      for (const server of running) {
+        let cell: Cell;
+        try {
+          cell =
+            scenario.mode === 'idle'
+              ? await measureIdle(server.spec, server.launch, scenario)
+              : await measure(server, scenario);
+        } catch (error) {
+          cell = { values: {}, error: (error as Error).message };
+        }
+        results[scenario.id]![server.spec.name] = cell;
+        printCell(scenario, server.spec.name, cell);
+      }
+    }
+  } finally {
+    for (const server of running) await server.process.stop();
+  }
+  machine.loadAfter = loadavg();
+  console.log(`\nload average after: ${machine.loadAfter}\n`);
+  return {
+    machine,
+    durationS: DURATION_S,
+    warmupS: WARMUP_S,
+    pinned: PINNED,
+    servers: running.map((r) => ({ name: r.spec.name, version: r.launch.version })),
+    skipped,
+    results,
+  };
+}
+
+function printCell(scenario: Scenario, server: string, cell: Cell): void {
+  const shown = scenario.metrics
+    .map((m) => (cell.values[m] === undefined ? '' : `${format(m, cell.values[m]!)} ${METRICS[m].unit}`))
+    .filter(Boolean)
+    .join(', ');
+  const percent = (share: number | undefined) => (share === undefined ? '?' : `${(share * 100).toFixed(0)}%`);
+  const cpu =
+    cell.serverCpu === undefined
+      ? ''
+      : ` (CPU: server ${percent(cell.serverCpu)}, generator ${percent(cell.loadgenCpu)})`;
+  console.log(`  ${server.padEnd(10)} ${shown}${cpu}${cell.error ? `  ERROR: ${cell.error}` : ''}`);
+}
+
+async function main(): Promise<void> {
+  let report: Report;
+  let scenarios: Scenario[];
+  if (options.from !== undefined) {
+    // Re-render a saved run (for example after a change to this page's layout).
+    report = JSON.parse(readFileSync(options.from, 'utf8')) as Report;
+    // Older saves lack the server list: take the names from the results, in table order.
+    report.servers ??= SERVERS.filter((spec) =>
+      Object.values(report.results).some((cells) => cells[spec.name] !== undefined),
+    ).map((spec) => ({ name: spec.name }));
+    scenarios = serverScenarios().filter((s) => report.results[s.id] !== undefined);
+  } else {
+    scenarios = selectScenarios();
+    if (scenarios.length === 0) throw new Error(`no scenario matches --only ${options.only}`);
+    report = await measureAll(scenarios, {
+      date: new Date().toISOString(),
+      cpu: (readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m)?.[1] ?? 'unknown').trim(),
+      cores: String(cpus().length),
+      kernel: release(),
+      node: process.version,
+      go: commandOutput('go', ['version']).replace(/^go version go(\S+).*$/, 'Go $1'),
+      loadBefore: loadavg(),
+    });
+    mkdirSync(REPORT_DIR, { recursive: true });
+    const json = `${JSON.stringify(report, null, 2)}\n`;
+    writeFileSync(join(REPORT_DIR, `results-${report.machine.date!.replace(/[:.]/g, '-')}.json`), json);
+    writeFileSync(join(REPORT_DIR, 'latest.json'), json);
+  }
+  console.log(
+    table(
+      report.results,
+      scenarios,
+      report.servers.map((s) => s.name),
+    ),
+  );
+  const fullRun = !options.quick && options.only === undefined && options.servers === undefined;
+  if (!options['no-docs'] && (fullRun || options['write-docs'])) writeDocs(docsSection(report, scenarios));
+  else console.log('(docs/benchmarks.md left alone: only a full run, or --write-docs, rewrites it)');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

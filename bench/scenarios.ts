@@ -1,0 +1,201 @@
+/**
+ * The benchmark's scenarios, as data. Each one is a load generator invocation plus the
+ * metrics to tabulate and, where issue 3 sets one, the target ratio to `ws`+bufferutil.
+ *
+ * To add a scenario family, add a function here that returns more {@link Scenario}s and
+ * list it in bench/run.ts; if it needs a new kind of load, add a mode to bench/loadgen
+ * (its JSON line then carries the new metric, named in {@link MetricName}). The families
+ * the roadmap asks for:
+ * - compression (issue 5): a `-deflate` flag in the generator (Go's compress/flate speaks
+ *   permessage-deflate's raw DEFLATE) and 16 KiB JSON-like payloads instead of the letter
+ *   pattern; the server entries enable permessage-deflate when started with `--deflate`.
+ * - pub/sub fan-out (issue 7): a `fanout` mode (N subscribers, one publisher, delivery
+ *   latency and messages delivered per second) against a `/broadcast` path of each entry.
+ * - the client benchmark (issue 4): the roles swap: a `serve` mode makes the generator a
+ *   fast echo server, and the rows become client entries (bench/clients/: sockeye, `ws`,
+ *   Node's built-in WebSocket) that run a fixed load and print the same JSON line.
+ */
+
+/** A number the table shows, from one load generator result. */
+export type MetricName =
+  | 'msgsPerSec'
+  | 'mbPerSec'
+  | 'perServerCpuSecond'
+  | 'p50us'
+  | 'p99us'
+  | 'handshakesPerSec'
+  | 'rssPerConnKiB';
+
+/** How to show a metric and which way is better. */
+export interface MetricInfo {
+  /** Column heading / unit. */
+  unit: string;
+  /** Whether a larger value is better (throughput) or a smaller one (latency, memory). */
+  higherIsBetter: boolean;
+}
+
+/** Every metric's unit and direction. */
+export const METRICS: Record<MetricName, MetricInfo> = {
+  msgsPerSec: { unit: 'msg/s', higherIsBetter: true },
+  mbPerSec: { unit: 'MB/s', higherIsBetter: true },
+  // Messages (or handshakes) per second of server CPU time: the server's cost per message,
+  // which stays meaningful when other jobs take part of the server's core.
+  perServerCpuSecond: { unit: 'per server CPU-s', higherIsBetter: true },
+  p50us: { unit: 'p50 µs', higherIsBetter: false },
+  p99us: { unit: 'p99 µs', higherIsBetter: false },
+  handshakesPerSec: { unit: 'handshakes/s', higherIsBetter: true },
+  rssPerConnKiB: { unit: 'KiB RSS/conn', higherIsBetter: false },
+};
+
+/**
+ * A target from issue 3: sockeye's value over the baseline's must be at least `ratio`
+ * (for higher-is-better metrics) or at most `ratio` (for lower-is-better ones).
+ */
+export interface Target {
+  metric: MetricName;
+  ratio: number;
+  /** The sentence in the issue this comes from. */
+  text: string;
+}
+
+/** One cell of the benchmark: a load generator run against every server. */
+export interface Scenario {
+  /** Stable id, matched by `--only`. */
+  id: string;
+  /** What a reader sees in the table. */
+  label: string;
+  /** The load generator's mode. */
+  mode: 'echo' | 'latency' | 'handshake' | 'idle';
+  /** Extra load generator flags (besides -url, -mode, -duration, -warmup). */
+  args: string[];
+  /** The metrics to show, in order. */
+  metrics: MetricName[];
+  /** Issue 3 targets for this cell, if any. */
+  targets: Target[];
+  /** Part of the `--quick` subset. */
+  quick: boolean;
+  /**
+   * Seconds of warm-up and of measurement when the defaults are too short (a cell where
+   * one round of messages takes seconds). Never shortened by `--quick`'s defaults.
+   */
+  timing?: { warmupS: number; durationS: number };
+  /** Only in the `--quick` subset (a cheaper stand-in for a full-run cell). */
+  quickOnly?: boolean;
+}
+
+const SIZES = [
+  { bytes: 32, name: '32 B' },
+  { bytes: 1024, name: '1 KiB' },
+  { bytes: 64 * 1024, name: '64 KiB' },
+  { bytes: 1024 * 1024, name: '1 MiB' },
+] as const;
+const CONNECTIONS = [1, 64, 1000] as const;
+
+/**
+ * Messages in flight per connection in the throughput scenarios: enough to keep a server
+ * busy without queueing more than about 64 MiB in total (1 GiB for the 1 MiB x 1,000 cell,
+ * where one message per connection is already that much).
+ */
+function windowFor(bytes: number, connections: number): number {
+  if (bytes <= 1024) return connections === 1 ? 128 : connections === 64 ? 16 : 2;
+  if (bytes <= 64 * 1024) return connections === 1 ? 16 : connections === 64 ? 4 : 1;
+  return connections === 1 ? 4 : 1;
+}
+
+/** 1 MiB to each of 1,000 connections is a 1 GiB round: give it time for several rounds. */
+function slowCell(bytes: number, connections: number): Pick<Scenario, 'timing'> {
+  return bytes * connections >= 1024 * 1024 * 1000 ? { timing: { warmupS: 2, durationS: 6 } } : {};
+}
+
+function throughputTargets(bytes: number, connections: number): Target[] {
+  if (connections === 1000) {
+    return [{ metric: 'msgsPerSec', ratio: 2, text: '1,000 connections: at least 2x ws' }];
+  }
+  if (bytes <= 1024) {
+    return [
+      {
+        metric: 'msgsPerSec',
+        ratio: 4,
+        text: 'small pipelined messages, 1 and 64 connections: at least 4x ws',
+      },
+    ];
+  }
+  return [{ metric: 'mbPerSec', ratio: 1, text: '64 KiB and 1 MiB: at least ws+bufferutil' }];
+}
+
+const QUICK = new Set(['echo-32B-c1', 'echo-32B-c64', 'echo-1KiB-c64', 'echo-64KiB-c1', 'latency-32B-c1']);
+
+/** The server benchmark of issue 3, item 6. */
+export function serverScenarios(): Scenario[] {
+  const scenarios: Scenario[] = [];
+  for (const size of SIZES) {
+    for (const connections of CONNECTIONS) {
+      const tag = `${size.name.replace(' ', '')}-c${connections}`;
+      const window = windowFor(size.bytes, connections);
+      scenarios.push({
+        id: `echo-${tag}`,
+        label: `echo ${size.name} x ${connections} conn, ${window} in flight`,
+        mode: 'echo',
+        args: ['-size', String(size.bytes), '-conns', String(connections), '-window', String(window)],
+        metrics: ['msgsPerSec', 'mbPerSec', 'perServerCpuSecond'],
+        targets: throughputTargets(size.bytes, connections),
+        quick: QUICK.has(`echo-${tag}`),
+        ...slowCell(size.bytes, connections),
+      });
+    }
+  }
+  // Text messages cost a UTF-8 validation per message (binary ones do not): one cell shows it.
+  scenarios.push({
+    id: 'echo-text-1KiB-c64',
+    label: 'echo 1 KiB text x 64 conn, 16 in flight',
+    mode: 'echo',
+    args: ['-size', '1024', '-conns', '64', '-window', '16', '-text'],
+    metrics: ['msgsPerSec', 'mbPerSec', 'perServerCpuSecond'],
+    targets: [],
+    quick: false,
+  });
+  for (const size of SIZES) {
+    for (const connections of CONNECTIONS) {
+      const tag = `${size.name.replace(' ', '')}-c${connections}`;
+      scenarios.push({
+        id: `latency-${tag}`,
+        label: `round trip ${size.name} x ${connections} conn, 1 in flight`,
+        mode: 'latency',
+        args: ['-size', String(size.bytes), '-conns', String(connections)],
+        metrics: ['p50us', 'p99us'],
+        targets: [{ metric: 'p50us', ratio: 1, text: 'round-trip latency p50 no worse than ws+bufferutil' }],
+        quick: QUICK.has(`latency-${tag}`),
+        ...slowCell(size.bytes, connections),
+      });
+    }
+  }
+  scenarios.push({
+    id: 'handshakes',
+    label: 'handshakes (connect, upgrade, close), 32 workers',
+    mode: 'handshake',
+    args: ['-conns', '32'],
+    metrics: ['handshakesPerSec', 'perServerCpuSecond'],
+    targets: [{ metric: 'handshakesPerSec', ratio: 1.4, text: 'handshakes per second at least 1.4x ws' }],
+    quick: true,
+  });
+  scenarios.push({
+    id: 'idle-10k',
+    label: 'idle connections: 10,000 held open',
+    mode: 'idle',
+    args: ['-conns', '10000'],
+    metrics: ['rssPerConnKiB'],
+    targets: [{ metric: 'rssPerConnKiB', ratio: 0.8, text: 'RSS per idle connection at most 0.8x ws' }],
+    quick: false,
+  });
+  scenarios.push({
+    id: 'idle-1k',
+    label: 'idle connections: 1,000 held open',
+    mode: 'idle',
+    args: ['-conns', '1000'],
+    metrics: ['rssPerConnKiB'],
+    targets: [],
+    quick: true,
+    quickOnly: true,
+  });
+  return scenarios;
+}

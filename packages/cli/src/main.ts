@@ -1,0 +1,87 @@
+/**
+ * The `sockeye` command line: `sockeye <command> [options]`. Commands live one per file
+ * under `commands/`; this file only dispatches and turns errors into one line.
+ * @packageDocumentation
+ */
+import { type Command, type Input, type Io, styleFor, UsageError } from './cli.js';
+import { commands } from './commands/index.js';
+
+export { type Command, type Input, type Io, type Style, styleFor, UsageError } from './cli.js';
+export { commands } from './commands/index.js';
+
+/** The text of `sockeye --help`, built from the registered commands. */
+export function mainHelp(list: readonly Command[] = commands): string {
+  const width = Math.max(...list.map((command) => command.name.length));
+  return [
+    'sockeye: WebSocket tools built on the sockeye protocol core.',
+    '',
+    'Usage: sockeye <command> [options]',
+    '',
+    'Commands:',
+    ...list.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    '',
+    'Run `sockeye <command> --help` for the options and examples of a command.',
+  ].join('\n');
+}
+
+/** An {@link Io} on the process's own stdout and stderr. */
+export function processIo(): Io {
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    style: styleFor(process.stdout.isTTY === true, process.env),
+    stdin: processStdin(),
+  };
+}
+
+/** The process's stdin as an {@link Input}. */
+function processStdin(): Input {
+  return {
+    isTTY: process.stdin.isTTY === true,
+    readAll: (maxBytes) =>
+      new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const stdin = process.stdin;
+        const onData = (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) {
+            stdin.off('data', onData);
+            stdin.destroy();
+            reject(new UsageError(`stdin holds more than ${maxBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        };
+        stdin.on('data', onData);
+        stdin.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        stdin.once('error', reject);
+      }),
+  };
+}
+
+/**
+ * Run the tool with `argv` (the arguments after `sockeye`) and return the exit code:
+ * 0 on success, 2 for a usage error or bad input, 1 for anything unexpected.
+ */
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help'], io);
+    io.out(mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands.find((candidate) => candidate.name === name);
+  try {
+    if (command === undefined)
+      throw new UsageError(`unknown command ${JSON.stringify(name)} (try sockeye --help)`);
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`sockeye: ${error.message}`);
+      return 2;
+    }
+    io.err(`sockeye: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}

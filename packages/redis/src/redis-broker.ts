@@ -1,0 +1,364 @@
+import { randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  type Broker,
+  BrokerError,
+  type BrokerHandler,
+  type BrokerLoss,
+  type BrokerStatus,
+  GapDetector,
+  isValidNodeId,
+  MAX_NODE_ID_LENGTH,
+  SequenceCounter,
+} from 'sockeye/pubsub';
+import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+
+/** Options of {@link RedisBroker}. */
+export interface RedisBrokerOptions {
+  /**
+   * Where Redis is, as a `redis://` (or `rediss://`) URL with optional user, password and
+   * database.
+   * @defaultValue `'redis://127.0.0.1:6379'`
+   */
+  url?: string;
+  /**
+   * This node's id, unique among every node on this Redis and prefix (see
+   * `isValidNodeId` in `sockeye/pubsub`). Two nodes with one id would drop each other's
+   * messages as echoes.
+   * @defaultValue a random UUID
+   */
+  nodeId?: string;
+  /**
+   * Prefix of the Redis channel names: topic `t` travels on channel `prefix + t`. Give
+   * each application sharing a Redis its own.
+   * @defaultValue `'sockeye:'`
+   */
+  prefix?: string;
+  /**
+   * First delay before reconnecting after the connection to Redis dropped, in
+   * milliseconds; it doubles on every failed attempt up to `maxReconnectDelayMs`.
+   * @defaultValue 50
+   */
+  minReconnectDelayMs?: number;
+  /**
+   * Longest delay between reconnection attempts, in milliseconds. The broker never
+   * gives up: it retries until {@link RedisBroker.close}.
+   * @defaultValue 2000
+   */
+  maxReconnectDelayMs?: number;
+  /**
+   * Most topics (and (topic, publisher) pairs) whose sequence numbers are tracked; see
+   * `SequenceCounter` and `GapDetector` in `sockeye/pubsub`.
+   * @defaultValue 100000
+   */
+  maxTrackedTopics?: number;
+  /**
+   * Further ioredis options (TLS, timeouts, ...) for both connections. The broker
+   * overrides the ones its guarantees depend on: `enableOfflineQueue: false` and
+   * `autoResendUnfulfilledCommands: false` (a message Redis did not take is reported
+   * lost, not sent late and out of order), `autoResubscribe: false` (the broker
+   * resubscribes itself, so it knows when that is done), `lazyConnect: false` and
+   * `retryStrategy`.
+   */
+  redis?: RedisOptions;
+}
+
+/** A waiter for the next time the broker is up (or closed). */
+type Waiter = () => void;
+
+/**
+ * A {@link Broker} on Redis pub/sub, for several server processes (on one machine or
+ * many) that share one Redis. One Redis channel per topic (`prefix + topic`); each
+ * publish travels in a small binary envelope (see `envelope.ts`) naming its publisher
+ * and sequence number, with the payload bytes untouched.
+ *
+ * It keeps two connections: one subscribed (Redis allows nothing else on it), one to
+ * publish. When either drops it reconnects by itself, with a doubling delay; the
+ * subscriber resubscribes every topic and the status goes back to `'up'`.
+ *
+ * Redis pub/sub is at most once: what is published while a connection is down is gone.
+ * This broker reports every such loss it can see: its own publishes made while the
+ * publishing connection is down (`'transport-down'`) or that failed in flight
+ * (`'send-failed'`), and gaps in other nodes' sequence numbers (`'gap'`): what they
+ * published while this node's subscription was down.
+ */
+export class RedisBroker implements Broker {
+  readonly nodeId: string;
+  /** The channel prefix. */
+  readonly prefix: string;
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
+  private readonly subscribed = new Set<string>();
+  /** Subscribe commands in flight, so a second subscribe() of a topic waits for the first. */
+  private readonly pending = new Map<string, Promise<void>>();
+  private readonly sequences: SequenceCounter;
+  private readonly gaps: GapDetector;
+  private handler: BrokerHandler = { onMessage() {} };
+  private attached = false;
+  private publisherReady = false;
+  private subscriberSynced = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private lastStatus: BrokerStatus = 'down';
+  private waiters: Waiter[] = [];
+
+  /**
+   * Connects at once (in the background; see {@link RedisBroker.ready}).
+   * @throws `BrokerError` of kind `'config'` when `nodeId` is invalid
+   */
+  constructor(options: RedisBrokerOptions = {}) {
+    this.nodeId = options.nodeId ?? randomUUID();
+    if (!isValidNodeId(this.nodeId)) {
+      throw new BrokerError(
+        'config',
+        `invalid node id ${JSON.stringify(this.nodeId)}: 1 to ${MAX_NODE_ID_LENGTH} characters of A-Z a-z 0-9 . _ : -`,
+      );
+    }
+    this.prefix = options.prefix ?? 'sockeye:';
+    this.sequences = new SequenceCounter(options.maxTrackedTopics);
+    this.gaps = new GapDetector(options.maxTrackedTopics);
+    const minDelay = options.minReconnectDelayMs ?? 50;
+    const maxDelay = options.maxReconnectDelayMs ?? 2000;
+    const connectionOptions = (role: string): RedisOptions => ({
+      ...options.redis,
+      connectionName: `sockeye-${role}-${this.nodeId}`,
+      lazyConnect: false,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      autoResubscribe: false,
+      retryStrategy: (attempt: number) => Math.min(minDelay * 2 ** Math.min(attempt - 1, 20), maxDelay),
+    });
+    const url = options.url ?? 'redis://127.0.0.1:6379';
+    this.publisher = new Redis(url, connectionOptions('pub'));
+    this.subscriber = new Redis(url, connectionOptions('sub'));
+
+    this.publisher.on('ready', () => {
+      this.publisherReady = true;
+      this.updateStatus();
+    });
+    this.publisher.on('close', () => {
+      this.publisherReady = false;
+      this.updateStatus();
+    });
+    this.subscriber.on('ready', () => void this.resubscribe());
+    this.subscriber.on('close', () => {
+      this.subscriberSynced = false;
+      this.updateStatus();
+    });
+    for (const connection of [this.publisher, this.subscriber]) {
+      connection.on('error', (error: Error) => {
+        this.reportError(new BrokerError('connection', `redis: ${error.message}`, { cause: error }));
+      });
+    }
+    this.subscriber.on('messageBuffer', (channel: Buffer, envelope: Buffer) =>
+      this.receive(channel, envelope),
+    );
+  }
+
+  get status(): BrokerStatus {
+    return this.lastStatus;
+  }
+
+  get topics(): ReadonlySet<string> {
+    return this.subscribed;
+  }
+
+  attach(handler: BrokerHandler): void {
+    if (this.attached)
+      throw new BrokerError('config', 'a broker serves one server: a handler is already attached');
+    this.attached = true;
+    this.handler = handler;
+  }
+
+  /**
+   * Resolves when the broker is `'up'`: both connections ready and every topic
+   * subscribed (or when it is closed). Waits as long as Redis stays away: bound it with
+   * your own timeout where that matters.
+   */
+  ready(): Promise<void> {
+    if (this.lastStatus !== 'down') return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  subscribe(topic: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.subscribed.has(topic)) return this.pending.get(topic) ?? this.ready();
+    this.subscribed.add(topic);
+    // Before the subscriber connection is ready, the resubscription on 'ready' includes
+    // the topic. Once it is, commands go straight out: Redis runs them in order, after a
+    // resubscription already in flight.
+    if (this.subscriber.status !== 'ready') return this.ready();
+    const subscribing = this.subscriber.subscribe(this.prefix + topic).then(
+      () => {},
+      (error: unknown) => {
+        // The connection dropped with the command in flight: the topic is in the set, so
+        // the next resubscription includes it.
+        this.reportError(
+          new BrokerError('subscribe', `subscribe ${topic}: ${String(error)}`, { cause: error }),
+        );
+        return this.ready();
+      },
+    );
+    const settled = subscribing.finally(() => {
+      if (this.pending.get(topic) === settled) this.pending.delete(topic);
+    });
+    this.pending.set(topic, settled);
+    return settled;
+  }
+
+  async unsubscribe(topic: string): Promise<void> {
+    if (!this.subscribed.delete(topic)) return;
+    this.gaps.forget(topic);
+    if (this.closed || this.subscriber.status !== 'ready') return; // a resubscription will not include it
+    try {
+      await this.subscriber.unsubscribe(this.prefix + topic);
+    } catch {
+      // The connection dropped: Redis forgot the subscription with it, and messages for
+      // a topic no longer in the set are not delivered anyway.
+    }
+  }
+
+  publish(topic: string, data: Uint8Array, isBinary: boolean): void {
+    if (this.closed) {
+      this.reportLoss({ reason: 'closed', topic, publisher: this.nodeId, count: 1 }, true);
+      return;
+    }
+    if (!this.publisherReady) {
+      // Never sent, so it takes no sequence number: subscribers see no gap for it.
+      this.reportLoss({ reason: 'transport-down', topic, publisher: this.nodeId, count: 1 });
+      return;
+    }
+    const envelope = encodeEnvelope(this.nodeId, this.sequences.next(topic), isBinary, data);
+    this.publisher.publish(this.prefix + topic, envelope).catch((error: Error) => {
+      this.reportLoss({ reason: 'send-failed', topic, publisher: this.nodeId, count: 1, error });
+    });
+  }
+
+  /**
+   * Leave Redis: pending publishes are flushed when the connection is up (QUIT waits for
+   * their replies), then both connections end and no reconnection timer is left.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.subscribed.clear();
+    this.updateStatus();
+    this.closing = Promise.all([endConnection(this.publisher), endConnection(this.subscriber)]).then(
+      () => {},
+    );
+    return this.closing;
+  }
+
+  /** (Re)subscribe every topic on a fresh subscriber connection, then report `'up'`. */
+  private async resubscribe(): Promise<void> {
+    const channels = [...this.subscribed].map((topic) => this.prefix + topic);
+    try {
+      if (channels.length > 0) await this.subscriber.subscribe(...channels);
+    } catch (error) {
+      // Dropped again (or refused): the next 'ready' retries.
+      this.reportError(new BrokerError('subscribe', `resubscribe: ${String(error)}`, { cause: error }));
+      return;
+    }
+    if (this.subscriber.status !== 'ready') return;
+    this.subscriberSynced = true;
+    this.updateStatus();
+  }
+
+  private receive(channel: Buffer, envelope: Buffer): void {
+    if (this.closed) return;
+    const topic = channel.toString('utf8', Buffer.byteLength(this.prefix));
+    if (!this.subscribed.has(topic)) return; // unsubscribed while it was on its way
+    let decoded: ReturnType<typeof decodeEnvelope>;
+    try {
+      decoded = decodeEnvelope(envelope);
+    } catch (error) {
+      this.reportError(
+        new BrokerError('decode', `dropped a message on ${topic}: ${(error as Error).message}`, {
+          cause: error,
+        }),
+      );
+      return;
+    }
+    if (decoded.publisher === this.nodeId) return; // our own publish: the server delivered it locally
+    const missed = this.gaps.observe(topic, decoded.publisher, decoded.sequence);
+    if (missed > 0) {
+      this.reportLoss({ reason: 'gap', topic, publisher: decoded.publisher, count: missed }, false, true);
+    }
+    this.call(() =>
+      this.handler.onMessage({
+        topic,
+        data: decoded.data,
+        isBinary: decoded.isBinary,
+        publisher: decoded.publisher,
+        sequence: decoded.sequence,
+      }),
+    );
+  }
+
+  private updateStatus(): void {
+    const status: BrokerStatus = this.closed
+      ? 'closed'
+      : this.publisherReady && this.subscriberSynced
+        ? 'up'
+        : 'down';
+    if (status === this.lastStatus) return;
+    this.lastStatus = status;
+    if (status !== 'down') {
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const resolve of waiters) resolve();
+    }
+    // A closed broker calls no handler; close() is the caller's own doing.
+    if (status !== 'closed') this.call(() => this.handler.onStatus?.(status));
+  }
+
+  /**
+   * Report a loss. From inside {@link RedisBroker.publish} it is deferred to a
+   * microtask (handlers are never called from inside a broker method); from an event it
+   * is immediate, so it arrives before the message that revealed it.
+   */
+  private reportLoss(loss: BrokerLoss, evenIfClosed = false, immediate = false): void {
+    if (this.closed && !evenIfClosed) return;
+    const report = () => this.call(() => this.handler.onLost?.(loss));
+    if (immediate) report();
+    else queueMicrotask(report);
+  }
+
+  private reportError(error: BrokerError): void {
+    if (this.closed) return;
+    try {
+      this.handler.onError?.(error);
+    } catch (second) {
+      process.emitWarning(`sockeye redis broker ${this.nodeId}: onError threw: ${String(second)}`);
+    }
+  }
+
+  /** Run a handler callback; one that throws is reported to onError, never to the Redis client. */
+  private call(callback: () => void): void {
+    try {
+      callback();
+    } catch (cause) {
+      this.reportError(
+        new BrokerError('handler', `a broker handler callback threw: ${String(cause)}`, { cause }),
+      );
+    }
+  }
+}
+
+/** End a connection for good and wait until its socket is gone. */
+async function endConnection(connection: Redis): Promise<void> {
+  if (connection.status === 'end') return;
+  const ended = new Promise<void>((resolve) => connection.once('end', () => resolve()));
+  if (connection.status === 'ready') {
+    // QUIT lets the publishes already written get their replies first.
+    connection.quit().catch(() => connection.disconnect());
+  } else if (connection.status === 'reconnecting') {
+    // Waiting to reconnect: there is no socket, only the timer, which disconnect()
+    // clears. ioredis emits no 'end' in this state, so there is nothing to wait for.
+    connection.disconnect();
+    return;
+  } else {
+    connection.disconnect();
+  }
+  await ended;
+}

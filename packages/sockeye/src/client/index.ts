@@ -1,0 +1,23 @@
+/**
+ * sockeye's client: the WHATWG `WebSocket` for Node (with Node-only options) and
+ * `WebSocketStream`, on the sans-I/O protocol core.
+ * @packageDocumentation
+ */
+export { DEFAULT_MAX_REDIRECTS, noProxyMatches, resolveProxy } from './connect.js';
+export { CloseEvent, type CloseEventInit, ErrorEvent, type ErrorEventInit } from './events.js';
+export type { ClientOptions } from './options.js';
+export {
+  DEFAULT_READABLE_HIGH_WATER_MARK,
+  type WebSocketCloseInfo,
+  WebSocketError,
+  type WebSocketOpenInfo,
+  WebSocketStream,
+  type WebSocketStreamOptions,
+} from './stream.js';
+export {
+  type BinaryType,
+  checkProtocols,
+  parseWebSocketUrl,
+  WebSocket,
+  type WebSocketData,
+} from './websocket.js';

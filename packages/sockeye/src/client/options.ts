@@ -1,0 +1,78 @@
+import type { SecureContextOptions } from 'node:tls';
+
+/**
+ * The Node-only options of the client (browsers have none of these). Every field is
+ * optional; defaults are documented on each.
+ */
+export interface ClientOptions {
+  /**
+   * Subprotocols to offer, most preferred first (the same as the constructor's second
+   * argument; used when that argument is this options object).
+   */
+  protocols?: string | readonly string[] | undefined;
+  /** More request headers. Names and values are validated (no CR/LF injection). */
+  headers?: Readonly<Record<string, string>> | undefined;
+  /** The `Origin` header. Browsers always send one; Node sends none unless set. */
+  origin?: string | undefined;
+  /**
+   * Milliseconds allowed for the whole opening handshake (proxy, TLS, redirects, HTTP
+   * response). Past it the connection fails.
+   * @defaultValue 10000 ({@link limits.DEFAULT_HANDSHAKE_TIMEOUT_MS})
+   */
+  handshakeTimeout?: number | undefined;
+  /**
+   * Largest HTTP response head accepted during the handshake, in bytes.
+   * @defaultValue 16384 ({@link limits.DEFAULT_MAX_HANDSHAKE_BYTES})
+   */
+  maxHandshakeBytes?: number | undefined;
+  /**
+   * Largest message accepted, in bytes. A bigger one fails the connection (close 1009 on
+   * the wire; the `close` event reports 1006 as browsers do).
+   * @defaultValue 1 MiB ({@link limits.DEFAULT_MAX_PAYLOAD})
+   */
+  maxPayload?: number | undefined;
+  /**
+   * Most frames in one message. More fails the connection (close 1009 on the wire).
+   * @defaultValue 4096 ({@link limits.DEFAULT_MAX_FRAGMENTS})
+   */
+  maxFragments?: number | undefined;
+  /**
+   * Milliseconds to wait, once a close frame was sent, for the server's close frame and
+   * then for the server to close TCP (RFC 6455 section 7.1.1). Past it the socket is
+   * destroyed.
+   * @defaultValue 10000 ({@link limits.DEFAULT_CLOSE_TIMEOUT_MS})
+   */
+  closeTimeout?: number | undefined;
+  /**
+   * Follow HTTP redirects (301, 302, 303, 307, 308) during the handshake. `true` follows
+   * up to 10; a number sets the limit. Browsers never follow them.
+   * @defaultValue false
+   */
+  followRedirects?: boolean | number | undefined;
+  /**
+   * An HTTP proxy for a CONNECT tunnel (`http://[user:pass@]host:port`), or `false` for
+   * none. When undefined, `HTTPS_PROXY` (wss) or `HTTP_PROXY` (ws) is used, lower case
+   * too, unless `NO_PROXY` matches the host.
+   * @defaultValue undefined (from the environment)
+   */
+  proxy?: string | false | undefined;
+  /** Aborting it fails the opening handshake (it does nothing once the connection is open). */
+  signal?: AbortSignal | undefined;
+  /** TLS: trusted CA certificates (instead of Node's bundle). */
+  ca?: SecureContextOptions['ca'];
+  /** TLS: client certificate chain. */
+  cert?: SecureContextOptions['cert'];
+  /** TLS: client private key. */
+  key?: SecureContextOptions['key'];
+  /** TLS: client certificate and key as PKCS#12. */
+  pfx?: SecureContextOptions['pfx'];
+  /** TLS: passphrase of `key` or `pfx`. */
+  passphrase?: string | undefined;
+  /**
+   * TLS: refuse a server certificate that does not verify.
+   * @defaultValue true
+   */
+  rejectUnauthorized?: boolean | undefined;
+  /** TLS: the SNI name and the name checked against the certificate. @defaultValue the URL's host */
+  servername?: string | undefined;
+}

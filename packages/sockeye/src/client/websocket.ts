@@ -1,0 +1,472 @@
+import { formatExtensions } from '../protocol/handshake.js';
+import { isToken } from '../protocol/http.js';
+import { MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
+import { type HandshakeHandle, type OpenedSocket, openHandshake } from './connect.js';
+import { CloseEvent, ErrorEvent } from './events.js';
+import type { ClientOptions } from './options.js';
+import { Session, type SessionEnd } from './session.js';
+
+/** `WebSocket.binaryType` values. */
+export type BinaryType = 'blob' | 'arraybuffer';
+
+/** What `send()` accepts: a string, an `ArrayBuffer`, any `ArrayBufferView`, or a `Blob`. */
+export type WebSocketData = string | ArrayBufferLike | ArrayBufferView | Blob;
+
+type Handler = ((this: WebSocket, event: Event) => unknown) | null;
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/**
+ * Parse and check a WebSocket URL as the WHATWG standard's constructor does: `http:` and
+ * `https:` become `ws:` and `wss:`; another scheme, a fragment, or a URL that does not
+ * parse is a `SyntaxError` DOMException.
+ */
+export function parseWebSocketUrl(input: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(String(input));
+  } catch {
+    throw new DOMException(`Invalid URL: ${String(input)}`, 'SyntaxError');
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new DOMException(
+      `The URL's scheme must be ws, wss, http or https, not ${url.protocol}`,
+      'SyntaxError',
+    );
+  }
+  if (url.hash !== '' || String(input).includes('#')) {
+    throw new DOMException('The URL contains a fragment identifier', 'SyntaxError');
+  }
+  return url;
+}
+
+/** Check the `protocols` argument: tokens (RFC 6455 section 4.1), no duplicates, else `SyntaxError`. */
+export function checkProtocols(protocols: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const protocol of protocols) {
+    if (!isToken(protocol)) {
+      throw new DOMException(`Invalid subprotocol ${JSON.stringify(protocol)}`, 'SyntaxError');
+    }
+    if (seen.has(protocol)) {
+      throw new DOMException(`Duplicate subprotocol ${JSON.stringify(protocol)}`, 'SyntaxError');
+    }
+    seen.add(protocol);
+  }
+}
+
+/** A string as a WebIDL USVString: lone surrogates become U+FFFD. */
+function toUSVString(value: unknown): string {
+  // String.prototype.toWellFormed (Node 20) is missing from TypeScript's es2023 lib.
+  return (String(value) as string & { toWellFormed(): string }).toWellFormed();
+}
+
+/** WebIDL `[Clamp] unsigned short`. */
+function clampUnsignedShort(value: unknown): number {
+  const n = Number(value);
+  if (Number.isNaN(n)) return 0;
+  const clamped = Math.min(Math.max(n, 0), 65535);
+  // Round half to even, as [Clamp] says.
+  const floor = Math.floor(clamped);
+  const fraction = clamped - floor;
+  if (fraction > 0.5 || (fraction === 0.5 && floor % 2 === 1)) return floor + 1;
+  return floor;
+}
+
+function isIterable(value: object): value is Iterable<unknown> {
+  return typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
+/** One message waiting behind a `Blob` that is still being read, so that order is kept. */
+interface QueuedSend {
+  data: Promise<ArrayBuffer> | Uint8Array | string;
+  isText: boolean;
+}
+
+/**
+ * The browser's `WebSocket` (WHATWG WebSockets standard) for Node, on sockeye's protocol
+ * core. Code written for a browser runs unchanged; a third argument (or the second, as an
+ * object) takes Node-only {@link ClientOptions}: headers, TLS, proxy, redirects, limits.
+ *
+ * Events are dispatched in tasks queued after the socket read that produced them (one
+ * `setImmediate` per read, not per message), in order, as browsers do.
+ */
+export class WebSocket extends EventTarget {
+  /** The connection is not yet open. */
+  static readonly CONNECTING = CONNECTING;
+  /** The connection is open and ready to communicate. */
+  static readonly OPEN = OPEN;
+  /** The connection is going through the closing handshake, or `close()` was called. */
+  static readonly CLOSING = CLOSING;
+  /** The connection is closed or could not be opened. */
+  static readonly CLOSED = CLOSED;
+
+  #url: URL;
+  #readyState: number = CONNECTING;
+  #protocol = '';
+  #extensions = '';
+  #binaryType: BinaryType = 'blob';
+  #bufferedAmount = 0;
+  #handshake: HandshakeHandle | null;
+  #session: Session | null = null;
+  #failedWhileConnecting = false;
+  #sendQueue: QueuedSend[] = [];
+  #sendQueueRunning = false;
+  #tasks: Array<() => void> = [];
+  #tasksScheduled = false;
+  #handlers = new Map<string, { handler: Handler; listener: (event: Event) => void }>();
+  readonly #options: ClientOptions;
+
+  /**
+   * @param url - `ws:`, `wss:`, `http:` or `https:` URL
+   * @param protocols - a subprotocol or a list of them (most preferred first); or, as an
+   * object, the Node options (then `protocols` is one of its fields)
+   * @param options - Node-only options (browsers have no third argument)
+   * @throws DOMException `SyntaxError` for a bad URL or subprotocol list
+   */
+  constructor(
+    url: string | URL,
+    protocols?: string | readonly string[] | ClientOptions,
+    options?: ClientOptions,
+  ) {
+    super();
+    // biome-ignore lint/complexity/noArguments: WebIDL counts the arguments actually passed.
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'WebSocket': 1 argument required");
+    let opts: ClientOptions = options ?? {};
+    let list: unknown = protocols;
+    if (protocols !== null && typeof protocols === 'object' && !isIterable(protocols)) {
+      opts = { ...(protocols as ClientOptions), ...opts };
+      list = (protocols as ClientOptions).protocols;
+    }
+    this.#url = parseWebSocketUrl(url);
+    const offered: string[] =
+      list === undefined
+        ? []
+        : typeof list === 'object' && list !== null && isIterable(list)
+          ? Array.from(list, (p) => String(p))
+          : [String(list)];
+    checkProtocols(offered);
+    this.#options = opts;
+    this.#handshake = openHandshake(this.#url, offered, opts);
+    this.#handshake.result.then(
+      (opened) => this.#opened(opened),
+      (error: Error) => this.#failed(error),
+    );
+  }
+
+  get CONNECTING(): 0 {
+    return CONNECTING;
+  }
+  get OPEN(): 1 {
+    return OPEN;
+  }
+  get CLOSING(): 2 {
+    return CLOSING;
+  }
+  get CLOSED(): 3 {
+    return CLOSED;
+  }
+
+  /** The URL, serialized (after the http-to-ws mapping; redirects do not change it). */
+  get url(): string {
+    return this.#url.href;
+  }
+
+  /** `CONNECTING` (0), `OPEN` (1), `CLOSING` (2) or `CLOSED` (3). */
+  get readyState(): number {
+    return this.#readyState;
+  }
+
+  /** The subprotocol the server selected, `''` until open or when none. */
+  get protocol(): string {
+    return this.#protocol;
+  }
+
+  /** The extensions the server accepted (`Sec-WebSocket-Extensions`), `''` when none. */
+  get extensions(): string {
+    return this.#extensions;
+  }
+
+  /** Bytes of application data handed to `send()` and not yet written to the socket. */
+  get bufferedAmount(): number {
+    return this.#bufferedAmount;
+  }
+
+  /** How binary messages are exposed: `"blob"` (default) or `"arraybuffer"`. Other values are ignored. */
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+  set binaryType(value: BinaryType) {
+    if (value === 'blob' || value === 'arraybuffer') this.#binaryType = value;
+  }
+
+  /** The `open` event handler. */
+  get onopen(): Handler {
+    return this.#getHandler('open');
+  }
+  set onopen(handler: Handler) {
+    this.#setHandler('open', handler);
+  }
+  /** The `message` event handler. */
+  get onmessage(): Handler {
+    return this.#getHandler('message');
+  }
+  set onmessage(handler: Handler) {
+    this.#setHandler('message', handler);
+  }
+  /** The `error` event handler. */
+  get onerror(): Handler {
+    return this.#getHandler('error');
+  }
+  set onerror(handler: Handler) {
+    this.#setHandler('error', handler);
+  }
+  /** The `close` event handler. */
+  get onclose(): Handler {
+    return this.#getHandler('close');
+  }
+  set onclose(handler: Handler) {
+    this.#setHandler('close', handler);
+  }
+
+  /**
+   * Send a message: a string as text; an `ArrayBuffer`, `ArrayBufferView` or `Blob` as
+   * binary. Once closing, data is not sent and only `bufferedAmount` grows.
+   * @throws DOMException `InvalidStateError` while `CONNECTING`
+   */
+  send(data: WebSocketData): void {
+    // biome-ignore lint/complexity/noArguments: WebIDL counts the arguments actually passed.
+    if (arguments.length === 0)
+      throw new TypeError("Failed to execute 'send' on 'WebSocket': 1 argument required");
+    if (this.#readyState === CONNECTING) {
+      throw new DOMException(
+        "Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.",
+        'InvalidStateError',
+      );
+    }
+    let item: QueuedSend;
+    let length: number;
+    if (data instanceof Blob) {
+      length = data.size;
+      item = { data: this.#readyState === OPEN ? data.arrayBuffer() : new Uint8Array(0), isText: false };
+    } else if (
+      data instanceof ArrayBuffer ||
+      (typeof SharedArrayBuffer === 'function' && data instanceof SharedArrayBuffer)
+    ) {
+      length = data.byteLength;
+      item = { data: new Uint8Array(data), isText: false };
+    } else if (ArrayBuffer.isView(data)) {
+      length = data.byteLength;
+      item = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), isText: false };
+    } else {
+      const text = toUSVString(data);
+      length = Buffer.byteLength(text);
+      item = { data: text, isText: true };
+    }
+    this.#bufferedAmount += length;
+    if (this.#readyState !== OPEN || this.#session === null) return;
+    if (this.#sendQueue.length === 0 && !(item.data instanceof Promise)) {
+      this.#session.send(item.data, item.isText);
+      return;
+    }
+    // Behind a Blob still being read: keep a snapshot, as the data may change after send().
+    if (item.data instanceof Uint8Array) item.data = new Uint8Array(item.data);
+    this.#sendQueue.push(item);
+    void this.#runSendQueue();
+  }
+
+  /**
+   * Start the closing handshake (or fail a connection still opening).
+   * @param code - 1000 or 3000-4999
+   * @param reason - at most 123 bytes of UTF-8
+   * @throws DOMException `InvalidAccessError` for another code, `SyntaxError` for a longer reason
+   */
+  close(code?: number, reason?: string): void {
+    let closeCode: number | undefined;
+    if (code !== undefined) {
+      closeCode = clampUnsignedShort(code);
+      if (closeCode !== 1000 && (closeCode < 3000 || closeCode > 4999)) {
+        throw new DOMException(
+          `The close code must be either 1000, or between 3000 and 4999. ${closeCode} is neither.`,
+          'InvalidAccessError',
+        );
+      }
+    }
+    let closeReason = '';
+    if (reason !== undefined) {
+      closeReason = toUSVString(reason);
+      if (Buffer.byteLength(closeReason) > MAX_CLOSE_REASON_BYTES) {
+        throw new DOMException(
+          `The close reason must not be longer than ${MAX_CLOSE_REASON_BYTES} bytes.`,
+          'SyntaxError',
+        );
+      }
+    }
+    if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
+    if (this.#readyState === CONNECTING) {
+      this.#readyState = CLOSING;
+      this.#failedWhileConnecting = true;
+      const error = new Error('WebSocket was closed before the connection was established');
+      // The handshake may have completed already, with the open event still queued.
+      if (this.#session !== null) this.#session.destroy(error);
+      else this.#handshake?.cancel(error);
+      return;
+    }
+    this.#readyState = CLOSING;
+    if (closeCode === undefined && closeReason !== '') closeCode = 1000;
+    this.#session?.close(closeCode, closeReason);
+  }
+
+  async #runSendQueue(): Promise<void> {
+    if (this.#sendQueueRunning) return;
+    this.#sendQueueRunning = true;
+    try {
+      while (this.#sendQueue.length > 0) {
+        const item = this.#sendQueue[0] as QueuedSend;
+        let bytes: Uint8Array | string;
+        if (item.data instanceof Promise) {
+          try {
+            bytes = new Uint8Array(await item.data);
+          } catch {
+            bytes = new Uint8Array(0);
+          }
+        } else {
+          bytes = item.data;
+        }
+        this.#sendQueue.shift();
+        this.#session?.send(bytes, item.isText);
+      }
+    } finally {
+      this.#sendQueueRunning = false;
+    }
+  }
+
+  #opened(opened: OpenedSocket): void {
+    if (this.#failedWhileConnecting) {
+      opened.socket.destroy();
+      this.#failed(new Error('WebSocket was closed before the connection was established'));
+      return;
+    }
+    this.#handshake = null;
+    const protocol = opened.protocol;
+    const extensions = formatExtensions(opened.extensions);
+    this.#queueTask(() => {
+      if (this.#readyState !== CONNECTING) return;
+      this.#readyState = OPEN;
+      this.#protocol = protocol;
+      this.#extensions = extensions;
+      this.dispatchEvent(new Event('open'));
+    });
+    // The session starts reading now; its messages are queued behind the open task above.
+    this.#session = new Session(
+      opened.socket,
+      opened.rest,
+      {
+        message: (data, isText) => this.#queueTask(() => this.#dispatchMessage(data, isText)),
+        closing: () =>
+          this.#queueTask(() => {
+            if (this.#readyState === OPEN) this.#readyState = CLOSING;
+          }),
+        written: (bytes) => {
+          this.#bufferedAmount -= bytes;
+        },
+        closed: (end) => this.#queueTask(() => this.#dispatchClose(end)),
+      },
+      this.#options,
+    );
+  }
+
+  #failed(error: Error): void {
+    this.#handshake = null;
+    this.#queueTask(() =>
+      this.#dispatchClose({ code: 1006, reason: '', wasClean: false, error, failed: true }),
+    );
+  }
+
+  #dispatchMessage(data: Buffer, isText: boolean): void {
+    if (this.#readyState !== OPEN) return;
+    let payload: string | ArrayBuffer | Blob;
+    if (isText) {
+      payload = data.toString('utf8');
+    } else {
+      const copy = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+      payload = this.#binaryType === 'blob' ? new Blob([copy]) : copy;
+    }
+    this.dispatchEvent(new MessageEvent('message', { data: payload, origin: this.#url.origin }));
+  }
+
+  #dispatchClose(end: SessionEnd): void {
+    if (this.#readyState === CLOSED) return;
+    this.#readyState = CLOSED;
+    this.#session = null;
+    this.#sendQueue.length = 0;
+    if ((end.failed || this.#failedWhileConnecting) && end.error !== null) {
+      this.dispatchEvent(new ErrorEvent('error', { message: end.error.message, error: end.error }));
+    }
+    this.dispatchEvent(
+      new CloseEvent('close', { wasClean: end.wasClean, code: end.code, reason: end.reason }),
+    );
+  }
+
+  /** Queue a task: run after the current I/O callback, in order, one `setImmediate` per batch. */
+  #queueTask(task: () => void): void {
+    this.#tasks.push(task);
+    if (this.#tasksScheduled) return;
+    this.#tasksScheduled = true;
+    setImmediate(() => this.#runTasks());
+  }
+
+  #runTasks(): void {
+    // Tasks queued by these tasks run in the next batch, as a new task would.
+    const tasks = this.#tasks;
+    this.#tasks = [];
+    this.#tasksScheduled = false;
+    for (const task of tasks) task();
+  }
+
+  #getHandler(type: string): Handler {
+    return this.#handlers.get(type)?.handler ?? null;
+  }
+
+  #setHandler(type: string, handler: Handler): void {
+    const value = typeof handler === 'function' ? handler : null;
+    const entry = this.#handlers.get(type);
+    if (value === null) {
+      if (entry !== undefined) {
+        this.removeEventListener(type, entry.listener);
+        this.#handlers.delete(type);
+      }
+      return;
+    }
+    if (entry !== undefined) {
+      entry.handler = value;
+      return;
+    }
+    const created = {
+      handler: value as Handler,
+      listener: (event: Event) => {
+        created.handler?.call(this, event);
+      },
+    };
+    this.#handlers.set(type, created);
+    this.addEventListener(type, created.listener);
+  }
+}
+
+for (const [name, value] of [
+  ['CONNECTING', CONNECTING],
+  ['OPEN', OPEN],
+  ['CLOSING', CLOSING],
+  ['CLOSED', CLOSED],
+] as const) {
+  Object.defineProperty(WebSocket.prototype, name, {
+    value,
+    enumerable: true,
+    writable: false,
+    configurable: false,
+  });
+}

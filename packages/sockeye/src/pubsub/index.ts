@@ -1,0 +1,20 @@
+/**
+ * Topics across server processes: the {@link Broker} contract, the default
+ * {@link InProcessBroker}, and the sequence-number building blocks for brokers whose
+ * transport can lose messages.
+ * @packageDocumentation
+ */
+export {
+  type Broker,
+  BrokerError,
+  type BrokerErrorKind,
+  type BrokerHandler,
+  type BrokerLoss,
+  type BrokerMessage,
+  type BrokerStatus,
+  isValidNodeId,
+  type LossReason,
+  MAX_NODE_ID_LENGTH,
+} from './broker.js';
+export { InProcessBroker, type InProcessBrokerOptions, InProcessHub } from './in-process.js';
+export { DEFAULT_MAX_TRACKED_TOPICS, GapDetector, SequenceCounter } from './sequence.js';

@@ -1,0 +1,17 @@
+/**
+ * The sockeye WebSocket server: {@link WebSocketServer} (standalone, attached to an
+ * HTTP(S) server, or `noServer`) and its connections, {@link ServerWebSocket}.
+ * @packageDocumentation
+ */
+export { constantTimeEqual } from './auth.js';
+export { isOriginAllowed, isSameOrigin, type OriginPolicy } from './origin.js';
+export { type ServerCloseOptions, WebSocketServer, type WebSocketServerEvents } from './server.js';
+export {
+  type SendData,
+  SendStatus,
+  type UpgradeRequestContext,
+  type WebSocketHandlers,
+  type WebSocketServerOptions,
+  type WireDirection,
+} from './types.js';
+export { ServerWebSocket } from './websocket.js';

@@ -1,0 +1,640 @@
+import { EventEmitter } from 'node:events';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
+import {
+  buildAcceptResponse,
+  buildRejectResponse,
+  CloseCode,
+  HandshakeError,
+  type HeaderMap,
+  HttpHeadParser,
+  limits,
+  type RequestHead,
+  type UpgradeRequestInfo,
+  validateRequest,
+} from '../protocol/index.js';
+import { isOriginAllowed, type OriginPolicy } from './origin.js';
+import type {
+  UpgradeRequestContext,
+  WebSocketHandlers,
+  WebSocketServerOptions,
+  WireDirection,
+} from './types.js';
+import { type ConnectionHost, ServerWebSocket } from './websocket.js';
+
+/** Events of a {@link WebSocketServer} (server-level only; connections use the handlers). */
+export interface WebSocketServerEvents {
+  /** Standalone mode: the server is listening. */
+  listening: [address: AddressInfo];
+  /**
+   * Standalone mode: the listener failed (e.g. EADDRINUSE; thrown, as by any Node server,
+   * when there is no listener and no `listen()` call waiting). Also handler and hook
+   * errors when `handlers.error` is absent.
+   */
+  error: [error: unknown];
+}
+
+/** Options of {@link WebSocketServer.close}. */
+export interface ServerCloseOptions {
+  /**
+   * How long to wait for the closing handshakes before terminating the connections left.
+   * @defaultValue the server's `closeTimeout`
+   */
+  timeout?: number;
+  /** The close code sent to every connection. @defaultValue 1001 (going away) */
+  code?: number;
+  /** The close reason sent to every connection. @defaultValue `'server shutting down'` */
+  reason?: string;
+}
+
+/** A handshake in progress: a socket that has no WebSocket yet, and when it must be done. */
+interface PendingHandshake {
+  socket: Socket;
+  deadline: number;
+  /** Its socket 'close' listener, removed once the WebSocket takes over (an idle connection keeps nothing of its handshake). */
+  onClose: () => void;
+}
+
+/** The request as the server needs it, whichever parser produced it. */
+interface RawRequest {
+  method: string;
+  url: string;
+  httpVersion: string;
+  headers: HeaderMap;
+}
+
+/** Sweep resolution bounds: never busier than every 10 ms, never coarser than 1 s. */
+const MIN_SWEEP_MS = 10;
+const MAX_SWEEP_MS = 1000;
+
+function noop(): void {}
+
+/**
+ * A WebSocket server on sockeye's protocol core. Three modes:
+ * - standalone: `new WebSocketServer({ port, handlers })` listens on its own TCP server
+ *   and parses the handshake itself (bounded in bytes and time from the TCP accept);
+ * - attached: `new WebSocketServer({ server: httpServer, path, handlers })` takes the
+ *   HTTP(S) server's upgrades (several servers can share one by `path`);
+ * - `noServer`: you call {@link WebSocketServer.handleUpgrade} from your own `upgrade`
+ *   listener.
+ *
+ * One timer per server sweeps every connection for handshake, close and heartbeat
+ * deadlines (no timer per socket). Close it with {@link WebSocketServer.close}.
+ *
+ * @typeParam Data - the per-connection data that `authenticate` returns
+ *
+ * @example
+ * ```ts
+ * const server = new WebSocketServer({
+ *   port: 8080,
+ *   handlers: { message(ws, data, isBinary) { ws.send(data, isBinary); } },
+ * });
+ * ```
+ */
+export class WebSocketServer<Data = undefined>
+  extends EventEmitter<WebSocketServerEvents>
+  implements ConnectionHost<Data>
+{
+  /** @internal */ readonly handlers: WebSocketHandlers<Data>;
+  /** @internal */ readonly decodeText: boolean;
+  /** @internal */ readonly maxBufferedBytes: number;
+  /** @internal */ readonly highWaterMark: number;
+  /** @internal */ readonly closeOnBackpressureLimit: boolean;
+  /** @internal */ readonly closeTimeout: number;
+  /** @internal */ readonly pingInterval: number;
+  /** @internal */ readonly wiretap:
+    | ((ws: ServerWebSocket<Data>, direction: WireDirection, bytes: Buffer) => void)
+    | undefined;
+  /** The `path` option: the only path this server accepts, or undefined for any. */
+  readonly path: string | undefined;
+
+  private readonly options: WebSocketServerOptions<Data>;
+  private readonly connectionOptions: { maxPayload: number; maxFragments: number };
+  private readonly handshakeTimeout: number;
+  private readonly pongTimeout: number;
+  private readonly maxHandshakeBytes: number;
+  private readonly maxHandshakeHeaders: number;
+  private readonly origins: OriginPolicy | undefined;
+  private readonly netServer: NetServer | null = null;
+  private readonly httpServer: HttpServer | HttpsServer | null = null;
+
+  /** Open connections (state `open` or `closing`). */
+  private readonly openClients = new Set<ServerWebSocket<Data>>();
+  /** Every socket with a WebSocket on it, until TCP is gone (includes lingering closed ones). */
+  private readonly sockets = new Set<ServerWebSocket<Data>>();
+  private readonly pending = new Set<PendingHandshake>();
+  private readonly sweepMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private dirty: ServerWebSocket<Data>[] = [];
+  private flushScheduled = false;
+  private shuttingDown = false;
+  private closePromise: Promise<void> | null = null;
+  private onAllClosed: (() => void) | null = null;
+  private listenError: unknown = null;
+  private listenWaiters = 0;
+
+  /**
+   * @throws TypeError unless exactly one of `port`, `server` and `noServer` is given, or
+   * when another server on the same HTTP server already serves this `path`
+   */
+  constructor(options: WebSocketServerOptions<Data>) {
+    super();
+    const modes =
+      Number(options.port !== undefined) +
+      Number(options.server !== undefined) +
+      Number(options.noServer === true);
+    if (modes !== 1) throw new TypeError('give exactly one of port, server and noServer');
+    this.options = options;
+    this.handlers = options.handlers;
+    this.decodeText = options.decodeText ?? true;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? limits.DEFAULT_MAX_BUFFERED_BYTES;
+    this.highWaterMark = options.highWaterMark ?? limits.DEFAULT_HIGH_WATER_MARK;
+    this.closeOnBackpressureLimit = options.closeOnBackpressureLimit ?? false;
+    this.closeTimeout = options.closeTimeout ?? limits.DEFAULT_CLOSE_TIMEOUT_MS;
+    this.pingInterval = options.pingInterval ?? limits.DEFAULT_PING_INTERVAL_MS;
+    this.pongTimeout = options.pongTimeout ?? limits.DEFAULT_PONG_TIMEOUT_MS;
+    this.handshakeTimeout = options.handshakeTimeout ?? limits.DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.maxHandshakeBytes = options.maxHandshakeBytes ?? limits.DEFAULT_MAX_HANDSHAKE_BYTES;
+    this.maxHandshakeHeaders = options.maxHandshakeHeaders ?? limits.DEFAULT_MAX_HANDSHAKE_HEADERS;
+    this.connectionOptions = {
+      maxPayload: options.maxPayload ?? limits.DEFAULT_MAX_PAYLOAD,
+      maxFragments: options.maxFragments ?? limits.DEFAULT_MAX_FRAGMENTS,
+    };
+    this.origins = options.origins;
+    this.wiretap = options.wiretap;
+    this.path = options.path;
+    const periods = [this.handshakeTimeout, this.closeTimeout];
+    if (this.pingInterval > 0) periods.push(this.pingInterval, this.pongTimeout);
+    // A deadline fires at most a quarter of its period late.
+    this.sweepMs = Math.max(MIN_SWEEP_MS, Math.min(MAX_SWEEP_MS, Math.floor(Math.min(...periods) / 4)));
+
+    if (options.port !== undefined) {
+      const netServer = createServer({ noDelay: true }, (socket) => this.acceptSocket(socket));
+      this.netServer = netServer;
+      netServer.on('error', (error) => {
+        this.listenError = error;
+        // Like any Node server: an error nobody handles (no 'error' listener, no listen()
+        // waiting for it) is thrown, rather than leaving a server that silently never listens.
+        if (this.listenerCount('error') > 0 || this.listenWaiters === 0) this.emit('error', error);
+      });
+      netServer.on('listening', () => this.emit('listening', netServer.address() as AddressInfo));
+      netServer.listen(options.port, options.host);
+    } else if (options.server !== undefined) {
+      this.httpServer = options.server;
+      UpgradeRouter.for(options.server).add(this);
+    }
+  }
+
+  /** The connections that are open or closing. */
+  get clients(): ReadonlySet<ServerWebSocket<Data>> {
+    return this.openClients;
+  }
+
+  /**
+   * TCP connections this server holds: handshakes in progress (or being refused), open
+   * WebSockets, and closed ones whose TCP connection has not ended yet. 0 once everything
+   * has been let go (a diagnostic: it should return to 0 when clients leave).
+   */
+  get socketCount(): number {
+    return this.pending.size + this.sockets.size;
+  }
+
+  /** Standalone mode: the bound address once listening (null before, and in other modes). */
+  address(): AddressInfo | null {
+    const address = this.netServer?.address();
+    return typeof address === 'object' && address !== null ? address : null;
+  }
+
+  /**
+   * Standalone mode: resolves with the bound address once listening (at once if already),
+   * rejects if listening failed. Other modes: resolves with null.
+   */
+  listen(): Promise<AddressInfo | null> {
+    const netServer = this.netServer;
+    if (netServer === null) return Promise.resolve(null);
+    if (netServer.listening) return Promise.resolve(this.address());
+    if (this.listenError !== null) return Promise.reject(this.listenError);
+    this.listenWaiters++;
+    return new Promise((resolve, reject) => {
+      const onListening = () => {
+        this.listenWaiters--;
+        netServer.off('error', onError);
+        resolve(this.address());
+      };
+      const onError = (error: unknown) => {
+        this.listenWaiters--;
+        netServer.off('listening', onListening);
+        reject(error);
+      };
+      netServer.once('listening', onListening);
+      netServer.once('error', onError);
+    });
+  }
+
+  /**
+   * Take over an upgrade request that Node's HTTP server parsed (attached and `noServer`
+   * modes). Validates it, runs the origin check, `authenticate` and `selectProtocol`, and
+   * either answers 101 and opens the connection (resolving with it) or answers with an
+   * error status and resolves with undefined. Never rejects.
+   */
+  handleUpgrade(
+    request: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+  ): Promise<ServerWebSocket<Data> | undefined> {
+    socket.pause();
+    socket.on('error', noop);
+    socket.setTimeout(0);
+    const pending = this.track(socket);
+    const raw: RawRequest = {
+      method: request.method ?? '',
+      url: request.url ?? '/',
+      httpVersion: request.httpVersion,
+      headers: request.headers,
+    };
+    // Node keeps at most `maxHeadersCount` fields (2000) and drops the rest silently: a
+    // header the handshake depends on may be among them. Count the raw fields ourselves.
+    const fieldCount = request.rawHeaders.length / 2;
+    if (fieldCount > this.maxHandshakeHeaders) {
+      this.reject(socket, new HandshakeError(431, `more than ${this.maxHandshakeHeaders} header fields`));
+      return Promise.resolve(undefined);
+    }
+    let bytes = raw.url.length + raw.method.length + 12;
+    for (const field of request.rawHeaders) bytes += field.length + 2;
+    if (bytes > this.maxHandshakeBytes) {
+      this.reject(socket, new HandshakeError(431, 'request header fields too large'));
+      return Promise.resolve(undefined);
+    }
+    return this.upgrade(raw, socket, head, request, pending);
+  }
+
+  /**
+   * Shut down gracefully: refuse new upgrades with 503, send a close frame (1001) to
+   * every connection, wait for their closing handshakes up to `timeout`, terminate the
+   * rest, stop listening, and resolve. Calling it again returns the same promise.
+   */
+  close(options: ServerCloseOptions = {}): Promise<void> {
+    if (this.closePromise !== null) return this.closePromise;
+    this.shuttingDown = true;
+    const timeout = options.timeout ?? this.closeTimeout;
+    const code = options.code ?? CloseCode.GoingAway;
+    const reason = options.reason ?? 'server shutting down';
+    this.closePromise = (async () => {
+      for (const ws of this.openClients) ws.close(code, reason);
+      if (this.sockets.size > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeout);
+          this.onAllClosed = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.onAllClosed = null;
+      }
+      for (const ws of this.sockets) ws.terminate();
+      for (const handshake of this.pending) handshake.socket.destroy();
+      this.pending.clear();
+      this.sockets.clear();
+      this.stopTimer();
+      if (this.httpServer !== null) UpgradeRouter.for(this.httpServer).remove(this);
+      const netServer = this.netServer;
+      if (netServer?.listening) await new Promise<void>((resolve) => netServer.close(() => resolve()));
+    })();
+    return this.closePromise;
+  }
+
+  // ---- ConnectionHost ----
+
+  /** @internal */
+  now(): number {
+    return Date.now();
+  }
+
+  /** @internal */
+  scheduleFlush(ws: ServerWebSocket<Data>): void {
+    this.dirty.push(ws);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(() => this.flushDirty());
+  }
+
+  /** @internal */
+  connectionClosed(ws: ServerWebSocket<Data>): void {
+    this.openClients.delete(ws);
+  }
+
+  /** @internal */
+  socketClosed(ws: ServerWebSocket<Data>): void {
+    this.sockets.delete(ws);
+    this.maybeIdle();
+  }
+
+  /** @internal */
+  reportError(ws: ServerWebSocket<Data>, error: unknown): void {
+    const handler = this.handlers.error;
+    if (handler !== undefined) {
+      try {
+        handler(ws, error);
+        return;
+      } catch (secondary) {
+        error = secondary;
+      }
+    }
+    this.reportServerError(error);
+  }
+
+  /** An error with no connection to report it on (a failing `authenticate`, say). */
+  private reportServerError(error: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(`sockeye: unhandled error in a WebSocket server hook: ${String(error)}`);
+  }
+
+  /** Serve a path that is not ours (attached mode router). @internal */
+  _refuse(socket: Socket, error: HandshakeError): void {
+    socket.on('error', noop);
+    this.track(socket);
+    this.reject(socket, error);
+  }
+
+  // ---- the opening handshake ----
+
+  /** Standalone mode: a new TCP connection. Parse its handshake, bounded in bytes and time. */
+  private acceptSocket(socket: Socket): void {
+    socket.on('error', noop);
+    const pending = this.track(socket);
+    const parser = new HttpHeadParser<RequestHead>('request', {
+      maxBytes: this.maxHandshakeBytes,
+      maxHeaders: this.maxHandshakeHeaders,
+    });
+    const onData = (chunk: Buffer) => {
+      let parsed: ReturnType<typeof parser.push>;
+      try {
+        parsed = parser.push(chunk);
+      } catch (error) {
+        socket.off('data', onData);
+        this.reject(socket, error as HandshakeError);
+        return;
+      }
+      if (parsed === null) return;
+      socket.off('data', onData);
+      socket.pause();
+      const head = parsed.head;
+      void this.upgrade(
+        { method: head.method, url: head.target, httpVersion: head.httpVersion, headers: head.headers },
+        socket,
+        parsed.rest,
+        undefined,
+        pending,
+      );
+    };
+    socket.on('data', onData);
+  }
+
+  /** Validate, check, authenticate, then accept or refuse. Never rejects. */
+  private async upgrade(
+    request: RawRequest,
+    socket: Socket,
+    head: Buffer,
+    incoming: IncomingMessage | undefined,
+    pending: PendingHandshake,
+  ): Promise<ServerWebSocket<Data> | undefined> {
+    try {
+      if (this.shuttingDown) throw new HandshakeError(503, 'server shutting down');
+      if (this.path !== undefined && pathOf(request.url) !== this.path) {
+        throw new HandshakeError(404, `no WebSocket endpoint at ${pathOf(request.url)}`);
+      }
+      if (
+        request.method === 'GET' &&
+        request.httpVersion !== '1.0' &&
+        request.headers.upgrade === undefined
+      ) {
+        throw new HandshakeError(426, 'this is a WebSocket endpoint: send a WebSocket upgrade request', {
+          Upgrade: 'websocket',
+          'Sec-WebSocket-Version': '13',
+        });
+      }
+      const offer = validateRequest(request);
+      const context = this.context(request, socket, offer, incoming);
+      if (!isOriginAllowed(offer.origin, offer.host, this.origins, context)) {
+        throw new HandshakeError(403, `origin ${offer.origin} is not allowed`);
+      }
+      let data = undefined as Data;
+      const authenticate = this.options.authenticate;
+      if (authenticate !== undefined) {
+        data = await authenticate(context);
+        if (socket.destroyed || !this.pending.has(pending)) return undefined; // timed out or gone meanwhile
+        if (this.shuttingDown) throw new HandshakeError(503, 'server shutting down');
+      }
+      let protocol = '';
+      const select = this.options.selectProtocol;
+      if (select !== undefined && offer.protocols.length > 0) {
+        protocol = select(offer.protocols, context) ?? '';
+        if (protocol !== '' && !offer.protocols.includes(protocol)) {
+          throw new Error(
+            `selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`,
+          );
+        }
+      }
+      return this.accept(socket, offer, data, protocol, head, pending);
+    } catch (error) {
+      if (error instanceof HandshakeError) {
+        this.reject(socket, error);
+      } else {
+        this.reportServerError(error);
+        this.reject(socket, new HandshakeError(500, 'internal server error'));
+      }
+      return undefined;
+    }
+  }
+
+  private accept(
+    socket: Socket,
+    offer: UpgradeRequestInfo,
+    data: Data,
+    protocol: string,
+    head: Buffer,
+    pending: PendingHandshake,
+  ): ServerWebSocket<Data> {
+    this.pending.delete(pending);
+    socket.off('close', pending.onClose);
+    // Extension point: permessage-deflate negotiation goes here. It answers `offer.extensions`
+    // with a `Sec-WebSocket-Extensions` value and gives the Connection the negotiated extension.
+    const extensions = '';
+    const response = buildAcceptResponse({
+      key: offer.key,
+      protocol: protocol || undefined,
+      extensions: extensions || undefined,
+      headers: this.options.headers,
+    });
+    socket.setNoDelay(true);
+    const ws = new ServerWebSocket<Data>(this, socket, this.connectionOptions, data, protocol, extensions);
+    this.openClients.add(ws);
+    this.sockets.add(ws);
+    this.startTimer();
+    ws._start(response, head);
+    return ws;
+  }
+
+  /** Answer with an error status and close; keep reading (and discarding) so the answer is not lost to a reset. */
+  private reject(socket: Socket, error: HandshakeError): void {
+    if (socket.destroyed) return;
+    socket.removeAllListeners('data');
+    socket.on('data', noop);
+    socket.resume();
+    socket.end(buildRejectResponse(error));
+  }
+
+  private context(
+    request: RawRequest,
+    socket: Socket,
+    offer: UpgradeRequestInfo,
+    incoming: IncomingMessage | undefined,
+  ): UpgradeRequestContext {
+    return {
+      method: request.method,
+      url: request.url,
+      httpVersion: request.httpVersion,
+      headers: request.headers,
+      remoteAddress: socket.remoteAddress,
+      secure: (socket as Socket & { encrypted?: boolean }).encrypted === true,
+      offer,
+      incoming,
+    };
+  }
+
+  // ---- the sweep: one timer for every deadline ----
+
+  private track(socket: Socket): PendingHandshake {
+    const pending: PendingHandshake = {
+      socket,
+      deadline: Date.now() + this.handshakeTimeout,
+      onClose: () => {
+        this.pending.delete(pending);
+        this.maybeIdle();
+      },
+    };
+    this.pending.add(pending);
+    socket.once('close', pending.onClose);
+    this.startTimer();
+    return pending;
+  }
+
+  private startTimer(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this.sweep(), this.sweepMs);
+  }
+
+  private stopTimer(): void {
+    if (this.timer === null) return;
+    clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Nothing left to watch: stop the timer (an idle server holds no timer). */
+  private maybeIdle(): void {
+    if (this.sockets.size === 0) {
+      this.onAllClosed?.();
+      if (this.pending.size === 0) this.stopTimer();
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const handshake of this.pending) {
+      if (now >= handshake.deadline) {
+        this.pending.delete(handshake);
+        handshake.socket.destroy();
+      }
+    }
+    const pingInterval = this.pingInterval;
+    for (const ws of this.sockets) {
+      if (ws._closeDeadline !== 0) {
+        if (now >= ws._closeDeadline) ws.terminate();
+        continue;
+      }
+      if (pingInterval === 0 || ws._heartbeatAt === 0 || now < ws._heartbeatAt) continue;
+      if (ws._awaitingPong) {
+        ws.terminate(); // reported as 1006
+      } else if (ws.readyState === 'open') {
+        ws._awaitingPong = true;
+        ws._heartbeatAt = now + this.pongTimeout;
+        ws.ping();
+      }
+    }
+    this.maybeIdle();
+  }
+
+  private flushDirty(): void {
+    this.flushScheduled = false;
+    const dirty = this.dirty;
+    this.dirty = [];
+    for (const ws of dirty) ws._flush();
+  }
+}
+
+/** The path of a request target, without the query. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/**
+ * One `upgrade` listener per HTTP server, shared by every WebSocketServer attached to it,
+ * dispatching by path. An upgrade to a path nobody serves gets 404 (a socket is never
+ * left hanging).
+ */
+class UpgradeRouter {
+  private static readonly routers = new WeakMap<HttpServer | HttpsServer, UpgradeRouter>();
+  private readonly byPath = new Map<string, WebSocketServer<unknown>>();
+  private fallback: WebSocketServer<unknown> | null = null;
+  private readonly listener = (request: IncomingMessage, socket: Socket, head: Buffer) =>
+    this.route(request, socket, head);
+
+  private constructor(private readonly server: HttpServer | HttpsServer) {}
+
+  static for(server: HttpServer | HttpsServer): UpgradeRouter {
+    let router = UpgradeRouter.routers.get(server);
+    if (router === undefined) {
+      router = new UpgradeRouter(server);
+      UpgradeRouter.routers.set(server, router);
+    }
+    return router;
+  }
+
+  add<Data>(wss: WebSocketServer<Data>): void {
+    const entry = wss as unknown as WebSocketServer<unknown>;
+    if (wss.path === undefined) {
+      if (this.fallback !== null)
+        throw new TypeError('another WebSocketServer already serves every path of this server');
+      this.fallback = entry;
+    } else {
+      if (this.byPath.has(wss.path))
+        throw new TypeError(`another WebSocketServer already serves ${wss.path}`);
+      this.byPath.set(wss.path, entry);
+    }
+    if (this.byPath.size + (this.fallback === null ? 0 : 1) === 1) this.server.on('upgrade', this.listener);
+  }
+
+  remove<Data>(wss: WebSocketServer<Data>): void {
+    const entry = wss as unknown as WebSocketServer<unknown>;
+    if (this.fallback === entry) this.fallback = null;
+    else if (wss.path !== undefined && this.byPath.get(wss.path) === entry) this.byPath.delete(wss.path);
+    else return;
+    if (this.byPath.size === 0 && this.fallback === null) {
+      this.server.off('upgrade', this.listener);
+      UpgradeRouter.routers.delete(this.server);
+    }
+  }
+
+  private route(request: IncomingMessage, socket: Socket, head: Buffer): void {
+    const path = pathOf(request.url ?? '/');
+    const target = this.byPath.get(path) ?? this.fallback;
+    if (target !== null) {
+      void target.handleUpgrade(request, socket, head);
+      return;
+    }
+    const any = this.byPath.values().next().value!;
+    any._refuse(socket, new HandshakeError(404, `no WebSocket endpoint at ${path}`));
+  }
+}

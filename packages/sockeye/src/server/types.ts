@@ -1,0 +1,188 @@
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { HeaderMap, UpgradeRequestInfo } from '../protocol/index.js';
+import type { OriginPolicy } from './origin.js';
+import type { ServerWebSocket } from './websocket.js';
+
+/**
+ * What a `send()` did with a message, so that a producer can slow down before memory
+ * does it for it:
+ * - `sent`: accepted; the connection's buffered bytes are at or below `highWaterMark`.
+ * - `queued`: accepted, but the buffered bytes are now above `highWaterMark` (the peer is
+ *   not keeping up). Stop sending to it until the `drain` handler runs.
+ * - `dropped`: not accepted. Either it would have taken the buffered bytes past
+ *   `maxBufferedBytes` (and with `closeOnBackpressureLimit` the connection is now closing
+ *   with 1008), or the connection is closing or closed.
+ */
+export const SendStatus = { Sent: 'sent', Queued: 'queued', Dropped: 'dropped' } as const;
+/** One of {@link SendStatus}. */
+export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
+
+/**
+ * What `send()` accepts. A `string` is sent as a text message; everything else as a
+ * binary message (override with `send(data, isBinary)`). A `Blob` is read
+ * asynchronously, and messages sent after it wait for it, so the order is kept.
+ */
+export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
+
+/** Which way bytes crossed the wire, for {@link WebSocketServerOptions.wiretap}. */
+export type WireDirection = 'in' | 'out';
+
+/**
+ * The opening handshake request, as `authenticate`, `selectProtocol` and the origin
+ * policy see it. The same shape in every mode: standalone (parsed by sockeye), attached
+ * and `noServer` (parsed by Node, then `incoming` is Node's request object).
+ */
+export interface UpgradeRequestContext {
+  /** The method (always `GET` by the time a hook sees it). */
+  readonly method: string;
+  /** The request target: path and query, e.g. `/chat?room=1`. */
+  readonly url: string;
+  /** `"1.1"`. */
+  readonly httpVersion: string;
+  /** Header fields by lower-case name. */
+  readonly headers: HeaderMap;
+  /** The peer's IP address. */
+  readonly remoteAddress: string | undefined;
+  /** Whether the connection is TLS (`wss://`). */
+  readonly secure: boolean;
+  /** What the client asked for: key, subprotocols, extension offers, `Origin`, `Host`. */
+  readonly offer: UpgradeRequestInfo;
+  /** Node's request object in attached and `noServer` modes; undefined in standalone mode. */
+  readonly incoming: IncomingMessage | undefined;
+}
+
+/**
+ * The callbacks of a server, given once for every connection (no per-connection event
+ * emitter: they cost memory on every idle connection). Each may be `async` (what a
+ * handler returns is ignored, except that a returned promise is watched). A handler
+ * that throws, or whose promise rejects, closes that connection with 1011 and is
+ * reported to `error`; it never stops the server.
+ *
+ * @typeParam Data - the per-connection data that `authenticate` returns
+ */
+export interface WebSocketHandlers<Data> {
+  /** The connection is open: the 101 response is written (and corked with whatever `open` sends). */
+  open?(ws: ServerWebSocket<Data>): unknown;
+  /**
+   * A complete message. Text arrives as a `string` (or, with `decodeText: false`, as a
+   * `Buffer` of valid UTF-8); binary as a `Buffer`. The `Buffer` may be a view of a
+   * received chunk: keeping it keeps that chunk alive; do not keep it past the call if
+   * memory matters, copy it instead.
+   */
+  message?(ws: ServerWebSocket<Data>, data: string | Buffer, isBinary: boolean): unknown;
+  /** A ping arrived (it has already been answered with a pong). */
+  ping?(ws: ServerWebSocket<Data>, data: Buffer): unknown;
+  /** A pong arrived (heartbeat pongs included). */
+  pong?(ws: ServerWebSocket<Data>, data: Buffer): unknown;
+  /** After a `send()` returned `queued`, the buffered bytes went back to zero. */
+  drain?(ws: ServerWebSocket<Data>): unknown;
+  /**
+   * The connection is closed, called exactly once: `code` and `reason` from the peer's
+   * close frame (1005 when it had no code), the code we failed the connection with
+   * (1002, 1007, 1009, 1011, ...), or 1006 when the TCP connection ended without a close
+   * handshake (reset, `terminate()`, a heartbeat the peer did not answer).
+   */
+  close?(ws: ServerWebSocket<Data>, code: number, reason: string): unknown;
+  /**
+   * A handler threw (or its promise rejected), or a `Blob` could not be read. The
+   * connection is closing with 1011. When absent, errors are emitted as the server's
+   * `'error'` event if it has a listener, and otherwise printed as a process warning.
+   */
+  error?(ws: ServerWebSocket<Data>, error: unknown): void;
+}
+
+/**
+ * Options of {@link WebSocketServer}. Give exactly one of `port` (standalone), `server`
+ * (attached to an HTTP(S) server) or `noServer: true` (you call `handleUpgrade`).
+ *
+ * @typeParam Data - the per-connection data that `authenticate` returns
+ */
+export interface WebSocketServerOptions<Data> {
+  /** What happens on each connection. */
+  handlers: WebSocketHandlers<Data>;
+
+  /** Standalone mode: listen on this TCP port (0 picks a free one; see `address()`). */
+  port?: number;
+  /** Standalone mode: the address to bind. @defaultValue all interfaces (Node's default) */
+  host?: string;
+  /**
+   * Attached mode: take WebSocket upgrades from this HTTP or HTTPS server (`wss://` with
+   * HTTPS). Several WebSocketServers may share one server with different `path`s; an
+   * upgrade to a path nobody serves is answered 404.
+   */
+  server?: HttpServer | HttpsServer;
+  /** `noServer` mode: no listener at all; pass upgrades in with `handleUpgrade()`. */
+  noServer?: boolean;
+  /**
+   * Accept only upgrades whose path (without the query) is exactly this. Without it, any
+   * path is accepted (in attached mode: any path no other server claimed).
+   */
+  path?: string;
+
+  /**
+   * Check the handshake and attach per-connection data. Return the data (or a promise
+   * of it) to accept; throw a `HandshakeError` with a status (401, 403, 429, ...) to
+   * refuse with that status and message. Any other exception refuses with 500 and is
+   * reported like a handler error. Use {@link constantTimeEqual} to compare secrets.
+   */
+  authenticate?: (request: UpgradeRequestContext) => Data | Promise<Data>;
+  /**
+   * Pick a subprotocol from those the client offered (in its order of preference), or
+   * return undefined for none. It must return one of `offered`.
+   * @defaultValue none is selected
+   */
+  selectProtocol?: (offered: readonly string[], request: UpgradeRequestContext) => string | undefined;
+  /**
+   * Browser origins allowed besides the server's own (see {@link OriginPolicy}). A
+   * request with a foreign `Origin` is refused with 403.
+   * @defaultValue only same-origin browser requests (and all non-browser ones)
+   */
+  origins?: OriginPolicy;
+
+  /**
+   * Deliver text messages as `Buffer` (valid UTF-8) instead of `string`, saving the
+   * decode when the bytes only pass through (an echo, a relay).
+   * @defaultValue true
+   */
+  decodeText?: boolean;
+  /** Largest message in bytes; a bigger one closes with 1009. @defaultValue 1 MiB (`limits.DEFAULT_MAX_PAYLOAD`) */
+  maxPayload?: number;
+  /** Most frames per message; more closes with 1009. @defaultValue 4096 (`limits.DEFAULT_MAX_FRAGMENTS`) */
+  maxFragments?: number;
+  /** Time from TCP accept (or `handleUpgrade`) to the 101 response, in ms. @defaultValue 10 000 */
+  handshakeTimeout?: number;
+  /** Largest handshake request head in bytes; more is answered 431. @defaultValue 16 KiB */
+  maxHandshakeBytes?: number;
+  /** Most header fields in a handshake request; more is answered 431. @defaultValue 100 */
+  maxHandshakeHeaders?: number;
+  /** Time for the closing handshake (and for the peer to close TCP after it), in ms. @defaultValue 10 000 */
+  closeTimeout?: number;
+  /** Interval between heartbeat pings in ms; 0 turns heartbeats off. @defaultValue 30 000 */
+  pingInterval?: number;
+  /** Time for a heartbeat pong in ms before the peer is terminated (reported as 1006). @defaultValue 30 000 */
+  pongTimeout?: number;
+  /**
+   * Most outbound bytes buffered per connection (queued plus in the socket). A `send()`
+   * that would pass it is dropped (see {@link SendStatus}). @defaultValue 16 MiB
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Buffered bytes above which `send()` reports `queued` and the server stops reading
+   * from that peer until its output drains. @defaultValue 64 KiB
+   */
+  highWaterMark?: number;
+  /**
+   * Close the connection with 1008 when a `send()` is dropped for `maxBufferedBytes`
+   * (instead of only reporting `dropped`). @defaultValue false
+   */
+  closeOnBackpressureLimit?: boolean;
+  /** Extra headers for every 101 response (validated: no CR/LF injection). */
+  headers?: Readonly<Record<string, string>>;
+  /**
+   * Observe the raw bytes of every connection as they crossed the wire (incoming bytes
+   * still masked, as received; outgoing as written), for a frame inspector or a capture.
+   * Costs a copy of every incoming chunk: leave it unset in production.
+   */
+  wiretap?: (ws: ServerWebSocket<Data>, direction: WireDirection, bytes: Buffer) => void;
+}

@@ -1,0 +1,544 @@
+import type { Socket } from 'node:net';
+import {
+  CloseCode,
+  type CloseInfo,
+  Connection,
+  type ConnectionHandler,
+  isValidWireCloseCode,
+  limits,
+  type Payload,
+} from '../protocol/index.js';
+import { type SendData, SendStatus, type WebSocketHandlers, type WireDirection } from './types.js';
+
+/**
+ * What a {@link ServerWebSocket} needs from its server: the shared handlers and limits,
+ * the clock of the sweep, and the once-per-tick flush. One object per server, so a
+ * connection holds one reference instead of a copy of every option.
+ * @internal
+ */
+export interface ConnectionHost<Data> {
+  readonly handlers: WebSocketHandlers<Data>;
+  readonly decodeText: boolean;
+  readonly maxBufferedBytes: number;
+  readonly highWaterMark: number;
+  readonly closeOnBackpressureLimit: boolean;
+  readonly closeTimeout: number;
+  readonly pingInterval: number;
+  readonly wiretap:
+    | ((ws: ServerWebSocket<Data>, direction: WireDirection, bytes: Buffer) => void)
+    | undefined;
+  /** The clock deadlines are measured on (`Date.now()`). */
+  now(): number;
+  /** Flush this connection at the end of the current tick. */
+  scheduleFlush(ws: ServerWebSocket<Data>): void;
+  /** The WebSocket connection reached `closed` (called before `handlers.close`). */
+  connectionClosed(ws: ServerWebSocket<Data>): void;
+  /** The TCP connection is gone. */
+  socketClosed(ws: ServerWebSocket<Data>): void;
+  /** A handler failed: report it. */
+  reportError(ws: ServerWebSocket<Data>, error: unknown): void;
+}
+
+/** The socket's back reference to its connection, so socket listeners can be shared functions, not closures. */
+const kWebSocket = Symbol('sockeye.ws');
+type TaggedSocket = Socket & { [kWebSocket]: ServerWebSocket<unknown> };
+
+/** A message waiting behind a Blob being read (the order of sends is kept). */
+interface Deferred {
+  data: Payload | null;
+  isText: boolean;
+  size: number;
+}
+
+/**
+ * Routes the core's callbacks to the connection. One small object per connection with
+ * its methods on the prototype (cheaper than five closures).
+ */
+class CoreEvents<Data> implements ConnectionHandler {
+  constructor(private readonly ws: ServerWebSocket<Data>) {}
+  onMessage(data: Buffer, isText: boolean): void {
+    this.ws._onMessage(data, isText);
+  }
+  onPing(data: Buffer): void {
+    this.ws._call('ping', data);
+  }
+  onPong(data: Buffer): void {
+    this.ws._onPong(data);
+  }
+  onClose(info: CloseInfo): void {
+    this.ws._onClose(info);
+  }
+  onOutput(): void {
+    this.ws._onOutput();
+  }
+}
+
+/**
+ * One accepted WebSocket connection on a {@link WebSocketServer}. Created by the server;
+ * events arrive through the server's handlers, not on this object.
+ *
+ * Writes are batched: sends made while a read is processed leave in one write after it,
+ * sends made elsewhere leave once at the end of the tick, and `cork(fn)` batches
+ * explicitly.
+ *
+ * @typeParam Data - what the server's `authenticate` hook returned for this connection
+ */
+export class ServerWebSocket<Data = undefined> {
+  /** What `authenticate` returned for this connection (yours to change). */
+  data: Data;
+  /** The subprotocol selected in the handshake, or `''`. */
+  readonly protocol: string;
+  /** The extensions negotiated in the handshake, as sent in `Sec-WebSocket-Extensions`, or `''`. */
+  readonly extensions: string;
+
+  /** @internal */
+  readonly _socket: Socket;
+  private readonly host: ConnectionHost<Data>;
+  private readonly connection: Connection;
+  /** Depth of the batch (a read being processed, `cork`, opening): flush when it returns to 0. */
+  private batch = 0;
+  /** A `send()` returned `queued`: call `drain` when the buffer empties. */
+  private needDrain = false;
+  /** Reading is paused because the output is above the high-water mark. */
+  private readPaused = false;
+  /** A handler failed: deliver nothing more. */
+  private failed = false;
+  /** Messages waiting behind a Blob (null when none: the common case costs nothing). */
+  private deferred: Deferred[] | null = null;
+  private deferredBytes = 0;
+  /** `close()` was called while messages waited behind a Blob: close once they are sent. */
+  private deferredClose: [code: number | undefined, reason: string | undefined] | null = null;
+  /** @internal Sweep state: when to ping next, or (awaiting a pong) when to give up. 0 = never. */
+  _heartbeatAt = 0;
+  /** @internal Sweep state: a heartbeat ping is unanswered. */
+  _awaitingPong = false;
+  /** @internal Sweep state: when to drop the TCP connection because the peer did not finish closing. 0 = no deadline. */
+  _closeDeadline = 0;
+
+  /** @internal Created by {@link WebSocketServer}. */
+  constructor(
+    host: ConnectionHost<Data>,
+    socket: Socket,
+    options: { maxPayload: number; maxFragments: number },
+    data: Data,
+    protocol: string,
+    extensions: string,
+  ) {
+    this.host = host;
+    this._socket = socket;
+    this.data = data;
+    this.protocol = protocol;
+    this.extensions = extensions;
+    this.connection = new Connection(new CoreEvents(this), {
+      role: 'server',
+      maxPayload: options.maxPayload,
+      maxFragments: options.maxFragments,
+    });
+    if (host.pingInterval > 0) this._heartbeatAt = host.now() + host.pingInterval;
+  }
+
+  /** `open`, `closing` (a close frame was sent, waiting for the peer's), or `closed`. */
+  get readyState(): 'open' | 'closing' | 'closed' {
+    return this.connection.state;
+  }
+
+  /** The peer's IP address (read at the handshake, so still known after the close). */
+  get remoteAddress(): string | undefined {
+    return this._socket.remoteAddress;
+  }
+
+  /** The peer's TCP port. */
+  get remotePort(): number | undefined {
+    return this._socket.remotePort;
+  }
+
+  /**
+   * Bytes accepted by `send()` and not yet handed to the kernel: queued in the protocol
+   * core, waiting behind a Blob, or buffered in the socket.
+   */
+  get bufferedAmount(): number {
+    return this.connection.bufferedBytes + this.deferredBytes + this._socket.writableLength;
+  }
+
+  /**
+   * Send a message. A `string` goes as text and anything else as binary, unless
+   * `isBinary` says otherwise (a `Buffer` of UTF-8 can go as text with `false`; it is
+   * not re-validated). Returns what happened to it (see {@link SendStatus}).
+   * A large `Buffer` is sent by reference: do not change it until it has been written.
+   */
+  send(data: SendData, isBinary: boolean = typeof data !== 'string'): SendStatus {
+    if (this.connection.state !== 'open' || this.deferredClose !== null) return SendStatus.Dropped;
+    if (typeof data === 'string') return this.enqueue(data, !isBinary, -1);
+    if (data instanceof Uint8Array) return this.enqueue(data, !isBinary, -1); // Buffer: the echo path
+    if (data instanceof Blob) return this.sendBlob(data, !isBinary);
+    return this.enqueue(toBytes(data), !isBinary, -1);
+  }
+
+  /** Send a ping (payload at most 125 bytes). Returns false when the connection is closing or closed. */
+  ping(data: string | Buffer | ArrayBufferView = ''): boolean {
+    if (this.connection.state !== 'open') return false;
+    return this.connection.ping(typeof data === 'string' ? data : toBytes(data));
+  }
+
+  /** Send an unsolicited pong (payload at most 125 bytes). Returns false when closing or closed. */
+  pong(data: string | Buffer | ArrayBufferView = ''): boolean {
+    if (this.connection.state !== 'open') return false;
+    return this.connection.pong(typeof data === 'string' ? data : toBytes(data));
+  }
+
+  /**
+   * Start the closing handshake. The peer has `closeTimeout` to answer before the TCP
+   * connection is dropped. Without a code the close frame is empty (the peer sees 1005).
+   * Does nothing when already closing or closed.
+   * @throws RangeError for a code that may not be sent, or a reason over 123 bytes
+   */
+  close(code?: number, reason?: string): void {
+    if (this.connection.state !== 'open' || this.deferredClose !== null) return;
+    if (this.deferred !== null) {
+      // Messages are waiting behind a Blob: the close frame goes after them, in order.
+      checkCloseArguments(code, reason);
+      this.deferredClose = [code, reason];
+    } else {
+      this.connection.close(code, reason);
+    }
+    this._closeDeadline = this.host.now() + this.host.closeTimeout;
+  }
+
+  /** Drop the TCP connection now, without a closing handshake. `close` reports 1006. */
+  terminate(): void {
+    this._socket.destroy();
+    this.connection.receiveEof();
+  }
+
+  /**
+   * Run `fn` and write everything it sends in one batch (one `writev`), e.g. a burst of
+   * messages from a timer. Calls nest. Returns what `fn` returns.
+   */
+  cork<T>(fn: () => T): T {
+    this.batch++;
+    try {
+      return fn();
+    } finally {
+      if (--this.batch === 0) this._flush();
+    }
+  }
+
+  // ---- internals used by the server ----
+
+  /**
+   * Start the connection: listen to the socket, run `open`, process bytes that came with
+   * the handshake, write the 101 response and the first output together.
+   * @internal
+   */
+  _start(response: string, head: Buffer): void {
+    const socket = this._socket as TaggedSocket;
+    socket[kWebSocket] = this as ServerWebSocket<unknown>;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
+    socket.cork();
+    socket.write(response);
+    this.batch++;
+    try {
+      this._call('open');
+      if (head.length > 0 && this.connection.state !== 'closed') this.receiveChunk(head);
+    } finally {
+      this.batch--;
+      this._flush();
+      socket.uncork();
+    }
+    socket.resume();
+    if (this.connection.state !== 'closed') this.checkBackpressure();
+  }
+
+  /** Bytes from the socket. @internal */
+  _receive(chunk: Buffer): void {
+    this.batch++;
+    try {
+      this.receiveChunk(chunk);
+    } finally {
+      if (--this.batch === 0) this._flush();
+    }
+    this.checkBackpressure();
+  }
+
+  /** The socket is writable again. @internal */
+  _drained(): void {
+    if (this.connection.bufferedBytes > 0) return;
+    if (this.readPaused && this._socket.writableLength <= this.host.highWaterMark) {
+      this.readPaused = false;
+      this._socket.resume();
+    }
+    if (this.needDrain && this.bufferedAmount === 0) {
+      this.needDrain = false;
+      this._call('drain');
+    }
+  }
+
+  /** The peer closed its side of TCP. @internal */
+  _peerEnded(): void {
+    this.connection.receiveEof();
+    if (!this._socket.destroyed) this._socket.end();
+  }
+
+  /** The TCP connection ended or failed. @internal */
+  _socketGone(): void {
+    this.connection.receiveEof();
+    this.host.socketClosed(this);
+  }
+
+  /** Write out everything the core has queued. @internal */
+  _flush(): void {
+    const chunks = this.connection.takeOutput();
+    const count = chunks.length;
+    if (count === 0) return;
+    const socket = this._socket;
+    if (!socket.writable) return;
+    const tap = this.host.wiretap;
+    if (tap !== undefined) for (const chunk of chunks) this.tap(tap, 'out', chunk);
+    // Under backpressure, learn when this batch has reached the kernel: the socket's own
+    // 'drain' only comes when a write crossed its 16 KiB mark, which a small batch may not.
+    const written = this.needDrain || this.readPaused ? onBatchWritten.bind(socket) : undefined;
+    if (count === 1) {
+      socket.write(chunks[0]!, written);
+    } else {
+      // One writev for the whole batch instead of a system call per frame.
+      socket.cork();
+      const last = count - 1;
+      for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+      socket.write(chunks[last]!, written);
+      socket.uncork();
+    }
+  }
+
+  /** @internal */
+  _onMessage(data: Buffer, isText: boolean): void {
+    if (this.failed || this.connection.state === 'closed') return;
+    const message = this.host.handlers.message;
+    if (message === undefined) return;
+    const payload = isText && this.host.decodeText ? data.toString('utf8') : data;
+    // The hot path: called directly rather than through invoke(), whose rest parameters
+    // would allocate an array per message.
+    try {
+      const result = message(this, payload, !isText);
+      if (result instanceof Promise) this.watch(result);
+    } catch (error) {
+      this.handlerFailed(error);
+    }
+  }
+
+  /** @internal */
+  _onPong(data: Buffer): void {
+    this._awaitingPong = false;
+    if (this.host.pingInterval > 0) this._heartbeatAt = this.host.now() + this.host.pingInterval;
+    this._call('pong', data);
+  }
+
+  /** @internal */
+  _onClose(info: CloseInfo): void {
+    this._flush();
+    const socket = this._socket;
+    // The server closes TCP first (RFC 6455 section 7.1.1); a peer that never closes its
+    // side is dropped at the close deadline by the sweep.
+    if (!socket.destroyed) {
+      socket.end();
+      if (this.readPaused) socket.resume();
+      this._closeDeadline = this.host.now() + this.host.closeTimeout;
+    }
+    this.deferred = null;
+    this.deferredBytes = 0;
+    this.host.connectionClosed(this);
+    const close = this.host.handlers.close;
+    if (close !== undefined) this.invoke(close, info.code, info.reason);
+  }
+
+  /** @internal */
+  _onOutput(): void {
+    if (this.batch === 0) this.host.scheduleFlush(this);
+  }
+
+  /** Call a handler with this connection first, catching what it throws. @internal */
+  _call(name: 'open' | 'drain' | 'ping' | 'pong', data?: Buffer): void {
+    // Nothing after `close` (the parser may still hold frames of a chunk when terminate() ran).
+    if (this.failed || this.connection.state === 'closed') return;
+    const handler = this.host.handlers[name] as
+      | ((ws: ServerWebSocket<Data>, data?: Buffer) => unknown)
+      | undefined;
+    if (handler !== undefined) this.invoke(handler, data);
+  }
+
+  private receiveChunk(chunk: Buffer): void {
+    const tap = this.host.wiretap;
+    // The core unmasks in place: the tap gets a copy of the bytes as they arrived.
+    if (tap !== undefined) this.tap(tap, 'in', Buffer.from(chunk));
+    this.connection.receive(chunk);
+  }
+
+  private tap(
+    tap: (ws: ServerWebSocket<Data>, direction: WireDirection, bytes: Buffer) => void,
+    direction: WireDirection,
+    bytes: Buffer,
+  ): void {
+    try {
+      tap(this, direction, bytes);
+    } catch (error) {
+      this.handlerFailed(error);
+    }
+  }
+
+  /** Stop reading from a peer whose output is piling up (it is not reading what we send). */
+  private checkBackpressure(): void {
+    const socket = this._socket;
+    // Pause only when something will wake us: a socket 'drain' (its buffer crossed its own
+    // mark) or a Blob being read (its release flushes with a write callback).
+    if (
+      !this.readPaused &&
+      this.bufferedAmount > this.host.highWaterMark &&
+      (socket.writableNeedDrain || this.deferred !== null) &&
+      !socket.destroyed
+    ) {
+      this.readPaused = true;
+      socket.pause();
+    }
+  }
+
+  private invoke<A extends unknown[]>(
+    handler: (ws: ServerWebSocket<Data>, ...args: A) => unknown,
+    ...args: A
+  ): void {
+    try {
+      const result = handler(this, ...args);
+      if (result instanceof Promise) this.watch(result);
+    } catch (error) {
+      this.handlerFailed(error);
+    }
+  }
+
+  /** A handler returned a promise: a rejection counts as a throw. */
+  private watch(result: Promise<unknown>): void {
+    result.then(undefined, (error: unknown) => this.handlerFailed(error));
+  }
+
+  private handlerFailed(error: unknown): void {
+    const first = !this.failed;
+    this.failed = true;
+    if (first) this.host.reportError(this, error);
+    if (this.connection.state === 'open') this.close(CloseCode.InternalError, 'internal server error');
+  }
+
+  private enqueue(payload: Payload, isText: boolean, knownSize: number): SendStatus {
+    const buffered = this.bufferedAmount;
+    let size = knownSize;
+    if (size < 0) {
+      if (typeof payload !== 'string') size = payload.length;
+      // A string has at most 3 bytes of UTF-8 per UTF-16 unit: skip the exact count when
+      // even that bound is under the high-water mark (the common small message).
+      else if (buffered + payload.length * 3 <= this.host.highWaterMark) size = payload.length;
+      else size = Buffer.byteLength(payload);
+    }
+    if (buffered + size > this.host.maxBufferedBytes) return this.overflow();
+    if (this.deferred !== null) {
+      this.deferred.push({ data: payload, isText, size });
+      this.deferredBytes += size;
+      this.needDrain = true;
+      return SendStatus.Queued;
+    }
+    if (!this.connection.send(payload, isText)) return SendStatus.Dropped;
+    if (buffered + size > this.host.highWaterMark) {
+      this.needDrain = true;
+      return SendStatus.Queued;
+    }
+    return SendStatus.Sent;
+  }
+
+  private sendBlob(blob: Blob, isText: boolean): SendStatus {
+    const size = blob.size;
+    if (this.bufferedAmount + size > this.host.maxBufferedBytes) return this.overflow();
+    const entry: Deferred = { data: null, isText, size };
+    if (this.deferred === null) this.deferred = [entry];
+    else this.deferred.push(entry);
+    this.deferredBytes += size;
+    this.needDrain = true;
+    blob.arrayBuffer().then(
+      (buffer) => {
+        entry.data = new Uint8Array(buffer);
+        this.releaseDeferred();
+      },
+      (error: unknown) => {
+        if (this.deferred === null) return;
+        this.handlerFailed(error);
+      },
+    );
+    return SendStatus.Queued;
+  }
+
+  /** Send the messages whose turn has come (everything up to the next unread Blob). */
+  private releaseDeferred(): void {
+    const queue = this.deferred;
+    if (queue === null) return;
+    this.cork(() => {
+      while (queue.length > 0 && queue[0]!.data !== null) {
+        const entry = queue.shift()!;
+        this.deferredBytes -= entry.size;
+        this.connection.send(entry.data!, entry.isText);
+      }
+      const close = this.deferredClose;
+      if (queue.length === 0 && close !== null) {
+        this.deferredClose = null;
+        this.connection.close(close[0], close[1]);
+      }
+    });
+    if (queue.length === 0 && this.deferred === queue) {
+      this.deferred = null;
+      this.deferredBytes = 0;
+    }
+    if (this.deferred === null && this.needDrain && this.bufferedAmount === 0) {
+      process.nextTick(onSocketDrain.bind(this._socket));
+    }
+  }
+
+  private overflow(): SendStatus {
+    if (this.host.closeOnBackpressureLimit) {
+      this.close(CloseCode.PolicyViolation, 'outbound buffer limit exceeded');
+    }
+    return SendStatus.Dropped;
+  }
+}
+
+/** The checks the core's `close()` makes, made early when the close frame has to wait. */
+function checkCloseArguments(code: number | undefined, reason: string | undefined): void {
+  if (code === undefined) {
+    if (reason !== undefined && reason !== '') throw new RangeError('a close reason needs a close code');
+  } else if (!isValidWireCloseCode(code)) {
+    throw new RangeError(`close code ${code} may not be sent`);
+  }
+  if (reason !== undefined && Buffer.byteLength(reason) > limits.MAX_CLOSE_REASON_BYTES) {
+    throw new RangeError(`close reason longer than ${limits.MAX_CLOSE_REASON_BYTES} bytes`);
+  }
+}
+
+function toBytes(data: Buffer | ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
+}
+
+// Socket listeners shared by every connection (`this` is the socket).
+function onSocketData(this: Socket, chunk: Buffer): void {
+  (this as TaggedSocket)[kWebSocket]._receive(chunk);
+}
+function onSocketEnd(this: Socket): void {
+  // The peer half-closed (an attached HTTP server's sockets allow half-open connections):
+  // without a close handshake that is an abnormal end (1006); finish our side too.
+  (this as TaggedSocket)[kWebSocket]._peerEnded();
+}
+function onSocketClose(this: Socket): void {
+  (this as TaggedSocket)[kWebSocket]._socketGone();
+}
+function onSocketDrain(this: Socket): void {
+  (this as TaggedSocket)[kWebSocket]._drained();
+}
+function onBatchWritten(this: Socket, error?: Error | null): void {
+  if (error == null) (this as TaggedSocket)[kWebSocket]._drained();
+}

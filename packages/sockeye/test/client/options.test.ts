@@ -1,0 +1,429 @@
+/**
+ * The client's Node-only options: headers and origin, an HTTP CONNECT proxy (explicit and
+ * from HTTP_PROXY / HTTPS_PROXY / NO_PROXY), TLS (a self-signed certificate made with the
+ * `openssl` command; CA, rejectUnauthorized, client certificates), redirects with a limit,
+ * and an AbortSignal. Everything on loopback.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { WebSocketServer } from 'ws';
+import { missing } from '../../../../scripts/lib/prereqs.js';
+import { noProxyMatches, resolveProxy } from '../../src/client/connect.js';
+import type { ClientOptions } from '../../src/client/options.js';
+import { WebSocket } from '../../src/client/websocket.js';
+import { errorMessage, record, startRawServer, startWsEcho } from './helpers.js';
+
+const OPENSSL = '/usr/bin/openssl';
+
+/** Connect, send one message, expect it echoed, close; returns the recorded events. */
+async function echoOnce(url: string, options: ClientOptions = {}): Promise<unknown[]> {
+  const ws = new WebSocket(url, [], options);
+  const events = record(ws);
+  ws.addEventListener('open', () => ws.send('ping?'));
+  ws.addEventListener('message', () => ws.close(1000));
+  return events;
+}
+
+const ECHOED = [
+  ['open', 1, ''],
+  ['message', 'text:ping?'],
+  ['close', 3, 1000, '', true],
+];
+
+/** A tiny HTTP CONNECT proxy on loopback that records each CONNECT head. */
+async function startProxy(options: { refuse?: boolean } = {}) {
+  const requests: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on('error', () => {});
+    client.on('close', () => sockets.delete(client));
+    let head = '';
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      client.off('data', onData);
+      requests.push(head.slice(0, end));
+      if (options.refuse) {
+        client.end('HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      const [host, port] = (/^CONNECT (\S+):(\d+) /.exec(head) ?? []).slice(1);
+      const upstream = connect(Number(port), host === 'localhost' ? '127.0.0.1' : host);
+      sockets.add(upstream);
+      upstream.on('error', () => client.destroy());
+      upstream.on('close', () => sockets.delete(upstream));
+      upstream.once('connect', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        const rest = Buffer.from(head.slice(end + 4), 'latin1');
+        if (rest.length > 0) upstream.write(rest);
+        client.pipe(upstream).pipe(client);
+      });
+    };
+    client.on('data', onData);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Run `fn` with environment variables set, restoring them afterwards. */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const saved: Record<string, string | undefined> = {};
+  for (const name of Object.keys(vars)) {
+    saved[name] = process.env[name];
+    if (vars[name] === undefined) delete process.env[name];
+    else process.env[name] = vars[name];
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+const NO_PROXY_ENV = {
+  HTTP_PROXY: undefined,
+  http_proxy: undefined,
+  HTTPS_PROXY: undefined,
+  https_proxy: undefined,
+  NO_PROXY: undefined,
+  no_proxy: undefined,
+};
+
+describe('headers and origin', () => {
+  test('extra headers and Origin are sent with the upgrade request', { timeout: 20_000 }, async () => {
+    let request = '';
+    const raw = await startRawServer((socket, head, accept) => {
+      request = head;
+      socket.write(accept());
+      socket.end();
+    });
+    try {
+      await record(
+        new WebSocket(`${raw.url}/path?q=1`, [], {
+          headers: { 'X-Token': 'abc', 'User-Agent': 'sockeye-test' },
+          origin: 'https://app.example',
+        }),
+      );
+      assert.match(request, /^GET \/path\?q=1 HTTP\/1\.1\r\n/);
+      assert.match(request, /\r\nX-Token: abc\r\n/i);
+      assert.match(request, /\r\nUser-Agent: sockeye-test\r\n/i);
+      assert.match(request, /\r\nOrigin: https:\/\/app\.example\r\n/);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test('a header value with CR/LF never reaches the wire: the handshake fails', {
+    timeout: 20_000,
+  }, async () => {
+    let requests = 0;
+    const raw = await startRawServer(() => {
+      requests++;
+    });
+    try {
+      const ws = new WebSocket(raw.url, [], { headers: { 'X-Evil': 'a\r\nInjected: yes' } });
+      const message = errorMessage(ws);
+      assert.deepEqual(await record(ws), [
+        ['error', 3],
+        ['close', 3, 1006, '', false],
+      ]);
+      assert.match(await message, /header/i);
+      assert.equal(requests, 0);
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
+describe('proxy (HTTP CONNECT)', () => {
+  test('resolveProxy and NO_PROXY follow the curl conventions', () => {
+    const ws = new URL('ws://api.example.com:8080/');
+    const wss = new URL('wss://api.example.com/');
+    const env = { HTTP_PROXY: 'http://proxy:3128', HTTPS_PROXY: 'proxy-s:3129' };
+    assert.equal(resolveProxy(ws, undefined, env)?.href, 'http://proxy:3128/');
+    assert.equal(resolveProxy(wss, undefined, env)?.href, 'http://proxy-s:3129/');
+    assert.equal(resolveProxy(ws, undefined, { http_proxy: 'http://lower:1' })?.host, 'lower:1');
+    assert.equal(resolveProxy(ws, false, env), null);
+    assert.equal(resolveProxy(ws, 'http://explicit:9', { ...env, NO_PROXY: '*' })?.host, 'explicit:9');
+    assert.equal(resolveProxy(ws, undefined, { ...env, NO_PROXY: 'example.com' }), null);
+    assert.equal(resolveProxy(ws, undefined, {}), null);
+    assert.throws(() => resolveProxy(ws, 'socks5://s:1080'), /Unsupported proxy scheme/);
+    const cases: Array<[string, string, boolean]> = [
+      ['ws://a.example.com/', 'example.com', true],
+      ['ws://a.example.com/', '.example.com', true],
+      ['ws://a.example.com/', '*.example.com', true],
+      ['ws://example.com/', 'example.com', true],
+      ['ws://badexample.com/', 'example.com', false],
+      ['ws://example.com:8080/', 'example.com:8080', true],
+      ['ws://example.com:8080/', 'example.com:9090', false],
+      ['ws://example.com/', 'example.com:80', true],
+      ['wss://example.com/', 'example.com:443', true],
+      ['ws://127.0.0.1:5000/', 'localhost, 127.0.0.1', true],
+      ['ws://[::1]:5000/', '[::1]', true],
+      ['ws://[::1]:5000/', '[::1]:5000', true],
+      ['ws://anything/', '*', true],
+      ['ws://anything/', '', false],
+    ];
+    for (const [url, noProxy, expected] of cases) {
+      assert.equal(noProxyMatches(new URL(url), noProxy), expected, `${url} vs NO_PROXY=${noProxy}`);
+    }
+  });
+
+  test('the proxy option tunnels the connection, with Basic credentials', { timeout: 20_000 }, async () => {
+    const echo = await startWsEcho();
+    const proxy = await startProxy();
+    try {
+      const proxyUrl = proxy.url.replace('http://', 'http://user:p%40ss@');
+      assert.deepEqual(await echoOnce(echo.url, { proxy: proxyUrl }), ECHOED);
+      assert.equal(proxy.requests.length, 1);
+      const port = new URL(echo.url).port;
+      assert.match(proxy.requests[0] ?? '', new RegExp(`^CONNECT 127\\.0\\.0\\.1:${port} HTTP/1\\.1\r\n`));
+      const auth = Buffer.from('user:p@ss').toString('base64');
+      assert.match(proxy.requests[0] ?? '', new RegExp(`Proxy-Authorization: Basic ${auth}`));
+    } finally {
+      await proxy.close();
+      await echo.close();
+    }
+  });
+
+  test('HTTP_PROXY from the environment, unless NO_PROXY matches', { timeout: 20_000 }, async () => {
+    const echo = await startWsEcho();
+    const proxy = await startProxy();
+    try {
+      await withEnv({ ...NO_PROXY_ENV, HTTP_PROXY: proxy.url }, async () => {
+        assert.deepEqual(await echoOnce(echo.url), ECHOED);
+      });
+      assert.equal(proxy.requests.length, 1);
+      await withEnv({ ...NO_PROXY_ENV, http_proxy: proxy.url, NO_PROXY: 'localhost,127.0.0.1' }, async () => {
+        assert.deepEqual(await echoOnce(echo.url), ECHOED);
+      });
+      assert.equal(proxy.requests.length, 1, 'NO_PROXY bypassed the proxy');
+      await withEnv({ ...NO_PROXY_ENV, HTTP_PROXY: proxy.url }, async () => {
+        assert.deepEqual(await echoOnce(echo.url, { proxy: false }), ECHOED);
+      });
+      assert.equal(proxy.requests.length, 1, 'proxy: false bypassed the proxy');
+    } finally {
+      await proxy.close();
+      await echo.close();
+    }
+  });
+
+  test('a proxy that refuses the tunnel fails the handshake with its status', {
+    timeout: 20_000,
+  }, async () => {
+    const proxy = await startProxy({ refuse: true });
+    try {
+      const ws = new WebSocket('ws://127.0.0.1:1/', [], { proxy: proxy.url });
+      const message = errorMessage(ws);
+      assert.deepEqual(await record(ws), [
+        ['error', 3],
+        ['close', 3, 1006, '', false],
+      ]);
+      assert.match(await message, /Proxy refused the tunnel: 407/);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('TLS (wss)', { skip: missing(OPENSSL, 'openssl') }, () => {
+  let dir = '';
+  let cert: Buffer;
+  let key: Buffer;
+  let server: ReturnType<typeof createHttpsServer>;
+  let wss: WebSocketServer;
+  let port = 0;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sockeye-tls-'));
+    execFileSync(
+      OPENSSL,
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    cert = readFileSync(join(dir, 'cert.pem'));
+    key = readFileSync(join(dir, 'key.pem'));
+    // Client certificates are requested (and checked against the same self-signed CA) on
+    // paths under /mtls; the rest accept any client.
+    server = createHttpsServer({ cert, key, ca: [cert], requestCert: true, rejectUnauthorized: false });
+    wss = new WebSocketServer({ noServer: true });
+    server.on('upgrade', (request, socket, head) => {
+      const tlsSocket = socket as import('node:tls').TLSSocket;
+      if (request.url?.startsWith('/mtls') && !tlsSocket.authorized) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as { port: number }).port;
+  });
+
+  after(async () => {
+    for (const client of wss?.clients ?? []) client.terminate();
+    await new Promise((resolve) => server?.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('ca: a self-signed server certificate is trusted when given', { timeout: 20_000 }, async () => {
+    assert.deepEqual(await echoOnce(`wss://localhost:${port}/`, { ca: [cert] }), ECHOED);
+    assert.deepEqual(await echoOnce(`wss://127.0.0.1:${port}/`, { ca: [cert] }), ECHOED);
+  });
+
+  test('without ca the certificate is refused; rejectUnauthorized: false accepts it', {
+    timeout: 20_000,
+  }, async () => {
+    const ws = new WebSocket(`wss://localhost:${port}/`);
+    const message = errorMessage(ws);
+    assert.deepEqual(await record(ws), [
+      ['error', 3],
+      ['close', 3, 1006, '', false],
+    ]);
+    assert.match(await message, /self[- ]signed/i);
+    assert.deepEqual(await echoOnce(`wss://localhost:${port}/`, { rejectUnauthorized: false }), ECHOED);
+  });
+
+  test('client certificates: refused without, accepted with cert and key', { timeout: 20_000 }, async () => {
+    const ws = new WebSocket(`wss://localhost:${port}/mtls`, [], { ca: [cert] });
+    const message = errorMessage(ws);
+    await record(ws);
+    assert.match(await message, /403/);
+    assert.deepEqual(await echoOnce(`wss://localhost:${port}/mtls`, { ca: [cert], cert, key }), ECHOED);
+  });
+
+  test('wss through HTTPS_PROXY: CONNECT, then TLS inside the tunnel', { timeout: 20_000 }, async () => {
+    const proxy = await startProxy();
+    try {
+      await withEnv(
+        { ...NO_PROXY_ENV, HTTPS_PROXY: proxy.url, HTTP_PROXY: 'http://127.0.0.1:1' },
+        async () => {
+          assert.deepEqual(await echoOnce(`wss://localhost:${port}/`, { ca: [cert] }), ECHOED);
+        },
+      );
+      assert.equal(proxy.requests.length, 1);
+      assert.match(proxy.requests[0] ?? '', new RegExp(`^CONNECT localhost:${port} `));
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('redirects', () => {
+  let echo: Awaited<ReturnType<typeof startWsEcho>>;
+  let redirector: HttpServer;
+  let base = '';
+
+  before(async () => {
+    echo = await startWsEcho();
+    // /hop/N redirects to /hop/N-1; /hop/0 redirects to the echo server; /loop loops.
+    redirector = createHttpServer((request, response) => {
+      const hop = /^\/hop\/(\d+)$/.exec(request.url ?? '');
+      let location: string;
+      if (hop !== null && hop[1] === '0') location = `${echo.url}/final`;
+      else if (hop !== null) location = `/hop/${Number(hop[1]) - 1}`;
+      else location = '/loop';
+      response.writeHead(hop !== null && hop[1] === '0' ? 301 : 302, { location });
+      response.end();
+    });
+    redirector.listen(0, '127.0.0.1');
+    await once(redirector, 'listening');
+    base = `ws://127.0.0.1:${(redirector.address() as { port: number }).port}`;
+  });
+
+  after(async () => {
+    await new Promise((resolve) => redirector?.close(resolve));
+    await echo?.close();
+  });
+
+  test('followRedirects: true follows 301/302 (relative and absolute) to the WebSocket server', {
+    timeout: 20_000,
+  }, async () => {
+    const ws = new WebSocket(`${base}/hop/3`, [], { followRedirects: true });
+    const events = record(ws);
+    ws.addEventListener('open', () => ws.send('ping?'));
+    ws.addEventListener('message', () => ws.close(1000));
+    assert.deepEqual(await events, ECHOED);
+    assert.equal(ws.url, `${base}/hop/3`, 'url stays the one constructed with');
+  });
+
+  test('the redirect limit stops a loop, and a numeric limit counts hops', { timeout: 20_000 }, async () => {
+    const looping = new WebSocket(`${base}/loop`, [], { followRedirects: true });
+    const loopMessage = errorMessage(looping);
+    await record(looping);
+    assert.match(await loopMessage, /Too many redirects \(more than 10\)/);
+
+    const short = new WebSocket(`${base}/hop/3`, [], { followRedirects: 3 });
+    const shortMessage = errorMessage(short);
+    await record(short);
+    assert.match(await shortMessage, /Too many redirects \(more than 3\)/);
+
+    assert.deepEqual(await echoOnce(`${base}/hop/2`, { followRedirects: 3 }), ECHOED);
+  });
+});
+
+describe('signal', () => {
+  test('aborting fails the opening handshake', { timeout: 20_000 }, async () => {
+    const raw = await startRawServer(() => {});
+    try {
+      const controller = new AbortController();
+      const ws = new WebSocket(raw.url, [], { signal: controller.signal });
+      const message = errorMessage(ws);
+      const events = record(ws);
+      setTimeout(() => controller.abort(), 50);
+      assert.deepEqual(await events, [
+        ['error', 3],
+        ['close', 3, 1006, '', false],
+      ]);
+      assert.match(await message, /aborted/);
+
+      const already = new WebSocket(raw.url, [], { signal: AbortSignal.abort() });
+      assert.deepEqual(await record(already), [
+        ['error', 3],
+        ['close', 3, 1006, '', false],
+      ]);
+    } finally {
+      await raw.close();
+    }
+  });
+});

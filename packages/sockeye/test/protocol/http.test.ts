@@ -1,0 +1,226 @@
+/**
+ * HttpHeadParser: the bounded, incremental HTTP/1.x head parser the handshakes stand on
+ * (RFC 9112 sections 2-5), and its field syntax helpers.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  HandshakeError,
+  HttpHeadParser,
+  isFieldValue,
+  isToken,
+  type RequestHead,
+  type ResponseHead,
+} from '../../src/protocol/index.js';
+
+const REQUEST =
+  'GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+
+function parseRequest(text: string, options = {}): RequestHead {
+  const result = new HttpHeadParser<RequestHead>('request', options).push(Buffer.from(text, 'latin1'));
+  assert.ok(result !== null, 'the head is complete');
+  return result.head;
+}
+
+function rejects(text: string, status: number, kind: 'request' | 'response' = 'request', options = {}): void {
+  const parser =
+    kind === 'request'
+      ? new HttpHeadParser<RequestHead>('request', options)
+      : new HttpHeadParser<ResponseHead>('response', options);
+  assert.throws(
+    () => parser.push(Buffer.from(text, 'latin1')),
+    (error: unknown) => error instanceof HandshakeError && error.status === status,
+  );
+}
+
+describe('RFC 9112 2-3: request heads', () => {
+  it('parses the request line and the fields, names lower-cased', () => {
+    const head = parseRequest(REQUEST);
+    assert.equal(head.method, 'GET');
+    assert.equal(head.target, '/chat?room=1');
+    assert.equal(head.httpVersion, '1.1');
+    assert.equal(head.headers.host, 'example.com');
+    assert.equal(head.headers['sec-websocket-key'], 'dGhlIHNhbXBsZSBub25jZQ==');
+    assert.equal(Object.keys(head.headers).length, 5);
+  });
+
+  it('a head split at every possible point parses the same, and returns what follows', () => {
+    const bytes = Buffer.from(`${REQUEST}\x81\x05after`, 'latin1');
+    const expected = parseRequest(REQUEST);
+    for (let a = 1; a < bytes.length; a += 1) {
+      for (const b of [a + 1, a + 2, a + 3, bytes.length]) {
+        if (b > bytes.length) continue;
+        const parser = new HttpHeadParser<RequestHead>('request');
+        let result = parser.push(bytes.subarray(0, a));
+        if (result === null) result = parser.push(bytes.subarray(a, b));
+        if (result === null && b < bytes.length) result = parser.push(bytes.subarray(b));
+        assert.ok(result !== null, `split at ${a}/${b}`);
+        assert.deepEqual(result.head, expected, `split at ${a}/${b}`);
+        assert.ok(result.rest.length <= 7);
+      }
+    }
+  });
+
+  it('fed one byte at a time, the head completes on the last LF', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    const bytes = Buffer.from(REQUEST, 'latin1');
+    for (let i = 0; i < bytes.length - 1; i++) assert.equal(parser.push(bytes.subarray(i, i + 1)), null);
+    assert.equal(parser.bytesReceived, bytes.length - 1);
+    const result = parser.push(bytes.subarray(bytes.length - 1));
+    assert.equal(result?.head.target, '/chat?room=1');
+    assert.equal(result?.rest.length, 0);
+  });
+
+  it('chunks of two bytes that straddle the blank line are found', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    const bytes = Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\nXY', 'latin1');
+    let result = null;
+    for (let i = 0; i < bytes.length && result === null; i += 2)
+      result = parser.push(bytes.subarray(i, i + 2));
+    assert.equal(result?.head.headers.host, 'a');
+    // The head is 27 bytes: the chunk that completes it is "\nX", and only that X follows it.
+    assert.equal(result?.rest.toString(), 'X');
+  });
+
+  it('a request with no fields parses', () => {
+    assert.deepEqual(Object.keys(parseRequest('GET / HTTP/1.0\r\n\r\n').headers), []);
+  });
+
+  it('repeated fields are joined with ", "', () => {
+    const head = parseRequest('GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-a: 2\r\n\r\n');
+    assert.equal(head.headers['x-a'], '1, 2');
+  });
+
+  it('optional whitespace around a value is trimmed; tabs too', () => {
+    assert.equal(parseRequest('GET / HTTP/1.1\r\nHost:\t a \t\r\n\r\n').headers.host, 'a');
+  });
+
+  for (const [name, text] of [
+    ['a request line without a version', 'GET /\r\n\r\n'],
+    ['a request line with one token', 'GET\r\n\r\n'],
+    ['an empty method', ' / HTTP/1.1\r\n\r\n'],
+    ['a method that is not a token', 'G(T / HTTP/1.1\r\n\r\n'],
+    ['a target with a space', 'GET /a b HTTP/1.1\r\n\r\n'],
+    ['a bad version', 'GET / HTTP/1\r\n\r\n'],
+    ['a version in lower case', 'GET / http/1.1\r\n\r\n'],
+    ['a field without a colon', 'GET / HTTP/1.1\r\nHost a\r\n\r\n'],
+    ['a field with an empty name', 'GET / HTTP/1.1\r\n: a\r\n\r\n'],
+    ['whitespace before the colon (smuggling)', 'GET / HTTP/1.1\r\nHost : a\r\n\r\n'],
+    ['obs-fold (a continuation line)', 'GET / HTTP/1.1\r\nX-A: a\r\n b\r\nHost: h\r\n\r\n'],
+    ['obs-fold with a colon', 'GET / HTTP/1.1\r\nX-A: a\r\n\tb: c\r\n\r\n'],
+    ['a NUL in a value', 'GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n'],
+    ['a bare LF in a value', 'GET / HTTP/1.1\r\nHost: a\nb: c\r\n\r\n'],
+    ['a duplicate Host', 'GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n'],
+  ] as const) {
+    it(`400 on ${name}`, () => rejects(text, 400));
+  }
+});
+
+describe('bounds: 431', () => {
+  it('a head larger than maxBytes is refused as soon as the bound is crossed, without buffering the rest', () => {
+    const parser = new HttpHeadParser<RequestHead>('request', { maxBytes: 16 * 1024 });
+    const chunk = Buffer.alloc(1024, 0x61);
+    let accepted = 0;
+    let error: unknown = null;
+    // 1 MiB offered in 1 KiB chunks: the parser must stop at the 17th.
+    for (let i = 0; i < 1024 && error === null; i++) {
+      try {
+        parser.push(chunk);
+        accepted++;
+      } catch (e) {
+        error = e;
+      }
+    }
+    assert.ok(error instanceof HandshakeError && error.status === 431);
+    assert.equal(accepted, 16);
+    assert.ok(parser.bytesReceived <= 16 * 1024 + chunk.length);
+  });
+
+  it('a single 1 MB chunk without a blank line is refused at once', () => {
+    rejects('a'.repeat(1024 * 1024), 431);
+  });
+
+  it('a complete head larger than maxBytes is refused', () => {
+    rejects(`GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(200)}\r\n\r\n`, 431, 'request', {
+      maxBytes: 100,
+    });
+  });
+
+  it('a head of exactly maxBytes is accepted', () => {
+    const text = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
+    assert.equal(parseRequest(text, { maxBytes: text.length }).headers.host, 'a');
+    rejects(text, 431, 'request', { maxBytes: text.length - 1 });
+  });
+
+  it('more than maxHeaders fields is 431', () => {
+    const fields = Array.from({ length: 5 }, (_, i) => `X-${i}: v\r\n`).join('');
+    rejects(`GET / HTTP/1.1\r\n${fields}\r\n`, 431, 'request', { maxHeaders: 4 });
+    assert.equal(parseRequest(`GET / HTTP/1.1\r\n${fields}\r\n`, { maxHeaders: 5 }).headers['x-4'], 'v');
+  });
+
+  it('the default bound is 100 fields', () => {
+    const fields = Array.from({ length: 101 }, (_, i) => `X-${i}: v\r\n`).join('');
+    rejects(`GET / HTTP/1.1\r\n${fields}\r\n`, 431);
+  });
+});
+
+describe('RFC 9112 4: response heads', () => {
+  function parseResponse(text: string): ResponseHead {
+    const result = new HttpHeadParser<ResponseHead>('response').push(Buffer.from(text, 'latin1'));
+    assert.ok(result !== null);
+    return result.head;
+  }
+
+  it('parses the status line and the fields', () => {
+    const head = parseResponse(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+    );
+    assert.equal(head.httpVersion, '1.1');
+    assert.equal(head.statusCode, 101);
+    assert.equal(head.statusMessage, 'Switching Protocols');
+    assert.equal(head.headers.upgrade, 'websocket');
+  });
+
+  it('a status line without a reason phrase parses', () => {
+    const head = parseResponse('HTTP/1.1 404\r\n\r\n');
+    assert.equal(head.statusCode, 404);
+    assert.equal(head.statusMessage, '');
+  });
+
+  it('a response may repeat a field named Host (the rule is for requests)', () => {
+    assert.equal(parseResponse('HTTP/1.1 200 OK\r\nHost: a\r\nHost: b\r\n\r\n').headers.host, 'a, b');
+  });
+
+  for (const [name, text] of [
+    ['a status line without a space', 'HTTP/1.1\r\n\r\n'],
+    ['a status code that is not 3 digits', 'HTTP/1.1 20 OK\r\n\r\n'],
+    ['a status code run into its reason', 'HTTP/1.1 2000 OK\r\n\r\n'],
+    ['a status code out of range', 'HTTP/1.1 600 No\r\n\r\n'],
+    ['a malformed field', 'HTTP/1.1 101 OK\r\nUpgrade websocket\r\n\r\n'],
+  ] as const) {
+    it(`a malformed response (${name}) is a HandshakeError with status 0`, () =>
+      rejects(text, 0, 'response'));
+  }
+
+  it('a malformed version in a response is status 0, like every malformed response (not a 400 the server never sent)', () => {
+    rejects('HTTX/1.1 101 OK\r\n\r\n', 0, 'response');
+    rejects('HTTP/1.1x 101 OK\r\n\r\n', 0, 'response');
+  });
+
+  it('a malformed version in a request is 400', () => rejects('GET / HTTP/1.1x\r\n\r\n', 400));
+});
+
+describe('RFC 9110 5.5-5.6: field syntax', () => {
+  it('isToken', () => {
+    assert.equal(isToken("!#$%&'*+-.^_`|~09azAZ"), true);
+    for (const bad of ['', 'a b', 'a,b', 'a;b', 'a"b', 'a:b', 'é', 'a\tb', '(a)'])
+      assert.equal(isToken(bad), false);
+  });
+
+  it('isFieldValue', () => {
+    assert.equal(isFieldValue('text/plain; q=0.5\tand obs-text \xe9'), true);
+    for (const bad of ['a\rb', 'a\nb', 'a\x00b', 'a\x7fb', 'a\u0100b'])
+      assert.equal(isFieldValue(bad), false);
+  });
+});
