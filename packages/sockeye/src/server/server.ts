@@ -10,6 +10,9 @@ import {
   type HeaderMap,
   HttpHeadParser,
   limits,
+  PerMessageDeflate,
+  type PerMessageDeflateExtension,
+  type PerMessageDeflateOptions,
   type RequestHead,
   type UpgradeRequestInfo,
   validateRequest,
@@ -64,6 +67,17 @@ interface RawRequest {
   headers: HeaderMap;
 }
 
+/**
+ * The permessage-deflate settings of a server with `perMessageDeflate: true` (and the
+ * base an options object overrides): no context takeover either way, so that an idle
+ * connection holds no zlib stream; zlib level 1; messages of 1 KiB and more compressed.
+ * See {@link WebSocketServerOptions.perMessageDeflate} for the reasons.
+ */
+export const SERVER_DEFLATE_DEFAULTS: Readonly<PerMessageDeflateOptions> = Object.freeze({
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+});
+
 /** Sweep resolution bounds: never busier than every 10 ms, never coarser than 1 s. */
 const MIN_SWEEP_MS = 10;
 const MAX_SWEEP_MS = 1000;
@@ -108,6 +122,12 @@ export class WebSocketServer<Data = undefined>
     | undefined;
   /** The `path` option: the only path this server accepts, or undefined for any. */
   readonly path: string | undefined;
+  /**
+   * The server's permessage-deflate configuration and stream pool, or null when
+   * compression is off. Compress a broadcast once with `perMessageDeflate.prepareMessage()`
+   * and send it with {@link ServerWebSocket.sendPrepared}.
+   */
+  readonly perMessageDeflate: PerMessageDeflate | null;
 
   private readonly options: WebSocketServerOptions<Data>;
   private readonly connectionOptions: { maxPayload: number; maxFragments: number };
@@ -161,6 +181,11 @@ export class WebSocketServer<Data = undefined>
       maxPayload: options.maxPayload ?? limits.DEFAULT_MAX_PAYLOAD,
       maxFragments: options.maxFragments ?? limits.DEFAULT_MAX_FRAGMENTS,
     };
+    const deflate = options.perMessageDeflate ?? true;
+    this.perMessageDeflate =
+      deflate === false
+        ? null
+        : new PerMessageDeflate({ ...SERVER_DEFLATE_DEFAULTS, ...(deflate === true ? {} : deflate) });
     this.origins = options.origins;
     this.wiretap = options.wiretap;
     this.path = options.path;
@@ -297,6 +322,7 @@ export class WebSocketServer<Data = undefined>
       this.pending.clear();
       this.sockets.clear();
       this.stopTimer();
+      this.perMessageDeflate?.pool.clear();
       if (this.httpServer !== null) UpgradeRouter.for(this.httpServer).remove(this);
       const netServer = this.netServer;
       if (netServer?.listening) await new Promise<void>((resolve) => netServer.close(() => resolve()));
@@ -458,9 +484,9 @@ export class WebSocketServer<Data = undefined>
   ): ServerWebSocket<Data> {
     this.pending.delete(pending);
     socket.off('close', pending.onClose);
-    // Extension point: permessage-deflate negotiation goes here. It answers `offer.extensions`
-    // with a `Sec-WebSocket-Extensions` value and gives the Connection the negotiated extension.
-    const extensions = '';
+    // The first permessage-deflate offer we can honour (null: none, or compression off).
+    const agreement = this.perMessageDeflate?.negotiate(offer.extensions) ?? null;
+    const extensions = agreement?.responseHeaderValue ?? '';
     const response = buildAcceptResponse({
       key: offer.key,
       protocol: protocol || undefined,
@@ -468,7 +494,16 @@ export class WebSocketServer<Data = undefined>
       headers: this.options.headers,
     });
     socket.setNoDelay(true);
-    const ws = new ServerWebSocket<Data>(this, socket, this.connectionOptions, data, protocol, extensions);
+    const extension: PerMessageDeflateExtension | null = agreement?.extension ?? null;
+    const ws = new ServerWebSocket<Data>(
+      this,
+      socket,
+      this.connectionOptions,
+      data,
+      protocol,
+      extensions,
+      extension,
+    );
     this.openClients.add(ws);
     this.sockets.add(ws);
     this.startTimer();

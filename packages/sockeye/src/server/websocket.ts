@@ -4,9 +4,11 @@ import {
   type CloseInfo,
   Connection,
   type ConnectionHandler,
+  type Extension,
   isValidWireCloseCode,
   limits,
   type Payload,
+  type PreparedMessage,
 } from '../protocol/index.js';
 import { type SendData, SendStatus, type WebSocketHandlers, type WireDirection } from './types.js';
 
@@ -123,6 +125,7 @@ export class ServerWebSocket<Data = undefined> {
     data: Data,
     protocol: string,
     extensions: string,
+    extension: Extension | null = null,
   ) {
     this.host = host;
     this._socket = socket;
@@ -133,6 +136,7 @@ export class ServerWebSocket<Data = undefined> {
       role: 'server',
       maxPayload: options.maxPayload,
       maxFragments: options.maxFragments,
+      extensions: extension === null ? [] : [extension],
     });
     if (host.pingInterval > 0) this._heartbeatAt = host.now() + host.pingInterval;
   }
@@ -172,6 +176,18 @@ export class ServerWebSocket<Data = undefined> {
     if (data instanceof Uint8Array) return this.enqueue(data, !isBinary, -1); // Buffer: the echo path
     if (data instanceof Blob) return this.sendBlob(data, !isBinary);
     return this.enqueue(toBytes(data), !isBinary, -1);
+  }
+
+  /**
+   * Send a message prepared once for many connections (a broadcast): make it with the
+   * server's `perMessageDeflate.prepareMessage(data, isText)`. A connection whose
+   * compressor has no context takeover (the server's default) sends the compressed bytes
+   * as they are; any other compresses it itself, or sends it plain, as `send` would.
+   * Returns what happened to it (see {@link SendStatus}).
+   */
+  sendPrepared(message: PreparedMessage): SendStatus {
+    if (this.connection.state !== 'open' || this.deferredClose !== null) return SendStatus.Dropped;
+    return this.enqueue(message.data, message.isText, message.data.length, message);
   }
 
   /** Send a ping (payload at most 125 bytes). Returns false when the connection is closing or closed. */
@@ -427,7 +443,12 @@ export class ServerWebSocket<Data = undefined> {
     if (this.connection.state === 'open') this.close(CloseCode.InternalError, 'internal server error');
   }
 
-  private enqueue(payload: Payload, isText: boolean, knownSize: number): SendStatus {
+  private enqueue(
+    payload: Payload,
+    isText: boolean,
+    knownSize: number,
+    prepared: PreparedMessage | null = null,
+  ): SendStatus {
     const buffered = this.bufferedAmount;
     let size = knownSize;
     if (size < 0) {
@@ -444,7 +465,9 @@ export class ServerWebSocket<Data = undefined> {
       this.needDrain = true;
       return SendStatus.Queued;
     }
-    if (!this.connection.send(payload, isText)) return SendStatus.Dropped;
+    const queued =
+      prepared === null ? this.connection.send(payload, isText) : this.connection.sendPrepared(prepared);
+    if (!queued) return SendStatus.Dropped;
     if (buffered + size > this.host.highWaterMark) {
       this.needDrain = true;
       return SendStatus.Queued;
