@@ -1,16 +1,17 @@
 /**
  * Interop with Python `websockets` (compression on, its default): its client against the
- * conformance echo server (our server role), and its server against the bare client
- * shell on the core (our client role). Both sides compress; every echo must match and
- * the negotiated extension must be permessage-deflate.
+ * conformance echo server (permessage-deflate with threshold 0 and context takeover) and
+ * against a WebSocketServer with its default compression settings (no context takeover
+ * either way, 1 KiB threshold). Every echo must match and the negotiated extension must
+ * be permessage-deflate, with the parameters each server imposes. (Our client role with
+ * Python's server is tested with the real client, on branch client.)
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { PerMessageDeflate } from '../packages/sockeye/src/protocol/index.js';
+import { WebSocketServer } from '../packages/sockeye/src/index.js';
 import { missing, ROOT, VENV_PYTHON } from '../scripts/lib/prereqs.js';
 import { freePort, startProcess } from '../scripts/lib/process.js';
-import { runCoreClient } from './lib/core-client.js';
 
 const MESSAGES = [
   JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ id: i, name: `user-${i}` }))),
@@ -33,19 +34,24 @@ async def main():
 asyncio.run(main())
 `;
 
-/** Python websockets echo server on argv[1]; prints "listening" when ready. */
-const PYTHON_SERVER = `
-import asyncio, sys
-from websockets.asyncio.server import serve
-async def echo(ws):
-    async for m in ws:
-        await ws.send(m)
-async def main():
-    async with serve(echo, "127.0.0.1", int(sys.argv[1])):
-        print("listening", flush=True)
-        await asyncio.Future()
-asyncio.run(main())
-`;
+/** Run the Python client against `url`; resolves with the extensions it got and whether every echo matched. */
+function runPythonClient(url: string): Promise<{ extensions: string; ok: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(VENV_PYTHON, ['-c', PYTHON_CLIENT, url, JSON.stringify(MESSAGES)]);
+    let out = '';
+    child.stdout.on('data', (data: Buffer) => {
+      out += data.toString();
+    });
+    child.stderr.on('data', (data: Buffer) => {
+      out += data.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`python exited ${code}: ${out}`));
+      else resolve(JSON.parse(out.trim().split('\n').at(-1)!) as { extensions: string; ok: boolean });
+    });
+  });
+}
 
 test('Python websockets client (compression on) with the echo server', {
   skip: missing(VENV_PYTHON, 'the project venv'),
@@ -59,53 +65,34 @@ test('Python websockets client (compression on) with the echo server', {
     { cwd: ROOT },
   );
   try {
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(VENV_PYTHON, [
-        '-c',
-        PYTHON_CLIENT,
-        `ws://127.0.0.1:${port}/`,
-        JSON.stringify(MESSAGES),
-      ]);
-      let out = '';
-      child.stdout.on('data', (data: Buffer) => {
-        out += data.toString();
-      });
-      child.stderr.on('data', (data: Buffer) => {
-        out += data.toString();
-      });
-      child.on('error', reject);
-      child.on('close', (code) =>
-        code === 0 ? resolve(out) : reject(new Error(`python exited ${code}: ${out}`)),
-      );
-    });
-    const result = JSON.parse(output.trim().split('\n').at(-1)!) as { extensions: string; ok: boolean };
+    const result = await runPythonClient(`ws://127.0.0.1:${port}/`);
     assert.match(result.extensions, /^permessage-deflate/);
+    assert.doesNotMatch(result.extensions, /no_context_takeover/);
     assert.equal(result.ok, true);
   } finally {
     await server.stop();
   }
 });
 
-test('the core client role with a Python websockets server (compression on)', {
+test('Python websockets client (compression on) with the server defaults (no context takeover)', {
   skip: missing(VENV_PYTHON, 'the project venv'),
   timeout: 60_000,
 }, async () => {
-  const port = await freePort();
-  const server = await startProcess(VENV_PYTHON, ['-c', PYTHON_SERVER, String(port)], /listening/);
+  const server = new WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    pingInterval: 0,
+    handlers: { message: (ws, data, isBinary) => ws.send(data, isBinary) },
+  });
   try {
-    const result = await runCoreClient(`ws://127.0.0.1:${port}/`, {
-      echo: false,
-      deflate: new PerMessageDeflate({ threshold: 0 }),
-      send: MESSAGES,
-      closeAfter: MESSAGES.length,
-    });
-    assert.match(result.extensions, /^permessage-deflate/);
-    assert.deepEqual(
-      result.messages.map((m) => m.data.toString()),
-      MESSAGES,
+    const address = await server.listen();
+    const result = await runPythonClient(`ws://127.0.0.1:${address!.port}/`);
+    assert.equal(
+      result.extensions,
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
     );
-    assert.equal(result.close?.code, 1000);
+    assert.equal(result.ok, true);
   } finally {
-    await server.stop();
+    await server.close({ timeout: 1000 });
   }
 });
