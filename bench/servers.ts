@@ -27,6 +27,8 @@ export interface ServerSpec {
   description: string;
   /** Prepare the server (install it if needed); a string says why the row is left out. */
   prepare(): Launch | string;
+  /** Whether the entry takes `--deflate` (permessage-deflate on). @defaultValue true */
+  compression?: boolean;
 }
 
 /** The baseline every ratio is computed against. */
@@ -86,8 +88,7 @@ function installBun(): string {
 export const SERVERS: ServerSpec[] = [
   {
     name: 'sockeye',
-    description:
-      'sockeye: bench/servers/sockeye.ts (for now the conformance echo server on the protocol core)',
+    description: "sockeye: bench/servers/sockeye.ts (WebSocketServer with the echo server's settings)",
     prepare: () => ({
       command: NODE,
       args: ['--import', 'tsx', entry('sockeye.ts')],
@@ -121,6 +122,7 @@ export const SERVERS: ServerSpec[] = [
     name: 'node-raw',
     description: 'the raw Node ceiling: net server, handshake, cut-through reframing, one write per read',
     prepare: () => ({ command: NODE, args: [entry('node-raw.mjs')], version: `node ${process.version}` }),
+    compression: false,
   },
   {
     name: 'bun',
