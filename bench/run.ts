@@ -19,9 +19,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT } from '../scripts/lib/prereqs.js';
+import { REDIS_SERVER, ROOT } from '../scripts/lib/prereqs.js';
 import { freePort, type Started, startProcess } from '../scripts/lib/process.js';
-import { METRICS, type MetricName, type Scenario, serverScenarios } from './scenarios.js';
+import { fanoutScenarios, METRICS, type MetricName, type Scenario, serverScenarios } from './scenarios.js';
 import { BASELINE, type Launch, SERVERS, type ServerSpec } from './servers.js';
 
 const { values: options } = parseArgs({
@@ -60,12 +60,16 @@ type Results = Record<string, Record<string, Cell>>;
 
 // --- setup -----------------------------------------------------------------------------
 
+function allScenarios(): Scenario[] {
+  return [...serverScenarios(), ...fanoutScenarios()];
+}
+
 function selectScenarios(): Scenario[] {
-  let scenarios = serverScenarios().filter((s) => (options.quick ? s.quick : !s.quickOnly));
+  let scenarios = allScenarios().filter((s) => (options.quick ? s.quick : !s.quickOnly));
   const only = options.only;
   if (only !== undefined) {
     const regex = only.startsWith('/') && only.endsWith('/') ? new RegExp(only.slice(1, -1)) : null;
-    scenarios = serverScenarios().filter((s) => (regex ? regex.test(s.id) : s.id.includes(only)));
+    scenarios = allScenarios().filter((s) => (regex ? regex.test(s.id) : s.id.includes(only)));
   }
   return scenarios;
 }
@@ -156,9 +160,10 @@ function timing(scenario: Scenario): { warmupS: number; durationS: number } {
   return { warmupS: WARMUP_S, durationS: DURATION_S };
 }
 
-function startLoadgen(url: string, scenario: Scenario, serverPid?: number): LoadgenRun {
+function startLoadgen(url: string, scenario: Scenario, serverPid?: number, extra: string[] = []): LoadgenRun {
   const { warmupS, durationS } = timing(scenario);
   const args = [
+    ...extra,
     '-url',
     url,
     '-mode',
@@ -328,6 +333,114 @@ async function measureIdle(spec: ServerSpec, launch: Launch, scenario: Scenario)
   }
 }
 
+/** Start a redis-server for a fan-out cell, on a free port, pinned with the servers. */
+async function startRedis(): Promise<{ process: Started; url: string }> {
+  const port = await freePort();
+  const [command, args] = pinned(SERVER_CPU, REDIS_SERVER, [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ]);
+  const started = await startProcess(command, args, /Ready to accept connections/, { cwd: ROOT });
+  return { process: started, url: `redis://127.0.0.1:${port}` };
+}
+
+/**
+ * A fan-out cell: fresh fan-out server(s) (two on one fresh Redis for a `redis`
+ * scenario), the load generator's subscribers and publisher, and the servers' CPU time
+ * over the rounds only (sampled after the connections are open, from /proc/<pid>/stat).
+ * Returns null for a row without a fan-out server (or without Redis support when asked).
+ */
+async function measureFanout(spec: ServerSpec, scenario: Scenario): Promise<Cell | null> {
+  const launch = spec.fanout?.();
+  if (launch === undefined) return null;
+  if (typeof launch === 'string') return { values: {}, error: launch };
+  if (scenario.redis && launch.redis !== true) return null;
+  if (scenario.redis && !existsSync(REDIS_SERVER))
+    return { values: {}, error: 'redis-server is not installed' };
+  const processes: Started[] = [];
+  let redis: { process: Started; url: string } | undefined;
+  try {
+    let perProcess: string[][] = [[]];
+    if (scenario.redis) {
+      redis = await startRedis();
+      perProcess = ['bench-a', 'bench-b'].map((node) => ['--redis', redis!.url, '--node', node]);
+    }
+    const urls: string[] = [];
+    for (const extra of perProcess) {
+      const port = await freePort();
+      const [command, args] = pinned(SERVER_CPU, launch.command, [
+        ...launch.args,
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        ...extra,
+      ]);
+      processes.push(
+        await startProcess(command, args, /listening on ws:\/\//, {
+          cwd: ROOT,
+          env: { ...process.env, ...launch.env },
+          timeoutMs: 30_000,
+        }),
+      );
+      urls.push(`ws://127.0.0.1:${port}/`);
+    }
+    const run = startLoadgen(
+      urls[0]!,
+      scenario,
+      undefined,
+      urls.length > 1 ? ['-sub-urls', urls.join(',')] : [],
+    );
+    const cancel = guard(run, 900_000);
+    try {
+      const ready = (await run.lines.next()).value as Record<string, unknown> | undefined;
+      if (ready === undefined || ready.event !== 'ready') {
+        return { values: {}, error: `no ready line: ${JSON.stringify(ready)}` };
+      }
+      const pids = processes.map((p) => p.child.pid!);
+      const cpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+      const redisPid = redis?.process.child.pid;
+      const cpuBefore = cpu();
+      const redisBefore = redisPid === undefined ? 0 : cpuSeconds(redisPid);
+      run.child.stdin?.write('go\n');
+      let last: Record<string, unknown> | undefined;
+      for await (const line of run.lines) last = line;
+      await run.exited;
+      const cpuAfter = cpu();
+      if (last === undefined) return { values: {}, error: 'the load generator printed nothing' };
+      if (typeof last.fatal === 'string') return { values: {}, error: last.fatal };
+      const rounds = Number(last.rounds ?? 0);
+      const values: Cell['values'] = {};
+      if (typeof last.fanoutMs === 'number') values.fanoutMs = last.fanoutMs;
+      if (rounds > 0) values.cpuMsPerPublish = ((cpuAfter - cpuBefore) * 1000) / rounds;
+      const raw: Record<string, unknown> = { ...last, ready };
+      if (redisPid !== undefined && rounds > 0) {
+        raw.redisCpuMsPerPublish = ((cpuSeconds(redisPid) - redisBefore) * 1000) / rounds;
+      }
+      const cell: Cell = { values, raw };
+      const errors = Number(last.errors ?? 0) + Number(ready.errors ?? 0);
+      const unconnected = Number(last.unconnected ?? 0);
+      if (errors > 0 || unconnected > 0) {
+        cell.error = `${errors} errors, ${unconnected} subscribers failed to connect; first: ${String(last.firstError ?? ready.firstError)}`;
+      }
+      return cell;
+    } finally {
+      cancel();
+      run.child.stdin?.destroy();
+      run.child.kill();
+    }
+  } finally {
+    for (const started of processes) await started.stop();
+    await redis?.process.stop();
+  }
+}
+
 // --- the table -------------------------------------------------------------------------
 
 function format(metric: MetricName, value: number): string {
@@ -338,12 +451,20 @@ function format(metric: MetricName, value: number): string {
   }
   if (metric === 'mbPerSec') return value >= 100 ? value.toFixed(0) : value.toFixed(1);
   if (metric === 'rssPerConnKiB') return value.toFixed(1);
+  if (metric === 'fanoutMs' || metric === 'cpuMsPerPublish')
+    return value >= 100 ? value.toFixed(0) : value.toFixed(2);
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
 }
 
-function ratioOf(results: Results, scenario: Scenario, metric: MetricName, server: string): number | null {
+function ratioOf(
+  results: Results,
+  scenario: Scenario,
+  metric: MetricName,
+  server: string,
+  against: string = BASELINE,
+): number | null {
   const value = results[scenario.id]?.[server]?.values[metric];
-  const base = results[scenario.id]?.[BASELINE]?.values[metric];
+  const base = results[scenario.id]?.[against]?.values[metric];
   if (value === undefined || base === undefined || base === 0) return null;
   return value / base;
 }
@@ -366,17 +487,14 @@ function targetStatuses(results: Results, scenarios: Scenario[]): Map<string, Ta
     statuses.set(
       scenario.id,
       scenario.targets.map((target) => {
-        const ratio = ratioOf(results, scenario, target.metric, 'sockeye');
+        const against = target.against ?? BASELINE;
+        const ratio = ratioOf(results, scenario, target.metric, 'sockeye', against);
         const higher = METRICS[target.metric].higherIsBetter;
         const met = ratio === null ? null : higher ? ratio >= target.ratio : ratio <= target.ratio;
-        const status: TargetStatus = {
-          text: target.text,
-          met,
-          ratio,
-          bound: `${higher ? '≥' : '≤'} ${target.ratio}x`,
-        };
+        const bound = `${higher ? '≥' : '≤'} ${Number(target.ratio.toFixed(2))}x${against === BASELINE ? '' : ` ${against}`}`;
+        const status: TargetStatus = { text: target.text, met, ratio, bound };
         const cpuRatio = scenario.metrics.includes('perServerCpuSecond')
-          ? ratioOf(results, scenario, 'perServerCpuSecond', 'sockeye')
+          ? ratioOf(results, scenario, 'perServerCpuSecond', 'sockeye', against)
           : null;
         if (cpuRatio !== null) status.perCpu = { ratio: cpuRatio, met: cpuRatio >= target.ratio };
         return status;
@@ -413,11 +531,13 @@ function table(results: Results, scenarios: Scenario[], servers: string[]): stri
           );
         }
       }
-      const target = statuses.get(scenario.id)?.find((_, i) => scenario.targets[i]?.metric === metric);
+      const targets = (statuses.get(scenario.id) ?? []).filter(
+        (_, i) => scenario.targets[i]?.metric === metric,
+      );
       row.push(
-        target === undefined
-          ? ''
-          : `${target.bound}: ${target.met === null ? 'n/a' : target.met ? 'met' : 'NOT met'}`,
+        targets
+          .map((target) => `${target.bound}: ${target.met === null ? 'n/a' : target.met ? 'met' : 'NOT met'}`)
+          .join('; '),
       );
       rows.push(row);
     }
@@ -582,12 +702,18 @@ async function measureAll(scenarios: Scenario[], machine: Record<string, string>
       for (const server of running) {
         let cell: Cell;
         try {
-          cell =
-            scenario.serverArgs !== undefined
-              ? await measureWithFlags(server, scenario, scenario.serverArgs)
-              : scenario.mode === 'idle'
-                ? await measureIdle(server.spec, server.launch, scenario)
-                : await measure(server, scenario);
+          if (scenario.mode === 'fanout') {
+            const measured = await measureFanout(server.spec, scenario);
+            if (measured === null) continue; // this row has no such server
+            cell = measured;
+          } else {
+            cell =
+              scenario.serverArgs !== undefined
+                ? await measureWithFlags(server, scenario, scenario.serverArgs)
+                : scenario.mode === 'idle'
+                  ? await measureIdle(server.spec, server.launch, scenario)
+                  : await measure(server, scenario);
+          }
         } catch (error) {
           cell = { values: {}, error: (error as Error).message };
         }

@@ -25,6 +25,8 @@ export type MetricName =
   | 'p99us'
   | 'handshakesPerSec'
   | 'rssPerConnKiB'
+  | 'fanoutMs'
+  | 'cpuMsPerPublish'
   | 'echoWireBytes';
 
 /** How to show a metric and which way is better. */
@@ -46,6 +48,8 @@ export const METRICS: Record<MetricName, MetricInfo> = {
   p99us: { unit: 'p99 µs', higherIsBetter: false },
   handshakesPerSec: { unit: 'handshakes/s', higherIsBetter: true },
   rssPerConnKiB: { unit: 'KiB RSS/conn', higherIsBetter: false },
+  fanoutMs: { unit: 'ms to all (median)', higherIsBetter: false },
+  cpuMsPerPublish: { unit: 'server CPU ms/publish', higherIsBetter: false },
   // Mean compressed size of an echo on the wire (permessage-deflate scenarios).
   echoWireBytes: { unit: 'B/echo on the wire', higherIsBetter: false },
 };
@@ -59,6 +63,8 @@ export interface Target {
   ratio: number;
   /** The sentence in the issue this comes from. */
   text: string;
+  /** The row the ratio is taken against. @defaultValue the baseline, ws+native */
+  against?: string;
 }
 
 /** One cell of the benchmark: a load generator run against every server. */
@@ -68,7 +74,7 @@ export interface Scenario {
   /** What a reader sees in the table. */
   label: string;
   /** The load generator's mode. */
-  mode: 'echo' | 'latency' | 'handshake' | 'idle';
+  mode: 'echo' | 'latency' | 'handshake' | 'idle' | 'fanout';
   /** Extra load generator flags (besides -url, -mode, -duration, -warmup). */
   args: string[];
   /** The metrics to show, in order. */
@@ -89,6 +95,11 @@ export interface Scenario {
    * cannot take them (`ServerSpec.compression === false`) are left out of the cell.
    */
   serverArgs?: string[];
+  /**
+   * Fan-out across two server processes on one Redis (rows whose fan-out server takes
+   * `--redis`): the publisher on the first, subscribers spread over both.
+   */
+  redis?: boolean;
 }
 
 const SIZES = [
@@ -256,6 +267,58 @@ export function compressionScenarios(): Scenario[] {
           : [],
       quick: true,
       serverArgs: ['--deflate'],
+    });
+  }
+  return scenarios;
+}
+
+/** Rounds per fan-out cell: each one message to every subscriber, one at a time. */
+const FANOUT_ROUNDS = 30;
+
+/**
+ * The pub/sub fan-out benchmark of issue 7, item 5: one 256 B message to 1,000 and to
+ * 10,000 subscribers, the time until every subscriber has it (median of the rounds after
+ * three warm-up ones) and the server CPU per publish, sockeye topics beside the `ws`
+ * broadcast idiom and Bun's `publish`; then the same across two sockeye processes on Redis.
+ */
+export function fanoutScenarios(): Scenario[] {
+  const scenarios: Scenario[] = [];
+  for (const subscribers of [1000, 10_000]) {
+    const n = subscribers === 1000 ? '1k' : '10k';
+    const args = ['-size', '256', '-conns', String(subscribers), '-rounds', String(FANOUT_ROUNDS)];
+    scenarios.push({
+      id: `fanout-256B-${n}`,
+      label: `fan-out 256 B to ${subscribers.toLocaleString('en')} subscribers`,
+      mode: 'fanout',
+      args,
+      metrics: ['fanoutMs', 'cpuMsPerPublish'],
+      targets:
+        subscribers === 10_000
+          ? [
+              {
+                metric: 'fanoutMs',
+                ratio: 1 / 3,
+                text: '10,000 subscribers: at least 3x faster than the ws idiom',
+              },
+              {
+                metric: 'fanoutMs',
+                ratio: 1.5,
+                text: '10,000 subscribers: within 1.5x of Bun publish',
+                against: 'bun',
+              },
+            ]
+          : [],
+      quick: subscribers === 1000,
+    });
+    scenarios.push({
+      id: `fanout-redis-256B-${n}`,
+      label: `fan-out 256 B to ${subscribers.toLocaleString('en')} subscribers over 2 processes + Redis`,
+      mode: 'fanout',
+      args,
+      metrics: ['fanoutMs', 'cpuMsPerPublish'],
+      targets: [],
+      quick: subscribers === 1000,
+      redis: true,
     });
   }
   return scenarios;

@@ -17,6 +17,8 @@ export interface Launch {
   check?: (output: string) => string | null;
   /** A version string for the report. */
   version?: string;
+  /** A fan-out server that also takes `--redis URL --node ID` (topics across processes on Redis). */
+  redis?: boolean;
 }
 
 /** A row of the benchmark. */
@@ -29,6 +31,12 @@ export interface ServerSpec {
   prepare(): Launch | string;
   /** Whether the entry takes `--deflate` (permessage-deflate on). @defaultValue true */
   compression?: boolean;
+  /**
+   * The fan-out server of this row (bench/servers/fanout-*: `/sub` subscribes and is sent
+   * `ok`, what `/pub` sends goes to every subscriber), called after `prepare()`; absent
+   * when the row has none.
+   */
+  fanout?(): Launch | string;
 }
 
 /** The baseline every ratio is computed against. */
@@ -94,6 +102,12 @@ export const SERVERS: ServerSpec[] = [
       args: ['--import', 'tsx', entry('sockeye.ts')],
       version: `sockeye at ${commit()}`,
     }),
+    fanout: () => ({
+      command: NODE,
+      args: ['--import', 'tsx', entry('fanout-sockeye.ts')],
+      version: 'sockeye (working tree)',
+      redis: true,
+    }),
   },
   {
     name: 'ws',
@@ -104,6 +118,11 @@ export const SERVERS: ServerSpec[] = [
       env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' },
       check: (output) => (/bufferutil=no/.test(output) ? null : 'plain ws loaded bufferutil'),
       version: wsVersion(),
+    }),
+    fanout: () => ({
+      command: NODE,
+      args: [entry('fanout-ws.mjs')],
+      env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' },
     }),
   },
   {
@@ -117,6 +136,7 @@ export const SERVERS: ServerSpec[] = [
         /bufferutil=yes/.test(output) ? null : 'ws did not load bufferutil (is it installed and built?)',
       version: wsVersion(),
     }),
+    fanout: () => ({ command: NODE, args: [entry('fanout-ws.mjs')] }),
   },
   {
     name: 'node-raw',
@@ -130,6 +150,13 @@ export const SERVERS: ServerSpec[] = [
     prepare: () => {
       try {
         return { command: installBun(), args: [entry('bun.mjs')], version: `bun ${BUN_VERSION}` };
+      } catch (error) {
+        return `bun is not available: ${(error as Error).message}`;
+      }
+    },
+    fanout: () => {
+      try {
+        return { command: installBun(), args: [entry('fanout-bun.mjs')], version: `bun ${BUN_VERSION}` };
       } catch (error) {
         return `bun is not available: ${(error as Error).message}`;
       }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Installs what `npm test` and `npm start` need beyond node_modules, idempotently:
-// Debian packages (chromium, redis-server, openssl, tmux) and a project-local Python venv
+// Debian packages (chromium, redis-server, openssl, tmux, fonts-noto-cjk) and a project-local Python venv
 // with the tools in conformance/requirements.txt, plus a patch for a kosoku 0.1.0 bug
 // (scripts/lib/kosoku-patch.mjs). Fast when everything is present.
 //
@@ -23,6 +23,8 @@ const APT = [
   ['redis-server', '/usr/bin/redis-server'],
   ['openssl', '/usr/bin/openssl'],
   ['tmux', '/usr/bin/tmux'],
+  // CJK glyphs for Chromium, so the demo's 我是阿宝哥 renders in screenshots (not as boxes).
+  ['fonts-noto-cjk', '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc'],
 ];
 
 function log(message) {
@@ -79,10 +81,13 @@ try {
     provisionVenv();
     patchKosoku();
   }
-  const python = execFileSync(join(root, '.venv', 'bin', 'python'), ['--version'])
-    .toString()
-    .trim();
-  if (!values.only) log(`ready (${python}, chromium, redis-server)`);
+  if (!values.only) {
+    // Not with --only apt: the venv may not exist yet.
+    const python = execFileSync(join(root, '.venv', 'bin', 'python'), ['--version'])
+      .toString()
+      .trim();
+    log(`ready (${python}, chromium, redis-server)`);
+  }
 } catch (error) {
   console.error(`[provision] ${error.message}`);
   process.exit(1);

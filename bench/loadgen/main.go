@@ -14,6 +14,13 @@
 //	handshake  C workers loop connect, upgrade, close handshake: handshakes/s.
 //	idle       open C connections, print {"event":"ready",...}, hold them until stdin
 //	           closes (or -hold passes), then close them all.
+//	fanout     pub/sub fan-out: C subscriber connections to <url>/sub (or spread over
+//	           -sub-urls), one publisher connection to <url>/pub. A subscriber is ready
+//	           when the server sends it the text message "ok". Prints
+//	           {"event":"ready",...}, waits for a line on stdin (or its end), then runs
+//	           -rounds rounds: the publisher sends one S-byte binary message, and the
+//	           round ends when every subscriber has received it (every byte checked).
+//	           Reports the time from the send to the last subscriber's receipt.
 //
 // With -deflate takeover|no-takeover, echo, latency and idle offer permessage-deflate,
 // fail unless the server accepts it, and send compressed JSON-like text (deflate.go);
@@ -68,6 +75,9 @@ type config struct {
 	dialTimeout time.Duration
 	serverPid   int
 	deflate     string
+	rounds      int
+	subURLs     []*url.URL
+	readBuffer  int
 }
 
 // serverTakeover records whether the server keeps its compression context between
@@ -102,6 +112,11 @@ type result struct {
 	PerServerCPUSecond float64 `json:"perServerCpuSecond,omitempty"`
 	// EchoWireBytes is the mean compressed payload size of the server's echoes (-deflate).
 	EchoWireBytes float64 `json:"echoWireBytes,omitempty"`
+	Rounds        int     `json:"rounds,omitempty"`
+	FanoutMs      float64 `json:"fanoutMs,omitempty"`
+	FanoutMinMs   float64 `json:"fanoutMinMs,omitempty"`
+	FanoutMaxMs   float64 `json:"fanoutMaxMs,omitempty"`
+	ReceiptMs     float64 `json:"receiptP50Ms,omitempty"`
 }
 
 // serverCPUTime is the CPU time (user + system) of process pid, from /proc/<pid>/stat;
@@ -180,7 +195,10 @@ func main() {
 	flag.IntVar(&cfg.serverPid, "server-pid", 0, "the server's PID, to report its CPU time over the measured time")
 	flag.DurationVar(&cfg.dialTimeout, "dial-timeout", 10*time.Second, "per connection handshake timeout")
 	flag.StringVar(&cfg.deflate, "deflate", "", "offer permessage-deflate: takeover | no-takeover (see deflate.go)")
+	flag.IntVar(&cfg.rounds, "rounds", 30, "fanout: messages published, one at a time")
+	subURLs := flag.String("sub-urls", "", "fanout: comma-separated server addresses to spread subscribers over (default -url)")
 	flag.Parse()
+	cfg.readBuffer = 64 * 1024
 	target, err := url.Parse(*rawURL)
 	if err != nil || target.Scheme != "ws" {
 		fatal(fmt.Errorf("-url must be ws://host:port/path: %q", *rawURL))
@@ -200,6 +218,21 @@ func main() {
 	if cfg.mode == "idle" {
 		budget = cfg.hold + 120*time.Second
 	}
+	if cfg.mode == "fanout" {
+		budget = time.Duration(cfg.rounds)*30*time.Second + 300*time.Second
+		cfg.readBuffer = 4096 // 10,000 connections: keep the generator's own memory small
+		cfg.subURLs = []*url.URL{target}
+		if *subURLs != "" {
+			cfg.subURLs = nil
+			for _, raw := range strings.Split(*subURLs, ",") {
+				u, err := url.Parse(raw)
+				if err != nil || u.Scheme != "ws" {
+					fatal(fmt.Errorf("-sub-urls: bad address %q", raw))
+				}
+				cfg.subURLs = append(cfg.subURLs, u)
+			}
+		}
+	}
 	time.AfterFunc(budget, func() { fatal(fmt.Errorf("time budget of %s exceeded", budget)) })
 
 	var out any
@@ -214,6 +247,8 @@ func main() {
 	case "idle":
 		runIdle(cfg)
 		return
+	case "fanout":
+		out = runFanout(cfg)
 	default:
 		fatal(fmt.Errorf("unknown -mode %q", cfg.mode))
 	}
@@ -270,7 +305,7 @@ func dial(cfg config) (net.Conn, *bufio.Reader, error) {
 		conn.Close()
 		return nil, nil, err
 	}
-	reader := bufio.NewReaderSize(conn, 64*1024)
+	reader := bufio.NewReaderSize(conn, cfg.readBuffer)
 	status, err := reader.ReadString('\n')
 	if err != nil {
 		conn.Close()
@@ -799,4 +834,210 @@ func runIdle(cfg config) {
 		c.conn.Close()
 	}
 	emit(map[string]any{"event": "done", "mode": "idle", "dropped": dropped})
+}
+
+// --- fan-out -----------------------------------------------------------------------------
+
+// withPath is u with its path replaced.
+func withPath(u *url.URL, path string) *url.URL {
+	c := *u
+	c.Path = path
+	c.RawQuery = ""
+	return &c
+}
+
+// fanoutSub is one subscriber: it checks every message and records when each arrived.
+type fanoutSub struct {
+	conn   net.Conn
+	reader *bufio.Reader
+}
+
+// expectOK reads the server's "ok" text message that says the subscription is in place.
+func expectOK(r *bufio.Reader) error {
+	first, length, err := readFrameHeader(r)
+	if err != nil {
+		return err
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return err
+	}
+	if first != 0x81 || string(body) != "ok" {
+		return fmt.Errorf("expected the text message \"ok\", got 0x%02x %q", first, body)
+	}
+	return nil
+}
+
+func runFanout(cfg config) result {
+	errs := &errorLog{}
+	tmpl := newTemplate(cfg.size, false)
+	// Subscribers, spread round-robin over the subscriber addresses.
+	subs := make([]*fanoutSub, cfg.conns)
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, max(1, cfg.concurrency))
+	for i := range cfg.conns {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			c := cfg
+			c.target = withPath(cfg.subURLs[i%len(cfg.subURLs)], "/sub")
+			conn, reader, err := dial(c)
+			if err != nil {
+				errs.add(fmt.Errorf("subscriber: %w", err))
+				return
+			}
+			conn.SetReadDeadline(time.Now().Add(cfg.dialTimeout))
+			if err := expectOK(reader); err != nil {
+				errs.add(fmt.Errorf("subscriber: %w", err))
+				conn.Close()
+				return
+			}
+			conn.SetReadDeadline(time.Time{})
+			subs[i] = &fanoutSub{conn: conn, reader: reader}
+		}()
+	}
+	wg.Wait()
+	ready := subs[:0]
+	for _, s := range subs {
+		if s != nil {
+			ready = append(ready, s)
+		}
+	}
+	subs = ready
+	unconnected := cfg.conns - len(subs)
+	pc := cfg
+	pc.target = withPath(cfg.target, "/pub")
+	pub, _, err := dial(pc)
+	if err != nil {
+		fatal(fmt.Errorf("publisher: %w", err))
+	}
+	emit(map[string]any{"event": "ready", "mode": "fanout", "conns": len(subs), "unconnected": unconnected,
+		"errors": errs.count.Load(), "firstError": errs.first})
+	// Wait for the go-ahead (the caller samples the server's CPU time first).
+	bufio.NewReader(os.Stdin).ReadString('\n')
+
+	rounds := cfg.rounds
+	sentAt := make([]time.Time, rounds)
+	remaining := make([]atomic.Int64, rounds)
+	done := make([]chan struct{}, rounds)
+	// arrivals[r][i]: how long after the send subscriber i had message r.
+	arrivals := make([][]time.Duration, rounds)
+	for r := range rounds {
+		remaining[r].Store(int64(len(subs)))
+		done[r] = make(chan struct{})
+		arrivals[r] = make([]time.Duration, len(subs))
+	}
+	var sentRounds atomic.Int64
+	var readers sync.WaitGroup
+	var finished atomic.Bool
+	for i, s := range subs {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			var want [seqLen]byte
+			for r := range rounds {
+				first, length, err := readFrameHeader(s.reader)
+				if err != nil {
+					if !finished.Load() {
+						errs.add(fmt.Errorf("subscriber %d, message %d: %w", i, r, err))
+					}
+					return
+				}
+				if first != 0x82 || length != cfg.size {
+					errs.add(fmt.Errorf("subscriber %d, message %d: first byte 0x%02x, %d bytes", i, r, first, length))
+					return
+				}
+				putSeq(want[:], uint64(r))
+				for offset := 0; offset < length; {
+					chunk, err := s.reader.Peek(min(length-offset, s.reader.Size()))
+					if err != nil && len(chunk) == 0 {
+						errs.add(fmt.Errorf("subscriber %d, message %d: %w", i, r, err))
+						return
+					}
+					n := len(chunk)
+					for k := 0; k < n; k++ {
+						at := offset + k
+						expected := tmpl.plain[at]
+						if at < seqLen {
+							expected = want[at]
+						}
+						if chunk[k] != expected {
+							errs.add(fmt.Errorf("subscriber %d, message %d: wrong byte at %d (lost, reordered or corrupted)", i, r, at))
+							return
+						}
+					}
+					s.reader.Discard(n)
+					offset += n
+				}
+				if int64(r) >= sentRounds.Load() {
+					errs.add(fmt.Errorf("subscriber %d: message %d arrived before it was sent", i, r))
+					return
+				}
+				arrivals[r][i] = time.Since(sentAt[r])
+				if remaining[r].Add(-1) == 0 {
+					close(done[r])
+				}
+			}
+		}()
+	}
+
+	frame := make([]byte, len(tmpl.header)+cfg.size)
+	completed := make([]time.Duration, 0, rounds)
+	for r := range rounds {
+		copy(frame, tmpl.header)
+		copy(frame[len(tmpl.header):], tmpl.masked)
+		var seq [seqLen]byte
+		putSeq(seq[:], uint64(r))
+		for k := range seqLen {
+			frame[len(tmpl.header)+k] = seq[k] ^ maskKey[k&3]
+		}
+		sentAt[r] = time.Now()
+		sentRounds.Store(int64(r + 1))
+		if _, err := pub.Write(frame); err != nil {
+			errs.add(fmt.Errorf("publisher: %w", err))
+			break
+		}
+		select {
+		case <-done[r]:
+		case <-time.After(30 * time.Second):
+			errs.add(fmt.Errorf("round %d: %d of %d subscribers did not receive the message within 30 s", r, remaining[r].Load(), len(subs)))
+		}
+		if errs.count.Load() > 0 {
+			break
+		}
+		last := slices.Max(arrivals[r])
+		completed = append(completed, last)
+		time.Sleep(20 * time.Millisecond) // let the server go idle between rounds
+	}
+	finished.Store(true)
+	pub.Close()
+	for _, s := range subs {
+		s.conn.Close()
+	}
+	readers.Wait()
+
+	res := result{Mode: cfg.mode, Conns: cfg.conns, Size: cfg.size, Rounds: len(completed),
+		Unconnected: unconnected, Errors: errs.count.Load(), FirstError: errs.first}
+	// The first rounds warm the servers' JITs up: leave out up to 3 of them.
+	measured := completed
+	if len(measured) > 6 {
+		measured = measured[3:]
+	}
+	if len(measured) > 0 {
+		sorted := slices.Clone(measured)
+		slices.Sort(sorted)
+		ms := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+		res.FanoutMs = ms(sorted[len(sorted)/2])
+		res.FanoutMinMs = ms(sorted[0])
+		res.FanoutMaxMs = ms(sorted[len(sorted)-1])
+		var all []time.Duration
+		for r := len(completed) - len(measured); r < len(completed); r++ {
+			all = append(all, arrivals[r]...)
+		}
+		slices.Sort(all)
+		res.ReceiptMs = ms(all[len(all)/2])
+	}
+	return res
 }

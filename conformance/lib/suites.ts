@@ -7,7 +7,7 @@
 import { ROOT } from '../../scripts/lib/prereqs.js';
 import { freePort, startProcess } from '../../scripts/lib/process.js';
 import { type CaseResult, reportDir, runFuzzingClient, startFuzzingServer } from './autobahn.js';
-import { driveSockeyeClient } from './client-driver.js';
+import { DEFLATE_CLIENT_SECTIONS, driveSockeyeClient, driveSockeyeDeflateClient } from './client-driver.js';
 
 /** Autobahn sections 1 to 10 (there is no section 8), the core protocol without compression. */
 export const SECTIONS_1_TO_10: readonly string[] = [
@@ -173,19 +173,31 @@ export const CLIENT_SECTIONS_1_TO_10: Suite = clientSuite({
   id: 'client',
   title: 'Client: the sockeye WebSocket client, sections 1-10',
   underTest:
-    "sockeye's `WebSocket` (`packages/sockeye/src/client/`) driven by `conformance/lib/client-driver.ts`, echoing every message with its type, limits raised to what section 9 needs.",
+    "sockeye's `WebSocket` (`packages/sockeye/src/client/`) driven by `conformance/lib/client-driver.ts`, echoing every message with its type, limits raised to what section 9 needs; permessage-deflate is offered as by default, and kosoku declines it outside sections 12-13.",
   include: SECTIONS_1_TO_10,
   driveClient: driveSockeyeClient,
   reproduceClient:
     "node --import tsx -e \"import('./conformance/lib/client-driver.ts').then((m) => m.driveSockeyeClient('ws://127.0.0.1:9001'))\"",
 });
 
+/** sockeye's client with permessage-deflate, sections 12 and 13, each case with the offer it is about. */
+export const CLIENT_DEFLATE_SECTIONS_12_13: Suite = clientSuite({
+  id: 'client-deflate',
+  title: 'Client: the sockeye WebSocket client with permessage-deflate, sections 12-13',
+  underTest:
+    "sockeye's `WebSocket` driven by `conformance/lib/client-driver.ts` (`driveSockeyeDeflateClient`): permessage-deflate offered in every case, with the offer each subsection of 13 is about (`DEFLATE_OFFERS`), every echoed message compressed (threshold 0).",
+  include: DEFLATE_CLIENT_SECTIONS,
+  driveClient: (url) => driveSockeyeDeflateClient(url),
+  reproduceClient:
+    "node --import tsx -e \"import('./conformance/lib/client-driver.ts').then((m) => m.driveSockeyeDeflateClient('ws://127.0.0.1:9001'))\"",
+});
+
 /**
  * Every suite `npm run conformance` runs, in the order docs/conformance.md lists them.
- * To come: sections 12-13 (permessage-deflate) for the client.
  */
 export const SUITES: readonly Suite[] = [
   ECHO_SERVER_SECTIONS_1_TO_10,
   ECHO_SERVER_DEFLATE,
   CLIENT_SECTIONS_1_TO_10,
+  CLIENT_DEFLATE_SECTIONS_12_13,
 ];

@@ -1,8 +1,10 @@
 """Python `websockets` echo server for sockeye's client interop tests.
 
-Run with the project venv: `.venv/bin/python conformance/peers/websockets_server.py PORT`.
-Prints `listening on ws://127.0.0.1:PORT` once ready. Keeps the contract of
-conformance/echo-server.ts:
+Run with the project venv: `.venv/bin/python conformance/peers/websockets_server.py
+[--deflate] PORT`. Prints `listening on ws://127.0.0.1:PORT` once ready. Without
+`--deflate` it refuses permessage-deflate; with it, it accepts the client's offer with
+websockets' default settings (which limit the server's window to 12 bits). Keeps the
+contract of conformance/echo-server.ts:
 - echoes every message with its type;
 - selects the first subprotocol the client offers;
 - `?close=<code>&reason=<text>`: after echoing the first message, closes with that code and reason;
@@ -35,18 +37,19 @@ async def handler(websocket):
             return
 
 
-async def main(port):
+async def main(port, deflate):
     async with serve(
         handler,
         "127.0.0.1",
         port,
         select_subprotocol=select_subprotocol,
         max_size=64 * 1024 * 1024,
-        compression=None,
+        compression="deflate" if deflate else None,
     ):
         print(f"listening on ws://127.0.0.1:{port}", flush=True)
         await asyncio.Future()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    args = sys.argv[1:]
+    asyncio.run(main(int(args[-1]), "--deflate" in args[:-1]))

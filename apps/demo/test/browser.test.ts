@@ -1,22 +1,16 @@
 /**
- * The pages in headless Chromium (Debian's, through playwright-core), served with their
- * sockets by the test harness in support/page-server.ts: echo of text, Blob and
- * ArrayBuffer; the inspector showing the real masked bytes of 我是阿宝哥; two tabs chatting.
+ * The pages in headless Chromium (Debian's, through playwright-core), served by the demo
+ * server started the way `npm start` starts it (support/demo-process.ts): echo of text,
+ * Blob and ArrayBuffer; the inspector showing the real masked bytes of 我是阿宝哥; two
+ * tabs chatting.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { type Browser, launchChromium } from '../../../scripts/lib/chromium.js';
 import { CHROMIUM, missing } from '../../../scripts/lib/prereqs.js';
-import { freePort } from '../../../scripts/lib/process.js';
-import { type PageServer, startPageServer } from './support/page-server.js';
+import { type DemoProcess, startDemo } from './support/demo-process.js';
 
-const demo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SEED_TEXT = '我是阿宝哥';
 const SEED_HEX = 'e6 88 91 e6 98 af e9 98 bf e5 ae 9d e5 93 a5';
 const WAIT = { timeout: 30_000 };
@@ -29,28 +23,17 @@ async function field(page: Page, scope: string, label: string): Promise<string> 
   return ((await dd.first().textContent()) ?? '').trim();
 }
 
-describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout: 180_000 }, () => {
-  let outdir = '';
-  let server: PageServer;
+describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout: 300_000 }, () => {
+  let server: DemoProcess;
   let browser: Browser;
 
   before(async () => {
-    outdir = mkdtempSync(join(tmpdir(), 'sockeye-pages-'));
-    await new Promise<void>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        [join(demo, 'scripts', 'bundle.mjs'), '--outdir', outdir],
-        { timeout: 60_000 },
-        (error) => (error === null ? resolve() : reject(error)),
-      );
-    });
-    server = await startPageServer(outdir, await freePort());
+    server = await startDemo();
     browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
-    await server?.close();
-    rmSync(outdir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   it('landing page links the three pages', async () => {

@@ -13,6 +13,13 @@ export interface Io {
   style: Style;
   /** Standard input. */
   stdin: Input;
+  /** Standard output as a stream, for commands that drive a terminal (a prompt, a live line). */
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  /**
+   * Resolves when the user asks to stop (Ctrl-C: SIGINT, or SIGTERM), for long-running
+   * commands; each call returns a fresh promise for the next request.
+   */
+  interrupted(): Promise<void>;
 }
 
 /** Standard input, for commands that read piped data. */
@@ -24,6 +31,8 @@ export interface Input {
    * @throws {@link UsageError} when it holds more than `maxBytes`: it stops reading there
    */
   readAll(maxBytes: number): Promise<string>;
+  /** The stream itself, for commands that read it line by line. */
+  stream: NodeJS.ReadableStream;
 }
 
 /** ANSI styles that turn into plain text when colour is off. */

@@ -13,7 +13,7 @@ export { commands } from './commands/index.js';
 export function mainHelp(list: readonly Command[] = commands): string {
   const width = Math.max(...list.map((command) => command.name.length));
   return [
-    'sockeye: WebSocket tools built on the sockeye protocol core.',
+    'sockeye: WebSocket tools built on sockeye: connect, serve, bench, frame.',
     '',
     'Usage: sockeye <command> [options]',
     '',
@@ -31,6 +31,17 @@ export function processIo(): Io {
     err: (line) => process.stderr.write(`${line}\n`),
     style: styleFor(process.stdout.isTTY === true, process.env),
     stdin: processStdin(),
+    stdout: process.stdout,
+    interrupted: () =>
+      new Promise((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      }),
   };
 }
 
@@ -38,6 +49,7 @@ export function processIo(): Io {
 function processStdin(): Input {
   return {
     isTTY: process.stdin.isTTY === true,
+    stream: process.stdin,
     readAll: (maxBytes) =>
       new Promise((resolve, reject) => {
         const chunks: Buffer[] = [];

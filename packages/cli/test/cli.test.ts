@@ -46,6 +46,23 @@ describe('sockeye --help', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /Usage: sockeye <command>/);
     assert.match(run.stdout, /^ {2}frame +decode a WebSocket frame/m);
+    assert.match(run.stdout, /^ {2}connect +open a WebSocket connection/m);
+    assert.match(run.stdout, /^ {2}serve +start a WebSocket server/m);
+  });
+
+  it('prints options and examples for connect, serve and bench', { timeout: 60_000 }, async () => {
+    for (const name of ['connect', 'serve', 'bench']) {
+      for (const args of [
+        [name, '--help'],
+        ['help', name],
+        [name, '-h'],
+      ]) {
+        const run = await sockeye(args);
+        assert.equal(run.code, 0, args.join(' '));
+        assert.match(run.stdout, new RegExp(`^Usage: sockeye ${name}`), args.join(' '));
+        assert.match(run.stdout, new RegExp(`^Examples:\\n {2}sockeye ${name}\\b`, 'm'), args.join(' '));
+      }
+    }
   });
 
   it('prints examples for frame', { timeout: 60_000 }, async () => {

@@ -36,7 +36,8 @@ export interface Envelope {
 }
 
 /** Header bytes besides the node id: version, flags, id length, sequence. */
-const FIXED_HEADER = 3 + 8;
+export const ENVELOPE_OVERHEAD = 3 + 8;
+const FIXED_HEADER = ENVELOPE_OVERHEAD;
 const TWO_32 = 2 ** 32;
 
 /**

@@ -5,6 +5,7 @@
  */
 export {
   decodeEnvelope,
+  ENVELOPE_OVERHEAD,
   ENVELOPE_VERSION,
   type Envelope,
   EnvelopeError,

@@ -11,7 +11,7 @@ import {
   MAX_NODE_ID_LENGTH,
   SequenceCounter,
 } from 'sockeye/pubsub';
-import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { decodeEnvelope, ENVELOPE_OVERHEAD, encodeEnvelope } from './envelope.js';
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions {
@@ -53,6 +53,15 @@ export interface RedisBrokerOptions {
    */
   maxTrackedTopics?: number;
   /**
+   * Most bytes of publishes (envelopes) handed to Redis and not answered yet. Past it a
+   * publish is not queued but reported lost with reason `'overloaded'`: a stalled Redis
+   * (paused, or a connection that hangs without closing) must not grow the server's
+   * memory without bound. 32 MiB: at 1 Gbit/s that is a quarter second of traffic, far
+   * more than a healthy Redis ever leaves unanswered.
+   * @defaultValue 33554432
+   */
+  maxPendingBytes?: number;
+  /**
    * Further ioredis options (TLS, timeouts, ...) for both connections. The broker
    * overrides the ones its guarantees depend on: `enableOfflineQueue: false` and
    * `autoResendUnfulfilledCommands: false` (a message Redis did not take is reported
@@ -65,6 +74,36 @@ export interface RedisBrokerOptions {
 
 /** A waiter for the next time the broker is up (or closed). */
 type Waiter = () => void;
+
+/** A publish handed to Redis and not yet answered. */
+interface InFlight {
+  readonly topic: string;
+  /** Its envelope's size, counted against `maxPendingBytes`. */
+  readonly bytes: number;
+  /** Settled: answered, failed, or given up on when its connection closed. */
+  done: boolean;
+}
+
+/**
+ * What a command on the subscriber connection came to. ioredis (with
+ * `autoResendUnfulfilledCommands: false`) neither resolves nor rejects a command whose
+ * connection closed under it, so the broker races each command against the close.
+ */
+type Outcome = 'done' | 'failed' | 'dropped';
+
+/** A promise and the function that resolves it (Node 20 has no `Promise.withResolvers`). */
+interface Signal {
+  readonly promise: Promise<void>;
+  readonly resolve: () => void;
+}
+
+function dropSignal(): Signal {
+  let resolve = () => {};
+  const promise = new Promise<void>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
 
 /**
  * A {@link Broker} on Redis pub/sub, for several server processes (on one machine or
@@ -101,6 +140,13 @@ export class RedisBroker implements Broker {
   private closing: Promise<void> | undefined;
   private lastStatus: BrokerStatus = 'down';
   private waiters: Waiter[] = [];
+  /** Publishes in flight on the publisher connection (see {@link InFlight}). */
+  private readonly inFlight = new Set<InFlight>();
+  /** Bytes of the publishes in {@link RedisBroker.inFlight}. */
+  private pendingBytes = 0;
+  private readonly maxPendingBytes: number;
+  /** Resolves when the current subscriber connection closes; renewed on each close. */
+  private subscriberDropped = dropSignal();
 
   /**
    * Connects at once (in the background; see {@link RedisBroker.ready}).
@@ -117,6 +163,7 @@ export class RedisBroker implements Broker {
     this.prefix = options.prefix ?? 'sockeye:';
     this.sequences = new SequenceCounter(options.maxTrackedTopics);
     this.gaps = new GapDetector(options.maxTrackedTopics);
+    this.maxPendingBytes = options.maxPendingBytes ?? 32 * 1024 * 1024;
     const minDelay = options.minReconnectDelayMs ?? 50;
     const maxDelay = options.maxReconnectDelayMs ?? 2000;
     const connectionOptions = (role: string): RedisOptions => ({
@@ -138,11 +185,26 @@ export class RedisBroker implements Broker {
     });
     this.publisher.on('close', () => {
       this.publisherReady = false;
+      // ioredis forgets the commands that were in flight on a closed connection without
+      // settling them: they are lost as far as we can tell (Redis may have run them).
+      const error = new Error('the connection to Redis closed before Redis answered');
+      for (const publish of this.inFlight) {
+        publish.done = true;
+        this.reportLoss(
+          { reason: 'send-failed', topic: publish.topic, publisher: this.nodeId, count: 1, error },
+          false,
+          true,
+        );
+      }
+      this.inFlight.clear();
+      this.pendingBytes = 0;
       this.updateStatus();
     });
     this.subscriber.on('ready', () => void this.resubscribe());
     this.subscriber.on('close', () => {
       this.subscriberSynced = false;
+      this.subscriberDropped.resolve();
+      this.subscriberDropped = dropSignal();
       this.updateStatus();
     });
     for (const connection of [this.publisher, this.subscriber]) {
@@ -173,7 +235,7 @@ export class RedisBroker implements Broker {
   /**
    * Resolves when the broker is `'up'`: both connections ready and every topic
    * subscribed (or when it is closed). Waits as long as Redis stays away: bound it with
-   * your own timeout where that matters.
+   * a timeout of your own where that matters.
    */
   ready(): Promise<void> {
     if (this.lastStatus !== 'down') return Promise.resolve();
@@ -188,17 +250,11 @@ export class RedisBroker implements Broker {
     // the topic. Once it is, commands go straight out: Redis runs them in order, after a
     // resubscription already in flight.
     if (this.subscriber.status !== 'ready') return this.ready();
-    const subscribing = this.subscriber.subscribe(this.prefix + topic).then(
-      () => {},
-      (error: unknown) => {
-        // The connection dropped with the command in flight: the topic is in the set, so
-        // the next resubscription includes it.
-        this.reportError(
-          new BrokerError('subscribe', `subscribe ${topic}: ${String(error)}`, { cause: error }),
-        );
-        return this.ready();
-      },
-    );
+    const subscribing = this.onSubscriber(this.subscriber.subscribe(this.prefix + topic)).then((outcome) => {
+      // Dropped or failed with the command in flight: the topic is in the set, so the
+      // next resubscription includes it.
+      if (outcome !== 'done') return this.ready();
+    });
     const settled = subscribing.finally(() => {
       if (this.pending.get(topic) === settled) this.pending.delete(topic);
     });
@@ -210,12 +266,9 @@ export class RedisBroker implements Broker {
     if (!this.subscribed.delete(topic)) return;
     this.gaps.forget(topic);
     if (this.closed || this.subscriber.status !== 'ready') return; // a resubscription will not include it
-    try {
-      await this.subscriber.unsubscribe(this.prefix + topic);
-    } catch {
-      // The connection dropped: Redis forgot the subscription with it, and messages for
-      // a topic no longer in the set are not delivered anyway.
-    }
+    // If the connection drops meanwhile, Redis forgets the subscription with it, and
+    // messages for a topic no longer in the set are not delivered anyway.
+    await this.onSubscriber(this.subscriber.unsubscribe(this.prefix + topic));
   }
 
   publish(topic: string, data: Uint8Array, isBinary: boolean): void {
@@ -228,10 +281,37 @@ export class RedisBroker implements Broker {
       this.reportLoss({ reason: 'transport-down', topic, publisher: this.nodeId, count: 1 });
       return;
     }
+    const bytes = ENVELOPE_OVERHEAD + this.nodeId.length + data.length;
+    if (this.pendingBytes + bytes > this.maxPendingBytes && this.inFlight.size > 0) {
+      // Never sent, so no sequence number either. (One publish alone may exceed the
+      // bound: refusing it would make it unsendable forever.)
+      this.reportLoss({ reason: 'overloaded', topic, publisher: this.nodeId, count: 1 });
+      return;
+    }
     const envelope = encodeEnvelope(this.nodeId, this.sequences.next(topic), isBinary, data);
-    this.publisher.publish(this.prefix + topic, envelope).catch((error: Error) => {
-      this.reportLoss({ reason: 'send-failed', topic, publisher: this.nodeId, count: 1, error });
-    });
+    const publish: InFlight = { topic, bytes, done: false };
+    this.inFlight.add(publish);
+    this.pendingBytes += bytes;
+    this.publisher.publish(this.prefix + topic, envelope).then(
+      () => this.settle(publish),
+      (error: Error) => {
+        if (publish.done) return; // already reported when its connection closed
+        this.settle(publish);
+        this.reportLoss(
+          { reason: 'send-failed', topic, publisher: this.nodeId, count: 1, error },
+          false,
+          true,
+        );
+      },
+    );
+  }
+
+  /** A publish in flight was answered or failed. */
+  private settle(publish: InFlight): void {
+    if (publish.done) return;
+    publish.done = true;
+    this.inFlight.delete(publish);
+    this.pendingBytes -= publish.bytes;
   }
 
   /**
@@ -252,16 +332,30 @@ export class RedisBroker implements Broker {
   /** (Re)subscribe every topic on a fresh subscriber connection, then report `'up'`. */
   private async resubscribe(): Promise<void> {
     const channels = [...this.subscribed].map((topic) => this.prefix + topic);
-    try {
-      if (channels.length > 0) await this.subscriber.subscribe(...channels);
-    } catch (error) {
+    if (channels.length > 0) {
       // Dropped again (or refused): the next 'ready' retries.
-      this.reportError(new BrokerError('subscribe', `resubscribe: ${String(error)}`, { cause: error }));
-      return;
+      if ((await this.onSubscriber(this.subscriber.subscribe(...channels))) !== 'done') return;
     }
     if (this.subscriber.status !== 'ready') return;
     this.subscriberSynced = true;
     this.updateStatus();
+  }
+
+  /**
+   * Wait for a command on the subscriber connection, or for that connection to close
+   * (see {@link Outcome}). A failure is reported as an error of kind `'subscribe'`.
+   */
+  private onSubscriber(command: Promise<unknown>): Promise<Outcome> {
+    return Promise.race([
+      command.then(
+        (): Outcome => 'done',
+        (error: unknown): Outcome => {
+          this.reportError(new BrokerError('subscribe', `redis: ${String(error)}`, { cause: error }));
+          return 'failed';
+        },
+      ),
+      this.subscriberDropped.promise.then((): Outcome => 'dropped'),
+    ]);
   }
 
   private receive(channel: Buffer, envelope: Buffer): void {
@@ -345,20 +439,28 @@ export class RedisBroker implements Broker {
   }
 }
 
+/** How long close() lets Redis answer QUIT before it drops the connection, in milliseconds. */
+const QUIT_GRACE_MS = 5000;
+
 /** End a connection for good and wait until its socket is gone. */
 async function endConnection(connection: Redis): Promise<void> {
   if (connection.status === 'end') return;
-  const ended = new Promise<void>((resolve) => connection.once('end', () => resolve()));
-  if (connection.status === 'ready') {
-    // QUIT lets the publishes already written get their replies first.
-    connection.quit().catch(() => connection.disconnect());
-  } else if (connection.status === 'reconnecting') {
+  if (connection.status === 'reconnecting') {
     // Waiting to reconnect: there is no socket, only the timer, which disconnect()
     // clears. ioredis emits no 'end' in this state, so there is nothing to wait for.
     connection.disconnect();
     return;
+  }
+  const ended = new Promise<void>((resolve) => connection.once('end', () => resolve()));
+  let timer: NodeJS.Timeout | undefined;
+  if (connection.status === 'ready') {
+    // QUIT lets the publishes already written get their replies first; a Redis that
+    // does not answer within QUIT_GRACE_MS is dropped without waiting any longer.
+    connection.quit().catch(() => connection.disconnect());
+    timer = setTimeout(() => connection.disconnect(), QUIT_GRACE_MS);
   } else {
-    connection.disconnect();
+    connection.disconnect(); // connecting: drop the socket being opened
   }
   await ended;
+  clearTimeout(timer);
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { BrokerError, BrokerLoss, BrokerMessage, BrokerStatus } from 'sockeye/pubsub';
 import { missing, REDIS_SERVER, ROOT } from '../../../scripts/lib/prereqs.js';
+import { brokerContract } from '../../sockeye/test/pubsub/broker-contract.js';
 import { RedisBroker, type RedisBrokerOptions } from '../src/index.js';
 import { digest, payload } from './fixtures/payloads.js';
 import { RedisServer, waitFor } from './redis-server.js';
@@ -52,15 +53,28 @@ function publishPayloads(broker: RedisBroker, topic: string, count: number) {
   }
 }
 
-describe('RedisBroker on a real redis-server', { skip, timeout: 120_000 }, () => {
-  let redis: RedisServer;
-  before(async () => {
-    redis = await RedisServer.start();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+let redis: RedisServer;
+before(async () => {
+  if (!skip) redis = await RedisServer.start();
+});
+after(async () => {
+  await redis?.stop();
+});
 
+let prefixes = 0;
+brokerContract(
+  'RedisBroker',
+  async (count) => {
+    // A prefix of its own per test: nothing left over from another test can interfere.
+    const prefix = `contract${++prefixes}:`;
+    const brokers = Array.from({ length: count }, () => new RedisBroker({ url: redis.url, prefix }));
+    await Promise.all(brokers.map((broker) => broker.ready()));
+    return brokers;
+  },
+  { skip },
+);
+
+describe('RedisBroker on a real redis-server', { skip, timeout: 120_000 }, () => {
   it('carries every publish of three nodes exactly once to each other node, in order, byte for byte', async () => {
     const nodes = ['a', 'b', 'c'].map((id) => node(redis, { nodeId: `three-${id}` }));
     try {
@@ -241,6 +255,79 @@ describe('RedisBroker on a real redis-server', { skip, timeout: 120_000 }, () =>
       );
       assert.deepEqual(b.losses, [{ reason: 'gap', topic: 'room', publisher: 'gap-a', count: 5 }]);
       assert.deepEqual(a.losses, []);
+    } finally {
+      admin.disconnect();
+      await Promise.all([a.broker.close(), b.broker.close()]);
+    }
+  });
+
+  it('reports publishes whose connection failed in flight as send-failed, and subscribers see them as a gap', async () => {
+    const a = node(redis, { nodeId: 'inflight-a' });
+    const b = node(redis, { nodeId: 'inflight-b' });
+    const admin = new Redis(redis.url);
+    try {
+      await b.broker.subscribe('room');
+      await Promise.all([a.broker.ready(), b.broker.ready()]);
+      a.broker.publish('room', Buffer.from('1'), false);
+      await waitFor(() => b.messages.length >= 1, 'the first message');
+      const clients = String(await admin.client('LIST'));
+      const publisherId = /id=(\d+) [^\n]*name=sockeye-pub-inflight-a /.exec(clients)?.[1];
+      assert.ok(publisherId, clients);
+      // Hold every write command (PUBLISH included) so the next three stay in flight,
+      // then cut the publishing connection under them.
+      await admin.client('PAUSE', '10000', 'WRITE');
+      try {
+        for (let i = 2; i <= 4; i++) a.broker.publish('room', Buffer.from(String(i)), false);
+        await admin.client('KILL', 'ID', publisherId);
+      } finally {
+        await admin.client('UNPAUSE');
+      }
+      await waitFor(() => a.lost('send-failed') === 3, 'the failed sends');
+      assert.ok(a.losses.every((loss) => loss.error instanceof Error));
+      await a.broker.ready();
+      a.broker.publish('room', Buffer.from('5'), false);
+      await waitFor(() => b.messages.length >= 2, 'the message after');
+      assert.deepEqual(
+        b.messages.map((m) => `${m.sequence}:${m.data}`),
+        ['1:1', '5:5'],
+      );
+      assert.deepEqual(b.losses, [{ reason: 'gap', topic: 'room', publisher: 'inflight-a', count: 3 }]);
+    } finally {
+      admin.disconnect();
+      await Promise.all([a.broker.close(), b.broker.close()]);
+    }
+  });
+
+  it('bounds the bytes waiting for Redis: past maxPendingBytes a publish is reported overloaded, not queued', async () => {
+    const a = node(redis, { nodeId: 'bounded-a', maxPendingBytes: 1000 });
+    const b = node(redis, { nodeId: 'bounded-b' });
+    const admin = new Redis(redis.url);
+    try {
+      await b.broker.subscribe('room');
+      await Promise.all([a.broker.ready(), b.broker.ready()]);
+      // Each envelope is 11 + 9 (node id) + 280 = 300 bytes: three fit in 1000, a fourth does not.
+      await admin.client('PAUSE', '10000', 'WRITE');
+      try {
+        for (let i = 0; i < 10; i++) a.broker.publish('room', Buffer.alloc(280, i), true);
+        await waitFor(() => a.lost('overloaded') === 7, 'the overloaded publishes');
+      } finally {
+        await admin.client('UNPAUSE');
+      }
+      await waitFor(() => b.messages.length >= 3, 'the three sent');
+      assert.deepEqual(
+        b.messages.map((m) => [m.sequence, m.data[0]]),
+        [
+          [1, 0],
+          [2, 1],
+          [3, 2],
+        ],
+      );
+      // Answered publishes free their bytes: the next ones go out again, with no gap.
+      a.broker.publish('room', Buffer.alloc(280, 10), true);
+      await waitFor(() => b.messages.length >= 4, 'the next one');
+      assert.deepEqual([b.messages[3]!.sequence, b.messages[3]!.data[0]], [4, 10]);
+      assert.deepEqual(b.losses, []);
+      assert.equal(a.losses.length, 7);
     } finally {
       admin.disconnect();
       await Promise.all([a.broker.close(), b.broker.close()]);

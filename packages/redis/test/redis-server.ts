@@ -67,11 +67,20 @@ export class RedisServer {
   }
 }
 
-/** Poll `condition` every 10 ms until it holds; reject after `timeoutMs` (a guard, not a measurement). */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+/**
+ * Poll `condition` every 10 ms until it holds; reject after `timeoutMs` (a guard, not a
+ * measurement). `what` may be a function, to describe the state at the time of failure.
+ */
+export async function waitFor(
+  condition: () => boolean,
+  what: string | (() => string),
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -4,6 +4,12 @@ import { HandshakeError } from '../protocol/errors.js';
 import { buildRequest, type ExtensionOffer, generateKey, validateResponse } from '../protocol/handshake.js';
 import { HttpHeadParser, type ResponseHead } from '../protocol/http.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_HANDSHAKE_BYTES } from '../protocol/limits.js';
+import {
+  DeflatePool,
+  PERMESSAGE_DEFLATE,
+  PerMessageDeflate,
+  type PerMessageDeflateExtension,
+} from '../protocol/permessage-deflate.js';
 import type { ClientOptions } from './options.js';
 
 /** Redirects followed when `followRedirects` is `true`. */
@@ -19,8 +25,28 @@ export interface OpenedSocket {
   protocol: string;
   /** The extensions the server accepted. */
   extensions: ExtensionOffer[];
+  /** The negotiated permessage-deflate codec for the connection, or null when none was agreed. */
+  deflate: PerMessageDeflateExtension | null;
   /** The URL finally connected to (after redirects). */
   url: URL;
+}
+
+/** The pool shared by every client that does not bring its own (created on first use). */
+let sharedClientPool: DeflatePool | null = null;
+
+/**
+ * The permessage-deflate configuration for a client's `perMessageDeflate` option, or null
+ * when it is `false`. Clients without a `pool` of their own share one: its idle streams
+ * are reset and its scratch buffer is only used synchronously, so nothing leaks from one
+ * connection to another, and a client costs no 64 KiB scratch buffer of its own.
+ * @throws RangeError on an option out of range
+ */
+export function clientDeflate(option: ClientOptions['perMessageDeflate']): PerMessageDeflate | null {
+  if (option === false) return null;
+  const options = typeof option === 'object' ? option : {};
+  if (options.pool !== undefined) return new PerMessageDeflate(options);
+  sharedClientPool ??= new DeflatePool();
+  return new PerMessageDeflate({ ...options, pool: sharedClientPool });
 }
 
 /** Something that can cancel a handshake in progress. */
@@ -35,14 +61,18 @@ export interface HandshakeHandle {
  * Open a WebSocket connection to `url` (ws: or wss:): TCP (through an HTTP CONNECT proxy
  * when one applies), TLS for wss, the upgrade request, and the response checked with the
  * core's bounded head parser and `validateResponse`. Everything is bounded by
- * `handshakeTimeout`. Rejects with a {@link HandshakeError} (status 0 when the server
- * never answered with an HTTP status) or the socket's error.
+ * `handshakeTimeout`. Offers permessage-deflate unless `perMessageDeflate` is false and
+ * checks the answer. Rejects with a {@link HandshakeError} (status 0 when the server never
+ * answered with an HTTP status, or answered with extensions we cannot accept) or the
+ * socket's error.
+ * @throws RangeError (synchronously) when a `perMessageDeflate` option is out of range
  */
 export function openHandshake(
   url: URL,
   protocols: readonly string[],
   options: ClientOptions,
 ): HandshakeHandle {
+  const deflate = clientDeflate(options.perMessageDeflate);
   let socket: Socket | null = null;
   let settled = false;
   let rejectResult!: (error: Error) => void;
@@ -59,7 +89,7 @@ export function openHandshake(
     const attempt = async () => {
       let target = url;
       for (let redirects = 0; ; redirects++) {
-        const outcome = await handshakeOnce(target, protocols, options, (s) => {
+        const outcome = await handshakeOnce(target, protocols, options, deflate, (s) => {
           socket = s;
         });
         if ('socket' in outcome) return outcome;
@@ -143,6 +173,7 @@ async function handshakeOnce(
   url: URL,
   protocols: readonly string[],
   options: ClientOptions,
+  deflate: PerMessageDeflate | null,
   track: (socket: Socket) => void,
 ): Promise<OpenedSocket | Redirect> {
   const secure = url.protocol === 'wss:';
@@ -174,6 +205,7 @@ async function handshakeOnce(
       protocols,
       origin: options.origin,
       headers: options.headers,
+      extensions: deflate?.offer(),
     }),
   );
   const { head, rest } = await readHead(
@@ -186,8 +218,22 @@ async function handshakeOnce(
     socket.destroy();
     return { status: head.statusCode, location };
   }
-  const accepted = validateResponse(head, { key, protocols: [...protocols], extensions: [] });
-  return { socket, rest, protocol: accepted.protocol, extensions: accepted.extensions, url };
+  const accepted = validateResponse(head, {
+    key,
+    protocols: [...protocols],
+    extensions: deflate === null ? [] : [PERMESSAGE_DEFLATE],
+  });
+  // A response we did not offer or cannot honour throws a HandshakeError: the caller
+  // destroys the socket and the connection fails (RFC 6455 section 4.1, RFC 7692 section 5).
+  const extension = deflate === null ? null : deflate.accept(accepted.extensions);
+  return {
+    socket,
+    rest,
+    protocol: accepted.protocol,
+    extensions: accepted.extensions,
+    deflate: extension,
+    url,
+  };
 }
 
 function unbracket(hostname: string): string {

@@ -3,6 +3,9 @@
  * `WebSocketStream`, on the sans-I/O protocol core.
  * @packageDocumentation
  */
+
+/** The type of {@link ClientOptions.perMessageDeflate}'s object form (from the protocol core). */
+export type { PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 export { DEFAULT_MAX_REDIRECTS, noProxyMatches, resolveProxy } from './connect.js';
 export { CloseEvent, type CloseEventInit, ErrorEvent, type ErrorEventInit } from './events.js';
 export type { ClientOptions } from './options.js';

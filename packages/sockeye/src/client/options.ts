@@ -1,4 +1,5 @@
 import type { SecureContextOptions } from 'node:tls';
+import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 
 /**
  * The Node-only options of the client (browsers have none of these). Every field is
@@ -56,6 +57,19 @@ export interface ClientOptions {
    * @defaultValue undefined (from the environment)
    */
   proxy?: string | false | undefined;
+  /**
+   * permessage-deflate (RFC 7692). Offered by default, as browsers do, with the offer
+   * `permessage-deflate; client_max_window_bits`; `false` offers nothing; an object sets
+   * the offer and our compressor (threshold, level, memLevel, windows, no context
+   * takeover: see {@link PerMessageDeflateOptions}). The server's answer is checked: one
+   * that does not match the offer fails the connection (`error`, then `close` 1006).
+   * Inflation is bounded by `maxPayload` while it runs (a decompression bomb gets 1009).
+   * Clients that do not pass a `pool` share one process-wide pool of reset zlib streams
+   * and its 64 KiB scratch buffer.
+   * @defaultValue true (threshold 1024 bytes, level 1, memLevel 8, both windows 15,
+   * context takeover both ways)
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions | undefined;
   /** Aborting it fails the opening handshake (it does nothing once the connection is open). */
   signal?: AbortSignal | undefined;
   /** TLS: trusted CA certificates (instead of Node's bundle). */

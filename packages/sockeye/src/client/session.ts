@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { CloseCode } from '../protocol/close-codes.js';
 import { type CloseInfo, Connection } from '../protocol/connection.js';
+import type { Extension } from '../protocol/extension.js';
 import { DEFAULT_CLOSE_TIMEOUT_MS } from '../protocol/limits.js';
 import type { Payload } from '../protocol/output.js';
 
@@ -65,6 +66,8 @@ export class Session {
       maxPayload?: number | undefined;
       maxFragments?: number | undefined;
       closeTimeout?: number | undefined;
+      /** The negotiated extension (permessage-deflate), if any; closed with the connection. */
+      extension?: Extension | null | undefined;
     },
   ) {
     const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT_MS;
@@ -80,6 +83,7 @@ export class Session {
         role: 'client',
         ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
         ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
+        ...(options.extension ? { extensions: [options.extension] } : {}),
       },
     );
     this.closeTimeoutMs = closeTimeout;

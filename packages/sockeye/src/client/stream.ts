@@ -240,7 +240,7 @@ export class WebSocketStream {
               }
             },
           },
-          options,
+          { ...options, extension: opened.deflate },
         );
         if (this.#closeRequested !== null) {
           this.#session.close(this.#closeRequested.code, this.#closeRequested.reason);

@@ -376,7 +376,7 @@ export class WebSocket extends EventTarget {
         },
         closed: (end) => this.#queueTask(() => this.#dispatchClose(end)),
       },
-      this.#options,
+      { ...this.#options, extension: opened.deflate },
     );
   }
 

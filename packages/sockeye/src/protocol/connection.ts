@@ -216,11 +216,18 @@ export class Connection implements FrameHandler {
    * Queue a message prepared once for many connections (a broadcast, see
    * `PerMessageDeflate.prepareMessage`). Its encoded bytes are sent as they are when this
    * connection's extension can take them (permessage-deflate without context takeover on
-   * our side); otherwise the message is sent as with {@link Connection.send}. Returns false
-   * once a close frame was sent.
+   * our side); otherwise the message is sent as with {@link Connection.send}. A server
+   * connection without an extension queues `message.frame`, when there is one, by
+   * reference (no framing, no copy). Returns false once a close frame was sent.
    */
   sendPrepared(message: PreparedMessage): boolean {
     if (this.closeSent) return false;
+    if (this.extension === null && message.frame !== undefined && this.role === 'server') {
+      // The frame was built once for every connection: queue the same bytes, no copy.
+      this.output.pushFrame(message.frame);
+      this.signalOutput();
+      return true;
+    }
     const payload = this.extension === null ? null : this.extension.preparedPayload(message);
     if (payload === null) return this.send(message.data, message.isText);
     const opcode = message.isText ? Opcode.Text : Opcode.Binary;

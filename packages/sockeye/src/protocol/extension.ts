@@ -55,6 +55,13 @@ export interface PreparedMessage {
   readonly encoded: Buffer | null;
   /** The LZ77 window (in bits) the encoder used: a peer must accept at least this. */
   readonly windowBits: number;
+  /**
+   * The whole uncompressed frame (FIN, no RSV bit, unmasked, `data` as payload), built
+   * once (`buildFrame`) for a broadcast: a server connection that sends `data` as it is
+   * (no extension negotiated) queues these bytes by reference instead of framing `data`
+   * again. Optional; ignored by clients (their frames are masked).
+   */
+  readonly frame?: Buffer | undefined;
 }
 
 /**

@@ -120,3 +120,16 @@ export function encodeFrameHeader(options: EncodeHeaderOptions): Buffer {
   writeFrameHeader(header, 0, firstByte, options.length, options.maskKey);
   return header;
 }
+
+/**
+ * Build a whole unmasked frame, header and payload, in one new buffer: what a server
+ * queues on many connections at once (see `OutputQueue.pushFrame` and
+ * `PreparedMessage.frame`). `firstByte` is FIN, RSV and opcode combined.
+ */
+export function buildFrame(firstByte: number, payload: Uint8Array): Buffer {
+  const size = headerSize(payload.length, false);
+  const frame = Buffer.allocUnsafe(size + payload.length);
+  writeFrameHeader(frame, 0, firstByte, payload.length);
+  frame.set(payload, size);
+  return frame;
+}

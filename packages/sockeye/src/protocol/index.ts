@@ -15,6 +15,7 @@ export {
 export { HandshakeError, ProtocolError, type ProtocolRule } from './errors.js';
 export { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 export {
+  buildFrame,
   type EncodeHeaderOptions,
   encodeFrameHeader,
   FIN_BIT,

@@ -110,6 +110,21 @@ export class OutputQueue {
     this.chunks.push(body);
   }
 
+  /**
+   * Queue a complete frame (header and payload) built elsewhere, by reference: the same
+   * bytes can be queued on many connections (a broadcast frames a message once and every
+   * subscriber writes that one Buffer). Only for an unmasked queue (a server's): a
+   * client's frames each need their own masking key. The caller must not change `frame`
+   * until every queue it was given to has written it.
+   * @throws RangeError on a masking queue
+   */
+  pushFrame(frame: Buffer): void {
+    if (this.mask) throw new RangeError('a prebuilt frame cannot be sent by a masking (client) queue');
+    this.closeRegion();
+    this.chunks.push(frame);
+    this.bytes += frame.length;
+  }
+
   /** Take every queued byte, in order, and leave the queue empty. Returns an empty array when there is nothing. */
   take(): Buffer[] {
     this.closeRegion();

@@ -49,9 +49,12 @@ export interface BrokerMessage {
  *   have received it.
  * - `'gap'`: this node, as a subscriber, saw a publisher's sequence number jump: messages
  *   that other node sent on this topic never arrived here.
+ * - `'overloaded'`: this node published while the transport had more unanswered
+ *   publishes than the broker's bound allows (a stalled transport must not grow memory
+ *   without limit); the message was never sent.
  * - `'closed'`: this node published after {@link Broker.close}.
  */
-export type LossReason = 'transport-down' | 'send-failed' | 'gap' | 'closed';
+export type LossReason = 'transport-down' | 'send-failed' | 'gap' | 'overloaded' | 'closed';
 
 /**
  * Messages that did not make it, as this node observed them. Each node reports what it
@@ -163,6 +166,13 @@ export interface Broker {
    * of kind `'config'`. Attach before subscribing: nothing is buffered for a late handler.
    */
   attach(handler: BrokerHandler): void;
+  /**
+   * Resolves when {@link Broker.status} is `'up'` (at once for a broker that is always
+   * up), or when the broker is closed. It waits as long as the transport stays away:
+   * bound it with a timeout of your own where that matters. A server may await it before
+   * it reports itself listening.
+   */
+  ready(): Promise<void>;
   /**
    * Subscribe this node to `topic` (idempotent). The promise resolves once messages that
    * other nodes publish to it are delivered here. While the transport is down it

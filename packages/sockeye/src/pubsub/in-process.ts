@@ -115,6 +115,11 @@ export class InProcessBroker implements Broker {
     this.handler = handler;
   }
 
+  /** Resolves at once: an in-process broker is up from the start until it is closed. */
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
   subscribe(topic: string): Promise<void> {
     if (!this.closed && !this.subscribed.has(topic)) {
       this.subscribed.add(topic);

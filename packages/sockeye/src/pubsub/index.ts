@@ -1,7 +1,8 @@
 /**
  * Topics across server processes: the {@link Broker} contract, the default
- * {@link InProcessBroker}, and the sequence-number building blocks for brokers whose
- * transport can lose messages.
+ * {@link InProcessBroker}, the {@link TopicRegistry} a server keeps its local
+ * subscriptions in, and the sequence-number building blocks for brokers whose transport
+ * can lose messages.
  * @packageDocumentation
  */
 export {
@@ -18,3 +19,11 @@ export {
 } from './broker.js';
 export { InProcessBroker, type InProcessBrokerOptions, InProcessHub } from './in-process.js';
 export { DEFAULT_MAX_TRACKED_TOPICS, GapDetector, SequenceCounter } from './sequence.js';
+export {
+  DEFAULT_MAX_TOPIC_LENGTH,
+  DEFAULT_MAX_TOPICS_PER_SUBSCRIBER,
+  TopicError,
+  TopicRegistry,
+  type TopicRegistryOptions,
+  type TopicRule,
+} from './topics.js';

@@ -12,6 +12,8 @@ export {
   type WebSocketServerEvents,
 } from './server.js';
 export {
+  type PublishData,
+  type PublishOptions,
   type SendData,
   SendStatus,
   type UpgradeRequestContext,

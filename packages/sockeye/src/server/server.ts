@@ -4,25 +4,41 @@ import type { Server as HttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import {
   buildAcceptResponse,
+  buildFrame,
   buildRejectResponse,
   CloseCode,
+  FIN_BIT,
   HandshakeError,
   type HeaderMap,
   HttpHeadParser,
   limits,
+  Opcode,
   PerMessageDeflate,
   type PerMessageDeflateExtension,
   type PerMessageDeflateOptions,
+  type PreparedMessage,
   type RequestHead,
   type UpgradeRequestInfo,
   validateRequest,
 } from '../protocol/index.js';
+import {
+  type Broker,
+  type BrokerError,
+  type BrokerLoss,
+  type BrokerMessage,
+  type BrokerStatus,
+  InProcessBroker,
+  TopicRegistry,
+} from '../pubsub/index.js';
 import { isOriginAllowed, type OriginPolicy } from './origin.js';
-import type {
-  UpgradeRequestContext,
-  WebSocketHandlers,
-  WebSocketServerOptions,
-  WireDirection,
+import {
+  type PublishData,
+  type PublishOptions,
+  SendStatus,
+  type UpgradeRequestContext,
+  type WebSocketHandlers,
+  type WebSocketServerOptions,
+  type WireDirection,
 } from './types.js';
 import { type ConnectionHost, ServerWebSocket } from './websocket.js';
 
@@ -36,6 +52,21 @@ export interface WebSocketServerEvents {
    * errors when `handlers.error` is absent.
    */
   error: [error: unknown];
+  /**
+   * Topic messages were lost, as this server's broker saw it (see `BrokerLoss` and
+   * docs/scaling.md): published while the broker's transport was down, a gap in another
+   * server's messages, a publish after `close()`. Without a listener, the first loss
+   * becomes a process warning.
+   */
+  lost: [loss: BrokerLoss];
+  /**
+   * The broker reported an error (a refused Redis connection, a failed resubscription,
+   * ...); it carries on and reconnects by itself. Without a listener, the first one
+   * becomes a process warning.
+   */
+  brokerError: [error: BrokerError];
+  /** The broker went `up`, `down` (its transport is away: publishes are lost) or `closed`. */
+  brokerStatus: [status: BrokerStatus];
 }
 
 /** Options of {@link WebSocketServer.close}. */
@@ -124,10 +155,16 @@ export class WebSocketServer<Data = undefined>
   readonly path: string | undefined;
   /**
    * The server's permessage-deflate configuration and stream pool, or null when
-   * compression is off. Compress a broadcast once with `perMessageDeflate.prepareMessage()`
-   * and send it with {@link ServerWebSocket.sendPrepared}.
+   * compression is off. `publish` compresses a message once with its `prepareMessage()`
+   * for every subscriber without context takeover.
    */
   readonly perMessageDeflate: PerMessageDeflate | null;
+  /**
+   * The broker that carries this server's topic publishes to the other servers (the
+   * `broker` option, or the server's own `InProcessBroker`). Closed by {@link WebSocketServer.close}.
+   */
+  readonly broker: Broker;
+  /** @internal */ readonly topicRegistry: TopicRegistry<ServerWebSocket<Data>>;
 
   private readonly options: WebSocketServerOptions<Data>;
   private readonly connectionOptions: { maxPayload: number; maxFragments: number };
@@ -153,6 +190,8 @@ export class WebSocketServer<Data = undefined>
   private onAllClosed: (() => void) | null = null;
   private listenError: unknown = null;
   private listenWaiters = 0;
+  /** Events already turned into a process warning for want of a listener. */
+  private readonly warned = new Set<'lost' | 'brokerError'>();
 
   /**
    * @throws TypeError unless exactly one of `port`, `server` and `noServer` is given, or
@@ -189,6 +228,16 @@ export class WebSocketServer<Data = undefined>
     this.origins = options.origins;
     this.wiretap = options.wiretap;
     this.path = options.path;
+    this.broker = options.broker ?? new InProcessBroker();
+    this.topicRegistry = new TopicRegistry(this.broker, options.topics);
+    this.broker.attach({
+      onMessage: (message: BrokerMessage) => {
+        this.deliver(message.topic, message.data, !message.isBinary, null);
+      },
+      onLost: (loss: BrokerLoss) => this.brokerEvent('lost', loss),
+      onError: (error: BrokerError) => this.brokerEvent('brokerError', error),
+      onStatus: (status: BrokerStatus) => this.emit('brokerStatus', status),
+    });
     const periods = [this.handshakeTimeout, this.closeTimeout];
     if (this.pingInterval > 0) periods.push(this.pingInterval, this.pongTimeout);
     // A deadline fires at most a quarter of its period late.
@@ -258,6 +307,89 @@ export class WebSocketServer<Data = undefined>
   }
 
   /**
+   * Publish a message to every connection subscribed to `topic` (see
+   * `ServerWebSocket.subscribe`), on this server and, through the broker, on the other
+   * servers of the application. The message is framed once and the same bytes are
+   * written to every local subscriber. Each subscriber's backpressure policy applies, as
+   * for `send()`: one whose buffered bytes would pass `maxBufferedBytes` is skipped for
+   * this message (or closed with 1008 under `closeOnBackpressureLimit`); memory never
+   * grows without bound. `data` is copied: it may be reused once this returns.
+   * @returns how many local subscribers it was queued for (the other servers' are not
+   *   counted: the broker delivers to them later; losses come as `lost` events)
+   * @throws `TopicError` (close code 1008) for an empty or too long topic name
+   */
+  publish(topic: string, data: PublishData, options?: PublishOptions): number {
+    return this.publishFrom(null, topic, data, options);
+  }
+
+  /** How many connections of this server are subscribed to `topic` (other servers' are not counted). */
+  subscriberCount(topic: string): number {
+    return this.topicRegistry.subscriberCount(topic);
+  }
+
+  /** @internal */
+  publishFrom(
+    sender: ServerWebSocket<Data> | null,
+    topic: string,
+    data: PublishData,
+    options: PublishOptions | undefined,
+  ): number {
+    this.topicRegistry.checkTopic(topic);
+    const isText = !(options?.isBinary ?? typeof data !== 'string');
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
+    const count = this.deliver(topic, bytes, isText, sender);
+    this.broker.publish(topic, bytes, !isText);
+    return count;
+  }
+
+  /** Write a message to the local subscribers of `topic` but `except`, framed once. */
+  private deliver(
+    topic: string,
+    bytes: Uint8Array,
+    isText: boolean,
+    except: ServerWebSocket<Data> | null,
+  ): number {
+    const subscribers = this.topicRegistry.subscribers(topic);
+    const size = subscribers.size;
+    if (size === 0 || (size === 1 && except !== null && subscribers.has(except))) return 0;
+    // One frame for everybody: each connection queues this same Buffer (no copy, no
+    // header per connection); `data` is a view of it, the server's own copy.
+    // With permessage-deflate, the payload is also compressed once (when a subscriber
+    // negotiated it): connections without the extension take the frame, those without
+    // context takeover the compressed payload, the others compress it themselves.
+    const frame = buildFrame(FIN_BIT | (isText ? Opcode.Text : Opcode.Binary), bytes);
+    const data = frame.subarray(frame.length - bytes.length);
+    const deflate = this.perMessageDeflate;
+    const message: PreparedMessage =
+      deflate !== null && anyCompressed(subscribers, except)
+        ? { ...deflate.prepareMessage(data, isText), frame }
+        : { data, isText, extension: '', encoded: null, windowBits: 0, frame };
+    let count = 0;
+    for (const ws of subscribers) {
+      if (ws !== except && ws._sendPrepared(message) !== SendStatus.Dropped) count++;
+    }
+    return count;
+  }
+
+  /** A loss or an error from the broker: to its listeners, or once as a process warning. */
+  private brokerEvent(name: 'lost', value: BrokerLoss): void;
+  private brokerEvent(name: 'brokerError', value: BrokerError): void;
+  private brokerEvent(name: 'lost' | 'brokerError', value: BrokerLoss | BrokerError): void {
+    if (this.listenerCount(name) > 0) {
+      if (name === 'lost') this.emit('lost', value as BrokerLoss);
+      else this.emit('brokerError', value as BrokerError);
+      return;
+    }
+    if (this.warned.has(name)) return;
+    this.warned.add(name);
+    const what =
+      name === 'lost'
+        ? `lost ${(value as BrokerLoss).count} message(s) on topic ${JSON.stringify((value as BrokerLoss).topic)} (${(value as BrokerLoss).reason})`
+        : `broker error: ${(value as BrokerError).message}`;
+    process.emitWarning(`sockeye: ${what}; listen to the server's '${name}' event (warned once)`);
+  }
+
+  /**
    * Take over an upgrade request that Node's HTTP server parsed (attached and `noServer`
    * modes). Validates it, runs the origin check, `authenticate` and `selectProtocol`, and
    * either answers 101 and opens the connection (resolving with it) or answers with an
@@ -297,7 +429,8 @@ export class WebSocketServer<Data = undefined>
   /**
    * Shut down gracefully: refuse new upgrades with 503, send a close frame (1001) to
    * every connection, wait for their closing handshakes up to `timeout`, terminate the
-   * rest, stop listening, and resolve. Calling it again returns the same promise.
+   * rest, stop listening, close the broker (the `broker` option's too), and resolve.
+   * Calling it again returns the same promise.
    */
   close(options: ServerCloseOptions = {}): Promise<void> {
     if (this.closePromise !== null) return this.closePromise;
@@ -326,6 +459,7 @@ export class WebSocketServer<Data = undefined>
       if (this.httpServer !== null) UpgradeRouter.for(this.httpServer).remove(this);
       const netServer = this.netServer;
       if (netServer?.listening) await new Promise<void>((resolve) => netServer.close(() => resolve()));
+      await this.broker.close();
     })();
     return this.closePromise;
   }
@@ -348,6 +482,7 @@ export class WebSocketServer<Data = undefined>
   /** @internal */
   connectionClosed(ws: ServerWebSocket<Data>): void {
     this.openClients.delete(ws);
+    this.topicRegistry.unsubscribeAll(ws);
   }
 
   /** @internal */
@@ -606,6 +741,21 @@ export class WebSocketServer<Data = undefined>
     this.dirty = [];
     for (const ws of dirty) ws._flush();
   }
+}
+
+function toBytes(data: Buffer | ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
+}
+
+/** Whether a subscriber other than `except` negotiated permessage-deflate. */
+function anyCompressed<Data>(
+  subscribers: ReadonlySet<ServerWebSocket<Data>>,
+  except: ServerWebSocket<Data> | null,
+): boolean {
+  for (const ws of subscribers) if (ws !== except && ws.extensions !== '') return true;
+  return false;
 }
 
 /** The path of a request target, without the query. */

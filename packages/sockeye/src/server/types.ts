@@ -1,6 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { HeaderMap, PerMessageDeflateOptions, UpgradeRequestInfo } from '../protocol/index.js';
+import type { Broker, TopicRegistryOptions } from '../pubsub/index.js';
 import type { OriginPolicy } from './origin.js';
 import type { ServerWebSocket } from './websocket.js';
 
@@ -24,6 +25,22 @@ export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
  * asynchronously, and messages sent after it wait for it, so the order is kept.
  */
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
+
+/**
+ * What `publish()` accepts: like {@link SendData} without `Blob` (a publish is framed
+ * once, synchronously, for every subscriber).
+ */
+export type PublishData = string | Buffer | ArrayBuffer | ArrayBufferView;
+
+/** Options of `server.publish()` and `ws.publish()`. */
+export interface PublishOptions {
+  /**
+   * Send as a binary (true) or text (false) message. A `Buffer` sent as text must hold
+   * valid UTF-8 (it is not re-validated).
+   * @defaultValue false for a `string`, true for anything else
+   */
+  isBinary?: boolean;
+}
 
 /** Which way bytes crossed the wire, for {@link WebSocketServerOptions.wiretap}. */
 export type WireDirection = 'in' | 'out';
@@ -201,6 +218,21 @@ export interface WebSocketServerOptions<Data> {
    * @defaultValue true
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Carries topic publishes to the other server processes of the application (see
+   * `docs/scaling.md`): an `InProcessBroker` on a shared `InProcessHub` for several
+   * servers in one process, `RedisBroker` from `@sockeye/redis` across processes and
+   * machines. The server attaches itself to it (a broker serves one server: one already
+   * attached makes the constructor throw a `BrokerError`), and {@link WebSocketServer.close}
+   * closes it, the default one and one passed in alike.
+   * @defaultValue a new `InProcessBroker` of its own (publishes stay in this server)
+   */
+  broker?: Broker;
+  /**
+   * Limits on topics: longest topic name (256 characters) and most topics per connection
+   * (1,000). `ws.subscribe()` past them throws a `TopicError` (close code 1008).
+   */
+  topics?: TopicRegistryOptions;
   /** Extra headers for every 101 response (validated: no CR/LF injection). */
   headers?: Readonly<Record<string, string>>;
   /**

@@ -10,7 +10,15 @@ import {
   type Payload,
   type PreparedMessage,
 } from '../protocol/index.js';
-import { type SendData, SendStatus, type WebSocketHandlers, type WireDirection } from './types.js';
+import type { TopicRegistry } from '../pubsub/index.js';
+import {
+  type PublishData,
+  type PublishOptions,
+  type SendData,
+  SendStatus,
+  type WebSocketHandlers,
+  type WireDirection,
+} from './types.js';
 
 /**
  * What a {@link ServerWebSocket} needs from its server: the shared handlers and limits,
@@ -39,6 +47,15 @@ export interface ConnectionHost<Data> {
   socketClosed(ws: ServerWebSocket<Data>): void;
   /** A handler failed: report it. */
   reportError(ws: ServerWebSocket<Data>, error: unknown): void;
+  /** The server's local topic subscriptions. */
+  readonly topicRegistry: TopicRegistry<ServerWebSocket<Data>>;
+  /** Publish to `topic`: every local subscriber but `sender`, then the broker. */
+  publishFrom(
+    sender: ServerWebSocket<Data> | null,
+    topic: string,
+    data: PublishData,
+    options: PublishOptions | undefined,
+  ): number;
 }
 
 /** The socket's back reference to its connection, so socket listeners can be shared functions, not closures. */
@@ -178,18 +195,6 @@ export class ServerWebSocket<Data = undefined> {
     return this.enqueue(toBytes(data), !isBinary, -1);
   }
 
-  /**
-   * Send a message prepared once for many connections (a broadcast): make it with the
-   * server's `perMessageDeflate.prepareMessage(data, isText)`. A connection whose
-   * compressor has no context takeover (the server's default) sends the compressed bytes
-   * as they are; any other compresses it itself, or sends it plain, as `send` would.
-   * Returns what happened to it (see {@link SendStatus}).
-   */
-  sendPrepared(message: PreparedMessage): SendStatus {
-    if (this.connection.state !== 'open' || this.deferredClose !== null) return SendStatus.Dropped;
-    return this.enqueue(message.data, message.isText, message.data.length, message);
-  }
-
   /** Send a ping (payload at most 125 bytes). Returns false when the connection is closing or closed. */
   ping(data: string | Buffer | ArrayBufferView = ''): boolean {
     if (this.connection.state !== 'open') return false;
@@ -239,7 +244,79 @@ export class ServerWebSocket<Data = undefined> {
     }
   }
 
+  // ---- topics ----
+
+  /**
+   * Subscribe this connection to `topic`: it receives what `server.publish(topic)` and
+   * other connections' `publish(topic)` send, from this server and, through the server's
+   * broker, from the other servers of the application. Subscriptions end with the
+   * connection.
+   * @returns true if it was not subscribed yet; false if it was, or if the connection is
+   *   closing or closed (nothing is subscribed then)
+   * @throws `TopicError` (close code 1008) for an empty or too long topic name, or past
+   *   the most topics per connection (see the server's `topics` option)
+   */
+  subscribe(topic: string): boolean {
+    if (this.connection.state !== 'open') return false;
+    return this.host.topicRegistry.subscribe(this, topic);
+  }
+
+  /**
+   * Unsubscribe this connection from `topic`.
+   * @returns true if it was subscribed
+   */
+  unsubscribe(topic: string): boolean {
+    return this.host.topicRegistry.unsubscribe(this, topic);
+  }
+
+  /** Whether this connection is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.host.topicRegistry.topicsOf(this).has(topic);
+  }
+
+  /** The topics this connection is subscribed to (a copy). */
+  get topics(): ReadonlySet<string> {
+    return new Set(this.host.topicRegistry.topicsOf(this));
+  }
+
+  /**
+   * Publish a message to every subscriber of `topic` except this connection (subscribed
+   * or not), here and on the other servers of the application. Same as
+   * `server.publish()` otherwise.
+   * @returns how many local subscribers it was queued for (see `server.publish()`)
+   * @throws `TopicError` (close code 1008) for an empty or too long topic name
+   */
+  publish(topic: string, data: PublishData, options?: PublishOptions): number {
+    return this.host.publishFrom(this, topic, data, options);
+  }
+
   // ---- internals used by the server ----
+
+  /**
+   * Queue a message framed once for many connections, under the same backpressure policy
+   * as `send()`: past `maxBufferedBytes` it is dropped for this connection (and with
+   * `closeOnBackpressureLimit` the connection closes with 1008).
+   * @internal
+   */
+  _sendPrepared(message: PreparedMessage): SendStatus {
+    if (this.connection.state !== 'open') return SendStatus.Dropped;
+    const size = message.data.length;
+    const buffered = this.bufferedAmount;
+    if (buffered + size > this.host.maxBufferedBytes) return this.overflow();
+    if (this.deferred !== null) {
+      // Behind a Blob being read: wait in line (the payload is the server's own copy).
+      this.deferred.push({ data: message.data, isText: message.isText, size });
+      this.deferredBytes += size;
+      this.needDrain = true;
+      return SendStatus.Queued;
+    }
+    if (!this.connection.sendPrepared(message)) return SendStatus.Dropped;
+    if (buffered + size > this.host.highWaterMark) {
+      this.needDrain = true;
+      return SendStatus.Queued;
+    }
+    return SendStatus.Sent;
+  }
 
   /**
    * Start the connection: listen to the socket, run `open`, process bytes that came with
@@ -443,12 +520,7 @@ export class ServerWebSocket<Data = undefined> {
     if (this.connection.state === 'open') this.close(CloseCode.InternalError, 'internal server error');
   }
 
-  private enqueue(
-    payload: Payload,
-    isText: boolean,
-    knownSize: number,
-    prepared: PreparedMessage | null = null,
-  ): SendStatus {
+  private enqueue(payload: Payload, isText: boolean, knownSize: number): SendStatus {
     const buffered = this.bufferedAmount;
     let size = knownSize;
     if (size < 0) {
@@ -465,9 +537,7 @@ export class ServerWebSocket<Data = undefined> {
       this.needDrain = true;
       return SendStatus.Queued;
     }
-    const queued =
-      prepared === null ? this.connection.send(payload, isText) : this.connection.sendPrepared(prepared);
-    if (!queued) return SendStatus.Dropped;
+    if (!this.connection.send(payload, isText)) return SendStatus.Dropped;
     if (buffered + size > this.host.highWaterMark) {
       this.needDrain = true;
       return SendStatus.Queued;

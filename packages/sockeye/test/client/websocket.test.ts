@@ -305,7 +305,8 @@ describe('failed handshakes: error then close 1006, with a clear reason', () => 
     ['no subprotocol when some were offered', (accept) => accept(), /no subprotocol/],
     [
       'an extension that was not offered',
-      (accept) => accept('Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: permessage-deflate\r\n'),
+      (accept) =>
+        accept('Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: x-webkit-deflate-frame\r\n'),
       /extension that was not offered/,
     ],
     [

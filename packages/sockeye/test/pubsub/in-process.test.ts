@@ -11,6 +11,7 @@ import {
   InProcessHub,
   isValidNodeId,
 } from '../../src/pubsub/index.js';
+import { brokerContract } from './broker-contract.js';
 
 /** A handler that records everything it is told. */
 function recorder(broker: Broker) {
@@ -36,6 +37,7 @@ describe('InProcessBroker: a lone node', () => {
     assert.ok(isValidNodeId(broker.nodeId));
     assert.notEqual(broker.nodeId, new InProcessBroker().nodeId);
     assert.equal(broker.status, 'up');
+    await broker.ready();
     await broker.subscribe('room');
     broker.publish('room', Buffer.from('hello'), false);
     await settle();
@@ -341,4 +343,9 @@ describe('InProcessBroker: close()', () => {
     ]);
     assert.deepEqual(seenB.messages, []);
   });
+});
+
+brokerContract('InProcessBroker', async (count) => {
+  const hub = new InProcessHub();
+  return Array.from({ length: count }, () => new InProcessBroker({ hub }));
 });

@@ -1,7 +1,7 @@
 /**
  * permessage-deflate in the WebSocketServer (issue 5): negotiation in the accept path,
  * compressed echo with the `ws` client (RSV1 checked on the wire), compression off,
- * broadcast with sendPrepared, the decompression bomb through the real server, and
+ * publish compressing once, the decompression bomb through the real server, and
  * close() releasing the stream pool.
  */
 import assert from 'node:assert/strict';
@@ -18,7 +18,6 @@ import {
 } from '../../src/index.js';
 import {
   clientFrame,
-  closeOf,
   listen,
   nextMessage,
   openWs,
@@ -227,33 +226,57 @@ describe('WebSocketServer perMessageDeflate', { timeout: 60_000 }, () => {
     assert.equal((await nextMessage(ws)).data.toString(), big);
   });
 
-  it('sendPrepared: one compression for every subscriber without context takeover', async () => {
+  it('publish compresses once for every subscriber without context takeover', async () => {
     const { server, url, opened, framesOf } = await echoServer();
     servers.push(server);
     const a = await client(url);
     const b = await client(url, { perMessageDeflate: false });
-    await until(() => opened.length === 2, 'two opens');
+    const c = await client(url);
+    await until(() => opened.length === 3, 'three opens');
+    for (const ws of opened) ws.subscribe('news');
     const message = jsonMessage(5);
-    const prepared = server.perMessageDeflate!.prepareMessage(message, true);
-    assert.ok(prepared.encoded !== null);
-    for (const ws of opened) assert.equal(ws.sendPrepared(prepared), 'sent');
+    assert.equal(server.publish('news', message), 3);
     assert.equal((await nextMessage(a)).data.toString(), message);
     assert.equal((await nextMessage(b)).data.toString(), message);
-    await until(() => framesOf(opened[0]!).length === 1 && framesOf(opened[1]!).length === 1, 'frames');
-    // The compressed subscriber got the prepared bytes as they are; the other one plain text.
-    assert.deepEqual(framesOf(opened[0]!)[0]!.payload, prepared.encoded);
-    assert.equal(framesOf(opened[0]!)[0]!.rsv, 4);
-    assert.equal(framesOf(opened[1]!)[0]!.rsv, 0);
-    a.close();
-    await closeOf(a).catch(() => undefined);
-    await until(() => opened[0]!.readyState === 'closed', 'server side closed');
-    assert.equal(opened[0]!.sendPrepared(prepared), 'dropped');
+    assert.equal((await nextMessage(c)).data.toString(), message);
+    await until(() => opened.every((ws) => framesOf(ws).length === 1), 'frames');
+    const [first, plain, third] = opened.map((ws) => framesOf(ws)[0]!);
+    // The compressed subscribers got the very same bytes; the other one plain text.
+    assert.equal(first!.rsv, 4);
+    assert.equal(third!.rsv, 4);
+    assert.deepEqual(third!.payload, first!.payload);
+    assert.ok(first!.payload.length < message.length / 3);
+    assert.equal(plain!.rsv, 0);
+    assert.equal(plain!.payload.toString(), message);
+    // They are what prepareMessage makes: one compression, not one per subscriber.
+    assert.deepEqual(server.perMessageDeflate!.prepareMessage(message, true).encoded, first!.payload);
+  });
+
+  it('publish to subscribers with context takeover: each compresses for itself', async () => {
+    const { server, url, opened, framesOf } = await echoServer({
+      serverNoContextTakeover: false,
+      clientNoContextTakeover: false,
+    });
+    servers.push(server);
+    const a = await client(url);
+    await until(() => opened.length === 1, 'open');
+    opened[0]!.subscribe('news');
+    const message = randomBytes(4096).toString('hex'); // only a repeat compresses it well
+    server.publish('news', message);
+    server.publish('news', message);
+    assert.equal((await nextMessage(a)).data.toString(), message);
+    assert.equal((await nextMessage(a)).data.toString(), message);
+    await until(() => framesOf(opened[0]!).length === 2, 'frames');
+    const [first, second] = framesOf(opened[0]!);
+    assert.equal(first!.rsv, 4);
+    // The second refers to the first through the connection's own context.
+    assert.ok(second!.payload.length < first!.payload.length / 8, `${second!.payload.length} bytes`);
   });
 
   it('close() frees the pooled zlib streams', async () => {
     const { server, url } = await echoServer();
     const ws = await client(url);
-    ws.send(jsonMessage(6));
+    ws.send(jsonMessage(7));
     await nextMessage(ws);
     assert.ok(server.perMessageDeflate!.pool.idleCount > 0, 'a compressor and a decompressor were pooled');
     await server.close({ timeout: 2000 });

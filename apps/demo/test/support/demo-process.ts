@@ -1,0 +1,30 @@
+/**
+ * The demo server as a user gets it: `node scripts/start.mjs --port P` (what `npm start`
+ * runs: build, bundle the pages, start), in a subprocess on a free loopback port,
+ * stopped by PID.
+ */
+import { join } from 'node:path';
+import { ROOT } from '../../../../scripts/lib/prereqs.js';
+import { freePort, type Started, startProcess } from '../../../../scripts/lib/process.js';
+
+/** A demo server started by {@link startDemo}. */
+export interface DemoProcess {
+  /** `http://127.0.0.1:<port>` */
+  readonly origin: string;
+  /** The process (`output()` has what it printed). */
+  readonly process: Started;
+  /** Stop it and wait for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Start `scripts/start.mjs` on a free port with `env` added to the environment. */
+export async function startDemo(env: Record<string, string> = {}): Promise<DemoProcess> {
+  const port = await freePort();
+  const started = await startProcess(
+    process.execPath,
+    [join(ROOT, 'scripts', 'start.mjs'), '--port', String(port)],
+    /listening on http:\/\/127\.0\.0\.1:\d+/,
+    { cwd: ROOT, env: { ...process.env, ...env }, timeoutMs: 120_000 },
+  );
+  return { origin: `http://127.0.0.1:${port}`, process: started, stop: () => started.stop() };
+}

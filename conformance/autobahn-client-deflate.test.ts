@@ -1,0 +1,85 @@
+/**
+ * Autobahn TestSuite sections 12 and 13 (permessage-deflate) for sockeye's client, against
+ * kosoku's fuzzing server with the standard client flow (conformance/lib/client-driver.ts).
+ * Every case must be OK, NON-STRICT or INFORMATIONAL with an acceptable closing handshake,
+ * and must really have run compressed with the parameters its subsection is about: the
+ * test reads each case's report (the HTTP response kosoku sent) to check it. A second run
+ * keeps the default threshold for the cases with small messages. Reports stay in
+ * reports/autobahn/client-deflate* (gitignored).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { KOSOKU, missing } from '../scripts/lib/prereqs.js';
+import { type CaseResult, casePassed, describeFailures, reportDir } from './lib/autobahn.js';
+import { DEFLATE_CASE_IDS, runSockeyeDeflateClientSuite } from './lib/client-driver.js';
+
+/** Parameters the server's answer must carry in each subsection of 13 (what the case tests). */
+const EXPECTED_ANSWER: Readonly<Record<string, readonly string[]>> = {
+  '13.2': ['server_no_context_takeover', 'client_no_context_takeover'],
+  '13.3': ['server_max_window_bits=9', 'client_max_window_bits=9'],
+  '13.4': ['server_max_window_bits=15', 'client_max_window_bits=15'],
+  '13.5': ['server_no_context_takeover', 'client_no_context_takeover', 'client_max_window_bits=9'],
+  '13.6': ['server_no_context_takeover', 'client_no_context_takeover', 'client_max_window_bits=15'],
+  '13.7': ['server_no_context_takeover', 'client_no_context_takeover', 'client_max_window_bits=9'],
+};
+
+interface CaseReport {
+  id: string;
+  case: number;
+  httpResponse: string;
+}
+
+/**
+ * Check every case passed and, from its report, that it ran as the case the driver thought
+ * (the offer is chosen by position) and compressed with the parameters it is about.
+ */
+function checkRun(outDir: string, results: CaseResult[], caseIds: readonly string[]): void {
+  assert.equal(results.length, caseIds.length, 'every selected case ran');
+  assert.equal(
+    results.filter((r) => !casePassed(r)).length,
+    0,
+    `failing cases:\n${describeFailures(results)}`,
+  );
+  const index = JSON.parse(readFileSync(join(outDir, 'index.json'), 'utf8')) as Record<
+    string,
+    Record<string, { reportfile: string }>
+  >;
+  for (const cases of Object.values(index)) {
+    for (const [id, entry] of Object.entries(cases)) {
+      const report = JSON.parse(readFileSync(join(outDir, entry.reportfile), 'utf8')) as CaseReport;
+      assert.equal(caseIds[report.case - 1], id, `case number ${report.case}`);
+      const answer = /^sec-websocket-extensions: *(.*)$/im.exec(report.httpResponse)?.[1]?.trim() ?? '';
+      assert.match(answer, /^permessage-deflate\b/, `${id} ran without compression`);
+      for (const param of EXPECTED_ANSWER[id.split('.').slice(0, 2).join('.')] ?? []) {
+        assert.ok(answer.includes(param), `${id}: ${param} missing from "${answer}"`);
+      }
+    }
+  }
+}
+
+test('Autobahn sections 12 and 13 (permessage-deflate) for the sockeye client', {
+  skip: missing(KOSOKU, 'kosoku'),
+  timeout: 1_500_000,
+}, async () => {
+  const outDir = reportDir('client-deflate');
+  checkRun(outDir, await runSockeyeDeflateClientSuite(outDir), DEFLATE_CASE_IDS);
+});
+
+test('with the default 1 KiB threshold (small echoes go plain), the small-message cases pass too', {
+  skip: missing(KOSOKU, 'kosoku'),
+  timeout: 600_000,
+}, async () => {
+  // x.y.1-4: messages of 16, 64, 256 and 1024 characters; the first three are echoed
+  // uncompressed (RSV1 clear) inside a compressed session. kosoku 0.1.0 hands such a message
+  // to the case as a `str`, not `bytes` (scripts/lib/kosoku-patch.mjs turns it back into
+  // bytes with latin-1). With context takeover the `str` is the decoded text, so latin-1
+  // breaks non-ASCII text: 12.4.3 (256-character slices of an HTML file, one with U+00B5)
+  // then fails inside kosoku ("'utf-8' codec can't decode byte 0xb5") although the echo is
+  // byte-exact. It is left out here; the run above covers it with every echo compressed.
+  const harnessBug = new Set(['12.4.3']);
+  const caseIds = DEFLATE_CASE_IDS.filter((id) => Number(id.split('.')[2]) <= 4 && !harnessBug.has(id));
+  const outDir = reportDir('client-deflate-threshold');
+  checkRun(outDir, await runSockeyeDeflateClientSuite(outDir, { caseIds, threshold: 1024 }), caseIds);
+});

@@ -1,0 +1,98 @@
+/**
+ * `npm run screenshots`: start the demo server the way `npm start` does (on a free
+ * port), drive each page in headless Chromium (Debian's, through scripts/lib/chromium.ts)
+ * into a state worth showing, and write PNGs to docs/screenshots/.
+ *
+ *   index.png      the landing page
+ *   echo.png       我是阿宝哥 sent as text, Blob and ArrayBuffer, with the echoes
+ *   inspector.png  the handshake and the masked frame of 我是阿宝哥 with the XOR walkthrough
+ *   chat.png       two members talking, seen by one of them
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { launchChromium } from './lib/chromium.js';
+import { ROOT } from './lib/prereqs.js';
+import { freePort, startProcess } from './lib/process.js';
+
+const OUT = join(ROOT, 'docs', 'screenshots');
+const WAIT = { timeout: 30_000 };
+const VIEWPORT = { width: 1200, height: 860 };
+
+async function shoot(page: Page, name: string, fullPage = false): Promise<void> {
+  // Let the last layout and font loads settle before the picture.
+  await page.evaluate(() => document.fonts.ready.then(() => undefined));
+  await page.screenshot({ path: join(OUT, `${name}.png`), fullPage });
+  console.log(`wrote docs/screenshots/${name}.png`);
+}
+
+const port = await freePort();
+const server = await startProcess(
+  process.execPath,
+  [join(ROOT, 'scripts', 'start.mjs'), '--port', String(port)],
+  /listening on http:\/\/127\.0\.0\.1:\d+/,
+  { cwd: ROOT, timeoutMs: 120_000 },
+);
+const origin = `http://127.0.0.1:${port}`;
+const browser = await launchChromium();
+try {
+  mkdirSync(OUT, { recursive: true });
+  const newPage = async () => {
+    const page = await browser.context.newPage();
+    await page.setViewportSize(VIEWPORT);
+    return page;
+  };
+
+  const index = await newPage();
+  await index.goto(`${origin}/`);
+  await shoot(index, 'index');
+
+  const echo = await newPage();
+  await echo.goto(`${origin}/echo.html`);
+  await echo.locator('#state', { hasText: /^open$/ }).waitFor(WAIT);
+  await echo.locator('#message').fill('我是阿宝哥');
+  await echo.locator('#send-text').click();
+  await echo.locator('#log li', { hasText: 'echo received as string' }).waitFor(WAIT);
+  await echo.locator('#send-blob').click();
+  await echo.locator('#log li', { hasText: 'echo received as Blob' }).waitFor(WAIT);
+  await echo.locator('#binary-type').selectOption('arraybuffer');
+  await echo.locator('#send-arraybuffer').click();
+  await echo.locator('#log li', { hasText: 'echo received as ArrayBuffer' }).waitFor(WAIT);
+  await shoot(echo, 'echo', true);
+
+  const inspector = await newPage();
+  await inspector.goto(`${origin}/inspector.html`);
+  await inspector.locator('#socket-state', { hasText: /^open$/ }).waitFor(WAIT);
+  await inspector.locator('#message').fill('我是阿宝哥');
+  await inspector.locator('#send-text').click();
+  await inspector.locator('#frames li', { hasText: 'server to browser: text' }).waitFor(WAIT);
+  // The log follows the newest frame; show the first one, the masked frame, from its top.
+  await inspector.locator('#frames').evaluate((log) => {
+    log.scrollTop = 0;
+  });
+  await shoot(inspector, 'inspector', true);
+
+  const ada = await newPage();
+  const grace = await newPage();
+  for (const [page, name] of [
+    [ada, 'Ada'],
+    [grace, 'Grace'],
+  ] as const) {
+    await page.goto(`${origin}/chat.html`);
+    await page.locator('#name').fill(name);
+    await page.locator('#join').click();
+    await page.locator('#state', { hasText: `in the room as ${name}` }).waitFor(WAIT);
+  }
+  const say = async (page: Page, text: string) => {
+    await page.locator('#text').fill(text);
+    await page.locator('#say-form button[type="submit"]').click();
+    await ada.locator('#lines li.line', { hasText: text }).waitFor(WAIT);
+  };
+  await say(grace, 'Hello Ada! Is this one frame per message?');
+  await say(ada, 'One text frame each, masked on the way in. Open the inspector to see it.');
+  await say(grace, '我是阿宝哥 also works: UTF-8 all the way.');
+  await shoot(ada, 'chat');
+} finally {
+  await browser.close();
+  await server.stop();
+}
