@@ -320,6 +320,21 @@ async function measure(server: Running, scenario: Scenario): Promise<Cell> {
   }
 }
 
+/** A scenario that needs its own server started with extra flags (e.g. `--deflate`). */
+async function measureWithFlags(shared: Running, scenario: Scenario, flags: string[]): Promise<Cell> {
+  if (flags.includes('--deflate') && shared.spec.compression === false) {
+    return { values: {}, raw: 'this entry has no permessage-deflate' };
+  }
+  const launch: Launch = { ...shared.launch, args: [...shared.launch.args, ...flags] };
+  if (scenario.mode === 'idle') return measureIdle(shared.spec, launch, scenario);
+  const server = await startServer(shared.spec, launch);
+  try {
+    return await measure(server, scenario);
+  } finally {
+    await server.process.stop();
+  }
+}
+
 /** RSS per idle connection: a fresh server, N connections opened and held, RSS read from /proc. */
 async function measureIdle(spec: ServerSpec, launch: Launch, scenario: Scenario): Promise<Cell> {
   const server = await startServer(spec, launch);
@@ -345,7 +360,7 @@ async function measureIdle(spec: ServerSpec, launch: Launch, scenario: Scenario)
         values: { rssPerConnKiB: (after - before) / conns },
         raw: { ...ready, rssBeforeKiB: before, rssAfterKiB: after, done },
       };
-      if (Number(ready.unconnected) > 0 || Number(done?.dropped ?? 0) > 0) {
+      if (Number(ready.unconnected) > 0 || Number(ready.errors ?? 0) > 0 || Number(done?.dropped ?? 0) > 0) {
         cell.error = `${String(ready.unconnected)} failed to open, ${String(done?.dropped)} dropped; first: ${String(ready.firstError)}`;
       }
       return cell;
@@ -781,9 +796,11 @@ async function measureAll(
             cell = measured;
           } else {
             cell =
-              scenario.mode === 'idle'
-                ? await measureIdle(server.spec, server.launch, scenario)
-                : await measure(server, scenario);
+              scenario.serverArgs !== undefined
+                ? await measureWithFlags(server, scenario, scenario.serverArgs)
+                : scenario.mode === 'idle'
+                  ? await measureIdle(server.spec, server.launch, scenario)
+                  : await measure(server, scenario);
           }
         } catch (error) {
           cell = { values: {}, error: (error as Error).message };

@@ -26,7 +26,8 @@ export type MetricName =
   | 'handshakesPerSec'
   | 'rssPerConnKiB'
   | 'fanoutMs'
-  | 'cpuMsPerPublish';
+  | 'cpuMsPerPublish'
+  | 'echoWireBytes';
 
 /** How to show a metric and which way is better. */
 export interface MetricInfo {
@@ -49,6 +50,8 @@ export const METRICS: Record<MetricName, MetricInfo> = {
   rssPerConnKiB: { unit: 'KiB RSS/conn', higherIsBetter: false },
   fanoutMs: { unit: 'ms to all (median)', higherIsBetter: false },
   cpuMsPerPublish: { unit: 'server CPU ms/publish', higherIsBetter: false },
+  // Mean compressed size of an echo on the wire (permessage-deflate scenarios).
+  echoWireBytes: { unit: 'B/echo on the wire', higherIsBetter: false },
 };
 
 /**
@@ -87,6 +90,11 @@ export interface Scenario {
   timing?: { warmupS: number; durationS: number };
   /** Only in the `--quick` subset (a cheaper stand-in for a full-run cell). */
   quickOnly?: boolean;
+  /**
+   * Flags for a server started just for this scenario (e.g. `--deflate`); entries that
+   * cannot take them (`ServerSpec.compression === false`) are left out of the cell.
+   */
+  serverArgs?: string[];
   /**
    * Fan-out across two server processes on one Redis (rows whose fan-out server takes
    * `--redis`): the publisher on the first, subscribers spread over both.
@@ -208,6 +216,59 @@ export function serverScenarios(): Scenario[] {
     quick: true,
     quickOnly: true,
   });
+  scenarios.push(...compressionScenarios());
+  return scenarios;
+}
+
+/**
+ * The compression benchmark of issue 5 (item 7): 16 KiB JSON-like text (64 distinct
+ * messages per connection), every server started with `--deflate` (its own default
+ * permessage-deflate settings). Two offers: what browsers send (each server then keeps
+ * its context between messages or not, as its defaults say: `ws` and Bun keep it, sockeye
+ * declines it), and one asking for no context takeover either way (the same kind of work
+ * for every server). The idle cells send one compressed message on each connection
+ * before RSS is read.
+ */
+export function compressionScenarios(): Scenario[] {
+  const offers = [
+    { tag: '', flag: 'takeover', name: 'browser offer' },
+    { tag: '-nct', flag: 'no-takeover', name: 'no context takeover offered' },
+  ];
+  const scenarios: Scenario[] = [];
+  for (const offer of offers) {
+    scenarios.push({
+      id: `deflate-echo-16KiB-c64${offer.tag}`,
+      label: `permessage-deflate echo 16 KiB JSON x 64 conn, 4 in flight (${offer.name})`,
+      mode: 'echo',
+      args: ['-size', '16384', '-conns', '64', '-window', '4', '-text', '-deflate', offer.flag],
+      metrics: ['msgsPerSec', 'perServerCpuSecond', 'echoWireBytes'],
+      targets:
+        offer.tag === ''
+          ? [{ metric: 'msgsPerSec', ratio: 4, text: 'compressed echo throughput at least 4x ws' }]
+          : [],
+      quick: true,
+      serverArgs: ['--deflate'],
+    });
+    scenarios.push({
+      id: `deflate-idle-1k${offer.tag}`,
+      label: `permessage-deflate: 1,000 idle connections after one 16 KiB message each (${offer.name})`,
+      mode: 'idle',
+      args: ['-conns', '1000', '-size', '16384', '-text', '-deflate', offer.flag],
+      metrics: ['rssPerConnKiB'],
+      targets:
+        offer.tag === ''
+          ? [
+              {
+                metric: 'rssPerConnKiB',
+                ratio: 0.5,
+                text: 'RSS for 1,000 idle compressed connections at most 0.5x ws',
+              },
+            ]
+          : [],
+      quick: true,
+      serverArgs: ['--deflate'],
+    });
+  }
   return scenarios;
 }
 

@@ -29,6 +29,8 @@ export interface ServerSpec {
   description: string;
   /** Prepare the server (install it if needed); a string says why the row is left out. */
   prepare(): Launch | string;
+  /** Whether the entry takes `--deflate` (permessage-deflate on). @defaultValue true */
+  compression?: boolean;
   /**
    * The fan-out server of this row (bench/servers/fanout-*: `/sub` subscribes and is sent
    * `ok`, what `/pub` sends goes to every subscriber), called after `prepare()`; absent
@@ -141,6 +143,7 @@ export const SERVERS: ServerSpec[] = [
     name: 'node-raw',
     description: 'the raw Node ceiling: net server, handshake, cut-through reframing, one write per read',
     prepare: () => ({ command: NODE, args: [entry('node-raw.mjs')], version: `node ${process.version}` }),
+    compression: false,
   },
   {
     name: 'bun',

@@ -21,6 +21,10 @@
 //	           -rounds rounds: the publisher sends one S-byte binary message, and the
 //	           round ends when every subscriber has received it (every byte checked).
 //	           Reports the time from the send to the last subscriber's receipt.
+//
+// With -deflate takeover|no-takeover, echo, latency and idle offer permessage-deflate,
+// fail unless the server accepts it, and send compressed JSON-like text (deflate.go);
+// idle then sends one compressed message on each connection before it reports ready.
 package main
 
 import (
@@ -70,10 +74,15 @@ type config struct {
 	hold        time.Duration
 	dialTimeout time.Duration
 	serverPid   int
+	deflate     string
 	rounds      int
 	subURLs     []*url.URL
 	readBuffer  int
 }
+
+// serverTakeover records whether the server keeps its compression context between
+// messages (from its permessage-deflate answer; the same for every connection of a run).
+var serverTakeover atomic.Bool
 
 // result is the JSON line a measuring mode prints.
 type result struct {
@@ -101,11 +110,13 @@ type result struct {
 	// of the server's cost per message that holds up when other jobs share its core.
 	ServerCPU          float64 `json:"serverCpu,omitempty"`
 	PerServerCPUSecond float64 `json:"perServerCpuSecond,omitempty"`
-	Rounds             int     `json:"rounds,omitempty"`
-	FanoutMs           float64 `json:"fanoutMs,omitempty"`
-	FanoutMinMs        float64 `json:"fanoutMinMs,omitempty"`
-	FanoutMaxMs        float64 `json:"fanoutMaxMs,omitempty"`
-	ReceiptMs          float64 `json:"receiptP50Ms,omitempty"`
+	// EchoWireBytes is the mean compressed payload size of the server's echoes (-deflate).
+	EchoWireBytes float64 `json:"echoWireBytes,omitempty"`
+	Rounds        int     `json:"rounds,omitempty"`
+	FanoutMs      float64 `json:"fanoutMs,omitempty"`
+	FanoutMinMs   float64 `json:"fanoutMinMs,omitempty"`
+	FanoutMaxMs   float64 `json:"fanoutMaxMs,omitempty"`
+	ReceiptMs     float64 `json:"receiptP50Ms,omitempty"`
 }
 
 // serverCPUTime is the CPU time (user + system) of process pid, from /proc/<pid>/stat;
@@ -183,6 +194,7 @@ func main() {
 	flag.DurationVar(&cfg.hold, "hold", 60*time.Second, "idle: longest time to hold the connections")
 	flag.IntVar(&cfg.serverPid, "server-pid", 0, "the server's PID, to report its CPU time over the measured time")
 	flag.DurationVar(&cfg.dialTimeout, "dial-timeout", 10*time.Second, "per connection handshake timeout")
+	flag.StringVar(&cfg.deflate, "deflate", "", "offer permessage-deflate: takeover | no-takeover (see deflate.go)")
 	flag.IntVar(&cfg.rounds, "rounds", 30, "fanout: messages published, one at a time")
 	subURLs := flag.String("sub-urls", "", "fanout: comma-separated server addresses to spread subscribers over (default -url)")
 	flag.Parse()
@@ -194,6 +206,9 @@ func main() {
 	cfg.target = target
 	if cfg.size < seqLen {
 		fatal(fmt.Errorf("-size must be at least %d", seqLen))
+	}
+	if _, err := deflateOffer(cfg.deflate); err != nil {
+		fatal(err)
 	}
 	if cfg.conns < 1 || cfg.window < 1 {
 		fatal(errors.New("-conns and -window must be at least 1"))
@@ -279,9 +294,13 @@ func dial(cfg config) (net.Conn, *bufio.Reader, error) {
 	rand.Read(nonce[:])
 	key := base64.StdEncoding.EncodeToString(nonce[:])
 	path := cfg.target.RequestURI()
+	offer, _ := deflateOffer(cfg.deflate)
+	if offer != "" {
+		offer = "\r\nSec-WebSocket-Extensions: " + offer
+	}
 	request := "GET " + path + " HTTP/1.1\r\nHost: " + cfg.target.Host +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"\r\nSec-WebSocket-Version: 13" + offer + "\r\n\r\n"
 	if _, err := io.WriteString(conn, request); err != nil {
 		conn.Close()
 		return nil, nil, err
@@ -299,6 +318,7 @@ func dial(cfg config) (net.Conn, *bufio.Reader, error) {
 	sum := sha1.Sum([]byte(key + acceptGUID))
 	want := base64.StdEncoding.EncodeToString(sum[:])
 	accepted := false
+	extensions := ""
 	for {
 		line, err := reader.ReadString('\n')
 		if err != nil {
@@ -313,10 +333,24 @@ func dial(cfg config) (net.Conn, *bufio.Reader, error) {
 		if ok && strings.EqualFold(strings.TrimSpace(name), "Sec-WebSocket-Accept") {
 			accepted = strings.TrimSpace(value) == want
 		}
+		if ok && strings.EqualFold(strings.TrimSpace(name), "Sec-WebSocket-Extensions") {
+			extensions = value
+		}
 	}
 	if !accepted {
 		conn.Close()
 		return nil, nil, errors.New("missing or wrong Sec-WebSocket-Accept")
+	}
+	if cfg.deflate != "" {
+		takeover, err := checkDeflateResponse(cfg.deflate, extensions)
+		if err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+		serverTakeover.Store(takeover)
+	} else if extensions != "" {
+		conn.Close()
+		return nil, nil, fmt.Errorf("the server accepted an extension we did not offer: %q", extensions)
 	}
 	conn.SetDeadline(time.Time{})
 	return conn, reader, nil
@@ -450,12 +484,20 @@ type echoConn struct {
 	sent     atomic.Uint64
 	counted  uint64
 	bytes    uint64
+	wire     uint64 // compressed payload bytes of the counted echoes (-deflate)
 	samples  []time.Duration
 	finished atomic.Bool
 }
 
 func runEcho(cfg config, latency bool) result {
 	tmpl := newTemplate(cfg.size, cfg.text)
+	var set *deflateSet
+	if cfg.deflate != "" {
+		var err error
+		if set, err = newDeflateSet(cfg.size, cfg.text); err != nil {
+			fatal(err)
+		}
+	}
 	errs := &errorLog{}
 	conns, unconnected := openConnections(cfg, errs)
 	var counting, stopping atomic.Bool
@@ -472,14 +514,23 @@ func runEcho(cfg config, latency bool) result {
 		readers.Add(1)
 		go func() {
 			defer writers.Done()
-			if err := e.write(tmpl, &stopping); err != nil && !e.finished.Load() {
+			write := func() error { return e.write(tmpl, &stopping) }
+			if set != nil {
+				write = func() error { return e.writeDeflate(set, &stopping) }
+			}
+			if err := write(); err != nil && !e.finished.Load() {
 				errs.add(fmt.Errorf("write: %w", err))
 				e.conn.Close()
 			}
 		}()
 		go func() {
 			defer readers.Done()
-			if err := e.read(tmpl, cfg.size, &counting, latency); err != nil {
+			read := func() error { return e.read(tmpl, cfg.size, &counting, latency) }
+			if set != nil {
+				f := newInflater(set, serverTakeover.Load())
+				read = func() error { return e.readDeflate(f, &counting, latency) }
+			}
+			if err := read(); err != nil {
 				errs.add(err)
 				e.conn.Close()
 			}
@@ -512,7 +563,11 @@ func runEcho(cfg config, latency bool) result {
 	for _, e := range echoes {
 		res.Messages += e.counted
 		res.MBPerSec += float64(e.bytes)
+		res.EchoWireBytes += float64(e.wire)
 		all = append(all, e.samples...)
+	}
+	if res.Messages > 0 {
+		res.EchoWireBytes /= float64(res.Messages)
 	}
 	measured.fill(&res, res.Messages)
 	res.MsgsPerSec = float64(res.Messages) / elapsed.Seconds()
@@ -738,6 +793,26 @@ func runIdle(cfg config) {
 	errs := &errorLog{}
 	began := time.Now()
 	conns, unconnected := openConnections(cfg, errs)
+	if cfg.deflate != "" {
+		set, err := newDeflateSet(cfg.size, cfg.text)
+		if err != nil {
+			fatal(err)
+		}
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, max(1, cfg.concurrency))
+		for _, c := range conns {
+			wg.Add(1)
+			slots <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				if err := primeDeflate(c.conn, c.reader, set, serverTakeover.Load()); err != nil {
+					errs.add(fmt.Errorf("first compressed message: %w", err))
+				}
+			}()
+		}
+		wg.Wait()
+	}
 	emit(map[string]any{"event": "ready", "mode": "idle", "conns": len(conns), "unconnected": unconnected,
 		"seconds": time.Since(began).Seconds(), "errors": errs.count.Load(), "firstError": errs.first})
 	released := make(chan struct{})

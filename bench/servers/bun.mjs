@@ -1,9 +1,15 @@
 // Server under test: Bun's built-in server (uWebSockets inside). Run with `bun`:
-// `--port P [--host H]`, prints `listening on ws://H:P`, echoes every message with its type.
+// `--port P [--host H] [--deflate]`, prints `listening on ws://H:P`, echoes every message
+// with its type. `--deflate` turns on Bun's `perMessageDeflate: true` (its defaults) and
+// compresses every echo.
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '9001' }, host: { type: 'string', default: '127.0.0.1' } },
+  options: {
+    port: { type: 'string', default: '9001' },
+    host: { type: 'string', default: '127.0.0.1' },
+    deflate: { type: 'boolean', default: false },
+  },
 });
 
 const server = globalThis.Bun.serve({
@@ -17,9 +23,10 @@ const server = globalThis.Bun.serve({
     maxPayloadLength: 64 * 1024 * 1024,
     backpressureLimit: 64 * 1024 * 1024,
     idleTimeout: 960,
-    perMessageDeflate: false,
+    perMessageDeflate: values.deflate,
     message(socket, message) {
-      socket.send(message);
+      // Bun compresses a message only when send() is asked to (its second argument).
+      socket.send(message, values.deflate);
     },
   },
 });

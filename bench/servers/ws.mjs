@@ -1,10 +1,10 @@
-// Server under test: `ws`. `--port P [--host H]`, prints `listening on ws://H:P`, echoes
+// Server under test: `ws`. `--port P [--host H] [--deflate]`, prints `listening on ws://H:P`, echoes
 // every message with its type. Run with WS_NO_BUFFER_UTIL=1 and WS_NO_UTF_8_VALIDATE=1 for
 // plain `ws`; without them `ws` loads the native add-ons, as `ws` users deploy it. The
 // second line it prints says which native helpers `ws` actually loaded, so the benchmark
-// can refuse a "+native" row that silently fell back to JavaScript.
-// `--deflate` enables permessage-deflate (ws's defaults, threshold 0 so every message is
-// compressed) for the compression scenario to come (issue 5); without it, compression is off.
+// can refuse a "+native" row that silently fell back to JavaScript. `--deflate` turns on
+// `perMessageDeflate: true` (ws's defaults: context takeover, zlib's default level,
+// 1 KiB threshold, at most 10 zlib jobs at a time in Node's thread pool).
 import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -28,7 +28,7 @@ const server = new WebSocketServer({
   port: Number(values.port),
   host: values.host,
   maxPayload: 64 * 1024 * 1024,
-  perMessageDeflate: values.deflate ? { threshold: 0 } : false,
+  perMessageDeflate: values.deflate,
 });
 server.on('connection', (socket) => {
   socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));

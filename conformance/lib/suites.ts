@@ -153,6 +153,21 @@ export const ECHO_SERVER_SECTIONS_1_TO_10: Suite = serverSuite({
   ready: /listening on ws:\/\//,
 });
 
+/** The conformance echo server with permessage-deflate (on by default): sections 12 and 13. */
+export const ECHO_SERVER_DEFLATE: Suite = serverSuite({
+  id: 'server-deflate',
+  title: 'Server: the conformance echo server, sections 12-13 (permessage-deflate)',
+  underTest:
+    '`conformance/echo-server.ts` (`npm run echo`) accepting permessage-deflate (threshold 0, context takeover when the client allows it), echoing every message with its type.',
+  include: ['12.*', '13.*'],
+  command: (port) => ({
+    command: process.execPath,
+    args: ['--import', 'tsx', 'conformance/echo-server.ts', '--port', String(port)],
+    npmScript: `npm run echo -- --port ${port}`,
+  }),
+  ready: /listening on ws:\/\//,
+});
+
 /** sockeye's WHATWG `WebSocket` client under test, through the standard Autobahn client flow. */
 export const CLIENT_SECTIONS_1_TO_10: Suite = clientSuite({
   id: 'client',
@@ -179,10 +194,10 @@ export const CLIENT_DEFLATE_SECTIONS_12_13: Suite = clientSuite({
 
 /**
  * Every suite `npm run conformance` runs, in the order docs/conformance.md lists them.
- * To come: sections 12-13 (permessage-deflate) for the server.
  */
 export const SUITES: readonly Suite[] = [
   ECHO_SERVER_SECTIONS_1_TO_10,
+  ECHO_SERVER_DEFLATE,
   CLIENT_SECTIONS_1_TO_10,
   CLIENT_DEFLATE_SECTIONS_12_13,
 ];

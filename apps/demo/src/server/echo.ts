@@ -87,6 +87,9 @@ export class EchoService {
     this.inspected = new WebSocketServer<Inspection>({
       noServer: true,
       decodeText: false,
+      // The inspector shows payloads as they cross the wire, masked and unmasked: keep
+      // them readable (browsers compress every message once permessage-deflate is agreed).
+      perMessageDeflate: false,
       selectProtocol: selectFirst,
       authenticate: (context) => this.inspection(context),
       wiretap: (ws, direction, bytes) => {

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
 import { ProtocolError } from './errors.js';
-import type { Extension, PreparedMessage } from './extension.js';
+import { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 import { FIN_BIT, type FrameHeader, RSV1_BIT } from './frame.js';
 import {
   DEFAULT_MAX_FRAGMENTS,
@@ -116,6 +116,13 @@ export class Connection implements FrameHandler {
   private readonly autoPong: boolean;
   /** The negotiated extension that transforms messages, if any. */
   private readonly extension: Extension | null;
+  /**
+   * Wire bytes allowed for an encoded (compressed) message: `maxPayload` plus 0.1% and
+   * 1 KiB, because deflate makes incompressible data slightly larger (5 bytes per stored
+   * block) and a message that decodes within `maxPayload` must not be refused for it. The
+   * decoded size is still held to `maxPayload`, while decoding.
+   */
+  private readonly encodedLimit: number;
 
   private _state: ConnectionState = 'open';
   private closeSent = false;
@@ -177,9 +184,8 @@ export class Connection implements FrameHandler {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.autoPong = options.autoPong ?? true;
-    const extensions = options.extensions ?? [];
-    if (extensions.length > 1) throw new RangeError('at most one extension is supported');
-    this.extension = extensions[0] ?? null;
+    this.extension = selectExtension(options.extensions);
+    this.encodedLimit = this.maxPayload + Math.ceil(this.maxPayload / 1024) + 1024;
     this.parser = new FrameParser(this, { role: options.role, allowedRsv: this.extension?.rsvBit ?? 0 });
     this.output = new OutputQueue(options.role === 'client');
   }
@@ -352,7 +358,7 @@ export class Connection implements FrameHandler {
       }
     }
     this.messageBytes += header.length;
-    if (this.messageBytes > this.maxPayload) {
+    if (this.messageBytes > (this.messageEncoded ? this.encodedLimit : this.maxPayload)) {
       throw new ProtocolError(
         'message-too-big',
         CloseCode.MessageTooBig,

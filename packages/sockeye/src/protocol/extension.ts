@@ -1,3 +1,4 @@
+import { RSV1_BIT, RSV2_BIT, RSV3_BIT } from './frame.js';
 import type { Payload } from './output.js';
 
 /**
@@ -61,4 +62,20 @@ export interface PreparedMessage {
    * again. Optional; ignored by clients (their frames are masked).
    */
   readonly frame?: Buffer | undefined;
+}
+
+/**
+ * The extension a connection uses, from its `extensions` option: none, or one that owns
+ * a single RSV bit. sockeye knows one extension (permessage-deflate), so more than one is
+ * a configuration error.
+ * @throws RangeError on more than one extension, or an RSV bit that is not RSV1-3
+ */
+export function selectExtension(extensions: readonly Extension[] | undefined): Extension | null {
+  if (extensions === undefined || extensions.length === 0) return null;
+  if (extensions.length > 1) throw new RangeError('at most one extension is supported');
+  const extension = extensions[0]!;
+  if (extension.rsvBit !== RSV1_BIT && extension.rsvBit !== RSV2_BIT && extension.rsvBit !== RSV3_BIT) {
+    throw new RangeError(`extension ${extension.name} must own one of RSV1, RSV2 or RSV3`);
+  }
+  return extension;
 }

@@ -13,7 +13,7 @@ export {
   truncateUtf8,
 } from './connection.js';
 export { HandshakeError, ProtocolError, type ProtocolRule } from './errors.js';
-export type { Extension, PreparedMessage } from './extension.js';
+export { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 export {
   buildFrame,
   type EncodeHeaderOptions,

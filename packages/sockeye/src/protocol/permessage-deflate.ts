@@ -117,6 +117,16 @@ export interface PerMessageDeflateOptions {
    * @defaultValue a pool of this {@link PerMessageDeflate}
    */
   pool?: DeflatePool;
+  /**
+   * Let {@link PerMessageDeflateExtension.hibernate} free the zlib streams of an idle
+   * connection that has context takeover. Each such direction then keeps a copy of its
+   * LZ77 window (`2^windowBits` bytes: 32 KiB at 15) and copies the tail of every
+   * message into it; a hibernated stream is rebuilt from that copy (as a preset
+   * dictionary) on the next message. An idle connection then holds the copies (64 KiB at
+   * 15 bits) instead of the streams (~250 KiB).
+   * @defaultValue false
+   */
+  hibernation?: boolean;
 }
 
 /** The parameters both ends agreed on (RFC 7692 section 7.1). */
@@ -411,6 +421,7 @@ export class PerMessageDeflate {
     this.pool = options.pool ?? new DeflatePool();
     this.options = {
       threshold,
+      hibernation: options.hibernation ?? false,
       level,
       memLevel,
       serverMaxWindowBits: options.serverMaxWindowBits,
@@ -632,17 +643,22 @@ export class PerMessageDeflateExtension implements Extension {
 
   private deflater: ZlibStream | null = null;
   private inflater: ZlibStream | null = null;
+  /** Copies of the context-takeover windows, kept only with `hibernation`. */
+  private readonly deflateHistory: History | null;
+  private readonly inflateHistory: History | null;
   /** Decompressed pieces of the message in progress, and their total length. */
   private pieces: Buffer[] = [];
   private inflated = 0;
   /** A compressed message is being received. */
   private inMessage = false;
+  /** {@link PerMessageDeflateExtension.close} was called: allocate nothing any more. */
+  private closed = false;
 
   /** @internal Use {@link PerMessageDeflate}. */
   constructor(
     role: Role,
     params: DeflateParameters,
-    options: { threshold: number; level: number; memLevel: number },
+    options: { threshold: number; level: number; memLevel: number; hibernation: boolean },
     pool: DeflatePool,
   ) {
     this.role = role;
@@ -662,6 +678,12 @@ export class PerMessageDeflateExtension implements Extension {
     };
     // A larger inflate window decodes any smaller one; zlib has no raw 8-bit window.
     this.inflateOptions = { windowBits: Math.max(9, peerBits) };
+    const keep = options.hibernation;
+    this.deflateHistory =
+      keep && this.deflateTakeover && this.compressWindowBits !== 0
+        ? new History(this.compressWindowBits)
+        : null;
+    this.inflateHistory = keep && this.inflateTakeover ? new History(Math.max(9, peerBits)) : null;
   }
 
   /** Whether this connection holds a compressor or decompressor right now (idle ones should not, without context takeover). */
@@ -671,11 +693,11 @@ export class PerMessageDeflateExtension implements Extension {
 
   /** Compress `data` when it is at least the threshold (see {@link Extension.encodeMessage}). */
   encodeMessage(data: Payload, _isText: boolean): Buffer | null {
-    if (this.compressWindowBits === 0) return null;
+    if (this.compressWindowBits === 0 || this.closed) return null;
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     if (length < this.threshold) return null;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
-    const stream = this.deflater ?? this.pool.acquire('deflate', this.deflateOptions);
+    const stream = this.deflater ?? this.newDeflater();
     this.deflater = null;
     let encoded: Buffer;
     try {
@@ -686,6 +708,7 @@ export class PerMessageDeflateExtension implements Extension {
     }
     if (this.deflateTakeover) this.deflater = stream;
     else this.pool.release(stream);
+    this.deflateHistory?.append(bytes);
     return encoded;
   }
 
@@ -693,7 +716,7 @@ export class PerMessageDeflateExtension implements Extension {
   decodePart(data: Buffer, fin: boolean, maxPayload: number): Buffer | null {
     let stream = this.inflater;
     if (stream === null) {
-      stream = this.pool.acquire('inflate', this.inflateOptions);
+      stream = this.newInflater();
       this.inflater = stream;
     } else if (stream.ended && !this.inMessage) {
       // The previous message ended its DEFLATE stream with BFINAL (RFC 7692 section
@@ -715,6 +738,7 @@ export class PerMessageDeflateExtension implements Extension {
     this.pieces = [];
     this.inflated = 0;
     this.inMessage = false;
+    this.inflateHistory?.append(message);
     if (!this.inflateTakeover) {
       this.inflater = null;
       this.pool.release(stream);
@@ -729,8 +753,30 @@ export class PerMessageDeflateExtension implements Extension {
     return message.windowBits <= this.compressWindowBits ? message.encoded : null;
   }
 
+  /**
+   * Free the zlib streams an idle connection holds because of context takeover (created
+   * with `hibernation`; otherwise, and in the middle of a message, it does nothing). The
+   * next message rebuilds them from the kept windows. Returns whether anything was freed.
+   * Call it from the shell's idle timer: the core has none.
+   */
+  hibernate(): boolean {
+    let freed = false;
+    if (this.deflater !== null && this.deflateHistory !== null) {
+      this.deflater.close();
+      this.deflater = null;
+      freed = true;
+    }
+    if (this.inflater !== null && this.inflateHistory !== null && !this.inMessage && !this.inflater.ended) {
+      this.inflater.close();
+      this.inflater = null;
+      freed = true;
+    }
+    return freed;
+  }
+
   /** Free the streams this connection holds (a borrowed one mid-message is freed, not pooled). */
   close(): void {
+    this.closed = true;
     this.pieces = [];
     this.inflated = 0;
     this.inMessage = false;
@@ -773,11 +819,55 @@ export class PerMessageDeflateExtension implements Extension {
     }
   }
 
+  /** Our compressor: from the pool without context takeover, else new (primed with the kept window after hibernation). */
+  private newDeflater(): ZlibStream {
+    if (this.deflateHistory === null) return this.pool.acquire('deflate', this.deflateOptions);
+    return new ZlibStream('deflate', '', { ...this.deflateOptions, ...this.deflateHistory.dictionary() });
+  }
+
+  private newInflater(): ZlibStream {
+    if (this.inflateHistory === null) return this.pool.acquire('inflate', this.inflateOptions);
+    return new ZlibStream('inflate', '', { ...this.inflateOptions, ...this.inflateHistory.dictionary() });
+  }
+
   private dropInflater(): void {
     this.inflater?.close();
     this.inflater = null;
     this.pieces = [];
     this.inflated = 0;
     this.inMessage = false;
+  }
+}
+
+/**
+ * The last `2^windowBits` bytes that went through a context-takeover stream: the content
+ * of its LZ77 window, kept so that the stream can be freed and rebuilt (with the bytes as
+ * a preset dictionary, which both zlib raw deflate and raw inflate accept).
+ */
+class History {
+  private readonly buffer: Buffer;
+  private length = 0;
+
+  constructor(windowBits: number) {
+    this.buffer = Buffer.allocUnsafe(1 << windowBits);
+  }
+
+  append(data: Buffer): void {
+    const size = this.buffer.length;
+    if (data.length >= size) {
+      data.copy(this.buffer, 0, data.length - size);
+      this.length = size;
+      return;
+    }
+    // Keep the newest bytes that still fit, moved to the front (copy handles the overlap).
+    const keep = Math.min(this.length, size - data.length);
+    this.buffer.copy(this.buffer, 0, this.length - keep, this.length);
+    data.copy(this.buffer, keep);
+    this.length = keep + data.length;
+  }
+
+  /** The zlib option that primes a new stream with the window, or nothing when it is empty. */
+  dictionary(): { dictionary?: Buffer } {
+    return this.length === 0 ? {} : { dictionary: Buffer.from(this.buffer.subarray(0, this.length)) };
   }
 }

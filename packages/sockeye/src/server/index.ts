@@ -5,7 +5,12 @@
  */
 export { constantTimeEqual } from './auth.js';
 export { isOriginAllowed, isSameOrigin, type OriginPolicy } from './origin.js';
-export { type ServerCloseOptions, WebSocketServer, type WebSocketServerEvents } from './server.js';
+export {
+  SERVER_DEFLATE_DEFAULTS,
+  type ServerCloseOptions,
+  WebSocketServer,
+  type WebSocketServerEvents,
+} from './server.js';
 export {
   type PublishData,
   type PublishOptions,

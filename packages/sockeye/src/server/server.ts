@@ -14,6 +14,9 @@ import {
   HttpHeadParser,
   limits,
   Opcode,
+  PerMessageDeflate,
+  type PerMessageDeflateExtension,
+  type PerMessageDeflateOptions,
   type PreparedMessage,
   type RequestHead,
   type UpgradeRequestInfo,
@@ -118,6 +121,17 @@ interface RawRequest {
   headers: HeaderMap;
 }
 
+/**
+ * The permessage-deflate settings of a server with `perMessageDeflate: true` (and the
+ * base an options object overrides): no context takeover either way, so that an idle
+ * connection holds no zlib stream; zlib level 1; messages of 1 KiB and more compressed.
+ * See {@link WebSocketServerOptions.perMessageDeflate} for the reasons.
+ */
+export const SERVER_DEFLATE_DEFAULTS: Readonly<PerMessageDeflateOptions> = Object.freeze({
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+});
+
 /** Sweep resolution bounds: never busier than every 10 ms, never coarser than 1 s. */
 const MIN_SWEEP_MS = 10;
 const MAX_SWEEP_MS = 1000;
@@ -163,6 +177,12 @@ export class WebSocketServer<Data = undefined>
     | undefined;
   /** The `path` option: the only path this server accepts, or undefined for any. */
   readonly path: string | undefined;
+  /**
+   * The server's permessage-deflate configuration and stream pool, or null when
+   * compression is off. `publish` compresses a message once with its `prepareMessage()`
+   * for every subscriber without context takeover.
+   */
+  readonly perMessageDeflate: PerMessageDeflate | null;
   /**
    * The broker that carries this server's topic publishes to the other servers (the
    * `broker` option, or the server's own `InProcessBroker`). Closed by {@link WebSocketServer.close}.
@@ -224,6 +244,11 @@ export class WebSocketServer<Data = undefined>
       maxPayload: options.maxPayload ?? limits.DEFAULT_MAX_PAYLOAD,
       maxFragments: options.maxFragments ?? limits.DEFAULT_MAX_FRAGMENTS,
     };
+    const deflate = options.perMessageDeflate ?? true;
+    this.perMessageDeflate =
+      deflate === false
+        ? null
+        : new PerMessageDeflate({ ...SERVER_DEFLATE_DEFAULTS, ...(deflate === true ? {} : deflate) });
     this.origins = options.origins;
     this.wiretap = options.wiretap;
     this.path = options.path;
@@ -359,18 +384,16 @@ export class WebSocketServer<Data = undefined>
     if (size === 0 || (size === 1 && except !== null && subscribers.has(except))) return 0;
     // One frame for everybody: each connection queues this same Buffer (no copy, no
     // header per connection); `data` is a view of it, the server's own copy.
-    // With permessage-deflate wired in, build `message` with the server's
-    // `PerMessageDeflate.prepareMessage(bytes, isText)` plus this `frame`: connections
-    // without the extension take the frame, those with it the payload compressed once.
+    // With permessage-deflate, the payload is also compressed once (when a subscriber
+    // negotiated it): connections without the extension take the frame, those without
+    // context takeover the compressed payload, the others compress it themselves.
     const frame = buildFrame(FIN_BIT | (isText ? Opcode.Text : Opcode.Binary), bytes);
-    const message: PreparedMessage = {
-      data: frame.subarray(frame.length - bytes.length),
-      isText,
-      extension: '',
-      encoded: null,
-      windowBits: 0,
-      frame,
-    };
+    const data = frame.subarray(frame.length - bytes.length);
+    const deflate = this.perMessageDeflate;
+    const message: PreparedMessage =
+      deflate !== null && anyCompressed(subscribers, except)
+        ? { ...deflate.prepareMessage(data, isText), frame }
+        : { data, isText, extension: '', encoded: null, windowBits: 0, frame };
     let count = 0;
     for (const ws of subscribers) {
       if (ws !== except && ws._sendPrepared(message) !== SendStatus.Dropped) count++;
@@ -462,6 +485,7 @@ export class WebSocketServer<Data = undefined>
       this.pending.clear();
       this.sockets.clear();
       this.stopTimer();
+      this.perMessageDeflate?.pool.clear();
       if (this.httpServer !== null) UpgradeRouter.for(this.httpServer).remove(this);
       const netServer = this.netServer;
       if (netServer?.listening) await new Promise<void>((resolve) => netServer.close(() => resolve()));
@@ -636,9 +660,9 @@ export class WebSocketServer<Data = undefined>
     pending: PendingHandshake,
   ): ServerWebSocket<Data> {
     this.release(pending);
-    // Extension point: permessage-deflate negotiation goes here. It answers `offer.extensions`
-    // with a `Sec-WebSocket-Extensions` value and gives the Connection the negotiated extension.
-    const extensions = '';
+    // The first permessage-deflate offer we can honour (null: none, or compression off).
+    const agreement = this.perMessageDeflate?.negotiate(offer.extensions) ?? null;
+    const extensions = agreement?.responseHeaderValue ?? '';
     const response = buildAcceptResponse({
       key: offer.key,
       protocol: protocol || undefined,
@@ -646,7 +670,16 @@ export class WebSocketServer<Data = undefined>
       headers: this.options.headers,
     });
     socket.setNoDelay(true);
-    const ws = new ServerWebSocket<Data>(this, socket, this.connectionOptions, data, protocol, extensions);
+    const extension: PerMessageDeflateExtension | null = agreement?.extension ?? null;
+    const ws = new ServerWebSocket<Data>(
+      this,
+      socket,
+      this.connectionOptions,
+      data,
+      protocol,
+      extensions,
+      extension,
+    );
     this.openClients.add(ws);
     this.sockets.add(ws);
     this.startTimer();
@@ -777,6 +810,15 @@ function tlsWrapper(options: TlsOptions): (socket: Socket) => TLSSocket {
   if (options.ALPNProtocols !== undefined) socketOptions.ALPNProtocols = options.ALPNProtocols;
   if (options.SNICallback !== undefined) socketOptions.SNICallback = options.SNICallback;
   return (socket) => new TLSSocket(socket, socketOptions);
+}
+
+/** Whether a subscriber other than `except` negotiated permessage-deflate. */
+function anyCompressed<Data>(
+  subscribers: ReadonlySet<ServerWebSocket<Data>>,
+  except: ServerWebSocket<Data> | null,
+): boolean {
+  for (const ws of subscribers) if (ws !== except && ws.extensions !== '') return true;
+  return false;
 }
 
 /** The path of a request target, without the query. */

@@ -1,7 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
-import type { HeaderMap, UpgradeRequestInfo } from '../protocol/index.js';
+import type { HeaderMap, PerMessageDeflateOptions, UpgradeRequestInfo } from '../protocol/index.js';
 import type { Broker, TopicRegistryOptions } from '../pubsub/index.js';
 import type { OriginPolicy } from './origin.js';
 import type { ServerWebSocket } from './websocket.js';
@@ -207,6 +207,30 @@ export interface WebSocketServerOptions<Data> {
    * (instead of only reporting `dropped`). @defaultValue false
    */
   closeOnBackpressureLimit?: boolean;
+  /**
+   * permessage-deflate (RFC 7692): `true` accepts a client's offer with
+   * {@link SERVER_DEFLATE_DEFAULTS}; an options object accepts it with those defaults
+   * overridden by what you give; `false` declines every offer.
+   *
+   * On by default, with settings that keep an idle connection as light as one without
+   * compression: `ws` turns compression off on its servers because each connection with
+   * context takeover holds its own zlib streams (~240 KiB here, whether it is busy or not).
+   * The defaults here ask for no context takeover in both directions
+   * (`server_no_context_takeover` and `client_no_context_takeover`, which every client
+   * must honour), so a connection borrows a pooled stream for the length of one message
+   * and holds none in between (~2 KiB per idle connection, measured), messages under
+   * 1 KiB go uncompressed, and one compressed broadcast (`prepareMessage`) can go to every
+   * subscriber. What it costs: messages cannot refer to earlier ones, so streams of small
+   * similar messages compress less than with context takeover. For that, set
+   * `serverNoContextTakeover` / `clientNoContextTakeover` to false (and consider
+   * `hibernation`, smaller windows or a lower `memLevel`; see docs/permessage-deflate.md).
+   *
+   * Inflation is bounded by `maxPayload` as it runs (a decompression bomb closes with
+   * 1009), and all zlib work runs synchronously on the event loop: nothing queues in
+   * Node's thread pool, so no concurrency limit is needed.
+   * @defaultValue true
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /**
    * Carries topic publishes to the other server processes of the application (see
    * `docs/scaling.md`): an `InProcessBroker` on a shared `InProcessHub` for several

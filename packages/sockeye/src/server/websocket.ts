@@ -4,6 +4,7 @@ import {
   type CloseInfo,
   Connection,
   type ConnectionHandler,
+  type Extension,
   isValidWireCloseCode,
   limits,
   type Payload,
@@ -147,6 +148,7 @@ export class ServerWebSocket<Data = undefined> {
     data: Data,
     protocol: string,
     extensions: string,
+    extension: Extension | null = null,
   ) {
     this.host = host;
     this._socket = socket;
@@ -157,6 +159,7 @@ export class ServerWebSocket<Data = undefined> {
       role: 'server',
       maxPayload: options.maxPayload,
       maxFragments: options.maxFragments,
+      extensions: extension === null ? [] : [extension],
     });
     if (host.pingInterval > 0) this._heartbeatAt = host.now() + host.pingInterval;
   }

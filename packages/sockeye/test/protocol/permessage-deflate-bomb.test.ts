@@ -121,6 +121,30 @@ describe('decompression bomb: 1 GiB would-be message', { timeout: 120_000 }, () 
     }
   });
 
+  it('an incompressible message of maxPayload bytes is delivered although deflate made it larger', () => {
+    const limit = 256 * 1024;
+    const data = Buffer.alloc(limit);
+    for (let i = 0; i < limit; i++) data[i] = (i * 2654435761) >>> 24;
+    const deflated = zlib.deflateRawSync(data, { level: 0, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    const body = deflated.subarray(0, deflated.length - 4);
+    assert.ok(body.length > limit, `${body.length} bytes on the wire`);
+    for (const role of ['server', 'client'] as const) {
+      const { connection, seen } = receiver(role, limit);
+      for (const chunk of frames(body, 16 * 1024, role === 'server')) connection.receive(chunk);
+      assert.equal(seen.closes.length, 0, role);
+      assert.deepEqual(seen.messages[0]!.data, data);
+    }
+    // Plain (uncompressed) messages keep the exact limit.
+    const { connection, seen } = receiver('client', limit);
+    connection.receive(
+      Buffer.concat([
+        encodeFrameHeader({ opcode: Opcode.Binary, length: limit + 1 }),
+        Buffer.alloc(limit + 1),
+      ]),
+    );
+    assert.equal(seen.closes[0]?.code, CloseCode.MessageTooBig);
+  });
+
   it('a message that inflates to exactly maxPayload is delivered', () => {
     const limit = 256 * 1024;
     const data = Buffer.alloc(limit, 7);

@@ -96,6 +96,96 @@ describe('client and server connections with permessage-deflate exchange random 
     });
   }
 
+  for (const [label, serverOptions, clientOptions] of [
+    ['hibernation, context takeover both ways', {}, {}],
+    ['hibernation, 9-bit windows', { serverMaxWindowBits: 9, clientMaxWindowBits: 9 }, {}],
+    [
+      'hibernation, 12-bit server window, no client context takeover',
+      { serverMaxWindowBits: 12 },
+      { clientNoContextTakeover: true },
+    ],
+  ] as Array<[string, PerMessageDeflateOptions, PerMessageDeflateOptions]>) {
+    it(`${label}: streams freed between messages and rebuilt from the kept windows`, {
+      timeout: 120_000,
+    }, () => {
+      fc.assert(
+        fc.property(
+          fc.array(
+            fc.record({ m: message, up: fc.boolean(), sleepServer: fc.boolean(), sleepClient: fc.boolean() }),
+            {
+              maxLength: 10,
+            },
+          ),
+          (steps) => {
+            const pair = pairFor(
+              { ...serverOptions, threshold: 0, hibernation: true },
+              { ...clientOptions, threshold: 0, hibernation: true },
+            );
+            const { server, client } = pair;
+            for (const { m, up, sleepServer, sleepClient } of steps) {
+              const [from, to] = up ? [client, server] : [server, client];
+              from.connection.send(m.data, m.isText);
+              pump(from.connection, to.connection, 1000);
+              if (sleepServer) pair.serverExtension.hibernate();
+              if (sleepClient) pair.clientExtension.hibernate();
+              if (sleepServer && sleepClient) {
+                assert.equal(pair.serverExtension.holdsStreams, false);
+                assert.equal(pair.clientExtension.holdsStreams, false);
+              }
+            }
+            assert.deepEqual(server.seen.closes, []);
+            assert.deepEqual(client.seen.closes, []);
+            assert.deepEqual(
+              server.seen.messages,
+              steps.filter((s) => s.up).map((s) => s.m),
+            );
+            assert.deepEqual(
+              client.seen.messages,
+              steps.filter((s) => !s.up).map((s) => s.m),
+            );
+          },
+        ),
+        { numRuns: 25 },
+      );
+    });
+  }
+
+  it('hibernation keeps the context: a repeated message still compresses to a few bytes', () => {
+    const { server, client, serverExtension, clientExtension } = pairFor(
+      { hibernation: true },
+      { hibernation: true },
+    );
+    const text = JSON.stringify(
+      Array.from({ length: 200 }, (_, i) => ({ id: i, label: `item-${i * 7919}` })),
+    );
+    const sizes: number[] = [];
+    for (const sleep of [false, true]) {
+      server.connection.send(text, true);
+      const wire = server.connection.takeOutput().map((c) => Buffer.from(c));
+      sizes.push(frames(Buffer.concat(wire))[0]!.payload.length);
+      for (const chunk of wire) client.connection.receive(chunk);
+      if (sleep) continue;
+      assert.equal(serverExtension.hibernate(), true);
+      assert.equal(serverExtension.holdsStreams, false);
+      assert.equal(serverExtension.hibernate(), false);
+      // The client's decompressor too: the second message refers to the first one.
+      assert.equal(clientExtension.hibernate(), true);
+      assert.equal(clientExtension.holdsStreams, false);
+    }
+    assert.ok(sizes[1]! * 5 < sizes[0]!, `first ${sizes[0]} bytes, after hibernation ${sizes[1]}`);
+    assert.deepEqual(
+      client.seen.messages.map((m) => m.data.toString()),
+      [text, text],
+    );
+  });
+
+  it('without hibernation, hibernate() keeps context-takeover streams', () => {
+    const { server, serverExtension } = pairFor({}, {});
+    server.connection.send('x'.repeat(5000), true);
+    assert.equal(serverExtension.hibernate(), false);
+    assert.equal(serverExtension.holdsStreams, true);
+  });
+
   it('compression actually happens in both directions (RSV1 on the wire, fewer bytes)', () => {
     const { server, client } = pairFor({}, {});
     const text = JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ id: i, label: `item-${i}` })));

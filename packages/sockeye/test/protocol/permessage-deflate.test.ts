@@ -111,6 +111,24 @@ describe('RFC 7692 section 6: RSV1', () => {
     assert.equal(seen.closes[0]?.code, CloseCode.ProtocolError);
   });
 
+  it('a connection takes at most one extension, owning one RSV bit', () => {
+    const deflate = new PerMessageDeflate();
+    const params = {
+      serverNoContextTakeover: false,
+      clientNoContextTakeover: false,
+      serverMaxWindowBits: 15,
+      clientMaxWindowBits: 15,
+    };
+    const one = deflate.extension('client', params);
+    assert.throws(
+      () => open('client', { extensions: [one, deflate.extension('client', params)] }),
+      RangeError,
+    );
+    const odd = Object.assign(Object.create(one) as PerMessageDeflateExtension, { rsvBit: 0x80 });
+    assert.throws(() => open('client', { extensions: [odd] }), RangeError);
+    assert.doesNotThrow(() => open('client', { extensions: [] }));
+  });
+
   it('RSV2 and RSV3 stay forbidden with permessage-deflate', () => {
     for (const bit of [0x20, 0x10]) {
       const { connection, seen } = client();
@@ -281,6 +299,9 @@ describe('RFC 7692 section 7.2.2: decompressing with and without context takeove
     connection.send('z'.repeat(5000), true);
     assert.equal(extension.holdsStreams, true);
     connection.receiveEof();
+    assert.equal(extension.holdsStreams, false);
+    // Nothing is allocated again for a send after the end.
+    assert.equal(extension.encodeMessage('z'.repeat(5000), true), null);
     assert.equal(extension.holdsStreams, false);
   });
 });

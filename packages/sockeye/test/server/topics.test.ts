@@ -221,6 +221,8 @@ describe('framing once', () => {
     const out = new Map<ServerWebSocket, Buffer[]>();
     const { server, connect } = await setup({
       handlers: {},
+      // Connections without an extension (ws clients offer permessage-deflate, on by default).
+      perMessageDeflate: false,
       wiretap(ws, direction, bytes) {
         if (direction !== 'out') return;
         const list = out.get(ws) ?? [];
