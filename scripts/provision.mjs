@@ -72,7 +72,7 @@ function provisionVenv() {
 function patchKosoku() {
   const outcome = patchInstalledKosoku(join(root, '.venv'));
   if (outcome === 'patched')
-    log('patched kosoku 0.1.0 case12_x_x.py (str payloads under no context takeover)');
+    log('patched kosoku 0.1.0 case12_x_x.py (str payloads of uncompressed messages)');
 }
 
 try {

@@ -230,6 +230,22 @@ export const SECTIONS: Readonly<Record<string, string>> = {
   '13': 'WebSocket Compression (different parameters)',
 };
 
+/**
+ * Sections 1 to 10 (there is no section 8): the core protocol without compression (11 and
+ * up need permessage-deflate). The selection of the echo server's and the client's suites.
+ */
+export const SECTIONS_1_TO_10: readonly string[] = [
+  '1.*',
+  '2.*',
+  '3.*',
+  '4.*',
+  '5.*',
+  '6.*',
+  '7.*',
+  '9.*',
+  '10.*',
+];
+
 const VERDICTS = ['OK', 'NON-STRICT', 'INFORMATIONAL', 'UNIMPLEMENTED', 'FAILED', 'ERROR'] as const;
 
 /** A Markdown table of verdicts per section. */

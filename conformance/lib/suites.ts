@@ -6,21 +6,14 @@
  */
 import { ROOT } from '../../scripts/lib/prereqs.js';
 import { freePort, startProcess } from '../../scripts/lib/process.js';
-import { type CaseResult, reportDir, runFuzzingClient, startFuzzingServer } from './autobahn.js';
+import {
+  type CaseResult,
+  reportDir,
+  runFuzzingClient,
+  SECTIONS_1_TO_10,
+  startFuzzingServer,
+} from './autobahn.js';
 import { DEFLATE_CLIENT_SECTIONS, driveSockeyeClient, driveSockeyeDeflateClient } from './client-driver.js';
-
-/** Autobahn sections 1 to 10 (there is no section 8), the core protocol without compression. */
-export const SECTIONS_1_TO_10: readonly string[] = [
-  '1.*',
-  '2.*',
-  '3.*',
-  '4.*',
-  '5.*',
-  '6.*',
-  '7.*',
-  '9.*',
-  '10.*',
-];
 
 /** One Autobahn run: a peer under test and a case selection. */
 export interface Suite {

@@ -1,24 +1,32 @@
 // A patch for a bug in kosoku 0.1.0 that provisioning applies to the installed case file
 // kosoku/cases/case12_x_x.py (Autobahn sections 12 and 13, permessage-deflate).
 //
-// The bug: when kosoku's *inbound* direction was negotiated without context takeover
-// (`server_no_context_takeover` when kosoku is the fuzzing client, `client_no_context_takeover`
-// when it is the fuzzing server) and the peer sends a data message uncompressed (RSV1 clear,
-// which RFC 7692 section 6 allows: `ws` does it for every message under its 1 KiB
-// `threshold`), kosoku's Rust core hands the case's onMessage a `str` with one code point
-// per received byte (the Python 2 `str` convention) instead of `bytes`, for text and binary
-// messages alike. The case then calls hashlib.sha1().update(str) and the case ends with
-// behavior=ERROR "Strings must be encoded before hashing". Affected: 13.2.x, 13.5.x, 13.6.x,
-// 13.7.x (the offers that request no context takeover) against any peer that sends some
-// messages uncompressed; 12.x and 13.1/13.3/13.4 never negotiate it and are unaffected.
+// The bug: kosoku's Rust core hands the case's onMessage a `str` instead of `bytes` for a
+// data message that arrived uncompressed (RSV1 clear, which RFC 7692 section 6 allows: `ws`
+// and sockeye do it for every message under their 1 KiB `threshold`), and the case then
+// calls hashlib.sha1().update(str): behavior=ERROR "Strings must be encoded before hashing".
+// Measured against `ws` at threshold 1024 (and 0, where every message is compressed and
+// arrives as `bytes`):
+//   - kosoku as the fuzzing SERVER (a client under test): every uncompressed message is a
+//     `str`, with or without context takeover (12.x and 13.x alike);
+//   - kosoku as the fuzzing CLIENT (a server under test): a `str` only when its inbound
+//     direction has no context takeover (13.2.x, 13.5.x-13.7.x); with context takeover
+//     (12.x, 13.1/13.3/13.4) uncompressed messages arrive as `bytes`.
+// What the `str` holds depends on the message type, as kosoku's own report code says
+// ("text, latin-1 binary"): a TEXT message is the decoded text (one code point per
+// character: "µ" is U+00B5, one code point for two bytes), a BINARY message has one code
+// point 0-255 per received byte. So the fix encodes text as UTF-8 and binary as latin-1, by
+// the received message's own `binary` flag, which gives back exactly the received bytes in
+// both cases. (An earlier version used latin-1 for both: right for ASCII text, wrong for
+// 12.4.3, whose HTML slices contain "µ" and "ü".)
 //
-// The fix turns that `str` back into the exact bytes received (`latin-1` maps code points
-// 0-255 one to one onto bytes) before the case's own checks, which stay as they are: message
-// type, length and SHA-1 against what was sent. It cannot make a wrong echo pass: a
-// corrupted payload still fails its hash, and a code point above 255 (a `str` that is not
-// this byte mapping) raises in encode(), which kosoku reports as ERROR.
-// conformance/kosoku-patch.test.ts proves both: the affected cases pass against a correct
-// `ws` server and still fail against servers that corrupt, truncate or retype the echo.
+// It cannot make a wrong echo pass: the case's own checks stay as they are (message type,
+// length, SHA-1 against what was sent). Both encodings are one to one, so only the exact
+// expected bytes hash right; a binary `str` with a code point above 255 (not this byte
+// mapping) raises in encode(), which kosoku reports as ERROR; a retyped echo fails the type
+// check. conformance/kosoku-patch.test.ts proves it: the affected cases pass against a
+// correct `ws` peer in both modes and still fail against peers that corrupt (also inside a
+// non-ASCII character), truncate or retype the echo.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -26,12 +34,27 @@ import { join } from 'node:path';
 export const PATCHED_KOSOKU_VERSION = '0.1.0';
 
 /** Marks a patched file (and makes applying the patch idempotent). */
-export const PATCH_MARKER = 'sockeye provisioning patch: kosoku 0.1.0 str payloads';
+export const PATCH_MARKER = 'sockeye provisioning patch v2: kosoku 0.1.0 str payloads';
+
+/** The first version's marker: a file that carries it is re-patched from its original text. */
+const OLD_PATCH_MARKER = 'sockeye provisioning patch: kosoku 0.1.0 str payloads';
 
 const ANCHOR = 'def onMessage(self, msg, binary):\n   m = hashlib.sha1()\n';
 const REPLACEMENT = [
   'def onMessage(self, msg, binary):',
-  `   # ${PATCH_MARKER}. Under no context takeover, kosoku 0.1.0`,
+  `   # ${PATCH_MARKER}. kosoku 0.1.0 hands`,
+  '   # uncompressed messages over as a str: text decoded, binary one code point per byte.',
+  '   # Encoding it back gives the exact received bytes. See scripts/lib/kosoku-patch.mjs.',
+  '   if isinstance(msg, str):',
+  "      msg = msg.encode('latin-1' if binary else 'utf-8')",
+  '   m = hashlib.sha1()',
+  '',
+].join('\n');
+
+/** The first version's replacement (latin-1 for text too), undone before patching again. */
+const OLD_REPLACEMENT = [
+  'def onMessage(self, msg, binary):',
+  `   # ${OLD_PATCH_MARKER}. Under no context takeover, kosoku 0.1.0`,
   '   # hands uncompressed messages over as a str of code points 0-255 (py2 style); latin-1',
   '   # restores the exact received bytes. See scripts/lib/kosoku-patch.mjs in sockeye.',
   '   if isinstance(msg, str):',
@@ -41,11 +64,12 @@ const REPLACEMENT = [
 ].join('\n');
 
 /**
- * The patched text of case12_x_x.py. Returns the text unchanged when already patched;
- * throws when the function it patches is not there (a different file than expected).
+ * The patched text of case12_x_x.py. Returns the text unchanged when already patched, and
+ * replaces the first version of the patch (latin-1 for text too) by this one; throws when the function it patches is not there (a different file than expected).
  */
-export function patchCaseSource(source) {
-  if (source.includes(PATCH_MARKER)) return source;
+export function patchCaseSource(input) {
+  if (input.includes(PATCH_MARKER)) return input;
+  const source = input.includes(OLD_PATCH_MARKER) ? input.replace(OLD_REPLACEMENT, ANCHOR) : input;
   const at = source.indexOf(ANCHOR);
   if (at === -1 || source.indexOf(ANCHOR, at + 1) !== -1) {
     throw new Error('case12_x_x.py does not contain exactly one expected onMessage(); not patching');

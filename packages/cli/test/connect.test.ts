@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ServerWebSocket, type UpgradeRequestContext, WebSocketServer } from 'sockeye/server';
 import { missing } from '../../../scripts/lib/prereqs.js';
-import { BIN, privateTmux, selfSignedCertificate, sockeye } from './support/run.js';
+import { opensslMissing, selfSignedCertificateFiles } from '../../../scripts/lib/tls.js';
+import { BIN, privateTmux, sockeye } from './support/run.js';
 
 const T = { timeout: 60_000 };
 const ESC = '\u001b[';
@@ -204,9 +205,9 @@ describe('sockeye connect, piped', () => {
   });
 });
 
-describe('sockeye connect over TLS', { skip: missing('/usr/bin/openssl', 'openssl') }, () => {
+describe('sockeye connect over TLS', { skip: opensslMissing() }, () => {
   it('refuses a self-signed certificate, and accepts it with --insecure', T, async () => {
-    const tls = selfSignedCertificate();
+    const tls = selfSignedCertificateFiles();
     const https = createHttpsServer({ cert: tls.cert, key: tls.key });
     const server = testServer({ server: https });
     await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));

@@ -7,9 +7,9 @@ import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { missing } from '../../../scripts/lib/prereqs.js';
 import { freePort, type Started, startProcess } from '../../../scripts/lib/process.js';
-import { BIN, selfSignedCertificate, sockeye } from './support/run.js';
+import { opensslMissing, selfSignedCertificateFiles } from '../../../scripts/lib/tls.js';
+import { BIN, sockeye } from './support/run.js';
 
 const T = { timeout: 60_000 };
 
@@ -89,9 +89,9 @@ describe('sockeye serve', () => {
 
   it('serves wss:// with --tls-cert and --tls-key', {
     ...T,
-    skip: missing('/usr/bin/openssl', 'openssl'),
+    skip: opensslMissing(),
   }, async () => {
-    const tls = selfSignedCertificate();
+    const tls = selfSignedCertificateFiles();
     const { process: server, url } = await serve(['--tls-cert', tls.certFile, '--tls-key', tls.keyFile]);
     try {
       assert.match(url, /^wss:\/\/127\.0\.0\.1:\d+$/);

@@ -1,6 +1,6 @@
 /** Run the `sockeye` command as a subprocess, the way people run it. */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,37 +33,6 @@ export function sockeye(
     child.stdin?.on('error', () => {});
     child.stdin?.end(options.stdin ?? '');
   });
-}
-
-/** A self-signed certificate for 127.0.0.1 made with openssl, in a temp dir (remove it after). */
-export function selfSignedCertificate(): {
-  dir: string;
-  certFile: string;
-  keyFile: string;
-  cert: Buffer;
-  key: Buffer;
-} {
-  const dir = mkdtempSync(join(tmpdir(), 'sockeye-cli-tls-'));
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '1',
-    ].concat(['-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1']),
-    { stdio: 'ignore' },
-  );
-  return { dir, certFile, keyFile, cert: readFileSync(certFile), key: readFileSync(keyFile) };
 }
 
 /**

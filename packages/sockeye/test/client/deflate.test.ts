@@ -15,7 +15,7 @@ import { WebSocketServer } from 'ws';
 import { WebSocketStream } from '../../src/client/stream.js';
 import { WebSocket } from '../../src/client/websocket.js';
 import { frames as parseFrames } from '../protocol/deflate-helpers.js';
-import { errorMessage, record, serverFrame, startRawServer } from './helpers.js';
+import { errorMessage, record, serverFrame, startRawServer, withRawServer } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -28,18 +28,18 @@ function offeredExtensions(request: string): string | null {
 /** Connect with `options`, report the offer the server saw, then close. */
 async function offerFor(options: ConstructorParameters<typeof WebSocket>[2]): Promise<string | null> {
   let offer: string | null | undefined;
-  const raw = await startRawServer((socket, request) => {
-    offer = offeredExtensions(request);
-    socket.destroy();
-  });
-  try {
-    const ws = new WebSocket(raw.url, [], options);
-    await record(ws);
-    assert.notEqual(offer, undefined, 'the server saw no request');
-    return offer ?? null;
-  } finally {
-    await raw.close();
-  }
+  return withRawServer(
+    (socket, request) => {
+      offer = offeredExtensions(request);
+      socket.destroy();
+    },
+    async (raw) => {
+      const ws = new WebSocket(raw.url, [], options);
+      await record(ws);
+      assert.notEqual(offer, undefined, 'the server saw no request');
+      return offer ?? null;
+    },
+  );
 }
 
 /**
@@ -177,55 +177,52 @@ describe("the server's answer: one we cannot accept fails the connection (error,
   ];
   for (const [name, answer, options, reason] of cases) {
     test(name, { timeout: 20_000 }, async () => {
-      const raw = await startRawServer((socket, _request, accept) =>
-        socket.write(accept(`Sec-WebSocket-Extensions: ${answer}\r\n`)),
+      await withRawServer(
+        (socket, _request, accept) => socket.write(accept(`Sec-WebSocket-Extensions: ${answer}\r\n`)),
+        async (raw) => {
+          const ws = new WebSocket(raw.url, [], options);
+          const message = errorMessage(ws);
+          assert.deepEqual(await record(ws), [
+            ['error', 3],
+            ['close', 3, 1006, '', false],
+          ]);
+          assert.match(await message, reason);
+          assert.equal(ws.extensions, '');
+        },
       );
-      try {
-        const ws = new WebSocket(raw.url, [], options);
-        const message = errorMessage(ws);
-        assert.deepEqual(await record(ws), [
-          ['error', 3],
-          ['close', 3, 1006, '', false],
-        ]);
-        assert.match(await message, reason);
-        assert.equal(ws.extensions, '');
-      } finally {
-        await raw.close();
-      }
     });
   }
 
   test('WebSocketStream rejects opened and closed with the reason', { timeout: 20_000 }, async () => {
-    const raw = await startRawServer((socket, _request, accept) =>
-      socket.write(accept('Sec-WebSocket-Extensions: permessage-deflate; foo\r\n')),
+    await withRawServer(
+      (socket, _request, accept) =>
+        socket.write(accept('Sec-WebSocket-Extensions: permessage-deflate; foo\r\n')),
+      async (raw) => {
+        const stream = new WebSocketStream(raw.url);
+        await assert.rejects(stream.opened, { name: 'WebSocketError', message: /unknown parameter foo/ });
+        await assert.rejects(stream.closed, { name: 'WebSocketError' });
+      },
     );
-    try {
-      const stream = new WebSocketStream(raw.url);
-      await assert.rejects(stream.opened, { name: 'WebSocketError', message: /unknown parameter foo/ });
-      await assert.rejects(stream.closed, { name: 'WebSocketError' });
-    } finally {
-      await raw.close();
-    }
   });
 
   test('a compressed message when nothing was negotiated fails with 1002', { timeout: 20_000 }, async () => {
     let serverSaw: Promise<number | null> = Promise.resolve(null);
-    const raw = await startRawServer((socket, _request, accept) => {
-      serverSaw = clientCloseCode(socket);
-      socket.write(accept());
-      socket.write(compressedFrames(zlib.deflateRawSync(Buffer.from('hello')), 1 << 20));
-    });
-    try {
-      const ws = new WebSocket(raw.url, [], { perMessageDeflate: false });
-      const events = await record(ws);
-      assert.deepEqual(events.slice(1), [
-        ['error', 3],
-        ['close', 3, 1006, '', false],
-      ]);
-      assert.equal(await serverSaw, 1002);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket, _request, accept) => {
+        serverSaw = clientCloseCode(socket);
+        socket.write(accept());
+        socket.write(compressedFrames(zlib.deflateRawSync(Buffer.from('hello')), 1 << 20));
+      },
+      async (raw) => {
+        const ws = new WebSocket(raw.url, [], { perMessageDeflate: false });
+        const events = await record(ws);
+        assert.deepEqual(events.slice(1), [
+          ['error', 3],
+          ['close', 3, 1006, '', false],
+        ]);
+        assert.equal(await serverSaw, 1002);
+      },
+    );
   });
 });
 
@@ -238,47 +235,47 @@ describe('negotiated', () => {
     const compressed = zlib.deflateRawSync(Buffer.from(message), {
       finishFlush: zlib.constants.Z_SYNC_FLUSH,
     });
-    const raw = await startRawServer((socket, _request, accept) => {
-      const received: Buffer[] = [];
-      socket.on('data', (chunk: Buffer) => {
-        received.push(chunk);
-        clientFrames = parseFrames(Buffer.concat(received));
-        if (clientFrames.some((frame) => (frame.b0 & 0x0f) === 0x8)) socket.end();
-      });
-      socket.write(accept('Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n'));
-      socket.write(compressedFrames(compressed.subarray(0, compressed.length - 4), 100, 0x1));
-      socket.write(serverFrame(0x1, 'small and plain'));
-    });
-    try {
-      const ws = new WebSocket(raw.url);
-      const events: string[] = [];
-      ws.onmessage = (event) => {
-        events.push((event as MessageEvent<string>).data);
-        if (events.length === 2) {
-          ws.send(message);
-          ws.send('tiny');
-          ws.close(1000);
-        }
-      };
-      const done = record(ws);
-      await new Promise((resolve) => ws.addEventListener('open', resolve));
-      assert.equal(ws.extensions, 'permessage-deflate; client_max_window_bits=10');
-      await done;
-      assert.deepEqual(events, [message, 'small and plain']);
-      const [big, tiny, close] = clientFrames;
-      assert.ok(big && tiny && close, `${clientFrames.length} frames`);
-      assert.equal(big.b0, 0x80 | 0x40 | 0x1, 'the large message is compressed (RSV1)');
-      const inflated = zlib.inflateRawSync(Buffer.concat([big.payload, Buffer.from([0, 0, 0xff, 0xff])]), {
-        windowBits: 10,
-        finishFlush: zlib.constants.Z_SYNC_FLUSH,
-      });
-      assert.equal(inflated.toString(), message);
-      assert.ok(big.payload.length < message.length / 4, `${big.payload.length} bytes on the wire`);
-      assert.equal(tiny.b0, 0x81, 'a message under the 1 KiB threshold goes plain');
-      assert.equal(tiny.payload.toString(), 'tiny');
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket, _request, accept) => {
+        const received: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => {
+          received.push(chunk);
+          clientFrames = parseFrames(Buffer.concat(received));
+          if (clientFrames.some((frame) => (frame.b0 & 0x0f) === 0x8)) socket.end();
+        });
+        socket.write(accept('Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n'));
+        socket.write(compressedFrames(compressed.subarray(0, compressed.length - 4), 100, 0x1));
+        socket.write(serverFrame(0x1, 'small and plain'));
+      },
+      async (raw) => {
+        const ws = new WebSocket(raw.url);
+        const events: string[] = [];
+        ws.onmessage = (event) => {
+          events.push((event as MessageEvent<string>).data);
+          if (events.length === 2) {
+            ws.send(message);
+            ws.send('tiny');
+            ws.close(1000);
+          }
+        };
+        const done = record(ws);
+        await new Promise((resolve) => ws.addEventListener('open', resolve));
+        assert.equal(ws.extensions, 'permessage-deflate; client_max_window_bits=10');
+        await done;
+        assert.deepEqual(events, [message, 'small and plain']);
+        const [big, tiny, close] = clientFrames;
+        assert.ok(big && tiny && close, `${clientFrames.length} frames`);
+        assert.equal(big.b0, 0x80 | 0x40 | 0x1, 'the large message is compressed (RSV1)');
+        const inflated = zlib.inflateRawSync(Buffer.concat([big.payload, Buffer.from([0, 0, 0xff, 0xff])]), {
+          windowBits: 10,
+          finishFlush: zlib.constants.Z_SYNC_FLUSH,
+        });
+        assert.equal(inflated.toString(), message);
+        assert.ok(big.payload.length < message.length / 4, `${big.payload.length} bytes on the wire`);
+        assert.equal(tiny.b0, 0x81, 'a message under the 1 KiB threshold goes plain');
+        assert.equal(tiny.payload.toString(), 'tiny');
+      },
+    );
   });
 
   test('WebSocketStream negotiates too and reads compressed messages', { timeout: 30_000 }, async () => {

@@ -124,6 +124,25 @@ export async function startRawServer(
   };
 }
 
+/** What {@link startRawServer} resolves with. */
+export type RawServer = Awaited<ReturnType<typeof startRawServer>>;
+
+/**
+ * Run `body` against a {@link startRawServer} server built with `onSocket`, and close the
+ * server (and every socket it accepted) afterwards, whether `body` passed or threw.
+ */
+export async function withRawServer<T>(
+  onSocket: Parameters<typeof startRawServer>[0],
+  body: (raw: RawServer) => Promise<T>,
+): Promise<T> {
+  const raw = await startRawServer(onSocket);
+  try {
+    return await body(raw);
+  } finally {
+    await raw.close();
+  }
+}
+
 /** An unmasked server frame. */
 export function serverFrame(opcode: number, payload: Buffer | string, fin = true): Buffer {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload;

@@ -5,23 +5,17 @@
  * and an AbortSignal. Everything on loopback.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { missing } from '../../../../scripts/lib/prereqs.js';
+import { opensslMissing, selfSignedCertificate } from '../../../../scripts/lib/tls.js';
 import { noProxyMatches, resolveProxy } from '../../src/client/connect.js';
 import type { ClientOptions } from '../../src/client/options.js';
 import { WebSocket } from '../../src/client/websocket.js';
-import { errorMessage, record, startRawServer, startWsEcho } from './helpers.js';
-
-const OPENSSL = '/usr/bin/openssl';
+import { errorMessage, record, startWsEcho, withRawServer } from './helpers.js';
 
 /** Connect, send one message, expect it echoed, close; returns the recorded events. */
 async function echoOnce(url: string, options: ClientOptions = {}): Promise<unknown[]> {
@@ -114,46 +108,46 @@ const NO_PROXY_ENV = {
 describe('headers and origin', () => {
   test('extra headers and Origin are sent with the upgrade request', { timeout: 20_000 }, async () => {
     let request = '';
-    const raw = await startRawServer((socket, head, accept) => {
-      request = head;
-      socket.write(accept());
-      socket.end();
-    });
-    try {
-      await record(
-        new WebSocket(`${raw.url}/path?q=1`, [], {
-          headers: { 'X-Token': 'abc', 'User-Agent': 'sockeye-test' },
-          origin: 'https://app.example',
-        }),
-      );
-      assert.match(request, /^GET \/path\?q=1 HTTP\/1\.1\r\n/);
-      assert.match(request, /\r\nX-Token: abc\r\n/i);
-      assert.match(request, /\r\nUser-Agent: sockeye-test\r\n/i);
-      assert.match(request, /\r\nOrigin: https:\/\/app\.example\r\n/);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket, head, accept) => {
+        request = head;
+        socket.write(accept());
+        socket.end();
+      },
+      async (raw) => {
+        await record(
+          new WebSocket(`${raw.url}/path?q=1`, [], {
+            headers: { 'X-Token': 'abc', 'User-Agent': 'sockeye-test' },
+            origin: 'https://app.example',
+          }),
+        );
+        assert.match(request, /^GET \/path\?q=1 HTTP\/1\.1\r\n/);
+        assert.match(request, /\r\nX-Token: abc\r\n/i);
+        assert.match(request, /\r\nUser-Agent: sockeye-test\r\n/i);
+        assert.match(request, /\r\nOrigin: https:\/\/app\.example\r\n/);
+      },
+    );
   });
 
   test('a header value with CR/LF never reaches the wire: the handshake fails', {
     timeout: 20_000,
   }, async () => {
     let requests = 0;
-    const raw = await startRawServer(() => {
-      requests++;
-    });
-    try {
-      const ws = new WebSocket(raw.url, [], { headers: { 'X-Evil': 'a\r\nInjected: yes' } });
-      const message = errorMessage(ws);
-      assert.deepEqual(await record(ws), [
-        ['error', 3],
-        ['close', 3, 1006, '', false],
-      ]);
-      assert.match(await message, /header/i);
-      assert.equal(requests, 0);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      () => {
+        requests++;
+      },
+      async (raw) => {
+        const ws = new WebSocket(raw.url, [], { headers: { 'X-Evil': 'a\r\nInjected: yes' } });
+        const message = errorMessage(ws);
+        assert.deepEqual(await record(ws), [
+          ['error', 3],
+          ['close', 3, 1006, '', false],
+        ]);
+        assert.match(await message, /header/i);
+        assert.equal(requests, 0);
+      },
+    );
   });
 });
 
@@ -248,8 +242,7 @@ describe('proxy (HTTP CONNECT)', () => {
   });
 });
 
-describe('TLS (wss)', { skip: missing(OPENSSL, 'openssl') }, () => {
-  let dir = '';
+describe('TLS (wss)', { skip: opensslMissing() }, () => {
   let cert: Buffer;
   let key: Buffer;
   let server: ReturnType<typeof createHttpsServer>;
@@ -257,30 +250,7 @@ describe('TLS (wss)', { skip: missing(OPENSSL, 'openssl') }, () => {
   let port = 0;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sockeye-tls-'));
-    execFileSync(
-      OPENSSL,
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    cert = readFileSync(join(dir, 'cert.pem'));
-    key = readFileSync(join(dir, 'key.pem'));
+    ({ cert, key } = selfSignedCertificate());
     // Client certificates are requested (and checked against the same self-signed CA) on
     // paths under /mtls; the rest accept any client.
     server = createHttpsServer({ cert, key, ca: [cert], requestCert: true, rejectUnauthorized: false });
@@ -303,7 +273,6 @@ describe('TLS (wss)', { skip: missing(OPENSSL, 'openssl') }, () => {
   after(async () => {
     for (const client of wss?.clients ?? []) client.terminate();
     await new Promise((resolve) => server?.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
   });
 
   test('ca: a self-signed server certificate is trusted when given', { timeout: 20_000 }, async () => {
@@ -404,26 +373,26 @@ describe('redirects', () => {
 
 describe('signal', () => {
   test('aborting fails the opening handshake', { timeout: 20_000 }, async () => {
-    const raw = await startRawServer(() => {});
-    try {
-      const controller = new AbortController();
-      const ws = new WebSocket(raw.url, [], { signal: controller.signal });
-      const message = errorMessage(ws);
-      const events = record(ws);
-      setTimeout(() => controller.abort(), 50);
-      assert.deepEqual(await events, [
-        ['error', 3],
-        ['close', 3, 1006, '', false],
-      ]);
-      assert.match(await message, /aborted/);
+    await withRawServer(
+      () => {},
+      async (raw) => {
+        const controller = new AbortController();
+        const ws = new WebSocket(raw.url, [], { signal: controller.signal });
+        const message = errorMessage(ws);
+        const events = record(ws);
+        setTimeout(() => controller.abort(), 50);
+        assert.deepEqual(await events, [
+          ['error', 3],
+          ['close', 3, 1006, '', false],
+        ]);
+        assert.match(await message, /aborted/);
 
-      const already = new WebSocket(raw.url, [], { signal: AbortSignal.abort() });
-      assert.deepEqual(await record(already), [
-        ['error', 3],
-        ['close', 3, 1006, '', false],
-      ]);
-    } finally {
-      await raw.close();
-    }
+        const already = new WebSocket(raw.url, [], { signal: AbortSignal.abort() });
+        assert.deepEqual(await record(already), [
+          ['error', 3],
+          ['close', 3, 1006, '', false],
+        ]);
+      },
+    );
   });
 });

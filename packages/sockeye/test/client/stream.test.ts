@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 import { WebSocketError, WebSocketStream } from '../../src/client/stream.js';
-import { startRawServer, startWsEcho } from './helpers.js';
+import { startWsEcho, withRawServer } from './helpers.js';
 
 const MIB = 1024 * 1024;
 
@@ -118,66 +118,66 @@ describe('WebSocketStream', () => {
   test('a connection reset errors both streams and rejects closed with 1006', {
     timeout: 20_000,
   }, async () => {
-    const raw = await startRawServer((socket, _request, accept) => {
-      socket.write(accept());
-      socket.once('data', () => socket.resetAndDestroy());
-    });
-    try {
-      const stream = new WebSocketStream(raw.url);
-      const { readable, writable } = await stream.opened;
-      const reader = readable.getReader();
-      const writer = writable.getWriter();
-      await writer.write('trigger the reset');
-      await assert.rejects(stream.closed, (error: WebSocketError) => {
-        assert.equal(error.name, 'WebSocketError');
-        assert.equal(error.closeCode, 1006);
-        return true;
-      });
-      await assert.rejects(reader.read(), { name: 'WebSocketError' });
-      await assert.rejects(writer.write('late'), { name: 'WebSocketError' });
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket, _request, accept) => {
+        socket.write(accept());
+        socket.once('data', () => socket.resetAndDestroy());
+      },
+      async (raw) => {
+        const stream = new WebSocketStream(raw.url);
+        const { readable, writable } = await stream.opened;
+        const reader = readable.getReader();
+        const writer = writable.getWriter();
+        await writer.write('trigger the reset');
+        await assert.rejects(stream.closed, (error: WebSocketError) => {
+          assert.equal(error.name, 'WebSocketError');
+          assert.equal(error.closeCode, 1006);
+          return true;
+        });
+        await assert.rejects(reader.read(), { name: 'WebSocketError' });
+        await assert.rejects(writer.write('late'), { name: 'WebSocketError' });
+      },
+    );
   });
 
   test('a failed handshake rejects opened and closed with a WebSocketError', {
     timeout: 20_000,
   }, async () => {
-    const raw = await startRawServer((socket) => socket.write('HTTP/1.1 403 Forbidden\r\n\r\n'));
-    try {
-      const stream = new WebSocketStream(raw.url);
-      await assert.rejects(stream.opened, (error: WebSocketError) => {
-        assert.ok(error instanceof DOMException);
-        assert.equal(error.name, 'WebSocketError');
-        assert.equal(error.closeCode, 1006);
-        assert.match(error.message, /403/);
-        return true;
-      });
-      await assert.rejects(stream.closed, { name: 'WebSocketError' });
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket) => socket.write('HTTP/1.1 403 Forbidden\r\n\r\n'),
+      async (raw) => {
+        const stream = new WebSocketStream(raw.url);
+        await assert.rejects(stream.opened, (error: WebSocketError) => {
+          assert.ok(error instanceof DOMException);
+          assert.equal(error.name, 'WebSocketError');
+          assert.equal(error.closeCode, 1006);
+          assert.match(error.message, /403/);
+          return true;
+        });
+        await assert.rejects(stream.closed, { name: 'WebSocketError' });
+      },
+    );
   });
 
   test('close() while opening rejects opened; argument checks as the standard says', {
     timeout: 20_000,
   }, async () => {
-    const raw = await startRawServer(() => {});
-    try {
-      const stream = new WebSocketStream(raw.url);
-      assert.throws(() => stream.close({ closeCode: 1001 }), { name: 'InvalidAccessError' });
-      assert.throws(() => stream.close({ closeCode: 1000, reason: 'x'.repeat(124) }), {
-        name: 'SyntaxError',
-      });
-      stream.close();
-      await assert.rejects(stream.opened, { name: 'WebSocketError' });
-      assert.throws(() => new WebSocketStream('ftp://x/'), { name: 'SyntaxError' });
-      assert.throws(() => new WebSocketStream(raw.url, { protocols: ['a', 'a'] }), { name: 'SyntaxError' });
-      assert.throws(() => new WebSocketError('x', { closeCode: 1005 }), { name: 'InvalidAccessError' });
-      assert.equal(new WebSocketError('x', { reason: 'r' }).closeCode, 1000);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      () => {},
+      async (raw) => {
+        const stream = new WebSocketStream(raw.url);
+        assert.throws(() => stream.close({ closeCode: 1001 }), { name: 'InvalidAccessError' });
+        assert.throws(() => stream.close({ closeCode: 1000, reason: 'x'.repeat(124) }), {
+          name: 'SyntaxError',
+        });
+        stream.close();
+        await assert.rejects(stream.opened, { name: 'WebSocketError' });
+        assert.throws(() => new WebSocketStream('ftp://x/'), { name: 'SyntaxError' });
+        assert.throws(() => new WebSocketStream(raw.url, { protocols: ['a', 'a'] }), { name: 'SyntaxError' });
+        assert.throws(() => new WebSocketError('x', { closeCode: 1005 }), { name: 'InvalidAccessError' });
+        assert.equal(new WebSocketError('x', { reason: 'r' }).closeCode, 1000);
+      },
+    );
   });
 
   test('backpressure: a consumer that stops reading holds a flooding server back', {

@@ -12,7 +12,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { WebSocketServer } from 'ws';
 import { WebSocket } from '../../src/client/websocket.js';
-import { closePayload, errorMessage, record, serverFrame, startRawServer, startWsEcho } from './helpers.js';
+import {
+  closePayload,
+  errorMessage,
+  record,
+  serverFrame,
+  startRawServer,
+  startWsEcho,
+  withRawServer,
+} from './helpers.js';
 import {
   type EventCaseServers,
   EXPECTED,
@@ -170,83 +178,83 @@ describe('event order (WHATWG "feedback from the protocol")', () => {
   });
 
   test('a close frame without a code is reported as 1005', { timeout: 20_000 }, async () => {
-    const raw = await startRawServer((socket, _request, accept) => {
-      socket.write(accept());
-      socket.write(serverFrame(0x8, Buffer.alloc(0)));
-      socket.on('data', () => socket.end());
-    });
-    try {
-      const ws = new WebSocket(raw.url);
-      assert.deepEqual(await record(ws), [
-        ['open', 1, ''],
-        ['close', 3, 1005, '', true],
-      ]);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket, _request, accept) => {
+        socket.write(accept());
+        socket.write(serverFrame(0x8, Buffer.alloc(0)));
+        socket.on('data', () => socket.end());
+      },
+      async (raw) => {
+        const ws = new WebSocket(raw.url);
+        assert.deepEqual(await record(ws), [
+          ['open', 1, ''],
+          ['close', 3, 1005, '', true],
+        ]);
+      },
+    );
   });
 
   test('server abort (TCP reset): close 1006 not clean, no error event (as Chromium)', {
     timeout: 20_000,
   }, async () => {
-    const raw = await startRawServer((socket, _request, accept) => {
-      socket.write(accept());
-      socket.write(serverFrame(0x1, 'last words'));
-      // Reset once the client has read the message (it answers), so no data is lost to the RST.
-      socket.once('data', () => socket.resetAndDestroy());
-    });
-    try {
-      const ws = new WebSocket(raw.url);
-      ws.addEventListener('message', () => ws.send('ack'));
-      assert.deepEqual(await record(ws), [
-        ['open', 1, ''],
-        ['message', 'text:last words'],
-        ['close', 3, 1006, '', false],
-      ]);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket, _request, accept) => {
+        socket.write(accept());
+        socket.write(serverFrame(0x1, 'last words'));
+        // Reset once the client has read the message (it answers), so no data is lost to the RST.
+        socket.once('data', () => socket.resetAndDestroy());
+      },
+      async (raw) => {
+        const ws = new WebSocket(raw.url);
+        ws.addEventListener('message', () => ws.send('ack'));
+        assert.deepEqual(await record(ws), [
+          ['open', 1, ''],
+          ['message', 'text:last words'],
+          ['close', 3, 1006, '', false],
+        ]);
+      },
+    );
   });
 
   test('messages that arrive with the open response are delivered after open', {
     timeout: 20_000,
   }, async () => {
-    const raw = await startRawServer((socket, _request, accept) => {
-      socket.write(
-        Buffer.concat([
-          Buffer.from(accept()),
-          serverFrame(0x1, 'early'),
-          serverFrame(0x8, closePayload(1000)),
-        ]),
-      );
-      socket.on('data', () => socket.end());
-    });
-    try {
-      const ws = new WebSocket(raw.url);
-      assert.deepEqual(await record(ws), [
-        ['open', 1, ''],
-        ['message', 'text:early'],
-        ['close', 3, 1000, '', true],
-      ]);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket, _request, accept) => {
+        socket.write(
+          Buffer.concat([
+            Buffer.from(accept()),
+            serverFrame(0x1, 'early'),
+            serverFrame(0x8, closePayload(1000)),
+          ]),
+        );
+        socket.on('data', () => socket.end());
+      },
+      async (raw) => {
+        const ws = new WebSocket(raw.url);
+        assert.deepEqual(await record(ws), [
+          ['open', 1, ''],
+          ['message', 'text:early'],
+          ['close', 3, 1000, '', true],
+        ]);
+      },
+    );
   });
 
   test('close() while connecting: error, then close 1006', { timeout: 20_000 }, async () => {
-    const raw = await startRawServer(() => {});
-    try {
-      const ws = new WebSocket(raw.url);
-      const events = record(ws);
-      ws.close();
-      assert.equal(ws.readyState, WebSocket.CLOSING);
-      assert.deepEqual(await events, [
-        ['error', 3],
-        ['close', 3, 1006, '', false],
-      ]);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      () => {},
+      async (raw) => {
+        const ws = new WebSocket(raw.url);
+        const events = record(ws);
+        ws.close();
+        assert.equal(ws.readyState, WebSocket.CLOSING);
+        assert.deepEqual(await events, [
+          ['error', 3],
+          ['close', 3, 1006, '', false],
+        ]);
+      },
+    );
   });
 });
 
@@ -318,18 +326,18 @@ describe('failed handshakes: error then close 1006, with a clear reason', () => 
   ];
   for (const [name, respond, reason] of cases) {
     test(name, { timeout: 20_000 }, async () => {
-      const raw = await startRawServer((socket, _request, accept) => socket.write(respond(accept)));
-      try {
-        const ws = new WebSocket(raw.url, ['chat']);
-        const message = errorMessage(ws);
-        assert.deepEqual(await record(ws), [
-          ['error', 3],
-          ['close', 3, 1006, '', false],
-        ]);
-        assert.match(await message, reason);
-      } finally {
-        await raw.close();
-      }
+      await withRawServer(
+        (socket, _request, accept) => socket.write(respond(accept)),
+        async (raw) => {
+          const ws = new WebSocket(raw.url, ['chat']);
+          const message = errorMessage(ws);
+          assert.deepEqual(await record(ws), [
+            ['error', 3],
+            ['close', 3, 1006, '', false],
+          ]);
+          assert.match(await message, reason);
+        },
+      );
     });
   }
 
@@ -349,110 +357,110 @@ describe('failed handshakes: error then close 1006, with a clear reason', () => 
 
 describe('limits and timeouts', () => {
   test('handshakeTimeout: a server that never answers', { timeout: 20_000 }, async () => {
-    const raw = await startRawServer(() => {});
-    try {
-      const ws = new WebSocket(raw.url, [], { handshakeTimeout: 200 });
-      const message = errorMessage(ws);
-      assert.deepEqual(await record(ws), [
-        ['error', 3],
-        ['close', 3, 1006, '', false],
-      ]);
-      assert.match(await message, /timed out/);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      () => {},
+      async (raw) => {
+        const ws = new WebSocket(raw.url, [], { handshakeTimeout: 200 });
+        const message = errorMessage(ws);
+        assert.deepEqual(await record(ws), [
+          ['error', 3],
+          ['close', 3, 1006, '', false],
+        ]);
+        assert.match(await message, /timed out/);
+      },
+    );
   });
 
   test('maxHandshakeBytes: an endless response head is cut at the bound', { timeout: 20_000 }, async () => {
     let written = 0;
-    const raw = await startRawServer((socket) => {
-      socket.write('HTTP/1.1 101 Switching Protocols\r\n');
-      const pump = () => {
-        while (written < 32 * 1024 * 1024 && !socket.destroyed) {
-          written += 100;
-          if (!socket.write(`X-Filler: ${'a'.repeat(88)}\r\n`)) return void socket.once('drain', pump);
-        }
-      };
-      pump();
-    });
-    try {
-      const ws = new WebSocket(raw.url, [], { maxHandshakeBytes: 4096 });
-      const message = errorMessage(ws);
-      await record(ws);
-      assert.match(await message, /larger than 4096 bytes/);
-      assert.ok(written < 32 * 1024 * 1024, 'the client stopped reading before the server finished');
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket) => {
+        socket.write('HTTP/1.1 101 Switching Protocols\r\n');
+        const pump = () => {
+          while (written < 32 * 1024 * 1024 && !socket.destroyed) {
+            written += 100;
+            if (!socket.write(`X-Filler: ${'a'.repeat(88)}\r\n`)) return void socket.once('drain', pump);
+          }
+        };
+        pump();
+      },
+      async (raw) => {
+        const ws = new WebSocket(raw.url, [], { maxHandshakeBytes: 4096 });
+        const message = errorMessage(ws);
+        await record(ws);
+        assert.match(await message, /larger than 4096 bytes/);
+        assert.ok(written < 32 * 1024 * 1024, 'the client stopped reading before the server finished');
+      },
+    );
   });
 
   test('maxPayload: a bigger message fails the connection with 1009 on the wire', {
     timeout: 20_000,
   }, async () => {
     let received: Buffer = Buffer.alloc(0);
-    const raw = await startRawServer((socket, _request, accept) => {
-      socket.write(accept());
-      socket.write(serverFrame(0x2, Buffer.alloc(2000)));
-      socket.on('data', (chunk: Buffer) => {
-        received = Buffer.concat([received, chunk]);
-        if (received.length >= 6) socket.end();
-      });
-    });
-    try {
-      const ws = new WebSocket(raw.url, [], { maxPayload: 1000 });
-      const message = errorMessage(ws);
-      assert.deepEqual(await record(ws), [
-        ['open', 1, ''],
-        ['error', 3],
-        ['close', 3, 1006, '', false],
-      ]);
-      assert.match(await message, /1000|too big|large/i);
-      // The client's close frame: FIN+close, masked, code 1009 after unmasking.
-      assert.equal(received[0], 0x88);
-      assert.equal((received[1] ?? 0) & 0x80, 0x80);
-      const key = received.subarray(2, 6);
-      const code = (((received[6] ?? 0) ^ (key[0] ?? 0)) << 8) | ((received[7] ?? 0) ^ (key[1] ?? 0));
-      assert.equal(code, 1009);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket, _request, accept) => {
+        socket.write(accept());
+        socket.write(serverFrame(0x2, Buffer.alloc(2000)));
+        socket.on('data', (chunk: Buffer) => {
+          received = Buffer.concat([received, chunk]);
+          if (received.length >= 6) socket.end();
+        });
+      },
+      async (raw) => {
+        const ws = new WebSocket(raw.url, [], { maxPayload: 1000 });
+        const message = errorMessage(ws);
+        assert.deepEqual(await record(ws), [
+          ['open', 1, ''],
+          ['error', 3],
+          ['close', 3, 1006, '', false],
+        ]);
+        assert.match(await message, /1000|too big|large/i);
+        // The client's close frame: FIN+close, masked, code 1009 after unmasking.
+        assert.equal(received[0], 0x88);
+        assert.equal((received[1] ?? 0) & 0x80, 0x80);
+        const key = received.subarray(2, 6);
+        const code = (((received[6] ?? 0) ^ (key[0] ?? 0)) << 8) | ((received[7] ?? 0) ^ (key[1] ?? 0));
+        assert.equal(code, 1009);
+      },
+    );
   });
 
   test('close timeout: a server that never answers the close frame is dropped', {
     timeout: 20_000,
   }, async () => {
-    const raw = await startRawServer((socket, _request, accept) => socket.write(accept()));
-    try {
-      const ws = new WebSocket(raw.url, [], { closeTimeout: 200 });
-      const events = record(ws);
-      ws.addEventListener('open', () => ws.close(1000));
-      assert.deepEqual(await events, [
-        ['open', 1, ''],
-        ['close', 3, 1006, '', false],
-      ]);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket, _request, accept) => socket.write(accept()),
+      async (raw) => {
+        const ws = new WebSocket(raw.url, [], { closeTimeout: 200 });
+        const events = record(ws);
+        ws.addEventListener('open', () => ws.close(1000));
+        assert.deepEqual(await events, [
+          ['open', 1, ''],
+          ['close', 3, 1006, '', false],
+        ]);
+      },
+    );
   });
 
   test('close timeout: a server that answers but keeps TCP open is dropped, still clean', {
     timeout: 20_000,
   }, async () => {
-    const raw = await startRawServer((socket, _request, accept) => {
-      socket.write(accept());
-      socket.on('data', () => socket.write(serverFrame(0x8, closePayload(1000, 'ok'))));
-    });
-    try {
-      const ws = new WebSocket(raw.url, [], { closeTimeout: 200 });
-      const events = record(ws);
-      ws.addEventListener('open', () => ws.close(1000));
-      assert.deepEqual(await events, [
-        ['open', 1, ''],
-        ['close', 3, 1000, 'ok', true],
-      ]);
-    } finally {
-      await raw.close();
-    }
+    await withRawServer(
+      (socket, _request, accept) => {
+        socket.write(accept());
+        socket.on('data', () => socket.write(serverFrame(0x8, closePayload(1000, 'ok'))));
+      },
+      async (raw) => {
+        const ws = new WebSocket(raw.url, [], { closeTimeout: 200 });
+        const events = record(ws);
+        ws.addEventListener('open', () => ws.close(1000));
+        assert.deepEqual(await events, [
+          ['open', 1, ''],
+          ['close', 3, 1000, 'ok', true],
+        ]);
+      },
+    );
   });
 });
 

@@ -22,6 +22,35 @@ import {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Write `batch` to the server again and again from a client that never reads: at most 500
+ * times, stopping once the server stops reading (a write that has not drained after 500 ms).
+ * Returns the bytes sent and the peak of `buffered()` (the server side's `bufferedAmount`)
+ * after each write and 200 ms after the last.
+ */
+async function floodUntilStalled(
+  client: RawClient,
+  batch: Buffer,
+  buffered: () => number,
+): Promise<{ peak: number; sent: number }> {
+  let peak = 0;
+  let sent = 0;
+  for (let round = 0; round < 500; round++) {
+    const drained = client.socket.write(batch);
+    sent += batch.length;
+    peak = Math.max(peak, buffered());
+    if (!drained) {
+      const gotDrain = await Promise.race([
+        new Promise<boolean>((resolve) => client.socket.once('drain', () => resolve(true))),
+        sleep(500).then(() => false),
+      ]);
+      if (!gotDrain) break;
+    }
+  }
+  await sleep(200);
+  return { peak: Math.max(peak, buffered()), sent };
+}
+
 /** The close code in the first close frame the server sent. */
 async function closeCodeFrom(client: RawClient): Promise<number> {
   await until(() => client.frames().some((frame) => frame.opcode === 0x8), 'a close frame');
@@ -273,23 +302,8 @@ describe('floods, resets and crowds', () => {
       await until(() => serverSide !== null, 'open');
       const ping = clientFrame(0x9, Buffer.alloc(125, 0x70));
       const batch = Buffer.concat(Array.from({ length: 1000 }, () => ping)); // 131 KB of pings
-      let peak = 0;
-      let sent = 0;
       // At most 64 MB of pings, stopping once the server stops reading (our writes stop draining).
-      for (let round = 0; round < 500; round++) {
-        const drained = client.socket.write(batch);
-        sent += batch.length;
-        peak = Math.max(peak, serverSide!.bufferedAmount);
-        if (!drained) {
-          const gotDrain = await Promise.race([
-            new Promise<boolean>((resolve) => client.socket.once('drain', () => resolve(true))),
-            sleep(500).then(() => false),
-          ]);
-          if (!gotDrain) break;
-        }
-      }
-      await sleep(200);
-      peak = Math.max(peak, serverSide!.bufferedAmount);
+      const { peak, sent } = await floodUntilStalled(client, batch, () => serverSide!.bufferedAmount);
       // The server stopped reading when its output passed the high-water mark, so what it
       // holds for this peer is bounded by that plus the pongs of one read (a small constant).
       assert.ok(
@@ -324,22 +338,7 @@ describe('floods, resets and crowds', () => {
       const batch = Buffer.concat(
         Array.from({ length: 128 }, () => clientFrame(0x2, Buffer.alloc(1024, 0x61))),
       );
-      let peak = 0;
-      let sent = 0;
-      for (let round = 0; round < 500; round++) {
-        const drained = client.socket.write(batch);
-        sent += batch.length;
-        peak = Math.max(peak, serverSide!.bufferedAmount);
-        if (!drained) {
-          const gotDrain = await Promise.race([
-            new Promise<boolean>((resolve) => client.socket.once('drain', () => resolve(true))),
-            sleep(500).then(() => false),
-          ]);
-          if (!gotDrain) break;
-        }
-      }
-      await sleep(200);
-      peak = Math.max(peak, serverSide!.bufferedAmount);
+      const { peak, sent } = await floodUntilStalled(client, batch, () => serverSide!.bufferedAmount);
       assert.ok(peak <= maxBufferedBytes, `server buffered ${peak} bytes after ${sent} bytes of messages`);
       assert.ok(sent > 4 * maxBufferedBytes, `the flood was too small to prove anything (${sent} bytes)`);
       assert.equal(serverSide!.readyState, 'open', 'a slow reader is paused, not punished');

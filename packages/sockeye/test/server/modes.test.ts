@@ -1,14 +1,10 @@
 /** Attached, shared and noServer modes, wss through https, heartbeats and graceful shutdown. */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { missing } from '../../../../scripts/lib/prereqs.js';
+import { opensslMissing, selfSignedCertificate } from '../../../../scripts/lib/tls.js';
 import { type ServerWebSocket, WebSocketServer } from '../../src/index.js';
 import {
   closeOf,
@@ -25,31 +21,6 @@ import {
 async function httpListen(server: HttpServer): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
-}
-
-/** A self-signed certificate for 127.0.0.1 made with openssl, in a temporary directory. */
-function selfSigned(): { key: Buffer; cert: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'sockeye-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ].concat(['-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1']),
-      { stdio: 'ignore' },
-    );
-    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 async function statusOf(port: number, request: string): Promise<number> {
@@ -114,9 +85,9 @@ describe('attached to an HTTP server', () => {
   });
 
   it('serves wss:// through an https server (self-signed certificate made with openssl)', {
-    skip: missing('/usr/bin/openssl', 'openssl'),
+    skip: opensslMissing(),
   }, async () => {
-    const { key, cert } = selfSigned();
+    const { key, cert } = selfSignedCertificate();
     const https = createHttpsServer({ key, cert });
     const secure = deferred<boolean>();
     const wss = new WebSocketServer({
@@ -141,9 +112,9 @@ describe('attached to an HTTP server', () => {
 
 describe('standalone wss:// (the tls option)', () => {
   it('serves wss:// on its own port: secure in the hooks, echoes, closes cleanly', {
-    skip: missing('/usr/bin/openssl', 'openssl'),
+    skip: opensslMissing(),
   }, async () => {
-    const { key, cert } = selfSigned();
+    const { key, cert } = selfSignedCertificate();
     const secure = deferred<boolean>();
     const { server: wss, port } = await listen({
       tls: { key, cert },
@@ -165,9 +136,9 @@ describe('standalone wss:// (the tls option)', () => {
   });
 
   it('drops a client that sends plain HTTP or never starts TLS, without running any hook', {
-    skip: missing('/usr/bin/openssl', 'openssl'),
+    skip: opensslMissing(),
   }, async () => {
-    const { key, cert } = selfSigned();
+    const { key, cert } = selfSignedCertificate();
     let hooks = 0;
     const { server: wss, port } = await listen({
       tls: { key, cert },
