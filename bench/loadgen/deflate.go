@@ -238,13 +238,8 @@ func (e *echoConn) writeDeflate(set *deflateSet, stopping *atomic.Bool) error {
 	frame := make([]byte, 0, 64*1024)
 	var seq uint64
 	for {
-		select {
-		case <-e.tokens:
-		default:
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			<-e.tokens
+		if err := e.awaitSlot(w); err != nil {
+			return err
 		}
 		if stopping.Load() {
 			break

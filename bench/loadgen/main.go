@@ -572,12 +572,7 @@ func runEcho(cfg config, latency bool) result {
 	measured.fill(&res, res.Messages)
 	res.MsgsPerSec = float64(res.Messages) / elapsed.Seconds()
 	res.MBPerSec = res.MBPerSec / elapsed.Seconds() / 1e6
-	if len(all) > 0 {
-		slices.Sort(all)
-		res.Samples = len(all)
-		res.P50Us = float64(all[len(all)/2].Nanoseconds()) / 1e3
-		res.P99Us = float64(all[min(len(all)-1, len(all)*99/100)].Nanoseconds()) / 1e3
-	}
+	fillPercentiles(&res, all)
 	res.Errors = errs.count.Load()
 	res.FirstError = errs.first
 	return res
@@ -617,6 +612,32 @@ func openConnections(cfg config, errs *errorLog) ([]opened, int) {
 	return ok, cfg.conns - len(ok)
 }
 
+// fillPercentiles sorts the round-trip samples and sets the sample count, p50 and p99.
+func fillPercentiles(res *result, all []time.Duration) {
+	if len(all) == 0 {
+		return
+	}
+	slices.Sort(all)
+	res.Samples = len(all)
+	res.P50Us = float64(all[len(all)/2].Nanoseconds()) / 1e3
+	res.P99Us = float64(all[min(len(all)-1, len(all)*99/100)].Nanoseconds()) / 1e3
+}
+
+// awaitSlot waits for a free window slot; before blocking, it flushes what is batched
+// in w, so that the messages already written can be echoed and free slots.
+func (e *echoConn) awaitSlot(w *bufio.Writer) error {
+	select {
+	case <-e.tokens:
+		return nil
+	default:
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		<-e.tokens
+		return nil
+	}
+}
+
 // write sends messages whenever a window slot is free, batching what it can into one
 // write system call, until stopping; then it sends a close frame.
 func (e *echoConn) write(t *template, stopping *atomic.Bool) error {
@@ -625,13 +646,8 @@ func (e *echoConn) write(t *template, stopping *atomic.Bool) error {
 	copy(head, t.header)
 	var seq uint64
 	for {
-		select {
-		case <-e.tokens:
-		default:
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			<-e.tokens
+		if err := e.awaitSlot(w); err != nil {
+			return err
 		}
 		if stopping.Load() {
 			break
@@ -776,12 +792,7 @@ func runHandshakes(cfg config) result {
 	}
 	measured.fill(&res, res.Handshakes)
 	res.HsPerSec = float64(res.Handshakes) / elapsed.Seconds()
-	if len(all) > 0 {
-		slices.Sort(all)
-		res.Samples = len(all)
-		res.P50Us = float64(all[len(all)/2].Nanoseconds()) / 1e3
-		res.P99Us = float64(all[min(len(all)-1, len(all)*99/100)].Nanoseconds()) / 1e3
-	}
+	fillPercentiles(&res, all)
 	res.Errors = errs.count.Load()
 	res.FirstError = errs.first
 	return res
