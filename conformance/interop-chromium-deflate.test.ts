@@ -9,20 +9,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WebSocketServer } from '../packages/sockeye/src/index.js';
 import { launchChromium } from '../scripts/lib/chromium.js';
-import { CHROMIUM, missing, ROOT } from '../scripts/lib/prereqs.js';
-import { freePort, startProcess } from '../scripts/lib/process.js';
+import { CHROMIUM, missing } from '../scripts/lib/prereqs.js';
+import { startEchoServer } from './lib/echo.js';
 
 test('Chromium negotiates permessage-deflate with the echo server and gets every echo back', {
   skip: missing(CHROMIUM, 'chromium'),
   timeout: 120_000,
 }, async () => {
-  const port = await freePort();
-  const server = await startProcess(
-    process.execPath,
-    ['--import', 'tsx', 'conformance/echo-server.ts', '--port', String(port)],
-    /listening on ws:\/\//,
-    { cwd: ROOT },
-  );
+  const server = await startEchoServer();
   const defaults = new WebSocketServer({
     port: 0,
     host: '127.0.0.1',
@@ -66,7 +60,7 @@ test('Chromium negotiates permessage-deflate with the echo server and gets every
           count: received.length,
         };
       }, url);
-    const echo = await run(`ws://127.0.0.1:${port}/`);
+    const echo = await run(`${server.url}/`);
     assert.match(echo.extensions, /^permessage-deflate/);
     assert.doesNotMatch(echo.extensions, /no_context_takeover/);
     assert.equal(echo.count, 4);

@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { WebSocketServer } from '../packages/sockeye/src/index.js';
-import { missing, ROOT, VENV_PYTHON } from '../scripts/lib/prereqs.js';
-import { freePort, startProcess } from '../scripts/lib/process.js';
+import { missing, VENV_PYTHON } from '../scripts/lib/prereqs.js';
+import { startEchoServer } from './lib/echo.js';
 
 const MESSAGES = [
   JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ id: i, name: `user-${i}` }))),
@@ -57,15 +57,9 @@ test('Python websockets client (compression on) with the echo server', {
   skip: missing(VENV_PYTHON, 'the project venv'),
   timeout: 60_000,
 }, async () => {
-  const port = await freePort();
-  const server = await startProcess(
-    process.execPath,
-    ['--import', 'tsx', 'conformance/echo-server.ts', '--port', String(port)],
-    /listening on ws:\/\//,
-    { cwd: ROOT },
-  );
+  const server = await startEchoServer();
   try {
-    const result = await runPythonClient(`ws://127.0.0.1:${port}/`);
+    const result = await runPythonClient(`${server.url}/`);
     assert.match(result.extensions, /^permessage-deflate/);
     assert.doesNotMatch(result.extensions, /no_context_takeover/);
     assert.equal(result.ok, true);
