@@ -13,6 +13,7 @@ import {
   HttpHeadParser,
   maskSlow,
   Opcode,
+  opcodeName,
   type RequestHead,
   type ResponseHead,
   RSV1_BIT,
@@ -25,15 +26,6 @@ import {
   type HttpHeadRecord,
   MAX_SHOWN_BYTES,
 } from '../shared/inspector.js';
-
-const OPCODE_NAMES: Record<number, string> = {
-  [Opcode.Continuation]: 'continuation',
-  [Opcode.Text]: 'text',
-  [Opcode.Binary]: 'binary',
-  [Opcode.Close]: 'close',
-  [Opcode.Ping]: 'ping',
-  [Opcode.Pong]: 'pong',
-};
 
 /** Options of {@link FrameRecorder}. */
 export interface FrameRecorderOptions {
@@ -150,7 +142,7 @@ function toRecord(
     rsv2: (header.rsv & RSV2_BIT) !== 0,
     rsv3: (header.rsv & RSV3_BIT) !== 0,
     opcode: header.opcode,
-    opcodeName: OPCODE_NAMES[header.opcode] ?? 'reserved',
+    opcodeName: opcodeName(header.opcode) ?? 'reserved',
     masked: header.masked,
     payloadLength: header.length,
     shownBytes: payload.length,

@@ -11,6 +11,7 @@ import {
   isControlOpcode,
   isKnownOpcode,
   isValidWireCloseCode,
+  opcodeName as knownOpcodeName,
   MASK_BIT,
   maskSlow,
   Opcode,
@@ -73,18 +74,9 @@ export interface DecodedFrame {
   violations: string[];
 }
 
-const OPCODE_NAMES: Record<number, string> = {
-  [Opcode.Continuation]: 'continuation',
-  [Opcode.Text]: 'text',
-  [Opcode.Binary]: 'binary',
-  [Opcode.Close]: 'close',
-  [Opcode.Ping]: 'ping',
-  [Opcode.Pong]: 'pong',
-};
-
-/** `text`, `binary`, ..., or `reserved` for the opcodes RFC 6455 leaves unassigned. */
+/** `text`, `binary`, ..., or `reserved control`/`reserved data` for the opcodes RFC 6455 leaves unassigned. */
 export function opcodeName(opcode: number): string {
-  return OPCODE_NAMES[opcode] ?? (isControlOpcode(opcode) ? 'reserved control' : 'reserved data');
+  return knownOpcodeName(opcode) ?? (isControlOpcode(opcode) ? 'reserved control' : 'reserved data');
 }
 
 /** Parse a close frame's payload (already unmasked). */

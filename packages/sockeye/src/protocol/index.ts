@@ -64,7 +64,7 @@ export {
 } from './http.js';
 export * as limits from './limits.js';
 export { maskInto, maskSlow, unmask } from './mask.js';
-export { isControlOpcode, isKnownOpcode, Opcode } from './opcodes.js';
+export { isControlOpcode, isKnownOpcode, Opcode, opcodeName } from './opcodes.js';
 export { COPY_THRESHOLD, nextMaskKey, OutputQueue, type Payload } from './output.js';
 export { type FrameHandler, FrameParser, type FrameParserOptions, type Role } from './parser.js';
 export {

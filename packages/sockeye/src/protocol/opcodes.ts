@@ -29,3 +29,17 @@ export function isControlOpcode(opcode: number): boolean {
 export function isKnownOpcode(opcode: number): opcode is Opcode {
   return opcode <= 0x2 || (opcode >= 0x8 && opcode <= 0xa);
 }
+
+const OPCODE_NAMES: Readonly<Record<Opcode, string>> = {
+  [Opcode.Continuation]: 'continuation',
+  [Opcode.Text]: 'text',
+  [Opcode.Binary]: 'binary',
+  [Opcode.Close]: 'close',
+  [Opcode.Ping]: 'ping',
+  [Opcode.Pong]: 'pong',
+};
+
+/** The lower-case name of an opcode RFC 6455 defines (`'text'`, `'ping'`, ...); `undefined` for a reserved one. */
+export function opcodeName(opcode: number): string | undefined {
+  return isKnownOpcode(opcode) ? OPCODE_NAMES[opcode] : undefined;
+}
