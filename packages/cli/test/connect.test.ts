@@ -86,21 +86,22 @@ describe('sockeye connect, piped', () => {
       assert.equal(run.code, 0, run.stderr);
       assert.equal(
         run.stdout,
+        ['< hello', '< 我是阿宝哥', '< binary, 3 bytes: 01 02 03', '< pong "hi"', '< /slash', ''].join('\n'),
+      );
+      // What was sent goes to stderr, so that stdout holds only what arrived.
+      assert.equal(
+        run.stderr,
         [
+          `connected to ${url}/ (permessage-deflate; server_no_context_takeover; client_no_context_takeover)`,
           '> hello',
           '> 我是阿宝哥',
           '> binary, 3 bytes: 01 02 03',
           '> ping "hi"',
           '> /slash',
-          '< hello',
-          '< 我是阿宝哥',
-          '< binary, 3 bytes: 01 02 03',
-          '< pong "hi"',
-          '< /slash',
+          'closed: 1000 (normal closure)',
           '',
         ].join('\n'),
       );
-      assert.equal(run.stderr, `connected to ${url}/\nclosed: 1000 (normal closure)\n`);
       assert.ok(!run.stdout.includes(ESC), 'no colour on a pipe');
     },
   );
@@ -126,7 +127,7 @@ describe('sockeye connect, piped', () => {
       'x-token': 'abc',
       'sec-websocket-protocol': 'one, two',
     });
-    assert.match(run.stderr, /^connected to .*\/hello \(subprotocol two\)$/m);
+    assert.match(run.stderr, /^connected to .*\/hello \(subprotocol two, permessage-deflate.*\)$/m);
   });
 
   it(
@@ -158,8 +159,8 @@ describe('sockeye connect, piped', () => {
   it('/close sends its code and reason; the exit code follows it', T, async () => {
     const run = await sockeye(['connect', `${url}/`], { stdin: 'one\n/close 4000 done\ntwo\n' });
     assert.equal(run.code, 3);
-    assert.match(run.stdout, /^> close 4000 "done"$/m);
-    assert.doesNotMatch(run.stdout, /two/, 'nothing is sent after the close');
+    assert.match(run.stderr, /^> close 4000 "done"$/m);
+    assert.doesNotMatch(run.stdout + run.stderr, /two/, 'nothing is sent after the close');
     // The server's answer echoes the code (RFC 6455 section 5.5.1), without a reason.
     assert.match(run.stderr, /^closed: 4000$/m);
     const bad = await sockeye(['connect', `${url}/`], { stdin: '/close 1006\n' });

@@ -1,26 +1,63 @@
 /** `sockeye connect <url>`: an interactive WebSocket session, like wscat, or a pipe. */
 import { readFile } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
+import { HandshakeError } from 'sockeye/protocol';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { formatHex, HexError, parseHex } from '../frame/hex.js';
-import { type ClientConnection, type ClientEnd, openClient } from '../net/client.js';
-import { parseCommandArgs, parseSeconds } from './args.js';
+import { describeTracedHeader, FrameTracer } from '../frame/trace.js';
+import {
+  type ClientConnection,
+  type ClientConnectOptions,
+  type ClientEnd,
+  openClient,
+  parseTarget,
+} from '../net/client.js';
+import { parseCommandArgs, parseInteger, parseSeconds } from './args.js';
 
 const HELP = `Usage: sockeye connect <url> [options]
 
-Open a WebSocket connection (ws:// or wss://). Each line you type is sent as a text
-message; every message, ping and pong from the server is printed as it arrives.
-With stdin piped in, each line is sent, then the connection is closed (after --wait).
+Open a WebSocket connection (ws:// or wss://; a URL without a scheme, localhost:8080,
+means ws://). Each line you type is sent as a text message; every message, ping and
+pong from the server is printed as it arrives. With stdin piped in, each line is sent,
+then the connection is closed (after --wait).
 
-Options:
+Connection:
   -H, --header "Name: value"  add a request header (repeatable)
   -s, --subprotocol NAME      offer a subprotocol (repeatable, in order of preference)
   -o, --origin ORIGIN         send this Origin header (browsers always send one)
+      --auth USER:PASS        send "Authorization: Basic ..." with these credentials
+  -k, --insecure              accept a TLS certificate that does not verify (self-signed);
+      --no-check              the same (wscat's name)
+      --ca FILE               trust this CA certificate (PEM) instead of Node's bundle
+      --cert FILE             present this client certificate (PEM) ...
+      --key FILE              ... with this private key (PEM)
+      --proxy URL             tunnel through this HTTP proxy (CONNECT); by default
+                              HTTPS_PROXY / HTTP_PROXY, unless NO_PROXY matches
+  -L, --location              follow HTTP redirects during the handshake
+      --max-redirects N       ... at most this many (default 10)
+      --deflate               offer permessage-deflate (the default), and say so when
+                              the server declines it
+      --no-deflate            do not offer permessage-deflate
+
+Sending:
+  -x, --execute MESSAGE       send this after connecting (repeatable; a /command works
+                              too), then close after --wait instead of reading stdin
+  -w, --wait SECONDS          after the last line (piped stdin, or --execute): keep
+                              printing what arrives for this long, then close (default 0)
   -b, --binary                lines are hex bytes sent as binary messages; a line @PATH
                               sends the bytes of that file
-  -k, --insecure              accept a TLS certificate that does not verify (self-signed)
-  -w, --wait SECONDS          with stdin piped: after the last line, keep printing what
-                              arrives for this long, then close (default 0)
+  -P, --ping-interval SECONDS send a ping this often (their pongs are printed)
+  -n, --count N               close after N messages have arrived
+
+Output (messages on stdout; connection news, pings, pongs and what was sent on stderr
+when stdout is not a terminal):
+      --raw                   only the payload of each message, one per line (for jq, grep)
+      --hex                   each message's payload in hex, one per line
+      --json                  each message as JSON: a JSON text pretty-printed, anything
+                              else as a JSON string (binary in hex)
+      --timestamp             start each line with the time (UTC, ms)
+  -v, --verbose               print the handshake and a trace of every frame (stderr)
 
 On a line of its own:
   /ping [text]                send a ping (its pong is printed)
@@ -29,8 +66,8 @@ On a line of its own:
   /help                       list these
   //text                      send "/text" (a line starting with a slash)
 
-Output: "< " marks what arrived, "> " what was sent (on a terminal the prompt shows
-it). Colour only on a terminal. Connection news goes to stderr, messages to stdout.
+"< " marks what arrived, "> " what was sent (on a terminal the prompt shows it).
+Colour only on a terminal.
 
 Exit code: 0 when the connection closed normally (1000, or a close without a code),
 3 when it closed with any other code, 1 when it could not connect or dropped without a
@@ -38,10 +75,12 @@ closing handshake (1006), 2 for bad arguments.
 
 Examples:
   sockeye connect ws://127.0.0.1:8080/ws/echo
-  sockeye connect wss://localhost:8443 --insecure -s chat -H "Authorization: Bearer abc"
-  echo hello | sockeye connect ws://127.0.0.1:8080/ws/echo --wait 1
+  sockeye connect 127.0.0.1:8080/ws/echo -x hello -x '/ping' --wait 1
+  echo '{"a":1}' | sockeye connect 127.0.0.1:8080/ws/echo --raw --wait 1
   printf '/binary 01 02 03\\n/close 4000 done\\n' | sockeye connect ws://127.0.0.1:8080/ws/echo
-  sockeye connect ws://127.0.0.1:8080/ws/echo --binary   (then type: de ad be ef)`;
+  sockeye connect ws://127.0.0.1:8080/ws/echo -v -x hi --no-deflate
+  sockeye connect ws://127.0.0.1:8080/ws/echo --binary -x 'de ad be ef' --hex
+  sockeye connect wss://localhost:8443 --insecure -s chat -H "Authorization: Bearer abc" -x hi`;
 
 const CLOSE_NAMES: Record<number, string> = {
   1000: 'normal closure',
@@ -91,6 +130,43 @@ function printable(data: Buffer): string {
   return `binary, ${data.length} byte${data.length === 1 ? '' : 's'}: ${formatHex(shown)}${more}`;
 }
 
+/**
+ * One line for a handshake that failed: a server that answered plain HTTP is "not a
+ * WebSocket endpoint (HTTP 200 OK)", one that refused the upgrade says so with its status.
+ */
+export function describeConnectError(error: unknown): string {
+  if (error instanceof HandshakeError && error.status >= 200 && error.status !== 101) {
+    const status = `HTTP ${error.status}${STATUS_CODES[error.status] === undefined ? '' : ` ${STATUS_CODES[error.status]}`}`;
+    if (error.status < 300 || error.status === 404) return `not a WebSocket endpoint (${status})`;
+    if (error.status < 400)
+      return `${error.message.replace(/^Unexpected server response: \d+ ?/, `${status} `)}; follow it with -L`.replace(
+        '  ',
+        ' ',
+      );
+    return `the server refused the WebSocket upgrade (${status})`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** How messages are printed: marked lines for people, or one payload a line for pipes. */
+export type OutputMode = 'marked' | 'raw' | 'hex' | 'json';
+
+/** A message's payload as one `--json` value: JSON text pretty-printed, anything else a JSON string. */
+export function jsonOutput(data: Buffer, isText: boolean): string {
+  if (!isText) return JSON.stringify(data.toString('hex'));
+  const text = data.toString('utf8');
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return JSON.stringify(text);
+  }
+}
+
+/** `06:36:15.123 ` (UTC), the `--timestamp` prefix. */
+function timestamp(): string {
+  return `${new Date().toISOString().slice(11, 23)} `;
+}
+
 /** A running session: prints what arrives, runs what the user enters. */
 class Session {
   private rl: Interface | null = null;
@@ -99,30 +175,70 @@ class Session {
     private readonly io: Io,
     private readonly ws: ClientConnection,
     private readonly binaryLines: boolean,
+    /** stdin and stdout are a terminal and the output is for people: a prompt, echoes in it. */
     private readonly interactive: boolean,
+    private readonly mode: OutputMode,
+    private readonly timestamps: boolean,
   ) {}
 
-  /** Print a line of output without garbling the prompt. */
+  /** Print a line without garbling the prompt: stdout, or stderr for news and diagnostics. */
   print(line: string, toErr = false): void {
+    const text = this.timestamps ? `${timestamp()}${line}` : line;
     const rl = this.rl;
     if (rl !== null && this.interactive) {
       clearLine(this.io.stdout, 0);
       cursorTo(this.io.stdout, 0);
-      this.io.stdout.write(`${line}\n`);
+      this.io.stdout.write(`${text}\n`);
       rl.prompt(true);
       return;
     }
-    if (toErr) this.io.err(line);
-    else this.io.out(line);
+    if (toErr) this.io.err(text);
+    else this.io.out(text);
   }
 
-  received(text: string): void {
-    this.print(`${this.io.style.label('<')} ${text}`);
+  /** A message arrived. */
+  message(data: Buffer, isText: boolean): void {
+    switch (this.mode) {
+      case 'raw':
+        // The payload itself: text as it came, binary as its bytes.
+        this.io.stdout.write(isText ? `${data.toString('utf8')}\n` : Buffer.concat([data, NEWLINE]));
+        return;
+      case 'hex':
+        this.print(formatHex(data));
+        return;
+      case 'json':
+        this.print(jsonOutput(data, isText));
+        return;
+      default:
+        this.received(isText ? data.toString('utf8') : printable(data));
+    }
   }
 
-  sent(text: string): void {
-    // On a terminal the line typed after the prompt already shows it.
-    if (!this.interactive) this.print(`${this.io.style.dim('>')} ${text}`);
+  /** A ping or pong arrived: a marked line among the messages, or on stderr beside a payload stream. */
+  control(kind: 'ping' | 'pong', data: Buffer): void {
+    const text = `${kind}${data.length === 0 ? '' : ` ${JSON.stringify(data.toString())}`}`;
+    if (this.mode === 'marked') this.received(text);
+    else this.print(`< ${text}`, true);
+  }
+
+  /** A frame header crossed the wire (`-v`). */
+  trace(direction: '<' | '>', line: string): void {
+    this.print(`${direction} frame ${line}`, true);
+  }
+
+  private received(text: string): void {
+    this.print(`${this.io.style.label('<')} ${text}`, false);
+  }
+
+  private sent(text: string): void {
+    // On a terminal the line typed after the prompt already shows it; otherwise stderr,
+    // so that stdout holds only what arrived.
+    if (!this.interactive) this.print(`> ${text}`, true);
+  }
+
+  /** Send what `--execute` gave, in order, as if typed. */
+  async execute(lines: readonly string[]): Promise<void> {
+    for (const line of lines) await this.line(line);
   }
 
   attachInput(): Promise<void> {
@@ -188,7 +304,11 @@ class Session {
       }
     } catch (error) {
       const message =
-        error instanceof HexError || error instanceof UsageError ? error.message : String(error);
+        error instanceof HexError || error instanceof UsageError
+          ? error.message
+          : error instanceof Error
+            ? error.message
+            : String(error);
       this.print(`sockeye: ${message}`, true);
     }
   }
@@ -232,64 +352,169 @@ class Session {
   }
 }
 
+const NEWLINE = Buffer.from('\n');
+
+/** Read a PEM file named by an option, or say which one could not be read. */
+async function readPem(path: string | undefined, option: string): Promise<Buffer | undefined> {
+  if (path === undefined) return undefined;
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new UsageError(
+      `connect: cannot read ${option} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+}
+
 async function run(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs('connect', args, {
     header: { type: 'string', short: 'H', multiple: true },
     subprotocol: { type: 'string', short: 's', multiple: true },
     origin: { type: 'string', short: 'o' },
+    auth: { type: 'string' },
     binary: { type: 'boolean', short: 'b' },
     insecure: { type: 'boolean', short: 'k' },
+    'no-check': { type: 'boolean' },
+    ca: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
+    proxy: { type: 'string' },
+    location: { type: 'boolean', short: 'L' },
+    'max-redirects': { type: 'string' },
+    deflate: { type: 'boolean' },
+    'no-deflate': { type: 'boolean' },
+    execute: { type: 'string', short: 'x', multiple: true },
     wait: { type: 'string', short: 'w' },
+    'ping-interval': { type: 'string', short: 'P' },
+    count: { type: 'string', short: 'n' },
+    raw: { type: 'boolean' },
+    hex: { type: 'boolean' },
+    json: { type: 'boolean' },
+    timestamp: { type: 'boolean' },
+    verbose: { type: 'boolean', short: 'v' },
   });
   if (values.help) {
     io.out(HELP);
     return 0;
   }
-  const [url, ...extra] = positionals;
-  if (url === undefined)
+  const [target, ...extra] = positionals;
+  if (target === undefined)
     throw new UsageError('connect: give the URL to connect to (try sockeye connect --help)');
   if (extra.length > 0)
     throw new UsageError(`connect: one URL only (unexpected ${JSON.stringify(extra[0])})`);
+  let url: URL;
+  try {
+    url = parseTarget(target);
+  } catch (error) {
+    throw new UsageError(`connect: ${(error as Error).message}`);
+  }
   const waitSeconds = values.wait === undefined ? 0 : parseSeconds(values.wait, 'connect: --wait');
+  const pingSeconds =
+    values['ping-interval'] === undefined
+      ? 0
+      : parseSeconds(values['ping-interval'], 'connect: --ping-interval');
+  if (values['ping-interval'] !== undefined && pingSeconds < 0.01)
+    throw new UsageError('connect: --ping-interval must be at least 0.01 seconds');
+  const count =
+    values.count === undefined
+      ? Number.POSITIVE_INFINITY
+      : parseInteger(values.count, 'connect: --count', 1, 1e12);
+  const modes = (['raw', 'hex', 'json'] as const).filter((name) => values[name] === true);
+  if (modes.length > 1)
+    throw new UsageError(`connect: choose one of --raw, --hex and --json, not ${modes.join(' and ')}`);
+  const mode: OutputMode = (modes[0] as OutputMode | undefined) ?? 'marked';
+  if (values.timestamp && (mode === 'raw' || mode === 'json'))
+    throw new UsageError(
+      `connect: --timestamp would break --${mode}'s output (use it with --hex or no mode)`,
+    );
+  if (values.deflate && values['no-deflate'])
+    throw new UsageError('connect: choose --deflate or --no-deflate, not both');
+  if ((values.cert === undefined) !== (values.key === undefined))
+    throw new UsageError('connect: --cert and --key go together');
+  const maxRedirects =
+    values['max-redirects'] === undefined
+      ? undefined
+      : parseInteger(values['max-redirects'], 'connect: --max-redirects', 0, 100);
   const headers: Record<string, string> = {};
   for (const text of values.header ?? []) {
     const [name, value] = parseHeader(text);
     headers[name] = value;
   }
-  const interactive = io.stdin.isTTY && io.stdout.isTTY === true;
+  if (values.auth !== undefined) {
+    if (!values.auth.includes(':')) throw new UsageError('connect: --auth must be USER:PASSWORD');
+    headers.Authorization = `Basic ${Buffer.from(values.auth).toString('base64')}`;
+  }
+  const [ca, cert, key] = await Promise.all([
+    readPem(values.ca, '--ca'),
+    readPem(values.cert, '--cert'),
+    readPem(values.key, '--key'),
+  ]);
+  const interactive = io.stdin.isTTY && io.stdout.isTTY === true && mode === 'marked';
+  const options: ClientConnectOptions = {
+    protocols: values.subprotocol ?? [],
+    headers,
+    origin: values.origin,
+    rejectUnauthorized: !(values.insecure === true || values['no-check'] === true),
+    perMessageDeflate: values['no-deflate'] !== true,
+    followRedirects: values.location === true ? (maxRedirects ?? true) : false,
+    ...(values.proxy === undefined ? {} : { proxy: values.proxy }),
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+  };
 
   let ws: ClientConnection;
   try {
-    ws = await openClient(url, {
-      protocols: values.subprotocol ?? [],
-      headers,
-      origin: values.origin,
-      insecure: values.insecure === true,
-    });
+    ws = await openClient(url, options);
   } catch (error) {
-    io.err(`sockeye: cannot connect to ${url}: ${error instanceof Error ? error.message : String(error)}`);
+    io.err(`sockeye: cannot connect to ${url.href}: ${describeConnectError(error)}`);
     return 1;
   }
-  const session = new Session(io, ws, values.binary === true, interactive);
+  const session = new Session(io, ws, values.binary === true, interactive, mode, values.timestamp === true);
+  if (values.verbose) {
+    for (const line of ws.request.trimEnd().split('\r\n')) session.print(`> ${line}`, true);
+    const response = ws.response;
+    session.print(`< HTTP/${response.httpVersion} ${response.statusCode} ${response.statusMessage}`, true);
+    for (const [name, value] of Object.entries(response.headers)) session.print(`< ${name}: ${value}`, true);
+  }
   const details = [ws.protocol === '' ? '' : `subprotocol ${ws.protocol}`, ws.extensions]
     .filter((part) => part !== '')
     .join(', ');
-  session.print(`connected to ${url}${details === '' ? '' : ` (${details})`}`, true);
+  session.print(`connected to ${ws.url.href}${details === '' ? '' : ` (${details})`}`, true);
+  if (values.deflate && ws.extensions === '') session.print('the server declined permessage-deflate', true);
   if (interactive)
     session.print('type a message and press Enter; /help for commands, Ctrl-C or Ctrl-D to quit', true);
+  let received = 0;
+  const incoming = new FrameTracer((header) => session.trace('<', describeTracedHeader(header)));
+  const outgoing = new FrameTracer((header) => session.trace('>', describeTracedHeader(header)));
   const closed = new Promise<ClientEnd>((resolve) => {
     ws.start({
-      message: (data, isText) => session.received(isText ? data.toString('utf8') : printable(data)),
-      ping: (data) =>
-        session.received(`ping${data.length === 0 ? '' : ` ${JSON.stringify(data.toString())}`}`),
-      pong: (data) =>
-        session.received(`pong${data.length === 0 ? '' : ` ${JSON.stringify(data.toString())}`}`),
+      message: (data, isText) => {
+        session.message(data, isText);
+        if (++received === count && ws.isOpen) ws.close(1000);
+      },
+      ping: (data) => session.control('ping', data),
+      pong: (data) => session.control('pong', data),
       closed: resolve,
+      ...(values.verbose
+        ? {
+            received: (chunk: Buffer) => incoming.push(chunk),
+            wrote: (chunk: Buffer) => outgoing.push(chunk),
+          }
+        : {}),
     });
   });
+  const pinger =
+    pingSeconds > 0
+      ? setInterval(() => {
+          if (ws.isOpen) ws.ping();
+        }, pingSeconds * 1000)
+      : undefined;
 
-  const input = session.attachInput().then(async () => {
-    // stdin ended (Ctrl-D, or the end of the piped input): wait, then close normally.
+  const execute = values.execute ?? [];
+  const sent = execute.length > 0 ? session.execute(execute) : session.attachInput();
+  const input = sent.then(async () => {
+    // stdin ended (Ctrl-D, or the end of the piped input) or --execute is done: wait, then close normally.
     if (!interactive && waitSeconds > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -305,9 +530,10 @@ async function run(args: string[], io: Io): Promise<number> {
     else ws.terminate();
   });
   const end = await closed;
+  clearInterval(pinger);
   session.stopInput();
   void input;
-  io.err(describeClose(end));
+  session.print(describeClose(end), true);
   return exitCodeFor(end);
 }
 

@@ -1,40 +1,35 @@
 /**
- * A WebSocket client connection for the command line, on the sockeye protocol core:
- * unlike the WHATWG `WebSocket`, it can send pings, shows pongs and pings as they
- * arrive, and reports the exact close code. TCP or TLS (`wss:`), the opening handshake
- * checked by the core (`buildRequest`, the bounded `HttpHeadParser`, `validateResponse`),
- * then a client-role `Connection`.
+ * A WebSocket client connection for the command line. The opening handshake is the
+ * library client's own (`openHandshake` from `sockeye/client`: TCP or TLS, an HTTP
+ * CONNECT proxy, redirects, permessage-deflate negotiated and checked); the open
+ * connection is a client-role `Connection` of the protocol core driven here, because
+ * unlike the WHATWG `WebSocket` it can send pings, shows pings and pongs as they arrive,
+ * reports the exact close code, and lets `-v` trace every frame on the wire.
  */
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import {
-  buildRequest,
-  type CloseInfo,
-  Connection,
-  generateKey,
-  HandshakeError,
-  HttpHeadParser,
-  limits,
-  type ResponseHead,
-  validateResponse,
-} from 'sockeye/protocol';
+import type { Socket } from 'node:net';
+import { type ClientOptions, type OpenedSocket, openHandshake } from 'sockeye/client';
+import { type CloseInfo, Connection, limits, type ResponseHead } from 'sockeye/protocol';
 
-const { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_HANDSHAKE_BYTES } = limits;
+const { DEFAULT_CLOSE_TIMEOUT_MS } = limits;
 
-/** Options of {@link openClient}. */
-export interface ClientConnectOptions {
+/** Options of {@link openClient}: the library client's options, plus a bigger default message limit. */
+export interface ClientConnectOptions
+  extends Pick<
+    ClientOptions,
+    | 'headers'
+    | 'origin'
+    | 'handshakeTimeout'
+    | 'closeTimeout'
+    | 'followRedirects'
+    | 'proxy'
+    | 'perMessageDeflate'
+    | 'ca'
+    | 'cert'
+    | 'key'
+    | 'rejectUnauthorized'
+  > {
   /** Subprotocols to offer, in order of preference. */
   protocols?: readonly string[];
-  /** Extra request headers. */
-  headers?: Readonly<Record<string, string>>;
-  /** The `Origin` header (none by default: only browsers send one). */
-  origin?: string;
-  /** Accept a TLS certificate that does not verify (self-signed, wrong name). */
-  insecure?: boolean;
-  /** Time for TCP, TLS and the handshake, in ms. @defaultValue 10 000 */
-  handshakeTimeout?: number;
-  /** Time for the closing handshake, in ms. @defaultValue 10 000 */
-  closeTimeout?: number;
   /** Largest message accepted. @defaultValue 16 MiB (a tool, not a server: generous) */
   maxPayload?: number;
 }
@@ -58,6 +53,10 @@ export interface ClientEvents {
   pong(data: Buffer): void;
   /** Called once, when the TCP connection is gone. */
   closed(end: ClientEnd): void;
+  /** Bytes read from the socket (after the handshake), for a frame trace. */
+  received?(chunk: Buffer): void;
+  /** Bytes written to the socket, for a frame trace. */
+  wrote?(chunk: Buffer): void;
 }
 
 /** Largest message by default: a tool may read big messages, but not without bound. */
@@ -70,16 +69,40 @@ export class ClientConnection {
   private socketError: Error | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   private flushing = false;
+  private wrote: ((chunk: Buffer) => void) | undefined;
+  private readonly socket: Socket;
 
   constructor(
-    private readonly socket: Socket,
-    private readonly rest: Buffer,
-    /** The subprotocol the server selected, or `''`. */
-    readonly protocol: string,
-    /** The `Sec-WebSocket-Extensions` the server answered, or `''`. */
-    readonly extensions: string,
+    private readonly opened: OpenedSocket,
     private readonly options: ClientConnectOptions,
-  ) {}
+  ) {
+    this.socket = opened.socket;
+  }
+
+  /** The subprotocol the server selected, or `''`. */
+  get protocol(): string {
+    return this.opened.protocol;
+  }
+
+  /** The `Sec-WebSocket-Extensions` the server answered, or `''`. */
+  get extensions(): string {
+    return this.opened.response.headers['sec-websocket-extensions'] ?? '';
+  }
+
+  /** The URL connected to (after redirects). */
+  get url(): URL {
+    return this.opened.url;
+  }
+
+  /** The upgrade request as sent. */
+  get request(): string {
+    return this.opened.request;
+  }
+
+  /** The server's 101 response. */
+  get response(): ResponseHead {
+    return this.opened.response;
+  }
 
   /** Start reading; `events` get everything from now on (including what came with the 101). */
   start(events: ClientEvents): void {
@@ -92,7 +115,7 @@ export class ClientConnection {
           this.info = info;
           this.flush();
           // The server closes TCP first (RFC 6455 section 7.1.1); give it closeTimeout.
-          this.closeTimer = setTimeout(
+          this.closeTimer ??= setTimeout(
             () => this.socket.destroy(),
             this.options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT_MS,
           );
@@ -106,13 +129,22 @@ export class ClientConnection {
           });
         },
       },
-      { role: 'client', maxPayload: this.options.maxPayload ?? DEFAULT_CLI_MAX_PAYLOAD },
+      {
+        role: 'client',
+        maxPayload: this.options.maxPayload ?? DEFAULT_CLI_MAX_PAYLOAD,
+        ...(this.opened.deflate === null ? {} : { extensions: [this.opened.deflate] }),
+      },
     );
     this.connection = connection;
-    this.socket.on('data', (chunk: Buffer) => connection.receive(chunk));
+    this.wrote = events.wrote;
+    const received = events.received;
+    this.socket.on('data', (chunk: Buffer) => {
+      received?.(chunk);
+      connection.receive(chunk);
+    });
     this.socket.on('end', () => connection.receiveEof());
     this.socket.on('error', (error) => {
-      this.socketError = error;
+      this.socketError ??= error;
     });
     this.socket.on('close', () => {
       connection.receiveEof();
@@ -126,7 +158,10 @@ export class ClientConnection {
         error: info.error ?? this.socketError,
       });
     });
-    if (this.rest.length > 0) connection.receive(this.rest);
+    if (this.opened.rest.length > 0) {
+      received?.(this.opened.rest);
+      connection.receive(this.opened.rest);
+    }
     this.socket.resume();
   }
 
@@ -159,98 +194,40 @@ export class ClientConnection {
     const chunks = this.connection?.takeOutput() ?? [];
     if (chunks.length === 0 || !this.socket.writable) return;
     this.socket.cork();
-    for (const chunk of chunks) this.socket.write(chunk);
+    for (const chunk of chunks) {
+      this.wrote?.(chunk);
+      this.socket.write(chunk);
+    }
     this.socket.uncork();
   }
 }
 
 /**
- * Open a connection to `url` (`ws:` or `wss:`; `http(s):` are taken as `ws(s):`).
- * @throws HandshakeError when the server refuses or answers something that is not a WebSocket 101
- * @throws Error for a bad URL, a socket error or the handshake timeout
+ * `localhost:8080` means `ws://localhost:8080` (as wscat and websocat read it); `http:`
+ * and `https:` are taken as `ws:` and `wss:`.
+ * @throws Error for something that is not a ws: or wss: URL
  */
-export function openClient(input: string, options: ClientConnectOptions = {}): Promise<ClientConnection> {
+export function parseTarget(input: string): URL {
+  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(input) ? input : `ws://${input}`;
   let url: URL;
   try {
-    url = new URL(input);
+    url = new URL(text);
   } catch {
-    return Promise.reject(new Error(`not a URL: ${input}`));
+    throw new Error(`not a URL: ${input}`);
   }
   if (url.protocol === 'http:') url.protocol = 'ws:';
   if (url.protocol === 'https:') url.protocol = 'wss:';
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    return Promise.reject(new Error(`not a ws: or wss: URL: ${input}`));
-  }
-  const secure = url.protocol === 'wss:';
-  const port = Number(url.port || (secure ? 443 : 80));
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const key = generateKey();
-  const protocols = options.protocols ?? [];
-  const request = buildRequest({
-    host: url.host,
-    path: `${url.pathname}${url.search}`,
-    key,
-    protocols,
-    origin: options.origin,
-    headers: options.headers,
-  });
-  const timeoutMs = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new Error(`not a ws: or wss: URL: ${input}`);
+  return url;
+}
 
-  return new Promise((resolve, reject) => {
-    const socket: Socket = secure
-      ? tlsConnect({
-          host,
-          port,
-          servername: /^[\d.]+$|:/.test(host) ? undefined : host,
-          rejectUnauthorized: options.insecure !== true,
-          ALPNProtocols: ['http/1.1'],
-        })
-      : netConnect({ host, port });
-    const parser = new HttpHeadParser<ResponseHead>('response', { maxBytes: DEFAULT_MAX_HANDSHAKE_BYTES });
-    const timer = setTimeout(
-      () => fail(new Error(`no WebSocket handshake after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const fail = (error: Error) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(error);
-    };
-    const onData = (chunk: Buffer) => {
-      try {
-        const parsed = parser.push(chunk);
-        if (parsed === null) return;
-        socket.off('data', onData);
-        socket.pause();
-        const head = parsed.head;
-        if (head.statusCode !== 101) {
-          throw new HandshakeError(
-            head.statusCode,
-            `the server answered ${head.statusCode} ${head.statusMessage}`.trim(),
-          );
-        }
-        const accepted = validateResponse(head, { key, protocols, extensions: [] });
-        clearTimeout(timer);
-        socket.off('error', fail);
-        resolve(
-          new ClientConnection(
-            socket,
-            parsed.rest,
-            accepted.protocol,
-            head.headers['sec-websocket-extensions'] ?? '',
-            options,
-          ),
-        );
-      } catch (error) {
-        fail(error as Error);
-      }
-    };
-    socket.once(secure ? 'secureConnect' : 'connect', () => {
-      socket.setNoDelay(true);
-      socket.write(request);
-    });
-    socket.on('data', onData);
-    socket.on('error', fail);
-    socket.once('close', () => fail(new Error('the server closed the connection during the handshake')));
-  });
+/**
+ * Open a connection to `url` with the library client's opening handshake.
+ * @throws HandshakeError when the server refuses or answers something that is not a WebSocket 101
+ * @throws Error for a socket error or the handshake timeout
+ */
+export async function openClient(url: URL, options: ClientConnectOptions = {}): Promise<ClientConnection> {
+  const { protocols = [], maxPayload: _maxPayload, ...rest } = options;
+  const opened = await openHandshake(url, protocols, rest).result;
+  return new ClientConnection(opened, options);
 }

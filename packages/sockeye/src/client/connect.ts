@@ -29,6 +29,10 @@ export interface OpenedSocket {
   deflate: PerMessageDeflateExtension | null;
   /** The URL finally connected to (after redirects). */
   url: URL;
+  /** The upgrade request head as sent to that URL (for tools that show the handshake). */
+  request: string;
+  /** The server's `101` response head. */
+  response: ResponseHead;
 }
 
 /** The pool shared by every client that does not bring its own (created on first use). */
@@ -197,17 +201,16 @@ async function handshakeOnce(
   const key = generateKey();
   const defaultPort = secure ? 443 : 80;
   const hostHeader = port === defaultPort ? url.hostname : `${url.hostname}:${port}`;
-  socket.write(
-    buildRequest({
-      host: hostHeader,
-      path: `${url.pathname || '/'}${url.search}`,
-      key,
-      protocols,
-      origin: options.origin,
-      headers: options.headers,
-      extensions: deflate?.offer(),
-    }),
-  );
+  const request = buildRequest({
+    host: hostHeader,
+    path: `${url.pathname || '/'}${url.search}`,
+    key,
+    protocols,
+    origin: options.origin,
+    headers: options.headers,
+    extensions: deflate?.offer(),
+  });
+  socket.write(request);
   const { head, rest } = await readHead(
     socket,
     options.maxHandshakeBytes ?? DEFAULT_MAX_HANDSHAKE_BYTES,
@@ -233,6 +236,8 @@ async function handshakeOnce(
     extensions: accepted.extensions,
     deflate: extension,
     url,
+    request,
+    response: head,
   };
 }
 

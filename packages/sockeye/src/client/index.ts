@@ -6,7 +6,14 @@
 
 /** The type of {@link ClientOptions.perMessageDeflate}'s object form (from the protocol core). */
 export type { PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
-export { DEFAULT_MAX_REDIRECTS, noProxyMatches, resolveProxy } from './connect.js';
+export {
+  DEFAULT_MAX_REDIRECTS,
+  type HandshakeHandle,
+  noProxyMatches,
+  type OpenedSocket,
+  openHandshake,
+  resolveProxy,
+} from './connect.js';
 export { CloseEvent, type CloseEventInit, ErrorEvent, type ErrorEventInit } from './events.js';
 export type { ClientOptions } from './options.js';
 export {
