@@ -490,6 +490,8 @@ async function run(args: string[], io: Io): Promise<number> {
   const closed = new Promise<ClientEnd>((resolve) => {
     ws.start({
       message: (data, isText) => {
+        // Messages already on their way when the count was reached are not printed.
+        if (received >= count) return;
         session.message(data, isText);
         if (++received === count && ws.isOpen) ws.close(1000);
       },
