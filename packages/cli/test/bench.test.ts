@@ -80,7 +80,7 @@ describe('sockeye bench', () => {
     assert.equal(run.code, 1);
     assert.deepEqual(run.stderr.trim().split('\n'), [
       'sockeye: connect ECONNREFUSED 127.0.0.1:1',
-      'sockeye: could not open any connection to ws://127.0.0.1:1',
+      'sockeye: could not open any connection to ws://127.0.0.1:1/',
     ]);
     for (const args of [
       ['bench'],

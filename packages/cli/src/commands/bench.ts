@@ -3,16 +3,22 @@
  * `WebSocket`): N connections to an echo server, each keeping `--window` messages in
  * flight, with a live progress line and a final table.
  */
-import { WebSocket } from 'sockeye/client';
+import { type CloseEvent, WebSocket } from 'sockeye/client';
+import { HandshakeError } from 'sockeye/protocol';
 import { type Command, type Io, UsageError } from '../cli.js';
+import { parseTarget } from '../net/client.js';
 import { parseCommandArgs, parseInteger, parseSeconds } from './args.js';
+import { describeConnectError } from './connect.js';
 
 const HELP = `Usage: sockeye bench <url> [options]
 
 Load an echo server (sockeye serve, npm run echo, the demo's /ws/echo, ...) with
 sockeye's own client: every connection sends binary messages of --size bytes, keeping
---window of them in flight, and times each echo. A live line shows the progress on a
-terminal; the final table gives connections, messages/s, MB/s and the p50/p99 latency.
+--window of them in flight, and times each echo. Every echo is checked byte for byte
+and in order against what its connection sent: a server that answers anything else (a
+broadcast server, a chat room) stops the run with one line saying what it answered.
+A live line shows the progress on a terminal; the final table gives connections,
+messages/s, MB/s, the p50/p99 latency and the errors by kind.
 
 Options:
   -c, --connections N   connections opened together (default 10, at most 10000)
@@ -26,13 +32,14 @@ Latency is from send() to the echo's arrival, for every message; percentiles com
 from a uniform sample of at most 100,000 of them. MB/s counts echoed payload bytes
 (10^6 bytes per MB).
 
-Examples:
-  sockeye bench ws://127.0.0.1:8080/ws/echo                 (the demo's echo: npm start)
-  sockeye bench ws://127.0.0.1:9000 -c 100 -s 1024 -d 30    (with: sockeye serve --port 9000)
-  sockeye bench ws://127.0.0.1:9000 -n 100000 -w 16 --json
+Exit code: 0 when the run completed without errors, 1 when the server is not an echo
+server, no connection could be opened or a connection failed or closed during the run,
+2 for bad arguments.
 
-Exit code: 0 when the run completed, 1 when no connection could be opened or a
-connection failed, 2 for bad arguments.`;
+Examples:
+  sockeye bench ws://127.0.0.1:8080/ws/echo -d 2             # the demo's echo (npm start)
+  sockeye bench ws://127.0.0.1:9000 -c 20 -s 1024 -d 2       # with: sockeye serve --port 9000
+  sockeye bench 127.0.0.1:9000 -n 1000 -w 16 --json`;
 
 /** Most latencies kept for the percentiles (a uniform reservoir sample). */
 export const LATENCY_SAMPLE_SIZE = 100_000;
@@ -66,6 +73,32 @@ export class Reservoir {
   }
 }
 
+/** Why a message or a connection counted as an error. */
+export type BenchErrorKind =
+  /** The connection could not be opened. */
+  | 'connection failed'
+  /** The server closed a connection during the run. */
+  | 'closed early'
+  /** An answer with another length than the message sent. */
+  | 'wrong length'
+  /** An answer of the right length whose bytes differ from what was sent (another client's message, say). */
+  | 'wrong bytes'
+  /** An echo of one of this connection's messages, but not the oldest one in flight. */
+  | 'out of order'
+  /** A text message in answer to a binary one. */
+  | 'text'
+  /** A message while nothing was in flight. */
+  | 'unsolicited';
+
+/** The kinds that mean the server does not echo: the run stops at the first one. */
+const NOT_AN_ECHO: ReadonlySet<BenchErrorKind> = new Set([
+  'wrong length',
+  'wrong bytes',
+  'out of order',
+  'text',
+  'unsolicited',
+]);
+
 /** The outcome of a run. */
 export interface BenchResult {
   connections: number;
@@ -75,7 +108,12 @@ export interface BenchResult {
   megabytesPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** All errors. */
   errors: number;
+  /** The errors by kind (only kinds that happened). */
+  errorsByKind: Partial<Record<BenchErrorKind, number>>;
+  /** What the server answered that was not an echo, in words, or null when every answer was one. */
+  notAnEcho: string | null;
 }
 
 interface Options {
@@ -93,6 +131,14 @@ function formatNumber(value: number, digits = 0): string {
     : '-';
 }
 
+/** `3 (closed early 2, connection failed 1)`, or `0`. */
+export function formatErrors(result: Pick<BenchResult, 'errors' | 'errorsByKind'>): string {
+  const kinds = Object.entries(result.errorsByKind).map(([kind, count]) => `${kind} ${formatNumber(count)}`);
+  return kinds.length === 0
+    ? formatNumber(result.errors)
+    : `${formatNumber(result.errors)} (${kinds.join(', ')})`;
+}
+
 /** The final table. */
 export function formatTable(result: BenchResult): string[] {
   const rows: Array<[string, string]> = [
@@ -103,17 +149,100 @@ export function formatTable(result: BenchResult): string[] {
     ['MB/s', formatNumber(result.megabytesPerSecond, 2)],
     ['p50 latency', `${formatNumber(result.p50Ms, 3)} ms`],
     ['p99 latency', `${formatNumber(result.p99Ms, 3)} ms`],
-    ['errors', formatNumber(result.errors)],
+    ['errors', formatErrors(result)],
   ];
   return rows.map(([name, value]) => `${name.padEnd(12)} ${value.padStart(14)}`);
 }
 
+/** Bytes of each message that carry its sequence number (little-endian; fewer when the message is shorter). */
+const SEQUENCE_BYTES = 8;
+
+/**
+ * The messages of one connection and the check of their echoes. Every message is the
+ * connection's own random bytes with its sequence number over the first 8: an echo must
+ * come back whole, byte for byte, and in the order sent. Another client's message (a
+ * broadcast) differs in its random bytes, a reordered echo in its number.
+ */
+export class EchoChecker {
+  private readonly base: Buffer;
+  private readonly head: number;
+  private nextSent = 0;
+  private nextEchoed = 0;
+
+  constructor(readonly size: number) {
+    this.base = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) this.base[i] = Math.floor(Math.random() * 256);
+    this.head = Math.min(SEQUENCE_BYTES, size);
+  }
+
+  /** Messages sent and not yet echoed. */
+  get inFlight(): number {
+    return this.nextSent - this.nextEchoed;
+  }
+
+  /** The next message to send (a new buffer: the previous one may not be written yet). */
+  next(): Buffer {
+    const message = Buffer.allocUnsafe(this.size);
+    this.base.copy(message);
+    this.stamp(message, this.nextSent++);
+    return message;
+  }
+
+  /** Check an answer: null when it is the echo of the oldest message in flight, else what is wrong. */
+  check(data: ArrayBuffer | string): BenchErrorKind | null {
+    if (typeof data === 'string') return 'text';
+    if (this.inFlight === 0) return 'unsolicited';
+    const bytes = Buffer.from(data);
+    if (bytes.length !== this.size) return 'wrong length';
+    // The random part first: a message that is not ours fails here, whatever its number.
+    if (bytes.compare(this.base, this.head, this.size, this.head, this.size) !== 0) return 'wrong bytes';
+    const expected = Buffer.alloc(this.head);
+    this.stamp(expected, this.nextEchoed);
+    if (bytes.compare(expected, 0, this.head, 0, this.head) !== 0) {
+      // Ours (the random part matches) but not the oldest in flight.
+      return 'out of order';
+    }
+    this.nextEchoed++;
+    return null;
+  }
+
+  private stamp(message: Buffer, sequence: number): void {
+    const number = Buffer.alloc(SEQUENCE_BYTES);
+    number.writeBigUInt64LE(BigInt(sequence));
+    number.copy(message, 0, 0, this.head);
+  }
+}
+
+/** One line for the first answer that was not an echo. */
+function notAnEchoLine(kind: BenchErrorKind, size: number, data: ArrayBuffer | string): string {
+  switch (kind) {
+    case 'text': {
+      const text = data as string;
+      const shown = text.length > 60 ? `${text.slice(0, 60)}...` : text;
+      return `answered a binary message with text: ${JSON.stringify(shown)}`;
+    }
+    case 'wrong length':
+      return `answered a ${size}-byte message with ${(data as ArrayBuffer).byteLength} bytes`;
+    case 'wrong bytes':
+      return 'answered with bytes this connection did not send (a broadcast from another connection?)';
+    case 'out of order':
+      return "echoed this connection's messages out of order";
+    default:
+      return 'sent a message while none was in flight';
+  }
+}
+
 async function bench(options: Options, io: Io): Promise<BenchResult> {
-  const payload = new Uint8Array(options.size).fill(0x61);
   const latencies = new Reservoir(LATENCY_SAMPLE_SIZE);
   let received = 0;
   let receivedBytes = 0;
   let errors = 0;
+  const errorsByKind: Partial<Record<BenchErrorKind, number>> = {};
+  let notAnEcho: string | null = null;
+  const count = (kind: BenchErrorKind) => {
+    errors++;
+    errorsByKind[kind] = (errorsByKind[kind] ?? 0) + 1;
+  };
   let stopping = false;
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => {
@@ -136,8 +265,8 @@ async function bench(options: Options, io: Io): Promise<BenchResult> {
           ws.binaryType = 'arraybuffer';
           ws.onopen = () => resolve(ws);
           ws.onerror = (event) => {
-            errors++;
-            const message = (event as Event & { message?: string }).message ?? 'connection failed';
+            count('connection failed');
+            const message = describeOpenError((event as Event & { message?: string }).message);
             // One line per distinct reason, not one per connection.
             if (!reported.has(message)) {
               reported.add(message);
@@ -152,32 +281,43 @@ async function bench(options: Options, io: Io): Promise<BenchResult> {
   if (sockets.length === 0) return summary(0);
 
   const started = performance.now();
+  let closedEarly: CloseEvent | null = null;
   for (const ws of sockets) {
-    const inFlight: number[] = [];
+    const checker = new EchoChecker(options.size);
+    const sentAt: number[] = [];
     let head = 0;
     const send = () => {
-      inFlight.push(performance.now());
-      ws.send(payload);
+      sentAt.push(performance.now());
+      ws.send(checker.next());
     };
     ws.onmessage = (event: Event) => {
+      if (stopping) return;
       const now = performance.now();
-      const sentAt = inFlight[head++];
+      const data = (event as MessageEvent).data as ArrayBuffer | string;
+      const problem = checker.check(data);
+      if (problem !== null) {
+        count(problem);
+        if (NOT_AN_ECHO.has(problem) && notAnEcho === null) {
+          // Not an echo server: the figures would mean nothing, so the run stops here.
+          notAnEcho = notAnEchoLine(problem, options.size, data);
+          stop();
+        }
+        return;
+      }
+      latencies.add(now - (sentAt[head++] as number));
       if (head > 1024) {
-        inFlight.splice(0, head);
+        sentAt.splice(0, head);
         head = 0;
       }
-      const data = (event as MessageEvent).data as ArrayBuffer | string;
-      const length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-      if (sentAt === undefined || length !== options.size) errors++;
-      else latencies.add(now - sentAt);
       received++;
-      receivedBytes += length;
+      receivedBytes += options.size;
       if (received >= options.count) stop();
-      else if (!stopping) send();
+      else send();
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (!stopping) {
-        errors++;
+        count('closed early');
+        closedEarly ??= event as CloseEvent;
         stop();
       }
     };
@@ -207,10 +347,20 @@ async function bench(options: Options, io: Io): Promise<BenchResult> {
   clearTimeout(timer);
   clearInterval(progress);
   if (live) io.stdout.write('\r\u001b[2K');
+  if (closedEarly !== null) {
+    const event: CloseEvent = closedEarly;
+    io.err(
+      `sockeye: the server closed a connection during the run (${event.code}${event.reason === '' ? '' : ` ${JSON.stringify(event.reason)}`})`,
+    );
+  }
   const closes = sockets.map(
     (ws) =>
       new Promise<void>((resolve) => {
         ws.onmessage = null;
+        if (ws.readyState === WebSocket.CLOSED) {
+          resolve();
+          return;
+        }
         ws.onclose = () => resolve();
         ws.close(1000);
       }),
@@ -228,8 +378,17 @@ async function bench(options: Options, io: Io): Promise<BenchResult> {
       p50Ms: latencies.percentile(50),
       p99Ms: latencies.percentile(99),
       errors,
+      errorsByKind,
+      notAnEcho,
     };
   }
+}
+
+/** The client's handshake error in the words `connect` uses ("not a WebSocket endpoint (HTTP 200 OK)"). */
+function describeOpenError(message: string | undefined): string {
+  const status = /^Unexpected server response: (\d+)/.exec(message ?? '');
+  if (status === null) return message ?? 'connection failed';
+  return describeConnectError(new HandshakeError(Number(status[1]), message ?? ''));
 }
 
 async function run(args: string[], io: Io): Promise<number> {
@@ -249,9 +408,14 @@ async function run(args: string[], io: Io): Promise<number> {
   if (url === undefined)
     throw new UsageError('bench: give the URL of an echo server (try sockeye bench --help)');
   if (extra.length > 0) throw new UsageError(`bench: one URL only (unexpected ${JSON.stringify(extra[0])})`);
-  if (!/^(wss?|https?):\/\//.test(url)) throw new UsageError(`bench: not a ws:// or wss:// URL: ${url}`);
+  let target: URL;
+  try {
+    target = parseTarget(url);
+  } catch (error) {
+    throw new UsageError(`bench: ${(error as Error).message}`);
+  }
   const options: Options = {
-    url,
+    url: target.href,
     connections:
       values.connections === undefined
         ? 10
@@ -267,7 +431,11 @@ async function run(args: string[], io: Io): Promise<number> {
   if (options.seconds === 0) throw new UsageError('bench: --duration must be more than 0');
   const result = await bench(options, io);
   if (result.connections === 0) {
-    io.err(`sockeye: could not open any connection to ${url}`);
+    io.err(`sockeye: could not open any connection to ${target.href}`);
+    return 1;
+  }
+  if (result.notAnEcho !== null) {
+    io.err(`sockeye: ${target.href} is not an echo server: it ${result.notAnEcho}`);
     return 1;
   }
   if (values.json) io.out(JSON.stringify(result));
