@@ -3,7 +3,9 @@
  * under `commands/`; this file only dispatches and turns errors into one line.
  * @packageDocumentation
  */
+import { readFileSync } from 'node:fs';
 import { type Command, type Input, type Io, styleFor, UsageError } from './cli.js';
+import { didYouMean } from './commands/args.js';
 import { commands } from './commands/index.js';
 
 export { type Command, type Input, type Io, type Style, styleFor, UsageError } from './cli.js';
@@ -13,7 +15,7 @@ export { commands } from './commands/index.js';
 export function mainHelp(list: readonly Command[] = commands): string {
   const width = Math.max(...list.map((command) => command.name.length));
   return [
-    'sockeye: WebSocket tools built on sockeye: connect, serve, bench, frame.',
+    'sockeye: WebSocket tools built on sockeye: connect, listen, serve, bench, frame.',
     '',
     'Usage: sockeye <command> [options]',
     '',
@@ -21,11 +23,44 @@ export function mainHelp(list: readonly Command[] = commands): string {
     ...list.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
     '',
     'Run `sockeye <command> --help` for the options and examples of a command.',
+    '`sockeye --version` prints the version.',
+    '',
+    'Exit code: 0 on success, 1 when something failed (a connection, a listen), 2 for',
+    "bad arguments; each command's --help gives its own.",
   ].join('\n');
+}
+
+/** The version of the `sockeye` command (from its package.json). */
+export function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
+}
+
+const guarded = new WeakSet<NodeJS.WritableStream>();
+
+/**
+ * A reader that goes away (`sockeye frame encode ... | head -1`) is not an error: on
+ * `EPIPE` the process ends quietly, with exit code 0, instead of printing a stack.
+ * Any other error on the stream is one line on stderr and exit code 1.
+ */
+export function exitQuietlyOnBrokenPipe(stream: NodeJS.WritableStream, exit: (code: number) => void): void {
+  if (guarded.has(stream)) return;
+  guarded.add(stream);
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') {
+      exit(0);
+      return;
+    }
+    process.stderr.write(`sockeye: cannot write: ${error.message}\n`);
+    exit(1);
+  });
 }
 
 /** An {@link Io} on the process's own stdout and stderr. */
 export function processIo(): Io {
+  exitQuietlyOnBrokenPipe(process.stdout, (code) => process.exit(code));
   return {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
@@ -83,10 +118,21 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     io.out(mainHelp());
     return name === undefined ? 2 : 0;
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.out(`sockeye ${version()}`);
+    return 0;
+  }
   const command = commands.find((candidate) => candidate.name === name);
   try {
-    if (command === undefined)
-      throw new UsageError(`unknown command ${JSON.stringify(name)} (try sockeye --help)`);
+    if (command === undefined) {
+      const guess = didYouMean(
+        name,
+        commands.map((candidate) => candidate.name),
+      );
+      throw new UsageError(
+        `unknown command ${JSON.stringify(name)} (${guess === null ? '' : `did you mean ${guess}? `}try sockeye --help)`,
+      );
+    }
     return await command.run(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {

@@ -50,8 +50,8 @@ describe('sockeye --help', () => {
     assert.match(run.stdout, /^ {2}serve +start a WebSocket server/m);
   });
 
-  it('prints options and examples for connect, serve and bench', { timeout: 60_000 }, async () => {
-    for (const name of ['connect', 'serve', 'bench']) {
+  it('prints options and examples for connect, listen, serve and bench', { timeout: 60_000 }, async () => {
+    for (const name of ['connect', 'listen', 'serve', 'bench']) {
       for (const args of [
         [name, '--help'],
         ['help', name],

@@ -31,10 +31,61 @@ export function parseCommandArgs<O extends CommandOptions>(
       strict: true,
     });
   } catch (error) {
-    throw new UsageError(
-      `${command}: ${error instanceof Error ? error.message.split('. To specify')[0] : String(error)}`,
-    );
+    let message = error instanceof Error ? (error.message.split('. To specify')[0] ?? '') : String(error);
+    const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec(message);
+    if (unknown !== null) {
+      const guess = didYouMean(unknown[1] as string, [
+        ...Object.keys(options).map((name) => `--${name}`),
+        '--help',
+      ]);
+      if (guess !== null) message = `unknown option '${unknown[1]}' (did you mean ${guess}?)`;
+    }
+    throw new UsageError(`${command}: ${message}`);
   }
+}
+
+/**
+ * The candidate closest to a mistyped `word` (at most 2 edits away, or a candidate that
+ * starts with it), or null when none is close.
+ */
+export function didYouMean(word: string, candidates: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const distance = word.length >= 3 && candidate.startsWith(word) ? 1 : editDistance(word, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), with adjacent swaps counted as one. */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    const row: number[] = [i];
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        row.push(j);
+        continue;
+      }
+      const above = rows[i - 1] as number[];
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min(
+        (above[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (above[j - 1] as number) + cost,
+      );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        value = Math.min(value, ((rows[i - 2] as number[])[j - 2] as number) + 1);
+      }
+      row.push(value);
+    }
+    rows.push(row);
+  }
+  return (rows[a.length] as number[])[b.length] as number;
 }
 
 /** A whole number within bounds, or a {@link UsageError} naming the option. */

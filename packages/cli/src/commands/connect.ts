@@ -77,7 +77,7 @@ Examples:
   sockeye connect ws://127.0.0.1:8080/ws/echo
   sockeye connect 127.0.0.1:8080/ws/echo -x hello -x '/ping' --wait 1
   echo '{"a":1}' | sockeye connect 127.0.0.1:8080/ws/echo --raw --wait 1
-  printf '/binary 01 02 03\\n/close 4000 done\\n' | sockeye connect ws://127.0.0.1:8080/ws/echo
+  printf '/binary 01 02 03\\n/ping\\n/close 1000 done\\n' | sockeye connect ws://127.0.0.1:8080/ws/echo
   sockeye connect ws://127.0.0.1:8080/ws/echo -v -x hi --no-deflate
   sockeye connect ws://127.0.0.1:8080/ws/echo --binary -x 'de ad be ef' --hex
   sockeye connect wss://localhost:8443 --insecure -s chat -H "Authorization: Bearer abc" -x hi`;

@@ -25,10 +25,10 @@ every connection (1001) and exits.
 
 Examples:
   sockeye serve
+  sockeye connect 127.0.0.1:8080             # in another terminal
   sockeye serve --broadcast --port 9000
-  sockeye serve --tls-cert cert.pem --tls-key key.pem --port 8443
   openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 7 -subj /CN=localhost
-  sockeye connect ws://127.0.0.1:8080    (in another terminal)
+  sockeye serve --tls-cert cert.pem --tls-key key.pem --port 8443
 
 Exit code: 0 after Ctrl-C, 1 when it cannot listen (port taken, bad certificate),
 2 for bad arguments.`;
