@@ -114,6 +114,8 @@ async function run(args: string[], io: Io): Promise<number> {
     );
     return 1;
   }
+  // Ctrl-C is caught before "listening" is printed: whoever waits for that line may send it at once.
+  const interrupted = io.interrupted();
   const shownHost = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
   print(`listening on ws://${shownHost}:${bound.port}; Ctrl-C to stop`, true);
 
@@ -168,7 +170,7 @@ async function run(args: string[], io: Io): Promise<number> {
       input.on('SIGINT', () => input.close());
       input.prompt();
     }
-    void io.interrupted().then(resolve);
+    void interrupted.then(resolve);
   });
   await stopped;
   rl = null;

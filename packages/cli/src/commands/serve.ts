@@ -128,11 +128,13 @@ async function run(args: string[], io: Io): Promise<number> {
   server.on('error', (error: unknown) =>
     io.err(`sockeye: ${error instanceof Error ? error.message : String(error)}`),
   );
+  // Ctrl-C is caught before "listening" is printed: whoever waits for that line may send it at once.
+  const interrupted = io.interrupted();
   const shownHost = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
   io.out(
     `${broadcast ? 'broadcast' : 'echo'} server listening on ${https === undefined ? 'ws' : 'wss'}://${shownHost}:${bound.port}`,
   );
-  await io.interrupted();
+  await interrupted;
   io.err('closing every connection');
   await server.close({ code: 1001, reason: 'server stopped' });
   https?.close();
