@@ -136,6 +136,21 @@ describe('sockeye bench against servers that do not echo', () => {
     });
   }
 
+  it('a server that answers nothing: one line, exit code 1', T, async () => {
+    const server = await serverWith(() => {});
+    try {
+      const run = await sockeye(['bench', server.url, '-c', '2', '-d', '0.5']);
+      assert.equal(run.code, 1);
+      assert.equal(run.stdout, '');
+      assert.match(
+        run.stderr,
+        /^sockeye: ws:\/\/127\.0\.0\.1:\d+\/ answered none of the messages sent in [\d.]+ s \(is it an echo server\?\)\n$/,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
   it('a server that closes a connection: the close in one line, errors by kind in the table', T, async () => {
     let messages = 0;
     const server = await serverWith((ws, data) => {

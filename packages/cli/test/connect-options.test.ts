@@ -312,6 +312,11 @@ describe('sockeye connect: options and output modes', () => {
       [['--count', '0'], /--count must be a whole number/],
       [['--ping-interval', '0'], /--ping-interval must be at least/],
       [['--ca', '/nonexistent/ca.pem'], /cannot read --ca \/nonexistent\/ca\.pem: ENOENT/],
+      [['--proxy', 'socks5://127.0.0.1:1080'], /--proxy takes an HTTP CONNECT proxy/],
+      [['--proxy', 'http://[bad'], /--proxy must be a URL/],
+      [['-H', 'Bad Name: x'], /--header must be "Name: value"/],
+      [['-H', 'X-Split: a\rb'], /--header must be "Name: value"/],
+      [['--raw-mode'], /unknown option '--raw-mode' \(did you mean --raw\?\)/],
     ] as const) {
       const run = await sockeye(['connect', `ws://${hostPort}/`, ...args]);
       assert.equal(run.code, 2, args.join(' '));

@@ -45,20 +45,28 @@ export function parseCommandArgs<O extends CommandOptions>(
 }
 
 /**
- * The candidate closest to a mistyped `word` (at most 2 edits away, or a candidate that
- * starts with it), or null when none is close.
+ * The candidate closest to a mistyped `word` (at most 2 edits away, or one of them the
+ * start of the other: `fram`, `--raw-mode`), or null when none is close.
  */
 export function didYouMean(word: string, candidates: readonly string[]): string | null {
   let best: string | null = null;
   let bestDistance = 3;
   for (const candidate of candidates) {
-    const distance = word.length >= 3 && candidate.startsWith(word) ? 1 : editDistance(word, candidate);
+    const distance = isPrefixEitherWay(word, candidate) ? 1 : editDistance(word, candidate);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
     }
   }
   return best;
+}
+
+/** Whether one word starts the other, with at least 3 letters besides the leading dashes. */
+function isPrefixEitherWay(word: string, candidate: string): boolean {
+  const a = word.replace(/^-+/, '');
+  const b = candidate.replace(/^-+/, '');
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  return short.length >= 3 && long.startsWith(short);
 }
 
 /** Levenshtein distance (insertions, deletions, substitutions), with adjacent swaps counted as one. */

@@ -33,8 +33,8 @@ from a uniform sample of at most 100,000 of them. MB/s counts echoed payload byt
 (10^6 bytes per MB).
 
 Exit code: 0 when the run completed without errors, 1 when the server is not an echo
-server, no connection could be opened or a connection failed or closed during the run,
-2 for bad arguments.
+server (or answered nothing), no connection could be opened or a connection failed or
+closed during the run, 2 for bad arguments.
 
 Examples:
   sockeye bench ws://127.0.0.1:8080/ws/echo -d 2             # the demo's echo (npm start)
@@ -432,6 +432,12 @@ async function run(args: string[], io: Io): Promise<number> {
   const result = await bench(options, io);
   if (result.connections === 0) {
     io.err(`sockeye: could not open any connection to ${target.href}`);
+    return 1;
+  }
+  if (result.notAnEcho === null && result.messages === 0 && result.errors === 0) {
+    io.err(
+      `sockeye: ${target.href} answered none of the messages sent in ${result.seconds.toFixed(1)} s (is it an echo server?)`,
+    );
     return 1;
   }
   if (result.notAnEcho !== null) {

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
-import { HandshakeError } from 'sockeye/protocol';
+import { HandshakeError, isFieldValue, isToken } from 'sockeye/protocol';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { formatHex, HexError, parseHex } from '../frame/hex.js';
 import { describeTracedHeader, FrameTracer } from '../frame/trace.js';
@@ -119,9 +119,24 @@ export function describeClose(end: ClientEnd): string {
 
 function parseHeader(text: string): [string, string] {
   const colon = text.indexOf(':');
-  if (colon <= 0)
+  const name = text.slice(0, colon).trim();
+  const value = text.slice(colon + 1).trim();
+  if (colon <= 0 || !isToken(name) || !isFieldValue(value))
     throw new UsageError(`connect: --header must be "Name: value", not ${JSON.stringify(text)}`);
-  return [text.slice(0, colon).trim(), text.slice(colon + 1).trim()];
+  return [name, value];
+}
+
+/** `--proxy`: an `http://` URL (the scheme may be left out), as the client takes it. */
+function parseProxy(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text.includes('://') ? text : `http://${text}`);
+  } catch {
+    throw new UsageError(`connect: --proxy must be a URL (http://host:port), not ${JSON.stringify(text)}`);
+  }
+  if (url.protocol !== 'http:')
+    throw new UsageError(`connect: --proxy takes an HTTP CONNECT proxy (http://), not ${url.protocol}`);
+  return text;
 }
 
 function printable(data: Buffer): string {
@@ -457,7 +472,7 @@ async function run(args: string[], io: Io): Promise<number> {
     rejectUnauthorized: !(values.insecure === true || values['no-check'] === true),
     perMessageDeflate: values['no-deflate'] !== true,
     followRedirects: values.location === true ? (maxRedirects ?? true) : false,
-    ...(values.proxy === undefined ? {} : { proxy: values.proxy }),
+    ...(values.proxy === undefined ? {} : { proxy: parseProxy(values.proxy) }),
     ...(ca === undefined ? {} : { ca }),
     ...(cert === undefined ? {} : { cert }),
     ...(key === undefined ? {} : { key }),

@@ -1,10 +1,10 @@
 /** `sockeye frame decode|encode`: RFC 6455 frames by hand, the seed's masking walkthrough as a tool. */
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { decodeFrames, FrameDecodeError } from '../frame/decode.js';
 import { describeFrame } from '../frame/describe.js';
 import { closePayload, encodeFrame, FrameEncodeError, parseOpcode } from '../frame/encode.js';
 import { formatHex, HexError, parseHex } from '../frame/hex.js';
+import { type CommandOptions, parseCommandArgs } from './args.js';
 
 const HELP = `Usage:
   sockeye frame decode <hex>...      (or - / nothing: read the hex from stdin)
@@ -125,21 +125,8 @@ function encode(args: string[], io: Io): number {
 }
 
 /** parseArgs with `--help`, turning its errors into one-line usage errors. */
-function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
-  try {
-    return parseArgs({
-      args,
-      options: { ...options, help: { type: 'boolean', short: 'h' } } as O & {
-        help: { type: 'boolean'; short: 'h' };
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    throw new UsageError(
-      `frame: ${error instanceof Error ? error.message.split('. To specify')[0] : String(error)}`,
-    );
-  }
+function parse<O extends CommandOptions>(args: string[], options: O) {
+  return parseCommandArgs('frame', args, options);
 }
 
 function help(io: Io): number {
