@@ -5,7 +5,7 @@
  * socket).
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -286,6 +286,42 @@ describe('sockeye connect in a terminal (tmux)', { skip: missing('/usr/bin/tmux'
       const done = await screen(/^EXIT=\d+$/m);
       assert.match(done, /^> \/close 4005 finished\nclosed: 4005$/m);
       assert.match(done, /^EXIT=3$/m);
+    },
+  );
+
+  it(
+    'stdout redirected to a file: only what arrived is in it; no prompt, the echoes on stderr',
+    T,
+    async () => {
+      const file = join(tmpdir(), `sockeye-connect-out-${process.pid}.txt`);
+      try {
+        tmux(
+          'new-session',
+          '-d',
+          '-s',
+          'redirected',
+          '-x',
+          '120',
+          '-y',
+          '30',
+          `'${process.execPath}' '${BIN}' connect '${url}/' > '${file}'; echo "EXIT=$?"; sleep 60`,
+        );
+        await screen(/^connected to ws:/m, false, 'redirected');
+        tmux('send-keys', '-t', 'redirected', '-l', 'to a file');
+        tmux('send-keys', '-t', 'redirected', 'Enter');
+        // The terminal echoes the typed line itself; the "sent" echo comes on stderr.
+        await screen(/^> to a file$/m, false, 'redirected');
+        tmux('send-keys', '-t', 'redirected', 'C-d');
+        const done = await screen(/^EXIT=\d+$/m, false, 'redirected');
+        assert.match(done, /^EXIT=0$/m);
+        assert.equal(
+          readFileSync(file, 'utf8'),
+          '< to a file\n',
+          'no prompt, no echo, no colour in the file',
+        );
+      } finally {
+        rmSync(file, { force: true });
+      }
     },
   );
 
