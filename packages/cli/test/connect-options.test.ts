@@ -261,11 +261,29 @@ describe('sockeye connect: options and output modes', () => {
       assert.equal(followed.stdout, '< hi\n');
       const refused = await sockeye(['connect', url]);
       assert.equal(refused.code, 1);
-      assert.match(refused.stderr, /^sockeye: cannot connect to .*HTTP 302 Found.*-L$/m);
+      assert.match(
+        refused.stderr,
+        /^sockeye: cannot connect to .*: HTTP 302 Found: a redirect to ws:\/\/.*\/moved \(follow it with -L\)$/m,
+      );
       const limited = await sockeye(['connect', url, '-L', '--max-redirects', '0']);
       assert.equal(limited.code, 1);
+      assert.match(
+        limited.stderr,
+        /: HTTP 302 Found: a redirect to ws:\/\/.*\/moved \(past --max-redirects\)$/m,
+      );
     } finally {
       redirect.close();
+    }
+    const loop = await rawHttpServer(
+      (port) =>
+        `HTTP/1.1 307 Temporary Redirect\r\nLocation: ws://127.0.0.1:${port}/again\r\nContent-Length: 0\r\n\r\n`,
+    );
+    try {
+      const run = await sockeye(['connect', `ws://127.0.0.1:${portOf(loop)}/`, '-L', '--max-redirects', '3']);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /: Too many redirects \(more than 3\)$/m);
+    } finally {
+      loop.close();
     }
   });
 

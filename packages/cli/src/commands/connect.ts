@@ -147,20 +147,24 @@ function printable(data: Buffer): string {
 
 /**
  * One line for a handshake that failed: a server that answered plain HTTP is "not a
- * WebSocket endpoint (HTTP 200 OK)", one that refused the upgrade says so with its status.
+ * WebSocket endpoint (HTTP 200 OK)", a redirect says where it leads, one that refused the
+ * upgrade says so with its status. `following` says whether redirects were being followed (-L).
  */
-export function describeConnectError(error: unknown): string {
-  if (error instanceof HandshakeError && error.status >= 200 && error.status !== 101) {
-    const status = `HTTP ${error.status}${STATUS_CODES[error.status] === undefined ? '' : ` ${STATUS_CODES[error.status]}`}`;
-    if (error.status < 300 || error.status === 404) return `not a WebSocket endpoint (${status})`;
-    if (error.status < 400)
-      return `${error.message.replace(/^Unexpected server response: \d+ ?/, `${status} `)}; follow it with -L`.replace(
-        '  ',
-        ' ',
-      );
-    return `the server refused the WebSocket upgrade (${status})`;
+export function describeConnectError(error: unknown, following = false): string {
+  if (!(error instanceof HandshakeError) || error.status < 200 || error.status === 101) {
+    return error instanceof Error ? error.message : String(error);
   }
-  return error instanceof Error ? error.message : String(error);
+  const reason = STATUS_CODES[error.status];
+  const status = `HTTP ${error.status}${reason === undefined ? '' : ` ${reason}`}`;
+  if (error.status >= 300 && error.status < 400) {
+    const target = /redirect to (\S+) not followed/.exec(error.message)?.[1];
+    // Too many redirects, or a Location that cannot be followed: the client's words say it.
+    if (target === undefined)
+      return error.message.startsWith('Unexpected') ? `not a WebSocket endpoint (${status})` : error.message;
+    return `${status}: a redirect to ${target} (${following ? 'past --max-redirects' : 'follow it with -L'})`;
+  }
+  if (error.status < 300 || error.status === 404) return `not a WebSocket endpoint (${status})`;
+  return `the server refused the WebSocket upgrade (${status})`;
 }
 
 /** How messages are printed: marked lines for people, or one payload a line for pipes. */
@@ -482,7 +486,9 @@ async function run(args: string[], io: Io): Promise<number> {
   try {
     ws = await openClient(url, options);
   } catch (error) {
-    io.err(`sockeye: cannot connect to ${url.href}: ${describeConnectError(error)}`);
+    io.err(
+      `sockeye: cannot connect to ${url.href}: ${describeConnectError(error, values.location === true)}`,
+    );
     return 1;
   }
   const session = new Session(io, ws, values.binary === true, interactive, mode, values.timestamp === true);
