@@ -169,12 +169,24 @@ describe('sockeye connect: options and output modes', () => {
     assert.equal(run.stdout, '< 1\n< 2\n');
   });
 
-  it('-P/--ping-interval pings until the server has seen two, printing their pongs', T, async () => {
-    const run = await sockeye(['connect', `ws://${hostPort}/pings`, '--ping-interval', '0.05', '-w', '120']);
-    assert.equal(run.code, 3, run.stderr);
-    assert.match(run.stderr, /^closed: 4002 "two pings"$/m);
-    assert.match(run.stdout, /^< pong$/m);
-  });
+  it(
+    "--ping-interval pings until the server has seen two, printing their pongs (-P is wscat's no-op)",
+    T,
+    async () => {
+      const run = await sockeye([
+        'connect',
+        `ws://${hostPort}/pings`,
+        '--ping-interval',
+        '0.05',
+        '-P',
+        '-w',
+        '120',
+      ]);
+      assert.equal(run.code, 3, run.stderr);
+      assert.match(run.stderr, /^closed: 4002 "two pings"$/m);
+      assert.match(run.stdout, /^< pong$/m);
+    },
+  );
 
   it('--timestamp starts each line with the UTC time', T, async () => {
     const run = await sockeye(['connect', `ws://${hostPort}/`, '-x', 'hi', '--timestamp']);

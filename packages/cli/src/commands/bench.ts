@@ -168,6 +168,9 @@ export class EchoChecker {
   private readonly head: number;
   private nextSent = 0;
   private nextEchoed = 0;
+  /** Scratch space for a sequence number, and for the start of the echo expected next. */
+  private readonly number = Buffer.alloc(SEQUENCE_BYTES);
+  private readonly expected = Buffer.alloc(SEQUENCE_BYTES);
 
   constructor(readonly size: number) {
     this.base = Buffer.alloc(size);
@@ -196,20 +199,17 @@ export class EchoChecker {
     if (bytes.length !== this.size) return 'wrong length';
     // The random part first: a message that is not ours fails here, whatever its number.
     if (bytes.compare(this.base, this.head, this.size, this.head, this.size) !== 0) return 'wrong bytes';
-    const expected = Buffer.alloc(this.head);
-    this.stamp(expected, this.nextEchoed);
-    if (bytes.compare(expected, 0, this.head, 0, this.head) !== 0) {
-      // Ours (the random part matches) but not the oldest in flight.
-      return 'out of order';
-    }
+    this.stamp(this.expected, this.nextEchoed);
+    // Ours (the random part matches) but not the oldest in flight: out of order.
+    if (bytes.compare(this.expected, 0, this.head, 0, this.head) !== 0) return 'out of order';
     this.nextEchoed++;
     return null;
   }
 
+  /** Write `sequence` (little-endian, as many bytes as the message has up to 8) at the start of `message`. */
   private stamp(message: Buffer, sequence: number): void {
-    const number = Buffer.alloc(SEQUENCE_BYTES);
-    number.writeBigUInt64LE(BigInt(sequence));
-    number.copy(message, 0, 0, this.head);
+    this.number.writeBigUInt64LE(BigInt(sequence));
+    this.number.copy(message, 0, 0, this.head);
   }
 }
 

@@ -47,8 +47,8 @@ Sending:
                               printing what arrives for this long, then close (default 0)
   -b, --binary                lines are hex bytes sent as binary messages; a line @PATH
                               sends the bytes of that file
-  -P, --ping-interval SECONDS send a ping this often (their pongs are printed)
-  -n, --count N               close after N messages have arrived
+      --ping-interval SECONDS send a ping this often (their pongs are printed)
+      --count N               close after N messages have arrived
 
 Output (messages on stdout; connection news, pings, pongs and what was sent on stderr
 when stdout is not a terminal):
@@ -58,6 +58,7 @@ when stdout is not a terminal):
                               else as a JSON string (binary in hex)
       --timestamp             start each line with the time (UTC, ms)
   -v, --verbose               print the handshake and a trace of every frame (stderr)
+  -P, --show-ping-pong        accepted for wscat's habit: pings and pongs are always shown
 
 On a line of its own:
   /ping [text]                send a ping (its pong is printed)
@@ -404,8 +405,9 @@ async function run(args: string[], io: Io): Promise<number> {
     'no-deflate': { type: 'boolean' },
     execute: { type: 'string', short: 'x', multiple: true },
     wait: { type: 'string', short: 'w' },
-    'ping-interval': { type: 'string', short: 'P' },
-    count: { type: 'string', short: 'n' },
+    'ping-interval': { type: 'string' },
+    'show-ping-pong': { type: 'boolean', short: 'P' },
+    count: { type: 'string' },
     raw: { type: 'boolean' },
     hex: { type: 'boolean' },
     json: { type: 'boolean' },
