@@ -23,11 +23,23 @@ export function mainHelp(list: readonly Command[] = commands): string {
     ...list.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
     '',
     'Run `sockeye <command> --help` for the options and examples of a command.',
+    'wscat and websocat habits work too: `sockeye -c URL` and `sockeye ws://...` connect,',
+    '`sockeye -l PORT` and `sockeye -s PORT` listen.',
     '`sockeye --version` prints the version.',
     '',
     'Exit code: 0 on success, 1 when something failed (a connection, a listen), 2 for',
     "bad arguments; each command's --help gives its own.",
   ].join('\n');
+}
+
+/**
+ * The command meant by wscat's and websocat's ways of starting: `-c URL` and a bare
+ * `ws://` URL mean `connect`, `-l PORT` and `-s PORT` mean `listen`; else null.
+ */
+function habitCommand(first: string): string | null {
+  if (first === '-c' || first === '--connect' || /^wss?:\/\//i.test(first)) return 'connect';
+  if (first === '-l' || first === '--listen' || first === '-s' || first === '--server-mode') return 'listen';
+  return null;
 }
 
 /** The version of the `sockeye` command (from its package.json). */
@@ -122,6 +134,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     io.out(`sockeye ${version()}`);
     return 0;
   }
+  const habit = habitCommand(name);
+  if (habit !== null) return main([habit, ...(name.includes('://') ? [name] : []), ...rest], io);
   const command = commands.find((candidate) => candidate.name === name);
   try {
     if (command === undefined) {

@@ -63,6 +63,27 @@ describe('sockeye: version, suggestions, exit codes, broken pipes', () => {
     assert.equal(none.code, 2, 'no command at all is bad arguments');
   });
 
+  it("wscat's -c/-l and websocat's bare URL/-s start connect and listen", T, async () => {
+    for (const args of [
+      ['-c', 'ws://127.0.0.1:1/'],
+      ['ws://127.0.0.1:1/'],
+      ['--connect', 'ws://127.0.0.1:1/'],
+    ]) {
+      const run = await sockeye(args);
+      assert.equal(run.code, 1, args.join(' '));
+      assert.match(
+        run.stderr,
+        /^sockeye: cannot connect to ws:\/\/127\.0\.0\.1:1\/: .*ECONNREFUSED/,
+        args.join(' '),
+      );
+    }
+    for (const flag of ['-l', '-s']) {
+      const run = await sockeye([flag, 'not-a-port']);
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, /^sockeye: listen: the port must be a whole number/, flag);
+    }
+  });
+
   it('frame encode | head -1 | frame decode - prints no EPIPE stack', T, async () => {
     // 100,000 bytes: the breakdown is far bigger than a pipe's buffer, so `head` closes
     // the pipe while encode is still writing.
