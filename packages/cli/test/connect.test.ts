@@ -325,6 +325,26 @@ describe('sockeye connect in a terminal (tmux)', { skip: missing('/usr/bin/tmux'
     },
   );
 
+  it('-x on a terminal sends, waits --wait for what comes back, and shows no prompt', T, async () => {
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'execute',
+      '-x',
+      '120',
+      '-y',
+      '30',
+      `'${process.execPath}' '${BIN}' connect '${url}/later' -x hi -w 120; echo "EXIT=$?"; sleep 60`,
+    );
+    // The server answers "later" after the echo, then closes: the wait ends there.
+    const done = await screen(/^EXIT=\d+$/m, false, 'execute');
+    assert.match(done, /^< hi\n< later$/m);
+    assert.match(done, /^closed: 1000 \(normal closure\)$/m);
+    assert.match(done, /^EXIT=0$/m);
+    assert.doesNotMatch(done, /type a message/, 'no prompt: nothing is read from the terminal');
+  });
+
   it('Ctrl-D ends the session with a normal close and exit code 0', T, async () => {
     session('eof', '/');
     await screen(/^connected to ws:/m, false, 'eof');

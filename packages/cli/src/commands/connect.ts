@@ -386,60 +386,73 @@ async function readPem(path: string | undefined, option: string): Promise<Buffer
   }
 }
 
-async function run(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs('connect', args, {
-    header: { type: 'string', short: 'H', multiple: true },
-    subprotocol: { type: 'string', short: 's', multiple: true },
-    origin: { type: 'string', short: 'o' },
-    auth: { type: 'string' },
-    binary: { type: 'boolean', short: 'b' },
-    insecure: { type: 'boolean', short: 'k' },
-    'no-check': { type: 'boolean' },
-    ca: { type: 'string' },
-    cert: { type: 'string' },
-    key: { type: 'string' },
-    proxy: { type: 'string' },
-    location: { type: 'boolean', short: 'L' },
-    'max-redirects': { type: 'string' },
-    deflate: { type: 'boolean' },
-    'no-deflate': { type: 'boolean' },
-    execute: { type: 'string', short: 'x', multiple: true },
-    wait: { type: 'string', short: 'w' },
-    'ping-interval': { type: 'string' },
-    'show-ping-pong': { type: 'boolean', short: 'P' },
-    count: { type: 'string' },
-    raw: { type: 'boolean' },
-    hex: { type: 'boolean' },
-    json: { type: 'boolean' },
-    timestamp: { type: 'boolean' },
-    verbose: { type: 'boolean', short: 'v' },
-  });
-  if (values.help) {
-    io.out(HELP);
-    return 0;
-  }
-  const [target, ...extra] = positionals;
-  if (target === undefined)
-    throw new UsageError('connect: give the URL to connect to (try sockeye connect --help)');
-  if (extra.length > 0)
-    throw new UsageError(`connect: one URL only (unexpected ${JSON.stringify(extra[0])})`);
+/** Everything the options decide, checked. */
+interface ConnectSettings {
+  url: URL;
+  client: ClientConnectOptions;
+  /** -L: redirects are followed. */
+  following: boolean;
+  /** --deflate: say so when the server declines it. */
+  wantsDeflate: boolean;
+  binaryLines: boolean;
+  /** -x: what to send instead of reading stdin. */
+  execute: readonly string[];
+  waitSeconds: number;
+  /** 0 for no pings. */
+  pingSeconds: number;
+  /** Messages to print before closing (Infinity for no limit). */
+  count: number;
+  mode: OutputMode;
+  timestamps: boolean;
+  verbose: boolean;
+}
+
+const OPTIONS = {
+  header: { type: 'string', short: 'H', multiple: true },
+  subprotocol: { type: 'string', short: 's', multiple: true },
+  origin: { type: 'string', short: 'o' },
+  auth: { type: 'string' },
+  binary: { type: 'boolean', short: 'b' },
+  insecure: { type: 'boolean', short: 'k' },
+  'no-check': { type: 'boolean' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  proxy: { type: 'string' },
+  location: { type: 'boolean', short: 'L' },
+  'max-redirects': { type: 'string' },
+  deflate: { type: 'boolean' },
+  'no-deflate': { type: 'boolean' },
+  execute: { type: 'string', short: 'x', multiple: true },
+  wait: { type: 'string', short: 'w' },
+  'ping-interval': { type: 'string' },
+  'show-ping-pong': { type: 'boolean', short: 'P' },
+  count: { type: 'string' },
+  raw: { type: 'boolean' },
+  hex: { type: 'boolean' },
+  json: { type: 'boolean' },
+  timestamp: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+} as const;
+
+/**
+ * Check the options and read the files they name.
+ * @throws {@link UsageError} for a bad or contradictory option, or a file that cannot be read
+ */
+async function readSettings(
+  values: ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'],
+  target: string,
+): Promise<ConnectSettings> {
   let url: URL;
   try {
     url = parseTarget(target);
   } catch (error) {
     throw new UsageError(`connect: ${(error as Error).message}`);
   }
-  const waitSeconds = values.wait === undefined ? 0 : parseSeconds(values.wait, 'connect: --wait');
-  const pingSeconds =
-    values['ping-interval'] === undefined
-      ? 0
-      : parseSeconds(values['ping-interval'], 'connect: --ping-interval');
-  if (values['ping-interval'] !== undefined && pingSeconds < 0.01)
+  const pingText = values['ping-interval'];
+  const pingSeconds = pingText === undefined ? 0 : parseSeconds(pingText, 'connect: --ping-interval');
+  if (pingText !== undefined && pingSeconds < 0.01)
     throw new UsageError('connect: --ping-interval must be at least 0.01 seconds');
-  const count =
-    values.count === undefined
-      ? Number.POSITIVE_INFINITY
-      : parseInteger(values.count, 'connect: --count', 1, 1e12);
   const modes = (['raw', 'hex', 'json'] as const).filter((name) => values[name] === true);
   if (modes.length > 1)
     throw new UsageError(`connect: choose one of --raw, --hex and --json, not ${modes.join(' and ')}`);
@@ -465,46 +478,84 @@ async function run(args: string[], io: Io): Promise<number> {
     if (!values.auth.includes(':')) throw new UsageError('connect: --auth must be USER:PASSWORD');
     headers.Authorization = `Basic ${Buffer.from(values.auth).toString('base64')}`;
   }
+  const proxy = values.proxy === undefined ? undefined : parseProxy(values.proxy);
   const [ca, cert, key] = await Promise.all([
     readPem(values.ca, '--ca'),
     readPem(values.cert, '--cert'),
     readPem(values.key, '--key'),
   ]);
-  const interactive = io.stdin.isTTY && io.stdout.isTTY === true && mode === 'marked';
-  const options: ClientConnectOptions = {
-    protocols: values.subprotocol ?? [],
-    headers,
-    origin: values.origin,
-    rejectUnauthorized: !(values.insecure === true || values['no-check'] === true),
-    perMessageDeflate: values['no-deflate'] !== true,
-    followRedirects: values.location === true ? (maxRedirects ?? true) : false,
-    ...(values.proxy === undefined ? {} : { proxy: parseProxy(values.proxy) }),
-    ...(ca === undefined ? {} : { ca }),
-    ...(cert === undefined ? {} : { cert }),
-    ...(key === undefined ? {} : { key }),
+  const following = values.location === true;
+  return {
+    url,
+    client: {
+      protocols: values.subprotocol ?? [],
+      headers,
+      origin: values.origin,
+      rejectUnauthorized: !(values.insecure === true || values['no-check'] === true),
+      perMessageDeflate: values['no-deflate'] !== true,
+      followRedirects: following ? (maxRedirects ?? true) : false,
+      ...(proxy === undefined ? {} : { proxy }),
+      ...(ca === undefined ? {} : { ca }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+    },
+    following,
+    wantsDeflate: values.deflate === true,
+    binaryLines: values.binary === true,
+    execute: values.execute ?? [],
+    waitSeconds: values.wait === undefined ? 0 : parseSeconds(values.wait, 'connect: --wait'),
+    pingSeconds,
+    count:
+      values.count === undefined
+        ? Number.POSITIVE_INFINITY
+        : parseInteger(values.count, 'connect: --count', 1, 1e12),
+    mode,
+    timestamps: values.timestamp === true,
+    verbose: values.verbose === true,
   };
+}
+
+/** `-v`: the request as sent and the server's 101 response. */
+function printHandshake(session: Session, ws: ClientConnection): void {
+  for (const line of ws.request.trimEnd().split('\r\n')) session.print(`> ${line}`, true);
+  const response = ws.response;
+  session.print(`< HTTP/${response.httpVersion} ${response.statusCode} ${response.statusMessage}`, true);
+  for (const [name, value] of Object.entries(response.headers)) session.print(`< ${name}: ${value}`, true);
+}
+
+async function run(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs('connect', args, OPTIONS);
+  if (values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  const [target, ...extra] = positionals;
+  if (target === undefined)
+    throw new UsageError('connect: give the URL to connect to (try sockeye connect --help)');
+  if (extra.length > 0)
+    throw new UsageError(`connect: one URL only (unexpected ${JSON.stringify(extra[0])})`);
+  const settings = await readSettings(values, target);
+  // A prompt only when a person types and reads: stdin and stdout a terminal, nothing to execute, marked output.
+  const interactive =
+    io.stdin.isTTY && io.stdout.isTTY === true && settings.mode === 'marked' && settings.execute.length === 0;
 
   let ws: ClientConnection;
   try {
-    ws = await openClient(url, options);
+    ws = await openClient(settings.url, settings.client);
   } catch (error) {
     io.err(
-      `sockeye: cannot connect to ${url.href}: ${describeConnectError(error, values.location === true)}`,
+      `sockeye: cannot connect to ${settings.url.href}: ${describeConnectError(error, settings.following)}`,
     );
     return 1;
   }
-  const session = new Session(io, ws, values.binary === true, interactive, mode, values.timestamp === true);
-  if (values.verbose) {
-    for (const line of ws.request.trimEnd().split('\r\n')) session.print(`> ${line}`, true);
-    const response = ws.response;
-    session.print(`< HTTP/${response.httpVersion} ${response.statusCode} ${response.statusMessage}`, true);
-    for (const [name, value] of Object.entries(response.headers)) session.print(`< ${name}: ${value}`, true);
-  }
+  const session = new Session(io, ws, settings.binaryLines, interactive, settings.mode, settings.timestamps);
+  if (settings.verbose) printHandshake(session, ws);
   const details = [ws.protocol === '' ? '' : `subprotocol ${ws.protocol}`, ws.extensions]
     .filter((part) => part !== '')
     .join(', ');
   session.print(`connected to ${ws.url.href}${details === '' ? '' : ` (${details})`}`, true);
-  if (values.deflate && ws.extensions === '') session.print('the server declined permessage-deflate', true);
+  if (settings.wantsDeflate && ws.extensions === '')
+    session.print('the server declined permessage-deflate', true);
   if (interactive)
     session.print('type a message and press Enter; /help for commands, Ctrl-C or Ctrl-D to quit', true);
   let received = 0;
@@ -514,14 +565,14 @@ async function run(args: string[], io: Io): Promise<number> {
     ws.start({
       message: (data, isText) => {
         // Messages already on their way when the count was reached are not printed.
-        if (received >= count) return;
+        if (received >= settings.count) return;
         session.message(data, isText);
-        if (++received === count && ws.isOpen) ws.close(1000);
+        if (++received === settings.count && ws.isOpen) ws.close(1000);
       },
       ping: (data) => session.control('ping', data),
       pong: (data) => session.control('pong', data),
       closed: resolve,
-      ...(values.verbose
+      ...(settings.verbose
         ? {
             received: (chunk: Buffer) => incoming.push(chunk),
             wrote: (chunk: Buffer) => outgoing.push(chunk),
@@ -530,21 +581,20 @@ async function run(args: string[], io: Io): Promise<number> {
     });
   });
   const pinger =
-    pingSeconds > 0
+    settings.pingSeconds > 0
       ? setInterval(() => {
           if (ws.isOpen) ws.ping();
-        }, pingSeconds * 1000)
+        }, settings.pingSeconds * 1000)
       : undefined;
 
-  const execute = values.execute ?? [];
-  const sent = execute.length > 0 ? session.execute(execute) : session.attachInput();
-  const input = sent.then(async () => {
+  const sent = settings.execute.length > 0 ? session.execute(settings.execute) : session.attachInput();
+  void sent.then(async () => {
     // stdin ended (Ctrl-D, or the end of the piped input) or --execute is done: wait, then close normally.
-    if (!interactive && waitSeconds > 0) {
+    if (!interactive && settings.waitSeconds > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         closed,
-        new Promise((resolve) => (timer = setTimeout(resolve, waitSeconds * 1000))),
+        new Promise((resolve) => (timer = setTimeout(resolve, settings.waitSeconds * 1000))),
       ]);
       clearTimeout(timer);
     }
@@ -557,7 +607,6 @@ async function run(args: string[], io: Io): Promise<number> {
   const end = await closed;
   clearInterval(pinger);
   session.stopInput();
-  void input;
   session.print(describeClose(end), true);
   return exitCodeFor(end);
 }
