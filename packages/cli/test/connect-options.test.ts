@@ -233,9 +233,9 @@ describe('sockeye connect: options and output modes', () => {
     assert.match(run.stderr, /^> Sec-WebSocket-Key: \S+$/m);
     assert.match(run.stderr, /^< HTTP\/1\.1 101 Switching Protocols$/m);
     assert.match(run.stderr, /^< sec-websocket-accept: \S+$/m);
-    assert.match(run.stderr, /^> frame text fin=1 rsv1=0 mask=1 len=2$/m);
+    assert.match(run.stderr, /^> frame text fin=1 rsv1=0 mask=1 key=[0-9a-f]{8} len=2$/m);
     assert.match(run.stderr, /^< frame text fin=1 rsv1=0 mask=0 len=2$/m);
-    assert.match(run.stderr, /^> frame close fin=1 rsv1=0 mask=1 len=2$/m);
+    assert.match(run.stderr, /^> frame close fin=1 rsv1=0 mask=1 key=[0-9a-f]{8} len=2$/m);
     assert.match(run.stderr, /^< frame close fin=1 rsv1=0 mask=0 len=2$/m);
   });
 
@@ -243,7 +243,7 @@ describe('sockeye connect: options and output modes', () => {
     const big = 'a'.repeat(4000);
     const run = await sockeye(['connect', `ws://${hostPort}/`, '-v', '-x', big]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stderr, /^> frame text fin=1 rsv1=1 mask=1 len=\d+$/m);
+    assert.match(run.stderr, /^> frame text fin=1 rsv1=1 mask=1 key=[0-9a-f]{8} len=\d+$/m);
     assert.equal(run.stdout, `< ${big}\n`);
   });
 

@@ -17,6 +17,8 @@ export interface TracedHeader {
   opcode: number;
   /** Whether MASK is set. */
   masked: boolean;
+  /** The masking key (4 bytes) when MASK is set, else null. */
+  maskKey: Buffer | null;
   /** The payload length the header declares. */
   payloadLength: number;
 }
@@ -70,23 +72,30 @@ export class FrameTracer {
         : short === 127
           ? Number(this.header.readBigUInt64BE(2))
           : short;
+    const masked = (second & MASK_BIT) !== 0;
+    const keyAt = 2 + (short === 126 ? 2 : short === 127 ? 8 : 0);
     return {
       fin: (first & FIN_BIT) !== 0,
       rsv1: (first & RSV1_BIT) !== 0,
       rsv2: (first & RSV2_BIT) !== 0,
       rsv3: (first & RSV3_BIT) !== 0,
       opcode: first & 0x0f,
-      masked: (second & MASK_BIT) !== 0,
+      masked,
+      maskKey: masked ? Buffer.from(this.header.subarray(keyAt, keyAt + 4)) : null,
       payloadLength,
     };
   }
 }
 
-/** One trace line: `text fin=1 rsv1=0 mask=1 len=5`, flags named as in RFC 6455's figure. */
+/**
+ * One trace line: `text fin=1 rsv1=0 mask=1 key=37fa213d len=5`, the header's fields as
+ * RFC 6455's figure names them (RSV2 and RSV3 only when set).
+ */
 export function describeTracedHeader(header: TracedHeader): string {
   const rsv = header.rsv2 || header.rsv3 ? ` rsv2=${+header.rsv2} rsv3=${+header.rsv3}` : '';
+  const key = header.maskKey === null ? '' : ` key=${header.maskKey.toString('hex')}`;
   return (
     `${opcodeName(header.opcode)} fin=${+header.fin} rsv1=${+header.rsv1}${rsv} ` +
-    `mask=${+header.masked} len=${header.payloadLength}`
+    `mask=${+header.masked}${key} len=${header.payloadLength}`
   );
 }
