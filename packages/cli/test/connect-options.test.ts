@@ -247,6 +247,29 @@ describe('sockeye connect: options and output modes', () => {
     assert.equal(run.stdout, `< ${big}\n`);
   });
 
+  it('--max-size refuses a bigger message with 1009; the echo of a long line is cut', T, async () => {
+    const long = 'a'.repeat(1001);
+    const run = await sockeye([
+      'connect',
+      `ws://${hostPort}/`,
+      '--max-size',
+      '1000',
+      '--no-deflate',
+      '-x',
+      long,
+    ]);
+    assert.equal(run.code, 3, run.stderr);
+    assert.equal(run.stdout, '', 'the message over the limit is not printed');
+    assert.match(
+      run.stderr,
+      /^closed: 1009 \(message too big\) "message larger than the limit of 1000 bytes"$/m,
+    );
+    assert.match(run.stderr, new RegExp(`^> ${'a'.repeat(256)} \\.\\.\\. \\(745 more characters\\)$`, 'm'));
+    const fits = await sockeye(['connect', `ws://${hostPort}/`, '--max-size', '1001', '-x', long]);
+    assert.equal(fits.code, 0, fits.stderr);
+    assert.equal(fits.stdout, `< ${long}\n`);
+  });
+
   it(
     'offers permessage-deflate by default; --no-deflate does not; --deflate says when it is declined',
     T,
@@ -340,6 +363,7 @@ describe('sockeye connect: options and output modes', () => {
       [['--cert', 'c.pem'], /--cert and --key go together/],
       [['--auth', 'nocolon'], /--auth must be USER:PASSWORD/],
       [['--count', '0'], /--count must be a whole number/],
+      [['--max-size', '0'], /--max-size must be a whole number/],
       [['--ping-interval', '0'], /--ping-interval must be at least/],
       [['--ca', '/nonexistent/ca.pem'], /cannot read --ca \/nonexistent\/ca\.pem: ENOENT/],
       [['--proxy', 'socks5://127.0.0.1:1080'], /--proxy takes an HTTP CONNECT proxy/],

@@ -10,6 +10,7 @@ import {
   type ClientConnection,
   type ClientConnectOptions,
   type ClientEnd,
+  DEFAULT_CLI_MAX_PAYLOAD,
   openClient,
   parseTarget,
 } from '../net/client.js';
@@ -39,6 +40,8 @@ Connection:
       --deflate               offer permessage-deflate (the default), and say so when
                               the server declines it
       --no-deflate            do not offer permessage-deflate
+      --max-size BYTES        refuse a message bigger than this (close 1009; default
+                              16 MiB, at most 1 GiB)
 
 Sending:
   -x, --execute MESSAGE       send this after connecting (repeatable; a /command works
@@ -99,6 +102,9 @@ const CLOSE_NAMES: Record<number, string> = {
   1013: 'try again later',
 };
 
+/** Most characters of a sent text message echoed back as "sent" (the message itself is whole). */
+export const MAX_ECHOED_CHARACTERS = 256;
+
 /** Most bytes of a binary message printed as hex (the length is always printed). */
 export const MAX_PRINTED_BINARY_BYTES = 256;
 
@@ -114,7 +120,8 @@ export function describeClose(end: ClientEnd): string {
   const name = CLOSE_NAMES[end.code];
   let line = `closed: ${end.code}${name === undefined ? '' : ` (${name})`}`;
   if (end.reason !== '') line += ` ${JSON.stringify(end.reason)}`;
-  if (end.error !== null && end.code !== 1000) line += `: ${end.error.message}`;
+  if (end.error !== null && end.code !== 1000 && end.error.message !== end.reason)
+    line += `: ${end.error.message}`;
   return line;
 }
 
@@ -320,7 +327,11 @@ class Session {
         this.sent(printable(data));
       } else {
         this.ws.send(text, true);
-        this.sent(text);
+        this.sent(
+          text.length > MAX_ECHOED_CHARACTERS
+            ? `${text.slice(0, MAX_ECHOED_CHARACTERS)} ... (${text.length - MAX_ECHOED_CHARACTERS} more characters)`
+            : text,
+        );
       }
     } catch (error) {
       const message =
@@ -426,6 +437,7 @@ const OPTIONS = {
   execute: { type: 'string', short: 'x', multiple: true },
   wait: { type: 'string', short: 'w' },
   'ping-interval': { type: 'string' },
+  'max-size': { type: 'string' },
   'show-ping-pong': { type: 'boolean', short: 'P' },
   count: { type: 'string' },
   raw: { type: 'boolean' },
@@ -494,6 +506,10 @@ async function readSettings(
       rejectUnauthorized: !(values.insecure === true || values['no-check'] === true),
       perMessageDeflate: values['no-deflate'] !== true,
       followRedirects: following ? (maxRedirects ?? true) : false,
+      maxPayload:
+        values['max-size'] === undefined
+          ? DEFAULT_CLI_MAX_PAYLOAD
+          : parseInteger(values['max-size'], 'connect: --max-size', 1, 1024 * 1024 * 1024),
       ...(proxy === undefined ? {} : { proxy }),
       ...(ca === undefined ? {} : { ca }),
       ...(cert === undefined ? {} : { cert }),
