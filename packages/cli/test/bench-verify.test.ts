@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type ServerWebSocket, WebSocketServer } from 'sockeye/server';
 import { startDemoServer } from '../../../apps/demo/src/server/demo-server.js';
+import { opensslMissing, selfSignedCertificateFiles } from '../../../scripts/lib/tls.js';
 import { EchoChecker } from '../src/commands/bench.js';
 import { sockeye } from './support/run.js';
 
@@ -200,6 +202,50 @@ describe('sockeye bench against servers that do not echo', () => {
     } finally {
       await demo.close();
       rmSync(publicDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sockeye bench options', () => {
+  it(
+    'offers permessage-deflate by default and says whether it was agreed; --no-deflate offers none',
+    T,
+    async () => {
+      const server = await serverWith((ws, data) => ws.send(data, true));
+      try {
+        const offered = await sockeye(['bench', server.url, '-c', '1', '-n', '20', '--json']);
+        assert.equal(offered.code, 0, offered.stderr);
+        assert.equal(JSON.parse(offered.stdout).deflate, true);
+        const none = await sockeye(['bench', server.url, '-c', '1', '-n', '20', '--no-deflate']);
+        assert.equal(none.code, 0, none.stderr);
+        assert.match(none.stdout, /^deflate +no$/m);
+      } finally {
+        await server.close();
+      }
+    },
+  );
+
+  it('-k/--insecure accepts a self-signed certificate', { ...T, skip: opensslMissing() }, async () => {
+    const tls = selfSignedCertificateFiles();
+    const https = createHttpsServer({ cert: tls.cert, key: tls.key });
+    const server = new WebSocketServer<undefined>({
+      server: https,
+      decodeText: false,
+      handlers: { message: (ws, data, isBinary) => ws.send(data, isBinary) },
+    });
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    const url = `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`;
+    try {
+      const refused = await sockeye(['bench', url, '-c', '2', '-n', '10']);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /self.signed certificate/i);
+      const run = await sockeye(['bench', url, '-c', '2', '-n', '10', '-k']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^errors +0$/m);
+    } finally {
+      await server.close({ timeout: 1000 });
+      https.close();
+      rmSync(tls.dir, { recursive: true, force: true });
     }
   });
 });

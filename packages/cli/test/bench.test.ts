@@ -65,7 +65,17 @@ describe('sockeye bench', () => {
     const rows = run.stdout.trim().split('\n');
     assert.deepEqual(
       rows.map((row) => row.split(/ {2,}/)[0]),
-      ['connections', 'messages', 'duration', 'messages/s', 'MB/s', 'p50 latency', 'p99 latency', 'errors'],
+      [
+        'connections',
+        'messages',
+        'duration',
+        'messages/s',
+        'MB/s',
+        'p50 latency',
+        'p99 latency',
+        'deflate',
+        'errors',
+      ],
     );
     assert.match(run.stdout, /^connections +2$/m);
     assert.match(run.stdout, /^p99 latency +[\d.,]+ ms$/m);

@@ -3,7 +3,7 @@
  * `WebSocket`): N connections to an echo server, each keeping `--window` messages in
  * flight, with a live progress line and a final table.
  */
-import { type CloseEvent, WebSocket } from 'sockeye/client';
+import { type ClientOptions, type CloseEvent, WebSocket } from 'sockeye/client';
 import { HandshakeError } from 'sockeye/protocol';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { parseTarget } from '../net/client.js';
@@ -26,6 +26,9 @@ Options:
   -w, --window N        messages in flight per connection (default 1)
   -d, --duration SEC    stop after this long (default 10, at most 3600)
   -n, --count N         stop after this many echoes in total (whichever comes first)
+  -k, --insecure        accept a TLS certificate that does not verify (self-signed)
+      --no-deflate      do not offer permessage-deflate (offered by default, as browsers
+                        do; the table says whether the server accepted it)
       --json            print the result as one JSON line instead of the table
 
 Latency is from send() to the echo's arrival, for every message; percentiles come
@@ -114,10 +117,14 @@ export interface BenchResult {
   errorsByKind: Partial<Record<BenchErrorKind, number>>;
   /** What the server answered that was not an echo, in words, or null when every answer was one. */
   notAnEcho: string | null;
+  /** Whether permessage-deflate was negotiated (on the first connection). */
+  deflate: boolean;
 }
 
 interface Options {
   url: string;
+  /** What every connection is opened with (TLS checking, permessage-deflate). */
+  client: ClientOptions;
   connections: number;
   size: number;
   window: number;
@@ -149,6 +156,7 @@ export function formatTable(result: BenchResult): string[] {
     ['MB/s', formatNumber(result.megabytesPerSecond, 2)],
     ['p50 latency', `${formatNumber(result.p50Ms, 3)} ms`],
     ['p99 latency', `${formatNumber(result.p99Ms, 3)} ms`],
+    ['deflate', result.deflate ? 'yes' : 'no'],
     ['errors', formatErrors(result)],
   ];
   return rows.map(([name, value]) => `${name.padEnd(12)} ${value.padStart(14)}`);
@@ -261,7 +269,7 @@ async function bench(options: Options, io: Io): Promise<BenchResult> {
       { length: options.connections },
       () =>
         new Promise<WebSocket | null>((resolve) => {
-          const ws = new WebSocket(options.url);
+          const ws = new WebSocket(options.url, [], options.client);
           ws.binaryType = 'arraybuffer';
           ws.onopen = () => resolve(ws);
           ws.onerror = (event) => {
@@ -380,6 +388,7 @@ async function bench(options: Options, io: Io): Promise<BenchResult> {
       errors,
       errorsByKind,
       notAnEcho,
+      deflate: (sockets[0]?.extensions ?? '').startsWith('permessage-deflate'),
     };
   }
 }
@@ -399,6 +408,8 @@ async function run(args: string[], io: Io): Promise<number> {
     duration: { type: 'string', short: 'd' },
     count: { type: 'string', short: 'n' },
     json: { type: 'boolean' },
+    insecure: { type: 'boolean', short: 'k' },
+    'no-deflate': { type: 'boolean' },
   });
   if (values.help) {
     io.out(HELP);
@@ -416,6 +427,10 @@ async function run(args: string[], io: Io): Promise<number> {
   }
   const options: Options = {
     url: target.href,
+    client: {
+      rejectUnauthorized: values.insecure !== true,
+      perMessageDeflate: values['no-deflate'] !== true,
+    },
     connections:
       values.connections === undefined
         ? 10
