@@ -42,7 +42,8 @@ function peer(ws: ServerWebSocket<unknown>): string {
   return `${address.includes(':') ? `[${address}]` : address}:${ws.remotePort ?? '?'}`;
 }
 
-function describe(data: string | Buffer, isBinary: boolean): string {
+/** A message as one line: text as it is, binary as hex (the first 256 bytes). */
+function shown(data: string | Buffer, isBinary: boolean): string {
   if (!isBinary) return typeof data === 'string' ? data : data.toString('utf8');
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   return `binary, ${bytes.length} byte${bytes.length === 1 ? '' : 's'}: ${formatHex(bytes.subarray(0, 256))}${bytes.length > 256 ? ' ...' : ''}`;
@@ -88,7 +89,7 @@ async function run(args: string[], io: Io): Promise<number> {
         ),
       message: (ws, data, isBinary) =>
         print(
-          `${io.style.label('<')} ${server.clients.size > 1 ? `[${peer(ws)}] ` : ''}${describe(data, isBinary)}`,
+          `${io.style.label('<')} ${server.clients.size > 1 ? `[${peer(ws)}] ` : ''}${shown(data, isBinary)}`,
         ),
       pong: (ws, data) =>
         print(
