@@ -5,6 +5,7 @@
  * loopback, port 0.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import {
@@ -17,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { type ServerWebSocket, type UpgradeRequestContext, WebSocketServer } from 'sockeye/server';
 import { opensslMissing, selfSignedCertificateFiles } from '../../../scripts/lib/tls.js';
-import { sockeye } from './support/run.js';
+import { BIN, sockeye } from './support/run.js';
 
 const T = { timeout: 60_000 };
 
@@ -127,6 +128,28 @@ describe('sockeye connect: options and output modes', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, new RegExp(`^connected to ws://${hostPort}/ `, 'm'));
     assert.equal(run.stdout, '< hi\n');
+  });
+
+  it('Ctrl-C (SIGINT) as soon as "connected" shows closes normally, exit code 0', T, async () => {
+    // stdin stays open: only the signal ends the session.
+    const child = spawn(process.execPath, [BIN, 'connect', `ws://${hostPort}/`], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let signalled = false;
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      if (!signalled && stderr.includes('connected to')) {
+        signalled = true;
+        child.kill('SIGINT');
+      }
+    });
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      child.once('exit', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
+    );
+    child.stdin.destroy();
+    assert.deepEqual([code, signal], [0, null], stderr);
+    assert.match(stderr, /^closed: 1000 \(normal closure\)$/m);
   });
 
   it('--auth sends Basic credentials', T, async () => {

@@ -39,6 +39,12 @@ describe('sockeye: version, suggestions, exit codes, broken pipes', () => {
         `sockeye: unknown command "${typo}" (did you mean ${meant}? try sockeye --help)\n`,
       );
     }
+    const sub = await sockeye(['frame', 'decod', '00']);
+    assert.equal(sub.code, 2);
+    assert.equal(
+      sub.stderr,
+      'sockeye: frame: unknown subcommand "decod": did you mean decode? use decode or encode\n',
+    );
     const far = await sockeye(['xyzzy']);
     assert.equal(far.stderr, 'sockeye: unknown command "xyzzy" (try sockeye --help)\n');
   });

@@ -564,6 +564,8 @@ async function run(args: string[], io: Io): Promise<number> {
     );
     return 1;
   }
+  // Ctrl-C is caught before "connected" is printed: whoever waits for that line may send it at once.
+  const interrupted = io.interrupted();
   const session = new Session(io, ws, settings.binaryLines, interactive, settings.mode, settings.timestamps);
   if (settings.verbose) printHandshake(session, ws);
   const details = [ws.protocol === '' ? '' : `subprotocol ${ws.protocol}`, ws.extensions]
@@ -616,7 +618,7 @@ async function run(args: string[], io: Io): Promise<number> {
     }
     if (ws.isOpen) ws.close(1000);
   });
-  void io.interrupted().then(() => {
+  void interrupted.then(() => {
     if (ws.isOpen) ws.close(1000);
     else ws.terminate();
   });

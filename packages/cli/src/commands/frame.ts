@@ -4,7 +4,7 @@ import { decodeFrames, FrameDecodeError } from '../frame/decode.js';
 import { describeFrame } from '../frame/describe.js';
 import { closePayload, encodeFrame, FrameEncodeError, parseOpcode } from '../frame/encode.js';
 import { formatHex, HexError, parseHex } from '../frame/hex.js';
-import { type CommandOptions, parseCommandArgs } from './args.js';
+import { type CommandOptions, didYouMean, parseCommandArgs } from './args.js';
 
 const HELP = `Usage:
   sockeye frame decode <hex>...      (or - / nothing: read the hex from stdin)
@@ -129,6 +129,12 @@ function parse<O extends CommandOptions>(args: string[], options: O) {
   return parseCommandArgs('frame', args, options);
 }
 
+/** `did you mean decode? ` for a mistyped subcommand, or nothing. */
+function didYouMeanSub(word: string | undefined): string {
+  const guess = word === undefined ? null : didYouMean(word, ['decode', 'encode']);
+  return guess === null ? '' : `did you mean ${guess}? `;
+}
+
 function help(io: Io): number {
   io.out(HELP);
   return 0;
@@ -153,7 +159,9 @@ export const frameCommand: Command = {
       case '-h':
         return help(io);
       default:
-        throw new UsageError(`frame: unknown subcommand ${JSON.stringify(sub)}: use decode or encode`);
+        throw new UsageError(
+          `frame: unknown subcommand ${JSON.stringify(sub)}: ${didYouMeanSub(sub)}use decode or encode`,
+        );
     }
   },
 };
