@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   HandshakeError,
   HttpHeadParser,
@@ -115,6 +117,138 @@ describe('RFC 9112 2-3: request heads', () => {
   ] as const) {
     it(`400 on ${name}`, () => rejects(text, 400));
   }
+});
+
+describe('RFC 9112 3.2: the request-target is visible ASCII', () => {
+  for (const [name, target] of [
+    ['a NUL', '/a\x00b'],
+    ['a bare CR', '/a\rb'],
+    ['a bare LF', '/a\nb'],
+    ['a DEL', '/a\x7fb'],
+    ['an ESC', '/a\x1bb'],
+    ['a tab', '/a\tb'],
+    ['a byte above 0x7E', '/caf\xe9'],
+  ] as const) {
+    it(`400 on ${name} in the request-target`, () => {
+      rejects(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`, 400);
+    });
+  }
+  it('a bare LF cannot end the request line and smuggle a field', () => {
+    rejects('GET / HTTP/1.1\nHost: a\r\n\r\n', 400);
+    rejects('GET /\nX: y HTTP/1.1\r\nHost: a\r\n\r\n', 400);
+  });
+  it('every visible ASCII character is accepted', () => {
+    let target = '/';
+    for (let c = 0x21; c <= 0x7e; c++) target += String.fromCharCode(c);
+    assert.equal(parseRequest(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`).target, target);
+  });
+});
+
+describe('a request that does not start like HTTP/1.x is refused at its first byte', () => {
+  it('a TLS ClientHello (first byte 0x16) is 400, saying so', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    assert.throws(
+      () => parser.push(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])),
+      (error: unknown) =>
+        error instanceof HandshakeError &&
+        error.status === 400 &&
+        /TLS handshake on a plain-text port/.test(error.message),
+    );
+  });
+  for (const first of [0x00, 0x15, 0x20, 0x0a, 0x80, 0xff, 0x28]) {
+    it(`first byte 0x${first.toString(16).padStart(2, '0')} is 400`, () => {
+      rejects(String.fromCharCode(first), 400);
+    });
+  }
+  it('a response may start with anything its status line allows (the rule is for requests)', () => {
+    const parser = new HttpHeadParser<ResponseHead>('response');
+    assert.throws(
+      () => parser.push(Buffer.from('\x16\x03\x01\r\n\r\n', 'latin1')),
+      (error: unknown) => error instanceof HandshakeError && error.status === 0,
+    );
+  });
+});
+
+describe('RFC 9112 2.2: one empty line before the request line is skipped', () => {
+  it('a leading CRLF is ignored', () => {
+    const head = parseRequest(`\r\n${REQUEST}`);
+    assert.equal(head.method, 'GET');
+    assert.equal(head.target, '/chat?room=1');
+    assert.equal(head.headers.host, 'example.com');
+  });
+  it('a leading CRLF arriving in its own read is ignored too', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    assert.equal(parser.push(Buffer.from('\r\n')), null);
+    assert.equal(parser.push(Buffer.from(REQUEST, 'latin1'))?.head.target, '/chat?room=1');
+  });
+  it('two empty lines are a malformed request (only one is skipped)', () => {
+    rejects(`\r\n\r\n${REQUEST}`, 400);
+  });
+  it('a response gets no such leniency', () => {
+    rejects('\r\nHTTP/1.1 101 OK\r\n\r\n', 0, 'response');
+  });
+});
+
+describe('memory: a head trickled one byte per read', () => {
+  /** `gc()`, exposed at run time (the suite runs without --expose-gc). */
+  const gc = (() => {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  })();
+  const used = () => {
+    gc();
+    const memory = process.memoryUsage();
+    return memory.heapUsed + memory.arrayBuffers;
+  };
+
+  it('is copied into one buffer bounded by maxBytes, not kept as one Buffer per read', () => {
+    const maxBytes = 16 * 1024;
+    const head = Buffer.from(
+      `GET / HTTP/1.1\r\nHost: a\r\nX-Pad: ${'p'.repeat(maxBytes - 100)}\r\n`,
+      'latin1',
+    );
+    assert.ok(head.length < maxBytes);
+    const parsers = Array.from(
+      { length: 10 },
+      () => new HttpHeadParser<RequestHead>('request', { maxBytes }),
+    );
+    const before = used();
+    for (const parser of parsers) {
+      for (let i = 0; i < head.length; i++) {
+        // A socket hands over each read as a Buffer of its own, with its own ArrayBuffer.
+        const read = Buffer.from(new ArrayBuffer(1));
+        read[0] = head[i]!;
+        assert.equal(parser.push(read), null);
+      }
+      assert.equal(parser.bytesReceived, head.length);
+    }
+    const grown = used() - before;
+    // Ten heads of under 16 KiB each: what they hold is their bytes, plus a constant.
+    // Keeping every read cost ~190 bytes of heap per byte (~30 MiB here).
+    assert.ok(grown < 10 * maxBytes + 512 * 1024, `grew ${grown} bytes`);
+    for (const parser of parsers) assert.ok(parser.bytesHeld <= maxBytes, `${parser.bytesHeld} bytes held`);
+    for (const parser of parsers) {
+      const result = parser.push(Buffer.from('\r\n\x81', 'latin1'));
+      assert.equal(result?.head.headers['x-pad']?.length, maxBytes - 100);
+      assert.deepEqual([...result!.rest], [0x81]);
+    }
+  });
+
+  it('the buffer grows by doubling and never past maxBytes', () => {
+    const parser = new HttpHeadParser<RequestHead>('request', { maxBytes: 5000 });
+    const chunk = Buffer.alloc(700, 0x61);
+    let error: unknown = null;
+    for (let i = 0; i < 10 && error === null; i++) {
+      try {
+        parser.push(chunk);
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(parser.bytesHeld <= 5000);
+    }
+    assert.ok(error instanceof HandshakeError && error.status === 431);
+    assert.equal(parser.bytesReceived, 5000);
+  });
 });
 
 describe('bounds: 431', () => {
