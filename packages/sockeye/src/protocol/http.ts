@@ -114,6 +114,10 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
     const at = buffer.subarray(0, this.size).indexOf(CRLFCRLF, Math.max(0, previous - 3));
     if (at === -1) {
       if (take < chunk.length) throw new HandshakeError(431, 'request header fields too large');
+      // A line ended by a bare LF means the blank line we wait for will never come as CRLF
+      // CRLF: refuse now rather than hold the connection until the bound or the timeout.
+      if (hasBareLf(buffer, previous, this.size))
+        throw this.malformed('a line ended by a bare LF (not CRLF)');
       return null;
     }
     const rest = chunk.subarray(at + 4 - previous);
@@ -208,6 +212,15 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
   private malformed(message: string): HandshakeError {
     return new HandshakeError(this.kind === 'request' ? 400 : 0, message);
   }
+}
+
+/** Whether an LF not preceded by CR lies in `bytes[from, to)`. */
+function hasBareLf(bytes: Buffer, from: number, to: number): boolean {
+  const view = bytes.subarray(0, to);
+  for (let lf = view.indexOf(0x0a, from); lf !== -1; lf = view.indexOf(0x0a, lf + 1)) {
+    if (lf === 0 || view[lf - 1] !== 0x0d) return true;
+  }
+  return false;
 }
 
 /** The TLS record type of a handshake message: the first byte of a ClientHello. */

@@ -169,6 +169,37 @@ describe('a request that does not start like HTTP/1.x is refused at its first by
   });
 });
 
+describe('RFC 9112 2.2: lines end with CRLF; a bare LF fails at once', () => {
+  it('a request whose lines end with LF alone is 400 as soon as the first one arrives', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    assert.throws(
+      () => parser.push(Buffer.from('GET / HTTP/1.1\nHost: a\n')),
+      (error: unknown) =>
+        error instanceof HandshakeError && error.status === 400 && /bare LF/.test(error.message),
+    );
+  });
+  it('a bare LF split from its line by a read boundary is found too', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    assert.equal(parser.push(Buffer.from('GET / HTTP/1.1\r\nHost: a')), null);
+    assert.throws(() => parser.push(Buffer.from('\n')), /bare LF/);
+  });
+  it('a CRLF split across reads is not a bare LF', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    assert.equal(parser.push(Buffer.from('GET / HTTP/1.1\r')), null);
+    assert.equal(parser.push(Buffer.from('\nHost: a\r')), null);
+    assert.equal(parser.push(Buffer.from('\n\r'))?.head, undefined);
+    assert.equal(parser.push(Buffer.from('\n'))?.head.headers.host, 'a');
+  });
+  it('a response with LF line endings fails with status 0 instead of waiting', () => {
+    const parser = new HttpHeadParser<ResponseHead>('response');
+    assert.throws(
+      () => parser.push(Buffer.from('HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n')),
+      (error: unknown) =>
+        error instanceof HandshakeError && error.status === 0 && /bare LF/.test(error.message),
+    );
+  });
+});
+
 describe('RFC 9112 2.2: one empty line before the request line is skipped', () => {
   it('a leading CRLF is ignored', () => {
     const head = parseRequest(`\r\n${REQUEST}`);

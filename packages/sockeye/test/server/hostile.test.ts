@@ -263,6 +263,20 @@ describe('wrong-protocol peers', () => {
     }
   });
 
+  it('a request with LF line endings gets 400 at once, not a wait for a CRLF CRLF that never comes', {
+    timeout: 20_000,
+  }, async () => {
+    const { server, port } = await listen({ handshakeTimeout: 60_000, handlers: {} });
+    try {
+      const client = await RawClient.connect(port);
+      client.write(upgradeRequest('/', {}, port).replaceAll('\r\n', '\n'));
+      await client.waitClosed(15_000);
+      assert.match(client.text(), /^HTTP\/1\.1 400 Bad Request\r\n/);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('another byte no HTTP/1.x request starts with gets 400 at once too (an SSH banner is fine: it is a token)', {
     timeout: 20_000,
   }, async () => {
