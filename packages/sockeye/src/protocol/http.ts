@@ -160,7 +160,9 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
     if (!isToken(method)) throw new HandshakeError(400, 'malformed request line');
     // RFC 9112 section 3.2: the request-target is visible ASCII (RFC 3986), so a NUL, a
     // bare CR or LF, DEL, ESC or a space in it is malformed, never passed on.
-    if (!isRequestTarget(target)) throw new HandshakeError(400, 'malformed request target');
+    if (!isRequestTarget(target) || !hasTargetForm(target, method)) {
+      throw new HandshakeError(400, 'malformed request target');
+    }
     const httpVersion = parseVersion(version, 400);
     return { method, target, httpVersion, headers: this.parseFields(text, lineEnd) };
   }
@@ -253,6 +255,17 @@ function isRequestTarget(target: string): boolean {
     if (c < 0x21 || c > 0x7e) return false;
   }
   return true;
+}
+
+/**
+ * Whether `target` has one of the four forms of RFC 9112 section 3.2: origin-form (`/path`),
+ * absolute-form (`scheme://...`), asterisk-form (`*`), or authority-form (`host:port`, for
+ * CONNECT only). `chat` or `../x` is none of them.
+ */
+function hasTargetForm(target: string, method: string): boolean {
+  if (target.charCodeAt(0) === 0x2f || target === '*') return true;
+  if (method === 'CONNECT') return true;
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(target);
 }
 
 /** RFC 9110 token characters: ! # $ % & ' * + - . ^ _ ` | ~ DIGIT ALPHA. */

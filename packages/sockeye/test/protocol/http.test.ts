@@ -137,6 +137,19 @@ describe('RFC 9112 3.2: the request-target is visible ASCII', () => {
     rejects('GET / HTTP/1.1\nHost: a\r\n\r\n', 400);
     rejects('GET /\nX: y HTTP/1.1\r\nHost: a\r\n\r\n', 400);
   });
+  it('the target has one of the four forms of RFC 9112 3.2', () => {
+    for (const target of ['/', '/a?b', 'http://example.com/chat', 'ws://example.com', '*']) {
+      assert.equal(parseRequest(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`).target, target);
+    }
+    assert.equal(
+      parseRequest('CONNECT example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n').target,
+      'example.com:443',
+    );
+    for (const target of ['chat', '../etc/passwd', 'example.com:443', '?a', '1http://x', 'http:/x']) {
+      rejects(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`, 400);
+    }
+  });
+
   it('every visible ASCII character is accepted', () => {
     let target = '/';
     for (let c = 0x21; c <= 0x7e; c++) target += String.fromCharCode(c);
