@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import fc from 'fast-check';
 import {
   HandshakeError,
   HttpHeadParser,
@@ -400,5 +401,94 @@ describe('RFC 9110 5.5-5.6: field syntax', () => {
     assert.equal(isFieldValue('text/plain; q=0.5\tand obs-text \xe9'), true);
     for (const bad of ['a\rb', 'a\nb', 'a\x00b', 'a\x7fb', 'a\u0100b'])
       assert.equal(isFieldValue(bad), false);
+  });
+});
+
+describe('properties: chunking never changes the outcome, memory stays bounded', () => {
+  const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
+  const RUNS = IN_CI ? 5_000 : 500;
+  const tokenArb = fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}$/);
+  const valueArb = fc.stringMatching(/^[\x21-\x7e]([\x20-\x7e]{0,30}[\x21-\x7e])?$/);
+  const requestArb = fc.record({
+    leadingEmptyLine: fc.boolean(),
+    method: tokenArb,
+    target: fc.stringMatching(/^\/[\x21-\x7e]{0,40}$/),
+    // (a repeated Host is a 400 of its own: not what this property is about)
+    fields: fc.array(
+      fc.tuple(
+        tokenArb.filter((name) => name.toLowerCase() !== 'host'),
+        valueArb,
+      ),
+      {
+        maxLength: 12,
+      },
+    ),
+    after: fc.uint8Array({ maxLength: 20 }),
+  });
+  /** Cut `bytes` at the given points (sorted, deduplicated, inside it) into chunks. */
+  const cut = (bytes: Buffer, points: number[]) => {
+    const at = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b);
+    const chunks: Buffer[] = [];
+    let start = 0;
+    for (const point of [...at, bytes.length]) {
+      chunks.push(bytes.subarray(start, point));
+      start = point;
+    }
+    return chunks.filter((chunk) => chunk.length > 0);
+  };
+
+  it('a valid request cut anywhere parses as in one piece, and what follows it is kept exactly', () => {
+    fc.assert(
+      fc.property(requestArb, fc.array(fc.nat(), { maxLength: 30 }), (request, points) => {
+        let text = `${request.leadingEmptyLine ? '\r\n' : ''}${request.method} ${request.target} HTTP/1.1\r\n`;
+        for (const [name, value] of request.fields) text += `${name}: ${value}\r\n`;
+        const head = Buffer.from(`${text}\r\n`, 'latin1');
+        const bytes = Buffer.concat([head, request.after]);
+        const whole = new HttpHeadParser<RequestHead>('request').push(bytes);
+        assert.ok(whole !== null);
+        assert.deepEqual([...whole.rest], [...request.after]);
+        const parser = new HttpHeadParser<RequestHead>('request', { maxBytes: 4096 });
+        const chunks = cut(bytes, points);
+        for (let i = 0; i < chunks.length; i++) {
+          const result = parser.push(chunks[i]!);
+          assert.ok(parser.bytesHeld <= 4096);
+          if (result === null) continue;
+          assert.deepEqual(result.head, whole.head);
+          assert.deepEqual([...Buffer.concat([result.rest, ...chunks.slice(i + 1)])], [...request.after]);
+          return;
+        }
+        assert.fail('the head never completed');
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('any bytes, cut anywhere: a head, a HandshakeError or a wait, never more than maxBytes held', () => {
+    const alphabet = fc.constantFrom(...'GET /HTP1.\r\n:ab\x16\x00 '.split(''));
+    fc.assert(
+      fc.property(
+        fc.array(alphabet, { maxLength: 300 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        fc.constantFrom('request' as const, 'response' as const),
+        (chars, points, kind) => {
+          const parser =
+            kind === 'request'
+              ? new HttpHeadParser<RequestHead>('request', { maxBytes: 128 })
+              : new HttpHeadParser<ResponseHead>('response', { maxBytes: 128 });
+          for (const chunk of cut(Buffer.from(chars.join(''), 'latin1'), points)) {
+            try {
+              if (parser.push(chunk) !== null) return;
+            } catch (error) {
+              assert.ok(error instanceof HandshakeError, String(error));
+              assert.ok([0, 400, 431].includes(error.status));
+              return;
+            } finally {
+              assert.ok(parser.bytesHeld <= 128);
+            }
+          }
+        },
+      ),
+      { numRuns: RUNS },
+    );
   });
 });
