@@ -92,20 +92,32 @@ export function openHandshake(
     rejectResult = reject;
     const attempt = async () => {
       let target = url;
+      let headers = options.headers;
       for (let redirects = 0; ; redirects++) {
-        const outcome = await handshakeOnce(target, protocols, options, deflate, (s) => {
+        const outcome = await handshakeOnce(target, protocols, options, headers, deflate, (s) => {
           socket = s;
         });
         if ('socket' in outcome) return outcome;
         if (redirects >= maxRedirects) {
-          throw new HandshakeError(
-            outcome.status,
-            maxRedirects === 0
-              ? `Unexpected server response: ${outcome.status} (redirect to ${outcome.location} not followed)`
-              : `Too many redirects (more than ${maxRedirects})`,
-          );
+          throw maxRedirects === 0
+            ? new HandshakeError(
+                outcome.status,
+                `Unexpected server response: ${outcome.status} (redirect to ${outcome.location} not followed)`,
+                {},
+                'redirect-not-followed',
+              )
+            : new HandshakeError(
+                outcome.status,
+                `Too many redirects (more than ${maxRedirects})`,
+                {},
+                'too-many-redirects',
+              );
         }
-        target = redirectTarget(target, outcome.location, outcome.status);
+        const next = redirectTarget(target, outcome.location, outcome.status);
+        // As fetch does: credentials meant for one origin never follow a redirect to
+        // another, and once dropped they stay dropped for the hops after.
+        if (next.origin !== target.origin) headers = withoutCredentials(headers);
+        target = next;
       }
     };
     attempt().then(
@@ -133,11 +145,12 @@ export function openHandshake(
     rejectResult(error);
   };
   const timer = setTimeout(
-    () => cancel(new HandshakeError(0, `Opening handshake has timed out after ${timeoutMs} ms`)),
+    () =>
+      cancel(new HandshakeError(0, `Opening handshake has timed out after ${timeoutMs} ms`, {}, 'timeout')),
     timeoutMs,
   );
   const signal = options.signal;
-  const onAbort = () => cancel(new HandshakeError(0, 'Opening handshake was aborted'));
+  const onAbort = () => cancel(new HandshakeError(0, 'Opening handshake was aborted', {}, 'aborted'));
   if (signal?.aborted) queueMicrotask(onAbort);
   else signal?.addEventListener('abort', onAbort, { once: true });
   const cleanup = () => {
@@ -155,7 +168,30 @@ interface Redirect {
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-/** Resolve a `Location` against the URL that answered it, mapping http(s) to ws(s). */
+/**
+ * Request headers that carry credentials: dropped on a redirect to another origin, as
+ * fetch (and `ws`) do, so that a redirect cannot send them to a host they were not meant for.
+ */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+/** `headers` without the credential headers (names compared case-insensitively). */
+function withoutCredentials(
+  headers: Readonly<Record<string, string>> | undefined,
+): Readonly<Record<string, string>> | undefined {
+  if (headers === undefined) return undefined;
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!CREDENTIAL_HEADERS.has(name.toLowerCase())) kept[name] = value;
+  }
+  return kept;
+}
+
+/**
+ * Resolve a `Location` against the URL that answered it, mapping http(s) to ws(s).
+ * @throws {@link HandshakeError} for an invalid location, a scheme other than ws(s) or
+ * http(s), or a redirect from `wss:` to `ws:` (code `insecure-redirect`: it would send the
+ * request in clear)
+ */
 function redirectTarget(from: URL, location: string, status: number): URL {
   let next: URL;
   try {
@@ -168,6 +204,14 @@ function redirectTarget(from: URL, location: string, status: number): URL {
   if (next.protocol !== 'ws:' && next.protocol !== 'wss:') {
     throw new HandshakeError(status, `Redirect to an unsupported scheme: ${location}`);
   }
+  if (from.protocol === 'wss:' && next.protocol === 'ws:') {
+    throw new HandshakeError(
+      status,
+      `Redirect from wss: to ws: refused (${next.href}): it would send the request in clear`,
+      {},
+      'insecure-redirect',
+    );
+  }
   next.hash = '';
   return next;
 }
@@ -177,6 +221,7 @@ async function handshakeOnce(
   url: URL,
   protocols: readonly string[],
   options: ClientOptions,
+  headers: Readonly<Record<string, string>> | undefined,
   deflate: PerMessageDeflate | null,
   track: (socket: Socket) => void,
 ): Promise<OpenedSocket | Redirect> {
@@ -207,7 +252,7 @@ async function handshakeOnce(
     key,
     protocols,
     origin: options.origin,
-    headers: options.headers,
+    headers,
     extensions: deflate?.offer(),
   });
   socket.write(request);
@@ -283,14 +328,50 @@ function connected(socket: Socket, track: (socket: Socket) => void): Promise<Soc
   });
 }
 
+/**
+ * What OpenSSL reports when the bytes where a TLS record should be are not TLS
+ * (an HTTP answer, say): the server did not speak TLS.
+ */
+const NOT_TLS_ERRORS = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ERR_SSL_UNKNOWN_PROTOCOL',
+  'ERR_SSL_RECORD_LAYER_FAILURE',
+  'ERR_SSL_HTTP_REQUEST',
+]);
+
+/**
+ * Wait for the TLS handshake. A server that answers the ClientHello with something that
+ * is not TLS (a plain `ws:` server's 400) fails with a {@link HandshakeError} coded
+ * `not-tls` that says so, rather than OpenSSL's "wrong version number".
+ */
 function secureConnected(socket: Socket): Promise<void> {
   return new Promise((resolve, reject) => {
+    const onError = (error: Error & { code?: string }) => {
+      if (error.code !== undefined && NOT_TLS_ERRORS.has(error.code)) {
+        reject(
+          new HandshakeError(
+            0,
+            `The server did not speak TLS (is it a ws: endpoint rather than wss:?): ${error.code}`,
+            {},
+            'not-tls',
+          ),
+        );
+      } else {
+        reject(error);
+      }
+    };
     socket.once('secureConnect', () => {
-      socket.off('error', reject);
+      socket.off('error', onError);
       resolve();
     });
-    socket.once('error', reject);
+    socket.once('error', onError);
   });
+}
+
+/** TLS record types a server may answer a plain request with: an alert (0x15) or a handshake (0x16). */
+function looksLikeTls(chunk: Buffer): boolean {
+  return (chunk[0] === 0x15 || chunk[0] === 0x16) && chunk[1] === 0x03;
 }
 
 /** Read one HTTP response head, bounded by `maxBytes`; stops reading (pauses) once it is complete. */
@@ -307,6 +388,18 @@ function readHead(
       socket.off('end', onEnd);
     };
     const onData = (chunk: Buffer) => {
+      if (parser.bytesReceived === 0 && looksLikeTls(chunk)) {
+        done();
+        reject(
+          new HandshakeError(
+            0,
+            `The ${who} answered in TLS (is it a wss: endpoint rather than ws:?)`,
+            {},
+            'tls-expected',
+          ),
+        );
+        return;
+      }
       let parsed: ReturnType<typeof parser.push>;
       try {
         parsed = parser.push(chunk);

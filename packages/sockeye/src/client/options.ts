@@ -46,7 +46,10 @@ export interface ClientOptions {
   closeTimeout?: number | undefined;
   /**
    * Follow HTTP redirects (301, 302, 303, 307, 308) during the handshake. `true` follows
-   * up to 10; a number sets the limit. Browsers never follow them.
+   * up to 10; a number sets the limit. As fetch does, a hop to another origin drops the
+   * `Authorization`, `Cookie` and `Proxy-Authorization` headers (for the rest of the
+   * redirects), and a redirect from `wss:` to `ws:` is refused (a `HandshakeError` coded
+   * `insecure-redirect`). Browsers never follow redirects.
    * @defaultValue false
    */
   followRedirects?: boolean | number | undefined;

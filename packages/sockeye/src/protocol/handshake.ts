@@ -67,9 +67,15 @@ export interface UpgradeRequest {
 
 /**
  * Check a client's opening handshake (RFC 6455 section 4.2.1) and return what it asks for.
+ * Beyond RFC 6455, the HTTP/1.1 rules that keep the bytes after the head meaning frames
+ * (RFC 9112, RFC 9110): a request that announces a body (`Content-Length` above 0, or any
+ * `Transfer-Encoding`) is refused, since its body would be read as WebSocket frames; an
+ * `Expect` other than `100-continue` gets 417 (RFC 9110 section 10.1.1); `100-continue`
+ * needs no interim response, since a request we accept has no content to wait for.
  * @throws {@link HandshakeError} with the status to answer: 405 (not GET), 400 (HTTP/1.0,
- * no Host, missing or wrong Upgrade/Connection, bad key or header syntax), 426 (a version
- * other than 13, with `Sec-WebSocket-Version: 13`)
+ * no Host or a malformed one, a body, missing or wrong Upgrade/Connection, bad key or
+ * header syntax), 417 (an expectation we do not meet), 426 (a version other than 13, with
+ * `Sec-WebSocket-Version: 13`)
  */
 export function validateRequest(request: UpgradeRequest): UpgradeRequestInfo {
   if (request.method !== 'GET') {
@@ -84,6 +90,16 @@ export function validateRequest(request: UpgradeRequest): UpgradeRequestInfo {
   const headers = request.headers;
   const host = header(headers, 'host');
   if (host === undefined || host === '') throw new HandshakeError(400, 'missing Host header');
+  if (!isValidHost(host)) throw new HandshakeError(400, 'invalid Host header');
+  checkNoBody(headers);
+  const expect = header(headers, 'expect');
+  if (expect !== undefined) {
+    for (const expectation of parseTokenList(expect)) {
+      if (expectation !== '100-continue') {
+        throw new HandshakeError(417, `cannot meet the expectation ${JSON.stringify(expectation)}`);
+      }
+    }
+  }
   if (!hasToken(header(headers, 'upgrade'), 'websocket')) {
     throw new HandshakeError(400, "missing or invalid Upgrade header; expected 'websocket'");
   }
@@ -125,6 +141,84 @@ export function validateRequest(request: UpgradeRequest): UpgradeRequestInfo {
   return { key, protocols, extensions, origin: header(headers, 'origin'), host };
 }
 
+/**
+ * Refuse a request that announces a body: on an upgrade, the bytes after the head are
+ * WebSocket frames, so a body would be read as frames (request smuggling). RFC 9112
+ * section 6.3: `Transfer-Encoding` together with `Content-Length` is an error of its own;
+ * a `Content-Length` list is valid only when every member is the same number.
+ */
+function checkNoBody(headers: HeaderMap): void {
+  const transferEncoding = header(headers, 'transfer-encoding');
+  const contentLength = header(headers, 'content-length');
+  if (transferEncoding !== undefined) {
+    throw new HandshakeError(
+      400,
+      contentLength === undefined
+        ? 'an upgrade request cannot have a body (Transfer-Encoding)'
+        : 'both Transfer-Encoding and Content-Length',
+    );
+  }
+  if (contentLength === undefined) return;
+  const lengths = new Set(contentLength.split(',').map((member) => member.trim()));
+  const [length] = lengths;
+  if (lengths.size !== 1 || length === undefined || !/^[0-9]+$/.test(length)) {
+    throw new HandshakeError(400, 'invalid Content-Length header');
+  }
+  if (!/^0+$/.test(length)) throw new HandshakeError(400, 'an upgrade request cannot have a body');
+}
+
+/** RFC 3986 unreserved and sub-delims characters: what a reg-name is made of (with pct-encoded). */
+const HOST_CHARS = (() => {
+  const table = new Uint8Array(128);
+  for (const ch of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=") {
+    table[ch.charCodeAt(0)] = 1;
+  }
+  return table;
+})();
+
+function isHexCode(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/**
+ * Whether `value` is a valid `Host` field value (RFC 9110 section 7.2: `uri-host [ ":" port ]`,
+ * with RFC 3986's `IP-literal / IPv4address / reg-name`). A Host like `a b@c/d?e` would
+ * otherwise reach the origin check and the application as if it named a host.
+ */
+export function isValidHost(value: string): boolean {
+  const length = value.length;
+  let i = 0;
+  if (value.charCodeAt(0) === 0x5b) {
+    // IP-literal: "[" ( IPv6address / IPvFuture ) "]"
+    const close = value.indexOf(']');
+    if (close < 2) return false;
+    for (i = 1; i < close; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 128 || (HOST_CHARS[c] === 0 && c !== 0x3a)) return false;
+    }
+    i = close + 1;
+  } else {
+    for (; i < length; i++) {
+      const c = value.charCodeAt(i);
+      if (c === 0x3a) break;
+      if (c === 0x25) {
+        if (!isHexCode(value.charCodeAt(i + 1)) || !isHexCode(value.charCodeAt(i + 2))) return false;
+        i += 2;
+      } else if (c >= 128 || HOST_CHARS[c] === 0) {
+        return false;
+      }
+    }
+    if (i === 0) return false;
+  }
+  if (i === length) return true;
+  if (value.charCodeAt(i) !== 0x3a) return false;
+  for (i++; i < length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 /** Options of {@link buildAcceptResponse}. */
 export interface AcceptResponseOptions {
   /** The client's key. */
@@ -164,6 +258,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   408: 'Request Timeout',
   426: 'Upgrade Required',
   429: 'Too Many Requests',
+  417: 'Expectation Failed',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -255,6 +350,8 @@ export interface AcceptedHandshake {
 export interface UpgradeResponse {
   /** The status code. */
   statusCode: number;
+  /** The reason phrase, for the error message. */
+  statusMessage?: string | undefined;
   /** Header fields by lower-case name. */
   headers: HeaderMap;
 }
@@ -266,9 +363,24 @@ export interface UpgradeResponse {
  */
 export function validateResponse(response: UpgradeResponse, offered: OfferedHandshake): AcceptedHandshake {
   const status = response.statusCode;
-  if (status !== 101) throw new HandshakeError(status, `Unexpected server response: ${status}`);
+  if (status !== 101) {
+    const reason = response.statusMessage ? ` ${response.statusMessage}` : '';
+    // A 2xx is a complete answer without an upgrade: an HTTP resource, not a WebSocket endpoint.
+    if (status >= 200 && status <= 299) {
+      throw new HandshakeError(
+        status,
+        `Not a WebSocket endpoint (HTTP ${status}${reason})`,
+        {},
+        'not-websocket',
+      );
+    }
+    throw new HandshakeError(status, `Unexpected server response: ${status}${reason}`);
+  }
   const headers = response.headers;
-  if (!hasToken(header(headers, 'upgrade'), 'websocket')) {
+  // RFC 6455 section 4.1: the Upgrade value is `websocket`, not a list that contains it
+  // (`websocket, h2c`, or a second Upgrade line): the server switched to one protocol.
+  const upgrade = parseTokenList(header(headers, 'upgrade') ?? '');
+  if (upgrade.length !== 1 || upgrade[0] !== 'websocket') {
     throw new HandshakeError(status, "Invalid 'Upgrade' header value; expected 'websocket'");
   }
   if (!hasToken(header(headers, 'connection'), 'upgrade')) {
@@ -328,8 +440,10 @@ export function parseTokenList(value: string): string[] {
 
 /**
  * Parse `Sec-WebSocket-Protocol`: comma-separated tokens, kept in order, case preserved
- * (subprotocol names are case-sensitive). One pass, no regular expression.
- * @throws SyntaxError on an invalid or repeated token
+ * (subprotocol names are case-sensitive). One pass, no regular expression. Empty list
+ * elements (`chat,`, `chat,,x`) are skipped (RFC 9110 section 5.6.1), but the list must
+ * name at least one subprotocol.
+ * @throws SyntaxError on an invalid or repeated token, or a list without one
  */
 export function parseProtocols(value: string): string[] {
   const protocols: string[] = [];
@@ -341,7 +455,7 @@ export function parseProtocols(value: string): string[] {
     if (c === 0x20 || c === 0x09) {
       if (start !== -1 && end === -1) end = i;
     } else if (c === 0x2c) {
-      if (start === -1) throw new SyntaxError(`empty subprotocol at index ${i}`);
+      if (start === -1) continue; // an empty element
       const protocol = value.slice(start, end === -1 ? i : end);
       if (seen.has(protocol)) throw new SyntaxError(`subprotocol ${protocol} repeated`);
       seen.add(protocol);
@@ -355,6 +469,7 @@ export function parseProtocols(value: string): string[] {
       throw new SyntaxError(`unexpected character at index ${i}`);
     }
   }
+  if (protocols.length === 0) throw new SyntaxError('no subprotocol in the list');
   return protocols;
 }
 
@@ -362,8 +477,11 @@ export function parseProtocols(value: string): string[] {
  * Parse `Sec-WebSocket-Extensions` (RFC 6455 section 9.1):
  * `extension *( "," extension )`, `extension = token *( ";" token [ "=" ( token / quoted-string ) ] )`.
  * A character-by-character state machine in one pass, as `ws` learned to do after the 2021
- * ReDoS: a megabyte of hostile input costs a megabyte of steps.
- * @throws SyntaxError at the first character that does not fit the grammar
+ * ReDoS: a megabyte of hostile input costs a megabyte of steps. Empty list elements
+ * (`a,`, `a,,b`) are skipped (RFC 9110 section 5.6.1), but the list must name at least one
+ * extension.
+ * @throws SyntaxError at the first character that does not fit the grammar, or on a list
+ * without an extension
  */
 export function parseExtensions(value: string): ExtensionOffer[] {
   const offers: ExtensionOffer[] = [];
@@ -418,6 +536,7 @@ export function parseExtensions(value: string): ExtensionOffer[] {
     start = -1;
     end = -1;
     if (state === 0) {
+      if (token === '' && c === 0x2c) continue; // an empty element
       if (token === '' || (c !== 0x3b && c !== 0x2c)) fail(i);
       offer = { name: token, params: [] };
       offers.push(offer);
@@ -449,6 +568,7 @@ export function parseExtensions(value: string): ExtensionOffer[] {
       state = c === 0x3b ? 1 : 0;
     }
   }
+  if (offers.length === 0) throw new SyntaxError('no extension in the list');
   return offers;
 }
 

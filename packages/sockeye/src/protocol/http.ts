@@ -54,18 +54,19 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
  * Collects an HTTP/1.x head (request or response) from chunks and parses it, with hard
  * bounds: more than `maxBytes` before the blank line is refused (431) as soon as the
  * bound is passed, without buffering the rest; more than `maxHeaders` fields is 431;
- * anything malformed is 400. Parsing is a single pass over the bytes, so hostile input
- * costs linear time.
+ * anything malformed is 400, a request that does not start like HTTP/1.x (a TLS
+ * ClientHello, say) as soon as its first byte arrives. Parsing is a single pass over the
+ * bytes, so hostile input costs linear time.
+ *
+ * Memory: a head that arrives in one chunk (the usual case) is parsed in place. One that
+ * arrives in pieces is copied into a single buffer that grows by doubling up to
+ * `maxBytes`, so a head trickled one byte per read holds at most `maxBytes` (plus the
+ * doubling slack), not one `Buffer` object per read.
  */
 export class HttpHeadParser<T extends RequestHead | ResponseHead> {
-  private readonly chunks: Buffer[] = [];
+  /** The head so far, when it arrived in more than one chunk; `size` bytes of it are used. */
+  private buffer: Buffer | null = null;
   private size = 0;
-  /**
-   * The last bytes received (up to 3) and room for 3 more: a CRLFCRLF may straddle chunks.
-   * Allocated only when a head arrives in more than one chunk (a handshake rarely does).
-   */
-  private tail: Buffer | null = null;
-  private tailLength = 0;
   private readonly maxBytes: number;
   private readonly maxHeaders: number;
 
@@ -80,9 +81,14 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
     this.maxHeaders = options.maxHeaders ?? DEFAULT_MAX_HANDSHAKE_HEADERS;
   }
 
-  /** Bytes collected so far. */
+  /** Bytes collected so far (never more than `maxBytes`). */
   get bytesReceived(): number {
     return this.size;
+  }
+
+  /** Bytes of memory the parser holds for the head so far (its buffer's capacity). */
+  get bytesHeld(): number {
+    return this.buffer?.length ?? 0;
   }
 
   /**
@@ -92,61 +98,71 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
    */
   push(chunk: Buffer): ParsedHead<T> | null {
     const previous = this.size;
-    // The blank line may straddle chunks: probe the carried tail plus this chunk's start.
-    let end = -1;
-    if (this.tailLength > 0) {
-      const tail = this.tail!;
-      tail.set(chunk.subarray(0, 3), this.tailLength);
-      const probe = tail.subarray(0, this.tailLength + Math.min(3, chunk.length));
-      const at = probe.indexOf(CRLFCRLF);
-      if (at !== -1) end = previous - this.tailLength + at;
-    }
-    if (end === -1) {
+    if (previous === 0 && chunk.length > 0 && this.kind === 'request') checkRequestStart(chunk[0]!);
+    if (previous === 0) {
+      // Fast path: the whole head in one chunk is parsed where it lies, without a copy.
       const at = chunk.indexOf(CRLFCRLF);
-      if (at !== -1) end = previous + at;
+      if (at !== -1) return this.complete(chunk, at, chunk.subarray(at + 4));
+      if (chunk.length > this.maxBytes) throw new HandshakeError(431, 'request header fields too large');
     }
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    if (end === -1) {
-      if (this.size > this.maxBytes) throw new HandshakeError(431, 'request header fields too large');
-      this.keepTail(chunk);
+    // Copy no more than the bound allows: what lies beyond it can only be a 431.
+    const take = Math.min(chunk.length, this.maxBytes - previous);
+    const buffer = this.reserve(previous + take);
+    chunk.copy(buffer, previous, 0, take);
+    this.size = previous + take;
+    // The blank line may straddle chunks: search from 3 bytes before this chunk.
+    const at = buffer.subarray(0, this.size).indexOf(CRLFCRLF, Math.max(0, previous - 3));
+    if (at === -1) {
+      if (take < chunk.length) throw new HandshakeError(431, 'request header fields too large');
+      // A line ended by a bare LF means the blank line we wait for will never come as CRLF
+      // CRLF: refuse now rather than hold the connection until the bound or the timeout.
+      if (hasBareLf(buffer, previous, this.size))
+        throw this.malformed('a line ended by a bare LF (not CRLF)');
       return null;
     }
-    const headLength = end + 4;
-    if (headLength > this.maxBytes) throw new HandshakeError(431, 'request header fields too large');
-    const joined = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.size);
-    this.chunks.length = 0;
-    const text = joined.toString('latin1', 0, end);
-    const head = (this.kind === 'request' ? this.parseRequest(text) : this.parseResponse(text)) as T;
-    return { head, rest: joined.subarray(headLength) };
+    const rest = chunk.subarray(at + 4 - previous);
+    this.buffer = null;
+    return this.complete(buffer, at, rest);
   }
 
-  /** Remember the last three bytes received, for the straddling probe. */
-  private keepTail(chunk: Buffer): void {
-    this.tail ??= Buffer.alloc(6);
-    const tail = this.tail;
-    if (chunk.length >= 3) {
-      chunk.copy(tail, 0, chunk.length - 3);
-      this.tailLength = 3;
-      return;
-    }
-    const keep = Math.min(3 - chunk.length, this.tailLength);
-    tail.copyWithin(0, this.tailLength - keep, this.tailLength);
-    chunk.copy(tail, keep);
-    this.tailLength = keep + chunk.length;
+  /** A buffer of at least `needed` bytes holding what was collected (grown by doubling, capped at `maxBytes`). */
+  private reserve(needed: number): Buffer {
+    const current = this.buffer;
+    if (current !== null && current.length >= needed) return current;
+    const capacity = Math.min(this.maxBytes, Math.max(needed, 2 * (current?.length ?? 0), 1024));
+    const grown = Buffer.allocUnsafe(capacity);
+    if (current !== null) current.copy(grown, 0, 0, this.size);
+    this.buffer = grown;
+    return grown;
+  }
+
+  /** The blank line starts at `end` in `bytes`: check the bound and parse. */
+  private complete(bytes: Buffer, end: number, rest: Buffer): ParsedHead<T> {
+    if (end + 4 > this.maxBytes) throw new HandshakeError(431, 'request header fields too large');
+    this.size = end + 4;
+    const text = bytes.toString('latin1', 0, end);
+    const head = (this.kind === 'request' ? this.parseRequest(text) : this.parseResponse(text)) as T;
+    return { head, rest };
   }
 
   private parseRequest(text: string): RequestHead {
-    const lineEnd = text.indexOf('\r\n');
-    const line = lineEnd === -1 ? text : text.slice(0, lineEnd);
+    // RFC 9112 section 2.2: a server SHOULD ignore at least one empty line before the
+    // request line (some clients send a CRLF after a POST body). One, not any number.
+    const start = text.startsWith('\r\n') ? 2 : 0;
+    const lineEnd = text.indexOf('\r\n', start);
+    const line = lineEnd === -1 ? text.slice(start) : text.slice(start, lineEnd);
     const firstSpace = line.indexOf(' ');
     const lastSpace = line.lastIndexOf(' ');
     if (firstSpace <= 0 || lastSpace === firstSpace) throw new HandshakeError(400, 'malformed request line');
     const method = line.slice(0, firstSpace);
     const target = line.slice(firstSpace + 1, lastSpace);
     const version = line.slice(lastSpace + 1);
-    if (!isToken(method) || target === '' || target.includes(' '))
-      throw new HandshakeError(400, 'malformed request line');
+    if (!isToken(method)) throw new HandshakeError(400, 'malformed request line');
+    // RFC 9112 section 3.2: the request-target is visible ASCII (RFC 3986), so a NUL, a
+    // bare CR or LF, DEL, ESC or a space in it is malformed, never passed on.
+    if (!isRequestTarget(target) || !hasTargetForm(target, method)) {
+      throw new HandshakeError(400, 'malformed request target');
+    }
     const httpVersion = parseVersion(version, 400);
     return { method, target, httpVersion, headers: this.parseFields(text, lineEnd) };
   }
@@ -162,6 +178,8 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
       throw new HandshakeError(0, 'malformed status line');
     }
     const statusMessage = line.slice(firstSpace + 5);
+    // RFC 9112 section 4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ).
+    if (!isFieldValue(statusMessage)) throw new HandshakeError(0, 'malformed status line');
     return { httpVersion, statusCode: Number(code), statusMessage, headers: this.parseFields(text, lineEnd) };
   }
 
@@ -198,10 +216,56 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
   }
 }
 
+/** Whether an LF not preceded by CR lies in `bytes[from, to)`. */
+function hasBareLf(bytes: Buffer, from: number, to: number): boolean {
+  const view = bytes.subarray(0, to);
+  for (let lf = view.indexOf(0x0a, from); lf !== -1; lf = view.indexOf(0x0a, lf + 1)) {
+    if (lf === 0 || view[lf - 1] !== 0x0d) return true;
+  }
+  return false;
+}
+
+/** The TLS record type of a handshake message: the first byte of a ClientHello. */
+const TLS_HANDSHAKE_RECORD = 0x16;
+
+/**
+ * A request starts with a method (a token) or the one empty line RFC 9112 2.2 lets us skip:
+ * any other first byte is not HTTP/1.x, and waiting for a blank line that will never come
+ * would hold the connection until the handshake timeout. A TLS ClientHello (a `wss:` client
+ * at a plain port) is the common case and gets a message of its own.
+ */
+function checkRequestStart(first: number): void {
+  if (first === TLS_HANDSHAKE_RECORD) {
+    throw new HandshakeError(400, 'a TLS handshake on a plain-text port: this endpoint is ws:, not wss:');
+  }
+  if (first !== 0x0d && !isTokenCode(first)) throw new HandshakeError(400, 'not an HTTP/1.x request');
+}
+
 /** `status` is 400 for a request we answer, 0 for a response (the server never sent a usable status). */
 function parseVersion(version: string, status: number): string {
   if (!/^HTTP\/[0-9]\.[0-9]$/.test(version)) throw new HandshakeError(status, 'malformed HTTP version');
   return version.slice(5);
+}
+
+/** Whether `target` is a non-empty run of visible ASCII (0x21 to 0x7E): what RFC 9112 3.2 allows in a request-target. */
+function isRequestTarget(target: string): boolean {
+  if (target.length === 0) return false;
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `target` has one of the four forms of RFC 9112 section 3.2: origin-form (`/path`),
+ * absolute-form (`scheme://...`), asterisk-form (`*`), or authority-form (`host:port`, for
+ * CONNECT only). `chat` or `../x` is none of them.
+ */
+function hasTargetForm(target: string, method: string): boolean {
+  if (target.charCodeAt(0) === 0x2f || target === '*') return true;
+  if (method === 'CONNECT') return true;
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(target);
 }
 
 /** RFC 9110 token characters: ! # $ % & ' * + - . ^ _ ` | ~ DIGIT ALPHA. */

@@ -12,7 +12,7 @@ export {
   type ConnectionState,
   truncateUtf8,
 } from './connection.js';
-export { HandshakeError, ProtocolError, type ProtocolRule } from './errors.js';
+export { HandshakeError, type HandshakeErrorCode, ProtocolError, type ProtocolRule } from './errors.js';
 export { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 export {
   buildFrame,
@@ -39,6 +39,7 @@ export {
   type ExtensionOffer,
   formatExtensions,
   generateKey,
+  isValidHost,
   isValidKey,
   type OfferedHandshake,
   parseExtensions,

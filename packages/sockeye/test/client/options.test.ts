@@ -15,7 +15,7 @@ import { opensslMissing, selfSignedCertificate } from '../../../../scripts/lib/t
 import { noProxyMatches, resolveProxy } from '../../src/client/connect.js';
 import type { ClientOptions } from '../../src/client/options.js';
 import { WebSocket } from '../../src/client/websocket.js';
-import { errorMessage, record, startWsEcho, withRawServer } from './helpers.js';
+import { errorMessage, record, startRawServer, startWsEcho, withRawServer } from './helpers.js';
 
 /** Connect, send one message, expect it echoed, close; returns the recorded events. */
 async function echoOnce(url: string, options: ClientOptions = {}): Promise<unknown[]> {
@@ -256,6 +256,11 @@ describe('TLS (wss)', { skip: opensslMissing() }, () => {
     server = createHttpsServer({ cert, key, ca: [cert], requestCert: true, rejectUnauthorized: false });
     wss = new WebSocketServer({ noServer: true });
     server.on('upgrade', (request, socket, head) => {
+      if (request.url?.startsWith('/redirect?to=')) {
+        const location = decodeURIComponent(request.url.slice('/redirect?to='.length));
+        socket.end(`HTTP/1.1 302 Found\r\nLocation: ${location}\r\nContent-Length: 0\r\n\r\n`);
+        return;
+      }
       const tlsSocket = socket as import('node:tls').TLSSocket;
       if (request.url?.startsWith('/mtls') && !tlsSocket.authorized) {
         socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
@@ -273,6 +278,39 @@ describe('TLS (wss)', { skip: opensslMissing() }, () => {
   after(async () => {
     for (const client of wss?.clients ?? []) client.terminate();
     await new Promise((resolve) => server?.close(resolve));
+  });
+
+  test('a redirect from wss: to ws: (or http:) is refused, the request never sent in clear', {
+    timeout: 20_000,
+  }, async () => {
+    let plainRequests = 0;
+    const plain = await startRawServer((socket, _request, accept) => {
+      plainRequests++;
+      socket.write(accept());
+    });
+    const plainPort = new URL(plain.url).port;
+    try {
+      for (const location of [`ws://127.0.0.1:${plainPort}/`, `http://127.0.0.1:${plainPort}/`]) {
+        const ws = new WebSocket(`wss://localhost:${port}/redirect?to=${encodeURIComponent(location)}`, [], {
+          ca: [cert],
+          followRedirects: true,
+          headers: { Authorization: 'Bearer secret' },
+        });
+        const error = new Promise<unknown>((resolve) =>
+          ws.addEventListener('error', (event) => resolve((event as Event & { error: unknown }).error)),
+        );
+        assert.deepEqual(await record(ws), [
+          ['error', 3],
+          ['close', 3, 1006, '', false],
+        ]);
+        const caught = (await error) as { code?: string; message?: string };
+        assert.equal(caught.code, 'insecure-redirect');
+        assert.match(caught.message ?? '', /^Redirect from wss: to ws: refused/);
+      }
+      assert.equal(plainRequests, 0, 'nothing was sent to the ws: server');
+    } finally {
+      await plain.close();
+    }
   });
 
   test('ca: a self-signed server certificate is trusted when given', { timeout: 20_000 }, async () => {
@@ -368,6 +406,99 @@ describe('redirects', () => {
     assert.match(await shortMessage, /Too many redirects \(more than 3\)/);
 
     assert.deepEqual(await echoOnce(`${base}/hop/2`, { followRedirects: 3 }), ECHOED);
+  });
+});
+
+describe('redirects and credentials', () => {
+  const CREDENTIALS = {
+    Authorization: 'Bearer secret',
+    cookie: 'session=secret',
+    'Proxy-Authorization': 'Basic c2VjcmV0',
+    'X-Trace': 'kept',
+  };
+  /**
+   * A raw server that answers `GET /start` with a redirect to `location(port)` and any other
+   * request with a 101, recording every request head it gets.
+   */
+  async function redirecting(location: (url: string) => string) {
+    const heads: string[] = [];
+    const raw = await startRawServer((socket, request, accept) => {
+      heads.push(request);
+      if (request.startsWith('GET /start ')) {
+        socket.end(`HTTP/1.1 302 Found\r\nLocation: ${location(raw.url)}\r\nContent-Length: 0\r\n\r\n`);
+      } else {
+        socket.write(accept());
+        socket.once('data', () => socket.destroy()); // our close frame: done, no closing handshake
+      }
+    });
+    return { raw, heads };
+  }
+  /** Open `url` with the credential headers, close at once, and return the close event. */
+  async function openAndClose(url: string): Promise<unknown[]> {
+    const ws = new WebSocket(url, [], { followRedirects: true, headers: CREDENTIALS });
+    const events = record(ws);
+    ws.addEventListener('open', () => ws.close());
+    return events;
+  }
+  const hasCredentials = (head: string) => ({
+    authorization: /^authorization: Bearer secret\r$/im.test(head),
+    cookie: /^cookie: session=secret\r$/im.test(head),
+    proxyAuthorization: /^proxy-authorization: Basic c2VjcmV0\r$/im.test(head),
+    other: /^x-trace: kept\r$/im.test(head),
+  });
+  const ALL = { authorization: true, cookie: true, proxyAuthorization: true, other: true };
+  const NONE = { authorization: false, cookie: false, proxyAuthorization: false, other: true };
+
+  test('a same-origin redirect keeps Authorization, Cookie and Proxy-Authorization', {
+    timeout: 20_000,
+  }, async () => {
+    const { raw, heads } = await redirecting(() => '/final');
+    try {
+      const events = await openAndClose(`${raw.url}/start`);
+      assert.deepEqual(events[0], ['open', 1, '']);
+      assert.equal(heads.length, 2);
+      assert.deepEqual(heads.map(hasCredentials), [ALL, ALL]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test('a cross-origin redirect drops them (another port, another host name), and they stay dropped', {
+    timeout: 20_000,
+  }, async () => {
+    const final = await redirecting(() => '/final');
+    // First server -> final server's /start (another port) -> /final on it (same origin as the hop before).
+    const { raw, heads } = await redirecting(() => `${final.raw.url}/start`);
+    // localhost and 127.0.0.1 are different origins even on the same port.
+    const byName = await redirecting((url) => `${url.replace('127.0.0.1', 'localhost')}/final`);
+    try {
+      assert.deepEqual((await openAndClose(`${raw.url}/start`))[0], ['open', 1, '']);
+      assert.deepEqual(heads.map(hasCredentials), [ALL]);
+      assert.deepEqual(final.heads.map(hasCredentials), [NONE, NONE]);
+
+      assert.deepEqual((await openAndClose(`${byName.raw.url}/start`))[0], ['open', 1, '']);
+      assert.deepEqual(byName.heads.map(hasCredentials), [ALL, NONE]);
+    } finally {
+      await raw.close();
+      await final.raw.close();
+      await byName.raw.close();
+    }
+  });
+
+  test('redirects are counted: the limit is reached with a stable code', { timeout: 20_000 }, async () => {
+    const { raw } = await redirecting(() => '/start');
+    try {
+      const ws = new WebSocket(`${raw.url}/start`, [], { followRedirects: 2 });
+      const error = new Promise<unknown>((resolve) =>
+        ws.addEventListener('error', (event) => resolve((event as Event & { error: unknown }).error)),
+      );
+      await record(ws);
+      const caught = (await error) as { code?: string; message?: string };
+      assert.equal(caught.code, 'too-many-redirects');
+      assert.match(caught.message ?? '', /Too many redirects \(more than 2\)/);
+    } finally {
+      await raw.close();
+    }
   });
 });
 

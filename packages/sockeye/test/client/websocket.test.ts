@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { WebSocketServer } from 'ws';
 import { WebSocket } from '../../src/client/websocket.js';
+import { HandshakeError } from '../../src/protocol/errors.js';
+import { WebSocketServer as SockeyeServer } from '../../src/server/server.js';
 import {
   closePayload,
   errorMessage,
@@ -323,6 +325,32 @@ describe('failed handshakes: error then close 1006, with a clear reason', () => 
       /302/,
     ],
     ['garbage instead of HTTP', () => 'SSH-2.0-OpenSSH\r\n\r\n', /Invalid server response/],
+    // RFC 6455 4.1: the Upgrade value must be exactly `websocket` (case-insensitive).
+    [
+      'a 101 with Upgrade: websocket, h2c',
+      (accept) =>
+        accept('Sec-WebSocket-Protocol: chat\r\n').replace('Upgrade: websocket', 'Upgrade: websocket, h2c'),
+      /Invalid 'Upgrade' header value/,
+    ],
+    [
+      'a 101 with two Upgrade lines, foo and websocket',
+      (accept) =>
+        accept('Sec-WebSocket-Protocol: chat\r\n').replace(
+          'Upgrade: websocket',
+          'Upgrade: foo\r\nUpgrade: websocket',
+        ),
+      /Invalid 'Upgrade' header value/,
+    ],
+    [
+      'an HTTP server that answers 200 without upgrading',
+      () => 'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nhello',
+      /^Not a WebSocket endpoint \(HTTP 200 OK\)$/,
+    ],
+    [
+      'a TLS server answering a plain request with an alert',
+      () => '\x15\x03\x03\x00\x02\x02\x46',
+      /answered in TLS \(is it a wss: endpoint rather than ws:\?\)/,
+    ],
   ];
   for (const [name, respond, reason] of cases) {
     test(name, { timeout: 20_000 }, async () => {
@@ -340,6 +368,66 @@ describe('failed handshakes: error then close 1006, with a clear reason', () => 
       );
     });
   }
+
+  test('a 101 whose Upgrade is websocket in another case opens', { timeout: 20_000 }, async () => {
+    await withRawServer(
+      (socket, _request, accept) =>
+        socket.write(accept().replace('Upgrade: websocket', 'Upgrade: WebSocket')),
+      async (raw) => {
+        const ws = new WebSocket(raw.url);
+        const events = record(ws);
+        ws.addEventListener('open', () => ws.close());
+        assert.deepEqual((await events)[0], ['open', 1, '']);
+      },
+    );
+  });
+
+  test('errors carry a stable code: not-websocket, tls-expected', { timeout: 20_000 }, async () => {
+    for (const [response, code] of [
+      ['HTTP/1.1 204 No Content\r\n\r\n', 'not-websocket'],
+      ['\x16\x03\x01\x00\x00', 'tls-expected'],
+    ] as const) {
+      await withRawServer(
+        (socket) => socket.write(Buffer.from(response, 'latin1')),
+        async (raw) => {
+          const ws = new WebSocket(raw.url);
+          const error = new Promise<unknown>((resolve) =>
+            ws.addEventListener('error', (event) => resolve((event as Event & { error: unknown }).error)),
+          );
+          await record(ws);
+          const caught = await error;
+          assert.ok(caught instanceof HandshakeError, String(caught));
+          assert.equal(caught.code, code);
+        },
+      );
+    }
+  });
+
+  test('a wss: URL at a plain ws: server fails at once: the server did not speak TLS', {
+    timeout: 20_000,
+  }, async () => {
+    // The server would hold a ClientHello for a minute, the client gives up after 15 s
+    // (code `timeout`): only the server refusing the ClientHello at once, and the client
+    // recognising the non-TLS answer, gives `not-tls`.
+    const server = new SockeyeServer({ port: 0, host: '127.0.0.1', handshakeTimeout: 60_000, handlers: {} });
+    try {
+      const address = await server.listen();
+      const ws = new WebSocket(`wss://127.0.0.1:${address!.port}/`, [], { handshakeTimeout: 15_000 });
+      const error = new Promise<unknown>((resolve) =>
+        ws.addEventListener('error', (event) => resolve((event as Event & { error: unknown }).error)),
+      );
+      assert.deepEqual(await record(ws), [
+        ['error', 3],
+        ['close', 3, 1006, '', false],
+      ]);
+      const caught = await error;
+      assert.ok(caught instanceof HandshakeError, String(caught));
+      assert.equal(caught.code, 'not-tls');
+      assert.match(caught.message, /^The server did not speak TLS/);
+    } finally {
+      await server.close();
+    }
+  });
 
   test('connection refused', { timeout: 20_000 }, async () => {
     const raw = await startRawServer(() => {});

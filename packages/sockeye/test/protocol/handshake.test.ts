@@ -16,12 +16,14 @@ import {
   HandshakeError,
   type HeaderMap,
   HttpHeadParser,
+  isValidHost,
   isValidKey,
   type OfferedHandshake,
   parseExtensions,
   parseProtocols,
   parseTokenList,
   type RequestHead,
+  type ResponseHead,
   validateRequest,
   validateResponse,
   WEBSOCKET_GUID,
@@ -178,9 +180,118 @@ describe('RFC 6455 4.2.1: reading the client opening handshake', () => {
   }
 
   it('400 for a malformed Sec-WebSocket-Protocol or Sec-WebSocket-Extensions', () => {
-    refused({ ...HEADERS, 'sec-websocket-protocol': 'a,,b' }, 400, /Sec-WebSocket-Protocol/);
+    refused({ ...HEADERS, 'sec-websocket-protocol': 'a b' }, 400, /Sec-WebSocket-Protocol/);
+    refused({ ...HEADERS, 'sec-websocket-protocol': ',' }, 400, /Sec-WebSocket-Protocol/);
     refused({ ...HEADERS, 'sec-websocket-extensions': 'a; b="' }, 400, /Sec-WebSocket-Extensions/);
   });
+});
+
+describe('RFC 9110 7.2: the Host header', () => {
+  for (const host of [
+    'example.com',
+    'example.com:8080',
+    '127.0.0.1:0',
+    '[::1]',
+    '[::1]:443',
+    '[v1.fe80::a+en1]',
+    'xn--bcher-kva.example',
+    'a%20b',
+    "sub-delims!$&'()*+,;=",
+    'h:',
+  ]) {
+    it(`accepts ${JSON.stringify(host)}`, () => {
+      assert.equal(isValidHost(host), true);
+      assert.equal(validateRequest(request({ ...HEADERS, host })).host, host);
+    });
+  }
+  for (const host of [
+    'a b@c/d?e',
+    'user@example.com',
+    'example.com/path',
+    'example.com?q',
+    'example.com#f',
+    'example.com:80a',
+    'example.com:80:81',
+    ':80',
+    '[::1',
+    '[]',
+    '[::1]x',
+    '[::1]:8x',
+    'a%2',
+    'a%zz',
+    'caf\u00e9.example',
+    'a\tb',
+  ]) {
+    it(`400 for Host ${JSON.stringify(host)}`, () => {
+      assert.equal(isValidHost(host), false);
+      refused({ ...HEADERS, host }, 400, /invalid Host header/);
+    });
+  }
+});
+
+describe('RFC 9112 6 / RFC 9110 8.6: an upgrade request has no body', () => {
+  it('Content-Length: 0 (or a list of zeros) is accepted', () => {
+    validateRequest(request({ ...HEADERS, 'content-length': '0' }));
+    validateRequest(request({ ...HEADERS, 'content-length': '0, 0' }));
+  });
+  for (const [name, extra, message] of [
+    ['Content-Length above 0', { 'content-length': '5' }, /cannot have a body/],
+    ['Transfer-Encoding', { 'transfer-encoding': 'chunked' }, /cannot have a body \(Transfer-Encoding\)/],
+    [
+      'both Transfer-Encoding and Content-Length',
+      { 'transfer-encoding': 'chunked', 'content-length': '0' },
+      /both Transfer-Encoding and Content-Length/,
+    ],
+    ['a Content-Length that is not a number', { 'content-length': '-1' }, /invalid Content-Length/],
+    ['a Content-Length list that disagrees', { 'content-length': '0, 5' }, /invalid Content-Length/],
+    ['an empty Content-Length', { 'content-length': '' }, /invalid Content-Length/],
+  ] as const) {
+    it(`400 for ${name}`, () => refused({ ...HEADERS, ...extra }, 400, message));
+  }
+});
+
+describe('RFC 9110 10.1.1: Expect', () => {
+  it('100-continue without content needs no interim response: the request is valid', () => {
+    validateRequest(request({ ...HEADERS, expect: '100-continue' }));
+    validateRequest(request({ ...HEADERS, expect: '100-Continue' }));
+  });
+  it('100-continue announcing content is refused for the body, before any is sent', () => {
+    refused({ ...HEADERS, expect: '100-continue', 'content-length': '10' }, 400, /cannot have a body/);
+  });
+  it('417 for an expectation we do not meet', () => {
+    refused({ ...HEADERS, expect: 'x-fancy' }, 417, /cannot meet the expectation "x-fancy"/);
+    refused({ ...HEADERS, expect: '100-continue, x-more' }, 417, /x-more/);
+  });
+  it('buildRejectResponse names 417', () => {
+    assert.match(
+      buildRejectResponse(new HandshakeError(417, 'no')),
+      /^HTTP\/1\.1 417 Expectation Failed\r\n/,
+    );
+  });
+});
+
+describe('RFC 9110 5.6.1: empty list elements in the handshake headers are ignored', () => {
+  for (const value of ['chat,', 'chat,,x', ', chat', ' chat , , x ,']) {
+    it(`Sec-WebSocket-Protocol: ${JSON.stringify(value)}`, () => {
+      const expected = value.includes('x') ? ['chat', 'x'] : ['chat'];
+      assert.deepEqual(parseProtocols(value), expected);
+      assert.deepEqual(
+        validateRequest(request({ ...HEADERS, 'sec-websocket-protocol': value })).protocols,
+        expected,
+      );
+    });
+  }
+  for (const value of ['a,', 'a,,b', ', a', 'a; p=1, , b;q ,']) {
+    it(`Sec-WebSocket-Extensions: ${JSON.stringify(value)}`, () => {
+      const names = parseExtensions(value).map((offer) => offer.name);
+      assert.deepEqual(names, value.includes('b') ? ['a', 'b'] : ['a']);
+      const offers = validateRequest(request({ ...HEADERS, 'sec-websocket-extensions': value })).extensions;
+      assert.deepEqual(
+        offers.map((offer) => offer.name),
+        names,
+      );
+    });
+  }
 });
 
 describe('RFC 6455 4.2.2: the server response', () => {
@@ -327,8 +438,19 @@ describe('RFC 6455 4.1: validating the server response', () => {
   });
 
   it('each failure carries the status and says what was wrong', () => {
-    failsWith(200, good, 'Unexpected server response: 200');
+    failsWith(400, good, 'Unexpected server response: 400');
     failsWith(101, { ...good, upgrade: 'h2c' }, "Invalid 'Upgrade' header value; expected 'websocket'");
+    // The value must be exactly one `websocket` token: not a list that contains it.
+    failsWith(
+      101,
+      { ...good, upgrade: 'websocket, h2c' },
+      "Invalid 'Upgrade' header value; expected 'websocket'",
+    );
+    failsWith(
+      101,
+      { ...good, upgrade: ['foo', 'websocket'] },
+      "Invalid 'Upgrade' header value; expected 'websocket'",
+    );
     failsWith(
       101,
       { ...good, connection: undefined },
@@ -367,6 +489,56 @@ describe('RFC 6455 4.1: validating the server response', () => {
   });
 });
 
+describe('RFC 6455 4.1: the Upgrade value of a 101 is one websocket token', () => {
+  const good = { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-accept': computeAccept(KEY) };
+  const offered: OfferedHandshake = { key: KEY, protocols: [], extensions: [] };
+  for (const upgrade of ['websocket', 'WebSocket', ' websocket ', 'websocket,']) {
+    it(`accepts ${JSON.stringify(upgrade)}`, () => {
+      validateResponse({ statusCode: 101, headers: { ...good, upgrade } }, offered);
+    });
+  }
+  for (const upgrade of ['websocket, h2c', 'h2c, websocket', 'websocket, websocket', 'websocket/13', '']) {
+    it(`refuses ${JSON.stringify(upgrade)}`, () => {
+      assert.throws(
+        () => validateResponse({ statusCode: 101, headers: { ...good, upgrade } }, offered),
+        /Invalid 'Upgrade' header value/,
+      );
+    });
+  }
+  it('refuses two Upgrade lines, foo and websocket, as the head parser joins them', () => {
+    const head = new HttpHeadParser<ResponseHead>('response').push(
+      Buffer.from(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(KEY)}\r\n\r\n`,
+      ),
+    );
+    assert.ok(head !== null);
+    assert.throws(() => validateResponse(head.head, offered), /Invalid 'Upgrade' header value/);
+  });
+});
+
+describe('a response without an upgrade', () => {
+  const offered: OfferedHandshake = { key: KEY, protocols: [], extensions: [] };
+  it('a 2xx is "not a WebSocket endpoint", with the status line, code not-websocket', () => {
+    assert.throws(
+      () => validateResponse({ statusCode: 200, statusMessage: 'OK', headers: {} }, offered),
+      (e: unknown) =>
+        e instanceof HandshakeError &&
+        e.status === 200 &&
+        e.code === 'not-websocket' &&
+        e.message === 'Not a WebSocket endpoint (HTTP 200 OK)',
+    );
+  });
+  it('another status is an unexpected response, code refused', () => {
+    assert.throws(
+      () => validateResponse({ statusCode: 503, statusMessage: 'Service Unavailable', headers: {} }, offered),
+      (e: unknown) =>
+        e instanceof HandshakeError &&
+        e.code === 'refused' &&
+        e.message === 'Unexpected server response: 503 Service Unavailable',
+    );
+  });
+});
+
 describe('RFC 9110 5.6.1: token lists', () => {
   it('parseTokenList lower-cases, trims and skips empty elements', () => {
     assert.deepEqual(parseTokenList(' Keep-Alive ,, Upgrade,\t'), ['keep-alive', 'upgrade']);
@@ -381,9 +553,8 @@ describe('RFC 6455 11.3.4: Sec-WebSocket-Protocol', () => {
   });
 
   for (const [value, message] of [
-    ['', /empty subprotocol at index 0/],
-    ['a,,b', /empty subprotocol at index 2/],
-    ['a,', /empty subprotocol at index 2/],
+    ['', /no subprotocol in the list/],
+    [' , ,', /no subprotocol in the list/],
     ['a b', /unexpected character at index 2/],
     ['a;b', /unexpected character at index 1/],
     ['a, "b"', /unexpected character at index 3/],
@@ -438,9 +609,9 @@ describe('RFC 6455 9.1: Sec-WebSocket-Extensions', () => {
   }
 
   for (const [value, message] of [
-    ['', /unexpected end of header/],
-    [',', /unexpected character at index 0/],
-    ['a,', /unexpected end of header/],
+    ['', /no extension in the list/],
+    [', ,', /no extension in the list/],
+    ['a,;', /unexpected character at index 2/],
     ['a;', /unexpected end of header/],
     ['a;;b', /unexpected character at index 2/],
     ['a; b=', /unexpected end of header/],

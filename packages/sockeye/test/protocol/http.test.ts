@@ -4,6 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import fc from 'fast-check';
 import {
   HandshakeError,
   HttpHeadParser,
@@ -117,6 +120,182 @@ describe('RFC 9112 2-3: request heads', () => {
   }
 });
 
+describe('RFC 9112 3.2: the request-target is visible ASCII', () => {
+  for (const [name, target] of [
+    ['a NUL', '/a\x00b'],
+    ['a bare CR', '/a\rb'],
+    ['a bare LF', '/a\nb'],
+    ['a DEL', '/a\x7fb'],
+    ['an ESC', '/a\x1bb'],
+    ['a tab', '/a\tb'],
+    ['a byte above 0x7E', '/caf\xe9'],
+  ] as const) {
+    it(`400 on ${name} in the request-target`, () => {
+      rejects(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`, 400);
+    });
+  }
+  it('a bare LF cannot end the request line and smuggle a field', () => {
+    rejects('GET / HTTP/1.1\nHost: a\r\n\r\n', 400);
+    rejects('GET /\nX: y HTTP/1.1\r\nHost: a\r\n\r\n', 400);
+  });
+  it('the target has one of the four forms of RFC 9112 3.2', () => {
+    for (const target of ['/', '/a?b', 'http://example.com/chat', 'ws://example.com', '*']) {
+      assert.equal(parseRequest(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`).target, target);
+    }
+    assert.equal(
+      parseRequest('CONNECT example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n').target,
+      'example.com:443',
+    );
+    for (const target of ['chat', '../etc/passwd', 'example.com:443', '?a', '1http://x', 'http:/x']) {
+      rejects(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`, 400);
+    }
+  });
+
+  it('every visible ASCII character is accepted', () => {
+    let target = '/';
+    for (let c = 0x21; c <= 0x7e; c++) target += String.fromCharCode(c);
+    assert.equal(parseRequest(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`).target, target);
+  });
+});
+
+describe('a request that does not start like HTTP/1.x is refused at its first byte', () => {
+  it('a TLS ClientHello (first byte 0x16) is 400, saying so', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    assert.throws(
+      () => parser.push(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])),
+      (error: unknown) =>
+        error instanceof HandshakeError &&
+        error.status === 400 &&
+        /TLS handshake on a plain-text port/.test(error.message),
+    );
+  });
+  for (const first of [0x00, 0x15, 0x20, 0x0a, 0x80, 0xff, 0x28]) {
+    it(`first byte 0x${first.toString(16).padStart(2, '0')} is 400`, () => {
+      rejects(String.fromCharCode(first), 400);
+    });
+  }
+  it('a response may start with anything its status line allows (the rule is for requests)', () => {
+    const parser = new HttpHeadParser<ResponseHead>('response');
+    assert.throws(
+      () => parser.push(Buffer.from('\x16\x03\x01\r\n\r\n', 'latin1')),
+      (error: unknown) => error instanceof HandshakeError && error.status === 0,
+    );
+  });
+});
+
+describe('RFC 9112 2.2: lines end with CRLF; a bare LF fails at once', () => {
+  it('a request whose lines end with LF alone is 400 as soon as the first one arrives', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    assert.throws(
+      () => parser.push(Buffer.from('GET / HTTP/1.1\nHost: a\n')),
+      (error: unknown) =>
+        error instanceof HandshakeError && error.status === 400 && /bare LF/.test(error.message),
+    );
+  });
+  it('a bare LF split from its line by a read boundary is found too', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    assert.equal(parser.push(Buffer.from('GET / HTTP/1.1\r\nHost: a')), null);
+    assert.throws(() => parser.push(Buffer.from('\n')), /bare LF/);
+  });
+  it('a CRLF split across reads is not a bare LF', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    assert.equal(parser.push(Buffer.from('GET / HTTP/1.1\r')), null);
+    assert.equal(parser.push(Buffer.from('\nHost: a\r')), null);
+    assert.equal(parser.push(Buffer.from('\n\r'))?.head, undefined);
+    assert.equal(parser.push(Buffer.from('\n'))?.head.headers.host, 'a');
+  });
+  it('a response with LF line endings fails with status 0 instead of waiting', () => {
+    const parser = new HttpHeadParser<ResponseHead>('response');
+    assert.throws(
+      () => parser.push(Buffer.from('HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n')),
+      (error: unknown) =>
+        error instanceof HandshakeError && error.status === 0 && /bare LF/.test(error.message),
+    );
+  });
+});
+
+describe('RFC 9112 2.2: one empty line before the request line is skipped', () => {
+  it('a leading CRLF is ignored', () => {
+    const head = parseRequest(`\r\n${REQUEST}`);
+    assert.equal(head.method, 'GET');
+    assert.equal(head.target, '/chat?room=1');
+    assert.equal(head.headers.host, 'example.com');
+  });
+  it('a leading CRLF arriving in its own read is ignored too', () => {
+    const parser = new HttpHeadParser<RequestHead>('request');
+    assert.equal(parser.push(Buffer.from('\r\n')), null);
+    assert.equal(parser.push(Buffer.from(REQUEST, 'latin1'))?.head.target, '/chat?room=1');
+  });
+  it('two empty lines are a malformed request (only one is skipped)', () => {
+    rejects(`\r\n\r\n${REQUEST}`, 400);
+  });
+  it('a response gets no such leniency', () => {
+    rejects('\r\nHTTP/1.1 101 OK\r\n\r\n', 0, 'response');
+  });
+});
+
+describe('memory: a head trickled one byte per read', () => {
+  /** `gc()`, exposed at run time (the suite runs without --expose-gc). */
+  const gc = (() => {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  })();
+  const used = () => {
+    gc();
+    const memory = process.memoryUsage();
+    return memory.heapUsed + memory.arrayBuffers;
+  };
+
+  it('is copied into one buffer bounded by maxBytes, not kept as one Buffer per read', () => {
+    const maxBytes = 16 * 1024;
+    const head = Buffer.from(
+      `GET / HTTP/1.1\r\nHost: a\r\nX-Pad: ${'p'.repeat(maxBytes - 100)}\r\n`,
+      'latin1',
+    );
+    assert.ok(head.length < maxBytes);
+    const parsers = Array.from(
+      { length: 10 },
+      () => new HttpHeadParser<RequestHead>('request', { maxBytes }),
+    );
+    const before = used();
+    for (const parser of parsers) {
+      for (let i = 0; i < head.length; i++) {
+        // A socket hands over each read as a Buffer of its own, with its own ArrayBuffer.
+        const read = Buffer.from(new ArrayBuffer(1));
+        read[0] = head[i]!;
+        assert.equal(parser.push(read), null);
+      }
+      assert.equal(parser.bytesReceived, head.length);
+    }
+    const grown = used() - before;
+    // Ten heads of under 16 KiB each: what they hold is their bytes, plus a constant.
+    // Keeping every read cost ~190 bytes of heap per byte (~30 MiB here).
+    assert.ok(grown < 10 * maxBytes + 512 * 1024, `grew ${grown} bytes`);
+    for (const parser of parsers) assert.ok(parser.bytesHeld <= maxBytes, `${parser.bytesHeld} bytes held`);
+    for (const parser of parsers) {
+      const result = parser.push(Buffer.from('\r\n\x81', 'latin1'));
+      assert.equal(result?.head.headers['x-pad']?.length, maxBytes - 100);
+      assert.deepEqual([...result!.rest], [0x81]);
+    }
+  });
+
+  it('the buffer grows by doubling and never past maxBytes', () => {
+    const parser = new HttpHeadParser<RequestHead>('request', { maxBytes: 5000 });
+    const chunk = Buffer.alloc(700, 0x61);
+    let error: unknown = null;
+    for (let i = 0; i < 10 && error === null; i++) {
+      try {
+        parser.push(chunk);
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(parser.bytesHeld <= 5000);
+    }
+    assert.ok(error instanceof HandshakeError && error.status === 431);
+    assert.equal(parser.bytesReceived, 5000);
+  });
+});
+
 describe('bounds: 431', () => {
   it('a head larger than maxBytes is refused as soon as the bound is crossed, without buffering the rest', () => {
     const parser = new HttpHeadParser<RequestHead>('request', { maxBytes: 16 * 1024 });
@@ -222,5 +401,94 @@ describe('RFC 9110 5.5-5.6: field syntax', () => {
     assert.equal(isFieldValue('text/plain; q=0.5\tand obs-text \xe9'), true);
     for (const bad of ['a\rb', 'a\nb', 'a\x00b', 'a\x7fb', 'a\u0100b'])
       assert.equal(isFieldValue(bad), false);
+  });
+});
+
+describe('properties: chunking never changes the outcome, memory stays bounded', () => {
+  const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
+  const RUNS = IN_CI ? 5_000 : 500;
+  const tokenArb = fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}$/);
+  const valueArb = fc.stringMatching(/^[\x21-\x7e]([\x20-\x7e]{0,30}[\x21-\x7e])?$/);
+  const requestArb = fc.record({
+    leadingEmptyLine: fc.boolean(),
+    method: tokenArb,
+    target: fc.stringMatching(/^\/[\x21-\x7e]{0,40}$/),
+    // (a repeated Host is a 400 of its own: not what this property is about)
+    fields: fc.array(
+      fc.tuple(
+        tokenArb.filter((name) => name.toLowerCase() !== 'host'),
+        valueArb,
+      ),
+      {
+        maxLength: 12,
+      },
+    ),
+    after: fc.uint8Array({ maxLength: 20 }),
+  });
+  /** Cut `bytes` at the given points (sorted, deduplicated, inside it) into chunks. */
+  const cut = (bytes: Buffer, points: number[]) => {
+    const at = [...new Set(points.map((p) => p % (bytes.length + 1)))].sort((a, b) => a - b);
+    const chunks: Buffer[] = [];
+    let start = 0;
+    for (const point of [...at, bytes.length]) {
+      chunks.push(bytes.subarray(start, point));
+      start = point;
+    }
+    return chunks.filter((chunk) => chunk.length > 0);
+  };
+
+  it('a valid request cut anywhere parses as in one piece, and what follows it is kept exactly', () => {
+    fc.assert(
+      fc.property(requestArb, fc.array(fc.nat(), { maxLength: 30 }), (request, points) => {
+        let text = `${request.leadingEmptyLine ? '\r\n' : ''}${request.method} ${request.target} HTTP/1.1\r\n`;
+        for (const [name, value] of request.fields) text += `${name}: ${value}\r\n`;
+        const head = Buffer.from(`${text}\r\n`, 'latin1');
+        const bytes = Buffer.concat([head, request.after]);
+        const whole = new HttpHeadParser<RequestHead>('request').push(bytes);
+        assert.ok(whole !== null);
+        assert.deepEqual([...whole.rest], [...request.after]);
+        const parser = new HttpHeadParser<RequestHead>('request', { maxBytes: 4096 });
+        const chunks = cut(bytes, points);
+        for (let i = 0; i < chunks.length; i++) {
+          const result = parser.push(chunks[i]!);
+          assert.ok(parser.bytesHeld <= 4096);
+          if (result === null) continue;
+          assert.deepEqual(result.head, whole.head);
+          assert.deepEqual([...Buffer.concat([result.rest, ...chunks.slice(i + 1)])], [...request.after]);
+          return;
+        }
+        assert.fail('the head never completed');
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('any bytes, cut anywhere: a head, a HandshakeError or a wait, never more than maxBytes held', () => {
+    const alphabet = fc.constantFrom(...'GET /HTP1.\r\n:ab\x16\x00 '.split(''));
+    fc.assert(
+      fc.property(
+        fc.array(alphabet, { maxLength: 300 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        fc.constantFrom('request' as const, 'response' as const),
+        (chars, points, kind) => {
+          const parser =
+            kind === 'request'
+              ? new HttpHeadParser<RequestHead>('request', { maxBytes: 128 })
+              : new HttpHeadParser<ResponseHead>('response', { maxBytes: 128 });
+          for (const chunk of cut(Buffer.from(chars.join(''), 'latin1'), points)) {
+            try {
+              if (parser.push(chunk) !== null) return;
+            } catch (error) {
+              assert.ok(error instanceof HandshakeError, String(error));
+              assert.ok([0, 400, 431].includes(error.status));
+              return;
+            } finally {
+              assert.ok(parser.bytesHeld <= 128);
+            }
+          }
+        },
+      ),
+      { numRuns: RUNS },
+    );
   });
 });

@@ -1,12 +1,14 @@
 /** The opening handshake of WebSocketServer in standalone mode: statuses, origin, authenticate, subprotocols. */
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   constantTimeEqual,
   HandshakeError,
   isSameOrigin,
   type ServerWebSocket,
-  type WebSocketServer,
+  WebSocketServer,
 } from '../../src/index.js';
 import { ACCEPT, deferred, listen, openWs, RawClient, upgradeRequest } from './helpers.js';
 
@@ -240,7 +242,7 @@ describe('subprotocols', () => {
     const { server, port } = await listen({ handlers: {} });
     try {
       assert.equal(
-        (await ask(port, upgradeRequest('/', { 'Sec-WebSocket-Protocol': 'a,,b' }, port))).status,
+        (await ask(port, upgradeRequest('/', { 'Sec-WebSocket-Protocol': 'a b' }, port))).status,
         400,
       );
     } finally {
@@ -304,6 +306,126 @@ describe('after the upgrade', () => {
       assert.deepEqual({ ...leftovers, owner: null }, { owner: null, dataListeners: 1, closeListeners: 1 });
       assert.equal(server.socketCount, 1);
       client.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/**
+ * HTTP/1.1 request rules (RFC 9112, RFC 9110) on the wire, with a raw TCP client, in
+ * standalone mode (our parser) and attached mode (Node's parser hands us the request).
+ */
+describe('HTTP/1.1 request rules (RFC 9112, RFC 9110)', () => {
+  const modes: Array<[string, () => Promise<{ port: number; close(): Promise<void> }>]> = [
+    [
+      'standalone',
+      async () => {
+        const { server, port } = await listen({ handlers: {} });
+        return { port, close: () => server.close() };
+      },
+    ],
+    [
+      'attached',
+      async () => {
+        const http = createHttpServer();
+        const wss = new WebSocketServer({ server: http, handlers: {} });
+        await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+        return {
+          port: (http.address() as AddressInfo).port,
+          close: async () => {
+            await wss.close();
+            http.closeAllConnections();
+            await new Promise((resolve) => http.close(resolve));
+          },
+        };
+      },
+    ],
+  ];
+  /** A valid request with the request-target `target` and `extra` header lines. */
+  const requestWith = (port: number, target = '/', extra = '') =>
+    upgradeRequest(target, {}, port).replace(/\r\n\r\n$/, `\r\n${extra}\r\n`);
+
+  for (const [mode, start] of modes) {
+    describe(mode, () => {
+      let port = 0;
+      let close: () => Promise<void> = async () => {};
+      before(async () => {
+        ({ port, close } = await start());
+      });
+      after(() => close());
+
+      for (const [name, target] of [
+        ['a NUL', '/a\x00b'],
+        ['a bare CR', '/a\rb'],
+        ['a bare LF', '/a\nb'],
+        ['a DEL', '/a\x7fb'],
+        ['an ESC', '/a\x1bb'],
+      ] as const) {
+        it(`400 and close for ${name} in the request-target`, async () => {
+          const { status } = await ask(port, requestWith(port, target));
+          assert.equal(status, 400);
+        });
+      }
+
+      it('400 and close for a Host like "a b@c/d?e"', async () => {
+        const request = upgradeRequest('/', { Host: 'a b@c/d?e' }, port);
+        assert.equal((await ask(port, request)).status, 400);
+        assert.equal((await ask(port, upgradeRequest('/', { Host: 'user@example.com' }, port))).status, 400);
+      });
+
+      for (const [name, extra] of [
+        ['Content-Length above 0', 'Content-Length: 5\r\n'],
+        ['Transfer-Encoding', 'Transfer-Encoding: chunked\r\n'],
+        ['both Content-Length and Transfer-Encoding', 'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n'],
+      ] as const) {
+        it(`refuses an upgrade request announcing a body: ${name}`, async () => {
+          const { status } = await ask(port, requestWith(port, '/', extra));
+          assert.equal(status, 400);
+        });
+      }
+
+      it('accepts Content-Length: 0', async () => {
+        assert.equal((await ask(port, requestWith(port, '/', 'Content-Length: 0\r\n'))).status, 101);
+      });
+
+      it('417 for an expectation it does not meet', async () => {
+        assert.equal((await ask(port, requestWith(port, '/', 'Expect: x-fancy\r\n'))).status, 417);
+      });
+
+      it('Expect: 100-continue with a body is refused at once (no 100 Continue, no wait for the body)', async () => {
+        const { status, head } = await ask(
+          port,
+          requestWith(port, '/', 'Expect: 100-continue\r\nContent-Length: 9\r\n'),
+        );
+        assert.equal(status, 400);
+        assert.doesNotMatch(head, /100 Continue/);
+      });
+
+      it('Expect: 100-continue without content gets the final answer, 101', async () => {
+        assert.equal((await ask(port, requestWith(port, '/', 'Expect: 100-continue\r\n'))).status, 101);
+      });
+
+      it('ignores empty list elements in Sec-WebSocket-Protocol and Sec-WebSocket-Extensions', async () => {
+        for (const extra of [
+          'Sec-WebSocket-Protocol: chat,\r\n',
+          'Sec-WebSocket-Protocol: chat,,x\r\n',
+          'Sec-WebSocket-Extensions: permessage-deflate,\r\n',
+          'Sec-WebSocket-Extensions: x-a,,permessage-deflate\r\n',
+        ]) {
+          const { status, head } = await ask(port, requestWith(port, '/', extra));
+          assert.equal(status, 101, extra);
+          if (extra.includes('permessage-deflate'))
+            assert.match(head, /Sec-WebSocket-Extensions: permessage-deflate/, extra);
+        }
+      });
+    });
+  }
+
+  it('standalone: skips one empty line before the request line', async () => {
+    const { server, port } = await listen({ handlers: {} });
+    try {
+      assert.equal((await ask(port, `\r\n${upgradeRequest('/', {}, port)}`)).status, 101);
     } finally {
       await server.close();
     }

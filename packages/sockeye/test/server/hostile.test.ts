@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { type ServerWebSocket, WebSocketServer } from '../../src/index.js';
 import {
   clientFrame,
@@ -217,6 +218,78 @@ describe('oversized handshakes', () => {
     } finally {
       await wss.close();
       http.close();
+    }
+  });
+});
+
+describe('wrong-protocol peers', () => {
+  it('a TLS ClientHello on a plain port gets 400 and the connection is closed at once', {
+    timeout: 20_000,
+  }, async () => {
+    // A minute of handshakeTimeout: only closing at once finishes within the test's timeout.
+    const { server, port } = await listen({ handshakeTimeout: 60_000, handlers: {} });
+    try {
+      const client = await RawClient.connect(port);
+      // The first bytes of a TLS 1.2 ClientHello record: handshake (0x16), version 3.1.
+      client.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xf4, 0x01, 0x00, 0x00, 0xf0, 0x03, 0x03]));
+      await client.waitClosed(15_000);
+      assert.match(client.text(), /^HTTP\/1\.1 400 Bad Request\r\n/);
+      assert.match(client.text(), /TLS handshake on a plain-text port/);
+      await until(() => server.socketCount === 0, 'the server to let go');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a real TLS client on a plain port fails at once (OpenSSL reads the 400 as a wrong version)', {
+    timeout: 20_000,
+  }, async () => {
+    const { server, port } = await listen({ handshakeTimeout: 60_000, handlers: {} });
+    try {
+      const code = await new Promise<string | undefined>((resolve) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+        socket.once('error', (error: Error & { code?: string }) => resolve(error.code));
+        socket.once('secureConnect', () => resolve('a TLS session with a plain server?'));
+        // A hang guard, so that a server that holds the ClientHello fails the test and ends.
+        socket.setTimeout(15_000, () => {
+          socket.destroy();
+          resolve('held until the guard');
+        });
+      });
+      // ERR_SSL_WRONG_VERSION_NUMBER with Node 20's OpenSSL; the name may differ in others.
+      assert.match(code ?? '', /^ERR_SSL_/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a request with LF line endings gets 400 at once, not a wait for a CRLF CRLF that never comes', {
+    timeout: 20_000,
+  }, async () => {
+    const { server, port } = await listen({ handshakeTimeout: 60_000, handlers: {} });
+    try {
+      const client = await RawClient.connect(port);
+      client.write(upgradeRequest('/', {}, port).replaceAll('\r\n', '\n'));
+      await client.waitClosed(15_000);
+      assert.match(client.text(), /^HTTP\/1\.1 400 Bad Request\r\n/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('another byte no HTTP/1.x request starts with gets 400 at once too (an SSH banner is fine: it is a token)', {
+    timeout: 20_000,
+  }, async () => {
+    const { server, port } = await listen({ handshakeTimeout: 60_000, handlers: {} });
+    try {
+      for (const first of [0x00, 0x05, 0xff]) {
+        const client = await RawClient.connect(port);
+        client.write(Buffer.from([first, 0x01, 0x02]));
+        await client.waitClosed(15_000);
+        assert.match(client.text(), /^HTTP\/1\.1 400 /);
+      }
+    } finally {
+      await server.close();
     }
   });
 });
