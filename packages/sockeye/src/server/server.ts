@@ -340,16 +340,15 @@ export class WebSocketServer<Data = undefined>
           }
         : null);
     const publishRate = checkRate('publishRate', options.publishRate);
-    this.publishRates =
-      publishRate === null
-        ? null
-        : new BucketTable(
-            publishRate,
-            checkNumber('maxTrackedTopics', options.maxTrackedTopics ?? DEFAULT_MAX_TRACKED_TOPICS, {
-              min: 1,
-              integer: true,
-            }),
-          );
+    const maxTrackedTopics = checkNumber(
+      'maxTrackedTopics',
+      options.maxTrackedTopics ?? DEFAULT_MAX_TRACKED_TOPICS,
+      {
+        min: 1,
+        integer: true,
+      },
+    );
+    this.publishRates = publishRate === null ? null : new BucketTable(publishRate, maxTrackedTopics);
     const periods = [this.handshakeTimeout, this.closeTimeout];
     if (this.pingInterval > 0) periods.push(this.pingInterval, this.pongTimeout);
     if (this.ops !== null) {
@@ -808,6 +807,19 @@ export class WebSocketServer<Data = undefined>
   private acceptSocket(socket: Socket): void {
     socket.on('error', noop);
     const pending = this.track(socket);
+    // When the TCP peer is the client (no PROXY header, not a trusted proxy), the caps
+    // apply from the accept: a handshake that never finishes holds a place too, and a
+    // refused one costs no parser.
+    const gate = this.gate;
+    if (gate !== null && !this.proxyProtocol && !(this.trustedProxies?.has(socket.remoteAddress) ?? false)) {
+      pending.clientAddress = normalizeIp(socket.remoteAddress ?? '');
+      try {
+        this.admit(gate, pending);
+      } catch (error) {
+        this.reject(socket, error as HandshakeError);
+        return;
+      }
+    }
     if (this.proxyProtocol) pending.proxy = new ProxyHeaderParser();
     pending.parser = new HttpHeadParser<RequestHead>('request', {
       maxBytes: this.maxHandshakeBytes,
@@ -874,10 +886,7 @@ export class WebSocketServer<Data = undefined>
   /** The socket of a handshake in progress closed. @internal */
   _handshakeGone(pending: PendingHandshake): void {
     this.pending.delete(pending);
-    if (pending.group !== null) {
-      this.gate?.release(pending.group);
-      pending.group = null;
-    }
+    this.releasePlace(pending);
     this.maybeIdle();
   }
 
@@ -897,7 +906,7 @@ export class WebSocketServer<Data = undefined>
         this.trustedProxies,
       );
       if (this.shuttingDown) throw new HandshakeError(503, 'server shutting down');
-      if (this.gate !== null) this.admit(this.gate, pending);
+      if (this.gate !== null && pending.group === null) this.admit(this.gate, pending);
       if (this.path !== undefined && pathOf(request.url) !== this.path) {
         throw new HandshakeError(404, `no WebSocket endpoint at ${pathOf(request.url)}`);
       }
@@ -943,6 +952,13 @@ export class WebSocketServer<Data = undefined>
       }
       return undefined;
     }
+  }
+
+  /** Give back the place a handshake took under the connection caps (once). */
+  private releasePlace(pending: PendingHandshake): void {
+    if (pending.group === null) return;
+    this.gate?.release(pending.group);
+    pending.group = null;
   }
 
   /** Check the connection caps for this handshake; count it when admitted. */
@@ -1021,7 +1037,12 @@ export class WebSocketServer<Data = undefined>
   private reject(socket: Socket, error: HandshakeError): void {
     if (socket.destroyed) return;
     const owner = (socket as HandshakeSocket)[kSocketOwner];
-    if (owner instanceof PendingHandshake) this.handshakeRefused(owner, error.status, error.message);
+    if (owner instanceof PendingHandshake) {
+      this.handshakeRefused(owner, error.status, error.message);
+      // A refused handshake gives its place back at once (its socket only drains until closed,
+      // within the handshake deadline).
+      this.releasePlace(owner);
+    }
     socket.removeAllListeners('data');
     socket.on('data', noop);
     socket.resume();

@@ -96,6 +96,24 @@ describe('connection caps at the upgrade', () => {
     }
   });
 
+  it('counts handshakes in progress from the TCP accept (silent connections hold their place)', async () => {
+    const { server, port } = await listen({
+      handlers: {},
+      connectionLimits: { maxConnectionsPerAddress: 2 },
+    });
+    try {
+      const silent = [await RawClient.connect(port), await RawClient.connect(port)];
+      await until(() => server.socketCount === 2, 'two accepted sockets');
+      const refused = await answer(port);
+      assert.equal(refused.status, 429);
+      for (const client of silent) client.destroy();
+      await until(() => server.socketCount === 0, 'the silent sockets to be let go');
+      (await rawOpen(port)).destroy();
+    } finally {
+      await server.close({ timeout: 100 });
+    }
+  });
+
   it('releases a place taken by a handshake that failed after the check', async () => {
     const { server, port } = await listen({
       handlers: {},
