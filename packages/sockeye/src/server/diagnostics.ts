@@ -45,12 +45,15 @@ export function nextConnectionId(): number {
 export interface HandshakeDiagnostic {
   /** The server (a `WebSocketServer`). */
   readonly server: object;
+  /** Whether the upgrade was accepted (101) or refused. */
   readonly result: 'accepted' | 'rejected';
   /** 101, or the refusal's HTTP status. */
   readonly status: number;
   /** Why it was refused ('' when accepted). */
   readonly reason: string;
+  /** The real client address ('' when the connection closed before it was known). */
   readonly clientAddress: string;
+  /** The request's path without the query ('' when refused before the request was read). */
   readonly path: string;
   /** The new connection (accepted only). */
   readonly connection: ConnectionIdentity | null;
@@ -58,16 +61,21 @@ export interface HandshakeDiagnostic {
 
 /** `sockeye:open`: a connection opened (after the 101). */
 export interface OpenDiagnostic {
+  /** The server (a `WebSocketServer`). */
   readonly server: object;
+  /** The new connection. */
   readonly connection: ConnectionIdentity;
 }
 
 /** `sockeye:close`: a connection closed. */
 export interface CloseDiagnostic {
+  /** The server (a `WebSocketServer`). */
   readonly server: object;
+  /** The connection that closed. */
   readonly connection: ConnectionIdentity;
   /** The code the `close` handler gets: the peer's, 1005, 1006, or the one we failed with. */
   readonly code: number;
+  /** The reason that goes with `code`. */
   readonly reason: string;
   /** The code we sent in our close frame (0: we sent none). */
   readonly sentCode: number;
@@ -79,8 +87,11 @@ export interface CloseDiagnostic {
 
 /** `sockeye:backpressure`: the connection's output passed `highWaterMark` (reading paused) or drained. */
 export interface BackpressureDiagnostic {
+  /** The server (a `WebSocketServer`). */
   readonly server: object;
+  /** The connection whose output piled up or drained. */
   readonly connection: ConnectionIdentity;
+  /** `reached`: reading from the peer paused; `drained`: resumed. */
   readonly state: 'reached' | 'drained';
   /** The connection's `bufferedAmount` then. */
   readonly bufferedAmount: number;
@@ -88,12 +99,15 @@ export interface BackpressureDiagnostic {
 
 /** `sockeye:limit`: a limit was hit. */
 export interface LimitDiagnostic extends LimitHit {
+  /** The server (a `WebSocketServer`). */
   readonly server: object;
 }
 
 /** `sockeye:publish`: a topic publish was delivered to this server's subscribers. */
 export interface PublishDiagnostic {
+  /** The server (a `WebSocketServer`). */
   readonly server: object;
+  /** The topic published to. */
   readonly topic: string;
   /** Payload bytes. */
   readonly bytes: number;
@@ -107,11 +121,15 @@ export interface PublishDiagnostic {
 
 /** `sockeye:message`: a message in or out (published only while the channel has subscribers). */
 export interface MessageDiagnostic {
+  /** The server (a `WebSocketServer`). */
   readonly server: object;
+  /** The connection the message crossed. */
   readonly connection: ConnectionIdentity;
+  /** `in`: from the peer (before the `message` handler); `out`: queued for it. */
   readonly direction: 'in' | 'out';
   /** Payload bytes (before compression). */
   readonly bytes: number;
+  /** A binary message (false: text). */
   readonly isBinary: boolean;
 }
 

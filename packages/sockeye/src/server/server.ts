@@ -135,6 +135,8 @@ class PendingHandshake {
   path = '';
   /** The address group admitted by the connection caps (to release when the handshake fails). */
   group: string | null = null;
+  /** The handshake was refused (and reported as such). */
+  refused = false;
   constructor(
     readonly server: WebSocketServer<unknown>,
     readonly socket: Socket,
@@ -759,6 +761,7 @@ export class WebSocketServer<Data = undefined>
 
   /** A handshake was refused (status 0: the socket was closed without an answer). */
   private handshakeRefused(pending: PendingHandshake, status: number, reason: string): void {
+    pending.refused = true;
     this.counters.handshake(status);
     if (!channels.handshake.hasSubscribers) return;
     const message: HandshakeDiagnostic = {
@@ -1114,6 +1117,7 @@ export class WebSocketServer<Data = undefined>
     const now = Date.now();
     for (const handshake of this.pending) {
       if (now >= handshake.deadline) {
+        if (!handshake.refused) this.handshakeRefused(handshake, 0, 'handshake timeout');
         this.pending.delete(handshake);
         handshake.socket.destroy();
       }

@@ -81,6 +81,24 @@ describe('diagnostics channels', () => {
     }
   });
 
+  it('report a handshake that timed out as refused with status 0', async () => {
+    const { server, port } = await listen({ handlers: {}, handshakeTimeout: 100 });
+    try {
+      const seen = await collect<HandshakeDiagnostic>('sockeye:handshake', server, async (seen) => {
+        const silent = await RawClient.connect(port);
+        await silent.waitClosed();
+        await until(() => seen.length === 1, 'the timeout');
+      });
+      assert.deepEqual(
+        seen.map((h) => [h.result, h.status, h.reason, h.clientAddress]),
+        [['rejected', 0, 'handshake timeout', '127.0.0.1']],
+      );
+      assert.deepEqual(server.stats().handshakes.byStatus, { '0': 1 });
+    } finally {
+      await server.close({ timeout: 100 });
+    }
+  });
+
   it('report a close we started and an abnormal one, codes both ways', async () => {
     const { server, port } = await listen({
       handlers: {
