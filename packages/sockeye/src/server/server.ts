@@ -756,7 +756,13 @@ export class WebSocketServer<Data = undefined>
       const message: LimitDiagnostic = { ...hit, server: this };
       channels.limit.publish(message);
     }
-    if (this.listenerCount('limit') > 0) this.emit('limit', hit);
+    if (this.listenerCount('limit') === 0) return;
+    try {
+      this.emit('limit', hit);
+    } catch (error) {
+      // A listener's bug must not fail the sweep or the connection that hit the limit.
+      this.reportServerError(error);
+    }
   }
 
   /** A handshake was refused (status 0: the socket was closed without an answer). */

@@ -199,6 +199,31 @@ describe('message rates per connection', () => {
     }
   });
 
+  it('survives a limit listener that throws (reported as an error, the limit still applied)', async () => {
+    const configurations = [
+      { options: { messageLimits: { messages: { perSecond: 0.001, burst: 1 } } }, code: 1008 },
+      { options: { maxLifetime: 100, lifetimeJitter: 0 }, code: 1001 }, // hit in the sweep
+    ];
+    for (const { options, code } of configurations) {
+      const { server, port } = await listen({ handlers: echo, ...options });
+      const errors: unknown[] = [];
+      server.on('error', (error) => errors.push(error));
+      server.on('limit', () => {
+        throw new Error('listener bug');
+      });
+      try {
+        const client = await rawOpen(port);
+        client.write(Buffer.concat([clientFrame(0x1, 'a'), clientFrame(0x1, 'b')]));
+        assert.equal((await closeFrame(client)).code, code);
+        assert.equal(errors.length, 1);
+        assert.match(String(errors[0]), /listener bug/);
+        client.destroy();
+      } finally {
+        await server.close({ timeout: 100 });
+      }
+    }
+  });
+
   it('closes with 1008 past the byte rate', async () => {
     const { server, port } = await listen({
       handlers: echo,
