@@ -679,6 +679,7 @@ export class WebSocketServer<Data = undefined>
     this.counters.messagesIn++;
     const exceeded = ops.check(size, Date.now());
     if (exceeded === null) return true;
+    if (ws.readyState !== 'open') return false; // closing already (for this limit, likely): drop quietly
     const close = this.ops!.policy === 'close';
     this.limitHit({
       kind: exceeded,

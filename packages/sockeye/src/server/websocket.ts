@@ -469,7 +469,8 @@ export class ServerWebSocket<Data = undefined> {
   /** @internal */
   _onMessage(data: Buffer, isText: boolean): void {
     if (this.failed || this.connection.state === 'closed') return;
-    // Limits and counts: one field test when none is configured.
+    // Limits and counts: one field test when none is configured; the message channel, one
+    // property read while nobody subscribes.
     const ops = this._ops;
     if (ops !== null && !this.host.admitMessage(this, ops, data.length)) return;
     if (channels.message.hasSubscribers) this.host.observeMessage(this, 'in', data.length, !isText);

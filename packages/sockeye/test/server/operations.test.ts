@@ -193,6 +193,8 @@ describe('message rates per connection', () => {
       client.write(Buffer.concat(['a', 'b', 'c', 'd'].map((text) => clientFrame(0x1, text))));
       assert.deepEqual(await closeFrame(client), { code: 1008, reason: 'message-rate limit exceeded' });
       assert.deepEqual(received, ['a', 'b']);
+      // One hit: what arrives after the close is dropped quietly.
+      assert.equal(server.stats().limits['message-rate'], 1);
       client.destroy();
     } finally {
       await server.close({ timeout: 100 });
