@@ -137,6 +137,8 @@ class PendingHandshake {
   group: string | null = null;
   /** The handshake was refused (and reported as such). */
   refused = false;
+  /** Standalone `wss://` with `proxyProtocol`: TLS starts after the PROXY header, on this. */
+  tlsWrap: ((socket: Socket) => TLSSocket) | null = null;
   constructor(
     readonly server: WebSocketServer<unknown>,
     readonly socket: Socket,
@@ -324,9 +326,6 @@ export class WebSocketServer<Data = undefined>
     if (this.proxyProtocol && options.port === undefined) {
       throw new TypeError('the proxyProtocol option is for standalone mode (port)');
     }
-    if (this.proxyProtocol && options.tls !== undefined) {
-      throw new TypeError('proxyProtocol with tls is not supported: terminate TLS at the proxy');
-    }
     const countMessages = options.countMessages ?? false;
     if (typeof countMessages !== 'boolean') throw new TypeError('countMessages must be a boolean');
     this.ops =
@@ -365,9 +364,11 @@ export class WebSocketServer<Data = undefined>
     }
     if (options.port !== undefined) {
       const wrap = options.tls === undefined ? null : tlsWrapper(options.tls);
-      const netServer = createServer({ noDelay: true }, (socket) =>
-        this.acceptSocket(wrap === null ? socket : wrap(socket)),
-      );
+      const netServer = createServer({ noDelay: true }, (socket) => {
+        // The PROXY header comes before TLS: read it on the TCP socket, then wrap.
+        if (wrap !== null && this.proxyProtocol) this.acceptSocket(socket, wrap);
+        else this.acceptSocket(wrap === null ? socket : wrap(socket));
+      });
       this.netServer = netServer;
       netServer.on('error', (error) => {
         this.listenError = error;
@@ -814,9 +815,10 @@ export class WebSocketServer<Data = undefined>
   // ---- the opening handshake ----
 
   /** Standalone mode: a new TCP connection. Parse its handshake, bounded in bytes and time. */
-  private acceptSocket(socket: Socket): void {
+  private acceptSocket(socket: Socket, tlsWrap: ((socket: Socket) => TLSSocket) | null = null): void {
     socket.on('error', noop);
     const pending = this.track(socket);
+    pending.tlsWrap = tlsWrap;
     // When the TCP peer is the client (no PROXY header, not a trusted proxy), the caps
     // apply from the accept: a handshake that never finishes holds a place too, and a
     // refused one costs no parser.
@@ -866,7 +868,12 @@ export class WebSocketServer<Data = undefined>
     const socket = pending.socket;
     if (pending.proxy !== null) {
       const rest = this.proxyHeader(pending, pending.proxy, chunk);
-      if (rest === null || rest.length === 0) return;
+      if (rest === null) return;
+      if (pending.tlsWrap !== null) {
+        this.startTls(pending, pending.tlsWrap, rest);
+        return;
+      }
+      if (rest.length === 0) return;
       chunk = rest;
     }
     const parser = pending.parser;
@@ -891,6 +898,27 @@ export class WebSocketServer<Data = undefined>
       undefined,
       pending,
     );
+  }
+
+  /**
+   * Standalone `wss://` with `proxyProtocol`: the PROXY header is read; hand the TCP
+   * socket (with what followed the header put back) to TLS, and go on with the request on
+   * the TLS socket, under the same deadline.
+   */
+  private startTls(pending: PendingHandshake, wrap: (socket: Socket) => TLSSocket, rest: Buffer): void {
+    const socket = pending.socket;
+    socket.off('data', onHandshakeData);
+    socket.pause();
+    if (rest.length > 0) socket.unshift(rest);
+    this.release(pending);
+    const secure = wrap(socket);
+    secure.on('error', noop);
+    // Whatever ends the TLS socket (a failed TLS handshake, the deadline) ends the TCP one.
+    secure.once('close', () => socket.destroy());
+    const next = this.track(secure, pending.deadline);
+    next.proxiedAddress = pending.proxiedAddress;
+    next.parser = pending.parser;
+    secure.on('data', onHandshakeData);
   }
 
   /** The socket of a handshake in progress closed. @internal */
@@ -1081,12 +1109,8 @@ export class WebSocketServer<Data = undefined>
 
   // ---- the sweep: one timer for every deadline ----
 
-  private track(socket: Socket): PendingHandshake {
-    const pending = new PendingHandshake(
-      this as WebSocketServer<unknown>,
-      socket,
-      Date.now() + this.handshakeTimeout,
-    );
+  private track(socket: Socket, deadline = Date.now() + this.handshakeTimeout): PendingHandshake {
+    const pending = new PendingHandshake(this as WebSocketServer<unknown>, socket, deadline);
     (socket as HandshakeSocket)[kSocketOwner] = pending;
     this.pending.add(pending);
     socket.on('close', onHandshakeClose);

@@ -309,7 +309,8 @@ export interface WebSocketServerOptions<Data> {
    * Standalone mode: every connection starts with a PROXY protocol header (v1 or v2, as
    * HAProxy and cloud load balancers send it), which gives the client address. A
    * connection without a valid one is closed without an answer. Only for a port the
-   * proxy alone can reach; not with `tls` (terminate TLS at the proxy).
+   * proxy alone can reach. With `tls`, the header comes first and TLS after it (a proxy
+   * passing TLS through).
    * @defaultValue false
    */
   proxyProtocol?: boolean;

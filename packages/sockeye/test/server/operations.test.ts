@@ -5,9 +5,21 @@
  * Nothing here asserts a duration: timeouts only guard against hangs.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
+import { opensslMissing, selfSignedCertificate } from '../../../../scripts/lib/tls.js';
 import { type LimitHit, type ServerWebSocket, WebSocketServer } from '../../src/index.js';
-import { clientFrame, closePayload, listen, RawClient, rawOpen, until, upgradeRequest } from './helpers.js';
+import {
+  clientFrame,
+  closePayload,
+  deferred,
+  listen,
+  RawClient,
+  rawOpen,
+  until,
+  upgradeRequest,
+} from './helpers.js';
 import { proxyV2, v2Inet } from './ops-helpers.js';
 
 /** Send an upgrade request (with extra headers) and return the response's status and head. */
@@ -173,6 +185,7 @@ describe('connection caps at the upgrade', () => {
     assert.throws(make({ publishRate: { perSecond: 1, burst: 0 } }), /publishRate.burst/);
     assert.throws(make({ trustProxy: ['nope'] }), /trustProxy/);
     assert.throws(make({ proxyProtocol: true }), /standalone/);
+    assert.throws(make({ proxyProtocol: 'v1' }), /proxyProtocol must be a boolean/);
     assert.throws(make({ countMessages: 'yes' }), /countMessages/);
   });
 });
@@ -416,6 +429,45 @@ describe('the real client address', () => {
       await until(() => addresses.length === 3, 'three opens');
       assert.deepEqual(addresses, ['198.51.100.7', '192.0.2.99', '127.0.0.1']);
       for (const client of [v1.client, v2.client, local.client, split]) client.destroy();
+    } finally {
+      await server.close({ timeout: 100 });
+    }
+  });
+
+  it('reads the PROXY header before TLS with tls and proxyProtocol (wss:// passed through)', {
+    skip: opensslMissing(),
+  }, async () => {
+    const { key, cert } = selfSignedCertificate();
+    const seen = deferred<{ address: string; secure: boolean }>();
+    const { server, port } = await listen({
+      tls: { key, cert },
+      proxyProtocol: true,
+      authenticate(request): undefined {
+        seen.resolve({ address: request.clientAddress, secure: request.secure });
+      },
+      handlers: echo,
+    });
+    try {
+      const raw = connect({ port, host: '127.0.0.1' });
+      await new Promise((resolve) => raw.once('connect', resolve));
+      // The header and the ClientHello in one segment: what follows the header is kept for TLS.
+      raw.cork();
+      raw.write(proxyV2(1, 0x11, v2Inet([203, 0, 113, 50], 4444)));
+      const secure = tlsConnect({ socket: raw, rejectUnauthorized: false });
+      setImmediate(() => raw.uncork());
+      await new Promise((resolve, reject) => {
+        secure.once('secureConnect', resolve);
+        secure.once('error', reject);
+      });
+      let received = '';
+      secure.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+      });
+      secure.write(upgradeRequest('/', {}, port));
+      await until(() => received.includes('\r\n\r\n'), 'the response');
+      assert.match(received, /^HTTP\/1\.1 101 /);
+      assert.deepEqual(await seen.promise, { address: '203.0.113.50', secure: true });
+      secure.destroy();
     } finally {
       await server.close({ timeout: 100 });
     }
