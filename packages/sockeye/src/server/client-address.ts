@@ -112,7 +112,10 @@ export function formatIp(bytes: IpBytes): string {
  */
 export function normalizeIp(text: string): string {
   const bytes = parseIp(text);
-  return bytes === null ? text : formatIp(bytes);
+  if (bytes === null) return text;
+  const formatted = formatIp(bytes);
+  // The same text: keep the one given (the socket's cached peer address), not a copy per connection.
+  return formatted === text ? text : formatted;
 }
 
 /**

@@ -937,7 +937,9 @@ export class WebSocketServer<Data = undefined>
     pending: PendingHandshake,
   ): Promise<ServerWebSocket<Data> | undefined> {
     try {
-      pending.path = pathOf(request.url);
+      const path = pathOf(request.url);
+      // The server's own string when it is the one path served (nothing kept per connection).
+      pending.path = path === this.path ? this.path : path;
       pending.clientAddress = resolveClientAddress(
         pending.proxiedAddress ?? socket.remoteAddress,
         request.headers,
