@@ -18,7 +18,7 @@ export const DEMO_LIMITS: {
     maxConnections: 2_000,
     // 429 past it: a browser opens a few per page; many tabs still fit.
     maxConnectionsPerAddress: 100,
-    handshakeRate: { perSecond: 20, burst: 100 },
+    handshakeRate: { perSecond: 20, burst: 200 },
   },
   // Close with 1008 past it: typing and clicking never come near.
   messageLimits: { messages: { perSecond: 100, burst: 500 }, bytes: { perSecond: 1 << 20, burst: 4 << 20 } },
