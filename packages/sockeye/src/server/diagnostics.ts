@@ -173,7 +173,7 @@ export interface ServerStats {
    * counts nothing.
    */
   readonly messages: { readonly in: number; readonly out: number };
-  /** Bytes on the wire both ways (TCP payload: frames and handshakes), closed connections included. */
+  /** Bytes on the wire both ways of the WebSocket connections (TCP payload, their handshakes included), closed ones too. */
   readonly bytes: { readonly in: number; readonly out: number };
   /** Connections closed, by the close code their `close` handler got. */
   readonly closeCodes: Readonly<Record<string, number>>;
