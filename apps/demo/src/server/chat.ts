@@ -21,6 +21,7 @@ import {
   MAX_CLIENT_MESSAGE_LENGTH,
   parseClientMessage,
 } from '../shared/chat.js';
+import { DEMO_LIMITS } from './limits.js';
 import { RoomBroker } from './room-broker.js';
 
 /** The room's topic: what its members' sockets subscribe to. */
@@ -60,6 +61,7 @@ export class ChatService {
   constructor(broker: Broker = new InProcessBroker()) {
     this.broker = new RoomBroker(broker);
     this.server = new WebSocketServer<Member>({
+      ...DEMO_LIMITS,
       noServer: true,
       broker: this.broker,
       // UTF-16 code units of JSON at most: 4 bytes of UTF-8 each at worst.
@@ -125,6 +127,11 @@ export class ChatService {
   }
 
   /** Close every socket and the broker. */
+  /** The chat's WebSocket server (for the admin page). */
+  get webSocketServer(): WebSocketServer<Member> {
+    return this.server;
+  }
+
   async close(): Promise<void> {
     await this.server.close();
   }

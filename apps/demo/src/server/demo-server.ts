@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { buildRejectResponse, HandshakeError } from 'sockeye/protocol';
 import type { Broker } from 'sockeye/pubsub';
 import { CHAT_PATH, ECHO_PATH, INSPECTOR_FEED_PATH } from '../shared/routes.js';
+import { AdminService } from './admin.js';
 import { ChatService } from './chat.js';
 import { EchoService } from './echo.js';
 import { serveStatic } from './static-files.js';
@@ -25,6 +26,12 @@ export interface DemoServerOptions {
    * @defaultValue an in-process broker: the room is this server's alone
    */
   broker?: Broker;
+  /**
+   * Turns on the admin page (`/admin`): its data (`/admin/stats`) is served only to
+   * `Authorization: Bearer <adminToken>`. At least 16 characters.
+   * @defaultValue none: no admin page (404)
+   */
+  adminToken?: string;
 }
 
 /** A running demo server. */
@@ -39,13 +46,28 @@ export interface DemoServer {
 
 /**
  * Start the demo server.
- * @throws the `listen` error (`EADDRINUSE` when the port is taken) after cleaning up
+ * @throws the `listen` error (`EADDRINUSE` when the port is taken) after cleaning up;
+ *   RangeError for an `adminToken` shorter than 16 characters
  */
 export async function startDemoServer(options: DemoServerOptions): Promise<DemoServer> {
   const host = options.host ?? '127.0.0.1';
+  if (options.adminToken !== undefined && options.adminToken.length < 16) {
+    throw new RangeError('adminToken must have at least 16 characters');
+  }
   const echo = new EchoService();
   const chat = new ChatService(options.broker);
-  const http: Server = createServer(serveStatic(options.publicDir));
+  const admin =
+    options.adminToken === undefined
+      ? null
+      : new AdminService(options.adminToken, () => ({
+          ...echo.servers(),
+          chat: chat.webSocketServer,
+        }));
+  const files = serveStatic(options.publicDir);
+  const http: Server = createServer((request, response) => {
+    if (admin?.handle(request, response)) return;
+    return files(request, response);
+  });
   http.on('upgrade', (request, duplex, head) => {
     // An HTTP server's upgrade socket is a net.Socket (a TLS one for HTTPS).
     const socket = duplex as Socket;
@@ -59,6 +81,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     }
   });
   const close = async () => {
+    admin?.close();
     await Promise.all([echo.close(), chat.close()]);
     await new Promise<void>((resolve) => {
       http.close(() => resolve());
@@ -75,6 +98,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
       });
     });
   } catch (error) {
+    admin?.close();
     await Promise.all([echo.close(), chat.close()]);
     throw error;
   }

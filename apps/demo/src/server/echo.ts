@@ -15,9 +15,15 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { PERMESSAGE_DEFLATE, RSV1_BIT } from 'sockeye/protocol';
-import { type ServerWebSocket, type UpgradeRequestContext, WebSocketServer } from 'sockeye/server';
+import {
+  type ServerStats,
+  type ServerWebSocket,
+  type UpgradeRequestContext,
+  WebSocketServer,
+} from 'sockeye/server';
 import type { FrameRecord, InspectorMessage } from '../shared/inspector.js';
 import { FrameRecorder, recordHead } from './frame-record.js';
+import { DEMO_LIMITS } from './limits.js';
 
 /** Most bytes a feed may have waiting for a slow page before records are dropped. */
 const FEED_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -64,6 +70,7 @@ export class EchoService {
 
   constructor() {
     this.feeds = new WebSocketServer<FeedData>({
+      ...DEMO_LIMITS,
       noServer: true,
       maxPayload: 1024,
       maxBufferedBytes: FEED_MAX_BUFFERED_BYTES,
@@ -79,12 +86,14 @@ export class EchoService {
       },
     });
     this.plain = new WebSocketServer<undefined>({
+      ...DEMO_LIMITS,
       noServer: true,
       decodeText: false,
       selectProtocol: selectFirst,
       handlers: { message: (ws, data, isBinary) => ws.send(data, isBinary) },
     });
     this.inspected = new WebSocketServer<Inspection>({
+      ...DEMO_LIMITS,
       noServer: true,
       decodeText: false,
       // The inspector shows payloads as they cross the wire, masked and unmasked: keep
@@ -154,6 +163,11 @@ export class EchoService {
   }
 
   /** Close every socket. */
+  /** The WebSocket servers, by name (for the admin page). */
+  servers(): Record<string, { stats(): ServerStats }> {
+    return { echo: this.plain, inspector: this.inspected, 'inspector feed': this.feeds };
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.inspected.close(), this.plain.close(), this.feeds.close()]);
   }

@@ -5,7 +5,8 @@
  *
  * The port comes from `--port`, else `PORT`, else 8080. A port that is taken is one
  * clear line and exit code 1. With `REDIS_URL=redis://host:port`, the chat room is shared
- * with every demo server on that Redis (a `RedisBroker` from `@sockeye/redis`).
+ * with every demo server on that Redis (a `RedisBroker` from `@sockeye/redis`). With
+ * `SOCKEYE_ADMIN_TOKEN` (16 characters or more), the admin page is on at `/admin`.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,12 +44,16 @@ if (redisUrl !== undefined && redisUrl !== '') {
 }
 
 try {
-  const server = await startDemoServer({ publicDir, port, host, broker });
+  const adminToken = process.env.SOCKEYE_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 16)
+    fail('SOCKEYE_ADMIN_TOKEN must have at least 16 characters');
+  const server = await startDemoServer({ publicDir, port, host, broker, adminToken });
   console.log(`sockeye demo listening on ${server.origin}`);
   if (redisUrl) console.log(`  chat shared through Redis at ${redisUrl}`);
   console.log(`  ${server.origin}/echo.html       echo: text, Blob, ArrayBuffer`);
   console.log(`  ${server.origin}/inspector.html  frame inspector`);
   console.log(`  ${server.origin}/chat.html       chat`);
+  if (adminToken !== undefined) console.log(`  ${server.origin}/admin           admin (SOCKEYE_ADMIN_TOKEN)`);
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {

@@ -20,7 +20,8 @@ Options:
       --tls-key FILE  ... and its private key (PEM)
 
 It selects the first subprotocol a client offers and accepts any Origin (a development
-tool: do not expose it). Connections and closes are logged on stderr. Ctrl-C closes
+tool: do not expose it). It holds at most 20,000 connections (more are answered 503,
+and logged). Connections and closes are logged on stderr. Ctrl-C closes
 every connection (1001) and exits.
 
 Examples:
@@ -32,6 +33,9 @@ Examples:
 
 Exit code: 0 after Ctrl-C, 1 when it cannot listen (port taken, bad certificate),
 2 for bad arguments.`;
+
+/** Most connections `serve` holds (503 past it). */
+const SERVE_MAX_CONNECTIONS = 20_000;
 
 /** The topic every client subscribes to with --broadcast. */
 const BROADCAST_TOPIC = 'all';
@@ -80,6 +84,8 @@ async function run(args: string[], io: Io): Promise<number> {
   const server: WebSocketServer<undefined> = new WebSocketServer<undefined>({
     ...(https === undefined ? { port, host } : { server: https }),
     origins: '*',
+    // Room for `sockeye bench -c 10000` from this machine; past it, 503 rather than EMFILE.
+    connectionLimits: { maxConnections: SERVE_MAX_CONNECTIONS },
     selectProtocol: (offered) => offered[0],
     decodeText: false,
     handlers: {
@@ -125,6 +131,7 @@ async function run(args: string[], io: Io): Promise<number> {
     );
     return 1;
   }
+  server.on('limit', (hit) => io.err(`! ${hit.clientAddress ?? '?'} refused: ${hit.kind}`));
   server.on('error', (error: unknown) =>
     io.err(`sockeye: ${error instanceof Error ? error.message : String(error)}`),
   );

@@ -4,7 +4,37 @@
  * @packageDocumentation
  */
 export { constantTimeEqual } from './auth.js';
+export { AddressSet, addressGroup, normalizeIp, resolveClientAddress } from './client-address.js';
+export {
+  type BackpressureDiagnostic,
+  type CloseDiagnostic,
+  type ConnectionIdentity,
+  channels as diagnosticChannels,
+  type HandshakeDiagnostic,
+  type LimitDiagnostic,
+  type MessageDiagnostic,
+  type OpenDiagnostic,
+  type PublishDiagnostic,
+  type ServerStats,
+} from './diagnostics.js';
+export {
+  type ConnectionLimitOptions,
+  type LimitHit,
+  type LimitKind,
+  type MessageLimitOptions,
+  type MessageLimitPolicy,
+  type RateLimit,
+  TokenBucket,
+} from './limits.js';
 export { isOriginAllowed, isSameOrigin, type OriginPolicy } from './origin.js';
+export {
+  PROXY_V1_MAX_BYTES,
+  type ProxyHeader,
+  ProxyHeaderParser,
+  ProxyProtocolError,
+  type ProxyProtocolRule,
+  type ProxySource,
+} from './proxy-protocol.js';
 export {
   SERVER_DEFLATE_DEFAULTS,
   type ServerCloseOptions,

@@ -8,6 +8,7 @@ import {
   buildFrame,
   buildRejectResponse,
   CloseCode,
+  type CloseInfo,
   FIN_BIT,
   HandshakeError,
   type HeaderMap,
@@ -31,7 +32,33 @@ import {
   InProcessBroker,
   TopicRegistry,
 } from '../pubsub/index.js';
+import { AddressSet, normalizeIp, resolveClientAddress } from './client-address.js';
+import {
+  type CloseDiagnostic,
+  ConnectionInfo,
+  channels,
+  type HandshakeDiagnostic,
+  type LimitDiagnostic,
+  type MessageDiagnostic,
+  nextConnectionId,
+  type PublishDiagnostic,
+  type ServerStats,
+  StatsCounters,
+} from './diagnostics.js';
+import {
+  BucketTable,
+  ConnectionGate,
+  ConnectionOps,
+  checkNumber,
+  checkRate,
+  DEFAULT_MAX_TRACKED_TOPICS,
+  type LimitHit,
+  type LimitKind,
+  type OpsSettings,
+  opsSettings,
+} from './limits.js';
 import { isOriginAllowed, type OriginPolicy } from './origin.js';
+import { ProxyHeaderParser, ProxyProtocolError } from './proxy-protocol.js';
 import {
   type PublishData,
   type PublishOptions,
@@ -68,6 +95,11 @@ export interface WebSocketServerEvents {
   brokerError: [error: BrokerError];
   /** The broker went `up`, `down` (its transport is away: publishes are lost) or `closed`. */
   brokerStatus: [status: BrokerStatus];
+  /**
+   * A configured limit was hit (a connection cap, a rate, a lifetime): what, for whom, and
+   * what was done. Also published on the `sockeye:limit` diagnostics channel.
+   */
+  limit: [hit: LimitHit];
 }
 
 /** Options of {@link WebSocketServer.close}. */
@@ -93,6 +125,20 @@ export interface ServerCloseOptions {
 class PendingHandshake {
   /** Standalone mode: the request head being collected. */
   parser: HttpHeadParser<RequestHead> | null = null;
+  /** Standalone mode with `proxyProtocol`: the PROXY header being read (before the request). */
+  proxy: ProxyHeaderParser | null = null;
+  /** The client address a PROXY header gave (undefined: the TCP peer's). */
+  proxiedAddress: string | undefined = undefined;
+  /** The real client address, once the request is read. */
+  clientAddress = '';
+  /** The request's path, once read. */
+  path = '';
+  /** The address group admitted by the connection caps (to release when the handshake fails). */
+  group: string | null = null;
+  /** The handshake was refused (and reported as such). */
+  refused = false;
+  /** Standalone `wss://` with `proxyProtocol`: TLS starts after the PROXY header, on this. */
+  tlsWrap: ((socket: Socket) => TLSSocket) | null = null;
   constructor(
     readonly server: WebSocketServer<unknown>,
     readonly socket: Socket,
@@ -216,6 +262,16 @@ export class WebSocketServer<Data = undefined>
   private listenWaiters = 0;
   /** Events already turned into a process warning for want of a listener. */
   private readonly warned = new Set<'lost' | 'brokerError'>();
+  /** Connection caps and handshake rates (null: none configured). */
+  private readonly gate: ConnectionGate | null;
+  /** Proxies whose `Forwarded` / `X-Forwarded-For` is believed (null: none). */
+  private readonly trustedProxies: AddressSet | null;
+  private readonly proxyProtocol: boolean;
+  /** Per-connection limits, lifetime, idle timeout (null: none, and connections get no ConnectionOps). */
+  private readonly ops: OpsSettings | null;
+  /** Publish rate by topic (null: no limit). */
+  private readonly publishRates: BucketTable | null;
+  private readonly counters = new StatsCounters();
 
   /**
    * @throws TypeError unless exactly one of `port`, `server` and `noServer` is given, or
@@ -256,14 +312,50 @@ export class WebSocketServer<Data = undefined>
     this.topicRegistry = new TopicRegistry(this.broker, options.topics);
     this.broker.attach({
       onMessage: (message: BrokerMessage) => {
-        this.deliver(message.topic, message.data, !message.isBinary, null);
+        this.deliverObserved(message.topic, message.data, !message.isBinary, null);
       },
       onLost: (loss: BrokerLoss) => this.brokerEvent('lost', loss),
       onError: (error: BrokerError) => this.brokerEvent('brokerError', error),
       onStatus: (status: BrokerStatus) => this.emit('brokerStatus', status),
     });
+    this.gate = options.connectionLimits === undefined ? null : new ConnectionGate(options.connectionLimits);
+    this.trustedProxies =
+      options.trustProxy === undefined ? null : new AddressSet(options.trustProxy, 'trustProxy');
+    this.proxyProtocol = options.proxyProtocol ?? false;
+    if (typeof this.proxyProtocol !== 'boolean') throw new TypeError('proxyProtocol must be a boolean');
+    if (this.proxyProtocol && options.port === undefined) {
+      throw new TypeError('the proxyProtocol option is for standalone mode (port)');
+    }
+    const countMessages = options.countMessages ?? false;
+    if (typeof countMessages !== 'boolean') throw new TypeError('countMessages must be a boolean');
+    this.ops =
+      opsSettings(options) ??
+      (countMessages
+        ? {
+            messageRate: null,
+            byteRate: null,
+            policy: 'close',
+            maxLifetime: 0,
+            lifetimeJitter: 0,
+            idleTimeout: 0,
+          }
+        : null);
+    const publishRate = checkRate('publishRate', options.publishRate);
+    const maxTrackedTopics = checkNumber(
+      'maxTrackedTopics',
+      options.maxTrackedTopics ?? DEFAULT_MAX_TRACKED_TOPICS,
+      {
+        min: 1,
+        integer: true,
+      },
+    );
+    this.publishRates = publishRate === null ? null : new BucketTable(publishRate, maxTrackedTopics);
     const periods = [this.handshakeTimeout, this.closeTimeout];
     if (this.pingInterval > 0) periods.push(this.pingInterval, this.pongTimeout);
+    if (this.ops !== null) {
+      if (this.ops.idleTimeout > 0) periods.push(this.ops.idleTimeout);
+      if (this.ops.maxLifetime > 0) periods.push(this.ops.maxLifetime - this.ops.lifetimeJitter);
+    }
     // A deadline fires at most a quarter of its period late.
     this.sweepMs = Math.max(MIN_SWEEP_MS, Math.min(MAX_SWEEP_MS, Math.floor(Math.min(...periods) / 4)));
 
@@ -272,9 +364,11 @@ export class WebSocketServer<Data = undefined>
     }
     if (options.port !== undefined) {
       const wrap = options.tls === undefined ? null : tlsWrapper(options.tls);
-      const netServer = createServer({ noDelay: true }, (socket) =>
-        this.acceptSocket(wrap === null ? socket : wrap(socket)),
-      );
+      const netServer = createServer({ noDelay: true }, (socket) => {
+        // The PROXY header comes before TLS: read it on the TCP socket, then wrap.
+        if (wrap !== null && this.proxyProtocol) this.acceptSocket(socket, wrap);
+        else this.acceptSocket(wrap === null ? socket : wrap(socket));
+      });
       this.netServer = netServer;
       netServer.on('error', (error) => {
         this.listenError = error;
@@ -365,11 +459,43 @@ export class WebSocketServer<Data = undefined>
     options: PublishOptions | undefined,
   ): number {
     this.topicRegistry.checkTopic(topic);
+    if (this.publishRates !== null && !this.publishRates.take(topic, 1, Date.now())) {
+      this.limitHit({
+        kind: 'publish-rate',
+        clientAddress: sender?._info.clientAddress,
+        connectionId: sender?._info.id,
+        topic,
+        action: 'dropped',
+      });
+      return 0;
+    }
     const isText = !(options?.isBinary ?? typeof data !== 'string');
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
-    const count = this.deliver(topic, bytes, isText, sender);
+    const count = this.deliverObserved(topic, bytes, isText, sender);
     this.broker.publish(topic, bytes, !isText);
     return count;
+  }
+
+  /** {@link deliver}, timed and published on `sockeye:publish` when that channel has subscribers. */
+  private deliverObserved(
+    topic: string,
+    bytes: Uint8Array,
+    isText: boolean,
+    sender: ServerWebSocket<Data> | null,
+  ): number {
+    if (!channels.publish.hasSubscribers) return this.deliver(topic, bytes, isText, sender);
+    const started = performance.now();
+    const recipients = this.deliver(topic, bytes, isText, sender);
+    const message: PublishDiagnostic = {
+      server: this,
+      topic,
+      bytes: bytes.length,
+      recipients,
+      fanOutMs: performance.now() - started,
+      connection: sender?._info ?? null,
+    };
+    channels.publish.publish(message);
+    return recipients;
   }
 
   /** Write a message to the local subscribers of `topic` but `except`, framed once. */
@@ -510,15 +636,153 @@ export class WebSocketServer<Data = undefined>
   }
 
   /** @internal */
-  connectionClosed(ws: ServerWebSocket<Data>): void {
+  connectionClosed(ws: ServerWebSocket<Data>, close: CloseInfo): void {
     this.openClients.delete(ws);
     this.topicRegistry.unsubscribeAll(ws);
+    this.counters.closed(close.code);
+    if (!channels.close.hasSubscribers) return;
+    const info = ws._info;
+    const wasClean = close.error === null && close.code !== CloseCode.Abnormal;
+    // Our close frame: the one close() sent, the one we failed with, or the echo of the peer's.
+    const sentCode = info.sentCode !== 0 ? info.sentCode : close.error !== null || wasClean ? close.code : 0;
+    const message: CloseDiagnostic = {
+      server: this,
+      connection: info,
+      code: close.code,
+      reason: close.reason,
+      sentCode,
+      wasClean,
+      durationMs: Date.now() - info.openedAt,
+    };
+    channels.close.publish(message);
   }
 
   /** @internal */
   socketClosed(ws: ServerWebSocket<Data>): void {
     this.sockets.delete(ws);
+    const socket = ws._socket;
+    this.counters.bytesIn += socket.bytesRead;
+    this.counters.bytesOut += socket.bytesWritten;
+    const group = ws._info.gateGroup;
+    if (group !== null) {
+      ws._info.gateGroup = null;
+      this.gate?.release(group);
+    }
     this.maybeIdle();
+  }
+
+  /**
+   * A message arrived on a connection with {@link ConnectionOps}: count it, apply the
+   * message rates. Returns whether to deliver it.
+   * @internal
+   */
+  admitMessage(ws: ServerWebSocket<Data>, ops: ConnectionOps, size: number): boolean {
+    this.counters.messagesIn++;
+    const exceeded = ops.check(size, Date.now());
+    if (exceeded === null) return true;
+    if (ws.readyState !== 'open') return false; // closing already (for this limit, likely): drop quietly
+    const close = this.ops!.policy === 'close';
+    this.limitHit({
+      kind: exceeded,
+      clientAddress: ws._info.clientAddress,
+      connectionId: ws._info.id,
+      action: close ? 'closed' : 'dropped',
+    });
+    if (close) ws.close(CloseCode.PolicyViolation, `${exceeded} limit exceeded`);
+    return false;
+  }
+
+  /** A message was queued on a connection with {@link ConnectionOps}. @internal */
+  countMessageOut(): void {
+    this.counters.messagesOut++;
+  }
+
+  /** Publish a message on `sockeye:message` (the caller checked it has subscribers). @internal */
+  observeMessage(ws: ServerWebSocket<Data>, direction: 'in' | 'out', bytes: number, isBinary: boolean): void {
+    const message: MessageDiagnostic = { server: this, connection: ws._info, direction, bytes, isBinary };
+    channels.message.publish(message);
+  }
+
+  /** Publish on `sockeye:backpressure` (the caller checked it has subscribers). @internal */
+  observeBackpressure(ws: ServerWebSocket<Data>, state: 'reached' | 'drained'): void {
+    channels.backpressure.publish({
+      server: this,
+      connection: ws._info,
+      state,
+      bufferedAmount: ws.bufferedAmount,
+    });
+  }
+
+  /**
+   * A snapshot of the server: connections, handshakes by result, messages and bytes both
+   * ways, close codes, queued bytes, topics and subscriptions, limits hit (see
+   * {@link ServerStats}). Costs a walk over the open connections; nothing is counted per
+   * message unless `countMessages` (or a message limit) is on.
+   */
+  stats(): ServerStats {
+    const counters = this.counters;
+    let bytesIn = counters.bytesIn;
+    let bytesOut = counters.bytesOut;
+    for (const ws of this.sockets) {
+      bytesIn += ws._socket.bytesRead;
+      bytesOut += ws._socket.bytesWritten;
+    }
+    let queuedBytes = 0;
+    let subscriptions = 0;
+    for (const ws of this.openClients) {
+      queuedBytes += ws.bufferedAmount;
+      subscriptions += this.topicRegistry.topicsOf(ws).size;
+    }
+    return {
+      connections: this.openClients.size,
+      sockets: this.socketCount,
+      handshakes: {
+        accepted: counters.accepted,
+        rejected: counters.rejected,
+        byStatus: { ...counters.byStatus },
+      },
+      messages: { in: counters.messagesIn, out: counters.messagesOut },
+      bytes: { in: bytesIn, out: bytesOut },
+      closeCodes: { ...counters.closeCodes },
+      queuedBytes,
+      topics: this.topicRegistry.topicCount,
+      subscriptions,
+      limits: { ...counters.limits },
+    };
+  }
+
+  /** A limit was hit: count it, tell the `limit` listeners and the `sockeye:limit` channel. */
+  private limitHit(hit: LimitHit): void {
+    this.counters.limit(hit.kind);
+    if (channels.limit.hasSubscribers) {
+      const message: LimitDiagnostic = { ...hit, server: this };
+      channels.limit.publish(message);
+    }
+    if (this.listenerCount('limit') === 0) return;
+    try {
+      this.emit('limit', hit);
+    } catch (error) {
+      // A listener's bug must not fail the sweep or the connection that hit the limit.
+      this.reportServerError(error);
+    }
+  }
+
+  /** A handshake was refused (status 0: the socket was closed without an answer). */
+  private handshakeRefused(pending: PendingHandshake, status: number, reason: string): void {
+    pending.refused = true;
+    this.counters.handshake(status);
+    if (!channels.handshake.hasSubscribers) return;
+    const message: HandshakeDiagnostic = {
+      server: this,
+      result: 'rejected',
+      status,
+      reason,
+      clientAddress:
+        pending.clientAddress || normalizeIp(pending.proxiedAddress ?? pending.socket.remoteAddress ?? ''),
+      path: pending.path,
+      connection: null,
+    };
+    channels.handshake.publish(message);
   }
 
   /** @internal */
@@ -551,9 +815,24 @@ export class WebSocketServer<Data = undefined>
   // ---- the opening handshake ----
 
   /** Standalone mode: a new TCP connection. Parse its handshake, bounded in bytes and time. */
-  private acceptSocket(socket: Socket): void {
+  private acceptSocket(socket: Socket, tlsWrap: ((socket: Socket) => TLSSocket) | null = null): void {
     socket.on('error', noop);
     const pending = this.track(socket);
+    pending.tlsWrap = tlsWrap;
+    // When the TCP peer is the client (no PROXY header, not a trusted proxy), the caps
+    // apply from the accept: a handshake that never finishes holds a place too, and a
+    // refused one costs no parser.
+    const gate = this.gate;
+    if (gate !== null && !this.proxyProtocol && !(this.trustedProxies?.has(socket.remoteAddress) ?? false)) {
+      pending.clientAddress = normalizeIp(socket.remoteAddress ?? '');
+      try {
+        this.admit(gate, pending);
+      } catch (error) {
+        this.reject(socket, error as HandshakeError);
+        return;
+      }
+    }
+    if (this.proxyProtocol) pending.proxy = new ProxyHeaderParser();
     pending.parser = new HttpHeadParser<RequestHead>('request', {
       maxBytes: this.maxHandshakeBytes,
       maxHeaders: this.maxHandshakeHeaders,
@@ -561,9 +840,42 @@ export class WebSocketServer<Data = undefined>
     socket.on('data', onHandshakeData);
   }
 
+  /**
+   * Standalone mode with `proxyProtocol`: read the PROXY header. Returns the bytes after
+   * it once complete, null while it is incomplete or after refusing it (a malformed header
+   * closes the socket without an answer: the peer is a proxy, not an HTTP client).
+   */
+  private proxyHeader(pending: PendingHandshake, proxy: ProxyHeaderParser, chunk: Buffer): Buffer | null {
+    try {
+      const header = proxy.push(chunk);
+      if (header === null) return null;
+      pending.proxy = null;
+      if (header.source !== null) pending.proxiedAddress = header.source.address;
+      return header.rest;
+    } catch (error) {
+      if (!(error instanceof ProxyProtocolError)) throw error;
+      pending.parser = null;
+      pending.proxy = null;
+      pending.socket.off('data', onHandshakeData);
+      this.handshakeRefused(pending, 0, error.message);
+      pending.socket.destroy();
+      return null;
+    }
+  }
+
   /** Standalone mode: bytes of a handshake in progress. @internal */
   _handshakeData(pending: PendingHandshake, chunk: Buffer): void {
     const socket = pending.socket;
+    if (pending.proxy !== null) {
+      const rest = this.proxyHeader(pending, pending.proxy, chunk);
+      if (rest === null) return;
+      if (pending.tlsWrap !== null) {
+        this.startTls(pending, pending.tlsWrap, rest);
+        return;
+      }
+      if (rest.length === 0) return;
+      chunk = rest;
+    }
     const parser = pending.parser;
     if (parser === null) return;
     let parsed: ReturnType<typeof parser.push>;
@@ -588,9 +900,31 @@ export class WebSocketServer<Data = undefined>
     );
   }
 
+  /**
+   * Standalone `wss://` with `proxyProtocol`: the PROXY header is read; hand the TCP
+   * socket (with what followed the header put back) to TLS, and go on with the request on
+   * the TLS socket, under the same deadline.
+   */
+  private startTls(pending: PendingHandshake, wrap: (socket: Socket) => TLSSocket, rest: Buffer): void {
+    const socket = pending.socket;
+    socket.off('data', onHandshakeData);
+    socket.pause();
+    if (rest.length > 0) socket.unshift(rest);
+    this.release(pending);
+    const secure = wrap(socket);
+    secure.on('error', noop);
+    // Whatever ends the TLS socket (a failed TLS handshake, the deadline) ends the TCP one.
+    secure.once('close', () => socket.destroy());
+    const next = this.track(secure, pending.deadline);
+    next.proxiedAddress = pending.proxiedAddress;
+    next.parser = pending.parser;
+    secure.on('data', onHandshakeData);
+  }
+
   /** The socket of a handshake in progress closed. @internal */
   _handshakeGone(pending: PendingHandshake): void {
     this.pending.delete(pending);
+    this.releasePlace(pending);
     this.maybeIdle();
   }
 
@@ -603,7 +937,16 @@ export class WebSocketServer<Data = undefined>
     pending: PendingHandshake,
   ): Promise<ServerWebSocket<Data> | undefined> {
     try {
+      const path = pathOf(request.url);
+      // The server's own string when it is the one path served (nothing kept per connection).
+      pending.path = path === this.path ? this.path : path;
+      pending.clientAddress = resolveClientAddress(
+        pending.proxiedAddress ?? socket.remoteAddress,
+        request.headers,
+        this.trustedProxies,
+      );
       if (this.shuttingDown) throw new HandshakeError(503, 'server shutting down');
+      if (this.gate !== null && pending.group === null) this.admit(this.gate, pending);
       if (this.path !== undefined && pathOf(request.url) !== this.path) {
         throw new HandshakeError(404, `no WebSocket endpoint at ${pathOf(request.url)}`);
       }
@@ -618,7 +961,7 @@ export class WebSocketServer<Data = undefined>
         });
       }
       const offer = validateRequest(request);
-      const context = this.context(request, socket, offer, incoming);
+      const context = this.context(request, socket, offer, incoming, pending.clientAddress);
       if (!isOriginAllowed(offer.origin, offer.host, this.origins, context)) {
         throw new HandshakeError(403, `origin ${offer.origin} is not allowed`);
       }
@@ -651,6 +994,30 @@ export class WebSocketServer<Data = undefined>
     }
   }
 
+  /** Give back the place a handshake took under the connection caps (once). */
+  private releasePlace(pending: PendingHandshake): void {
+    if (pending.group === null) return;
+    this.gate?.release(pending.group);
+    pending.group = null;
+  }
+
+  /** Check the connection caps for this handshake; count it when admitted. */
+  private admit(gate: ConnectionGate, pending: PendingHandshake): void {
+    const group = gate.group(pending.clientAddress);
+    const refused = gate.admit(group, Date.now());
+    if (refused === null) {
+      pending.group = group;
+      return;
+    }
+    this.limitHit({
+      kind: refused,
+      clientAddress: pending.clientAddress,
+      connectionId: undefined,
+      action: 'refused',
+    });
+    throw gate.refusal(refused);
+  }
+
   private accept(
     socket: Socket,
     offer: UpgradeRequestInfo,
@@ -660,6 +1027,9 @@ export class WebSocketServer<Data = undefined>
     pending: PendingHandshake,
   ): ServerWebSocket<Data> {
     this.release(pending);
+    const now = Date.now();
+    const info = new ConnectionInfo(nextConnectionId(), pending.clientAddress, pending.path, now);
+    info.gateGroup = pending.group;
     // The first permessage-deflate offer we can honour (null: none, or compression off).
     const agreement = this.perMessageDeflate?.negotiate(offer.extensions) ?? null;
     const extensions = agreement?.responseHeaderValue ?? '';
@@ -680,9 +1050,25 @@ export class WebSocketServer<Data = undefined>
       extensions,
       extension,
     );
+    ws._info = info;
+    if (this.ops !== null) ws._ops = new ConnectionOps(this.ops, now);
     this.openClients.add(ws);
     this.sockets.add(ws);
     this.startTimer();
+    this.counters.handshake(101);
+    if (channels.handshake.hasSubscribers) {
+      const message: HandshakeDiagnostic = {
+        server: this,
+        result: 'accepted',
+        status: 101,
+        reason: '',
+        clientAddress: info.clientAddress,
+        path: info.path,
+        connection: info,
+      };
+      channels.handshake.publish(message);
+    }
+    if (channels.open.hasSubscribers) channels.open.publish({ server: this, connection: info });
     ws._start(response, head);
     return ws;
   }
@@ -690,6 +1076,13 @@ export class WebSocketServer<Data = undefined>
   /** Answer with an error status and close; keep reading (and discarding) so the answer is not lost to a reset. */
   private reject(socket: Socket, error: HandshakeError): void {
     if (socket.destroyed) return;
+    const owner = (socket as HandshakeSocket)[kSocketOwner];
+    if (owner instanceof PendingHandshake) {
+      this.handshakeRefused(owner, error.status, error.message);
+      // A refused handshake gives its place back at once (its socket only drains until closed,
+      // within the handshake deadline).
+      this.releasePlace(owner);
+    }
     socket.removeAllListeners('data');
     socket.on('data', noop);
     socket.resume();
@@ -701,8 +1094,10 @@ export class WebSocketServer<Data = undefined>
     socket: Socket,
     offer: UpgradeRequestInfo,
     incoming: IncomingMessage | undefined,
+    clientAddress: string,
   ): UpgradeRequestContext {
     return {
+      clientAddress,
       method: request.method,
       url: request.url,
       httpVersion: request.httpVersion,
@@ -716,12 +1111,8 @@ export class WebSocketServer<Data = undefined>
 
   // ---- the sweep: one timer for every deadline ----
 
-  private track(socket: Socket): PendingHandshake {
-    const pending = new PendingHandshake(
-      this as WebSocketServer<unknown>,
-      socket,
-      Date.now() + this.handshakeTimeout,
-    );
+  private track(socket: Socket, deadline = Date.now() + this.handshakeTimeout): PendingHandshake {
+    const pending = new PendingHandshake(this as WebSocketServer<unknown>, socket, deadline);
     (socket as HandshakeSocket)[kSocketOwner] = pending;
     this.pending.add(pending);
     socket.on('close', onHandshakeClose);
@@ -759,16 +1150,19 @@ export class WebSocketServer<Data = undefined>
     const now = Date.now();
     for (const handshake of this.pending) {
       if (now >= handshake.deadline) {
+        if (!handshake.refused) this.handshakeRefused(handshake, 0, 'handshake timeout');
         this.pending.delete(handshake);
         handshake.socket.destroy();
       }
     }
     const pingInterval = this.pingInterval;
+    const ops = this.ops;
     for (const ws of this.sockets) {
       if (ws._closeDeadline !== 0) {
         if (now >= ws._closeDeadline) ws.terminate();
         continue;
       }
+      if (ops !== null && ws._ops !== null && this.expired(ws, ws._ops, ops, now)) continue;
       if (pingInterval === 0 || ws._heartbeatAt === 0 || now < ws._heartbeatAt) continue;
       if (ws._awaitingPong) {
         ws.terminate(); // reported as 1006
@@ -779,6 +1173,24 @@ export class WebSocketServer<Data = undefined>
       }
     }
     this.maybeIdle();
+  }
+
+  /** Close a connection past its lifetime or idle timeout; returns whether it did. */
+  private expired(ws: ServerWebSocket<Data>, state: ConnectionOps, ops: OpsSettings, now: number): boolean {
+    let kind: LimitKind;
+    if (state.expiresAt !== 0 && now >= state.expiresAt) kind = 'max-lifetime';
+    else if (ops.idleTimeout > 0 && now - state.lastMessageAt >= ops.idleTimeout) kind = 'idle-timeout';
+    else return false;
+    if (ws.readyState !== 'open') return false;
+    this.limitHit({
+      kind,
+      clientAddress: ws._info.clientAddress,
+      connectionId: ws._info.id,
+      action: 'closed',
+    });
+    if (kind === 'max-lifetime') ws.close(CloseCode.GoingAway, 'connection lifetime reached');
+    else ws.close(CloseCode.Normal, 'idle timeout');
+    return true;
   }
 
   private flushDirty(): void {

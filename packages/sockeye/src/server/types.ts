@@ -3,6 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import type { HeaderMap, PerMessageDeflateOptions, UpgradeRequestInfo } from '../protocol/index.js';
 import type { Broker, TopicRegistryOptions } from '../pubsub/index.js';
+import type { ConnectionLimitOptions, MessageLimitOptions, RateLimit } from './limits.js';
 import type { OriginPolicy } from './origin.js';
 import type { ServerWebSocket } from './websocket.js';
 
@@ -60,8 +61,14 @@ export interface UpgradeRequestContext {
   readonly httpVersion: string;
   /** Header fields by lower-case name. */
   readonly headers: HeaderMap;
-  /** The peer's IP address. */
+  /** The peer's IP address (the TCP peer: a proxy, when there is one). */
   readonly remoteAddress: string | undefined;
+  /**
+   * The real client address: the PROXY header's (with `proxyProtocol`), or the one a
+   * trusted proxy's `Forwarded` / `X-Forwarded-For` gives (see `trustProxy`), otherwise the
+   * TCP peer's; IPv4-mapped IPv6 given as IPv4.
+   */
+  readonly clientAddress: string;
   /** Whether the connection is TLS (`wss://`). */
   readonly secure: boolean;
   /** What the client asked for: key, subprotocols, extension offers, `Origin`, `Host`. */
@@ -254,4 +261,63 @@ export interface WebSocketServerOptions<Data> {
    * Costs a copy of every incoming chunk: leave it unset in production.
    */
   wiretap?: (ws: ServerWebSocket<Data>, direction: WireDirection, bytes: Buffer) => void;
+
+  // ---- operations: caps, rates, lifetimes, the client address, counts (docs/operations.md) ----
+
+  /**
+   * Caps checked at the upgrade, before any per-connection state: most connections
+   * (answered 503), most per client address (429; IPv6 grouped by `ipv6Prefix`), a
+   * handshake rate per address (429); refusals carry `Retry-After`.
+   * @defaultValue no caps
+   */
+  connectionLimits?: ConnectionLimitOptions;
+  /**
+   * Incoming message rates per connection (messages and bytes per second) and what to do
+   * past them: close with 1008 (the default) or drop the message and report it.
+   * @defaultValue no limits (the receive path does no extra work)
+   */
+  messageLimits?: MessageLimitOptions;
+  /**
+   * Publishes per second per topic (`server.publish` and `ws.publish` alike); past it a
+   * publish is dropped (returns 0) and reported as a `publish-rate` limit.
+   * @defaultValue no limit
+   */
+  publishRate?: RateLimit;
+  /** Most topics whose publish rate is remembered (least recently used forgotten first). @defaultValue 10 000 */
+  maxTrackedTopics?: number;
+  /**
+   * Close a connection this long after it opened (ms), with 1001, less a random jitter
+   * (`lifetimeJitter`) so connections opened together do not all close together.
+   * 0 turns it off. @defaultValue 0
+   */
+  maxLifetime?: number;
+  /** The most a lifetime is shortened by, at random (ms, at most `maxLifetime`). @defaultValue `maxLifetime / 10` */
+  lifetimeJitter?: number;
+  /**
+   * Close a connection with 1000 after this long (ms) without a message from the peer
+   * (pings and pongs do not count: this is not the heartbeat, which finds dead peers;
+   * this finds live but unused ones). 0 turns it off. @defaultValue 0
+   */
+  idleTimeout?: number;
+  /**
+   * Proxies (addresses or CIDRs, IPv4 and IPv6) whose `Forwarded` (or `X-Forwarded-For`)
+   * header says who the client is. From any other peer those headers are ignored.
+   * @defaultValue none: the client address is the TCP peer's
+   */
+  trustProxy?: readonly string[];
+  /**
+   * Standalone mode: every connection starts with a PROXY protocol header (v1 or v2, as
+   * HAProxy and cloud load balancers send it), which gives the client address. A
+   * connection without a valid one is closed without an answer. Only for a port the
+   * proxy alone can reach. With `tls`, the header comes first and TLS after it (a proxy
+   * passing TLS through).
+   * @defaultValue false
+   */
+  proxyProtocol?: boolean;
+  /**
+   * Count messages both ways for `stats()` (one increment per message; off, the counts
+   * stay 0). A message limit, lifetime or idle timeout turns it on too.
+   * @defaultValue false
+   */
+  countMessages?: boolean;
 }

@@ -11,6 +11,8 @@ import {
   type PreparedMessage,
 } from '../protocol/index.js';
 import type { TopicRegistry } from '../pubsub/index.js';
+import { ConnectionInfo, channels } from './diagnostics.js';
+import type { ConnectionOps } from './limits.js';
 import {
   type PublishData,
   type PublishOptions,
@@ -42,7 +44,15 @@ export interface ConnectionHost<Data> {
   /** Flush this connection at the end of the current tick. */
   scheduleFlush(ws: ServerWebSocket<Data>): void;
   /** The WebSocket connection reached `closed` (called before `handlers.close`). */
-  connectionClosed(ws: ServerWebSocket<Data>): void;
+  connectionClosed(ws: ServerWebSocket<Data>, info: CloseInfo): void;
+  /** A message arrived on a connection with {@link ConnectionOps}: whether to deliver it. */
+  admitMessage(ws: ServerWebSocket<Data>, ops: ConnectionOps, size: number): boolean;
+  /** A message was queued on a connection with {@link ConnectionOps}. */
+  countMessageOut(): void;
+  /** Publish on `sockeye:message` (only called when it has subscribers). */
+  observeMessage(ws: ServerWebSocket<Data>, direction: 'in' | 'out', bytes: number, isBinary: boolean): void;
+  /** Publish on `sockeye:backpressure` (only called when it has subscribers). */
+  observeBackpressure(ws: ServerWebSocket<Data>, state: 'reached' | 'drained'): void;
   /** The TCP connection is gone. */
   socketClosed(ws: ServerWebSocket<Data>): void;
   /** A handler failed: report it. */
@@ -67,6 +77,9 @@ export interface ConnectionHost<Data> {
  */
 export const kSocketOwner = Symbol('sockeye.socket');
 type TaggedSocket = Socket & { [kSocketOwner]: ServerWebSocket<unknown> };
+
+/** The identity of a connection the server has not introduced yet (never seen by users). */
+const UNKNOWN_CONNECTION = new ConnectionInfo(0, '', '', 0);
 
 /** A message waiting behind a Blob being read (the order of sends is kept). */
 interface Deferred {
@@ -139,6 +152,13 @@ export class ServerWebSocket<Data = undefined> {
   _awaitingPong = false;
   /** @internal Sweep state: when to drop the TCP connection because the peer did not finish closing. 0 = no deadline. */
   _closeDeadline = 0;
+  /** @internal Identity (id, client address, path) and what diagnostics keep; set by the server. */
+  _info: ConnectionInfo = UNKNOWN_CONNECTION;
+  /**
+   * @internal Message limits, lifetime, idle timeout, message counts: null unless the
+   * server has one configured, so that the receive path tests this one field and no more.
+   */
+  _ops: ConnectionOps | null = null;
 
   /** @internal Created by {@link WebSocketServer}. */
   constructor(
@@ -177,6 +197,26 @@ export class ServerWebSocket<Data = undefined> {
   /** The peer's TCP port. */
   get remotePort(): number | undefined {
     return this._socket.remotePort;
+  }
+
+  /** The connection's id: unique in the process, as diagnostics channels report it. */
+  get id(): number {
+    return this._info.id;
+  }
+
+  /**
+   * The real client address: the PROXY header's (with `proxyProtocol`), or, from a
+   * trusted proxy, the one its `Forwarded` / `X-Forwarded-For` header gives (see the
+   * server's `trustProxy`); otherwise `remoteAddress`. IPv4-mapped IPv6 addresses are
+   * given as IPv4. Every limit and diagnostics message uses it.
+   */
+  get clientAddress(): string {
+    return this._info.clientAddress;
+  }
+
+  /** The path of the upgrade request, without the query. */
+  get path(): string {
+    return this._info.path;
   }
 
   /**
@@ -228,6 +268,7 @@ export class ServerWebSocket<Data = undefined> {
     } else {
       this.connection.close(code, reason);
     }
+    this._info.sentCode = code ?? CloseCode.NoStatusReceived;
     this._closeDeadline = this.host.now() + this.host.closeTimeout;
   }
 
@@ -317,6 +358,8 @@ export class ServerWebSocket<Data = undefined> {
       return SendStatus.Queued;
     }
     if (!this.connection.sendPrepared(message)) return SendStatus.Dropped;
+    if (this._ops !== null) this.host.countMessageOut();
+    if (channels.message.hasSubscribers) this.host.observeMessage(this, 'out', size, !message.isText);
     if (buffered + size > this.host.highWaterMark) {
       this.needDrain = true;
       return SendStatus.Queued;
@@ -371,6 +414,7 @@ export class ServerWebSocket<Data = undefined> {
     if (this.readPaused && this._socket.writableLength <= this.host.highWaterMark) {
       this.readPaused = false;
       this._socket.resume();
+      if (channels.backpressure.hasSubscribers) this.host.observeBackpressure(this, 'drained');
     }
     if (this.needDrain && this.bufferedAmount === 0) {
       this.needDrain = false;
@@ -425,6 +469,11 @@ export class ServerWebSocket<Data = undefined> {
   /** @internal */
   _onMessage(data: Buffer, isText: boolean): void {
     if (this.failed || this.connection.state === 'closed') return;
+    // Limits and counts: one field test when none is configured; the message channel, one
+    // property read while nobody subscribes.
+    const ops = this._ops;
+    if (ops !== null && !this.host.admitMessage(this, ops, data.length)) return;
+    if (channels.message.hasSubscribers) this.host.observeMessage(this, 'in', data.length, !isText);
     const message = this.host.handlers.message;
     if (message === undefined) return;
     const payload = isText && this.host.decodeText ? data.toString('utf8') : data;
@@ -458,7 +507,7 @@ export class ServerWebSocket<Data = undefined> {
     }
     this.deferred = null;
     this.deferredBytes = 0;
-    this.host.connectionClosed(this);
+    this.host.connectionClosed(this, info);
     const close = this.host.handlers.close;
     if (close !== undefined) this.invoke(close, info.code, info.reason);
   }
@@ -513,6 +562,7 @@ export class ServerWebSocket<Data = undefined> {
     ) {
       this.readPaused = true;
       socket.pause();
+      if (channels.backpressure.hasSubscribers) this.host.observeBackpressure(this, 'reached');
     }
   }
 
@@ -558,6 +608,8 @@ export class ServerWebSocket<Data = undefined> {
       return SendStatus.Queued;
     }
     if (!this.connection.send(payload, isText)) return SendStatus.Dropped;
+    if (this._ops !== null) this.host.countMessageOut();
+    if (channels.message.hasSubscribers) this.host.observeMessage(this, 'out', size, !isText);
     if (buffered + size > this.host.highWaterMark) {
       this.needDrain = true;
       return SendStatus.Queued;
