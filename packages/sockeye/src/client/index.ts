@@ -8,7 +8,7 @@
 export type { PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 export { DEFAULT_MAX_REDIRECTS, noProxyMatches, resolveProxy } from './connect.js';
 export { CloseEvent, type CloseEventInit, ErrorEvent, type ErrorEventInit } from './events.js';
-export type { ClientOptions } from './options.js';
+export { type ClientOptions, checkClientOptions } from './options.js';
 export {
   DEFAULT_READABLE_HIGH_WATER_MARK,
   type WebSocketCloseInfo,
@@ -20,7 +20,10 @@ export {
 export {
   type BinaryType,
   checkProtocols,
+  DEFAULT_CLIENT_MAX_PAYLOAD,
   parseWebSocketUrl,
   WebSocket,
   type WebSocketData,
+  type WebSocketEventHandler,
+  type WebSocketEventMap,
 } from './websocket.js';

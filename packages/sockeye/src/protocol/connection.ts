@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
-import { ProtocolError } from './errors.js';
+import { InternalError, ProtocolError } from './errors.js';
 import { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 import { FIN_BIT, type FrameHeader, RSV1_BIT } from './frame.js';
 import {
@@ -15,6 +15,7 @@ import { Opcode } from './opcodes.js';
 import { OutputQueue, type Payload } from './output.js';
 import { type FrameHandler, FrameParser, type Role } from './parser.js';
 import { Utf8Validator } from './utf8.js';
+import { checkBoolean, checkInteger, checkMaxPayload, checkObject } from './validate.js';
 
 /** Where a connection is in its life (RFC 6455 section 4 and 7). Opening is the shell's business. */
 export type ConnectionState = 'open' | 'closing' | 'closed';
@@ -28,8 +29,11 @@ export interface CloseInfo {
   code: number;
   /** The reason from the peer's close frame, or ours when we failed the connection. */
   reason: string;
-  /** Set when we failed the connection because the peer broke a rule or a limit. */
-  error: ProtocolError | null;
+  /**
+   * Set when we failed the connection: a {@link ProtocolError} when the peer broke a rule
+   * or a limit, an {@link InternalError} (1011) when something failed on our side.
+   */
+  error: ProtocolError | InternalError | null;
 }
 
 /** Receives what a {@link Connection} decodes. Called synchronously from `receive()`. */
@@ -81,6 +85,26 @@ export interface ConnectionOptions {
    * @defaultValue none
    */
   extensions?: readonly Extension[];
+}
+
+/**
+ * Check the options of a {@link Connection} as its constructor does: `role` is `client`
+ * or `server`; `maxPayload` an integer from 1 to `buffer.constants.MAX_LENGTH` (a larger
+ * message could not be held in a `Buffer`); `maxFragments` an integer of at least 1;
+ * `autoPong` a boolean; `extensions` an array.
+ * @throws TypeError or RangeError naming the option
+ */
+export function checkConnectionOptions(options: ConnectionOptions): void {
+  checkObject('options', options);
+  if (options.role !== 'client' && options.role !== 'server') {
+    throw new TypeError(`role must be 'client' or 'server', not ${String(options.role)}`);
+  }
+  checkMaxPayload('maxPayload', options.maxPayload, false);
+  checkInteger('maxFragments', options.maxFragments, 1, Number.MAX_SAFE_INTEGER);
+  checkBoolean('autoPong', options.autoPong);
+  if (options.extensions !== undefined && !Array.isArray(options.extensions)) {
+    throw new TypeError('extensions must be an array');
+  }
 }
 
 /** Smallest buffer allocated to reassemble a message that arrives in parts. */
@@ -178,7 +202,12 @@ export class Connection implements FrameHandler {
   private control: Buffer | null = null;
   private controlLength = 0;
 
+  /**
+   * @throws TypeError or RangeError naming the option that cannot work (see
+   * {@link checkConnectionOptions})
+   */
   constructor(handler: ConnectionHandler, options: ConnectionOptions) {
+    checkConnectionOptions(options);
     this.role = options.role;
     this.handler = handler;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
@@ -208,6 +237,12 @@ export class Connection implements FrameHandler {
   /**
    * Feed bytes received from the transport. Takes ownership of `chunk` (masked payloads
    * are unmasked in place). Ignored once the connection is closed.
+   *
+   * Never throws for what happens inside, so the transport's read callback needs no
+   * guard: a rule the peer broke fails the connection with its {@link ProtocolError},
+   * and anything else thrown meanwhile (the codec, a handler such as `onMessage`) fails
+   * it with 1011 and an {@link InternalError} whose `cause` is what was thrown. Only an
+   * exception from `onClose` itself, once the connection is closed, is re-thrown.
    */
   receive(chunk: Buffer): void {
     if (this._state === 'closed') return;
@@ -215,12 +250,25 @@ export class Connection implements FrameHandler {
     try {
       this.parser.push(chunk);
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      this.fail(error);
+      this.failWith(error);
     } finally {
       this.receiving = false;
     }
     if (this.output.bytes > 0) this.signalOutput();
+  }
+
+  /**
+   * Fail the connection for an error on our side that the shell met outside of
+   * {@link Connection.receive} (a socket write that threw, say): queue a close frame with
+   * 1011 and no reason, and reach `closed` with an {@link InternalError} wrapping `cause`.
+   * Does nothing once closed.
+   * @returns the error the connection was failed with, or null when it was already closed
+   */
+  abort(cause: unknown): InternalError | null {
+    if (this._state === 'closed') return null;
+    const error = cause instanceof InternalError ? cause : new InternalError(cause);
+    this.fail(error);
+    return error;
   }
 
   /**
@@ -240,7 +288,16 @@ export class Connection implements FrameHandler {
   send(data: Payload, isText: boolean): boolean {
     if (this.closeSent) return false;
     const opcode = isText ? Opcode.Text : Opcode.Binary;
-    const encoded = this.extension === null ? null : this.extension.encodeMessage(data, isText);
+    let encoded: Buffer | null = null;
+    if (this.extension !== null) {
+      try {
+        encoded = this.extension.encodeMessage(data, isText);
+      } catch (error) {
+        // The codec failed: the connection fails with 1011, the caller's code goes on.
+        this.failWith(error);
+        return false;
+      }
+    }
     if (encoded === null) this.output.push(FIN_BIT | opcode, data);
     else this.output.push(FIN_BIT | this.extension!.rsvBit | opcode, encoded);
     this.signalOutput();
@@ -263,7 +320,15 @@ export class Connection implements FrameHandler {
       this.signalOutput();
       return true;
     }
-    const payload = this.extension === null ? null : this.extension.preparedPayload(message);
+    let payload: Buffer | null = null;
+    if (this.extension !== null) {
+      try {
+        payload = this.extension.preparedPayload(message);
+      } catch (error) {
+        this.failWith(error);
+        return false;
+      }
+    }
     if (payload === null) return this.send(message.data, message.isText);
     const opcode = message.isText ? Opcode.Text : Opcode.Binary;
     this.output.push(FIN_BIT | this.extension!.rsvBit | opcode, payload);
@@ -636,11 +701,26 @@ export class Connection implements FrameHandler {
     this.signalOutput();
   }
 
-  /** _Fail the WebSocket Connection_ (RFC 6455 section 7.1.7): send a close with the code, then stop. */
-  private fail(error: ProtocolError): void {
+  /** Fail for whatever was thrown: a peer's broken rule as it is, anything else as an internal error. */
+  private failWith(error: unknown): void {
+    if (error instanceof ProtocolError) {
+      this.fail(error);
+      return;
+    }
+    // Thrown by onClose once closed: nothing is left to fail, and swallowing it would hide it.
+    if (this._state === 'closed') throw error;
+    this.fail(new InternalError(error));
+  }
+
+  /**
+   * _Fail the WebSocket Connection_ (RFC 6455 section 7.1.7): send a close with the code,
+   * then stop. A protocol error's message goes in the close reason (it is about what the
+   * peer sent); an internal error's does not (RFC 6455 section 7.4.1: 1011 says enough).
+   */
+  private fail(error: ProtocolError | InternalError): void {
     if (this._state === 'closed') return;
     this.parser.stop();
-    const reason = truncateUtf8(error.message, MAX_CLOSE_REASON_BYTES);
+    const reason = error instanceof InternalError ? '' : truncateUtf8(error.message, MAX_CLOSE_REASON_BYTES);
     if (!this.closeSent) this.sendClose(error.closeCode, reason);
     this.finish({ code: error.closeCode, reason, error });
   }

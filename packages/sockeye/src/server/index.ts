@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export { constantTimeEqual } from './auth.js';
+export { checkServerOptions } from './options.js';
 export { isOriginAllowed, isSameOrigin, type OriginPolicy } from './origin.js';
 export {
   SERVER_DEFLATE_DEFAULTS,
@@ -12,10 +13,14 @@ export {
   type WebSocketServerEvents,
 } from './server.js';
 export {
+  type AttachedServerOptions,
+  type CommonServerOptions,
+  type NoServerOptions,
   type PublishData,
   type PublishOptions,
   type SendData,
   SendStatus,
+  type StandaloneServerOptions,
   type UpgradeRequestContext,
   type WebSocketHandlers,
   type WebSocketServerOptions,

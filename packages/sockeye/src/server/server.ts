@@ -12,6 +12,7 @@ import {
   HandshakeError,
   type HeaderMap,
   HttpHeadParser,
+  InternalError,
   limits,
   Opcode,
   PerMessageDeflate,
@@ -24,13 +25,14 @@ import {
 } from '../protocol/index.js';
 import {
   type Broker,
-  type BrokerError,
+  BrokerError,
   type BrokerLoss,
   type BrokerMessage,
   type BrokerStatus,
   InProcessBroker,
   TopicRegistry,
 } from '../pubsub/index.js';
+import { checkServerOptions } from './options.js';
 import { isOriginAllowed, type OriginPolicy } from './origin.js';
 import {
   type PublishData,
@@ -138,6 +140,11 @@ const MAX_SWEEP_MS = 1000;
 
 function noop(): void {}
 
+/** A broker that broke its contract (threw, or rejected), as a `brokerError`. */
+function brokerFailure(kind: 'publish' | 'subscribe', cause: unknown): BrokerError {
+  return new BrokerError(kind, `the broker failed to ${kind}: ${String(cause)}`, { cause });
+}
+
 /**
  * A WebSocket server on sockeye's protocol core. Three modes:
  * - standalone: `new WebSocketServer({ port, handlers })` listens on its own TCP server
@@ -218,16 +225,14 @@ export class WebSocketServer<Data = undefined>
   private readonly warned = new Set<'lost' | 'brokerError'>();
 
   /**
-   * @throws TypeError unless exactly one of `port`, `server` and `noServer` is given, or
-   * when another server on the same HTTP server already serves this `path`
+   * @throws TypeError unless exactly one of `port`, `server` and `noServer` is given, for
+   * an option of the wrong type (see {@link checkServerOptions}), or when another server
+   * on the same HTTP server already serves this `path`; RangeError for a number out of
+   * range (a `maxPayload` that a `Buffer`, or with `decodeText` a string, cannot hold)
    */
   constructor(options: WebSocketServerOptions<Data>) {
     super();
-    const modes =
-      Number(options.port !== undefined) +
-      Number(options.server !== undefined) +
-      Number(options.noServer === true);
-    if (modes !== 1) throw new TypeError('give exactly one of port, server and noServer');
+    checkServerOptions(options);
     this.options = options;
     this.handlers = options.handlers;
     this.decodeText = options.decodeText ?? true;
@@ -253,7 +258,9 @@ export class WebSocketServer<Data = undefined>
     this.wiretap = options.wiretap;
     this.path = options.path;
     this.broker = options.broker ?? new InProcessBroker();
-    this.topicRegistry = new TopicRegistry(this.broker, options.topics);
+    this.topicRegistry = new TopicRegistry(this.broker, options.topics, (error: unknown) =>
+      this.brokerEvent('brokerError', brokerFailure('subscribe', error)),
+    );
     this.broker.attach({
       onMessage: (message: BrokerMessage) => {
         this.deliver(message.topic, message.data, !message.isBinary, null);
@@ -267,9 +274,6 @@ export class WebSocketServer<Data = undefined>
     // A deadline fires at most a quarter of its period late.
     this.sweepMs = Math.max(MIN_SWEEP_MS, Math.min(MAX_SWEEP_MS, Math.floor(Math.min(...periods) / 4)));
 
-    if (options.tls !== undefined && options.port === undefined) {
-      throw new TypeError('the tls option is for standalone mode (port); attach to an https server instead');
-    }
     if (options.port !== undefined) {
       const wrap = options.tls === undefined ? null : tlsWrapper(options.tls);
       const netServer = createServer({ noDelay: true }, (socket) =>
@@ -368,7 +372,12 @@ export class WebSocketServer<Data = undefined>
     const isText = !(options?.isBinary ?? typeof data !== 'string');
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
     const count = this.deliver(topic, bytes, isText, sender);
-    this.broker.publish(topic, bytes, !isText);
+    try {
+      this.broker.publish(topic, bytes, !isText);
+    } catch (error) {
+      // A broker must never throw here; one that does loses the message, not the caller's code.
+      this.brokerEvent('brokerError', brokerFailure('publish', error));
+    }
     return count;
   }
 
@@ -390,10 +399,16 @@ export class WebSocketServer<Data = undefined>
     const frame = buildFrame(FIN_BIT | (isText ? Opcode.Text : Opcode.Binary), bytes);
     const data = frame.subarray(frame.length - bytes.length);
     const deflate = this.perMessageDeflate;
-    const message: PreparedMessage =
-      deflate !== null && anyCompressed(subscribers, except)
-        ? { ...deflate.prepareMessage(data, isText), frame }
-        : { data, isText, extension: '', encoded: null, windowBits: 0, frame };
+    let message: PreparedMessage = { data, isText, extension: '', encoded: null, windowBits: 0, frame };
+    if (deflate !== null && anyCompressed(subscribers, except)) {
+      try {
+        message = { ...deflate.prepareMessage(data, isText), frame };
+      } catch (error) {
+        // The codec failed: report it and send the frame as it is (a connection that must
+        // compress does it itself, and fails alone with 1011 if its codec fails too).
+        this.reportServerError(new InternalError(error));
+      }
+    }
     let count = 0;
     for (const ws of subscribers) {
       if (ws !== except && ws._sendPrepared(message) !== SendStatus.Dropped) count++;
