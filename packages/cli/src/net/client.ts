@@ -158,9 +158,16 @@ export class ClientConnection {
   private flush(): void {
     const chunks = this.connection?.takeOutput() ?? [];
     if (chunks.length === 0 || !this.socket.writable) return;
-    this.socket.cork();
-    for (const chunk of chunks) this.socket.write(chunk);
-    this.socket.uncork();
+    try {
+      this.socket.cork();
+      for (const chunk of chunks) this.socket.write(chunk);
+      this.socket.uncork();
+    } catch (error) {
+      // A write that throws leaves the socket in an unknown state: drop it and fail the
+      // connection with 1011 (`closed` reports the error; the process goes on).
+      this.socket.destroy();
+      this.connection?.abort(error);
+    }
   }
 }
 
