@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
-import { InternalError, ProtocolError } from './errors.js';
+import { InternalError, MessageWriterError, ProtocolError } from './errors.js';
 import { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 import { FIN_BIT, type FrameHeader, RSV1_BIT } from './frame.js';
 import {
@@ -107,6 +107,56 @@ export function checkConnectionOptions(options: ConnectionOptions): void {
   }
 }
 
+/**
+ * One message sent in fragments (RFC 6455 section 5.4), from {@link Connection.startMessage}:
+ * each `write()` queues one frame, `end()` queues the last one. While it is open, the
+ * connection's other messages (`send`, `sendPrepared`) wait behind it and leave, in
+ * order, after its last frame: a data frame can never land inside it. Control frames
+ * (ping, pong, close) may go between its frames, as the RFC allows.
+ */
+export class MessageWriter {
+  /** Whether the message is text (its fragments then hold UTF-8, split anywhere). */
+  readonly isText: boolean;
+  private readonly connection: Connection;
+  /** @internal Its first frame was queued (later ones are continuations). */
+  _started = false;
+  /** @internal `end()` was called. */
+  _ended = false;
+
+  /** @internal Made by {@link Connection.startMessage}. */
+  constructor(connection: Connection, isText: boolean) {
+    this.connection = connection;
+    this.isText = isText;
+  }
+
+  /** Whether `end()` was called. */
+  get ended(): boolean {
+    return this._ended;
+  }
+
+  /**
+   * Queue one frame of the message (not the last one).
+   * @returns false (and queues nothing) once a close frame was sent
+   * @throws {@link MessageWriterError} `message-ended` after `end()`
+   */
+  write(data: Payload): boolean {
+    return this.connection._writeFragment(this, data, false);
+  }
+
+  /**
+   * Queue the last frame of the message (empty by default) and let the messages sent
+   * meanwhile go.
+   * @returns false (and queues nothing) once a close frame was sent
+   * @throws {@link MessageWriterError} `message-ended` after `end()`
+   */
+  end(data: Payload = EMPTY): boolean {
+    return this.connection._writeFragment(this, data, true);
+  }
+}
+
+/** A message sent while a fragmented one is being written: it waits for the end of that one. */
+type HeldMessage = { data: Payload; isText: boolean } | { prepared: PreparedMessage };
+
 /** Smallest buffer allocated to reassemble a message that arrives in parts. */
 const MIN_ASSEMBLY = 1024;
 
@@ -149,6 +199,11 @@ export class Connection implements FrameHandler {
   private readonly encodedLimit: number;
 
   private _state: ConnectionState = 'open';
+  /** The fragmented message being written, if any (see {@link Connection.startMessage}). */
+  private writer: MessageWriter | null = null;
+  /** Messages sent while `writer` is open, in order (null when none: most connections never hold one), and their bytes. */
+  private held: HeldMessage[] | null = null;
+  private heldBytes = 0;
   private closeSent = false;
   private _closeInfo: CloseInfo | null = null;
   /** Set while `receive()` runs, so that sends from handlers do not ask for a flush each. */
@@ -231,7 +286,7 @@ export class Connection implements FrameHandler {
 
   /** Bytes queued for writing and not yet taken with {@link Connection.takeOutput}. */
   get bufferedBytes(): number {
-    return this.output.bytes;
+    return this.output.bytes + this.heldBytes;
   }
 
   /**
@@ -287,6 +342,10 @@ export class Connection implements FrameHandler {
    */
   send(data: Payload, isText: boolean): boolean {
     if (this.closeSent) return false;
+    if (this.writer !== null) {
+      this.holdMessage({ data, isText }, typeof data === 'string' ? Buffer.byteLength(data) : data.length);
+      return true;
+    }
     const opcode = isText ? Opcode.Text : Opcode.Binary;
     let encoded: Buffer | null = null;
     if (this.extension !== null) {
@@ -314,6 +373,10 @@ export class Connection implements FrameHandler {
    */
   sendPrepared(message: PreparedMessage): boolean {
     if (this.closeSent) return false;
+    if (this.writer !== null) {
+      this.holdMessage({ prepared: message }, message.data.length);
+      return true;
+    }
     if (this.extension === null && message.frame !== undefined && this.role === 'server') {
       // The frame was built once for every connection: queue the same bytes, no copy.
       this.output.pushFrame(message.frame);
@@ -337,13 +400,39 @@ export class Connection implements FrameHandler {
   }
 
   /**
-   * Queue one frame of a message sent in fragments. The first call names the type
-   * (`isText`); later calls continue it; `fin` ends the message.
+   * Start a message sent in fragments: the returned writer queues its frames, and
+   * messages sent meanwhile wait behind it (see {@link MessageWriter}). Fragments are
+   * never compressed.
+   * @throws {@link MessageWriterError} `message-in-progress` while another one is open
    */
-  sendFragment(data: Payload, isText: boolean, fin: boolean, first: boolean): boolean {
+  startMessage(isText: boolean): MessageWriter {
+    if (this.writer !== null) {
+      throw new MessageWriterError(
+        'message-in-progress',
+        'a fragmented message is already being sent: end() it first',
+      );
+    }
+    const writer = new MessageWriter(this, isText);
+    if (!this.closeSent) this.writer = writer;
+    else writer._ended = true;
+    return writer;
+  }
+
+  /** @internal The frames of a {@link MessageWriter}. */
+  _writeFragment(writer: MessageWriter, data: Payload, fin: boolean): boolean {
+    if (writer._ended) {
+      if (this.closeSent) return false;
+      throw new MessageWriterError('message-ended', 'this fragmented message has ended');
+    }
     if (this.closeSent) return false;
-    const opcode = first ? (isText ? Opcode.Text : Opcode.Binary) : Opcode.Continuation;
+    const opcode = writer._started ? Opcode.Continuation : writer.isText ? Opcode.Text : Opcode.Binary;
+    writer._started = true;
     this.output.push((fin ? FIN_BIT : 0) | opcode, data);
+    if (fin) {
+      writer._ended = true;
+      this.writer = null;
+      this.releaseHeld();
+    }
     this.signalOutput();
     return true;
   }
@@ -517,6 +606,25 @@ export class Connection implements FrameHandler {
   }
 
   // ---- internals ----
+
+  /** Keep a message sent while a fragmented one is open (it counts in `bufferedBytes`). */
+  private holdMessage(message: HeldMessage, bytes: number): void {
+    if (this.held === null) this.held = [message];
+    else this.held.push(message);
+    this.heldBytes += bytes;
+  }
+
+  /** The fragmented message ended: send what waited behind it, in order. */
+  private releaseHeld(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    this.heldBytes = 0;
+    for (const message of held) {
+      if ('prepared' in message) this.sendPrepared(message.prepared);
+      else this.send(message.data, message.isText);
+    }
+  }
 
   /**
    * Keep a part of the current message as a view while what the views pin stays within the
@@ -698,6 +806,12 @@ export class Connection implements FrameHandler {
     }
     this.output.push(FIN_BIT | Opcode.Close, payload);
     this.closeSent = true;
+    // Nothing more goes out: a fragmented message stays unfinished (the peer drops it)
+    // and what waited behind it is dropped.
+    if (this.writer !== null) this.writer._ended = true;
+    this.writer = null;
+    this.held = null;
+    this.heldBytes = 0;
     this.signalOutput();
   }
 

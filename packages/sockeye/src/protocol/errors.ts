@@ -89,3 +89,26 @@ export class InternalError extends Error {
     super(`internal error: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
+
+/** What was done wrong with a fragmented message (see `Connection.startMessage`). */
+export type MessageWriterMisuse = 'message-in-progress' | 'message-ended';
+
+/**
+ * A fragmented message was misused: a second one started before the first ended
+ * (`message-in-progress`), or a writer used after its `end()` (`message-ended`). Thrown
+ * synchronously to the caller: it is a bug in the calling code, never the peer's doing.
+ */
+export class MessageWriterError extends Error {
+  override readonly name = 'MessageWriterError';
+
+  /**
+   * @param code - what was done wrong
+   * @param message - the same, in words a person can read
+   */
+  constructor(
+    readonly code: MessageWriterMisuse,
+    message: string,
+  ) {
+    super(message);
+  }
+}

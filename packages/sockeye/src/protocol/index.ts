@@ -13,7 +13,14 @@ export {
   checkConnectionOptions,
   truncateUtf8,
 } from './connection.js';
-export { HandshakeError, InternalError, ProtocolError, type ProtocolRule } from './errors.js';
+export {
+  HandshakeError,
+  InternalError,
+  MessageWriterError,
+  type MessageWriterMisuse,
+  ProtocolError,
+  type ProtocolRule,
+} from './errors.js';
 export { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 export {
   buildFrame,

@@ -590,7 +590,7 @@ describe('RFC 6455 7: the closing handshake', () => {
     const rec = new Recorder({ role: 'server' });
     rec.connection.close(1000);
     assert.equal(rec.connection.send('x', true), false);
-    assert.equal(rec.connection.sendFragment('x', true, true, true), false);
+    assert.equal(rec.connection.startMessage(true).end('x'), false);
     assert.equal(rec.connection.ping('x'), false);
     assert.equal(rec.connection.pong('x'), false);
     assert.equal(rec.output().toString('hex'), '880203e8');
