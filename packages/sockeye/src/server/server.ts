@@ -3,6 +3,7 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type TlsOptions } from 'node:tls';
+import { inspect } from 'node:util';
 import {
   buildAcceptResponse,
   buildFrame,
@@ -553,7 +554,8 @@ export class WebSocketServer<Data = undefined>
   /** An error with no connection to report it on (a failing `authenticate`, say). */
   private reportServerError(error: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
-    else process.emitWarning(`sockeye: unhandled error in a WebSocket server hook: ${String(error)}`);
+    // With its stack (and its cause's, for an InternalError): a warning is all there is of it.
+    else process.emitWarning(`sockeye: unhandled error in a WebSocket server hook: ${inspect(error)}`);
   }
 
   /** Serve a path that is not ours (attached mode router). @internal */

@@ -171,6 +171,34 @@ describe('fault injection: the server survives an exception at each boundary', {
     }
   });
 
+  it('without an error handler or listener, the process warning carries the stack and the cause', async () => {
+    const { server, port } = await listen({
+      handlers: {
+        message(ws) {
+          (ws._socket as { write: unknown }).write = () => {
+            throw new Error('write failed');
+          };
+          ws.send('x');
+        },
+      },
+    });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const client = await rawOpen(port);
+      client.write(clientFrame(Opcode.Text, 'go'));
+      await client.waitClosed();
+      await until(() => warnings.some((w) => /sockeye/.test(w.message)), 'the warning');
+      const warning = warnings.find((w) => /sockeye/.test(w.message))!;
+      assert.match(warning.message, /InternalError: internal error: write failed\n\s+at /);
+      assert.match(warning.message, /\[cause\]: Error: write failed\n\s+at /);
+    } finally {
+      process.off('warning', onWarning);
+      await server.close();
+    }
+  });
+
   it('a broker that throws and rejects (against its contract): reported as brokerError, publishes go on locally', async () => {
     const broker = new InProcessBroker();
     broker.subscribe = (topic: string) => {
