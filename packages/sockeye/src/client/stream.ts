@@ -235,6 +235,14 @@ export class WebSocketStream {
                   end.code,
                   '',
                 );
+                // What failed, with its stack (an InternalError carries the original as its own cause).
+                if (end.error !== null) {
+                  Object.defineProperty(error, 'cause', {
+                    value: end.error,
+                    configurable: true,
+                    writable: true,
+                  });
+                }
                 if (readableOpen) {
                   readableOpen = false;
                   readController.error(error);

@@ -120,7 +120,12 @@ describe('fault injection: the clients survive an exception at each boundary', {
         await writer.write(MARKER);
         const reader = readable.getReader();
         await assert.rejects(reader.read(), WebSocketError);
-        await assert.rejects(stream.closed, /internal error/);
+        await assert.rejects(stream.closed, (error: unknown) => {
+          assert.ok(error instanceof WebSocketError);
+          assert.match(error.message, /internal error/);
+          assert.ok(error.cause instanceof InternalError, 'the cause, with its stack');
+          return true;
+        });
         await until(() => closes.length === 1, 'the server to see the close');
         assert.deepEqual(closes, [CloseCode.InternalError]);
         await assertEchoes(url);
