@@ -14,6 +14,7 @@ import {
   type HeaderMap,
   HttpHeadParser,
   InternalError,
+  isValidWireCloseCode,
   limits,
   Opcode,
   PerMessageDeflate,
@@ -24,6 +25,7 @@ import {
   type UpgradeRequestInfo,
   validateRequest,
 } from '../protocol/index.js';
+import { checkInteger, MAX_TIMEOUT_MS } from '../protocol/validate.js';
 import {
   type Broker,
   BrokerError,
@@ -477,13 +479,21 @@ export class WebSocketServer<Data = undefined>
    * every connection, wait for their closing handshakes up to `timeout`, terminate the
    * rest, stop listening, close the broker (the `broker` option's too), and resolve.
    * Calling it again returns the same promise.
+   * @throws RangeError (before anything is closed) for a `timeout` out of range, a `code`
+   * that may not be sent or a `reason` over 123 bytes
    */
   close(options: ServerCloseOptions = {}): Promise<void> {
     if (this.closePromise !== null) return this.closePromise;
-    this.shuttingDown = true;
     const timeout = options.timeout ?? this.closeTimeout;
     const code = options.code ?? CloseCode.GoingAway;
     const reason = options.reason ?? 'server shutting down';
+    // Checked here, not by the first connection's close() half-way through the shutdown.
+    checkInteger('timeout', options.timeout, 0, MAX_TIMEOUT_MS);
+    if (!isValidWireCloseCode(code)) throw new RangeError(`code ${code} may not be sent in a close frame`);
+    if (Buffer.byteLength(reason) > limits.MAX_CLOSE_REASON_BYTES) {
+      throw new RangeError(`reason longer than ${limits.MAX_CLOSE_REASON_BYTES} bytes`);
+    }
+    this.shuttingDown = true;
     this.closePromise = (async () => {
       for (const ws of this.openClients) ws.close(code, reason);
       if (this.sockets.size > 0) {

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { constants as bufferConstants } from 'node:buffer';
 import { createServer } from 'node:http';
 import { describe, it } from 'node:test';
-import { WebSocketServer, type WebSocketServerOptions } from '../../src/index.js';
+import { Opcode, WebSocketServer, type WebSocketServerOptions } from '../../src/index.js';
+import { clientFrame, listen, rawOpen } from './helpers.js';
 
 type Options = WebSocketServerOptions<undefined>;
 
@@ -144,5 +145,23 @@ describe('modes in the types: invalid combinations do not type-check', () => {
     // The checks above are made by the compiler; at run time the same objects are refused.
     for (const make of invalid) assert.throws(() => new WebSocketServer(make()), TypeError);
     assert.equal(valid.length, 3);
+  });
+});
+
+describe('server.close() options are checked before anything closes', () => {
+  it('a code that may not be sent, a reason over 123 bytes, a bad timeout: RangeError, and the server serves on', async () => {
+    const { server, port } = await listen({ handlers: { message: (ws, data) => ws.send(data) } });
+    try {
+      assert.throws(() => server.close({ code: 1005 }), RangeError);
+      assert.throws(() => server.close({ reason: 'x'.repeat(124) }), RangeError);
+      assert.throws(() => server.close({ timeout: -1 }), /^RangeError: timeout/);
+      // It used to half-close: upgrades refused with 503 while the promise rejected.
+      const client = await rawOpen(port);
+      client.write(clientFrame(Opcode.Text, 'still serving'));
+      await client.waitFor(() => client.frames().length > 0, 'the echo');
+      assert.equal(client.frames()[0]!.payload.toString(), 'still serving');
+    } finally {
+      await server.close();
+    }
   });
 });
