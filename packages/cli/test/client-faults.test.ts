@@ -79,3 +79,19 @@ describe('fault injection: the CLI client', { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe('openClient options', () => {
+  it('refuses, naming it, an option that cannot work (before connecting)', async () => {
+    await assert.rejects(openClient('ws://127.0.0.1:1/', { maxPayload: 0 }), /^RangeError: maxPayload/);
+    // Text is decoded for display: past the longest string a message could not be shown.
+    await assert.rejects(openClient('ws://127.0.0.1:1/', { maxPayload: 2 ** 30 }), /MAX_STRING_LENGTH/);
+    await assert.rejects(
+      openClient('ws://127.0.0.1:1/', { handshakeTimeout: -1 }),
+      /^RangeError: handshakeTimeout/,
+    );
+    await assert.rejects(
+      openClient('ws://127.0.0.1:1/', { closeTimeout: Number.NaN }),
+      /^RangeError: closeTimeout/,
+    );
+  });
+});

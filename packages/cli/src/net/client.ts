@@ -11,10 +11,13 @@ import {
   buildRequest,
   type CloseInfo,
   Connection,
+  checkInteger,
+  checkMaxPayload,
   generateKey,
   HandshakeError,
   HttpHeadParser,
   limits,
+  MAX_TIMEOUT_MS,
   type ResponseHead,
   validateResponse,
 } from 'sockeye/protocol';
@@ -174,9 +177,18 @@ export class ClientConnection {
 /**
  * Open a connection to `url` (`ws:` or `wss:`; `http(s):` are taken as `ws(s):`).
  * @throws HandshakeError when the server refuses or answers something that is not a WebSocket 101
- * @throws Error for a bad URL, a socket error or the handshake timeout
+ * @throws Error for a bad URL, a socket error or the handshake timeout; TypeError or
+ * RangeError, naming it, for an option that cannot work
  */
 export function openClient(input: string, options: ClientConnectOptions = {}): Promise<ClientConnection> {
+  try {
+    checkInteger('handshakeTimeout', options.handshakeTimeout, 1, MAX_TIMEOUT_MS);
+    checkInteger('closeTimeout', options.closeTimeout, 1, MAX_TIMEOUT_MS);
+    // Text messages are decoded for display: the limit must fit in a string.
+    checkMaxPayload('maxPayload', options.maxPayload, true);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   let url: URL;
   try {
     url = new URL(input);
