@@ -1,10 +1,10 @@
 import { formatExtensions } from '../protocol/handshake.js';
-import { MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
+import { DEFAULT_CLIENT_MAX_PAYLOAD, MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
 import { checkInteger } from '../protocol/validate.js';
 import { type HandshakeHandle, openHandshake } from './connect.js';
 import { type ClientOptions, checkClientOptions } from './options.js';
 import { Session } from './session.js';
-import { checkProtocols, DEFAULT_CLIENT_MAX_PAYLOAD, parseWebSocketUrl } from './websocket.js';
+import { checkProtocols, parseWebSocketUrl } from './websocket.js';
 
 /** Close code and reason (WebSocketCloseInfo in the WHATWG WebSockets standard). */
 export interface WebSocketCloseInfo {

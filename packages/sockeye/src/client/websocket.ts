@@ -1,6 +1,6 @@
 import { formatExtensions } from '../protocol/handshake.js';
 import { isToken } from '../protocol/http.js';
-import { MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
+import { DEFAULT_CLIENT_MAX_PAYLOAD, MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
 import { type HandshakeHandle, type OpenedSocket, openHandshake } from './connect.js';
 import { CloseEvent, ErrorEvent } from './events.js';
 import { type ClientOptions, checkClientOptions } from './options.js';
@@ -44,13 +44,8 @@ type RemoveListenerOptions = Parameters<EventTarget['removeEventListener']>[2];
 /** What an `on*` handler is stored as, whatever its event type. */
 type Handler = ((this: WebSocket, event: Event) => unknown) | null;
 
-/**
- * Largest message the client accepts by default: 64 MiB. A browser takes whatever its
- * memory allows, so code written for one expects messages of several MiB to arrive (`ws`
- * defaults to 100 MiB); a server's default stays at 1 MiB, where untrusted peers are
- * the norm. Decompression is bounded by it too, as it runs.
- */
-export const DEFAULT_CLIENT_MAX_PAYLOAD = 64 * 1024 * 1024;
+/** The clients' default `maxPayload`, 64 MiB (see `limits.DEFAULT_CLIENT_MAX_PAYLOAD` for why). */
+export { DEFAULT_CLIENT_MAX_PAYLOAD };
 
 const CONNECTING = 0;
 const OPEN = 1;
