@@ -418,6 +418,28 @@ export class Connection implements FrameHandler {
     return writer;
   }
 
+  /**
+   * Queue one frame of a message sent in fragments: `first` starts it (as
+   * {@link Connection.startMessage}), `fin` ends it. Kept for callers of the earlier API;
+   * it goes through a {@link MessageWriter}, so a `send()` between fragments waits behind
+   * the message instead of landing inside it.
+   * @deprecated use {@link Connection.startMessage} and the writer it returns
+   * @throws {@link MessageWriterError} for a `first` fragment while a message is open, or a
+   * later one when none is
+   */
+  sendFragment(data: Payload, isText: boolean, fin: boolean, first: boolean): boolean {
+    let writer = this.writer;
+    if (first) writer = this.startMessage(isText);
+    else if (writer === null) {
+      if (this.closeSent) return false;
+      throw new MessageWriterError(
+        'message-ended',
+        'no fragmented message is open: send the first fragment first',
+      );
+    }
+    return fin ? writer.end(data) : writer.write(data);
+  }
+
   /** @internal The frames of a {@link MessageWriter}. */
   _writeFragment(writer: MessageWriter, data: Payload, fin: boolean): boolean {
     if (writer._ended) {

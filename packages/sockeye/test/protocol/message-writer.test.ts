@@ -41,6 +41,17 @@ describe('RFC 6455 5.4: a fragmented message, written with a MessageWriter', () 
     );
   });
 
+  it('the earlier sendFragment() then send() (1002 at the peer before): the send waits behind the message', () => {
+    const server = new Recorder({ role: 'server' });
+    server.connection.sendFragment('frag', true, false, true);
+    server.connection.send('whole', true);
+    server.connection.sendFragment('mented', true, true, false);
+    const peer = peerOf(server);
+    assert.equal(peer.closed(), undefined, 'the peer did not fail the connection');
+    assert.deepEqual(texts(peer), ['fragmented', 'whole']);
+    assert.throws(() => server.connection.sendFragment('x', true, true, false), MessageWriterError);
+  });
+
   it('the peer parses it: messages in order, no failure', () => {
     const client = new Recorder({ role: 'client' });
     const writer = client.connection.startMessage(false);
