@@ -598,7 +598,13 @@ export class WebSocketServer<Data = undefined>
       parsed = parser.push(chunk);
     } catch (error) {
       socket.off('data', onHandshakeData);
-      this.reject(socket, error as HandshakeError);
+      if (error instanceof HandshakeError) {
+        this.reject(socket, error);
+      } else {
+        // Not the client's doing: a bug of ours, answered 500 and reported, never thrown.
+        this.reportServerError(new InternalError(error));
+        this.reject(socket, new HandshakeError(500, 'internal server error'));
+      }
       return;
     }
     if (parsed === null) return;

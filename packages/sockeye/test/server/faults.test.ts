@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   type BrokerError,
   CloseCode,
+  HttpHeadParser,
   InProcessBroker,
   InternalError,
   Opcode,
@@ -19,7 +20,7 @@ import {
   type WebSocketServer,
 } from '../../src/index.js';
 import { failDecodingOf } from '../faults.js';
-import { clientFrame, listen, type RawClient, rawOpen, until } from './helpers.js';
+import { clientFrame, listen, RawClient, rawOpen, until, upgradeRequest } from './helpers.js';
 
 /** What a fault makes a server report. */
 interface Reports {
@@ -71,7 +72,7 @@ function assertInternal(reports: Reports, cause: (error: unknown) => boolean): v
   assert.match(String(error.stack), /InternalError/);
 }
 
-describe('fault injection: the server survives an exception at each boundary', { timeout: 60_000 }, () => {
+describe('fault injection: the server survives an exception at each boundary', { timeout: 120_000 }, () => {
   it('a message handler that throws: 1011 for that connection, the others go on', async () => {
     const { server, port, reports } = await faultyEcho((ws, data) => {
       if (ws.data.path === '/bad' && data === 'boom') throw new Error('handler bug');
@@ -85,7 +86,7 @@ describe('fault injection: the server survives an exception at each boundary', {
       assert.match(String(reports.errors[0]), /handler bug/);
       await assertEchoes(good, 'still here');
     } finally {
-      await server.close();
+      await server.close({ timeout: 0 }); // the raw clients never answer a close
     }
   });
 
@@ -114,7 +115,7 @@ describe('fault injection: the server survives an exception at each boundary', {
         assertInternal(reports, (cause) => (cause as { code?: string }).code === 'ERR_STRING_TOO_LONG');
         await assertEchoes(good, 'still here');
       } finally {
-        await server.close();
+        await server.close({ timeout: 0 }); // the raw clients never answer a close
       }
     });
   });
@@ -145,7 +146,7 @@ describe('fault injection: the server survives an exception at each boundary', {
         assertInternal(reports, (cause) => /writeSync failed/.test(String(cause)));
         await assertEchoes(good, 'still here');
       } finally {
-        await server.close();
+        await server.close({ timeout: 0 }); // the raw clients never answer a close
       }
     });
   });
@@ -167,7 +168,7 @@ describe('fault injection: the server survives an exception at each boundary', {
       assertInternal(reports, (cause) => /write failed/.test(String(cause)));
       await assertEchoes(good, 'still here');
     } finally {
-      await server.close();
+      await server.close({ timeout: 0 }); // the raw clients never answer a close
     }
   });
 
@@ -195,7 +196,30 @@ describe('fault injection: the server survives an exception at each boundary', {
       assert.match(warning.message, /\[cause\]: Error: write failed\n\s+at /);
     } finally {
       process.off('warning', onWarning);
-      await server.close();
+      await server.close({ timeout: 0 }); // the raw clients never answer a close
+    }
+  });
+
+  it('the handshake parser that throws (a bug, not the client): 500, reported, the server goes on', async () => {
+    const push = HttpHeadParser.prototype.push;
+    HttpHeadParser.prototype.push = function (this: HttpHeadParser<never>, chunk: Buffer) {
+      if (chunk.includes('X-Fault: yes')) throw new TypeError('parser bug');
+      return push.call(this, chunk);
+    } as typeof push;
+    const { server, port } = await faultyEcho();
+    const errors: unknown[] = [];
+    server.on('error', (error) => errors.push(error));
+    try {
+      const bad = await RawClient.connect(port);
+      bad.write(upgradeRequest('/', { 'X-Fault': 'yes' }, port));
+      assert.equal((await bad.response()).status, 500);
+      assert.equal(errors.length, 1);
+      assert.ok(errors[0] instanceof InternalError);
+      assert.ok(errors[0].cause instanceof TypeError);
+      await assertEchoes(await rawOpen(port, '/good'), 'still here');
+    } finally {
+      HttpHeadParser.prototype.push = push;
+      await server.close({ timeout: 0 }); // the raw clients never answer a close
     }
   });
 
@@ -244,7 +268,7 @@ describe('fault injection: the server survives an exception at each boundary', {
       assert.deepEqual(reports.errors, [], 'no connection failed for it');
       await assertEchoes(publisher, 'still here');
     } finally {
-      await server.close();
+      await server.close({ timeout: 0 }); // the raw clients never answer a close
     }
   });
 });
