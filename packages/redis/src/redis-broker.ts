@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
+import { checkInteger, checkObject, checkString, MAX_TIMEOUT_MS } from 'sockeye/protocol';
 import {
   type Broker,
   BrokerError,
@@ -150,9 +151,11 @@ export class RedisBroker implements Broker {
 
   /**
    * Connects at once (in the background; see {@link RedisBroker.ready}).
-   * @throws `BrokerError` of kind `'config'` when `nodeId` is invalid
+   * @throws `BrokerError` of kind `'config'` when `nodeId` is invalid; TypeError or
+   * RangeError, naming it, for another option that cannot work
    */
   constructor(options: RedisBrokerOptions = {}) {
+    checkRedisBrokerOptions(options);
     this.nodeId = options.nodeId ?? randomUUID();
     if (!isValidNodeId(this.nodeId)) {
       throw new BrokerError(
@@ -463,4 +466,25 @@ async function endConnection(connection: Redis): Promise<void> {
   }
   await ended;
   clearTimeout(timer);
+}
+
+/**
+ * Check the options of a {@link RedisBroker} once, before anything connects.
+ * @throws TypeError for a value of the wrong type; RangeError for a number out of range
+ */
+function checkRedisBrokerOptions(options: RedisBrokerOptions): void {
+  checkObject('options', options);
+  checkString('url', options.url);
+  checkString('nodeId', options.nodeId);
+  checkString('prefix', options.prefix);
+  checkInteger('minReconnectDelayMs', options.minReconnectDelayMs, 0, MAX_TIMEOUT_MS);
+  checkInteger('maxReconnectDelayMs', options.maxReconnectDelayMs, 0, MAX_TIMEOUT_MS);
+  const min = options.minReconnectDelayMs ?? 50;
+  const max = options.maxReconnectDelayMs ?? 2000;
+  if (max < min) {
+    throw new RangeError(`maxReconnectDelayMs (${max}) must be at least minReconnectDelayMs (${min})`);
+  }
+  checkInteger('maxTrackedTopics', options.maxTrackedTopics, 1, Number.MAX_SAFE_INTEGER);
+  checkInteger('maxPendingBytes', options.maxPendingBytes, 1, Number.MAX_SAFE_INTEGER);
+  checkObject('redis', options.redis);
 }

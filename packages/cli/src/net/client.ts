@@ -8,7 +8,15 @@
  */
 import type { Socket } from 'node:net';
 import { type ClientOptions, type OpenedSocket, openHandshake } from 'sockeye/client';
-import { type CloseInfo, Connection, limits, type ResponseHead } from 'sockeye/protocol';
+import {
+  type CloseInfo,
+  Connection,
+  checkInteger,
+  checkMaxPayload,
+  limits,
+  MAX_TIMEOUT_MS,
+  type ResponseHead,
+} from 'sockeye/protocol';
 
 const { DEFAULT_CLOSE_TIMEOUT_MS } = limits;
 
@@ -193,12 +201,19 @@ export class ClientConnection {
   private flush(): void {
     const chunks = this.connection?.takeOutput() ?? [];
     if (chunks.length === 0 || !this.socket.writable) return;
-    this.socket.cork();
-    for (const chunk of chunks) {
-      this.wrote?.(chunk);
-      this.socket.write(chunk);
+    try {
+      this.socket.cork();
+      for (const chunk of chunks) {
+        this.wrote?.(chunk);
+        this.socket.write(chunk);
+      }
+      this.socket.uncork();
+    } catch (error) {
+      // A write that throws leaves the socket in an unknown state: drop it and fail the
+      // connection with 1011 (`closed` reports the error; the process goes on).
+      this.socket.destroy();
+      this.connection?.abort(error);
     }
-    this.socket.uncork();
   }
 }
 
@@ -224,9 +239,13 @@ export function parseTarget(input: string): URL {
 /**
  * Open a connection to `url` with the library client's opening handshake.
  * @throws HandshakeError when the server refuses or answers something that is not a WebSocket 101
- * @throws Error for a socket error or the handshake timeout
+ * @throws Error for a socket error or the handshake timeout; TypeError or RangeError, naming it, for an option that cannot work
  */
 export async function openClient(url: URL, options: ClientConnectOptions = {}): Promise<ClientConnection> {
+  checkInteger('handshakeTimeout', options.handshakeTimeout, 1, MAX_TIMEOUT_MS);
+  checkInteger('closeTimeout', options.closeTimeout, 1, MAX_TIMEOUT_MS);
+  // Text messages are decoded for display: the limit must fit in a string.
+  checkMaxPayload('maxPayload', options.maxPayload, true);
   const { protocols = [], maxPayload: _maxPayload, ...rest } = options;
   const opened = await openHandshake(url, protocols, rest).result;
   return new ClientConnection(opened, options);

@@ -4,8 +4,18 @@
  * HTML standard gives them.
  */
 
+/**
+ * The fields of the DOM's `EventInit`, declared here: without the DOM lib (a Node-only
+ * `tsconfig`) `EventInit` is not a global type, and these declarations must compile there.
+ */
+interface EventInitFields {
+  bubbles?: boolean;
+  cancelable?: boolean;
+  composed?: boolean;
+}
+
 /** Init dictionary of {@link CloseEvent}. */
-export interface CloseEventInit extends EventInit {
+export interface CloseEventInit extends EventInitFields {
   /** @defaultValue false */
   wasClean?: boolean;
   /** @defaultValue 0 */
@@ -44,7 +54,7 @@ export class CloseEvent extends Event {
 }
 
 /** Init dictionary of {@link ErrorEvent}. */
-export interface ErrorEventInit extends EventInit {
+export interface ErrorEventInit extends EventInitFields {
   /** @defaultValue '' */
   message?: string;
   /** @defaultValue undefined */

@@ -15,7 +15,7 @@ export {
   resolveProxy,
 } from './connect.js';
 export { CloseEvent, type CloseEventInit, ErrorEvent, type ErrorEventInit } from './events.js';
-export type { ClientOptions } from './options.js';
+export { type ClientOptions, checkClientOptions } from './options.js';
 export {
   DEFAULT_READABLE_HIGH_WATER_MARK,
   type WebSocketCloseInfo,
@@ -27,7 +27,10 @@ export {
 export {
   type BinaryType,
   checkProtocols,
+  DEFAULT_CLIENT_MAX_PAYLOAD,
   parseWebSocketUrl,
   WebSocket,
   type WebSocketData,
+  type WebSocketEventHandler,
+  type WebSocketEventMap,
 } from './websocket.js';

@@ -1,5 +1,14 @@
 import type { SecureContextOptions } from 'node:tls';
+import { isFieldValue, isToken } from '../protocol/http.js';
 import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
+import {
+  checkBoolean,
+  checkInteger,
+  checkMaxPayload,
+  checkObject,
+  checkString,
+  MAX_TIMEOUT_MS,
+} from '../protocol/validate.js';
 
 /**
  * The Node-only options of the client (browsers have none of these). Every field is
@@ -27,9 +36,11 @@ export interface ClientOptions {
    */
   maxHandshakeBytes?: number | undefined;
   /**
-   * Largest message accepted, in bytes. A bigger one fails the connection (close 1009 on
-   * the wire; the `close` event reports 1006 as browsers do).
-   * @defaultValue 1 MiB ({@link limits.DEFAULT_MAX_PAYLOAD})
+   * Largest message accepted, in bytes, after decompression. A bigger one fails the
+   * connection (close 1009 on the wire; the `close` event reports 1006 as browsers do).
+   * At most `buffer.constants.MAX_STRING_LENGTH` (text messages are decoded to strings).
+   * @defaultValue 64 MiB (`DEFAULT_CLIENT_MAX_PAYLOAD`: what a browser script expects to
+   * receive; `ws` takes 100 MiB)
    */
   maxPayload?: number | undefined;
   /**
@@ -92,4 +103,45 @@ export interface ClientOptions {
   rejectUnauthorized?: boolean | undefined;
   /** TLS: the SNI name and the name checked against the certificate. @defaultValue the URL's host */
   servername?: string | undefined;
+}
+
+/**
+ * Check the Node options of a client, as the `WebSocket` and `WebSocketStream`
+ * constructors do: once, naming the option that cannot work.
+ * @throws TypeError for a value of the wrong type; RangeError for a number out of range
+ * (a `maxPayload` of 0, or longer than the longest string, since text is decoded)
+ */
+export function checkClientOptions(options: ClientOptions): void {
+  checkObject('options', options);
+  checkObject('headers', options.headers);
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (!isToken(name)) throw new TypeError(`headers: invalid header name ${JSON.stringify(name)}`);
+    if (typeof value !== 'string' || !isFieldValue(value)) {
+      throw new TypeError(`headers: invalid value for ${name} (a string without CR, LF or NUL)`);
+    }
+  }
+  checkString('origin', options.origin);
+  if (options.origin !== undefined && !isFieldValue(options.origin)) {
+    throw new TypeError('origin: a string without CR, LF or NUL');
+  }
+  checkInteger('handshakeTimeout', options.handshakeTimeout, 1, MAX_TIMEOUT_MS);
+  checkInteger('maxHandshakeBytes', options.maxHandshakeBytes, 1, Number.MAX_SAFE_INTEGER);
+  // Every text message is decoded to a string: the limit must fit in one.
+  checkMaxPayload('maxPayload', options.maxPayload, true);
+  checkInteger('maxFragments', options.maxFragments, 1, Number.MAX_SAFE_INTEGER);
+  checkInteger('closeTimeout', options.closeTimeout, 1, MAX_TIMEOUT_MS);
+  if (typeof options.followRedirects === 'number') {
+    checkInteger('followRedirects', options.followRedirects, 0, Number.MAX_SAFE_INTEGER);
+  } else {
+    checkBoolean('followRedirects', options.followRedirects);
+  }
+  if (options.proxy !== false) checkString('proxy', options.proxy);
+  const deflate = options.perMessageDeflate as unknown;
+  if (deflate !== undefined && typeof deflate !== 'boolean') checkObject('perMessageDeflate', deflate);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError('signal must be an AbortSignal');
+  }
+  checkString('passphrase', options.passphrase);
+  checkBoolean('rejectUnauthorized', options.rejectUnauthorized);
+  checkString('servername', options.servername);
 }

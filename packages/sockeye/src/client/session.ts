@@ -155,14 +155,22 @@ export class Session {
       if (!error) this.events.written(pending.payloadBytes);
       if (pending.callbacks !== null) for (const callback of pending.callbacks) callback(error);
     };
-    if (chunks.length === 1) {
-      this.socket.write(chunks[0] as Buffer, done);
-    } else {
-      this.socket.cork();
-      const last = chunks.length - 1;
-      for (let i = 0; i < last; i++) this.socket.write(chunks[i] as Buffer);
-      this.socket.write(chunks[last] as Buffer, done);
-      this.socket.uncork();
+    try {
+      if (chunks.length === 1) {
+        this.socket.write(chunks[0] as Buffer, done);
+      } else {
+        this.socket.cork();
+        const last = chunks.length - 1;
+        for (let i = 0; i < last; i++) this.socket.write(chunks[i] as Buffer);
+        this.socket.write(chunks[last] as Buffer, done);
+        this.socket.uncork();
+      }
+    } catch (error) {
+      // A write that throws leaves the socket in an unknown state: drop it and fail the
+      // connection (1011; the close event reports the error, as for any failure).
+      this.socket.destroy();
+      this.connection.abort(error);
+      if (pending.callbacks !== null) for (const callback of pending.callbacks) callback(error as Error);
     }
   }
 

@@ -1,7 +1,8 @@
 import { formatExtensions } from '../protocol/handshake.js';
-import { MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
+import { DEFAULT_CLIENT_MAX_PAYLOAD, MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
+import { checkInteger } from '../protocol/validate.js';
 import { type HandshakeHandle, openHandshake } from './connect.js';
-import type { ClientOptions } from './options.js';
+import { type ClientOptions, checkClientOptions } from './options.js';
 import { Session } from './session.js';
 import { checkProtocols, parseWebSocketUrl } from './websocket.js';
 
@@ -118,9 +119,12 @@ export class WebSocketStream {
   /**
    * @param url - `ws:`, `wss:`, `http:` or `https:` URL
    * @param options - `protocols` and `signal` (the standard's), plus the Node options
-   * @throws DOMException `SyntaxError` for a bad URL or subprotocol list
+   * @throws DOMException `SyntaxError` for a bad URL or subprotocol list; TypeError or
+   * RangeError for a Node option that cannot work, naming it
    */
   constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+    checkClientOptions(options);
+    checkInteger('readableHighWaterMark', options.readableHighWaterMark, 1, Number.MAX_SAFE_INTEGER);
     this.#url = parseWebSocketUrl(url);
     const protocols =
       options.protocols === undefined
@@ -231,6 +235,14 @@ export class WebSocketStream {
                   end.code,
                   '',
                 );
+                // What failed, with its stack (an InternalError carries the original as its own cause).
+                if (end.error !== null) {
+                  Object.defineProperty(error, 'cause', {
+                    value: end.error,
+                    configurable: true,
+                    writable: true,
+                  });
+                }
                 if (readableOpen) {
                   readableOpen = false;
                   readController.error(error);
@@ -240,7 +252,11 @@ export class WebSocketStream {
               }
             },
           },
-          { ...options, extension: opened.deflate },
+          {
+            ...options,
+            maxPayload: options.maxPayload ?? DEFAULT_CLIENT_MAX_PAYLOAD,
+            extension: opened.deflate,
+          },
         );
         if (this.#closeRequested !== null) {
           this.#session.close(this.#closeRequested.code, this.#closeRequested.reason);

@@ -1,9 +1,9 @@
 import { formatExtensions } from '../protocol/handshake.js';
 import { isToken } from '../protocol/http.js';
-import { MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
+import { DEFAULT_CLIENT_MAX_PAYLOAD, MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
 import { type HandshakeHandle, type OpenedSocket, openHandshake } from './connect.js';
 import { CloseEvent, ErrorEvent } from './events.js';
-import type { ClientOptions } from './options.js';
+import { type ClientOptions, checkClientOptions } from './options.js';
 import { Session, type SessionEnd } from './session.js';
 
 /** `WebSocket.binaryType` values. */
@@ -12,7 +12,40 @@ export type BinaryType = 'blob' | 'arraybuffer';
 /** What `send()` accepts: a string, an `ArrayBuffer`, any `ArrayBufferView`, or a `Blob`. */
 export type WebSocketData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
+/**
+ * The events a {@link WebSocket} dispatches, by type, as lib.dom's `WebSocketEventMap`
+ * (with `error` as this client's {@link ErrorEvent}, which carries the cause). It types
+ * `addEventListener` and the `on*` handlers, so `event.data`, `event.code` and
+ * `event.wasClean` compile under `strict` without the DOM lib.
+ */
+export interface WebSocketEventMap {
+  /** The connection is open. */
+  open: Event;
+  /** A message: `data` is a `string`, an `ArrayBuffer` or a `Blob` (see `binaryType`). */
+  message: MessageEvent;
+  /** The connection failed (a `close` event follows). */
+  error: ErrorEvent;
+  /** The connection is closed. */
+  close: CloseEvent;
+}
+
+/** An `on*` handler of {@link WebSocket}: a function of the event, or null. */
+export type WebSocketEventHandler<K extends keyof WebSocketEventMap> =
+  | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
+  | null;
+
+/** The listener argument of `EventTarget.addEventListener`, as the environment's types define it. */
+type AnyListener = Parameters<EventTarget['addEventListener']>[1];
+/** The options argument of `EventTarget.addEventListener`. */
+type AddListenerOptions = Parameters<EventTarget['addEventListener']>[2];
+/** The options argument of `EventTarget.removeEventListener`. */
+type RemoveListenerOptions = Parameters<EventTarget['removeEventListener']>[2];
+
+/** What an `on*` handler is stored as, whatever its event type. */
 type Handler = ((this: WebSocket, event: Event) => unknown) | null;
+
+/** The clients' default `maxPayload`, 64 MiB (see `limits.DEFAULT_CLIENT_MAX_PAYLOAD` for why). */
+export { DEFAULT_CLIENT_MAX_PAYLOAD };
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -126,7 +159,8 @@ export class WebSocket extends EventTarget {
    * @param protocols - a subprotocol or a list of them (most preferred first); or, as an
    * object, the Node options (then `protocols` is one of its fields)
    * @param options - Node-only options (browsers have no third argument)
-   * @throws DOMException `SyntaxError` for a bad URL or subprotocol list
+   * @throws DOMException `SyntaxError` for a bad URL or subprotocol list; TypeError or
+   * RangeError for a Node option that cannot work, naming it (see {@link checkClientOptions})
    */
   constructor(
     url: string | URL,
@@ -150,7 +184,8 @@ export class WebSocket extends EventTarget {
           ? Array.from(list, (p) => String(p))
           : [String(list)];
     checkProtocols(offered);
-    this.#options = opts;
+    checkClientOptions(opts);
+    this.#options = { ...opts, maxPayload: opts.maxPayload ?? DEFAULT_CLIENT_MAX_PAYLOAD };
     this.#handshake = openHandshake(this.#url, offered, opts);
     this.#handshake.result.then(
       (opened) => this.#opened(opened),
@@ -205,32 +240,56 @@ export class WebSocket extends EventTarget {
   }
 
   /** The `open` event handler. */
-  get onopen(): Handler {
-    return this.#getHandler('open');
+  get onopen(): WebSocketEventHandler<'open'> {
+    return this.#getHandler('open') as WebSocketEventHandler<'open'>;
   }
-  set onopen(handler: Handler) {
-    this.#setHandler('open', handler);
+  set onopen(handler: WebSocketEventHandler<'open'>) {
+    this.#setHandler('open', handler as Handler);
   }
   /** The `message` event handler. */
-  get onmessage(): Handler {
-    return this.#getHandler('message');
+  get onmessage(): WebSocketEventHandler<'message'> {
+    return this.#getHandler('message') as WebSocketEventHandler<'message'>;
   }
-  set onmessage(handler: Handler) {
-    this.#setHandler('message', handler);
+  set onmessage(handler: WebSocketEventHandler<'message'>) {
+    this.#setHandler('message', handler as Handler);
   }
   /** The `error` event handler. */
-  get onerror(): Handler {
-    return this.#getHandler('error');
+  get onerror(): WebSocketEventHandler<'error'> {
+    return this.#getHandler('error') as WebSocketEventHandler<'error'>;
   }
-  set onerror(handler: Handler) {
-    this.#setHandler('error', handler);
+  set onerror(handler: WebSocketEventHandler<'error'>) {
+    this.#setHandler('error', handler as Handler);
   }
   /** The `close` event handler. */
-  get onclose(): Handler {
-    return this.#getHandler('close');
+  get onclose(): WebSocketEventHandler<'close'> {
+    return this.#getHandler('close') as WebSocketEventHandler<'close'>;
   }
-  set onclose(handler: Handler) {
-    this.#setHandler('close', handler);
+  set onclose(handler: WebSocketEventHandler<'close'>) {
+    this.#setHandler('close', handler as Handler);
+  }
+
+  /**
+   * Listen to an event; the listener gets the event's type from {@link WebSocketEventMap}.
+   */
+  override addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
+    options?: AddListenerOptions,
+  ): void;
+  override addEventListener(type: string, listener: AnyListener, options?: AddListenerOptions): void;
+  override addEventListener(type: string, listener: unknown, options?: AddListenerOptions): void {
+    super.addEventListener(type, listener as AnyListener, options);
+  }
+
+  /** Stop listening to an event. */
+  override removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | null,
+    options?: RemoveListenerOptions,
+  ): void;
+  override removeEventListener(type: string, listener: AnyListener, options?: RemoveListenerOptions): void;
+  override removeEventListener(type: string, listener: unknown, options?: RemoveListenerOptions): void {
+    super.removeEventListener(type, listener as AnyListener, options);
   }
 
   /**
@@ -366,7 +425,13 @@ export class WebSocket extends EventTarget {
       opened.socket,
       opened.rest,
       {
-        message: (data, isText) => this.#queueTask(() => this.#dispatchMessage(data, isText)),
+        message: (data, isText) => {
+          // Text is decoded here, inside the read, not in the task: a decoding that fails
+          // (a string longer than V8 allows) then fails this connection with 1011, like
+          // any error of the read, instead of throwing from a task into the process.
+          const payload = isText ? data.toString('utf8') : data;
+          this.#queueTask(() => this.#dispatchMessage(payload));
+        },
         closing: () =>
           this.#queueTask(() => {
             if (this.#readyState === OPEN) this.#readyState = CLOSING;
@@ -387,11 +452,11 @@ export class WebSocket extends EventTarget {
     );
   }
 
-  #dispatchMessage(data: Buffer, isText: boolean): void {
+  #dispatchMessage(data: Buffer | string): void {
     if (this.#readyState !== OPEN) return;
     let payload: string | ArrayBuffer | Blob;
-    if (isText) {
-      payload = data.toString('utf8');
+    if (typeof data === 'string') {
+      payload = data;
     } else {
       const copy = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
       payload = this.#binaryType === 'blob' ? new Blob([copy]) : copy;

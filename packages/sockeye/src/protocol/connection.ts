@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
-import { ProtocolError } from './errors.js';
+import { InternalError, MessageWriterError, ProtocolError } from './errors.js';
 import { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 import { FIN_BIT, type FrameHeader, RSV1_BIT } from './frame.js';
 import {
@@ -15,6 +15,7 @@ import { Opcode } from './opcodes.js';
 import { OutputQueue, type Payload } from './output.js';
 import { type FrameHandler, FrameParser, type Role } from './parser.js';
 import { Utf8Validator } from './utf8.js';
+import { checkBoolean, checkInteger, checkMaxPayload, checkObject } from './validate.js';
 
 /** Where a connection is in its life (RFC 6455 section 4 and 7). Opening is the shell's business. */
 export type ConnectionState = 'open' | 'closing' | 'closed';
@@ -28,8 +29,11 @@ export interface CloseInfo {
   code: number;
   /** The reason from the peer's close frame, or ours when we failed the connection. */
   reason: string;
-  /** Set when we failed the connection because the peer broke a rule or a limit. */
-  error: ProtocolError | null;
+  /**
+   * Set when we failed the connection: a {@link ProtocolError} when the peer broke a rule
+   * or a limit, an {@link InternalError} (1011) when something failed on our side.
+   */
+  error: ProtocolError | InternalError | null;
 }
 
 /** Receives what a {@link Connection} decodes. Called synchronously from `receive()`. */
@@ -83,6 +87,76 @@ export interface ConnectionOptions {
   extensions?: readonly Extension[];
 }
 
+/**
+ * Check the options of a {@link Connection} as its constructor does: `role` is `client`
+ * or `server`; `maxPayload` an integer from 1 to `buffer.constants.MAX_LENGTH` (a larger
+ * message could not be held in a `Buffer`); `maxFragments` an integer of at least 1;
+ * `autoPong` a boolean; `extensions` an array.
+ * @throws TypeError or RangeError naming the option
+ */
+export function checkConnectionOptions(options: ConnectionOptions): void {
+  checkObject('options', options);
+  if (options.role !== 'client' && options.role !== 'server') {
+    throw new TypeError(`role must be 'client' or 'server', not ${String(options.role)}`);
+  }
+  checkMaxPayload('maxPayload', options.maxPayload, false);
+  checkInteger('maxFragments', options.maxFragments, 1, Number.MAX_SAFE_INTEGER);
+  checkBoolean('autoPong', options.autoPong);
+  if (options.extensions !== undefined && !Array.isArray(options.extensions)) {
+    throw new TypeError('extensions must be an array');
+  }
+}
+
+/**
+ * One message sent in fragments (RFC 6455 section 5.4), from {@link Connection.startMessage}:
+ * each `write()` queues one frame, `end()` queues the last one. While it is open, the
+ * connection's other messages (`send`, `sendPrepared`) wait behind it and leave, in
+ * order, after its last frame: a data frame can never land inside it. Control frames
+ * (ping, pong, close) may go between its frames, as the RFC allows.
+ */
+export class MessageWriter {
+  /** Whether the message is text (its fragments then hold UTF-8, split anywhere). */
+  readonly isText: boolean;
+  private readonly connection: Connection;
+  /** @internal Its first frame was queued (later ones are continuations). */
+  _started = false;
+  /** @internal `end()` was called. */
+  _ended = false;
+
+  /** @internal Made by {@link Connection.startMessage}. */
+  constructor(connection: Connection, isText: boolean) {
+    this.connection = connection;
+    this.isText = isText;
+  }
+
+  /** Whether `end()` was called. */
+  get ended(): boolean {
+    return this._ended;
+  }
+
+  /**
+   * Queue one frame of the message (not the last one).
+   * @returns false (and queues nothing) once a close frame was sent
+   * @throws {@link MessageWriterError} `message-ended` after `end()`
+   */
+  write(data: Payload): boolean {
+    return this.connection._writeFragment(this, data, false);
+  }
+
+  /**
+   * Queue the last frame of the message (empty by default) and let the messages sent
+   * meanwhile go.
+   * @returns false (and queues nothing) once a close frame was sent
+   * @throws {@link MessageWriterError} `message-ended` after `end()`
+   */
+  end(data: Payload = EMPTY): boolean {
+    return this.connection._writeFragment(this, data, true);
+  }
+}
+
+/** A message sent while a fragmented one is being written: it waits for the end of that one. */
+type HeldMessage = { data: Payload; isText: boolean } | { prepared: PreparedMessage };
+
 /** Smallest buffer allocated to reassemble a message that arrives in parts. */
 const MIN_ASSEMBLY = 1024;
 
@@ -125,6 +199,11 @@ export class Connection implements FrameHandler {
   private readonly encodedLimit: number;
 
   private _state: ConnectionState = 'open';
+  /** The fragmented message being written, if any (see {@link Connection.startMessage}). */
+  private writer: MessageWriter | null = null;
+  /** Messages sent while `writer` is open, in order (null when none: most connections never hold one), and their bytes. */
+  private held: HeldMessage[] | null = null;
+  private heldBytes = 0;
   private closeSent = false;
   private _closeInfo: CloseInfo | null = null;
   /** Set while `receive()` runs, so that sends from handlers do not ask for a flush each. */
@@ -178,7 +257,12 @@ export class Connection implements FrameHandler {
   private control: Buffer | null = null;
   private controlLength = 0;
 
+  /**
+   * @throws TypeError or RangeError naming the option that cannot work (see
+   * {@link checkConnectionOptions})
+   */
   constructor(handler: ConnectionHandler, options: ConnectionOptions) {
+    checkConnectionOptions(options);
     this.role = options.role;
     this.handler = handler;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
@@ -202,12 +286,18 @@ export class Connection implements FrameHandler {
 
   /** Bytes queued for writing and not yet taken with {@link Connection.takeOutput}. */
   get bufferedBytes(): number {
-    return this.output.bytes;
+    return this.output.bytes + this.heldBytes;
   }
 
   /**
    * Feed bytes received from the transport. Takes ownership of `chunk` (masked payloads
    * are unmasked in place). Ignored once the connection is closed.
+   *
+   * Never throws for what happens inside, so the transport's read callback needs no
+   * guard: a rule the peer broke fails the connection with its {@link ProtocolError},
+   * and anything else thrown meanwhile (the codec, a handler such as `onMessage`) fails
+   * it with 1011 and an {@link InternalError} whose `cause` is what was thrown. Only an
+   * exception from `onClose` itself, once the connection is closed, is re-thrown.
    */
   receive(chunk: Buffer): void {
     if (this._state === 'closed') return;
@@ -215,12 +305,25 @@ export class Connection implements FrameHandler {
     try {
       this.parser.push(chunk);
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      this.fail(error);
+      this.failWith(error);
     } finally {
       this.receiving = false;
     }
     if (this.output.bytes > 0) this.signalOutput();
+  }
+
+  /**
+   * Fail the connection for an error on our side that the shell met outside of
+   * {@link Connection.receive} (a socket write that threw, say): queue a close frame with
+   * 1011 and no reason, and reach `closed` with an {@link InternalError} wrapping `cause`.
+   * Does nothing once closed.
+   * @returns the error the connection was failed with, or null when it was already closed
+   */
+  abort(cause: unknown): InternalError | null {
+    if (this._state === 'closed') return null;
+    const error = cause instanceof InternalError ? cause : new InternalError(cause);
+    this.fail(error);
+    return error;
   }
 
   /**
@@ -239,8 +342,21 @@ export class Connection implements FrameHandler {
    */
   send(data: Payload, isText: boolean): boolean {
     if (this.closeSent) return false;
+    if (this.writer !== null) {
+      this.holdMessage({ data, isText }, typeof data === 'string' ? Buffer.byteLength(data) : data.length);
+      return true;
+    }
     const opcode = isText ? Opcode.Text : Opcode.Binary;
-    const encoded = this.extension === null ? null : this.extension.encodeMessage(data, isText);
+    let encoded: Buffer | null = null;
+    if (this.extension !== null) {
+      try {
+        encoded = this.extension.encodeMessage(data, isText);
+      } catch (error) {
+        // The codec failed: the connection fails with 1011, the caller's code goes on.
+        this.failWith(error);
+        return false;
+      }
+    }
     if (encoded === null) this.output.push(FIN_BIT | opcode, data);
     else this.output.push(FIN_BIT | this.extension!.rsvBit | opcode, encoded);
     this.signalOutput();
@@ -257,13 +373,25 @@ export class Connection implements FrameHandler {
    */
   sendPrepared(message: PreparedMessage): boolean {
     if (this.closeSent) return false;
+    if (this.writer !== null) {
+      this.holdMessage({ prepared: message }, message.data.length);
+      return true;
+    }
     if (this.extension === null && message.frame !== undefined && this.role === 'server') {
       // The frame was built once for every connection: queue the same bytes, no copy.
       this.output.pushFrame(message.frame);
       this.signalOutput();
       return true;
     }
-    const payload = this.extension === null ? null : this.extension.preparedPayload(message);
+    let payload: Buffer | null = null;
+    if (this.extension !== null) {
+      try {
+        payload = this.extension.preparedPayload(message);
+      } catch (error) {
+        this.failWith(error);
+        return false;
+      }
+    }
     if (payload === null) return this.send(message.data, message.isText);
     const opcode = message.isText ? Opcode.Text : Opcode.Binary;
     this.output.push(FIN_BIT | this.extension!.rsvBit | opcode, payload);
@@ -272,13 +400,61 @@ export class Connection implements FrameHandler {
   }
 
   /**
-   * Queue one frame of a message sent in fragments. The first call names the type
-   * (`isText`); later calls continue it; `fin` ends the message.
+   * Start a message sent in fragments: the returned writer queues its frames, and
+   * messages sent meanwhile wait behind it (see {@link MessageWriter}). Fragments are
+   * never compressed.
+   * @throws {@link MessageWriterError} `message-in-progress` while another one is open
+   */
+  startMessage(isText: boolean): MessageWriter {
+    if (this.writer !== null) {
+      throw new MessageWriterError(
+        'message-in-progress',
+        'a fragmented message is already being sent: end() it first',
+      );
+    }
+    const writer = new MessageWriter(this, isText);
+    if (!this.closeSent) this.writer = writer;
+    else writer._ended = true;
+    return writer;
+  }
+
+  /**
+   * Queue one frame of a message sent in fragments: `first` starts it (as
+   * {@link Connection.startMessage}), `fin` ends it. Kept for callers of the earlier API;
+   * it goes through a {@link MessageWriter}, so a `send()` between fragments waits behind
+   * the message instead of landing inside it.
+   * @deprecated use {@link Connection.startMessage} and the writer it returns
+   * @throws {@link MessageWriterError} for a `first` fragment while a message is open, or a
+   * later one when none is
    */
   sendFragment(data: Payload, isText: boolean, fin: boolean, first: boolean): boolean {
+    let writer = this.writer;
+    if (first) writer = this.startMessage(isText);
+    else if (writer === null) {
+      if (this.closeSent) return false;
+      throw new MessageWriterError(
+        'message-ended',
+        'no fragmented message is open: send the first fragment first',
+      );
+    }
+    return fin ? writer.end(data) : writer.write(data);
+  }
+
+  /** @internal The frames of a {@link MessageWriter}. */
+  _writeFragment(writer: MessageWriter, data: Payload, fin: boolean): boolean {
+    if (writer._ended) {
+      if (this.closeSent) return false;
+      throw new MessageWriterError('message-ended', 'this fragmented message has ended');
+    }
     if (this.closeSent) return false;
-    const opcode = first ? (isText ? Opcode.Text : Opcode.Binary) : Opcode.Continuation;
+    const opcode = writer._started ? Opcode.Continuation : writer.isText ? Opcode.Text : Opcode.Binary;
+    writer._started = true;
     this.output.push((fin ? FIN_BIT : 0) | opcode, data);
+    if (fin) {
+      writer._ended = true;
+      this.writer = null;
+      this.releaseHeld();
+    }
     this.signalOutput();
     return true;
   }
@@ -452,6 +628,25 @@ export class Connection implements FrameHandler {
   }
 
   // ---- internals ----
+
+  /** Keep a message sent while a fragmented one is open (it counts in `bufferedBytes`). */
+  private holdMessage(message: HeldMessage, bytes: number): void {
+    if (this.held === null) this.held = [message];
+    else this.held.push(message);
+    this.heldBytes += bytes;
+  }
+
+  /** The fragmented message ended: send what waited behind it, in order. */
+  private releaseHeld(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    this.heldBytes = 0;
+    for (const message of held) {
+      if ('prepared' in message) this.sendPrepared(message.prepared);
+      else this.send(message.data, message.isText);
+    }
+  }
 
   /**
    * Keep a part of the current message as a view while what the views pin stays within the
@@ -633,14 +828,35 @@ export class Connection implements FrameHandler {
     }
     this.output.push(FIN_BIT | Opcode.Close, payload);
     this.closeSent = true;
+    // Nothing more goes out: a fragmented message stays unfinished (the peer drops it)
+    // and what waited behind it is dropped.
+    if (this.writer !== null) this.writer._ended = true;
+    this.writer = null;
+    this.held = null;
+    this.heldBytes = 0;
     this.signalOutput();
   }
 
-  /** _Fail the WebSocket Connection_ (RFC 6455 section 7.1.7): send a close with the code, then stop. */
-  private fail(error: ProtocolError): void {
+  /** Fail for whatever was thrown: a peer's broken rule as it is, anything else as an internal error. */
+  private failWith(error: unknown): void {
+    if (error instanceof ProtocolError) {
+      this.fail(error);
+      return;
+    }
+    // Thrown by onClose once closed: nothing is left to fail, and swallowing it would hide it.
+    if (this._state === 'closed') throw error;
+    this.fail(new InternalError(error));
+  }
+
+  /**
+   * _Fail the WebSocket Connection_ (RFC 6455 section 7.1.7): send a close with the code,
+   * then stop. A protocol error's message goes in the close reason (it is about what the
+   * peer sent); an internal error's does not (RFC 6455 section 7.4.1: 1011 says enough).
+   */
+  private fail(error: ProtocolError | InternalError): void {
     if (this._state === 'closed') return;
     this.parser.stop();
-    const reason = truncateUtf8(error.message, MAX_CLOSE_REASON_BYTES);
+    const reason = error instanceof InternalError ? '' : truncateUtf8(error.message, MAX_CLOSE_REASON_BYTES);
     if (!this.closeSent) this.sendClose(error.closeCode, reason);
     this.finish({ code: error.closeCode, reason, error });
   }

@@ -1,4 +1,4 @@
-import type { CloseCode } from './close-codes.js';
+import { CloseCode } from './close-codes.js';
 
 /**
  * Which rule of RFC 6455 (or of a configured limit) a peer broke. One name per rule,
@@ -91,6 +91,53 @@ export class HandshakeError extends Error {
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
     readonly code: HandshakeErrorCode = 'refused',
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Something failed on our side while a connection was being served: a codec (zlib), the
+ * decoding of a text message, a write to the socket, or code called back from the
+ * connection. The connection fails with 1011 and the peer is told nothing more (RFC 6455
+ * section 7.4.1 lets an endpoint keep the details to itself); the shell reports this
+ * error, with the original one as `cause` (and its stack), through its error reporting.
+ */
+export class InternalError extends Error {
+  override readonly name = 'InternalError';
+  /** A stable code for logs and tests. */
+  readonly code = 'ERR_SOCKEYE_INTERNAL';
+  /** In the place of a {@link ProtocolError}'s rule: no rule of the peer's was broken. */
+  readonly rule = 'internal-error';
+  /** Always 1011 (internal error). */
+  readonly closeCode = CloseCode.InternalError;
+
+  /**
+   * @param cause - what was thrown
+   */
+  constructor(cause: unknown) {
+    super(`internal error: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** What was done wrong with a fragmented message (see `Connection.startMessage`). */
+export type MessageWriterMisuse = 'message-in-progress' | 'message-ended';
+
+/**
+ * A fragmented message was misused: a second one started before the first ended
+ * (`message-in-progress`), or a writer used after its `end()` (`message-ended`). Thrown
+ * synchronously to the caller: it is a bug in the calling code, never the peer's doing.
+ */
+export class MessageWriterError extends Error {
+  override readonly name = 'MessageWriterError';
+
+  /**
+   * @param code - what was done wrong
+   * @param message - the same, in words a person can read
+   */
+  constructor(
+    readonly code: MessageWriterMisuse,
+    message: string,
   ) {
     super(message);
   }

@@ -10,9 +10,18 @@ export {
   type ConnectionHandler,
   type ConnectionOptions,
   type ConnectionState,
+  checkConnectionOptions,
   truncateUtf8,
 } from './connection.js';
-export { HandshakeError, type HandshakeErrorCode, ProtocolError, type ProtocolRule } from './errors.js';
+export {
+  HandshakeError,
+  type HandshakeErrorCode,
+  InternalError,
+  MessageWriterError,
+  type MessageWriterMisuse,
+  ProtocolError,
+  type ProtocolRule,
+} from './errors.js';
 export { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 export {
   buildFrame,
@@ -81,3 +90,14 @@ export {
   type PerMessageDeflateOptions,
 } from './permessage-deflate.js';
 export { Utf8Validator } from './utf8.js';
+export {
+  checkBoolean,
+  checkFunction,
+  checkInteger,
+  checkMaxPayload,
+  checkObject,
+  checkString,
+  MAX_BUFFER_PAYLOAD,
+  MAX_TEXT_PAYLOAD,
+  MAX_TIMEOUT_MS,
+} from './validate.js';

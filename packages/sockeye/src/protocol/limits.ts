@@ -14,6 +14,15 @@
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 /**
+ * Largest message the browser-compatible clients (`WebSocket`, `WebSocketStream`) accept
+ * by default: 64 MiB. A browser takes whatever its memory allows, so a script written for
+ * one expects a message of several MiB to arrive (`ws` defaults to 100 MiB); a client
+ * talks to a server it chose, not to the whole internet. Decompression is bounded by it
+ * as it runs, so a compressed message cannot make a client hold more.
+ */
+export const DEFAULT_CLIENT_MAX_PAYLOAD = 64 * 1024 * 1024;
+
+/**
  * Memory charged for every buffered part of a message (a fragment or a network chunk)
  * on top of its payload bytes, when counting a message against `maxPayload`. A `Buffer`
  * view costs about 100 bytes of heap plus its slot in an array, so without this charge a

@@ -82,9 +82,16 @@ export class InProcessBroker implements Broker {
   private closed = false;
 
   /**
-   * @throws {@link BrokerError} of kind `'config'` when `nodeId` is invalid or already on the hub
+   * @throws {@link BrokerError} of kind `'config'` when `nodeId` is invalid or already on
+   * the hub; TypeError when `hub` is not an {@link InProcessHub} or `nodeId` not a string
    */
   constructor(options: InProcessBrokerOptions = {}) {
+    if (options.hub !== undefined && !(options.hub instanceof InProcessHub)) {
+      throw new TypeError('hub must be an InProcessHub');
+    }
+    if (options.nodeId !== undefined && typeof options.nodeId !== 'string') {
+      throw new TypeError(`nodeId must be a string, not a ${typeof options.nodeId}`);
+    }
     this.hub = options.hub ?? new InProcessHub();
     this.nodeId = options.nodeId ?? randomUUID();
     if (!isValidNodeId(this.nodeId)) {

@@ -71,10 +71,14 @@ export class TopicRegistry<S> {
   /**
    * @param broker - the node's broker; its subscribe/unsubscribe promises are not
    *   awaited (they never reject; see {@link Broker.subscribe})
+   * @param onBrokerFailure - called when the broker breaks that contract (a subscribe or
+   *   unsubscribe that throws or rejects), so that it is reported instead of ending the
+   *   process as an unhandled rejection
    */
   constructor(
     private readonly broker: Broker,
     options: TopicRegistryOptions = {},
+    private readonly onBrokerFailure: (error: unknown) => void = noop,
   ) {
     this.maxTopicLength = options.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
     this.maxTopicsPerSubscriber = options.maxTopicsPerSubscriber ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIBER;
@@ -105,7 +109,7 @@ export class TopicRegistry<S> {
     if (subscribers === undefined) {
       subscribers = new Set();
       this.byTopic.set(topic, subscribers);
-      void this.broker.subscribe(topic); // the first one here: the node joins the topic
+      this.callBroker('subscribe', topic); // the first one here: the node joins the topic
     }
     subscribers.add(subscriber);
     return true;
@@ -167,13 +171,24 @@ export class TopicRegistry<S> {
     return this.byTopic.size;
   }
 
+  /** Call the broker, containing a failure it should never have (a throw, a rejection). */
+  private callBroker(method: 'subscribe' | 'unsubscribe', topic: string): void {
+    try {
+      this.broker[method](topic).then(undefined, this.onBrokerFailure);
+    } catch (error) {
+      this.onBrokerFailure(error);
+    }
+  }
+
   private leave(subscriber: S, topic: string): void {
     const subscribers = this.byTopic.get(topic);
     if (subscribers === undefined) return;
     subscribers.delete(subscriber);
     if (subscribers.size === 0) {
       this.byTopic.delete(topic);
-      void this.broker.unsubscribe(topic); // the last one left: the node leaves the topic
+      this.callBroker('unsubscribe', topic); // the last one left: the node leaves the topic
     }
   }
 }
+
+function noop(): void {}

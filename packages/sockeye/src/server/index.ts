@@ -26,6 +26,7 @@ export {
   type RateLimit,
   TokenBucket,
 } from './limits.js';
+export { checkServerOptions } from './options.js';
 export { isOriginAllowed, isSameOrigin, type OriginPolicy } from './origin.js';
 export {
   PROXY_V1_MAX_BYTES,
@@ -42,10 +43,14 @@ export {
   type WebSocketServerEvents,
 } from './server.js';
 export {
+  type AttachedServerOptions,
+  type CommonServerOptions,
+  type NoServerOptions,
   type PublishData,
   type PublishOptions,
   type SendData,
   SendStatus,
+  type StandaloneServerOptions,
   type UpgradeRequestContext,
   type WebSocketHandlers,
   type WebSocketServerOptions,

@@ -3,6 +3,7 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type TlsOptions } from 'node:tls';
+import { inspect } from 'node:util';
 import {
   buildAcceptResponse,
   buildFrame,
@@ -13,6 +14,8 @@ import {
   HandshakeError,
   type HeaderMap,
   HttpHeadParser,
+  InternalError,
+  isValidWireCloseCode,
   limits,
   Opcode,
   PerMessageDeflate,
@@ -23,9 +26,10 @@ import {
   type UpgradeRequestInfo,
   validateRequest,
 } from '../protocol/index.js';
+import { checkInteger, MAX_TIMEOUT_MS } from '../protocol/validate.js';
 import {
   type Broker,
-  type BrokerError,
+  BrokerError,
   type BrokerLoss,
   type BrokerMessage,
   type BrokerStatus,
@@ -57,6 +61,7 @@ import {
   type OpsSettings,
   opsSettings,
 } from './limits.js';
+import { checkServerOptions } from './options.js';
 import { isOriginAllowed, type OriginPolicy } from './origin.js';
 import { ProxyHeaderParser, ProxyProtocolError } from './proxy-protocol.js';
 import {
@@ -184,6 +189,11 @@ const MAX_SWEEP_MS = 1000;
 
 function noop(): void {}
 
+/** A broker that broke its contract (threw, or rejected), as a `brokerError`. */
+function brokerFailure(kind: 'publish' | 'subscribe', cause: unknown): BrokerError {
+  return new BrokerError(kind, `the broker failed to ${kind}: ${String(cause)}`, { cause });
+}
+
 /**
  * A WebSocket server on sockeye's protocol core. Three modes:
  * - standalone: `new WebSocketServer({ port, handlers })` listens on its own TCP server
@@ -274,16 +284,14 @@ export class WebSocketServer<Data = undefined>
   private readonly counters = new StatsCounters();
 
   /**
-   * @throws TypeError unless exactly one of `port`, `server` and `noServer` is given, or
-   * when another server on the same HTTP server already serves this `path`
+   * @throws TypeError unless exactly one of `port`, `server` and `noServer` is given, for
+   * an option of the wrong type (see {@link checkServerOptions}), or when another server
+   * on the same HTTP server already serves this `path`; RangeError for a number out of
+   * range (a `maxPayload` that a `Buffer`, or with `decodeText` a string, cannot hold)
    */
   constructor(options: WebSocketServerOptions<Data>) {
     super();
-    const modes =
-      Number(options.port !== undefined) +
-      Number(options.server !== undefined) +
-      Number(options.noServer === true);
-    if (modes !== 1) throw new TypeError('give exactly one of port, server and noServer');
+    checkServerOptions(options);
     this.options = options;
     this.handlers = options.handlers;
     this.decodeText = options.decodeText ?? true;
@@ -309,7 +317,9 @@ export class WebSocketServer<Data = undefined>
     this.wiretap = options.wiretap;
     this.path = options.path;
     this.broker = options.broker ?? new InProcessBroker();
-    this.topicRegistry = new TopicRegistry(this.broker, options.topics);
+    this.topicRegistry = new TopicRegistry(this.broker, options.topics, (error: unknown) =>
+      this.brokerEvent('brokerError', brokerFailure('subscribe', error)),
+    );
     this.broker.attach({
       onMessage: (message: BrokerMessage) => {
         this.deliverObserved(message.topic, message.data, !message.isBinary, null);
@@ -359,9 +369,6 @@ export class WebSocketServer<Data = undefined>
     // A deadline fires at most a quarter of its period late.
     this.sweepMs = Math.max(MIN_SWEEP_MS, Math.min(MAX_SWEEP_MS, Math.floor(Math.min(...periods) / 4)));
 
-    if (options.tls !== undefined && options.port === undefined) {
-      throw new TypeError('the tls option is for standalone mode (port); attach to an https server instead');
-    }
     if (options.port !== undefined) {
       const wrap = options.tls === undefined ? null : tlsWrapper(options.tls);
       const netServer = createServer({ noDelay: true }, (socket) => {
@@ -472,7 +479,12 @@ export class WebSocketServer<Data = undefined>
     const isText = !(options?.isBinary ?? typeof data !== 'string');
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
     const count = this.deliverObserved(topic, bytes, isText, sender);
-    this.broker.publish(topic, bytes, !isText);
+    try {
+      this.broker.publish(topic, bytes, !isText);
+    } catch (error) {
+      // A broker must never throw here; one that does loses the message, not the caller's code.
+      this.brokerEvent('brokerError', brokerFailure('publish', error));
+    }
     return count;
   }
 
@@ -516,10 +528,16 @@ export class WebSocketServer<Data = undefined>
     const frame = buildFrame(FIN_BIT | (isText ? Opcode.Text : Opcode.Binary), bytes);
     const data = frame.subarray(frame.length - bytes.length);
     const deflate = this.perMessageDeflate;
-    const message: PreparedMessage =
-      deflate !== null && anyCompressed(subscribers, except)
-        ? { ...deflate.prepareMessage(data, isText), frame }
-        : { data, isText, extension: '', encoded: null, windowBits: 0, frame };
+    let message: PreparedMessage = { data, isText, extension: '', encoded: null, windowBits: 0, frame };
+    if (deflate !== null && anyCompressed(subscribers, except)) {
+      try {
+        message = { ...deflate.prepareMessage(data, isText), frame };
+      } catch (error) {
+        // The codec failed: report it and send the frame as it is (a connection that must
+        // compress does it itself, and fails alone with 1011 if its codec fails too).
+        this.reportServerError(new InternalError(error));
+      }
+    }
     let count = 0;
     for (const ws of subscribers) {
       if (ws !== except && ws._sendPrepared(message) !== SendStatus.Dropped) count++;
@@ -587,13 +605,21 @@ export class WebSocketServer<Data = undefined>
    * every connection, wait for their closing handshakes up to `timeout`, terminate the
    * rest, stop listening, close the broker (the `broker` option's too), and resolve.
    * Calling it again returns the same promise.
+   * @throws RangeError (before anything is closed) for a `timeout` out of range, a `code`
+   * that may not be sent or a `reason` over 123 bytes
    */
   close(options: ServerCloseOptions = {}): Promise<void> {
     if (this.closePromise !== null) return this.closePromise;
-    this.shuttingDown = true;
     const timeout = options.timeout ?? this.closeTimeout;
     const code = options.code ?? CloseCode.GoingAway;
     const reason = options.reason ?? 'server shutting down';
+    // Checked here, not by the first connection's close() half-way through the shutdown.
+    checkInteger('timeout', options.timeout, 0, MAX_TIMEOUT_MS);
+    if (!isValidWireCloseCode(code)) throw new RangeError(`code ${code} may not be sent in a close frame`);
+    if (Buffer.byteLength(reason) > limits.MAX_CLOSE_REASON_BYTES) {
+      throw new RangeError(`reason longer than ${limits.MAX_CLOSE_REASON_BYTES} bytes`);
+    }
+    this.shuttingDown = true;
     this.closePromise = (async () => {
       for (const ws of this.openClients) ws.close(code, reason);
       if (this.sockets.size > 0) {
@@ -802,7 +828,8 @@ export class WebSocketServer<Data = undefined>
   /** An error with no connection to report it on (a failing `authenticate`, say). */
   private reportServerError(error: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
-    else process.emitWarning(`sockeye: unhandled error in a WebSocket server hook: ${String(error)}`);
+    // With its stack (and its cause's, for an InternalError): a warning is all there is of it.
+    else process.emitWarning(`sockeye: unhandled error in a WebSocket server hook: ${inspect(error)}`);
   }
 
   /** Serve a path that is not ours (attached mode router). @internal */
@@ -883,7 +910,13 @@ export class WebSocketServer<Data = undefined>
       parsed = parser.push(chunk);
     } catch (error) {
       socket.off('data', onHandshakeData);
-      this.reject(socket, error as HandshakeError);
+      if (error instanceof HandshakeError) {
+        this.reject(socket, error);
+      } else {
+        // Not the client's doing: a bug of ours, answered 500 and reported, never thrown.
+        this.reportServerError(new InternalError(error));
+        this.reject(socket, new HandshakeError(500, 'internal server error'));
+      }
       return;
     }
     if (parsed === null) return;

@@ -118,18 +118,25 @@ export interface WebSocketHandlers<Data> {
 }
 
 /**
- * Options of {@link WebSocketServer}. Give exactly one of `port` (standalone), `server`
- * (attached to an HTTP(S) server) or `noServer: true` (you call `handleUpgrade`).
+ * Options of {@link WebSocketServer}: exactly one of `port` (standalone, see
+ * {@link StandaloneServerOptions}), `server` (attached to an HTTP(S) server, see
+ * {@link AttachedServerOptions}) or `noServer: true` (you call `handleUpgrade`, see
+ * {@link NoServerOptions}), and the options every mode shares
+ * ({@link CommonServerOptions}). Another combination does not type-check (and is refused
+ * at run time with a `TypeError`).
  *
  * @typeParam Data - the per-connection data that `authenticate` returns
  */
-export interface WebSocketServerOptions<Data> {
-  /** What happens on each connection. */
-  handlers: WebSocketHandlers<Data>;
+export type WebSocketServerOptions<Data> =
+  | StandaloneServerOptions<Data>
+  | AttachedServerOptions<Data>
+  | NoServerOptions<Data>;
 
-  /** Standalone mode: listen on this TCP port (0 picks a free one; see `address()`). */
-  port?: number;
-  /** Standalone mode: the address to bind. @defaultValue all interfaces (Node's default) */
+/** Standalone mode: the server listens on its own TCP port. */
+export interface StandaloneServerOptions<Data> extends CommonServerOptions<Data> {
+  /** Listen on this TCP port, 0 to 65535 (0 picks a free one; see `address()`). */
+  port: number;
+  /** The address to bind. @defaultValue all interfaces (Node's default) */
   host?: string;
   /**
    * Standalone mode: serve `wss://` directly. The certificate and key (and `ca`, `passphrase`,
@@ -140,14 +147,52 @@ export interface WebSocketServerOptions<Data> {
    * @defaultValue none: plain `ws://`
    */
   tls?: TlsOptions;
+  /** Not in standalone mode. */
+  server?: never;
+  /** Not in standalone mode. */
+  noServer?: never;
+}
+
+/** Attached mode: the server takes WebSocket upgrades from an HTTP(S) server of yours. */
+export interface AttachedServerOptions<Data> extends CommonServerOptions<Data> {
   /**
-   * Attached mode: take WebSocket upgrades from this HTTP or HTTPS server (`wss://` with
-   * HTTPS). Several WebSocketServers may share one server with different `path`s; an
-   * upgrade to a path nobody serves is answered 404.
+   * Take WebSocket upgrades from this HTTP or HTTPS server (`wss://` with HTTPS). Several
+   * WebSocketServers may share one server with different `path`s; an upgrade to a path
+   * nobody serves is answered 404.
    */
-  server?: HttpServer | HttpsServer;
-  /** `noServer` mode: no listener at all; pass upgrades in with `handleUpgrade()`. */
-  noServer?: boolean;
+  server: HttpServer | HttpsServer;
+  /** Not in attached mode (the HTTP server listens). */
+  port?: never;
+  /** Not in attached mode. */
+  host?: never;
+  /** Not in attached mode (attach to an HTTPS server for `wss://`). */
+  tls?: never;
+  /** Not in attached mode. */
+  noServer?: never;
+}
+
+/** `noServer` mode: no listener at all; pass upgrades in with `handleUpgrade()`. */
+export interface NoServerOptions<Data> extends CommonServerOptions<Data> {
+  /** Take upgrades only through `handleUpgrade()`. */
+  noServer: true;
+  /** Not in `noServer` mode. */
+  port?: never;
+  /** Not in `noServer` mode. */
+  host?: never;
+  /** Not in `noServer` mode. */
+  tls?: never;
+  /** Not in `noServer` mode. */
+  server?: never;
+}
+
+/**
+ * The options of {@link WebSocketServer} that every mode shares.
+ *
+ * @typeParam Data - the per-connection data that `authenticate` returns
+ */
+export interface CommonServerOptions<Data> {
+  /** What happens on each connection. */
+  handlers: WebSocketHandlers<Data>;
   /**
    * Accept only upgrades whose path (without the query) is exactly this. Without it, any
    * path is accepted (in attached mode: any path no other server claimed).

@@ -5,6 +5,7 @@ import {
   Connection,
   type ConnectionHandler,
   type Extension,
+  InternalError,
   isValidWireCloseCode,
   limits,
   type Payload,
@@ -139,7 +140,7 @@ export class ServerWebSocket<Data = undefined> {
   private needDrain = false;
   /** Reading is paused because the output is above the high-water mark. */
   private readPaused = false;
-  /** A handler failed: deliver nothing more. */
+  /** A handler (or the connection) failed and was reported: deliver nothing more, report nothing more. */
   private failed = false;
   /** Messages waiting behind a Blob (null when none: the common case costs nothing). */
   private deferred: Deferred[] | null = null;
@@ -454,15 +455,22 @@ export class ServerWebSocket<Data = undefined> {
       this.needDrain || this.readPaused || socket.writableLength + queued > this.host.highWaterMark
         ? onBatchWritten.bind(socket)
         : undefined;
-    if (count === 1) {
-      socket.write(chunks[0]!, written);
-    } else {
-      // One writev for the whole batch instead of a system call per frame.
-      socket.cork();
-      const last = count - 1;
-      for (let i = 0; i < last; i++) socket.write(chunks[i]!);
-      socket.write(chunks[last]!, written);
-      socket.uncork();
+    try {
+      if (count === 1) {
+        socket.write(chunks[0]!, written);
+      } else {
+        // One writev for the whole batch instead of a system call per frame.
+        socket.cork();
+        const last = count - 1;
+        for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+        socket.write(chunks[last]!, written);
+        socket.uncork();
+      }
+    } catch (error) {
+      // A write that throws (rather than reporting through 'error') leaves the socket in
+      // an unknown state: drop it, and fail the connection (its close frame cannot go out).
+      socket.destroy();
+      this.connection.abort(error);
     }
   }
 
@@ -496,6 +504,9 @@ export class ServerWebSocket<Data = undefined> {
 
   /** @internal */
   _onClose(info: CloseInfo): void {
+    // Something failed on our side (the codec, decoding a text message, a socket write):
+    // the peer got 1011 and nothing more; the application gets the error and its cause.
+    if (info.error instanceof InternalError) this.reportFailure(info.error);
     this._flush();
     const socket = this._socket;
     // The server closes TCP first (RFC 6455 section 7.1.1); a peer that never closes its
@@ -584,10 +595,15 @@ export class ServerWebSocket<Data = undefined> {
   }
 
   private handlerFailed(error: unknown): void {
-    const first = !this.failed;
-    this.failed = true;
-    if (first) this.host.reportError(this, error);
+    this.reportFailure(error);
     if (this.connection.state === 'open') this.close(CloseCode.InternalError, 'internal server error');
+  }
+
+  /** Report an error of this connection (once: later ones are consequences of the first). */
+  private reportFailure(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.host.reportError(this, error);
   }
 
   private enqueue(payload: Payload, isText: boolean, knownSize: number): SendStatus {

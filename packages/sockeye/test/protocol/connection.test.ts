@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   CloseCode,
+  type CloseInfo,
   COPY_THRESHOLD,
   Connection,
+  InternalError,
   isValidWireCloseCode,
   limits,
   Opcode,
@@ -588,7 +590,7 @@ describe('RFC 6455 7: the closing handshake', () => {
     const rec = new Recorder({ role: 'server' });
     rec.connection.close(1000);
     assert.equal(rec.connection.send('x', true), false);
-    assert.equal(rec.connection.sendFragment('x', true, true, true), false);
+    assert.equal(rec.connection.startMessage(true).end('x'), false);
     assert.equal(rec.connection.ping('x'), false);
     assert.equal(rec.connection.pong('x'), false);
     assert.equal(rec.output().toString('hex'), '880203e8');
@@ -637,7 +639,8 @@ describe('RFC 6455 7: the closing handshake', () => {
     assert.equal(rec.output().length, 0);
   });
 
-  it('an exception thrown by a handler reaches the caller of receive()', () => {
+  it('an exception thrown by a handler fails the connection with 1011, not the caller of receive()', () => {
+    const closes: CloseInfo[] = [];
     const conn = new Connection(
       {
         onMessage: () => {
@@ -645,12 +648,17 @@ describe('RFC 6455 7: the closing handshake', () => {
         },
         onPing() {},
         onPong() {},
-        onClose() {},
+        onClose: (info) => closes.push(info),
         onOutput() {},
       },
       { role: 'client' },
     );
-    assert.throws(() => conn.receive(frame(Opcode.Text, 'x')), TypeError);
+    conn.receive(frame(Opcode.Text, 'x'));
+    assert.equal(conn.state, 'closed');
+    assert.equal(closes.length, 1);
+    assert.equal(closes[0]!.code, CloseCode.InternalError);
+    assert.ok(closes[0]!.error instanceof InternalError);
+    assert.ok((closes[0]!.error.cause as Error) instanceof TypeError);
   });
 
   it('the failure reason is cut to 123 bytes of UTF-8', () => {

@@ -100,11 +100,13 @@ describe('RFC 6455 5.7: examples', () => {
         assert.equal(rec.messages()[0]!.data.toString('utf8'), vector.message_utf8);
       });
 
-      it('sendFragment writes the same frames', () => {
+      it('a MessageWriter writes the same frames', () => {
         const rec = new Recorder({ role: 'server' });
         const parts = vector.frames_hex!.map((h) => decodeFrames(hex(h))[0]!.payload.toString('utf8'));
+        const writer = rec.connection.startMessage(true);
         parts.forEach((part, i) => {
-          rec.connection.sendFragment(part, true, i === parts.length - 1, i === 0);
+          if (i === parts.length - 1) writer.end(part);
+          else writer.write(part);
         });
         assert.equal(rec.output().toString('hex'), vector.frames_hex!.join(''));
       });

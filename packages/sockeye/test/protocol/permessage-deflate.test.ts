@@ -193,8 +193,9 @@ describe('RFC 7692 section 7.2.1: compressing', () => {
 
   it('fragmented sends go uncompressed', () => {
     const { connection } = client();
-    connection.sendFragment(Buffer.alloc(4096), false, false, true);
-    connection.sendFragment(Buffer.alloc(4096), false, true, false);
+    const writer = connection.startMessage(false);
+    writer.write(Buffer.alloc(4096));
+    writer.end(Buffer.alloc(4096));
     for (const f of frames(Buffer.concat(connection.takeOutput()))) assert.equal(f.b0 & RSV1_BIT, 0);
   });
 

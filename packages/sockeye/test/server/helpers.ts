@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { WebSocket as WsClient, type ClientOptions as WsClientOptions } from 'ws';
-import { WebSocketServer, type WebSocketServerOptions } from '../../src/index.js';
+import { type StandaloneServerOptions, WebSocketServer } from '../../src/index.js';
 
 /** The sample key of RFC 6455 section 1.3. */
 export const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
@@ -11,7 +11,7 @@ export const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 
 /** A standalone server on an ephemeral loopback port. */
 export async function listen<Data = undefined>(
-  options: Omit<WebSocketServerOptions<Data>, 'port' | 'host'>,
+  options: Omit<StandaloneServerOptions<Data>, 'port' | 'host'>,
 ): Promise<{ server: WebSocketServer<Data>; port: number; url: string }> {
   const server = new WebSocketServer<Data>({ ...options, port: 0, host: '127.0.0.1' });
   const address = await server.listen();

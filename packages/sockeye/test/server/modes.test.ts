@@ -161,6 +161,7 @@ describe('standalone wss:// (the tls option)', () => {
   });
 
   it('the tls option needs standalone mode', () => {
+    // @ts-expect-error: tls is for standalone mode only
     assert.throws(() => new WebSocketServer({ noServer: true, tls: {}, handlers: {} }), /standalone mode/);
   });
 });
@@ -189,7 +190,9 @@ describe('noServer', () => {
   });
 
   it('constructor refuses zero or several modes', () => {
+    // @ts-expect-error: no mode
     assert.throws(() => new WebSocketServer({ handlers: {} }), TypeError);
+    // @ts-expect-error: two modes
     assert.throws(() => new WebSocketServer({ noServer: true, port: 0, handlers: {} }), TypeError);
   });
 });
