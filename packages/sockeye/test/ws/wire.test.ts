@@ -1,0 +1,169 @@
+/**
+ * What reaches the wire: a raw client sends the same bytes to a `ws` server and to a
+ * `sockeye/ws` server; the bytes that come back (101 or refusal, frames, close frames,
+ * then the end of TCP) and the server's events must be the same.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ServerOptions, WebSocket as WS } from 'ws';
+import {
+  closePayload,
+  closeServer,
+  frame,
+  type Impl,
+  layerImpl,
+  listen,
+  rawExchange,
+  upgradeHead,
+  wsImpl,
+} from './harness.js';
+
+const HANG_GUARD = { timeout: 20_000 };
+
+interface Exchange {
+  wire: string;
+  events: unknown[];
+}
+
+/** Run the raw exchange against a server of `impl`, logging its sockets' events. */
+async function exchange(
+  impl: Impl,
+  chunks: readonly (Buffer | string)[],
+  options: ServerOptions = {},
+  onConnection?: (ws: WS) => void,
+): Promise<Exchange> {
+  const { wss, port } = await listen(impl, options);
+  const events: unknown[] = [];
+  const describeValue = (value: unknown) =>
+    Buffer.isBuffer(value)
+      ? value.toString('hex')
+      : value instanceof Error
+        ? [value.name, value.message, (value as Error & { code?: string }).code]
+        : value;
+  const log = (...entry: unknown[]) => events.push(entry.map(describeValue));
+  const socketsClosed: Promise<void>[] = [];
+  wss.on('connection', (ws) => {
+    log('connection');
+    ws.on('message', (data, isBinary) => log('message', data, isBinary));
+    ws.on('ping', (data) => log('ping', data));
+    ws.on('pong', (data) => log('pong', data));
+    ws.on('error', (error) => log('error', error));
+    socketsClosed.push(
+      new Promise((resolve) =>
+        ws.on('close', (code, reason) => {
+          log('close', code, reason);
+          resolve();
+        }),
+      ),
+    );
+    onConnection?.(ws);
+  });
+  wss.on('wsClientError', (error, socket) => {
+    log('wsClientError', error);
+    socket.end('HTTP/1.1 418 I am a teapot\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
+  const wire = await rawExchange(port, chunks);
+  await Promise.all(socketsClosed);
+  await closeServer(wss);
+  // The Date header of Node's own answers (426) is the only field that may differ.
+  return { wire: wire.toString('latin1').replace(/\r\nDate: [^\r]*/, ''), events };
+}
+
+async function sameOnTheWire(
+  chunks: readonly (Buffer | string)[],
+  options: ServerOptions = {},
+  onConnection?: (ws: WS) => void,
+): Promise<Exchange> {
+  const reference = await exchange(wsImpl, chunks, options, onConnection);
+  const observed = await exchange(layerImpl, chunks, options, onConnection);
+  assert.deepEqual(observed, reference);
+  return reference;
+}
+
+const echo = (ws: WS) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+
+describe('sockeye/ws puts the same bytes on the wire as ws', () => {
+  it(
+    'the 101 response, an echoed message, and the close handshake echoing code and reason',
+    HANG_GUARD,
+    async () => {
+      const { wire } = await sameOnTheWire(
+        [upgradeHead('/echo'), Buffer.concat([frame(1, 'hi'), frame(8, closePayload(1000, 'bye'))])],
+        {},
+        echo,
+      );
+      assert.match(wire, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+      assert.ok(wire.endsWith('\x81\x02hi\x88\x05\x03\xe8bye'));
+    },
+  );
+
+  it('a ping is answered with a pong, and an empty close frame with an empty one', HANG_GUARD, async () => {
+    await sameOnTheWire([upgradeHead(), Buffer.concat([frame(9, 'p1'), frame(8)])]);
+  });
+
+  it('a fragmented message with a ping in the middle', HANG_GUARD, async () => {
+    await sameOnTheWire(
+      [
+        upgradeHead(),
+        Buffer.concat([frame(1, 'ab', false), frame(9), frame(0, 'cd'), frame(8, closePayload(1001))]),
+      ],
+      {},
+      echo,
+    );
+  });
+
+  for (const [name, bytes] of [
+    ['invalid UTF-8 in a text message: 1007', frame(1, Buffer.from([0xff, 0xfe]))],
+    ['an unmasked client frame: 1002', frame(1, 'x', true, false)],
+    ['a reserved opcode: 1002', frame(3, 'x')],
+    ['a continuation without a message: 1002', frame(0, 'x')],
+    ['a fragmented ping: 1002', frame(9, 'x', false)],
+    ['a close frame with code 1005: 1002', frame(8, closePayload(1005))],
+    ['a close frame of one byte: 1002', frame(8, Buffer.from([3]))],
+    [
+      'a close reason that is not UTF-8: 1007',
+      frame(8, Buffer.concat([closePayload(1000), Buffer.from([0xc3])])),
+    ],
+    ['a message over maxPayload: 1009', frame(2, Buffer.alloc(17))],
+  ] as const) {
+    it(`${name}, with ws's error and close 1006 on the server`, HANG_GUARD, async () => {
+      const { events, wire } = await sameOnTheWire([upgradeHead(), bytes], { maxPayload: 16 });
+      assert.equal((events.at(-2) as unknown[])[0], 'error');
+      assert.deepEqual(events.at(-1), ['close', 1006, '']);
+      assert.ok(wire.includes('\x88\x02'), 'a close frame with a code and no reason');
+    });
+  }
+
+  for (const [name, head] of [
+    ['a POST: 405', upgradeHead('/', {}, 'POST')],
+    ['an Upgrade other than websocket: 400', upgradeHead('/', { Upgrade: 'websocket2' })],
+    ['a bad Sec-WebSocket-Key: 400', upgradeHead('/', { 'Sec-WebSocket-Key': 'short' })],
+    [
+      'an unsupported version: 400 with Sec-WebSocket-Version',
+      upgradeHead('/', { 'Sec-WebSocket-Version': '12' }),
+    ],
+    ['a malformed Sec-WebSocket-Protocol: 400', upgradeHead('/', { 'Sec-WebSocket-Protocol': 'a,,b' })],
+    ['another path: 400', upgradeHead('/elsewhere')],
+  ] as const) {
+    it(`refuses ${name}`, HANG_GUARD, async () => {
+      const { wire } = await sameOnTheWire([head], { path: '/' });
+      assert.match(wire, /^HTTP\/1\.1 4\d\d /);
+    });
+  }
+
+  it('refuses a malformed Sec-WebSocket-Extensions with 400 when compression is on', HANG_GUARD, async () => {
+    await sameOnTheWire([upgradeHead('/', { 'Sec-WebSocket-Extensions': 'permessage-deflate; =' })], {
+      perMessageDeflate: true,
+    });
+  });
+
+  it('wsClientError listeners get malformed handshakes and answer them themselves', HANG_GUARD, async () => {
+    const { events } = await sameOnTheWire([upgradeHead('/', { Upgrade: 'h2c' })]);
+    assert.deepEqual(events, [['wsClientError', ['Error', 'Invalid Upgrade header', undefined]]]);
+  });
+
+  it('a plain HTTP request to a port-mode server is answered 426', HANG_GUARD, async () => {
+    const { wire } = await sameOnTheWire(['GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+    assert.match(wire, /^HTTP\/1\.1 426 Upgrade Required\r\n/);
+  });
+});
