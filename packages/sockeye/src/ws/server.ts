@@ -188,10 +188,10 @@ export class WebSocketServer<T extends WebSocket = WebSocket> extends EventEmitt
       };
     }
     const deflate = merged.perMessageDeflate;
-    this.deflate =
-      deflate === false
-        ? null
-        : new PerMessageDeflate(toDeflateOptions(deflate === true ? {} : deflate, 'server'));
+    // Falsy (engine.io passes `undefined` explicitly) is off, as with ws.
+    this.deflate = deflate
+      ? new PerMessageDeflate(toDeflateOptions(deflate === true ? {} : deflate, 'server'))
+      : null;
     if (merged.clientTracking) this.clients = new Set();
     this.options = merged;
     this.settings = {
