@@ -499,4 +499,35 @@ describe('sockeye/ws behaves as ws', () => {
       await new Promise<void>((resolve) => http.close(() => resolve()));
     }),
   );
+
+  it('createWebSocketStream: a Duplex on each end, echoing through pipe, ended by end()', HANG_GUARD, () =>
+    differential(async ({ server, client, s, c }) => {
+      const { wss, url } = await listen(server);
+      let serverDone: Promise<void> = Promise.resolve();
+      wss.on('connection', (ws) => {
+        const duplex = server.createWebSocketStream(ws);
+        duplex.on('data', (chunk: Buffer) => s('data', chunk));
+        duplex.pipe(duplex);
+        serverDone = new Promise((resolve) =>
+          ws.on('close', (code, reason) => {
+            s('close', code, reason);
+            resolve();
+          }),
+        );
+      });
+      const ws = new client.WebSocket(url);
+      const duplex = client.createWebSocketStream(ws, { encoding: 'utf8' });
+      const chunks: string[] = [];
+      duplex.on('data', (chunk: string) => {
+        chunks.push(chunk);
+        if (chunks.length === 2) duplex.end();
+      });
+      duplex.write('hello');
+      duplex.write(Buffer.from('world'));
+      await new Promise<void>((resolve) => duplex.on('close', () => resolve()));
+      c('chunks', chunks, ws.readyState);
+      await serverDone;
+      await closeServer(wss);
+    }),
+  );
 });

@@ -7,7 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
-import { type ServerOptions, WebSocketServer as WsServer, WebSocket as WsWebSocket } from 'ws';
+import {
+  type ServerOptions,
+  WebSocketServer as WsServer,
+  WebSocket as WsWebSocket,
+  createWebSocketStream as wsCreateWebSocketStream,
+} from 'ws';
 import * as layer from '../../src/ws/index.js';
 
 /** The `ws` API as its own types describe it: the contract the layer is held to. */
@@ -15,15 +20,22 @@ export interface Impl {
   name: string;
   WebSocket: typeof WsWebSocket;
   WebSocketServer: typeof WsServer;
+  createWebSocketStream: typeof wsCreateWebSocketStream;
 }
 
 /** `ws` itself. */
-export const wsImpl: Impl = { name: 'ws', WebSocket: WsWebSocket, WebSocketServer: WsServer };
+export const wsImpl: Impl = {
+  name: 'ws',
+  WebSocket: WsWebSocket,
+  WebSocketServer: WsServer,
+  createWebSocketStream: wsCreateWebSocketStream,
+};
 /** The layer, typed as `ws` (the cast is the claim under test). */
 export const layerImpl: Impl = {
   name: 'sockeye/ws',
   WebSocket: layer.WebSocket as unknown as typeof WsWebSocket,
   WebSocketServer: layer.WebSocketServer as unknown as typeof WsServer,
+  createWebSocketStream: layer.createWebSocketStream as unknown as typeof wsCreateWebSocketStream,
 };
 
 /** The pairs a script runs with besides the reference (server, client). */

@@ -4,6 +4,8 @@
  * then the end of TCP) and the server's events must be the same.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { describe, it } from 'node:test';
 import type { ServerOptions, WebSocket as WS } from 'ws';
 import {
@@ -166,4 +168,93 @@ describe('sockeye/ws puts the same bytes on the wire as ws', () => {
     const { wire } = await sameOnTheWire(['GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
     assert.match(wire, /^HTTP\/1\.1 426 Upgrade Required\r\n/);
   });
+
+  describe('the client end', () => {
+    for (const [name, bytes] of [
+      ['a masked server frame: 1002', frame(1, 'x')],
+      ['invalid UTF-8: 1007', frame(1, Buffer.from([0xff]), true, false)],
+      ['a reserved opcode: 1002', frame(4, 'x', true, false)],
+      ['a message over maxPayload: 1009', frame(2, Buffer.alloc(17), true, false)],
+      ['a close frame with a reason, echoed', frame(8, closePayload(4000, 'server says bye'), true, false)],
+      [
+        'a ping, answered, then an empty close',
+        Buffer.concat([frame(9, 'hb', true, false), frame(8, '', true, false)]),
+      ],
+    ] as const) {
+      it(`${name}: the same events, and the same frames back`, HANG_GUARD, async () => {
+        const reference = await clientExchange(wsImpl, bytes);
+        const observed = await clientExchange(layerImpl, bytes);
+        assert.deepEqual(observed, reference);
+      });
+    }
+  });
 });
+
+/**
+ * A raw server that accepts the handshake, then sends `bytes`; the client of `impl` logs
+ * its events, and the frames it sends back are unmasked and listed.
+ */
+async function clientExchange(impl: Impl, bytes: Buffer): Promise<{ events: unknown[]; frames: string[] }> {
+  const received: Buffer[] = [];
+  let handshakeDone = false;
+  const server = createNetServer((socket) => {
+    let head = '';
+    socket.on('data', (chunk) => {
+      if (handshakeDone) {
+        received.push(chunk);
+        return;
+      }
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      handshakeDone = true;
+      const key = /sec-websocket-key: *([^\r]+)/i.exec(head)![1]!;
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      socket.write(bytes);
+    });
+    socket.on('end', () => socket.end());
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const events: unknown[] = [];
+  const ws = new impl.WebSocket(`ws://127.0.0.1:${port}/`, { maxPayload: 16, perMessageDeflate: false });
+  ws.on('open', () => events.push(['open']));
+  ws.on('message', (data, isBinary) => events.push(['message', String(data), isBinary]));
+  ws.on('ping', (data) => events.push(['ping', data.toString('hex')]));
+  ws.on('error', (error) =>
+    events.push(['error', error.name, error.message, (error as Error & { code?: string }).code]),
+  );
+  await new Promise<void>((resolve) =>
+    ws.on('close', (code, reason) => {
+      events.push(['close', code, reason.toString()]);
+      resolve();
+    }),
+  );
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return { events, frames: unmaskFrames(Buffer.concat(received)) };
+}
+
+/** The client's frames, unmasked: `opcode:payload-hex` each. */
+function unmaskFrames(data: Buffer): string[] {
+  const frames: string[] = [];
+  let at = 0;
+  while (at + 2 <= data.length) {
+    const opcode = data[at]! & 0x0f;
+    let length = data[at + 1]! & 0x7f;
+    at += 2;
+    if (length === 126) {
+      length = data.readUInt16BE(at);
+      at += 2;
+    }
+    const key = data.subarray(at, at + 4);
+    at += 4;
+    const payload = Buffer.from(data.subarray(at, at + length).map((byte, i) => byte ^ key[i & 3]!));
+    at += length;
+    frames.push(`${opcode}:${payload.toString('hex')}`);
+  }
+  return frames;
+}
