@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import type { ClientOptions, MessageEvent, ServerOptions, WebSocket as WS } from 'ws';
+import { opensslMissing, selfSignedCertificate } from '../../../../scripts/lib/tls.js';
 import { type Context, closeServer, listen, once, run, type Script, SUBJECTS, wsImpl } from './harness.js';
 
 const HANG_GUARD = { timeout: 20_000 };
@@ -530,4 +532,79 @@ describe('sockeye/ws behaves as ws', () => {
       await closeServer(wss);
     }),
   );
+
+  it('autoPong: false leaves pings unanswered (the ping event still fires)', HANG_GUARD, () =>
+    differential((context) =>
+      pair(context, {
+        serverOptions: { autoPong: false },
+        onConnection: (ws) => ws.on('ping', () => ws.close(1000, 'pinged')),
+        onOpen: (ws) => ws.ping('unanswered'),
+      }),
+    ),
+  );
+
+  it('allowSynchronousEvents: false delivers every message, ping and pong, in order', HANG_GUARD, () =>
+    differential((context) =>
+      pair(context, {
+        serverOptions: { allowSynchronousEvents: false },
+        onConnection: (ws) => {
+          ws.on('message', (data) => {
+            if (String(data) === 'last') ws.close(1000);
+          });
+          ws.ping('from server');
+        },
+        onOpen: (ws) => {
+          ws.send('first');
+          ws.ping('p');
+          ws.send('last');
+        },
+      }),
+    ),
+  );
+
+  it('binaryType blob delivers a Blob of the bytes; ping and pong take Blobs too', HANG_GUARD, () =>
+    differential((context) =>
+      pair(context, {
+        onConnection: (ws) => {
+          // @types/ws does not list 'blob' yet (ws 8 supports it).
+          (ws as unknown as { binaryType: string }).binaryType = 'blob';
+          ws.on('message', async (data, isBinary) => {
+            const blob = data as unknown as Blob;
+            context.s('blob', blob instanceof Blob, Buffer.from(await blob.arrayBuffer()), isBinary);
+            ws.close(1000);
+          });
+        },
+        onOpen: (ws) => {
+          ws.ping(new Blob(['blob ping']) as unknown as Buffer);
+          ws.send(Buffer.from([1, 2]));
+        },
+      }),
+    ),
+  );
+
+  it('wss: an HTTPS server in server mode, verifyClient sees secure, the client takes TLS options', {
+    ...HANG_GUARD,
+    skip: opensslMissing(),
+  }, () => {
+    const { key, cert } = selfSignedCertificate();
+    return differential(async ({ server, client, s, c }) => {
+      const https = createHttpsServer({ key, cert });
+      const wss = new server.WebSocketServer({
+        server: https,
+        verifyClient: (info: { secure: boolean }) => {
+          s('secure', info.secure);
+          return true;
+        },
+      });
+      wss.on('connection', (ws) => ws.on('message', (data) => ws.close(1000, String(data))));
+      await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+      const port = (https.address() as AddressInfo).port;
+      const ws = new client.WebSocket(`wss://localhost:${port}/`, { ca: cert });
+      ws.on('open', () => ws.send('over tls'));
+      await watch(ws, c);
+      await closeServer(wss);
+      https.closeAllConnections();
+      await new Promise<void>((resolve) => https.close(() => resolve()));
+    });
+  });
 });

@@ -164,6 +164,13 @@ describe('sockeye/ws puts the same bytes on the wire as ws', () => {
     assert.deepEqual(events, [['wsClientError', ['Error', 'Invalid Upgrade header', undefined]]]);
   });
 
+  it('a peer that never answers our close is dropped after closeTimeout (1006)', HANG_GUARD, async () => {
+    const { events } = await sameOnTheWire([upgradeHead()], { closeTimeout: 50 } as ServerOptions, (ws) =>
+      ws.close(1000, 'bye'),
+    );
+    assert.deepEqual(events.at(-1), ['close', 1006, '']);
+  });
+
   it('a plain HTTP request to a port-mode server is answered 426', HANG_GUARD, async () => {
     const { wire } = await sameOnTheWire(['GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
     assert.match(wire, /^HTTP\/1\.1 426 Upgrade Required\r\n/);
