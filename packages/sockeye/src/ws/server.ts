@@ -76,7 +76,10 @@ export interface WebSocketServerOptions<T extends WebSocket = WebSocket> {
   closeTimeout?: number;
   /** Accepted for compatibility (sockeye bounds a message's parts by memory). */
   maxBufferedChunks?: number;
-  /** Accepted for compatibility (sockeye's pong queue is bounded by its output). */
+  /**
+   * Most automatic pongs queued and not yet written per socket; a ping past it terminates
+   * the connection (a peer that pings without reading). 0: no limit. @defaultValue 60
+   */
   maxPendingAutoPongs?: number;
   /** The class of the sockets made (a subclass of {@link WebSocket}). @defaultValue WebSocket */
   WebSocket?: new (
@@ -145,6 +148,7 @@ export class WebSocketServer<T extends WebSocket = WebSocket> extends EventEmitt
       autoPong: true,
       maxFragments: 16 * 1024,
       maxPayload: 100 * 1024 * 1024,
+      maxPendingAutoPongs: 60,
       skipUTF8Validation: false,
       perMessageDeflate: false,
       clientTracking: true,
@@ -200,6 +204,7 @@ export class WebSocketServer<T extends WebSocket = WebSocket> extends EventEmitt
       closeTimeout: merged.closeTimeout,
       maxFragments: merged.maxFragments,
       maxPayload: merged.maxPayload,
+      maxPendingAutoPongs: merged.maxPendingAutoPongs,
     };
   }
 

@@ -87,6 +87,7 @@ export interface SocketSettings {
   closeTimeout: number;
   maxFragments: number;
   maxPayload: number;
+  maxPendingAutoPongs: number;
 }
 
 /** Options of the client {@link WebSocket}: `ws`'s, and Node's `http.request` options. */
@@ -119,7 +120,10 @@ export interface ClientOptions
   protocolVersion?: number;
   /** Accepted for compatibility: sockeye always validates UTF-8 (see docs/ws-compat.md). */
   skipUTF8Validation?: boolean;
-  /** Accepted for compatibility (sockeye's pong queue is bounded by its own output limits). */
+  /**
+   * Most automatic pongs queued and not yet written; a ping past it terminates the
+   * connection (a peer that pings without reading). 0: no limit. @defaultValue 60
+   */
   maxPendingAutoPongs?: number;
   /** Accepted for compatibility (sockeye bounds a message's parts by memory, not count). */
   maxBufferedChunks?: number;
@@ -141,6 +145,7 @@ const READY_STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const CLOSE_TIMEOUT = 30_000;
 const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 const DEFAULT_MAX_FRAGMENTS = 16 * 1024;
+const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
 const MAX_CONTROL_PAYLOAD = 125;
 const MAX_CLOSE_REASON = 123;
 const EMPTY = Buffer.alloc(0);
@@ -160,7 +165,7 @@ class CoreEvents implements ConnectionHandler {
     this.ws._onMessage(data, isText);
   }
   onPing(data: Buffer): void {
-    this.ws._emitControl('ping', data);
+    this.ws._onPing(data);
   }
   onPong(data: Buffer): void {
     this.ws._emitControl('pong', data);
@@ -222,6 +227,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private _closeTimer: NodeJS.Timeout | null = null;
   private _closeTimeout = CLOSE_TIMEOUT;
   private _autoPong = true;
+  /** Automatic pongs not yet written, and the most allowed before the peer is terminated (0: no limit). */
+  private _pendingAutoPongs = 0;
+  private _maxPendingAutoPongs = DEFAULT_MAX_PENDING_AUTO_PONGS;
+  private readonly _autoPongWritten = (): void => {
+    this._pendingAutoPongs--;
+  };
   private _allowSynchronousEvents = true;
   private _maxPayload = DEFAULT_MAX_PAYLOAD;
   private _maxFragments = DEFAULT_MAX_FRAGMENTS;
@@ -485,6 +496,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   setSocket(socket: Socket, head: Buffer, settings: Partial<SocketSettings>): void {
     this._allowSynchronousEvents = settings.allowSynchronousEvents ?? true;
     this._autoPong = settings.autoPong ?? this._autoPong;
+    this._maxPendingAutoPongs = settings.maxPendingAutoPongs ?? this._maxPendingAutoPongs;
     this._closeTimeout = settings.closeTimeout ?? this._closeTimeout;
     this._maxPayload = settings.maxPayload ?? this._maxPayload;
     this._maxFragments = settings.maxFragments ?? this._maxFragments;
@@ -522,8 +534,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     closeTimeout: number;
     maxPayload: number;
     maxFragments: number;
+    maxPendingAutoPongs: number;
   }): void {
     this._autoPong = options.autoPong;
+    this._maxPendingAutoPongs = options.maxPendingAutoPongs;
     this._closeTimeout = options.closeTimeout;
     this._maxPayload = options.maxPayload;
     this._maxFragments = options.maxFragments;
@@ -556,9 +570,27 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     try {
       this._connection!.receive(chunk);
     } finally {
+      // Also when a listener threw (it propagates, as with ws): what was queued still leaves.
       this._receiving = false;
+      if (this._flushScheduled) this._flush();
     }
-    if (this._flushScheduled) this._flush();
+  }
+
+  /**
+   * A ping (the core has queued its pong when `autoPong` is on). As `ws` does, a peer
+   * whose pongs pile up unwritten (it pings and does not read) is terminated.
+   * @internal
+   */
+  _onPing(data: Buffer): void {
+    if (this._autoPong && this._readyState === OPEN) {
+      if (this._maxPendingAutoPongs > 0 && this._pendingAutoPongs >= this._maxPendingAutoPongs) {
+        this.terminate();
+      } else {
+        this._pendingAutoPongs++;
+        this.afterWrite(this._autoPongWritten);
+      }
+    }
+    this._emitControl('ping', data);
   }
 
   /** A complete message from the core. @internal */
@@ -946,6 +978,7 @@ function initAsClient(
     protocolVersion: 13,
     maxPayload: DEFAULT_MAX_PAYLOAD,
     maxFragments: DEFAULT_MAX_FRAGMENTS,
+    maxPendingAutoPongs: DEFAULT_MAX_PENDING_AUTO_PONGS,
     perMessageDeflate: true as boolean | WsPerMessageDeflateOptions,
     followRedirects: false,
     maxRedirects: 10,
@@ -965,6 +998,7 @@ function initAsClient(
     protocolVersion: number;
     maxPayload: number;
     maxFragments: number;
+    maxPendingAutoPongs: number;
     followRedirects: boolean;
     maxRedirects: number;
     headers: Record<string, string | number | string[]>;

@@ -171,6 +171,21 @@ describe('sockeye/ws puts the same bytes on the wire as ws', () => {
     assert.deepEqual(events.at(-1), ['close', 1006, '']);
   });
 
+  it(
+    'a peer that pings past maxPendingAutoPongs without reading is terminated (same events)',
+    HANG_GUARD,
+    async () => {
+      const pings = Buffer.concat(Array.from({ length: 61 }, () => frame(9, 'p')));
+      // What was written before the socket was destroyed depends on when each wrote it:
+      // compare the events only.
+      const reference = await exchange(wsImpl, [upgradeHead(), pings]);
+      const observed = await exchange(layerImpl, [upgradeHead(), pings]);
+      assert.deepEqual(observed.events, reference.events);
+      assert.equal(reference.events.filter((event) => (event as unknown[])[0] === 'ping').length, 61);
+      assert.deepEqual(reference.events.at(-1), ['close', 1006, '']);
+    },
+  );
+
   it('a plain HTTP request to a port-mode server is answered 426', HANG_GUARD, async () => {
     const { wire } = await sameOnTheWire(['GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
     assert.match(wire, /^HTTP\/1\.1 426 Upgrade Required\r\n/);
