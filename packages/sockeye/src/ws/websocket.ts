@@ -571,8 +571,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this._connection!.receive(chunk);
     } finally {
       // Also when a listener threw (it propagates, as with ws): what was queued still leaves.
+      // (The core signals its output at the end of a read, which a throw skips: ask it.)
       this._receiving = false;
-      if (this._flushScheduled) this._flush();
+      if (this._flushScheduled || this._connection!.bufferedBytes > 0) {
+        this._flushScheduled = true;
+        this._flush();
+      }
     }
   }
 
