@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import type { ClientOptions, MessageEvent, ServerOptions, WebSocket as WS } from 'ws';
 import { opensslMissing, selfSignedCertificate } from '../../../../scripts/lib/tls.js';
@@ -607,4 +607,79 @@ describe('sockeye/ws behaves as ws', () => {
       await new Promise<void>((resolve) => https.close(() => resolve()));
     });
   });
+
+  it('large messages both ways: 1 MiB binary and 200 KB of text, echoed', HANG_GUARD, () =>
+    differential((context) =>
+      pair(context, {
+        onConnection: (ws) =>
+          ws.on('message', (data, isBinary) => {
+            context.s('length', (data as Buffer).length, isBinary);
+            ws.send(data, { binary: isBinary });
+          }),
+        onOpen: (ws) => {
+          const binary = Buffer.alloc(1024 * 1024, 7);
+          const text = 'é'.repeat(100_000);
+          ws.send(binary);
+          ws.send(text);
+          const lengths: number[] = [];
+          ws.removeAllListeners('message');
+          ws.on('message', (data, isBinary) => {
+            lengths.push((data as Buffer).length);
+            if (lengths.length === 2) {
+              context.c('echoed', lengths, isBinary, (data as Buffer).equals(Buffer.from(text)));
+              ws.close(1000);
+            }
+          });
+          ws.on('close', (code) => context.c('closed', code));
+        },
+      }),
+    ),
+  );
+
+  it(
+    'port mode: close() waits for the open connections; clientTracking: false leaves clients undefined',
+    HANG_GUARD,
+    () =>
+      differential(async ({ server, client, s, c }) => {
+        const { wss, url } = await listen(server, { clientTracking: false });
+        s('clients', wss.clients);
+        let serverSocket: Promise<void> = Promise.resolve();
+        const connected = new Promise<void>((resolve) =>
+          wss.on('connection', (ws) => {
+            s('url', ws.url, 'bufferedAmount', ws.bufferedAmount);
+            serverSocket = watch(ws, s);
+            resolve();
+          }),
+        );
+        const ws = new client.WebSocket(url);
+        const clientDone = watch(ws, c);
+        await connected;
+        const closed = new Promise<void>((resolve) =>
+          wss.close((error) => {
+            s('server closed', error ?? null, ws.readyState);
+            resolve();
+          }),
+        );
+        ws.close(1000, 'leaving');
+        await Promise.all([clientDone, serverSocket, closed]);
+      }),
+  );
+
+  it('the client: handshakeTimeout when the server never answers', HANG_GUARD, () =>
+    differential(async ({ client, c }) => {
+      const accepted: Socket[] = [];
+      const silent = createNetServer((socket) => {
+        accepted.push(socket);
+        socket.on('error', () => {});
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const port = (silent.address() as AddressInfo).port;
+      const ws = new client.WebSocket(`ws://127.0.0.1:${port}`, { handshakeTimeout: 50 });
+      await watch(ws, c);
+      // Not awaited: a connection the client gave up on while it was being accepted can
+      // keep close()'s callback waiting with nothing left in the event loop.
+      silent.close();
+      for (const socket of accepted) socket.destroy();
+    }),
+  );
 });

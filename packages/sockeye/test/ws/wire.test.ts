@@ -209,6 +209,19 @@ describe('sockeye/ws puts the same bytes on the wire as ws', () => {
         assert.deepEqual(observed, reference);
       });
     }
+
+    for (const [name, extra] of [
+      ['a wrong Sec-WebSocket-Accept', 'X-Break: accept'],
+      ['a subprotocol nobody asked for', 'Sec-WebSocket-Protocol: chat'],
+      ['an extension nobody offered', 'Sec-WebSocket-Extensions: x-unknown'],
+    ] as const) {
+      it(`a 101 with ${name} fails the handshake with ws's error`, HANG_GUARD, async () => {
+        const reference = await clientExchange(wsImpl, Buffer.alloc(0), extra);
+        const observed = await clientExchange(layerImpl, Buffer.alloc(0), extra);
+        assert.deepEqual(observed, reference);
+        assert.equal((reference.events[0] as unknown[])[0], 'error');
+      });
+    }
   });
 });
 
@@ -216,7 +229,11 @@ describe('sockeye/ws puts the same bytes on the wire as ws', () => {
  * A raw server that accepts the handshake, then sends `bytes`; the client of `impl` logs
  * its events, and the frames it sends back are unmasked and listed.
  */
-async function clientExchange(impl: Impl, bytes: Buffer): Promise<{ events: unknown[]; frames: string[] }> {
+async function clientExchange(
+  impl: Impl,
+  bytes: Buffer,
+  extraHeader?: string,
+): Promise<{ events: unknown[]; frames: string[] }> {
   const received: Buffer[] = [];
   let handshakeDone = false;
   const server = createNetServer((socket) => {
@@ -231,9 +248,12 @@ async function clientExchange(impl: Impl, bytes: Buffer): Promise<{ events: unkn
       if (end === -1) return;
       handshakeDone = true;
       const key = /sec-websocket-key: *([^\r]+)/i.exec(head)![1]!;
-      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      let accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      let extra = '';
+      if (extraHeader === 'X-Break: accept') accept = `x${accept.slice(1)}`;
+      else if (extraHeader !== undefined) extra = `${extraHeader}\r\n`;
       socket.write(
-        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extra}\r\n`,
       );
       socket.write(bytes);
     });
