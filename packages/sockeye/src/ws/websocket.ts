@@ -481,6 +481,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     if (this._socket !== null) {
       this._readyState = CLOSING;
+      // ws has written every frame by now; write what is queued before dropping TCP.
+      if (this._flushScheduled || (this._connection?.bufferedBytes ?? 0) > 0) {
+        this._flushScheduled = true;
+        this._flush();
+      }
       this._socket.destroy();
     }
   }
