@@ -481,11 +481,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     if (this._socket !== null) {
       this._readyState = CLOSING;
-      // ws has written every frame by now; write what is queued before dropping TCP.
-      if (this._flushScheduled || (this._connection?.bufferedBytes ?? 0) > 0) {
-        this._flushScheduled = true;
-        this._flush();
-      }
+      this.flushNow(); // ws has written every frame by now: ours go before TCP is dropped
       this._socket.destroy();
     }
   }
@@ -578,10 +574,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       // Also when a listener threw (it propagates, as with ws): what was queued still leaves.
       // (The core signals its output at the end of a read, which a throw skips: ask it.)
       this._receiving = false;
-      if (this._flushScheduled || this._connection!.bufferedBytes > 0) {
-        this._flushScheduled = true;
-        this._flush();
-      }
+      this.flushNow();
     }
   }
 
@@ -689,10 +682,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
   }
 
+  /** Write what is queued now, rather than at the end of the tick. */
+  private flushNow(): void {
+    if (this._flushScheduled || (this._connection?.bufferedBytes ?? 0) > 0) {
+      this._flushScheduled = true;
+      this._flush();
+    }
+  }
+
   /** The peer half-closed TCP. @internal */
   _peerEnded(): void {
     this._readyState = CLOSING;
     this._connection!.receiveEof();
+    this.flushNow(); // ws has written every frame by now: ours go before our FIN
     this._socket!.end();
   }
 

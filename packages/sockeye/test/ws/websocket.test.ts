@@ -33,4 +33,22 @@ describe('sockeye/ws WebSocket', () => {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   );
+
+  it('when the peer half-closes TCP, what is queued is written before our FIN', HANG_GUARD, async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+    const [socket] = (await once(wss, 'connection')) as [WebSocket];
+    await once(client, 'open');
+    const received: string[] = [];
+    client.on('message', (data) => received.push(String(data)));
+    const clientClosed = once(client, 'close');
+    socket.send('last words');
+    // As the socket's 'end' listener would, before the end-of-tick write.
+    socket._peerEnded();
+    const [code] = (await clientClosed) as [number];
+    assert.deepEqual(received, ['last words']);
+    assert.equal(code, 1006);
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  });
 });
