@@ -390,7 +390,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     if (this._readyState === CLOSING) {
-      if (this._closeFrameSent && (this._closeFrameReceived || this._errored)) this._socket!.end();
+      if (this._closeFrameSent && (this._closeFrameReceived || this._errored)) {
+        this.flushNow();
+        this._socket!.end();
+      }
       return;
     }
     let reason = '';
@@ -857,6 +860,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this._readyState = CLOSING;
       this.setCloseTimer();
     }
+    this.flushNow();
     this._socket?.end();
     if (!this._errorEmitted) {
       this._errorEmitted = true;
