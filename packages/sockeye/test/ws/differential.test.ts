@@ -4,9 +4,12 @@
  * the same order, with the same arguments. `ws`'s doc/ws.md is the specification.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ClientOptions, MessageEvent, ServerOptions, WebSocket as WS } from 'ws';
 import { opensslMissing, selfSignedCertificate } from '../../../../scripts/lib/tls.js';
@@ -680,6 +683,26 @@ describe('sockeye/ws behaves as ws', () => {
       // keep close()'s callback waiting with nothing left in the event loop.
       silent.close();
       for (const socket of accepted) socket.destroy();
+    }),
+  );
+
+  it('the client: ws+unix: URLs connect over a Unix socket', HANG_GUARD, () =>
+    differential(async ({ server, client, s, c }) => {
+      const dir = mkdtempSync(join(tmpdir(), 'sockeye-ws-'));
+      const path = join(dir, 'socket');
+      const http = createServer();
+      const wss = new server.WebSocketServer({ server: http });
+      wss.on('connection', (ws, request) => {
+        s('connection', request.url);
+        ws.close(1000, 'over unix');
+      });
+      await new Promise<void>((resolve) => http.listen(path, resolve));
+      const ws = new client.WebSocket(`ws+unix:${path}:/over/unix?x=1`);
+      c('url', ws.url.replace(path, 'PATH'));
+      await watch(ws, c);
+      await closeServer(wss);
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
     }),
   );
 });
