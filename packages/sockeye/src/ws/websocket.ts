@@ -472,7 +472,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       );
       return;
     }
-    this.whenReady(() => this.enqueue(toPayload(data), binary, compress, fin, cb));
+    // ws sends nothing given (undefined, null) as an empty binary message.
+    const payload = data == null ? EMPTY : toPayload(data);
+    this.whenReady(() => this.enqueue(payload, binary, compress, fin, cb));
   }
 
   /** Destroy the TCP connection now, without a closing handshake (`close` reports 1006). */
@@ -870,7 +872,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** `ws`: data sent after the close is counted in `bufferedAmount`, and `cb` gets an error. */
   private sendAfterClose(data: Exclude<WsSendData, number> | undefined, cb: WriteCallback | undefined): void {
-    if (data !== undefined && data !== '') {
+    if (data) {
       this._discardedBytes += data instanceof Blob ? data.size : byteLength(toPayload(data));
     }
     if (cb === undefined) return;

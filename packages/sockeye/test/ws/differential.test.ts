@@ -371,25 +371,30 @@ describe('sockeye/ws behaves as ws', () => {
     ),
   );
 
-  it('sends of every data type: number, ArrayBuffer, typed arrays, Blob (in order)', HANG_GUARD, () =>
-    differential((context) =>
-      pair(context, {
-        onConnection: (ws) => {
-          ws.send(42);
-          ws.send(new Uint16Array([1, 2]).buffer);
-          ws.send(new Uint8Array([7, 8, 9]).subarray(1));
-          ws.send(new Blob(['blob first']));
-          ws.send('after the blob', { binary: true });
-          ws.send(new DataView(new Uint8Array([5]).buffer));
-        },
-        onOpen: (ws) => {
-          let n = 0;
-          ws.on('message', () => {
-            if (++n === 6) ws.close(1000);
-          });
-        },
-      }),
-    ),
+  it(
+    'sends of every data type: number, ArrayBuffer, typed arrays, Blob (in order), undefined',
+    HANG_GUARD,
+    () =>
+      differential((context) =>
+        pair(context, {
+          onConnection: (ws) => {
+            ws.send(42);
+            ws.send(new Uint16Array([1, 2]).buffer);
+            ws.send(new Uint8Array([7, 8, 9]).subarray(1));
+            ws.send(new Blob(['blob first']));
+            ws.send('after the blob', { binary: true });
+            ws.send(new DataView(new Uint8Array([5]).buffer));
+            // Untyped callers: nothing is an empty binary message.
+            ws.send(undefined as unknown as string);
+          },
+          onOpen: (ws) => {
+            let n = 0;
+            ws.on('message', () => {
+              if (++n === 7) ws.close(1000);
+            });
+          },
+        }),
+      ),
   );
 
   it('permessage-deflate: negotiated when offered and enabled, messages round-trip', HANG_GUARD, () =>
