@@ -772,7 +772,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.whenReady(() => this.readBlob(blob, cb, (bytes) => this.queueControl(type, bytes, cb)));
       return;
     }
-    const payload = data === undefined ? EMPTY : toPayload(data);
+    const payload = data == null ? EMPTY : toPayload(data);
     const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     if (length > MAX_CONTROL_PAYLOAD)
       throw new RangeError('The data size must not be greater than 125 bytes');

@@ -426,6 +426,8 @@ describe('sockeye/ws behaves as ws', () => {
             () => ws.close(1005),
             () => ws.close(1000, 'x'.repeat(124)),
             () => ws.ping(Buffer.alloc(126)),
+            () => ws.ping(null as unknown as undefined),
+            () => ws.pong(null as unknown as undefined),
           ]) {
             try {
               attempt();
