@@ -111,6 +111,16 @@ export const SERVERS: ServerSpec[] = [
     }),
   },
   {
+    name: 'sockeye/ws',
+    description:
+      'the `ws`-compatible layer (`sockeye/ws`, compiled): bench/servers/sockeye-ws.mjs, the ws echo server with its import changed',
+    prepare: () => ({
+      command: NODE,
+      args: [entry('sockeye-ws.mjs')],
+      version: `sockeye at ${commit()}`,
+    }),
+  },
+  {
     name: 'ws',
     description: '`ws` without native add-ons (WS_NO_BUFFER_UTIL=1, WS_NO_UTF_8_VALIDATE=1)',
     prepare: () => ({

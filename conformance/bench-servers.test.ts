@@ -25,6 +25,7 @@ interface Entry {
 const ENTRIES: Entry[] = [
   // The compiled package: the test pipeline builds (`tsc -b`) before it runs tests.
   { name: 'sockeye', args: ['bench/servers/sockeye.mjs'] },
+  { name: 'sockeye/ws (the ws-compatible layer)', args: ['bench/servers/sockeye-ws.mjs'] },
   {
     name: 'ws (plain)',
     args: ['bench/servers/ws.mjs'],

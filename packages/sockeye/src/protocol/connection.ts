@@ -85,6 +85,18 @@ export interface ConnectionOptions {
    * @defaultValue none
    */
   extensions?: readonly Extension[];
+  /**
+   * Answer a peer's close frame with its code and its reason (as `ws` does), instead of
+   * its code alone.
+   * @defaultValue false
+   */
+  echoCloseReason?: boolean;
+  /**
+   * Put the failure's description in the reason of the close frame that fails a
+   * connection; when false the frame carries the close code alone (as `ws` sends it).
+   * @defaultValue true
+   */
+  failReason?: boolean;
 }
 
 /**
@@ -102,6 +114,8 @@ export function checkConnectionOptions(options: ConnectionOptions): void {
   checkMaxPayload('maxPayload', options.maxPayload, false);
   checkInteger('maxFragments', options.maxFragments, 1, Number.MAX_SAFE_INTEGER);
   checkBoolean('autoPong', options.autoPong);
+  checkBoolean('echoCloseReason', options.echoCloseReason);
+  checkBoolean('failReason', options.failReason);
   if (options.extensions !== undefined && !Array.isArray(options.extensions)) {
     throw new TypeError('extensions must be an array');
   }
@@ -188,6 +202,8 @@ export class Connection implements FrameHandler {
   private readonly maxPayload: number;
   private readonly maxFragments: number;
   private readonly autoPong: boolean;
+  private readonly echoCloseReason: boolean;
+  private readonly failReason: boolean;
   /** The negotiated extension that transforms messages, if any. */
   private readonly extension: Extension | null;
   /**
@@ -268,6 +284,8 @@ export class Connection implements FrameHandler {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.autoPong = options.autoPong ?? true;
+    this.echoCloseReason = options.echoCloseReason ?? false;
+    this.failReason = options.failReason ?? true;
     this.extension = selectExtension(options.extensions);
     this.encodedLimit = this.maxPayload + Math.ceil(this.maxPayload / 1024) + 1024;
     this.parser = new FrameParser(this, { role: options.role, allowedRsv: this.extension?.rsvBit ?? 0 });
@@ -803,7 +821,10 @@ export class Connection implements FrameHandler {
       reason = reasonBytes.toString('utf8');
     }
     this.parser.stop();
-    if (!this.closeSent) this.sendClose(code === CloseCode.NoStatusReceived ? undefined : code, '');
+    if (!this.closeSent) {
+      const echoed = this.echoCloseReason ? reason : '';
+      this.sendClose(code === CloseCode.NoStatusReceived ? undefined : code, echoed);
+    }
     this.finish({ code, reason, error: null });
   }
 
@@ -857,7 +878,7 @@ export class Connection implements FrameHandler {
     if (this._state === 'closed') return;
     this.parser.stop();
     const reason = error instanceof InternalError ? '' : truncateUtf8(error.message, MAX_CLOSE_REASON_BYTES);
-    if (!this.closeSent) this.sendClose(error.closeCode, reason);
+    if (!this.closeSent) this.sendClose(error.closeCode, this.failReason ? reason : '');
     this.finish({ code: error.closeCode, reason, error });
   }
 

@@ -1,0 +1,54 @@
+/** `sockeye/ws` behaviour that `ws` leaves to chance or to the process: checked on the layer alone. */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { WebSocket, WebSocketServer } from '../../src/ws/index.js';
+import { frame } from './harness.js';
+
+const HANG_GUARD = { timeout: 20_000 };
+
+describe('sockeye/ws WebSocket', () => {
+  it(
+    'a listener that throws propagates, and what the read queued before it still leaves',
+    HANG_GUARD,
+    async () => {
+      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+      await once(wss, 'listening');
+      const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+      const [socket] = (await once(wss, 'connection')) as [WebSocket];
+      await once(client, 'open');
+      const failure = new Error('listener failed');
+      socket.on('message', () => {
+        socket.send('reply sent before the throw');
+        throw failure;
+      });
+      const reply = once(client, 'message');
+      // Bytes as the socket's 'data' listener would feed them, so that the throw is seen here.
+      assert.throws(() => socket._receive(frame(1, 'hello')), failure);
+      const [data] = (await reply) as [Buffer];
+      assert.equal(String(data), 'reply sent before the throw');
+      client.close();
+      await once(socket, 'close');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  );
+
+  it('when the peer half-closes TCP, what is queued is written before our FIN', HANG_GUARD, async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+    const [socket] = (await once(wss, 'connection')) as [WebSocket];
+    await once(client, 'open');
+    const received: string[] = [];
+    client.on('message', (data) => received.push(String(data)));
+    const clientClosed = once(client, 'close');
+    socket.send('last words');
+    // As the socket's 'end' listener would, before the end-of-tick write.
+    socket._peerEnded();
+    const [code] = (await clientClosed) as [number];
+    assert.deepEqual(received, ['last words']);
+    assert.equal(code, 1006);
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  });
+});
