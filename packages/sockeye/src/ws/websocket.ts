@@ -16,11 +16,12 @@ import {
   type Extension,
   generateKey,
   HandshakeError,
+  InternalError,
   isValidWireCloseCode,
   PerMessageDeflate,
   parseExtensions,
 } from '../protocol/index.js';
-import { toWsError, type WsProtocolError } from './errors.js';
+import { toWsError } from './errors.js';
 import {
   addEventListenerTo,
   type EventListenerLike,
@@ -628,7 +629,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this._socket?.resume(); // keep reading (and discarding) so that the peer's FIN is seen
       if (!this._errorEmitted) {
         this._errorEmitted = true;
-        this.emit('error', toWsError(info.error) as WsProtocolError);
+        // An error of our own (a listener or the codec threw while a read was handled)
+        // failed the connection with 1011: emit what was thrown, where `ws` would have let
+        // it escape to the process.
+        const error = info.error instanceof InternalError ? internalCause(info.error) : toWsError(info.error);
+        this.emit('error', error);
       }
       return;
     }
@@ -1245,4 +1250,9 @@ function tlsConnectFor(options: ClientRequestArgs): Socket {
     tlsOptions.servername = isIP(tlsOptions.host ?? '') ? '' : tlsOptions.host;
   }
   return tlsConnect(tlsOptions);
+}
+
+/** What an {@link InternalError} wraps, when it is an `Error`; otherwise the InternalError itself. */
+function internalCause(error: InternalError): Error {
+  return error.cause instanceof Error ? error.cause : error;
 }
