@@ -303,6 +303,9 @@ export class WebSocketServer<T extends WebSocket = WebSocket> extends EventEmitt
     const protocolHeader = headers['sec-websocket-protocol'];
     if (protocolHeader !== undefined) {
       try {
+        // ws's parser refuses an empty list element (`a,,b`, `a,`), which the core now
+        // skips as RFC 9110 5.6.1 asks: the layer keeps ws's answer.
+        if (hasEmptyListElement(protocolHeader)) throw new SyntaxError('empty list element');
         protocols = new Set(parseProtocols(protocolHeader));
       } catch {
         this.clientError(request, socket, 400, 'Invalid Sec-WebSocket-Protocol header');
@@ -314,6 +317,7 @@ export class WebSocketServer<T extends WebSocket = WebSocket> extends EventEmitt
     const offers = headers['sec-websocket-extensions'];
     if (this.deflate !== null && offers !== undefined) {
       try {
+        if (hasEmptyListElement(offers)) throw new SyntaxError('empty list element');
         extension = this.deflate.negotiate(parseExtensions(offers));
       } catch {
         this.clientError(request, socket, 400, 'Invalid or unacceptable Sec-WebSocket-Extensions header');
@@ -463,4 +467,9 @@ function abortHandshake(socket: Duplex, code: number, message?: string, headers?
       .map((name) => `${name}: ${fields[name]}`)
       .join('\r\n')}\r\n\r\n${body}`,
   );
+}
+
+/** Whether a comma-separated header value has an empty element (`a,,b`, `a,`, `,a`). */
+function hasEmptyListElement(value: string): boolean {
+  return value.split(',').some((element) => element.trim() === '');
 }
