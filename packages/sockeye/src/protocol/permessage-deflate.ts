@@ -646,9 +646,8 @@ export class PerMessageDeflateExtension implements Extension {
   /** Copies of the context-takeover windows, kept only with `hibernation`. */
   private readonly deflateHistory: History | null;
   private readonly inflateHistory: History | null;
-  /** Decompressed pieces of the message in progress, and their total length. */
-  private pieces: Buffer[] = [];
-  private inflated = 0;
+  /** The decompressed bytes of the message in progress. */
+  private readonly inflated = new InflatedMessage();
   /** A compressed message is being received. */
   private inMessage = false;
   /** {@link PerMessageDeflateExtension.close} was called: allocate nothing any more. */
@@ -728,15 +727,7 @@ export class PerMessageDeflateExtension implements Extension {
     if (data.length > 0) this.inflate(stream, data, maxPayload);
     if (!fin) return null;
     this.inflate(stream, TAIL, maxPayload);
-    const pieces = this.pieces;
-    const message =
-      pieces.length === 0
-        ? Buffer.alloc(0)
-        : pieces.length === 1
-          ? pieces[0]!
-          : Buffer.concat(pieces, this.inflated);
-    this.pieces = [];
-    this.inflated = 0;
+    const message = this.inflated.take();
     this.inMessage = false;
     this.inflateHistory?.append(message);
     if (!this.inflateTakeover) {
@@ -777,8 +768,7 @@ export class PerMessageDeflateExtension implements Extension {
   /** Free the streams this connection holds (a borrowed one mid-message is freed, not pooled). */
   close(): void {
     this.closed = true;
-    this.pieces = [];
-    this.inflated = 0;
+    this.inflated.clear();
     this.inMessage = false;
     if (this.deflater !== null) this.deflater.close();
     if (this.inflater !== null) this.inflater.close();
@@ -794,11 +784,8 @@ export class PerMessageDeflateExtension implements Extension {
         data,
         zlib.constants.Z_SYNC_FLUSH,
         this.pool.scratch,
-        maxPayload - this.inflated,
-        (piece) => {
-          this.pieces.push(Buffer.from(piece));
-          this.inflated += piece.length;
-        },
+        maxPayload - this.inflated.length,
+        (piece) => this.inflated.append(piece, maxPayload),
       );
     } catch (error) {
       this.dropInflater();
@@ -833,9 +820,77 @@ export class PerMessageDeflateExtension implements Extension {
   private dropInflater(): void {
     this.inflater?.close();
     this.inflater = null;
-    this.pieces = [];
-    this.inflated = 0;
+    this.inflated.clear();
     this.inMessage = false;
+  }
+}
+
+/** Chunks a decompressed message is copied into grow from this size... */
+const MIN_INFLATED_CHUNK = 1024;
+/** ...to this one (a 1 MiB message is then 16 chunks and one join). */
+const MAX_INFLATED_CHUNK = 64 * 1024;
+
+/**
+ * The decompressed bytes of the message in progress. zlib hands its output over in pieces
+ * as small as one byte: a peer that sends one compressed byte per read, or a message in a
+ * million one-byte fragments, makes a piece per byte. Kept as a `Buffer` each, they cost
+ * ~100 bytes of heap per byte of message. Copied into chunks that grow geometrically to
+ * 64 KiB, an incomplete message holds at most `maxPayload` plus one chunk, as on the plain
+ * path, and leaves no garbage behind while it grows (a buffer doubled up to the limit
+ * would). The chunks are joined once, at the end; a message that comes out in one piece
+ * (the usual case: a single frame under 64 KiB decompressed) is copied once, at its size.
+ */
+class InflatedMessage {
+  /** Bytes held so far. */
+  length = 0;
+  /** Full chunks. */
+  private chunks: Buffer[] = [];
+  /** The chunk being filled, and how much of it is. */
+  private current: Buffer | null = null;
+  private used = 0;
+
+  /** Copy `piece` (a view of the scratch buffer) in. The caller keeps `length` within `limit`. */
+  append(piece: Buffer, limit: number): void {
+    let at = 0;
+    while (at < piece.length) {
+      let current = this.current;
+      if (current === null || this.used === current.length) {
+        // The first chunk is the first piece's exact size; later ones grow with the message.
+        const size =
+          this.length === 0
+            ? piece.length
+            : Math.min(limit - this.length, MAX_INFLATED_CHUNK, Math.max(MIN_INFLATED_CHUNK, this.length));
+        if (current !== null) this.chunks.push(current);
+        this.current = current = Buffer.allocUnsafe(Math.max(1, size));
+        this.used = 0;
+      }
+      const copied = piece.copy(current, this.used, at);
+      this.used += copied;
+      this.length += copied;
+      at += copied;
+    }
+  }
+
+  /** The whole message (an empty buffer when nothing came out), and start over. */
+  take(): Buffer {
+    const current = this.current;
+    let message: Buffer;
+    if (current === null) message = Buffer.alloc(0);
+    else if (this.chunks.length === 0) message = current.subarray(0, this.used);
+    else {
+      this.chunks.push(current.subarray(0, this.used));
+      message = Buffer.concat(this.chunks, this.length);
+    }
+    this.clear();
+    return message;
+  }
+
+  /** Drop what is held. */
+  clear(): void {
+    if (this.chunks.length > 0) this.chunks = [];
+    this.current = null;
+    this.used = 0;
+    this.length = 0;
   }
 }
 
