@@ -19,7 +19,12 @@ import {
   validateResponse,
 } from 'sockeye/protocol';
 
-const { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_HANDSHAKE_BYTES } = limits;
+const {
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_HANDSHAKE_BYTES,
+} = limits;
 
 /** Options of {@link openClient}. */
 export interface ClientConnectOptions {
@@ -63,13 +68,27 @@ export interface ClientEvents {
 /** Largest message by default: a tool may read big messages, but not without bound. */
 export const DEFAULT_CLI_MAX_PAYLOAD = 16 * 1024 * 1024;
 
-/** An open connection; attach events with {@link ClientConnection.start}. */
+/**
+ * An open connection; attach events with {@link ClientConnection.start}.
+ *
+ * Reading stops while the pongs the server made us queue (pings are answered
+ * automatically) and the kernel has not taken yet are above the core's
+ * `DEFAULT_HIGH_WATER_MARK`: a server that floods pings and never reads cannot grow us
+ * without bound. Our own messages do not count (pausing for them could deadlock against a
+ * server that stops reading while its own output is full).
+ */
 export class ClientConnection {
   private connection: Connection | null = null;
   private info: CloseInfo | null = null;
   private socketError: Error | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   private flushing = false;
+  /** Pong bytes queued or handed to the socket and not yet written to the kernel. */
+  private pongBytes = 0;
+  /** Pong bytes queued since the last flush (part of `pongBytes`). */
+  private unflushedPongBytes = 0;
+  /** Reading stopped because too many pongs are waiting to be written. */
+  private readPaused = false;
 
   constructor(
     private readonly socket: Socket,
@@ -86,7 +105,14 @@ export class ClientConnection {
     const connection = new Connection(
       {
         onMessage: (data, isText) => events.message(data, isText),
-        onPing: (data) => events.ping(data),
+        onPing: (data) => {
+          // The core queued a pong (2-byte header, mask key, payload) unless it is closing.
+          if (this.connection?.state === 'open') {
+            this.pongBytes += 6 + data.length;
+            this.unflushedPongBytes += 6 + data.length;
+          }
+          events.ping(data);
+        },
         onPong: (data) => events.pong(data),
         onClose: (info) => {
           this.info = info;
@@ -109,7 +135,7 @@ export class ClientConnection {
       { role: 'client', maxPayload: this.options.maxPayload ?? DEFAULT_CLI_MAX_PAYLOAD },
     );
     this.connection = connection;
-    this.socket.on('data', (chunk: Buffer) => connection.receive(chunk));
+    this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
     this.socket.on('end', () => connection.receiveEof());
     this.socket.on('error', (error) => {
       this.socketError = error;
@@ -126,8 +152,8 @@ export class ClientConnection {
         error: info.error ?? this.socketError,
       });
     });
-    if (this.rest.length > 0) connection.receive(this.rest);
-    this.socket.resume();
+    if (this.rest.length > 0) this.receive(this.rest);
+    if (!this.readPaused) this.socket.resume();
   }
 
   /** Whether messages can still be sent. */
@@ -155,12 +181,33 @@ export class ClientConnection {
     this.socket.destroy();
   }
 
+  private receive(chunk: Buffer): void {
+    this.connection?.receive(chunk);
+    if (!this.readPaused && this.pongBytes > DEFAULT_HIGH_WATER_MARK && !this.socket.destroyed) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
   private flush(): void {
     const chunks = this.connection?.takeOutput() ?? [];
     if (chunks.length === 0 || !this.socket.writable) return;
+    const pongBytes = this.unflushedPongBytes;
+    this.unflushedPongBytes = 0;
     this.socket.cork();
-    for (const chunk of chunks) this.socket.write(chunk);
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) this.socket.write(chunks[i]!);
+    this.socket.write(chunks[last]!, pongBytes === 0 ? undefined : () => this.pongsWritten(pongBytes));
     this.socket.uncork();
+  }
+
+  /** A batch with pongs reached the kernel: read again once those still waiting are under the mark. */
+  private pongsWritten(bytes: number): void {
+    this.pongBytes -= bytes;
+    if (this.readPaused && this.pongBytes <= DEFAULT_HIGH_WATER_MARK) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
   }
 }
 
