@@ -74,9 +74,11 @@ export {
   type DeflateAgreement,
   type DeflateParameters,
   DeflatePool,
+  DeflateUnavailableError,
   PERMESSAGE_DEFLATE,
   PerMessageDeflate,
   PerMessageDeflateExtension,
   type PerMessageDeflateOptions,
+  type ZlibDriverName,
 } from './permessage-deflate.js';
 export { Utf8Validator } from './utf8.js';
