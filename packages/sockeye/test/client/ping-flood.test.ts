@@ -12,6 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { WebSocketStream } from '../../src/client/stream.js';
 import { WebSocket } from '../../src/client/websocket.js';
+import { WebSocketServer } from '../../src/server/index.js';
 import { closePayload, serverFrame, withRawServer } from './helpers.js';
 
 const KiB = 1024;
@@ -128,5 +129,45 @@ describe('client under a ping flood from a server that never reads', { timeout: 
       assert.deepEqual(await reading, { done: true, value: undefined });
       assert.deepEqual(await stream.closed, { closeCode: 1000, reason: 'done' });
     });
+  });
+
+  it('only pongs count: bulk sends to a server that also stops reading while its output is full do not deadlock', {
+    timeout: 60_000,
+  }, async () => {
+    // Pausing reads for our own output too would deadlock here: the client's 32 MiB wait
+    // for the server to read, the server stops reading until its echoes are read, and the
+    // client would not read them while its own output is above its mark.
+    const server = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      perMessageDeflate: false,
+      maxPayload: 2 * MiB,
+      handlers: { message: (ws, data, isBinary) => ws.send(data, isBinary) },
+    });
+    const address = await server.listen();
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${address!.port}`);
+      ws.binaryType = 'arraybuffer';
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = reject;
+      });
+      const count = 32;
+      let received = 0;
+      const done = new Promise<void>((resolve, reject) => {
+        ws.onmessage = () => {
+          if (++received === count) resolve();
+        };
+        ws.onclose = () => reject(new Error(`closed after ${received} echoes`));
+      });
+      const payload = new Uint8Array(MiB);
+      for (let i = 0; i < count; i++) ws.send(payload);
+      await done;
+      assert.equal(received, count);
+      ws.onclose = null;
+      ws.close();
+    } finally {
+      await server.close();
+    }
   });
 });
