@@ -24,6 +24,7 @@
  * answers no offer and a client makes none. Nothing here throws for a missing or changed
  * internal; it only makes the probe fail.
  */
+import { constants } from 'node:buffer';
 import zlib from 'node:zlib';
 
 /** A compressor or a decompressor. */
@@ -260,12 +261,15 @@ class PublicZlibStream implements ZlibStream {
         ...this.options,
         ...this.window.dictionary(),
         finishFlush: zlib.constants.Z_SYNC_FLUSH,
-        maxOutputLength: Math.max(1, limit),
+        maxOutputLength: Math.min(Math.max(1, limit), constants.MAX_LENGTH),
         info: true,
       }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
     } catch (error) {
-      if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') return false;
-      throw new ZlibDataError((error as Error).message);
+      const code = (error as { code?: unknown }).code;
+      if (code === 'ERR_BUFFER_TOO_LARGE') return false; // past maxOutputLength: a bomb
+      if (typeof code === 'string' && code.startsWith('Z_'))
+        throw new ZlibDataError((error as Error).message);
+      throw error;
     }
     const out = result.buffer;
     if (out.length > limit) return false;
