@@ -249,11 +249,9 @@ class PublicZlibStream implements ZlibStream {
       return true;
     }
     if (this.ended) return true; // bytes after a final block are ignored, as zlib does
-    if (!last) {
-      this.input.append(input, Number.MAX_SAFE_INTEGER);
-      return true;
-    }
+    // The wire limit bounds a message's compressed bytes before they get here.
     this.input.append(input, Number.MAX_SAFE_INTEGER);
+    if (!last) return true;
     const compressed = this.input.take();
     let result: { buffer: Buffer; engine: { bytesWritten: number } };
     try {
