@@ -135,7 +135,7 @@ export function deflateMessage(stream: ZlibStream, data: Buffer, scratch: Buffer
 /**
  * permessage-deflate on one connection: compresses outgoing messages of at least the
  * threshold and decompresses incoming messages with RSV1 set, with or without context
- * takeover as negotiated. Made by {@link PerMessageDeflate}; given to `Connection` in
+ * takeover as negotiated. Made by `PerMessageDeflate`; given to `Connection` in
  * `extensions`.
  */
 export class PerMessageDeflateExtension implements Extension {
