@@ -1,9 +1,11 @@
 /**
  * A server that floods empty pings and never reads must not grow the client without bound:
  * each 2-byte ping queues a 6-byte pong, so the client stops reading while the pongs it
- * owes are above its high-water mark, as the server does. A raw-TCP peer floods 16 MiB of
- * pings (48 MiB of pongs if all were answered) and the test measures what the client holds
- * (`heapUsed + arrayBuffers` after a full GC).
+ * owes are above its high-water mark, as the server does. A raw-TCP peer floods up to
+ * 64 MiB of pings (192 MiB of pongs if all were answered) and the test measures what the
+ * client holds (`heapUsed + arrayBuffers` after a full GC). The flood stalls long before
+ * that: what the kernels' socket buffers take (a few MiB on loopback, up to the 32 MiB
+ * `tcp_rmem` maximum in theory) plus a few reads.
  */
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
@@ -32,8 +34,8 @@ function held(): number {
 const PINGS = Buffer.alloc(256 * KiB);
 for (let at = 0; at < PINGS.length; at += 2) PINGS[at] = 0x89;
 
-/** Total pings sent: 16 MiB. */
-const FLOOD_BYTES = 16 * MiB;
+/** Most pings sent: 64 MiB, more than loopback's socket buffers can hold. */
+const FLOOD_BYTES = 64 * MiB;
 
 /**
  * A hostile server: after the handshake it stops reading and, once `start()` is called,
