@@ -34,7 +34,9 @@ export type ZlibKind = 'deflate' | 'inflate';
 export type ZlibDriverName = 'native' | 'public';
 
 /** Options of a stream: zlib's, with a window to start from (a raw preset dictionary). */
-export type ZlibStreamOptions = Pick<zlib.ZlibOptions, 'level' | 'memLevel' | 'windowBits' | 'dictionary'>;
+export type ZlibStreamOptions = Pick<zlib.ZlibOptions, 'level' | 'memLevel' | 'windowBits'> & {
+  dictionary?: Buffer;
+};
 
 /** zlib could not decode the data (a corrupt or hostile stream). */
 export class ZlibDataError extends Error {}
@@ -228,7 +230,7 @@ class PublicZlibStream implements ZlibStream {
     const { dictionary, ...rest } = options;
     this.options = rest;
     this.window = new Window(options.windowBits ?? 15);
-    if (dictionary !== undefined) this.window.append(toBuffer(dictionary as Uint8Array));
+    if (dictionary !== undefined) this.window.append(dictionary);
   }
 
   write(
@@ -386,10 +388,6 @@ function collect(write: (sink: (piece: Buffer) => void) => boolean): Buffer | nu
 }
 
 // ---- buffers ----
-
-function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
-}
 
 /** Chunks bytes are copied into grow from this size... */
 const MIN_CHUNK = 1024;
