@@ -18,7 +18,7 @@ import {
   type ResponseHead,
 } from 'sockeye/protocol';
 
-const { DEFAULT_CLOSE_TIMEOUT_MS } = limits;
+const { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK } = limits;
 
 /** Options of {@link openClient}: the library client's options, plus a bigger default message limit. */
 export interface ClientConnectOptions
@@ -70,7 +70,15 @@ export interface ClientEvents {
 /** Largest message by default: a tool may read big messages, but not without bound. */
 export const DEFAULT_CLI_MAX_PAYLOAD = 16 * 1024 * 1024;
 
-/** An open connection; attach events with {@link ClientConnection.start}. */
+/**
+ * An open connection; attach events with {@link ClientConnection.start}.
+ *
+ * Reading stops while the pongs the server made us queue (pings are answered
+ * automatically) and the kernel has not taken yet are above the core's
+ * `DEFAULT_HIGH_WATER_MARK`: a server that floods pings and never reads cannot grow us
+ * without bound. Our own messages do not count (pausing for them could deadlock against a
+ * server that stops reading while its own output is full).
+ */
 export class ClientConnection {
   private connection: Connection | null = null;
   private info: CloseInfo | null = null;
@@ -78,7 +86,14 @@ export class ClientConnection {
   private closeTimer: NodeJS.Timeout | null = null;
   private flushing = false;
   private wrote: ((chunk: Buffer) => void) | undefined;
+  private received: ((chunk: Buffer) => void) | undefined;
   private readonly socket: Socket;
+  /** Pong bytes queued or handed to the socket and not yet written to the kernel. */
+  private pongBytes = 0;
+  /** Pong bytes queued since the last flush (part of `pongBytes`). */
+  private unflushedPongBytes = 0;
+  /** Reading stopped because too many pongs are waiting to be written. */
+  private readPaused = false;
 
   constructor(
     private readonly opened: OpenedSocket,
@@ -117,7 +132,14 @@ export class ClientConnection {
     const connection = new Connection(
       {
         onMessage: (data, isText) => events.message(data, isText),
-        onPing: (data) => events.ping(data),
+        onPing: (data) => {
+          // The core queued a pong (2-byte header, mask key, payload) unless it is closing.
+          if (this.connection?.state === 'open') {
+            this.pongBytes += 6 + data.length;
+            this.unflushedPongBytes += 6 + data.length;
+          }
+          events.ping(data);
+        },
         onPong: (data) => events.pong(data),
         onClose: (info) => {
           this.info = info;
@@ -145,11 +167,8 @@ export class ClientConnection {
     );
     this.connection = connection;
     this.wrote = events.wrote;
-    const received = events.received;
-    this.socket.on('data', (chunk: Buffer) => {
-      received?.(chunk);
-      connection.receive(chunk);
-    });
+    this.received = events.received;
+    this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
     this.socket.on('end', () => connection.receiveEof());
     this.socket.on('error', (error) => {
       this.socketError ??= error;
@@ -166,11 +185,8 @@ export class ClientConnection {
         error: info.error ?? this.socketError,
       });
     });
-    if (this.opened.rest.length > 0) {
-      received?.(this.opened.rest);
-      connection.receive(this.opened.rest);
-    }
-    this.socket.resume();
+    if (this.opened.rest.length > 0) this.receive(this.opened.rest);
+    if (!this.readPaused) this.socket.resume();
   }
 
   /** Whether messages can still be sent. */
@@ -198,14 +214,28 @@ export class ClientConnection {
     this.socket.destroy();
   }
 
+  private receive(chunk: Buffer): void {
+    this.received?.(chunk);
+    this.connection?.receive(chunk);
+    if (!this.readPaused && this.pongBytes > DEFAULT_HIGH_WATER_MARK && !this.socket.destroyed) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
   private flush(): void {
     const chunks = this.connection?.takeOutput() ?? [];
     if (chunks.length === 0 || !this.socket.writable) return;
+    const pongBytes = this.unflushedPongBytes;
+    this.unflushedPongBytes = 0;
     try {
       this.socket.cork();
-      for (const chunk of chunks) {
+      const last = chunks.length - 1;
+      for (let i = 0; i <= last; i++) {
+        const chunk = chunks[i]!;
         this.wrote?.(chunk);
-        this.socket.write(chunk);
+        if (i < last || pongBytes === 0) this.socket.write(chunk);
+        else this.socket.write(chunk, () => this.pongsWritten(pongBytes));
       }
       this.socket.uncork();
     } catch (error) {
@@ -213,6 +243,15 @@ export class ClientConnection {
       // connection with 1011 (`closed` reports the error; the process goes on).
       this.socket.destroy();
       this.connection?.abort(error);
+    }
+  }
+
+  /** A batch with pongs reached the kernel: read again once those still waiting are under the mark. */
+  private pongsWritten(bytes: number): void {
+    this.pongBytes -= bytes;
+    if (this.readPaused && this.pongBytes <= DEFAULT_HIGH_WATER_MARK) {
+      this.readPaused = false;
+      this.socket.resume();
     }
   }
 }

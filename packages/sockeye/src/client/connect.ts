@@ -5,7 +5,6 @@ import { buildRequest, type ExtensionOffer, generateKey, validateResponse } from
 import { HttpHeadParser, type ResponseHead } from '../protocol/http.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_HANDSHAKE_BYTES } from '../protocol/limits.js';
 import {
-  DeflatePool,
   PERMESSAGE_DEFLATE,
   PerMessageDeflate,
   type PerMessageDeflateExtension,
@@ -35,22 +34,18 @@ export interface OpenedSocket {
   response: ResponseHead;
 }
 
-/** The pool shared by every client that does not bring its own (created on first use). */
-let sharedClientPool: DeflatePool | null = null;
-
 /**
  * The permessage-deflate configuration for a client's `perMessageDeflate` option, or null
- * when it is `false`. Clients without a `pool` of their own share one: its idle streams
- * are reset and its scratch buffer is only used synchronously, so nothing leaks from one
- * connection to another, and a client costs no 64 KiB scratch buffer of its own.
+ * when it is `false` or when zlib cannot be driven in this process (nothing is offered
+ * then). Each client owns its configuration and, unless the options bring a `pool` to
+ * share, its own pool of reset zlib streams (whose 64 KiB scratch buffer is allocated on
+ * the first compressed message).
  * @throws RangeError on an option out of range
  */
 export function clientDeflate(option: ClientOptions['perMessageDeflate']): PerMessageDeflate | null {
   if (option === false) return null;
-  const options = typeof option === 'object' ? option : {};
-  if (options.pool !== undefined) return new PerMessageDeflate(options);
-  sharedClientPool ??= new DeflatePool();
-  return new PerMessageDeflate({ ...options, pool: sharedClientPool });
+  const deflate = new PerMessageDeflate(typeof option === 'object' ? option : {});
+  return deflate.driver === null ? null : deflate;
 }
 
 /** Something that can cancel a handshake in progress. */

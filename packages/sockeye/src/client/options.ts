@@ -78,8 +78,9 @@ export interface ClientOptions {
    * takeover: see {@link PerMessageDeflateOptions}). The server's answer is checked: one
    * that does not match the offer fails the connection (`error`, then `close` 1006).
    * Inflation is bounded by `maxPayload` while it runs (a decompression bomb gets 1009).
-   * Clients that do not pass a `pool` share one process-wide pool of reset zlib streams
-   * and its 64 KiB scratch buffer.
+   * Each client has its own pool of reset zlib streams unless the object brings a `pool`
+   * to share. Nothing is offered when zlib cannot be driven in this process
+   * (`PerMessageDeflate.driver` is null).
    * @defaultValue true (threshold 1024 bytes, level 1, memLevel 8, both windows 15,
    * context takeover both ways)
    */

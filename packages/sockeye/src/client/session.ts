@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { CloseCode } from '../protocol/close-codes.js';
 import { type CloseInfo, Connection } from '../protocol/connection.js';
 import type { Extension } from '../protocol/extension.js';
-import { DEFAULT_CLOSE_TIMEOUT_MS } from '../protocol/limits.js';
+import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK } from '../protocol/limits.js';
 import type { Payload } from '../protocol/output.js';
 
 /** How a client connection ended. */
@@ -37,7 +37,14 @@ export interface SessionEvents {
 
 interface PendingWrite {
   payloadBytes: number;
+  /** Bytes of pongs in the batch (see {@link Session.pongBytes}). */
+  pongBytes: number;
   callbacks: Array<(error?: Error | null) => void> | null;
+}
+
+/** Bytes of the pong that answers a ping of `payload` bytes: a 2-byte header, the mask key, the payload. */
+function pongSize(payload: number): number {
+  return 2 + 4 + payload;
 }
 
 /**
@@ -45,6 +52,15 @@ interface PendingWrite {
  * flushed once per microtask turn (many `send()` calls in one turn leave as one corked
  * write); the close handshake is bounded by `closeTimeout`, after which the socket is
  * destroyed. Shared by {@link WebSocket} and {@link WebSocketStream}.
+ *
+ * Reading stops while the pongs the server made us queue (one per ping, answered
+ * automatically) and not yet accepted by the kernel are above
+ * {@link DEFAULT_HIGH_WATER_MARK}: a server that floods pings and never reads would
+ * otherwise grow our memory without bound (each 2-byte empty ping queues a 6-byte pong).
+ * The server stops reading the same way. Our own messages do not count: the application
+ * sees them in `bufferedAmount` (or in the writable stream's backpressure), and pausing
+ * reads for them could deadlock against a server that also stops reading while its output
+ * is full (both sides sending bulk data, each waiting for the other to read).
  * @internal
  */
 export class Session {
@@ -57,6 +73,14 @@ export class Session {
   private ended = false;
   private serverClosedFirst = false;
   private readonly closeTimeoutMs: number;
+  /** Pong bytes queued or handed to the socket and not yet written to the kernel. */
+  private pongBytes = 0;
+  /** Pong bytes queued since the last flush (part of `pongBytes`). */
+  private unflushedPongBytes = 0;
+  /** The owner asked to stop reading ({@link Session.pause}). */
+  private readPausedByOwner = false;
+  /** Reading stopped because too many pongs are waiting to be written. */
+  private readPausedForPongs = false;
 
   constructor(
     private readonly socket: Socket,
@@ -74,7 +98,7 @@ export class Session {
     this.connection = new Connection(
       {
         onMessage: (data, isText) => this.events.message(data, isText),
-        onPing: () => {},
+        onPing: (data) => this.onPing(data),
         onPong: () => {},
         onClose: (info) => this.onProtocolClose(info),
         onOutput: () => this.scheduleFlush(),
@@ -87,13 +111,13 @@ export class Session {
       },
     );
     this.closeTimeoutMs = closeTimeout;
-    socket.on('data', (chunk: Buffer) => this.connection.receive(chunk));
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error: Error) => {
       this.socketError ??= error;
     });
     socket.on('close', () => this.onSocketClose());
-    if (rest.length > 0) this.connection.receive(rest);
-    socket.resume();
+    if (rest.length > 0) this.receive(rest);
+    if (!this.readPausedForPongs) socket.resume();
   }
 
   /** `open`, `closing` or `closed`, as the protocol sees it. */
@@ -130,12 +154,39 @@ export class Session {
 
   /** Stop reading the socket (TCP flow control then holds the server back). */
   pause(): void {
+    this.readPausedByOwner = true;
     this.socket.pause();
   }
 
-  /** Read the socket again. */
+  /** Read the socket again (unless too many pongs are waiting to be written). */
   resume(): void {
-    this.socket.resume();
+    this.readPausedByOwner = false;
+    if (!this.readPausedForPongs) this.socket.resume();
+  }
+
+  private receive(chunk: Buffer): void {
+    this.connection.receive(chunk);
+    if (!this.readPausedForPongs && this.pongBytes > DEFAULT_HIGH_WATER_MARK && !this.socket.destroyed) {
+      this.readPausedForPongs = true;
+      this.socket.pause();
+    }
+  }
+
+  private onPing(data: Buffer): void {
+    // The core has queued a pong, unless we already sent our close frame.
+    if (this.connection.state !== 'open') return;
+    const size = pongSize(data.length);
+    this.pongBytes += size;
+    this.unflushedPongBytes += size;
+  }
+
+  /** A batch reached the kernel: read again once the pongs still waiting are under the mark. */
+  private pongsWritten(bytes: number): void {
+    this.pongBytes -= bytes;
+    if (this.readPausedForPongs && this.pongBytes <= DEFAULT_HIGH_WATER_MARK) {
+      this.readPausedForPongs = false;
+      if (!this.readPausedByOwner) this.socket.resume();
+    }
   }
 
   private scheduleFlush(): void {
@@ -148,10 +199,16 @@ export class Session {
     this.flushScheduled = false;
     const chunks = this.connection.takeOutput();
     if (chunks.length === 0 || this.socket.destroyed) return;
-    const pending: PendingWrite = { payloadBytes: this.pendingPayload, callbacks: this.pendingCallbacks };
+    const pending: PendingWrite = {
+      payloadBytes: this.pendingPayload,
+      pongBytes: this.unflushedPongBytes,
+      callbacks: this.pendingCallbacks,
+    };
     this.pendingPayload = 0;
+    this.unflushedPongBytes = 0;
     this.pendingCallbacks = null;
     const done = (error?: Error | null) => {
+      if (pending.pongBytes > 0) this.pongsWritten(pending.pongBytes);
       if (!error) this.events.written(pending.payloadBytes);
       if (pending.callbacks !== null) for (const callback of pending.callbacks) callback(error);
     };

@@ -84,10 +84,12 @@ export {
   type DeflateAgreement,
   type DeflateParameters,
   DeflatePool,
+  DeflateUnavailableError,
   PERMESSAGE_DEFLATE,
   PerMessageDeflate,
   PerMessageDeflateExtension,
   type PerMessageDeflateOptions,
+  type ZlibDriverName,
 } from './permessage-deflate.js';
 export { Utf8Validator } from './utf8.js';
 export {

@@ -77,7 +77,9 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
  * (accepted, but the peer is not keeping up: wait for `drain`) and the server stops
  * reading from that peer until its output drains. 64 KiB: a few socket buffers' worth,
  * so a slow reader is noticed early, and a client that floods pings without reading the
- * pongs cannot make the server hold more than this plus one read's worth of pongs.
+ * pongs cannot make the server hold more than this plus one read's worth of pongs. The
+ * clients (`WebSocket`, `WebSocketStream`, `sockeye connect`) use it the other way round:
+ * they stop reading while more than this many bytes of pongs wait to be written.
  */
 export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 
