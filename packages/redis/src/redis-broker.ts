@@ -6,6 +6,7 @@ import {
   type BrokerHandler,
   type BrokerLoss,
   type BrokerStatus,
+  checkTopicWellFormed,
   GapDetector,
   isValidNodeId,
   MAX_NODE_ID_LENGTH,
@@ -243,6 +244,9 @@ export class RedisBroker implements Broker {
   }
 
   subscribe(topic: string): Promise<void> {
+    // A channel name is UTF-8, which has no lone surrogate: "room-\uD83D" would subscribe
+    // the channel of "room-\uFFFD".
+    checkTopicWellFormed(topic);
     if (this.closed) return Promise.resolve();
     if (this.subscribed.has(topic)) return this.pending.get(topic) ?? this.ready();
     this.subscribed.add(topic);
@@ -272,6 +276,7 @@ export class RedisBroker implements Broker {
   }
 
   publish(topic: string, data: Uint8Array, isBinary: boolean): void {
+    checkTopicWellFormed(topic); // see subscribe()
     if (this.closed) {
       this.reportLoss({ reason: 'closed', topic, publisher: this.nodeId, count: 1 }, true);
       return;
