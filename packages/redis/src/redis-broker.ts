@@ -9,6 +9,7 @@ import {
   checkTopicWellFormed,
   GapDetector,
   isValidNodeId,
+  isWellFormedTopic,
   MAX_NODE_ID_LENGTH,
   SequenceCounter,
 } from 'sockeye/pubsub';
@@ -31,7 +32,8 @@ export interface RedisBrokerOptions {
   nodeId?: string;
   /**
    * Prefix of the Redis channel names: topic `t` travels on channel `prefix + t`. Give
-   * each application sharing a Redis its own.
+   * each application sharing a Redis its own. Like topic names, it must be well-formed
+   * Unicode (no lone surrogate).
    * @defaultValue `'sockeye:'`
    */
   prefix?: string;
@@ -151,7 +153,8 @@ export class RedisBroker implements Broker {
 
   /**
    * Connects at once (in the background; see {@link RedisBroker.ready}).
-   * @throws `BrokerError` of kind `'config'` when `nodeId` is invalid
+   * @throws `BrokerError` of kind `'config'` when `nodeId` is invalid, or `prefix` is not
+   *   well-formed Unicode
    */
   constructor(options: RedisBrokerOptions = {}) {
     this.nodeId = options.nodeId ?? randomUUID();
@@ -162,6 +165,14 @@ export class RedisBroker implements Broker {
       );
     }
     this.prefix = options.prefix ?? 'sockeye:';
+    if (!isWellFormedTopic(this.prefix)) {
+      // The prefix is UTF-8 on the wire like the topics: "app\uD800:" would share the
+      // channels of "app\uFFFD:", another application.
+      throw new BrokerError(
+        'config',
+        `invalid prefix ${JSON.stringify(this.prefix)}: not well-formed Unicode (a lone surrogate)`,
+      );
+    }
     this.sequences = new SequenceCounter(options.maxTrackedTopics);
     this.gaps = new GapDetector(options.maxTrackedTopics);
     this.maxPendingBytes = options.maxPendingBytes ?? 32 * 1024 * 1024;

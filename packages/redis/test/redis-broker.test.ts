@@ -75,6 +75,28 @@ brokerContract(
   { skip },
 );
 
+describe('RedisBroker configuration', () => {
+  it('refuses a channel prefix that is not well-formed Unicode (it would share the channels of another)', async () => {
+    for (const prefix of ['app\uD800:', '\uDC00']) {
+      let broker: RedisBroker | undefined;
+      try {
+        assert.throws(
+          () => {
+            broker = new RedisBroker({ url: 'redis://127.0.0.1:1', prefix });
+          },
+          (error: unknown) =>
+            error instanceof Error &&
+            error.name === 'BrokerError' &&
+            (error as BrokerError).kind === 'config' &&
+            error.message.includes('prefix'),
+        );
+      } finally {
+        await broker?.close();
+      }
+    }
+  });
+});
+
 describe('RedisBroker on a real redis-server', { skip, timeout: 120_000 }, () => {
   it('carries every publish of three nodes exactly once to each other node, in order, byte for byte', async () => {
     const nodes = ['a', 'b', 'c'].map((id) => node(redis, { nodeId: `three-${id}` }));
