@@ -4,16 +4,25 @@
  * Every case must be OK, NON-STRICT or INFORMATIONAL with an acceptable closing handshake,
  * and must really have run compressed with the parameters its subsection is about: the
  * test reads each case's report (the HTTP response kosoku sent) to check it. A second run
- * keeps the default threshold for the cases with small messages. Reports stay in
- * reports/autobahn/client-deflate* (gitignored).
+ * keeps the default threshold for the cases with small messages. Each run is split across
+ * several fuzzing servers at once (see DEFAULT_DEFLATE_SHARDS). Reports stay in
+ * reports/autobahn/client-deflate*\/<shard> (gitignored).
+ * Every verdict must also equal the one committed in conformance/expected/ (see
+ * checkExpectedVerdicts), so any change of verdict fails with the cases that changed.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { KOSOKU, missing } from '../scripts/lib/prereqs.js';
-import { type CaseResult, casePassed, describeFailures, reportDir } from './lib/autobahn.js';
-import { DEFLATE_CASE_IDS, runSockeyeDeflateClientSuite } from './lib/client-driver.js';
+import {
+  casePassed,
+  checkExpectedVerdicts,
+  compareCaseIds,
+  describeFailures,
+  reportDir,
+} from './lib/autobahn.js';
+import { DEFLATE_CASE_IDS, type DeflateShard, runSockeyeDeflateClientSuite } from './lib/client-driver.js';
 
 /** Parameters the server's answer must carry in each subsection of 13 (what the case tests). */
 const EXPECTED_ANSWER: Readonly<Record<string, readonly string[]>> = {
@@ -32,28 +41,36 @@ interface CaseReport {
 }
 
 /**
- * Check every case passed and, from its report, that it ran as the case the driver thought
- * (the offer is chosen by position) and compressed with the parameters it is about.
+ * Check every case ran and passed and, from its report, that it ran as the case the driver
+ * thought (the offer is chosen by position) and compressed with the parameters it is about.
  */
-function checkRun(outDir: string, results: CaseResult[], caseIds: readonly string[]): void {
-  assert.equal(results.length, caseIds.length, 'every selected case ran');
+function checkRun(suite: string, shards: readonly DeflateShard[], caseIds: readonly string[]): void {
+  const results = shards.flatMap((shard) => shard.results).sort((a, b) => compareCaseIds(a.id, b.id));
+  checkExpectedVerdicts(suite, results);
+  assert.deepEqual(
+    results.map((r) => r.id),
+    caseIds,
+    'every selected case ran, once',
+  );
   assert.equal(
     results.filter((r) => !casePassed(r)).length,
     0,
     `failing cases:\n${describeFailures(results)}`,
   );
-  const index = JSON.parse(readFileSync(join(outDir, 'index.json'), 'utf8')) as Record<
-    string,
-    Record<string, { reportfile: string }>
-  >;
-  for (const cases of Object.values(index)) {
-    for (const [id, entry] of Object.entries(cases)) {
-      const report = JSON.parse(readFileSync(join(outDir, entry.reportfile), 'utf8')) as CaseReport;
-      assert.equal(caseIds[report.case - 1], id, `case number ${report.case}`);
-      const answer = /^sec-websocket-extensions: *(.*)$/im.exec(report.httpResponse)?.[1]?.trim() ?? '';
-      assert.match(answer, /^permessage-deflate\b/, `${id} ran without compression`);
-      for (const param of EXPECTED_ANSWER[id.split('.').slice(0, 2).join('.')] ?? []) {
-        assert.ok(answer.includes(param), `${id}: ${param} missing from "${answer}"`);
+  for (const shard of shards) {
+    const index = JSON.parse(readFileSync(join(shard.outDir, 'index.json'), 'utf8')) as Record<
+      string,
+      Record<string, { reportfile: string }>
+    >;
+    for (const cases of Object.values(index)) {
+      for (const [id, entry] of Object.entries(cases)) {
+        const report = JSON.parse(readFileSync(join(shard.outDir, entry.reportfile), 'utf8')) as CaseReport;
+        assert.equal(shard.caseIds[report.case - 1], id, `case number ${report.case} of ${shard.outDir}`);
+        const answer = /^sec-websocket-extensions: *(.*)$/im.exec(report.httpResponse)?.[1]?.trim() ?? '';
+        assert.match(answer, /^permessage-deflate\b/, `${id} ran without compression`);
+        for (const param of EXPECTED_ANSWER[id.split('.').slice(0, 2).join('.')] ?? []) {
+          assert.ok(answer.includes(param), `${id}: ${param} missing from "${answer}"`);
+        }
       }
     }
   }
@@ -63,8 +80,11 @@ test('Autobahn sections 12 and 13 (permessage-deflate) for the sockeye client', 
   skip: missing(KOSOKU, 'kosoku'),
   timeout: 1_500_000,
 }, async () => {
-  const outDir = reportDir('client-deflate');
-  checkRun(outDir, await runSockeyeDeflateClientSuite(outDir), DEFLATE_CASE_IDS);
+  checkRun(
+    'client-deflate',
+    await runSockeyeDeflateClientSuite(reportDir('client-deflate')),
+    DEFLATE_CASE_IDS,
+  );
 });
 
 test('with the default 1 KiB threshold (small echoes go plain), the small-message cases pass too', {
@@ -78,5 +98,9 @@ test('with the default 1 KiB threshold (small echoes go plain), the small-messag
   // for binary): 12.4.3's non-ASCII HTML slices ("µ", "ü") included.
   const caseIds = DEFLATE_CASE_IDS.filter((id) => Number(id.split('.')[2]) <= 4);
   const outDir = reportDir('client-deflate-threshold');
-  checkRun(outDir, await runSockeyeDeflateClientSuite(outDir, { caseIds, threshold: 1024 }), caseIds);
+  checkRun(
+    'client-deflate-threshold',
+    await runSockeyeDeflateClientSuite(outDir, { caseIds, threshold: 1024 }),
+    caseIds,
+  );
 });

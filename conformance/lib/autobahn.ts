@@ -9,9 +9,9 @@
  *   `/updateReports?agent=A`), after which kosoku writes its report and exits.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KOSOKU, ROOT } from '../../scripts/lib/prereqs.js';
+import { IN_CI, KOSOKU, ROOT } from '../../scripts/lib/prereqs.js';
 
 /** Verdicts that count as conformant for the message exchange. */
 export const PASSING_BEHAVIOR: ReadonlySet<string> = new Set(['OK', 'NON-STRICT', 'INFORMATIONAL']);
@@ -213,6 +213,75 @@ export function describeFailures(results: readonly CaseResult[]): string {
     .filter((r) => !casePassed(r))
     .map((r) => `${r.id}: ${r.behavior}/${r.behaviorClose} ${r.result}`)
     .join('\n');
+}
+
+// ---- expected verdicts ----
+
+/** Where the committed expected verdicts live: conformance/expected/<suite>.json. */
+export function expectedVerdictsFile(suite: string): string {
+  return join(ROOT, 'conformance', 'expected', `${suite}.json`);
+}
+
+/** A case's verdict as the expected-results files write it: `behavior/behaviorClose`, e.g. `OK/OK`. */
+export function verdictOf(result: CaseResult): string {
+  return `${result.behavior}/${result.behaviorClose}`;
+}
+
+/**
+ * How `results` differ from the verdicts in `expected` (case id to `behavior/behaviorClose`),
+ * one line per case: a changed verdict (with kosoku's reason), a case that no longer ran,
+ * a case that is new. Empty when they agree.
+ */
+export function verdictChanges(
+  expected: Readonly<Record<string, string>>,
+  results: readonly CaseResult[],
+): string[] {
+  const changes: string[] = [];
+  const seen = new Set<string>();
+  for (const result of results) {
+    seen.add(result.id);
+    const want = expected[result.id];
+    const got = verdictOf(result);
+    if (want === undefined) changes.push(`${result.id}: new case, ${got}`);
+    else if (want !== got) {
+      changes.push(`${result.id}: expected ${want}, got ${got}${result.result ? ` (${result.result})` : ''}`);
+    }
+  }
+  for (const id of Object.keys(expected))
+    if (!seen.has(id)) changes.push(`${id}: expected ${expected[id]}, did not run`);
+  return changes.sort((a, b) => compareCaseIds(a.split(':')[0]!, b.split(':')[0]!));
+}
+
+/**
+ * Fail (with the difference, case by case) unless every case's verdict is the one committed
+ * in conformance/expected/<suite>.json: a verdict that changes, even from NON-STRICT to OK,
+ * is a change of behaviour someone must look at. With `UPDATE_EXPECTED_VERDICTS=1` (never
+ * under CI) the file is rewritten from `results` instead.
+ */
+export function checkExpectedVerdicts(suite: string, results: readonly CaseResult[]): void {
+  const file = expectedVerdictsFile(suite);
+  const actual = Object.fromEntries(
+    [...results].sort((a, b) => compareCaseIds(a.id, b.id)).map((r) => [r.id, verdictOf(r)]),
+  );
+  if (process.env.UPDATE_EXPECTED_VERDICTS === '1' && !IN_CI) {
+    mkdirSync(join(ROOT, 'conformance', 'expected'), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(actual, null, 2)}\n`);
+    return;
+  }
+  if (!existsSync(file)) {
+    throw new Error(
+      `no expected verdicts in ${file}: run once with UPDATE_EXPECTED_VERDICTS=1 and commit it`,
+    );
+  }
+  const expected = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  const changes = verdictChanges(expected, results);
+  if (changes.length > 0) {
+    throw new Error(
+      `${changes.length} Autobahn verdict(s) differ from conformance/expected/${suite}.json ` +
+        `(if the change is intended, rerun with UPDATE_EXPECTED_VERDICTS=1 and commit the file):\n` +
+        changes.join('\n'),
+    );
+  }
 }
 
 /** What each Autobahn section tests. */

@@ -9,7 +9,8 @@
  * 1       1     flags: bit 0 set = binary message, clear = text; other bits must be 0
  * 2       1     L, the length of the publisher's node id in bytes (1..64)
  * 3       L     the publisher's node id (ASCII, see isValidNodeId)
- * 3+L     8     the publisher's sequence number for this topic, unsigned big-endian
+ * 3+L     8     the publisher's sequence number for this topic, unsigned big-endian,
+ *               below 2^53 (a larger one is refused)
  * 11+L    ...   the payload
  * ```
  * The topic is not in the envelope: it is the Redis channel (prefix + topic).
@@ -39,12 +40,15 @@ export interface Envelope {
 export const ENVELOPE_OVERHEAD = 3 + 8;
 const FIXED_HEADER = ENVELOPE_OVERHEAD;
 const TWO_32 = 2 ** 32;
+/** The high 32 bits of 2^53, the first sequence a double cannot hold apart from its neighbour. */
+const MAX_SEQUENCE_HIGH = 2 ** 21;
 
 /**
  * Build the envelope for one publish: the header and a copy of `data` in one buffer
  * (the one copy a publish costs; the Redis client needs the bytes to outlive the call).
  * @param publisher - a valid node id (the caller checked it once, at construction)
  * @param sequence - a non-negative integer below 2^53
+ * @throws RangeError when `sequence` is not a non-negative safe integer
  */
 export function encodeEnvelope(
   publisher: string,
@@ -52,6 +56,9 @@ export function encodeEnvelope(
   isBinary: boolean,
   data: Uint8Array,
 ): Buffer {
+  if (!Number.isSafeInteger(sequence) || sequence < 0) {
+    throw new RangeError(`envelope sequence must be an integer from 0 to 2^53 - 1, got ${sequence}`);
+  }
   const idLength = publisher.length; // ASCII: one byte per character
   const envelope = Buffer.allocUnsafe(FIXED_HEADER + idLength + data.length);
   envelope[0] = ENVELOPE_VERSION;
@@ -72,7 +79,7 @@ export class EnvelopeError extends Error {
 /**
  * Read an envelope. The payload is a view of `envelope` (no copy).
  * @throws {@link EnvelopeError} when it is too short, of another version, has unknown
- *   flags or an invalid node id
+ *   flags, an invalid node id or a sequence of 2^53 or more
  */
 export function decodeEnvelope(envelope: Buffer): Envelope {
   if (envelope.length < FIXED_HEADER + 1)
@@ -85,7 +92,15 @@ export function decodeEnvelope(envelope: Buffer): Envelope {
   const publisher = envelope.toString('latin1', 3, 3 + idLength);
   if (!isValidNodeId(publisher))
     throw new EnvelopeError(`invalid publisher node id ${JSON.stringify(publisher)}`);
-  const sequence = envelope.readUInt32BE(3 + idLength) * TWO_32 + envelope.readUInt32BE(7 + idLength);
+  const high = envelope.readUInt32BE(3 + idLength);
+  // A double holds every integer below 2^53 exactly; above, two sequences could read as
+  // one, and a forged 2^63 would make the gap detector report 9.2e18 lost messages.
+  if (high >= MAX_SEQUENCE_HIGH) {
+    throw new EnvelopeError(
+      `sequence ${envelope.readBigUInt64BE(3 + idLength)} is not below 2^53 (no publisher counts that far)`,
+    );
+  }
+  const sequence = high * TWO_32 + envelope.readUInt32BE(7 + idLength);
   return {
     publisher,
     sequence,

@@ -7,8 +7,10 @@ import {
   type BrokerHandler,
   type BrokerLoss,
   type BrokerStatus,
+  checkTopicWellFormed,
   GapDetector,
   isValidNodeId,
+  isWellFormedTopic,
   MAX_NODE_ID_LENGTH,
   SequenceCounter,
 } from 'sockeye/pubsub';
@@ -31,7 +33,8 @@ export interface RedisBrokerOptions {
   nodeId?: string;
   /**
    * Prefix of the Redis channel names: topic `t` travels on channel `prefix + t`. Give
-   * each application sharing a Redis its own.
+   * each application sharing a Redis its own. Like topic names, it must be well-formed
+   * Unicode (no lone surrogate).
    * @defaultValue `'sockeye:'`
    */
   prefix?: string;
@@ -151,8 +154,9 @@ export class RedisBroker implements Broker {
 
   /**
    * Connects at once (in the background; see {@link RedisBroker.ready}).
-   * @throws `BrokerError` of kind `'config'` when `nodeId` is invalid; TypeError or
-   * RangeError, naming it, for another option that cannot work
+   * @throws `BrokerError` of kind `'config'` when `nodeId` is invalid, or `prefix` is not
+   *   well-formed Unicode; TypeError or RangeError, naming it, for another option that
+   *   cannot work
    */
   constructor(options: RedisBrokerOptions = {}) {
     checkRedisBrokerOptions(options);
@@ -164,6 +168,14 @@ export class RedisBroker implements Broker {
       );
     }
     this.prefix = options.prefix ?? 'sockeye:';
+    if (!isWellFormedTopic(this.prefix)) {
+      // The prefix is UTF-8 on the wire like the topics: "app\uD800:" would share the
+      // channels of "app\uFFFD:", another application.
+      throw new BrokerError(
+        'config',
+        `invalid prefix ${JSON.stringify(this.prefix)}: not well-formed Unicode (a lone surrogate)`,
+      );
+    }
     this.sequences = new SequenceCounter(options.maxTrackedTopics);
     this.gaps = new GapDetector(options.maxTrackedTopics);
     this.maxPendingBytes = options.maxPendingBytes ?? 32 * 1024 * 1024;
@@ -246,6 +258,9 @@ export class RedisBroker implements Broker {
   }
 
   subscribe(topic: string): Promise<void> {
+    // A channel name is UTF-8, which has no lone surrogate: "room-\uD83D" would subscribe
+    // the channel of "room-\uFFFD".
+    checkTopicWellFormed(topic);
     if (this.closed) return Promise.resolve();
     if (this.subscribed.has(topic)) return this.pending.get(topic) ?? this.ready();
     this.subscribed.add(topic);
@@ -275,6 +290,7 @@ export class RedisBroker implements Broker {
   }
 
   publish(topic: string, data: Uint8Array, isBinary: boolean): void {
+    checkTopicWellFormed(topic); // see subscribe()
     if (this.closed) {
       this.reportLoss({ reason: 'closed', topic, publisher: this.nodeId, count: 1 }, true);
       return;

@@ -36,6 +36,37 @@ describe('the Redis envelope', () => {
     assert.equal(data.buffer, envelope.buffer);
   });
 
+  it('refuses a sequence of 2^53 or more (a double would round it; a forged 2^63 would fake a huge gap)', () => {
+    const withSequence = (sequence: bigint) => {
+      const envelope = encodeEnvelope('node', 1, false, Buffer.from('x'));
+      envelope.writeBigUInt64BE(sequence, 3 + 4);
+      return envelope;
+    };
+    assert.equal(decodeEnvelope(withSequence(2n ** 53n - 1n)).sequence, Number.MAX_SAFE_INTEGER);
+    for (const sequence of [2n ** 53n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n]) {
+      assert.throws(
+        () => decodeEnvelope(withSequence(sequence)),
+        (error: unknown) => error instanceof EnvelopeError && error.message.includes(String(sequence)),
+        String(sequence),
+      );
+    }
+    fc.assert(
+      fc.property(fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n - 1n }), (sequence) => {
+        assert.throws(() => decodeEnvelope(withSequence(sequence)), EnvelopeError);
+      }),
+    );
+  });
+
+  it('refuses to encode a sequence a reader would refuse or misread', () => {
+    for (const sequence of [2 ** 53, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(
+        () => encodeEnvelope('node', sequence, false, Buffer.alloc(0)),
+        RangeError,
+        String(sequence),
+      );
+    }
+  });
+
   it('refuses what is not an envelope of this version', () => {
     const valid = encodeEnvelope('node', 1, true, Uint8Array.of(1, 2, 3));
     const cases: [string, Buffer][] = [

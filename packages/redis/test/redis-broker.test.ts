@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import type { BrokerError, BrokerLoss, BrokerMessage, BrokerStatus } from 'sockeye/pubsub';
 import { missing, REDIS_SERVER, ROOT } from '../../../scripts/lib/prereqs.js';
 import { brokerContract } from '../../sockeye/test/pubsub/broker-contract.js';
+import { encodeEnvelope } from '../src/envelope.js';
 import { RedisBroker, type RedisBrokerOptions } from '../src/index.js';
 import { digest, payload } from './fixtures/payloads.js';
 import { RedisServer, waitFor } from './redis-server.js';
@@ -73,6 +74,28 @@ brokerContract(
   },
   { skip },
 );
+
+describe('RedisBroker configuration', () => {
+  it('refuses a channel prefix that is not well-formed Unicode (it would share the channels of another)', async () => {
+    for (const prefix of ['app\uD800:', '\uDC00']) {
+      let broker: RedisBroker | undefined;
+      try {
+        assert.throws(
+          () => {
+            broker = new RedisBroker({ url: 'redis://127.0.0.1:1', prefix });
+          },
+          (error: unknown) =>
+            error instanceof Error &&
+            error.name === 'BrokerError' &&
+            (error as BrokerError).kind === 'config' &&
+            error.message.includes('prefix'),
+        );
+      } finally {
+        await broker?.close();
+      }
+    }
+  });
+});
 
 describe('RedisBroker on a real redis-server', { skip, timeout: 120_000 }, () => {
   it('carries every publish of three nodes exactly once to each other node, in order, byte for byte', async () => {
@@ -344,6 +367,36 @@ describe('RedisBroker on a real redis-server', { skip, timeout: 120_000 }, () =>
       await waitFor(() => b.errors.length >= 1, 'the decode error');
       assert.equal(b.errors[0]!.kind, 'decode');
       assert.deepEqual(b.messages, []);
+    } finally {
+      raw.disconnect();
+      await b.broker.close();
+    }
+  });
+
+  it('drops a forged sequence of 2^63 as a decode error: no gap of 9.2e18 reported, the next message arrives', async () => {
+    const b = node(redis);
+    const raw = new Redis(redis.url);
+    try {
+      await b.broker.subscribe('room');
+      await b.broker.ready();
+      await raw.publish('sockeye:room', encodeEnvelope('forger', 1, false, Buffer.from('first')));
+      const forged = encodeEnvelope('forger', 1, false, Buffer.from('forged'));
+      forged.writeBigUInt64BE(2n ** 63n, 3 + 'forger'.length);
+      await raw.publish('sockeye:room', forged);
+      await raw.publish('sockeye:room', encodeEnvelope('forger', 2, false, Buffer.from('second')));
+      await waitFor(() => b.messages.length >= 2, 'the two real messages');
+      assert.deepEqual(
+        b.messages.map((m) => [m.data.toString(), m.sequence]),
+        [
+          ['first', 1],
+          ['second', 2],
+        ],
+      );
+      assert.deepEqual(
+        b.errors.map((e) => e.kind),
+        ['decode'],
+      );
+      assert.deepEqual(b.losses, []);
     } finally {
       raw.disconnect();
       await b.broker.close();

@@ -179,6 +179,9 @@ export interface Broker {
    * resolves after the reconnection has resubscribed; it also resolves on
    * {@link Broker.close}. It never rejects: failures go to {@link BrokerHandler.onError}
    * and the subscription is retried on the next reconnection.
+   * @throws `TopicError` (rule `'malformed-topic'`), synchronously, when `topic` is not
+   *   well-formed Unicode (see `isWellFormedTopic`): a caller's mistake, not a transport
+   *   failure (a server checks every topic before it reaches the broker)
    */
   subscribe(topic: string): Promise<void>;
   /**
@@ -188,9 +191,10 @@ export interface Broker {
    */
   unsubscribe(topic: string): Promise<void>;
   /**
-   * Send a message to every OTHER node subscribed to `topic`. Never throws and never
-   * blocks; a message that cannot be sent is reported through
-   * {@link BrokerHandler.onLost}. The broker does not keep `data` after this call
+   * Send a message to every OTHER node subscribed to `topic`. Never blocks, and never
+   * throws for a transport failure: a message that cannot be sent is reported through
+   * {@link BrokerHandler.onLost}. It throws a `TopicError` (rule `'malformed-topic'`)
+   * when `topic` is not well-formed Unicode, as {@link Broker.subscribe} does. The broker does not keep `data` after this call
    * returns (it copies or encodes it), so the caller may reuse the buffer.
    * @param topic - the topic
    * @param data - the payload bytes (UTF-8 bytes of the text when `isBinary` is false)

@@ -10,6 +10,7 @@ import {
   MAX_NODE_ID_LENGTH,
 } from './broker.js';
 import { SequenceCounter } from './sequence.js';
+import { checkTopicWellFormed } from './topics.js';
 
 /** The routing state of a hub, kept out of its public surface. */
 interface HubState {
@@ -128,6 +129,7 @@ export class InProcessBroker implements Broker {
   }
 
   subscribe(topic: string): Promise<void> {
+    checkTopicWellFormed(topic);
     if (!this.closed && !this.subscribed.has(topic)) {
       this.subscribed.add(topic);
       const { subscribers } = stateOf(this.hub);
@@ -147,6 +149,7 @@ export class InProcessBroker implements Broker {
   }
 
   publish(topic: string, data: Uint8Array, isBinary: boolean): void {
+    checkTopicWellFormed(topic);
     if (this.closed) {
       const loss: BrokerLoss = { reason: 'closed', topic, publisher: this.nodeId, count: 1 };
       // The one callback a closed broker still makes: a publish must never vanish silently.

@@ -20,8 +20,10 @@ export {
 export { InProcessBroker, type InProcessBrokerOptions, InProcessHub } from './in-process.js';
 export { DEFAULT_MAX_TRACKED_TOPICS, GapDetector, SequenceCounter } from './sequence.js';
 export {
+  checkTopicWellFormed,
   DEFAULT_MAX_TOPIC_LENGTH,
   DEFAULT_MAX_TOPICS_PER_SUBSCRIBER,
+  isWellFormedTopic,
   TopicError,
   TopicRegistry,
   type TopicRegistryOptions,

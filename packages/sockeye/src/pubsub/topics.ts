@@ -15,8 +15,11 @@ export const DEFAULT_MAX_TOPIC_LENGTH = 256;
  */
 export const DEFAULT_MAX_TOPICS_PER_SUBSCRIBER = 1000;
 
-/** Which topic limit a subscribe broke. */
-export type TopicRule = 'empty-topic' | 'topic-too-long' | 'too-many-topics';
+/**
+ * Which topic rule a subscribe or publish broke: `'malformed-topic'` is a name that is
+ * not well-formed Unicode (it holds a lone surrogate).
+ */
+export type TopicRule = 'empty-topic' | 'topic-too-long' | 'too-many-topics' | 'malformed-topic';
 
 /**
  * A subscribe was refused by a {@link TopicRegistry} limit. `closeCode` is 1008 (policy
@@ -36,6 +39,36 @@ export class TopicError extends Error {
     message: string,
   ) {
     super(message);
+  }
+}
+
+/**
+ * A lone surrogate: in a `u` regular expression a valid surrogate pair is one astral
+ * code point, so only an unpaired half has the general category Cs.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Whether `topic` is well-formed Unicode: no lone surrogate (as `"\ud800"` in JSON
+ * gives). Brokers carry topic names as UTF-8 (a Redis channel name), which cannot
+ * encode a lone surrogate: `"room-\uD83D"` would become `"room-\uFFFD"` on the other
+ * nodes, another topic. Such names are refused everywhere, with or without a broker.
+ */
+export function isWellFormedTopic(topic: string): boolean {
+  return !LONE_SURROGATE.test(topic);
+}
+
+/**
+ * Throw a {@link TopicError} (rule `'malformed-topic'`) unless `topic` is well-formed
+ * Unicode (see {@link isWellFormedTopic}). Brokers call it on every subscribe and publish.
+ * @throws {@link TopicError} when `topic` holds a lone surrogate
+ */
+export function checkTopicWellFormed(topic: string): void {
+  if (!isWellFormedTopic(topic)) {
+    throw new TopicError(
+      'malformed-topic',
+      `topic name ${JSON.stringify(topic)} is not well-formed Unicode (it holds a lone surrogate)`,
+    );
   }
 }
 
@@ -87,8 +120,8 @@ export class TopicRegistry<S> {
   /**
    * Subscribe `subscriber` to `topic`.
    * @returns true if it was not subscribed already
-   * @throws {@link TopicError} when the topic is empty or too long, or the subscriber is
-   *   in too many topics (nothing changes then)
+   * @throws {@link TopicError} when the topic is empty, too long or not well-formed
+   *   Unicode, or the subscriber is in too many topics (nothing changes then)
    */
   subscribe(subscriber: S, topic: string): boolean {
     this.checkTopic(topic);
@@ -118,13 +151,14 @@ export class TopicRegistry<S> {
   /**
    * Check a topic name against the limits (a server checks the topic of every publish,
    * which may come from a client too).
-   * @throws {@link TopicError} when the topic is empty or too long
+   * @throws {@link TopicError} when the topic is empty, too long or not well-formed Unicode
    */
   checkTopic(topic: string): void {
     if (topic.length === 0) throw new TopicError('empty-topic', 'a topic name cannot be empty');
     if (topic.length > this.maxTopicLength) {
       throw new TopicError('topic-too-long', `topic name longer than ${this.maxTopicLength} characters`);
     }
+    checkTopicWellFormed(topic);
   }
 
   /**

@@ -132,6 +132,36 @@ export function brokerContract(
       });
     });
 
+    it('refuses topic names that are not well-formed Unicode: a lone surrogate never reaches the U+FFFD topic', async () => {
+      await withNodes(2, async ([a, b]) => {
+        // UTF-8 has no lone surrogate: encoded for a channel name, "room-\uD83D" becomes
+        // "room-\uFFFD", so a broker that took it would deliver to this other topic.
+        await b!.broker.subscribe('room-\uFFFD');
+        const malformed = (error: unknown) =>
+          error instanceof Error &&
+          error.name === 'TopicError' &&
+          (error as Error & { rule: string }).rule === 'malformed-topic';
+        for (const topic of ['room-\uD83D', '\uDC00', 'a\uD800b', '\uDE00\uD83D']) {
+          assert.throws(() => a!.broker.publish(topic, Buffer.from('forged'), false), malformed, topic);
+          assert.throws(() => a!.broker.subscribe(topic), malformed, topic);
+          assert.equal(a!.broker.topics.has(topic), false);
+        }
+        // Pairs are fine, astral characters included; the marker proves nothing else came.
+        await b!.broker.subscribe('room-\uD83D\uDE00');
+        a!.broker.publish('room-\uD83D\uDE00', Buffer.from('emoji'), false);
+        a!.broker.publish('room-\uFFFD', Buffer.from('replacement'), false);
+        await until(() => b!.messages.length >= 2, 'the two messages');
+        assert.deepEqual(
+          b!.messages.map((m) => [m.topic, m.data.toString()]),
+          [
+            ['room-\uD83D\uDE00', 'emoji'],
+            ['room-\uFFFD', 'replacement'],
+          ],
+        );
+        assert.deepEqual(a!.losses, []);
+      });
+    });
+
     it('delivers only subscribed topics; subscribe is idempotent; nothing arrives after unsubscribe()', async () => {
       await withNodes(2, async ([a, b]) => {
         await b!.broker.subscribe('x');

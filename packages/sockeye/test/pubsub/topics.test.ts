@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   DEFAULT_MAX_TOPIC_LENGTH,
   InProcessBroker,
   InProcessHub,
+  isWellFormedTopic,
   TopicError,
   TopicRegistry,
 } from '../../src/pubsub/index.js';
@@ -79,6 +81,38 @@ describe('TopicRegistry', () => {
     assert.throws(() => small.registry.checkTopic(''), refused('empty-topic'));
     assert.throws(() => small.registry.checkTopic('abcd'), refused('topic-too-long'));
     assert.doesNotThrow(() => small.registry.checkTopic('abc'));
+  });
+
+  it('refuses topic names that are not well-formed Unicode (a lone surrogate), changing nothing', () => {
+    const { broker, registry } = setup();
+    const malformed = (error: unknown) =>
+      error instanceof TopicError && error.rule === 'malformed-topic' && error.closeCode === 1008;
+    for (const topic of ['\uD800', 'room-\uD83D', '\uDE00x', 'a\uDBFF\uDBFF\uDFFF', '\uDFFF\uD800']) {
+      assert.throws(() => registry.subscribe('alice', topic), malformed, JSON.stringify(topic));
+      assert.throws(() => registry.checkTopic(topic), malformed, JSON.stringify(topic));
+      assert.equal(isWellFormedTopic(topic), false);
+    }
+    assert.deepEqual([...registry.topicsOf('alice')], []);
+    assert.deepEqual([...broker.topics], []);
+    for (const topic of ['room-\uD83D\uDE00', '\uFFFD', 'caf\u00E9', '\uDBFF\uDFFF']) {
+      assert.equal(registry.subscribe('alice', topic), true, JSON.stringify(topic));
+      assert.equal(isWellFormedTopic(topic), true);
+    }
+  });
+
+  it('isWellFormedTopic agrees with String.prototype.isWellFormed on any string', () => {
+    const wellFormed = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed();
+    // Code units around the surrogate range, so pairs, lone halves and reversed pairs all occur.
+    const unit = fc.oneof(
+      fc.integer({ min: 0xd700, max: 0xe0ff }).map((code) => String.fromCharCode(code)),
+      fc.constantFrom('a', '\u00E9', '\uD83D\uDE00'),
+    );
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 64 }), (topic) => {
+        assert.equal(isWellFormedTopic(topic), wellFormed(topic));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('bounds the topics one subscriber may be in', () => {

@@ -24,6 +24,16 @@ import {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Resolves false after `ms`: the losing side of a `Promise.race` against a socket event.
+ * Its timer is unref'd, so one left pending after the race is not counted by
+ * `activeTimers()` in a later test (the socket keeps the process alive meanwhile).
+ */
+const timeout = (ms: number) =>
+  new Promise<false>((resolve) => {
+    setTimeout(() => resolve(false), ms).unref();
+  });
+
+/**
  * Write `batch` to the server again and again from a client that never reads: at most 500
  * times, stopping once the server stops reading (a write that has not drained after 500 ms).
  * Returns the bytes sent and the peak of `buffered()` (the server side's `bufferedAmount`)
@@ -43,7 +53,7 @@ async function floodUntilStalled(
     if (!drained) {
       const gotDrain = await Promise.race([
         new Promise<boolean>((resolve) => client.socket.once('drain', () => resolve(true))),
-        sleep(500).then(() => false),
+        timeout(500),
       ]);
       if (!gotDrain) break;
     }
@@ -453,7 +463,7 @@ describe('floods, resets and crowds', () => {
           notify = () => resolve(true);
         });
         client.write(clientFrame(0x2, Buffer.from('x')));
-        const progressed = await Promise.race([handled, sleep(2000).then(() => false)]);
+        const progressed = await Promise.race([handled, timeout(2000)]);
         if (serverSide!._socket.isPaused()) pausedAt = serverSide!.bufferedAmount;
         else if (!progressed) break;
       }

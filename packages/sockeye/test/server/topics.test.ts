@@ -214,6 +214,28 @@ describe('topics on one server', () => {
     );
     assert.equal(ws.publish('12345678', 'x'), 0);
   });
+
+  it('a topic name with a lone surrogate throws a TopicError (malformed-topic), with or without a broker', async () => {
+    const { server, connect } = await setup();
+    const { clients, serverSide } = await connect(2);
+    clientsToClose.push(...clients);
+    const [ws, other] = serverSide as [ServerWebSocket, ServerWebSocket];
+    // "\uD83D" alone is what JSON.parse('"\\ud83d"') gives: a room name from a client.
+    const malformed = (e: unknown) =>
+      e instanceof TopicError && e.rule === 'malformed-topic' && e.closeCode === 1008;
+    other.subscribe('room-\uFFFD');
+    assert.throws(() => ws.subscribe('room-\uD83D'), malformed);
+    assert.throws(() => ws.publish('room-\uD83D', 'x'), malformed);
+    assert.throws(() => server.publish('room-\uD83D', 'x'), malformed);
+    assert.deepEqual([...ws.topics], []);
+    assert.equal(server.subscriberCount('room-\uD83D'), 0);
+    // A well-formed pair is an ordinary topic.
+    assert.equal(ws.subscribe('room-\uD83D\uDE00'), true);
+    assert.equal(server.publish('room-\uD83D\uDE00', 'emoji'), 1);
+    await until(() => inbox(clients[0]!).length === 1, 'the emoji room message');
+    assert.deepEqual(texts(clients[0]!), ['emoji']);
+    assert.deepEqual(texts(clients[1]!), []);
+  });
 });
 
 describe('framing once', () => {
