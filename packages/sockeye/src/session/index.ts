@@ -5,6 +5,22 @@
  * server side is in `sockeye/session/server`.
  * @packageDocumentation
  */
+
+export {
+  type ClientEnvironment,
+  DEFAULT_STOP_CODES,
+  DropEvent,
+  HeartbeatEvent,
+  ReconnectCloseEvent,
+  ReconnectingEvent,
+  ReconnectingWebSocket,
+  type ReconnectingWebSocketOptions,
+  type ReconnectState,
+  SessionLostEvent,
+  SessionOpenEvent,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './client.js';
 export {
   DEFAULT_ACK_EVERY,
   DEFAULT_REPLAY_BYTES,
@@ -18,6 +34,13 @@ export {
   type SessionSnapshot,
 } from './core.js';
 export {
+  DEFAULT_MAX_STORED_SESSIONS,
+  MemorySessionStore,
+  type MemorySessionStoreOptions,
+  type SessionStore,
+  type StoredSession,
+} from './store.js';
+export {
   decodeFrame,
   encodeAck,
   encodeData,
@@ -26,7 +49,7 @@ export {
   encodePing,
   encodePong,
   encodeWelcome,
-  isToken,
+  isSessionToken,
   MAX_END_REASON_LENGTH,
   MAX_ID_LENGTH,
   MAX_SEQUENCE,

@@ -217,7 +217,7 @@ function token(field: string, max: number): string {
 }
 
 /** Whether `value` can be a session id or an epoch (for ids that come from a store or an option). */
-export function isToken(value: string, max = MAX_ID_LENGTH): boolean {
+export function isSessionToken(value: string, max = MAX_ID_LENGTH): boolean {
   try {
     token(value, max);
     return true;
