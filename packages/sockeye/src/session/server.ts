@@ -8,8 +8,10 @@
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS_PER_SUBSCRIBER, TopicError } from '../pubsub/topics.js';
 import { type ServerCloseOptions, WebSocketServer } from '../server/server.js';
 import {
+  type PublishOptions,
   type SendData,
   SendStatus,
   type WebSocketHandlers,
@@ -80,6 +82,24 @@ export interface SessionServerOptions<Data> extends Omit<WebSocketServerOptions<
   helloTimeout?: number;
 }
 
+/** Options of {@link SessionServer.close}: those of `WebSocketServer.close`, plus draining. */
+export interface SessionServerCloseOptions extends ServerCloseOptions {
+  /**
+   * Drain: close the session links with 1012 (service restart) one after another over
+   * this many ms instead of all at once, so that their clients do not all reconnect to
+   * the other processes in the same instant. 0 closes them at once with `code`.
+   * @defaultValue 0
+   */
+  drainPeriod?: number;
+  /**
+   * With `drainPeriod`: the window, in ms, within which clients should come back (sent
+   * as `retry-after=<ms>` in the 1012 close reason; the reconnecting client waits a
+   * random time within it).
+   * @defaultValue 5 000
+   */
+  retryWindow?: number;
+}
+
 /** `open`, `suspended` (no link, waiting to be resumed) or `closed`. */
 export type SessionState = 'linked' | 'suspended' | 'closed';
 
@@ -93,6 +113,8 @@ export class ServerSession<Data = undefined> {
   _expiresAt = 0;
   /** @internal */
   readonly _core: SessionCore;
+  /** @internal The topics it is subscribed to (they outlive links, and move with the session). */
+  readonly _topics = new Set<string>();
   private readonly owner: SessionServer<Data>;
 
   /** @internal Created by {@link SessionServer}. */
@@ -118,6 +140,24 @@ export class ServerSession<Data = undefined> {
   /** The current link, or null while suspended. */
   get link(): ServerWebSocket<Data> | null {
     return this._link;
+  }
+  /**
+   * Subscribe the session to `topic`: {@link SessionServer.publish} to it reaches the
+   * session as ordinary session messages (numbered, acknowledged, replayed after a
+   * break). The subscription outlives links and is restored when the session resumes.
+   * @returns true if it was not subscribed already
+   * @throws TopicError when the topic is empty or too long, or the session is in too many topics
+   */
+  subscribe(topic: string): boolean {
+    return this.owner._subscribe(this, topic);
+  }
+  /** Leave `topic`. @returns true if it was subscribed */
+  unsubscribe(topic: string): boolean {
+    return this.owner._unsubscribe(this, topic);
+  }
+  /** The topics the session is subscribed to. */
+  get topics(): ReadonlySet<string> {
+    return this._topics;
   }
   /** Messages sent and not yet acknowledged by the client (the replay buffer). */
   get bufferedMessages(): number {
@@ -168,6 +208,10 @@ export class SessionServer<Data = undefined> {
   private readonly awaitingHello = new Map<ServerWebSocket<Data>, number>();
   /** Links of sessions, by WebSocket. */
   private readonly links = new WeakMap<ServerWebSocket<Data>, ServerSession<Data>>();
+  /** Sessions by topic. */
+  private readonly byTopic = new Map<string, Set<ServerSession<Data>>>();
+  private readonly maxTopicLength: number;
+  private readonly maxTopicsPerSession: number;
   /** Sessions with an acknowledgement to send at the end of this turn. */
   private readonly ackDue = new Set<ServerSession<Data>>();
   private ackScheduled = false;
@@ -182,6 +226,8 @@ export class SessionServer<Data = undefined> {
     this.resumeWindow = options.resumeWindow ?? DEFAULT_RESUME_WINDOW;
     this.replay = { maxAge: this.resumeWindow, ...options.replay };
     this.helloTimeout = options.helloTimeout ?? 10_000;
+    this.maxTopicLength = options.topics?.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
+    this.maxTopicsPerSession = options.topics?.maxTopicsPerSubscriber ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIBER;
     if (!(this.resumeWindow > 0)) throw new RangeError('resumeWindow must be positive');
     const userSelect = options.selectProtocol;
     const plain = this.plain;
@@ -229,14 +275,46 @@ export class SessionServer<Data = undefined> {
   }
 
   /**
-   * Close the server. Session links close with `options.code` (1001 by default, which
-   * clients take as "reconnect"); the sessions stay in the store, where another process
-   * sharing it can resume them, and `close` is called for each with `'shutdown'`.
+   * Publish to every session subscribed to `topic` in this process (each gets it as a
+   * session message: numbered, acknowledged, replayed after a break), and through
+   * `WebSocketServer.publish` to the plain connections subscribed to it here and, by
+   * the broker, on the other processes.
+   * @returns how many local sessions and connections it was queued for
    */
-  async close(options: ServerCloseOptions = {}): Promise<void> {
+  publish(
+    topic: string,
+    data: string | Buffer | ArrayBuffer | ArrayBufferView,
+    options: PublishOptions = {},
+  ): number {
+    this.checkTopic(topic);
+    const isBinary = options.isBinary ?? typeof data !== 'string';
+    let count = 0;
+    const sessions = this.byTopic.get(topic);
+    if (sessions !== undefined && sessions.size > 0) {
+      // Converted (and copied) once: every session's replay buffer shares it.
+      const message = toWire(data, isBinary);
+      const now = this._now();
+      for (const session of sessions) {
+        session._core.send(message, now);
+        this._flush(session);
+        count++;
+      }
+    }
+    return count + this.server.publish(topic, data, options);
+  }
+
+  /**
+   * Close the server. Session links close with `options.code` (1001 by default, which
+   * clients take as "reconnect"), or, with `drainPeriod`, with 1012 spread over that
+   * period. The suspended sessions go to the store, where another process sharing it
+   * can resume them, and `close` is called for each with `'shutdown'`.
+   */
+  async close(options: SessionServerCloseOptions = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    const drainPeriod = options.drainPeriod ?? 0;
+    if (drainPeriod > 0) await this.drain(drainPeriod, options.retryWindow ?? 5000);
     await this.server.close(options);
     for (const session of this.sessions.values()) {
       this.invoke(session, () => this.sessionHandlers.close?.(session, 'shutdown'));
@@ -245,6 +323,35 @@ export class SessionServer<Data = undefined> {
   }
 
   // ---- internal, for ServerSession ----
+
+  /** @internal */
+  _subscribe(session: ServerSession<Data>, topic: string): boolean {
+    this.checkTopic(topic);
+    if (session._topics.has(topic)) return false;
+    if (session._topics.size >= this.maxTopicsPerSession) {
+      throw new TopicError(
+        'too-many-topics',
+        `a session may be in at most ${this.maxTopicsPerSession} topics`,
+      );
+    }
+    session._topics.add(topic);
+    let sessions = this.byTopic.get(topic);
+    if (sessions === undefined) {
+      sessions = new Set();
+      this.byTopic.set(topic, sessions);
+    }
+    sessions.add(session);
+    return true;
+  }
+
+  /** @internal */
+  _unsubscribe(session: ServerSession<Data>, topic: string): boolean {
+    if (!session._topics.delete(topic)) return false;
+    const sessions = this.byTopic.get(topic);
+    sessions?.delete(session);
+    if (sessions?.size === 0) this.byTopic.delete(topic);
+    return true;
+  }
 
   /** @internal */
   _now(): number {
@@ -276,6 +383,7 @@ export class SessionServer<Data = undefined> {
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
     this.ackDue.delete(session);
+    for (const topic of [...session._topics]) this._unsubscribe(session, topic);
     const ws = session._link;
     if (!session._core.isEnded) session._core.end(text);
     if (ws !== null) {
@@ -365,6 +473,13 @@ export class SessionServer<Data = undefined> {
             ws.data,
           );
           this.sessions.set(id, session);
+          for (const topic of stored.topics ?? []) {
+            try {
+              this._subscribe(session, topic);
+            } catch {
+              // A topic this server's limits refuse is left out, not fatal to the resume.
+            }
+          }
         }
       }
       if (session !== undefined) {
@@ -418,11 +533,37 @@ export class SessionServer<Data = undefined> {
   }
 
   private suspend(session: ServerSession<Data>): void {
-    if (this.closed || session._core.isEnded) return;
+    if (session._core.isEnded) return;
     session._expiresAt = this._now() + this.resumeWindow;
-    const stored: StoredSession = { snapshot: session._core.snapshot(), expiresAt: session._expiresAt };
+    const stored: StoredSession = {
+      snapshot: session._core.snapshot(),
+      expiresAt: session._expiresAt,
+      topics: [...session._topics],
+    };
+    // Also while closing: the store is where another process finds the session.
     void this.store.put(stored).catch((error: unknown) => this.report(error));
-    this.invoke(session, () => this.sessionHandlers.suspend?.(session));
+    if (!this.closed) this.invoke(session, () => this.sessionHandlers.suspend?.(session));
+  }
+
+  /** Close the session links with 1012 one after another, evenly over `period` ms. */
+  private async drain(period: number, retryWindow: number): Promise<void> {
+    const linked = [...this.sessions.values()].filter((session) => session._link !== null);
+    if (linked.length === 0) return;
+    const reason = `retry-after=${Math.max(0, Math.floor(retryWindow))}`;
+    const step = period / linked.length;
+    const started = this._now();
+    for (let i = 0; i < linked.length; i++) {
+      const wait = started + i * step - this._now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      linked[i]!._link?.close(1012, reason);
+    }
+  }
+
+  private checkTopic(topic: string): void {
+    if (topic.length === 0) throw new TopicError('empty-topic', 'a topic name cannot be empty');
+    if (topic.length > this.maxTopicLength) {
+      throw new TopicError('topic-too-long', `a topic name may be at most ${this.maxTopicLength} characters`);
+    }
   }
 
   private fail(ws: ServerWebSocket<Data>, error: unknown): void {

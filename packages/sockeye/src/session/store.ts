@@ -11,6 +11,8 @@ export interface StoredSession {
   readonly snapshot: SessionSnapshot;
   /** When the resume window closes (ms since the epoch, on the server's clock). */
   readonly expiresAt: number;
+  /** The topics the session is subscribed to (restored when it resumes). @defaultValue none */
+  readonly topics?: readonly string[];
 }
 
 /**

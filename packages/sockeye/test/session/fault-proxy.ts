@@ -89,8 +89,8 @@ export class FaultProxy {
   delay = 0;
   private readonly server: Server;
 
-  /** @param targetPort - the server's port on 127.0.0.1 */
-  constructor(private readonly targetPort: number) {
+  /** @param targetPort - the server's port on 127.0.0.1 (new links go to the port it holds then) */
+  constructor(public targetPort: number) {
     this.server = createServer((client) => {
       const upstream = connect(this.targetPort, '127.0.0.1');
       this.links.add(new Link(this, client, upstream));

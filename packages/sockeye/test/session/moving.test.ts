@@ -1,0 +1,95 @@
+/** Sessions that move: topics restored on resume, and a drained server whose sessions resume on another one sharing its store. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  MemorySessionStore,
+  type ReconnectingEvent,
+  type ServerSession,
+  type SessionEndReason,
+  type SessionOpenEvent,
+  TopicError,
+} from '../../src/index.js';
+import { FaultProxy } from './fault-proxy.js';
+import { client, listenSessions, next, until } from './helpers.js';
+
+describe('session topics', () => {
+  it('a publish reaches subscribed sessions as session messages, also those sent during a break', async () => {
+    let session: ServerSession | undefined;
+    const { server, url } = await listenSessions({
+      sessions: {
+        open: (s) => {
+          session = s;
+          s.subscribe('room');
+        },
+      },
+    });
+    const c = client(url);
+    const got: string[] = [];
+    c.addEventListener('message', (event) => got.push((event as MessageEvent).data as string));
+    await next(c, 'open');
+    assert.equal(server.publish('room', 'one'), 1);
+    await until(() => got.length === 1, 'the first publish');
+    c.reconnect();
+    server.publish('room', 'during the break');
+    assert.equal((await next<SessionOpenEvent>(c, 'open')).resumed, true);
+    server.publish('room', 'after');
+    await until(() => got.length === 3, 'three publishes');
+    assert.deepEqual(got, ['one', 'during the break', 'after']);
+    assert.deepEqual([...session!.topics], ['room']);
+    assert.equal(session!.unsubscribe('room'), true);
+    assert.equal(server.publish('room', 'nobody'), 0);
+    assert.throws(() => session!.subscribe(''), TopicError);
+    c.close();
+    await server.close({ timeout: 100 });
+  });
+});
+
+describe('draining a server', () => {
+  it('closes links with 1012 and a retry window; the sessions resume on another server sharing the store, with their topics', async () => {
+    const store = new MemorySessionStore();
+    const ended: SessionEndReason[] = [];
+    const resumedOnB: ServerSession[] = [];
+    const receivedOnB: string[] = [];
+    const a = await listenSessions({
+      store,
+      sessions: {
+        open: (s) => s.subscribe('news'),
+        close: (_s, reason) => ended.push(reason),
+      },
+    });
+    const b = await listenSessions({
+      store,
+      sessions: {
+        resume: (s) => resumedOnB.push(s),
+        message: (_s, data) => receivedOnB.push(data as string),
+      },
+    });
+    const proxy = new FaultProxy(a.port);
+    const url = await proxy.listen();
+    const clients = [0, 1, 2].map(() => client(url, { random: () => 0.5 }));
+    const got = clients.map(() => [] as string[]);
+    clients.forEach((c, i) => {
+      c.addEventListener('message', (event) => got[i]!.push((event as MessageEvent).data as string));
+    });
+    await Promise.all(clients.map((c) => next(c, 'open')));
+    a.server.publish('news', 'before the restart');
+    const retries = clients.map((c) => next<ReconnectingEvent>(c, 'reconnecting'));
+    proxy.targetPort = b.port; // the load balancer now sends new links to b
+    await a.server.close({ drainPeriod: 30, retryWindow: 40 });
+    for (const retry of await Promise.all(retries)) {
+      assert.equal(retry.code, 1012);
+      assert.equal(retry.reason, 'retry-after=40');
+      assert.equal(retry.delay, 20); // random() 0.5 of the hinted window
+    }
+    assert.deepEqual(ended, ['shutdown', 'shutdown', 'shutdown']);
+    await until(() => clients.every((c) => c.state === 'open') && resumedOnB.length === 3, 'resumes on b');
+    for (const c of clients) c.send('hello b');
+    b.server.publish('news', 'after the restart');
+    await until(() => got.every((list) => list.length === 2) && receivedOnB.length === 3, 'delivery on b');
+    for (const list of got) assert.deepEqual(list, ['before the restart', 'after the restart']);
+    for (const s of resumedOnB) assert.deepEqual([...s.topics], ['news']);
+    for (const c of clients) c.close();
+    await b.server.close({ timeout: 100 });
+    await proxy.close();
+  });
+});
