@@ -86,6 +86,8 @@ export interface ReconnectingWebSocketOptions {
   environment?: ClientEnvironment;
   /** The random source of the backoff jitter, in [0, 1). @defaultValue Math.random */
   random?: () => number;
+  /** The wall clock, in ms since the epoch (heartbeat deadlines and message ages). @defaultValue Date.now */
+  now?: () => number;
 }
 
 /** `connecting` (first link), `open`, `reconnecting` (waiting or trying again), `closed` (for good). */
@@ -214,6 +216,7 @@ export class ReconnectingWebSocket extends EventTarget {
   /** Wall-clock deadline of the outstanding heartbeat; 0 when none is outstanding. */
   #pingDeadline = 0;
   #environment: ClientEnvironment;
+  #now: () => number;
   #unlisten: (() => void) | null = null;
 
   /**
@@ -243,6 +246,7 @@ export class ReconnectingWebSocket extends EventTarget {
       maxMessageAge: options.maxMessageAge ?? DEFAULT_RESUME_WINDOW,
       lifecycle: options.lifecycle ?? true,
       random: options.random ?? Math.random,
+      now: options.now ?? Date.now,
     };
     const g = globalThis as {
       addEventListener?: unknown;
@@ -254,6 +258,7 @@ export class ReconnectingWebSocket extends EventTarget {
       ...(g.document === undefined ? {} : { document: g.document }),
       ...(g.navigator === undefined ? {} : { navigator: g.navigator }),
     };
+    this.#now = this.#options.now;
     this.#core = this.#newCore('', '');
     if (this.#options.lifecycle) this.#listen();
     this.#connect();
@@ -330,12 +335,12 @@ export class ReconnectingWebSocket extends EventTarget {
     if (this.#welcomed) {
       // A link that has been quiet past the heartbeat interval may be dead: check it now
       // (the message is kept either way, and replayed if it was).
-      const now = Date.now();
+      const now = this.#now();
       if (this.#pingDeadline === 0 && now - this.#lastReceivedAt >= this.#options.heartbeatInterval) {
         this.#ping(now);
       }
     }
-    core.send(message, Date.now());
+    core.send(message, this.#now());
     this.#flush();
   }
 
@@ -402,7 +407,7 @@ export class ReconnectingWebSocket extends EventTarget {
         return;
       }
       const core = this.#core;
-      this.#lastReceivedAt = Date.now();
+      this.#lastReceivedAt = this.#now();
       this.#send(
         ws,
         core.id === '' ? encodeHello(core.received) : encodeHello(core.received, core.id, core.epoch),
@@ -426,7 +431,7 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   #message(ws: WebSocketLike, data: string | ArrayBuffer): void {
-    const now = Date.now();
+    const now = this.#now();
     this.#lastReceivedAt = now;
     if (this.#pingDeadline !== 0) {
       // Anything arriving proves the link alive, not only the pong.
@@ -624,7 +629,7 @@ export class ReconnectingWebSocket extends EventTarget {
    */
   #checkLiveness(): void {
     if (!this.#welcomed) return;
-    const now = Date.now();
+    const now = this.#now();
     if (this.#pingDeadline !== 0) {
       if (now >= this.#pingDeadline) this.#abandon(4000, 'heartbeat timeout');
       else this.#scheduleHeartbeat();
@@ -636,7 +641,7 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #scheduleHeartbeat(): void {
     clearTimeout(this.#heartbeatTimer);
-    const now = Date.now();
+    const now = this.#now();
     const at =
       this.#pingDeadline !== 0 ? this.#pingDeadline : this.#lastReceivedAt + this.#options.heartbeatInterval;
     this.#heartbeatTimer = setTimeout(() => this.#checkLiveness(), Math.max(0, at - now));

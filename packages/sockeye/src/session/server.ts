@@ -80,6 +80,13 @@ export interface SessionServerOptions<Data> extends Omit<WebSocketServerOptions<
   replay?: ReplayLimits;
   /** Time for a session link to send its hello after the WebSocket opened, in ms. @defaultValue 10 000 */
   helloTimeout?: number;
+  /**
+   * Most suspended sessions this process keeps. Past it, the one suspended longest ends
+   * (`close` with `'expired'`): a client that opens sessions and drops its links cannot
+   * make the server hold them all for the resume window.
+   * @defaultValue 100 000
+   */
+  maxSuspendedSessions?: number;
 }
 
 /** Options of {@link SessionServer.close}: those of `WebSocketServer.close`, plus draining. */
@@ -208,6 +215,9 @@ export class SessionServer<Data = undefined> {
   private readonly awaitingHello = new Map<ServerWebSocket<Data>, number>();
   /** Links of sessions, by WebSocket. */
   private readonly links = new WeakMap<ServerWebSocket<Data>, ServerSession<Data>>();
+  /** Suspended sessions, longest suspended first. */
+  private readonly suspended = new Map<string, ServerSession<Data>>();
+  private readonly maxSuspendedSessions: number;
   /** Sessions by topic. */
   private readonly byTopic = new Map<string, Set<ServerSession<Data>>>();
   private readonly maxTopicLength: number;
@@ -226,6 +236,7 @@ export class SessionServer<Data = undefined> {
     this.resumeWindow = options.resumeWindow ?? DEFAULT_RESUME_WINDOW;
     this.replay = { maxAge: this.resumeWindow, ...options.replay };
     this.helloTimeout = options.helloTimeout ?? 10_000;
+    this.maxSuspendedSessions = options.maxSuspendedSessions ?? 100_000;
     this.maxTopicLength = options.topics?.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
     this.maxTopicsPerSession = options.topics?.maxTopicsPerSubscriber ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIBER;
     if (!(this.resumeWindow > 0)) throw new RangeError('resumeWindow must be positive');
@@ -382,6 +393,7 @@ export class SessionServer<Data = undefined> {
   _end(session: ServerSession<Data>, reason: SessionEndReason, code = 1000, text = ''): void {
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
+    this.suspended.delete(session.id);
     this.ackDue.delete(session);
     for (const topic of [...session._topics]) this._unsubscribe(session, topic);
     const ws = session._link;
@@ -504,6 +516,7 @@ export class SessionServer<Data = undefined> {
     }
     session.data = ws.data;
     session._link = ws;
+    this.suspended.delete(session.id);
     this.links.set(ws, session);
     const core = session._core;
     core.link(clientReceived);
@@ -542,6 +555,13 @@ export class SessionServer<Data = undefined> {
     };
     // Also while closing: the store is where another process finds the session.
     void this.store.put(stored).catch((error: unknown) => this.report(error));
+    this.suspended.delete(session.id);
+    this.suspended.set(session.id, session);
+    while (this.suspended.size > this.maxSuspendedSessions) {
+      const oldest = this.suspended.values().next().value;
+      if (oldest === undefined) break;
+      this._end(oldest, 'expired');
+    }
     if (!this.closed) this.invoke(session, () => this.sessionHandlers.suspend?.(session));
   }
 

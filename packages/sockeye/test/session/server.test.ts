@@ -14,6 +14,7 @@ import {
   type SessionServer,
   WebSocket,
 } from '../../src/index.js';
+import { FaultProxy } from './fault-proxy.js';
 import { client, listenSessions, next, until } from './helpers.js';
 
 const servers: Pick<SessionServer, 'close'>[] = [];
@@ -255,5 +256,103 @@ describe('SessionServer', () => {
     const beat = await next<Event & { rtt: number }>(c, 'heartbeat');
     assert.ok(beat.rtt >= 0);
     c.close();
+  });
+
+  it('closes a session link that never says hello with 1002', async () => {
+    const { server, url } = await listenSessions({ sessions: {}, helloTimeout: 1, resumeWindow: 40 });
+    servers.push(server);
+    const ws = new WebSocket(url, [SESSION_PROTOCOL]);
+    const closed = await next<Event & { code: number }>(ws, 'close');
+    assert.equal(closed.code, 1002);
+  });
+
+  it('ends a session whose client acknowledges a message never sent (1002)', async () => {
+    const { url, ended } = await echoServer();
+    const ws = new WebSocket(url, [SESSION_PROTOCOL]);
+    await next(ws, 'open');
+    ws.send('h 0');
+    const welcome = await next<MessageEvent>(ws, 'message');
+    assert.match(welcome.data as string, /^w [\w-]+ [\w-]+ 0 n$/);
+    ws.send('a 5');
+    const closed = await next<Event & { code: number }>(ws, 'close');
+    assert.equal(closed.code, 1002);
+    await until(() => ended.includes('error'), 'the session to end');
+  });
+
+  it('keeps at most maxSuspendedSessions, ending the one suspended longest', async () => {
+    const ended: string[] = [];
+    const { server, url } = await listenSessions({
+      maxSuspendedSessions: 2,
+      sessions: { close: (session, reason) => ended.push(`${session.id}:${reason}`) },
+    });
+    servers.push(server);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const ws = new WebSocket(url, [SESSION_PROTOCOL]);
+      await next(ws, 'open');
+      ws.send('h 0');
+      ids.push(((await next<MessageEvent>(ws, 'message')).data as string).split(' ')[1]!);
+      ws.close();
+      await next(ws, 'close');
+      await until(
+        () => server.sessionsById.get(ids[i]!)?.state === 'suspended' || ended.length > 0,
+        'suspended',
+      );
+    }
+    await until(() => ended.length === 1, 'one session to end');
+    assert.deepEqual(ended, [`${ids[0]}:expired`]);
+    assert.equal(server.sessionsById.size, 2);
+  });
+
+  it('checks a quiet link when the page becomes visible again, against the wall clock', async () => {
+    const { url } = await echoServer();
+    let clock = 1_000_000;
+    const document = Object.assign(new EventTarget(), { visibilityState: 'visible' });
+    const window = new EventTarget();
+    const c = client(url, {
+      lifecycle: true,
+      environment: { window, document },
+      now: () => clock,
+      heartbeatInterval: 1_000_000,
+      heartbeatTimeout: 1_000_000,
+    });
+    await next(c, 'open');
+    // Timers would not fire for a long time; the page wakes after the interval passed.
+    clock += 1_000_001;
+    const beat = next(c, 'heartbeat');
+    document.dispatchEvent(new Event('visibilitychange'));
+    await beat;
+    c.close();
+  });
+
+  it('a send on a quiet link checks it first; a missed deadline found on pageshow reconnects at once and resumes', async () => {
+    const { server } = await echoServer();
+    const proxy = new FaultProxy(server.address()!.port);
+    const url = await proxy.listen();
+    let clock = 1_000_000;
+    const window = new EventTarget();
+    const c = client(url, {
+      lifecycle: true,
+      environment: { window },
+      now: () => clock,
+      heartbeatInterval: 1_000_000,
+      heartbeatTimeout: 1_000_000,
+      random: () => 0,
+    });
+    const got: string[] = [];
+    c.addEventListener('message', (event) => got.push((event as MessageEvent).data as string));
+    await next(c, 'open');
+    proxy.blackhole(); // a half-open link: nothing arrives, nobody is told
+    clock += 1_000_001;
+    c.send('check'); // quiet past the interval: a heartbeat goes out before it
+    clock += 1_000_001; // the heartbeat's deadline passes while the page sleeps
+    const reconnecting = next<ReconnectingEvent>(c, 'reconnecting');
+    window.dispatchEvent(new Event('pageshow'));
+    assert.equal((await reconnecting).code, 1006);
+    assert.equal((await next<SessionOpenEvent>(c, 'open')).resumed, true);
+    await until(() => got.length === 1, 'the echo');
+    assert.deepEqual(got, ['check']);
+    c.close();
+    await proxy.close();
   });
 });
