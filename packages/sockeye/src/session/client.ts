@@ -5,9 +5,10 @@
  * `MessageEvent`, `setTimeout` and `Date.now`.
  * @module
  */
-import { DEFAULT_RESUME_WINDOW, messageSize, type ReplayEntry, SessionCore } from './core.js';
+import { DEFAULT_RESUME_WINDOW, messageSize, SessionCore } from './core.js';
 import {
   decodeFrame,
+  encodeEnd,
   encodeHello,
   encodePing,
   SESSION_PROTOCOL,
@@ -479,30 +480,24 @@ export class ReconnectingWebSocket extends EventTarget {
 
   #welcome(ws: WebSocketLike, frame: Extract<SessionFrame, { type: 'welcome' }>): void {
     clearTimeout(this.#connectTimer);
-    let core = this.#core;
-    const sameSession = core.id !== '' && frame.id === core.id && frame.epoch === core.epoch;
-    let resumed = false;
-    if (frame.resumed && sameSession) {
-      resumed = core.link(frame.received);
-      if (!resumed) {
-        // The server kept the session but we cannot replay what it is missing (our
-        // replay aged out): end it and start a new one.
-        this.#send(ws, 'x replay lost');
-      }
+    const core = this.#core;
+    core.expire(this.#now());
+    const resumed = frame.resumed && core.id !== '' && frame.id === core.id && frame.epoch === core.epoch;
+    if (resumed && !core.link(frame.received)) {
+      // The server kept the session but we no longer hold what it is missing (it aged
+      // out): end that session and come back at once for a new one.
+      this.#send(ws, encodeEnd('replay lost'));
+      this.#loseSession();
+      this.#drop();
+      safeClose(ws, 1000, 'replay lost');
+      this.#connectNow();
+      return;
     }
     if (!resumed) {
-      if (core.id === '') {
-        core.id = frame.id;
-        core.epoch = frame.epoch;
-      } else {
-        const lost = core.unacknowledged();
-        const carried = core.unwritten();
-        core = this.#newCore(frame.id, frame.epoch);
-        for (const entry of carried) core.send(entry.data, entry.at);
-        this.#core = core;
-        this.dispatchEvent(new SessionLostEvent(lost.map((entry: ReplayEntry) => copyOut(entry.data))));
-      }
-      if (!core.link(frame.received)) {
+      if (core.id !== '') this.#loseSession();
+      this.#core.id = frame.id;
+      this.#core.epoch = frame.epoch;
+      if (!this.#core.link(frame.received)) {
         this.#abandon(4002, 'bad welcome');
         return;
       }
@@ -512,7 +507,20 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#setState('open');
     this.#flush();
     this.#scheduleHeartbeat();
-    this.dispatchEvent(new SessionOpenEvent(resumed, core.id));
+    this.dispatchEvent(new SessionOpenEvent(resumed, this.#core.id));
+  }
+
+  /**
+   * The session is gone: tell the application what went out and was never acknowledged,
+   * and start a core without a session that carries what never went out.
+   */
+  #loseSession(): void {
+    const old = this.#core;
+    const lost = old.unacknowledged();
+    const core = this.#newCore('', '');
+    for (const entry of old.unwritten()) core.send(entry.data, entry.at);
+    this.#core = core;
+    this.dispatchEvent(new SessionLostEvent(lost.map((entry) => copyOut(entry.data))));
   }
 
   #linkLost(code: number, reason: string, wasClean: boolean): void {

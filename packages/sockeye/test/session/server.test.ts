@@ -337,6 +337,7 @@ describe('SessionServer', () => {
       now: () => clock,
       heartbeatInterval: 1_000_000,
       heartbeatTimeout: 1_000_000,
+      maxMessageAge: 10_000_000, // the fake clock jumps: keep the message replayable
       random: () => 0,
     });
     const got: string[] = [];
@@ -354,5 +355,38 @@ describe('SessionServer', () => {
     assert.deepEqual(got, ['check']);
     c.close();
     await proxy.close();
+  });
+
+  it('ends a session whose replay aged out on the client and starts a new one, with one sessionlost', async () => {
+    const { url, ended, received } = await echoServer();
+    let clock = 1_000_000;
+    const window = new EventTarget();
+    const navigator = { onLine: true };
+    const c = client(url, {
+      lifecycle: true,
+      environment: { window, navigator },
+      now: () => clock,
+      maxMessageAge: 1000,
+    });
+    await next(c, 'open');
+    const first = c.sessionId;
+    navigator.onLine = false;
+    c.reconnect();
+    c.send('too old');
+    clock += 2000;
+    let lost = 0;
+    c.addEventListener('sessionlost', () => lost++);
+    const opened = next<SessionOpenEvent>(c, 'open');
+    navigator.onLine = true;
+    window.dispatchEvent(new Event('online'));
+    const open = await opened;
+    assert.equal(open.resumed, false);
+    assert.notEqual(c.sessionId, first);
+    assert.equal(lost, 1);
+    await until(() => ended.includes('ended'), 'the old session to end');
+    c.send('fresh');
+    await until(() => received.includes('fresh'), 'the new session to carry messages');
+    assert.ok(!received.includes('too old'));
+    c.close();
   });
 });
