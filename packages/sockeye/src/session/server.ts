@@ -554,7 +554,7 @@ export class SessionServer<Data = undefined> {
       topics: [...session._topics],
     };
     // Also while closing: the store is where another process finds the session.
-    void this.store.put(stored).catch((error: unknown) => this.report(error));
+    void this.store.put(stored, this._now()).catch((error: unknown) => this.report(error));
     this.suspended.delete(session.id);
     this.suspended.set(session.id, session);
     while (this.suspended.size > this.maxSuspendedSessions) {

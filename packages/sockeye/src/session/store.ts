@@ -22,8 +22,12 @@ export interface StoredSession {
  * run the contract suite in `test/session/store-contract.ts`.
  */
 export interface SessionStore {
-  /** Keep `session` until its `expiresAt`, replacing any kept under the same id. */
-  put(session: StoredSession): Promise<void>;
+  /**
+   * Keep `session` until its `expiresAt`, replacing any kept under the same id. `now` is
+   * the caller's clock (a store with a TTL keeps it for `expiresAt - now`); a session
+   * already expired at `now` need not be kept.
+   */
+  put(session: StoredSession, now: number): Promise<void>;
   /** Remove and return the session `id` if it is kept and not expired at `now`. */
   take(id: string, now: number): Promise<StoredSession | undefined>;
   /** Forget the session `id` (it ended). Forgetting an unknown id is not an error. */
@@ -66,7 +70,7 @@ export class MemorySessionStore implements SessionStore {
     return this.sessions.size;
   }
 
-  async put(session: StoredSession): Promise<void> {
+  async put(session: StoredSession, _now?: number): Promise<void> {
     const id = session.snapshot.id;
     // Delete first so the Map's insertion order stays the order of `put`s.
     this.sessions.delete(id);

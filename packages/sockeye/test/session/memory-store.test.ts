@@ -9,9 +9,9 @@ sessionStoreContract('MemorySessionStore', () => new MemorySessionStore());
 describe('MemorySessionStore', () => {
   it('keeps at most maxSessions, forgetting the one kept longest', async () => {
     const store = new MemorySessionStore({ maxSessions: 2 });
-    await store.put(storedSession('a', 1000));
-    await store.put(storedSession('b', 1000));
-    await store.put(storedSession('c', 1000));
+    await store.put(storedSession('a', 1000), 0);
+    await store.put(storedSession('b', 1000), 0);
+    await store.put(storedSession('c', 1000), 0);
     assert.equal(store.size, 2);
     assert.equal(await store.take('a', 0), undefined);
     assert.ok((await store.take('b', 0)) !== undefined);
