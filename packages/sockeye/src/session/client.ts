@@ -11,6 +11,7 @@ import {
   encodeEnd,
   encodeHello,
   encodePing,
+  MAX_END_REASON_LENGTH,
   SESSION_PROTOCOL,
   SessionError,
   type SessionFrame,
@@ -348,8 +349,15 @@ export class ReconnectingWebSocket extends EventTarget {
   /**
    * End the session for good: the server is told (when linked) and the link closes with
    * `code`. `close` is dispatched at once.
+   * @throws RangeError for a code other than 1000 or 3000-4999 (what a browser may send),
+   *   or a reason over 123 characters
    */
   close(code = 1000, reason = ''): void {
+    if (code !== 1000 && (code < 3000 || code > 4999 || !Number.isInteger(code))) {
+      throw new RangeError(`close code ${code} may not be sent by a client`);
+    }
+    if (reason.length > MAX_END_REASON_LENGTH)
+      throw new RangeError('close reason longer than 123 characters');
     if (this.#state === 'closed') return;
     this.#core.end(reason);
     this.#flush();

@@ -91,6 +91,11 @@ export function messageSize(data: WireMessage): number {
   return size;
 }
 
+/** A kept message with the size it is charged (computed once: a string's is O(length)). */
+interface KeptEntry extends ReplayEntry {
+  readonly size: number;
+}
+
 /**
  * One end of a session. Outbound: {@link send} numbers each message and keeps it until
  * the peer acknowledges it; {@link link} resumes after a break by replaying what the
@@ -108,7 +113,7 @@ export class SessionCore {
   private readonly maxAge: number;
   private readonly ackEvery: number;
 
-  private entries: ReplayEntry[] = [];
+  private entries: KeptEntry[] = [];
   private head = 0;
   private bytes = 0;
   private sentSeq = 0;
@@ -139,8 +144,8 @@ export class SessionCore {
       this.acknowledgedSeq = snapshot.acknowledged;
       this.writtenSeq = snapshot.written;
       this.ackedByUs = snapshot.received;
-      this.entries = snapshot.entries.slice();
-      for (const entry of this.entries) this.bytes += messageSize(entry.data);
+      this.entries = snapshot.entries.map((entry) => ({ ...entry, size: messageSize(entry.data) }));
+      for (const entry of this.entries) this.bytes += entry.size;
     }
   }
 
@@ -191,8 +196,9 @@ export class SessionCore {
     if (this.ended) throw new SessionError('session-ended', 'the session has ended');
     if (this.sentSeq >= MAX_SEQUENCE) throw new SessionError('sequence-overflow', 'sequence numbers ran out');
     const seq = ++this.sentSeq;
-    this.entries.push({ seq, data, at: now });
-    this.bytes += messageSize(data);
+    const size = messageSize(data);
+    this.entries.push({ seq, data, at: now, size });
+    this.bytes += size;
     while (
       this.bufferedMessages > this.maxMessages ||
       (this.bytes > this.maxBytes && this.bufferedMessages > 1)
@@ -331,12 +337,12 @@ export class SessionCore {
 
   /** Kept messages the peer may or may not have received: written on a link, not acknowledged. */
   unacknowledged(): ReplayEntry[] {
-    return this.entries.slice(this.head).filter((entry) => entry.seq <= this.writtenSeq);
+    return this.kept().filter((entry) => entry.seq <= this.writtenSeq);
   }
 
   /** Kept messages never written on any link (safe to carry into a new session). */
   unwritten(): ReplayEntry[] {
-    return this.entries.slice(this.head).filter((entry) => entry.seq > this.writtenSeq);
+    return this.kept().filter((entry) => entry.seq > this.writtenSeq);
   }
 
   /** The state a store keeps between links. */
@@ -348,13 +354,23 @@ export class SessionCore {
       received: this.receivedSeq,
       acknowledged: this.acknowledgedSeq,
       written: this.writtenSeq,
-      entries: this.entries.slice(this.head),
+      entries: this.kept(),
     };
+  }
+
+  /** The kept messages, oldest first, as {@link ReplayEntry}s. */
+  private kept(): ReplayEntry[] {
+    const kept: ReplayEntry[] = [];
+    for (let i = this.head; i < this.entries.length; i++) {
+      const { seq, data, at } = this.entries[i]!;
+      kept.push({ seq, data, at });
+    }
+    return kept;
   }
 
   private dropOldest(): void {
     const entry = this.entries[this.head]!;
-    this.bytes -= messageSize(entry.data);
+    this.bytes -= entry.size;
     this.head++;
     // Compact once the dropped prefix is half the array: amortised O(1) per message.
     if (this.head === this.entries.length) {

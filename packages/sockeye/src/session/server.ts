@@ -8,6 +8,7 @@
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { isValidWireCloseCode } from '../protocol/close-codes.js';
 import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS_PER_SUBSCRIBER, TopicError } from '../pubsub/topics.js';
 import { type ServerCloseOptions, WebSocketServer } from '../server/server.js';
 import {
@@ -20,7 +21,14 @@ import {
 import type { ServerWebSocket } from '../server/websocket.js';
 import { DEFAULT_RESUME_WINDOW, type ReplayLimits, SessionCore } from './core.js';
 import { MemorySessionStore, type SessionStore, type StoredSession } from './store.js';
-import { decodeFrame, encodeWelcome, SESSION_PROTOCOL, SessionError, type WireMessage } from './wire.js';
+import {
+  decodeFrame,
+  encodeWelcome,
+  MAX_END_REASON_LENGTH,
+  SESSION_PROTOCOL,
+  SessionError,
+  type WireMessage,
+} from './wire.js';
 
 export * from './index.js';
 
@@ -190,8 +198,15 @@ export class ServerSession<Data = undefined> {
     return this.owner._flush(this);
   }
 
-  /** End the session for good: the client is told (an `x` frame), then the link closes with `code`. */
+  /**
+   * End the session for good: the client is told (an `x` frame), then the link closes with `code`.
+   * @throws RangeError for a close code that may not be sent, or a reason over 123 bytes (nothing changes then)
+   */
   close(code = 1000, reason = ''): void {
+    if (!isValidWireCloseCode(code)) throw new RangeError(`close code ${code} may not be sent`);
+    if (Buffer.byteLength(reason) > MAX_END_REASON_LENGTH) {
+      throw new RangeError(`close reason longer than ${MAX_END_REASON_LENGTH} bytes`);
+    }
     this.owner._end(this, 'closed', code, reason);
   }
 }

@@ -389,4 +389,18 @@ describe('SessionServer', () => {
     assert.ok(!received.includes('too old'));
     c.close();
   });
+
+  it('refuses close codes that may not be sent, and changes nothing then', async () => {
+    const { url, sessions } = await echoServer();
+    const c = client(url);
+    await next(c, 'open');
+    assert.throws(() => sessions[0]!.close(1005), RangeError);
+    assert.throws(() => sessions[0]!.close(1000, 'é'.repeat(62)), RangeError);
+    assert.equal(sessions[0]!.state, 'linked');
+    assert.throws(() => c.close(1001), RangeError);
+    assert.throws(() => c.close(1000, 'r'.repeat(124)), RangeError);
+    assert.equal(c.state, 'open');
+    c.close(4000, 'fine');
+    assert.equal(c.state, 'closed');
+  });
 });
