@@ -250,6 +250,7 @@ export class ReconnectingWebSocket extends EventTarget {
       random: options.random ?? Math.random,
       now: options.now ?? Date.now,
     };
+    checkClientOptions(this.#options);
     const g = globalThis as {
       addEventListener?: unknown;
       document?: ClientEnvironment['document'];
@@ -725,5 +726,33 @@ function safeClose(ws: WebSocketLike, code: number, reason: string): void {
     ws.close(code, reason);
   } catch {
     // Already closing, or a code the implementation refuses: the link is dropped anyway.
+  }
+}
+
+/** Refuse option values that would make the client spin, stall or never queue anything. */
+function checkClientOptions(
+  options: Required<
+    Omit<ReconnectingWebSocketOptions, 'shouldReconnect' | 'environment' | 'WebSocket' | 'binaryType'>
+  >,
+): void {
+  const atLeast = (name: keyof typeof options, min: number) => {
+    const value = options[name];
+    if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
+      throw new RangeError(`${name} must be a number >= ${min}`);
+    }
+  };
+  atLeast('minDelay', 0);
+  atLeast('maxDelay', 0);
+  if (options.maxDelay < options.minDelay) throw new RangeError('maxDelay must be >= minDelay');
+  atLeast('connectTimeout', 1);
+  atLeast('maxRetries', 0);
+  atLeast('heartbeatInterval', 1);
+  atLeast('heartbeatTimeout', 1);
+  atLeast('maxQueuedMessages', 1);
+  atLeast('maxQueuedBytes', 1);
+  atLeast('ackDelay', 0);
+  atLeast('maxMessageAge', 1);
+  if (options.queueFull !== 'error' && options.queueFull !== 'drop') {
+    throw new RangeError("queueFull must be 'error' or 'drop'");
   }
 }

@@ -130,6 +130,7 @@ export class SessionCore {
    * @param epoch - the session epoch ('' while unknown)
    * @param limits - the replay buffer's bounds
    * @param snapshot - state to continue from (a resumed session from a store)
+   * @throws RangeError for a limit that is not a number, or below its minimum
    */
   constructor(id: string, epoch: string, limits: ReplayLimits = {}, snapshot?: SessionSnapshot) {
     this.id = id;
@@ -138,6 +139,14 @@ export class SessionCore {
     this.maxMessages = limits.maxMessages ?? DEFAULT_REPLAY_MESSAGES;
     this.maxAge = limits.maxAge ?? DEFAULT_RESUME_WINDOW;
     this.ackEvery = limits.ackEvery ?? DEFAULT_ACK_EVERY;
+    for (const [name, value, min] of [
+      ['maxBytes', this.maxBytes, 0],
+      ['maxMessages', this.maxMessages, 1],
+      ['maxAge', this.maxAge, 0],
+      ['ackEvery', this.ackEvery, 1],
+    ] as const) {
+      if (!(value >= min)) throw new RangeError(`${name} must be a number >= ${min}`);
+    }
     if (snapshot !== undefined) {
       this.sentSeq = snapshot.sent;
       this.receivedSeq = snapshot.received;

@@ -255,6 +255,10 @@ export class SessionServer<Data = undefined> {
     this.maxTopicLength = options.topics?.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
     this.maxTopicsPerSession = options.topics?.maxTopicsPerSubscriber ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIBER;
     if (!(this.resumeWindow > 0)) throw new RangeError('resumeWindow must be positive');
+    if (!(this.helloTimeout > 0)) throw new RangeError('helloTimeout must be positive');
+    if (!Number.isInteger(this.maxSuspendedSessions) || this.maxSuspendedSessions < 1) {
+      throw new RangeError('maxSuspendedSessions must be a positive integer');
+    }
     const userSelect = options.selectProtocol;
     const plain = this.plain;
     this.server = new WebSocketServer<Data>({

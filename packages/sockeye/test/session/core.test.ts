@@ -253,6 +253,12 @@ describe('SessionCore', () => {
     );
   });
 
+  it('refuses limits below their minimum', () => {
+    for (const limits of [{ maxMessages: 0 }, { maxBytes: -1 }, { maxAge: Number.NaN }, { ackEvery: 0 }]) {
+      assert.throws(() => new SessionCore('i', 'e', limits), RangeError, JSON.stringify(limits));
+    }
+  });
+
   it('continues from a snapshot', () => {
     const { client, server } = pair();
     server.send('s1', 0);

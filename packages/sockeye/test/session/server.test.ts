@@ -11,7 +11,7 @@ import {
   SessionError,
   type SessionLostEvent,
   type SessionOpenEvent,
-  type SessionServer,
+  SessionServer,
   WebSocket,
 } from '../../src/index.js';
 import { FaultProxy } from './fault-proxy.js';
@@ -402,5 +402,22 @@ describe('SessionServer', () => {
     assert.equal(c.state, 'open');
     c.close(4000, 'fine');
     assert.equal(c.state, 'closed');
+  });
+
+  it('refuses options that would spin, stall or keep nothing', () => {
+    const bad = [
+      { minDelay: -1 },
+      { minDelay: 100, maxDelay: 10 },
+      { connectTimeout: 0 },
+      { heartbeatInterval: Number.NaN },
+      { maxQueuedMessages: 0 },
+      { queueFull: 'grow' as 'drop' },
+    ];
+    for (const options of bad) {
+      assert.throws(() => client('ws://127.0.0.1:1', options), RangeError, JSON.stringify(options));
+    }
+    for (const options of [{ resumeWindow: 0 }, { helloTimeout: -5 }, { maxSuspendedSessions: 1.5 }]) {
+      assert.throws(() => new SessionServer({ noServer: true, sessions: {}, ...options }), RangeError);
+    }
   });
 });
