@@ -92,6 +92,9 @@ export interface ReconnectingWebSocketOptions {
   now?: () => number;
 }
 
+/** An `on<event>` handler property's value. */
+export type EventHandler<E extends Event> = ((this: ReconnectingWebSocket, event: E) => void) | null;
+
 /** `connecting` (first link), `open`, `reconnecting` (waiting or trying again), `closed` (for good). */
 export type ReconnectState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -218,6 +221,8 @@ export class ReconnectingWebSocket extends EventTarget {
   /** Wall-clock deadline of the outstanding heartbeat; 0 when none is outstanding. */
   #pingDeadline = 0;
   #environment: ClientEnvironment;
+  #handlers = new Map<string, EventHandler<Event>>();
+  #listeners = new Map<string, (event: Event) => void>();
   #now: () => number;
   #unlisten: (() => void) | null = null;
 
@@ -265,6 +270,58 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#core = this.#newCore('', '');
     if (this.#options.lifecycle) this.#listen();
     this.#connect();
+  }
+
+  /** `readyState` while connecting or reconnecting. */
+  static readonly CONNECTING = CONNECTING;
+  /** `readyState` while a link is welcomed. */
+  static readonly OPEN = OPEN;
+  /** Never a `readyState` here (closing is immediate); kept for the `WebSocket` shape. */
+  static readonly CLOSING = 2;
+  /** `readyState` once closed for good. */
+  static readonly CLOSED = CLOSED;
+
+  /** The `open` event handler. */
+  get onopen(): EventHandler<SessionOpenEvent> {
+    return (this.#handlers.get('open') ?? null) as EventHandler<SessionOpenEvent>;
+  }
+  set onopen(handler: EventHandler<SessionOpenEvent>) {
+    this.#setHandler('open', handler);
+  }
+  /** The `message` event handler. */
+  get onmessage(): EventHandler<MessageEvent> {
+    return (this.#handlers.get('message') ?? null) as EventHandler<MessageEvent>;
+  }
+  set onmessage(handler: EventHandler<MessageEvent>) {
+    this.#setHandler('message', handler);
+  }
+  /** The `error` event handler. */
+  get onerror(): EventHandler<Event> {
+    return this.#handlers.get('error') ?? null;
+  }
+  set onerror(handler: EventHandler<Event>) {
+    this.#setHandler('error', handler);
+  }
+  /** The `close` event handler (closed for good). */
+  get onclose(): EventHandler<ReconnectCloseEvent> {
+    return (this.#handlers.get('close') ?? null) as EventHandler<ReconnectCloseEvent>;
+  }
+  set onclose(handler: EventHandler<ReconnectCloseEvent>) {
+    this.#setHandler('close', handler);
+  }
+
+  #setHandler(type: string, handler: EventHandler<never>): void {
+    const previous = this.#listeners.get(type);
+    if (previous !== undefined) this.removeEventListener(type, previous);
+    if (typeof handler !== 'function') {
+      this.#handlers.delete(type);
+      this.#listeners.delete(type);
+      return;
+    }
+    const listener = (event: Event) => (handler as (event: Event) => void).call(this, event);
+    this.#handlers.set(type, handler as EventHandler<Event>);
+    this.#listeners.set(type, listener);
+    this.addEventListener(type, listener);
   }
 
   /** `CONNECTING` (0) while connecting or reconnecting, `OPEN` (1), `CLOSED` (3) for good. */

@@ -10,6 +10,7 @@ export {
   type ClientEnvironment,
   DEFAULT_STOP_CODES,
   DropEvent,
+  type EventHandler,
   HeartbeatEvent,
   ReconnectCloseEvent,
   ReconnectingEvent,

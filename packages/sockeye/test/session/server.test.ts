@@ -5,6 +5,7 @@ import {
   HandshakeError,
   type ReconnectCloseEvent,
   type ReconnectingEvent,
+  ReconnectingWebSocket,
   SESSION_PROTOCOL,
   type ServerSession,
   type SessionEndReason,
@@ -419,5 +420,57 @@ describe('SessionServer', () => {
     for (const options of [{ resumeWindow: 0 }, { helloTimeout: -5 }, { maxSuspendedSessions: 1.5 }]) {
       assert.throws(() => new SessionServer({ noServer: true, sessions: {}, ...options }), RangeError);
     }
+  });
+
+  it('has the WebSocket shape: on<event> handler properties and the readyState constants', async () => {
+    const { url } = await echoServer();
+    const c = client(url);
+    assert.equal(c.onmessage, null);
+    assert.equal(c.readyState, ReconnectingWebSocket.CONNECTING);
+    const opened = new Promise<SessionOpenEvent>((resolve) => {
+      c.onopen = resolve;
+    });
+    assert.equal((await opened).resumed, false);
+    assert.equal(c.readyState, ReconnectingWebSocket.OPEN);
+    const echoed = new Promise<MessageEvent>((resolve) => {
+      c.onmessage = resolve;
+    });
+    c.send('shape');
+    assert.equal((await echoed).data, 'shape');
+    c.onmessage = null;
+    assert.equal(c.onmessage, null);
+    const closed = new Promise<ReconnectCloseEvent>((resolve) => {
+      c.onclose = resolve;
+    });
+    c.close();
+    assert.equal((await closed).code, 1000);
+    assert.equal(c.readyState, ReconnectingWebSocket.CLOSED);
+  });
+
+  it('a session handler that throws ends that session only, and is reported', async () => {
+    const errors: unknown[] = [];
+    const ended: string[] = [];
+    const { server, url } = await listenSessions({
+      sessions: {
+        message: (_session, data) => {
+          if (data === 'boom') throw new Error('handler failed');
+        },
+        close: (_session, reason) => ended.push(reason),
+      },
+    });
+    servers.push(server);
+    server.server.on('error', (error) => errors.push(error));
+    const c = client(url);
+    await next(c, 'open');
+    const closed = next<ReconnectCloseEvent>(c, 'close');
+    c.send('boom');
+    const event = await closed;
+    assert.equal(event.reason, 'handler error');
+    await until(() => errors.length === 1, 'the report');
+    assert.deepEqual(ended, ['error']);
+    // The server carries on.
+    const d = client(url);
+    assert.equal((await next<SessionOpenEvent>(d, 'open')).resumed, false);
+    d.close();
   });
 });
