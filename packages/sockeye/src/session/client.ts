@@ -548,7 +548,9 @@ export class ReconnectingWebSocket extends EventTarget {
     clearTimeout(this.#connectTimer);
     const core = this.#core;
     core.expire(this.#now());
-    const resumed = frame.resumed && core.id !== '' && frame.id === core.id && frame.epoch === core.epoch;
+    // A session that moved to another process comes back with a new epoch.
+    const resumed = frame.resumed && core.id !== '' && frame.id === core.id;
+    if (resumed) core.epoch = frame.epoch;
     if (resumed && !core.link(frame.received)) {
       // The server kept the session but we no longer hold what it is missing (it aged
       // out): end that session and come back at once for a new one.

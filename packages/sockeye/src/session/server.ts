@@ -42,6 +42,8 @@ export type SessionEndReason =
   | 'expired'
   /** The server is closing. The session stays in the store for another process to resume. */
   | 'shutdown'
+  /** The session moved on to another process: this process's copy is stale and dropped. */
+  | 'moved'
   /** A link broke the session protocol; the session cannot be trusted. */
   | 'error';
 
@@ -490,29 +492,8 @@ export class SessionServer<Data = undefined> {
   ): Promise<void> {
     let session: ServerSession<Data> | undefined;
     let resumed = false;
-    if (id !== undefined) {
-      const local = this.sessions.get(id);
-      if (local !== undefined && local.epoch === epoch) {
-        session = local;
-        await this.store.take(id, this._now());
-      } else if (local === undefined) {
-        const stored = await this.store.take(id, this._now());
-        if (stored !== undefined && stored.snapshot.epoch === epoch && this.sessions.get(id) === undefined) {
-          session = new ServerSession(
-            this,
-            new SessionCore(id, stored.snapshot.epoch, this.replay, stored.snapshot),
-            ws.data,
-          );
-          this.sessions.set(id, session);
-          for (const topic of stored.topics ?? []) {
-            try {
-              this._subscribe(session, topic);
-            } catch {
-              // A topic this server's limits refuse is left out, not fatal to the resume.
-            }
-          }
-        }
-      }
+    if (id !== undefined && epoch !== undefined) {
+      session = await this.findSession(id, epoch, ws.data);
       if (session !== undefined) {
         if (session._link !== null) {
           // The client saw its link die before we did: the new link takes over.
@@ -547,6 +528,60 @@ export class SessionServer<Data = undefined> {
     this.invoke(session, () => handler?.(session));
   }
 
+  /**
+   * The session a hello asks for, if it can be resumed here. A session linked here is
+   * live: this process holds its latest state. Otherwise the store has the latest
+   * suspended state: another process may have resumed the session since it was
+   * suspended here, so a suspended copy here counts only if the store still holds the
+   * same epoch. A session taken from the store that was not here gets a new epoch: each
+   * move makes the copies left behind stale, and a stale copy never matches a hello.
+   */
+  private async findSession(id: string, epoch: string, data: Data): Promise<ServerSession<Data> | undefined> {
+    const local = this.sessions.get(id);
+    if (local !== undefined && local._link !== null && local.epoch === epoch) return local;
+    const stored = await this.store.take(id, this._now());
+    const current = this.sessions.get(id);
+    if (current !== undefined && current._link !== null && current.epoch === epoch) return current; // a racing hello
+    if (current !== undefined) {
+      if (stored !== undefined && stored.snapshot.epoch === current.epoch && current.epoch === epoch)
+        return current;
+      this.forget(current, 'moved');
+    }
+    if (stored === undefined || stored.snapshot.epoch !== epoch) return undefined;
+    const session = new ServerSession(
+      this,
+      new SessionCore(id, newEpoch(), this.replay, stored.snapshot),
+      data,
+    );
+    this.sessions.set(id, session);
+    for (const topic of stored.topics ?? []) {
+      try {
+        this._subscribe(session, topic);
+      } catch {
+        // A topic this server's limits refuse is left out, not fatal to the resume.
+      }
+    }
+    return session;
+  }
+
+  /**
+   * Drop this process's copy of a session without ending the session itself: no `x` to
+   * the client, nothing removed from the store (it may live on elsewhere).
+   */
+  private forget(session: ServerSession<Data>, reason: SessionEndReason): void {
+    if (this.sessions.get(session.id) !== session) return;
+    this.sessions.delete(session.id);
+    this.suspended.delete(session.id);
+    this.ackDue.delete(session);
+    for (const topic of [...session._topics]) this._unsubscribe(session, topic);
+    const ws = session._link;
+    if (ws !== null) {
+      this.detach(session, false);
+      ws.terminate();
+    }
+    this.invoke(session, () => this.sessionHandlers.close?.(session, reason));
+  }
+
   private linkClosed(ws: ServerWebSocket<Data>): void {
     this.awaitingHello.delete(ws);
     const session = this.links.get(ws);
@@ -579,7 +614,7 @@ export class SessionServer<Data = undefined> {
     while (this.suspended.size > this.maxSuspendedSessions) {
       const oldest = this.suspended.values().next().value;
       if (oldest === undefined) break;
-      this._end(oldest, 'expired');
+      this.forget(oldest, 'expired');
     }
     if (!this.closed) this.invoke(session, () => this.sessionHandlers.suspend?.(session));
   }
@@ -639,7 +674,8 @@ export class SessionServer<Data = undefined> {
     }
     for (const session of this.sessions.values()) {
       session._core.expire(now);
-      if (session._link === null && session._expiresAt <= now) this._end(session, 'expired');
+      // The store expires its own copy (which may be newer, from another process).
+      if (session._link === null && session._expiresAt <= now) this.forget(session, 'expired');
     }
     this.store.expire(now).catch((error: unknown) => this.report(error));
   }

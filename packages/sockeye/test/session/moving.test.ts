@@ -92,4 +92,66 @@ describe('draining a server', () => {
     await b.server.close({ timeout: 100 });
     await proxy.close();
   });
+
+  it('a session that moved away and back resumes from its newest copy, with nothing repeated either way', async () => {
+    const store = new MemorySessionStore();
+    const receivedA: string[] = [];
+    const receivedB: string[] = [];
+    const endedA: SessionEndReason[] = [];
+    const a = await listenSessions({
+      store,
+      sessions: {
+        open: (s) => s.send('from a'),
+        resume: (s) => s.send('from a again'),
+        message: (_s, data) => receivedA.push(data as string),
+        close: (_s, reason) => endedA.push(reason),
+      },
+    });
+    const b = await listenSessions({
+      store,
+      sessions: {
+        resume: (s) => s.send('from b'),
+        message: (_s, data) => receivedB.push(data as string),
+      },
+    });
+    const proxy = new FaultProxy(a.port);
+    const url = await proxy.listen();
+    const window = new EventTarget();
+    const navigator = { onLine: true };
+    const c = client(url, { lifecycle: true, environment: { window, navigator } });
+    const got: string[] = [];
+    c.addEventListener('message', (event) => got.push((event as MessageEvent).data as string));
+    const linked = () =>
+      [...a.server.sessionsById.values(), ...b.server.sessionsById.values()].filter(
+        (s) => s.state === 'linked',
+      );
+    /** Cut the link, let both servers notice, then let the client reconnect to `port`. */
+    const moveTo = async (port: number) => {
+      navigator.onLine = false; // the client waits for 'online' instead of retrying
+      proxy.targetPort = port;
+      proxy.cut();
+      await until(() => c.state === 'reconnecting' && linked().length === 0, 'both ends to see the cut');
+      const opened = next<SessionOpenEvent>(c, 'open');
+      navigator.onLine = true;
+      window.dispatchEvent(new Event('online'));
+      return (await opened).resumed;
+    };
+    await next(c, 'open');
+    c.send('1');
+    await until(() => receivedA.length === 1 && got.length === 1 && c.bufferedMessages === 0, 'a to have 1');
+    assert.equal(await moveTo(b.port), true);
+    c.send('2');
+    await until(() => receivedB.length === 1 && got.length === 2 && c.bufferedMessages === 0, 'b to have 2');
+    assert.equal(await moveTo(a.port), true);
+    c.send('3');
+    await until(() => receivedA.length === 2 && got.length === 3, 'a to have 3');
+    assert.deepEqual(receivedA, ['1', '3']);
+    assert.deepEqual(receivedB, ['2']);
+    assert.deepEqual(got, ['from a', 'from b', 'from a again']);
+    assert.deepEqual(endedA, ['moved']); // a's copy from before the move was stale
+    c.close();
+    await a.server.close({ timeout: 100 });
+    await b.server.close({ timeout: 100 });
+    await proxy.close();
+  });
 });
