@@ -43,6 +43,7 @@ export class RedisSessionStore implements SessionStore {
     this.redis.on('error', () => {});
   }
 
+  /** `SET` with a TTL of `expiresAt - now` (a `DEL` when that is not positive). */
   async put(session: StoredSession, now: number): Promise<void> {
     const key = this.prefix + session.snapshot.id;
     const ttl = Math.ceil(session.expiresAt - now);
@@ -53,6 +54,7 @@ export class RedisSessionStore implements SessionStore {
     await this.redis.set(key, encodeStoredSession(session), 'PX', ttl);
   }
 
+  /** `GETDEL`: atomic, so two racing resumes cannot both get the session. */
   async take(id: string, now: number): Promise<StoredSession | undefined> {
     const value = await this.redis.getdel(this.prefix + id);
     if (value === null) return undefined;
@@ -60,10 +62,12 @@ export class RedisSessionStore implements SessionStore {
     return session.expiresAt > now ? session : undefined;
   }
 
+  /** `DEL`. */
   async delete(id: string): Promise<void> {
     await this.redis.del(this.prefix + id);
   }
 
+  /** Nothing to do: Redis expires the keys by their TTL. */
   async expire(_now: number): Promise<StoredSession[]> {
     return []; // Redis expires the keys by their TTL.
   }

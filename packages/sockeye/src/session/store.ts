@@ -70,6 +70,7 @@ export class MemorySessionStore implements SessionStore {
     return this.sessions.size;
   }
 
+  /** Keep `session` (see {@link SessionStore.put}); past `maxSessions`, the one kept longest is forgotten. */
   async put(session: StoredSession, _now?: number): Promise<void> {
     const id = session.snapshot.id;
     // Delete first so the Map's insertion order stays the order of `put`s.
@@ -82,6 +83,7 @@ export class MemorySessionStore implements SessionStore {
     this.sessions.set(id, session);
   }
 
+  /** Remove and return session `id` unless it expired at `now` (see {@link SessionStore.take}). */
   async take(id: string, now: number): Promise<StoredSession | undefined> {
     const session = this.sessions.get(id);
     if (session === undefined) return undefined;
@@ -89,10 +91,12 @@ export class MemorySessionStore implements SessionStore {
     return session.expiresAt > now ? session : undefined;
   }
 
+  /** Forget session `id` (see {@link SessionStore.delete}). */
   async delete(id: string): Promise<void> {
     this.sessions.delete(id);
   }
 
+  /** Remove and return every session expired at `now` (see {@link SessionStore.expire}). */
   async expire(now: number): Promise<StoredSession[]> {
     const expired: StoredSession[] = [];
     for (const [id, session] of this.sessions) {
