@@ -244,6 +244,7 @@ export class SessionServer<Data = undefined> {
   private ackScheduled = false;
   private readonly sweeper: ReturnType<typeof setInterval>;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   /** @param options - see {@link SessionServerOptions} */
   constructor(options: SessionServerOptions<Data>) {
@@ -341,8 +342,12 @@ export class SessionServer<Data = undefined> {
    * period. The suspended sessions go to the store, where another process sharing it
    * can resume them, and `close` is called for each with `'shutdown'`.
    */
-  async close(options: SessionServerCloseOptions = {}): Promise<void> {
-    if (this.closed) return;
+  close(options: SessionServerCloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutdown(options);
+    return this.closing;
+  }
+
+  private async shutdown(options: SessionServerCloseOptions): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
     const drainPeriod = options.drainPeriod ?? 0;
@@ -507,6 +512,8 @@ export class SessionServer<Data = undefined> {
     }
     if (ws.readyState !== 'open' || this.closed) {
       if (session !== undefined && resumed) this.suspend(session);
+      // Closing (draining): send the client elsewhere rather than leave it waiting.
+      if (ws.readyState === 'open') ws.close(1012, 'server closing');
       return;
     }
     if (session === undefined || !resumed) {

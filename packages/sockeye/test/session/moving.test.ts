@@ -4,10 +4,12 @@ import { describe, it } from 'node:test';
 import {
   MemorySessionStore,
   type ReconnectingEvent,
+  SESSION_PROTOCOL,
   type ServerSession,
   type SessionEndReason,
   type SessionOpenEvent,
   TopicError,
+  WebSocket,
 } from '../../src/index.js';
 import { FaultProxy } from './fault-proxy.js';
 import { client, listenSessions, next, until } from './helpers.js';
@@ -153,5 +155,21 @@ describe('draining a server', () => {
     await a.server.close({ timeout: 100 });
     await b.server.close({ timeout: 100 });
     await proxy.close();
+  });
+
+  it('while draining, a new session link is sent elsewhere with 1012, and close() called twice waits for the same end', async () => {
+    const a = await listenSessions({ sessions: {} });
+    const clients = [client(a.url), client(a.url)];
+    await Promise.all(clients.map((c) => next(c, 'open')));
+    // Two links over 6 s: the second closes 3 s in, long enough for a newcomer to knock.
+    const closing = a.server.close({ drainPeriod: 6000, retryWindow: 100 });
+    const newcomer = new WebSocket(a.url, [SESSION_PROTOCOL]);
+    await next(newcomer, 'open');
+    newcomer.send('h 0');
+    const refused = await next<Event & { code: number }>(newcomer, 'close');
+    assert.equal(refused.code, 1012);
+    assert.equal(a.server.close(), closing);
+    await closing;
+    for (const c of clients) c.close();
   });
 });
