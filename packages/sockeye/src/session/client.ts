@@ -210,7 +210,7 @@ export class ReconnectingWebSocket extends EventTarget {
   #welcomed = false;
   #state: ReconnectState = 'connecting';
   #attempt = 0;
-  #authRefused = false;
+  #refused = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
@@ -461,7 +461,7 @@ export class ReconnectingWebSocket extends EventTarget {
     ws.binaryType = 'arraybuffer';
     this.#ws = ws;
     this.#welcomed = false;
-    this.#authRefused = false;
+    this.#refused = false;
     this.#connectTimer = setTimeout(() => {
       if (this.#ws === ws) this.#abandon(4000, 'connect timeout');
     }, this.#options.connectTimeout);
@@ -485,9 +485,12 @@ export class ReconnectingWebSocket extends EventTarget {
     };
     ws.onerror = (event) => {
       if (this.#ws !== ws) return;
-      // sockeye's client says why a handshake failed; a browser does not.
+      // sockeye's client says why a handshake failed; a browser does not. 401 and 403:
+      // not allowed; 101: the server upgraded but its answer does not fit (sockeye's
+      // client refuses a server that selects no subprotocol, where a browser opens and
+      // the `open` handler stops it).
       const status = (event as { error?: { status?: unknown } }).error?.status;
-      if (status === 401 || status === 403) this.#authRefused = true;
+      if (status === 101 || status === 401 || status === 403) this.#refused = true;
       this.dispatchEvent(new Event('error'));
     };
     ws.onclose = (event) => {
@@ -595,7 +598,7 @@ export class ReconnectingWebSocket extends EventTarget {
     if (this.#state === 'closed') return;
     const event = new ReconnectCloseEvent('close', code, reason, wasClean);
     const stop =
-      this.#authRefused ||
+      this.#refused ||
       this.#options.stopCodes.includes(code) ||
       this.#attempt >= this.#options.maxRetries ||
       (this.#shouldReconnect !== undefined && !this.#shouldReconnect(event));

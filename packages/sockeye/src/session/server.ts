@@ -61,6 +61,8 @@ export interface SessionHandlers<Data> {
   suspend?(session: ServerSession<Data>): unknown;
   /** An application message, delivered exactly once and in order across links. */
   message?(session: ServerSession<Data>, data: string | Buffer, isBinary: boolean): unknown;
+  /** After a `send()` returned `queued` on a link, that link's buffered bytes went back to zero. */
+  drain?(session: ServerSession<Data>): unknown;
   /** The session ended for good (called once). */
   close?(session: ServerSession<Data>, reason: SessionEndReason): unknown;
 }
@@ -283,7 +285,11 @@ export class SessionServer<Data = undefined> {
           this.linkClosed(ws);
           return undefined;
         },
-        drain: (ws) => (ws.protocol === SESSION_PROTOCOL ? undefined : plain.drain?.(ws)),
+        drain: (ws) => {
+          if (ws.protocol !== SESSION_PROTOCOL) return plain.drain?.(ws);
+          const session = this.links.get(ws);
+          return session === undefined ? undefined : this.sessionHandlers.drain?.(session);
+        },
         ping: (ws, data) => (ws.protocol === SESSION_PROTOCOL ? undefined : plain.ping?.(ws, data)),
         pong: (ws, data) => (ws.protocol === SESSION_PROTOCOL ? undefined : plain.pong?.(ws, data)),
         ...(plain.error === undefined ? {} : { error: plain.error }),

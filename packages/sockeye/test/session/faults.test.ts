@@ -47,7 +47,7 @@ const expected = (side: 'c' | 's') =>
     return typeof m === 'string' ? m : `bin:${side}${i}`;
   });
 
-describe('sessions over a faulty link', () => {
+describe('sessions over a faulty link', { timeout: 240_000 }, () => {
   let server: SessionServer;
   let port: number;
   const receivedBySession = new Map<string, string[]>();

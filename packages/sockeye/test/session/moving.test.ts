@@ -14,7 +14,7 @@ import {
 import { FaultProxy } from './fault-proxy.js';
 import { client, listenSessions, next, until } from './helpers.js';
 
-describe('session topics', () => {
+describe('session topics', { timeout: 60_000 }, () => {
   it('a publish reaches subscribed sessions as session messages, also those sent during a break', async () => {
     let session: ServerSession | undefined;
     const { server, url } = await listenSessions({
@@ -46,7 +46,7 @@ describe('session topics', () => {
   });
 });
 
-describe('draining a server', () => {
+describe('draining a server', { timeout: 60_000 }, () => {
   it('closes links with 1012 and a retry window; the sessions resume on another server sharing the store, with their topics', async () => {
     const store = new MemorySessionStore();
     const ended: SessionEndReason[] = [];

@@ -15,6 +15,7 @@ import {
   SessionServer,
   WebSocket,
 } from '../../src/index.js';
+import { listen } from '../server/helpers.js';
 import { FaultProxy } from './fault-proxy.js';
 import { client, listenSessions, next, until } from './helpers.js';
 
@@ -50,7 +51,7 @@ async function echoServer(options: { resumeWindow?: number } = {}) {
   return { server, url, received, ended, sessions, events };
 }
 
-describe('SessionServer', () => {
+describe('SessionServer', { timeout: 120_000 }, () => {
   it('leaves plain WebSocket clients as they were', async () => {
     const { url } = await echoServer();
     const ws = new WebSocket(url);
@@ -472,5 +473,37 @@ describe('SessionServer', () => {
     const d = client(url);
     assert.equal((await next<SessionOpenEvent>(d, 'open')).resumed, false);
     d.close();
+  });
+
+  it('reports backpressure: a send above highWaterMark is queued, and drain follows', async () => {
+    const statuses: string[] = [];
+    let drained = 0;
+    const { server, url } = await listenSessions({
+      highWaterMark: 1,
+      sessions: {
+        open: (session) => {
+          statuses.push(session.send('more than one byte'));
+        },
+        drain: () => drained++,
+      },
+    });
+    servers.push(server);
+    const c = client(url);
+    const message = next(c, 'message'); // it may come in the same read as the welcome
+    await message;
+    await until(() => drained >= 1, 'drain');
+    assert.deepEqual(statuses, ['queued']);
+    c.close();
+  });
+
+  it('gives up on a server that does not speak sockeye.session.v1', async () => {
+    const { server, url } = await listen({ handlers: {} });
+    const c = client(url);
+    let reconnecting = 0;
+    c.addEventListener('reconnecting', () => reconnecting++);
+    await next<ReconnectCloseEvent>(c, 'close');
+    assert.equal(c.state, 'closed');
+    assert.equal(reconnecting, 0);
+    await server.close();
   });
 });
