@@ -1,6 +1,7 @@
 /**
  * `@sockeye/redis`: scale sockeye topics across server processes and machines with
- * Redis pub/sub. Give each server a {@link RedisBroker} pointing at the same Redis.
+ * Redis pub/sub. Give each server a {@link RedisBroker} pointing at the same Redis, and a
+ * {@link RedisSessionStore} so that resumable sessions move between processes.
  * @packageDocumentation
  */
 export {
@@ -13,3 +14,10 @@ export {
   FLAG_BINARY,
 } from './envelope.js';
 export { RedisBroker, type RedisBrokerOptions } from './redis-broker.js';
+export {
+  decodeStoredSession,
+  encodeStoredSession,
+  RedisSessionStore,
+  type RedisSessionStoreOptions,
+  STORED_SESSION_VERSION,
+} from './session-store.js';

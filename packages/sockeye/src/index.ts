@@ -8,3 +8,4 @@ export * from './client/index.js';
 export * from './protocol/index.js';
 export * from './pubsub/index.js';
 export * from './server/index.js';
+export * from './session/server.js';

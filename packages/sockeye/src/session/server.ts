@@ -1,0 +1,746 @@
+/**
+ * The server side of resumable sessions: {@link SessionServer} wraps a
+ * {@link WebSocketServer}, selects the `sockeye.session.v1` subprotocol when a client
+ * offers it, and gives the application {@link ServerSession}s that outlive their links.
+ * Plain WebSocket clients (no subprotocol offered) reach `handlers` as before.
+ * @module
+ */
+import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { isValidWireCloseCode } from '../protocol/close-codes.js';
+import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS_PER_SUBSCRIBER, TopicError } from '../pubsub/topics.js';
+import { type ServerCloseOptions, WebSocketServer } from '../server/server.js';
+import {
+  type PublishOptions,
+  type SendData,
+  SendStatus,
+  type WebSocketHandlers,
+  type WebSocketServerOptions,
+} from '../server/types.js';
+import type { ServerWebSocket } from '../server/websocket.js';
+import { DEFAULT_RESUME_WINDOW, type ReplayLimits, SessionCore } from './core.js';
+import { MemorySessionStore, type SessionStore, type StoredSession } from './store.js';
+import {
+  decodeFrame,
+  encodeWelcome,
+  MAX_END_REASON_LENGTH,
+  SESSION_PROTOCOL,
+  SessionError,
+  type WireMessage,
+} from './wire.js';
+
+export * from './index.js';
+
+/** Why a session ended for good, as {@link SessionHandlers.close} is told. */
+export type SessionEndReason =
+  /** The application called `session.close()`. */
+  | 'closed'
+  /** The client ended it (an `x` frame: its `close()`). */
+  | 'ended'
+  /** No link resumed it within the resume window. */
+  | 'expired'
+  /** The server is closing. The session stays in the store for another process to resume. */
+  | 'shutdown'
+  /** The session moved on to another process: this process's copy is stale and dropped. */
+  | 'moved'
+  /** A link broke the session protocol; the session cannot be trusted. */
+  | 'error';
+
+/**
+ * The callbacks for sessions. A handler that throws ends that session (the link closes
+ * with 1011) and is reported like any handler error.
+ * @typeParam Data - what `authenticate` returns (`session.data` is the latest link's)
+ */
+export interface SessionHandlers<Data> {
+  /** A new session started (a client without a session, or one the server lost). */
+  open?(session: ServerSession<Data>): unknown;
+  /** A link resumed the session after a break; replay has been queued. */
+  resume?(session: ServerSession<Data>): unknown;
+  /** The link broke; the session waits up to the resume window for a new one. */
+  suspend?(session: ServerSession<Data>): unknown;
+  /** An application message, delivered exactly once and in order across links. */
+  message?(session: ServerSession<Data>, data: string | Buffer, isBinary: boolean): unknown;
+  /** After a `send()` returned `queued` on a link, that link's buffered bytes went back to zero. */
+  drain?(session: ServerSession<Data>): unknown;
+  /** The session ended for good (called once). */
+  close?(session: ServerSession<Data>, reason: SessionEndReason): unknown;
+}
+
+/**
+ * Options of {@link SessionServer}: those of {@link WebSocketServer}, in one of its three
+ * modes (`handlers` now serve plain WebSocket clients only), plus the session settings
+ * ({@link SessionSettings}).
+ */
+export type SessionServerOptions<Data> =
+  WebSocketServerOptions<Data> extends infer Mode
+    ? Mode extends WebSocketServerOptions<Data>
+      ? Omit<Mode, 'handlers'> & SessionSettings<Data>
+      : never
+    : never;
+
+/** The settings a {@link SessionServer} adds to a {@link WebSocketServer}'s options. */
+export interface SessionSettings<Data> {
+  /** Handlers for plain WebSocket clients (those that do not offer `sockeye.session.v1`). @defaultValue none */
+  handlers?: WebSocketHandlers<Data>;
+  /** Handlers for sessions. */
+  sessions: SessionHandlers<Data>;
+  /** Where suspended sessions wait. @defaultValue a new {@link MemorySessionStore} */
+  store?: SessionStore;
+  /**
+   * How long a suspended session waits for a link to resume it, in ms. Past it, the
+   * session ends (`close` with `'expired'`) and a client coming back gets a new one.
+   * @defaultValue 120 000 (2 minutes)
+   */
+  resumeWindow?: number;
+  /**
+   * Bounds of each session's replay buffer (what the client has not acknowledged).
+   * `maxAge` defaults to `resumeWindow`.
+   * @defaultValue 1 MiB, 10 000 messages
+   */
+  replay?: ReplayLimits;
+  /** Time for a session link to send its hello after the WebSocket opened, in ms. @defaultValue 10 000 */
+  helloTimeout?: number;
+  /**
+   * Most suspended sessions this process keeps. Past it, the one suspended longest ends
+   * (`close` with `'expired'`): a client that opens sessions and drops its links cannot
+   * make the server hold them all for the resume window.
+   * @defaultValue 100 000
+   */
+  maxSuspendedSessions?: number;
+}
+
+/** Options of {@link SessionServer.close}: those of `WebSocketServer.close`, plus draining. */
+export interface SessionServerCloseOptions extends ServerCloseOptions {
+  /**
+   * Drain: close the session links with 1012 (service restart) one after another over
+   * this many ms instead of all at once, so that their clients do not all reconnect to
+   * the other processes in the same instant. 0 closes them at once with `code`.
+   * @defaultValue 0
+   */
+  drainPeriod?: number;
+  /**
+   * With `drainPeriod`: the window, in ms, within which clients should come back (sent
+   * as `retry-after=<ms>` in the 1012 close reason; the reconnecting client waits a
+   * random time within it).
+   * @defaultValue 5 000
+   */
+  retryWindow?: number;
+}
+
+/** `open`, `suspended` (no link, waiting to be resumed) or `closed`. */
+export type SessionState = 'linked' | 'suspended' | 'closed';
+
+/** A session as the application sees it: `send` and `close` like a connection, across links. */
+export class ServerSession<Data = undefined> {
+  /** What `authenticate` returned for the latest link. */
+  data: Data;
+  /** @internal */
+  _link: ServerWebSocket<Data> | null = null;
+  /** @internal */
+  _expiresAt = 0;
+  /** @internal */
+  readonly _core: SessionCore;
+  /** @internal The topics it is subscribed to (they outlive links, and move with the session). */
+  readonly _topics = new Set<string>();
+  private readonly owner: SessionServer<Data>;
+
+  /** @internal Created by {@link SessionServer}. */
+  constructor(owner: SessionServer<Data>, core: SessionCore, data: Data) {
+    this.owner = owner;
+    this._core = core;
+    this.data = data;
+  }
+
+  /** The session id (a random token the client presents to resume). */
+  get id(): string {
+    return this._core.id;
+  }
+  /** The session epoch. */
+  get epoch(): string {
+    return this._core.epoch;
+  }
+  /** `linked`, `suspended` or `closed`. */
+  get state(): SessionState {
+    if (this._core.isEnded) return 'closed';
+    return this._link === null ? 'suspended' : 'linked';
+  }
+  /** The current link, or null while suspended. */
+  get link(): ServerWebSocket<Data> | null {
+    return this._link;
+  }
+  /**
+   * Subscribe the session to `topic`: {@link SessionServer.publish} to it reaches the
+   * session as ordinary session messages (numbered, acknowledged, replayed after a
+   * break). The subscription outlives links and is restored when the session resumes.
+   * @returns true if it was not subscribed already
+   * @throws TopicError when the topic is empty or too long, or the session is in too many topics
+   */
+  subscribe(topic: string): boolean {
+    return this.owner._subscribe(this, topic);
+  }
+  /** Leave `topic`. @returns true if it was subscribed */
+  unsubscribe(topic: string): boolean {
+    return this.owner._unsubscribe(this, topic);
+  }
+  /** The topics the session is subscribed to. */
+  get topics(): ReadonlySet<string> {
+    return this._topics;
+  }
+  /** Messages sent and not yet acknowledged by the client (the replay buffer). */
+  get bufferedMessages(): number {
+    return this._core.bufferedMessages;
+  }
+  /** Bytes sent and not yet acknowledged by the client. */
+  get bufferedAmount(): number {
+    return this._core.bufferedBytes;
+  }
+
+  /**
+   * Send a message. It is numbered and kept until the client acknowledges it, so it
+   * arrives exactly once even across breaks (within the replay bounds).
+   * @returns `sent` or `queued` (the link's backpressure, see `SendStatus`; while
+   *   suspended, always `queued`), or `dropped` when the session has ended
+   */
+  send(
+    data: string | Buffer | ArrayBuffer | ArrayBufferView,
+    isBinary: boolean = typeof data !== 'string',
+  ): SendStatus {
+    if (this._core.isEnded) return SendStatus.Dropped;
+    this._core.send(toWire(data, isBinary), this.owner._now());
+    return this.owner._flush(this);
+  }
+
+  /**
+   * End the session for good: the client is told (an `x` frame), then the link closes with `code`.
+   * @throws RangeError for a close code that may not be sent, or a reason over 123 bytes (nothing changes then)
+   */
+  close(code = 1000, reason = ''): void {
+    if (!isValidWireCloseCode(code)) throw new RangeError(`close code ${code} may not be sent`);
+    if (Buffer.byteLength(reason) > MAX_END_REASON_LENGTH) {
+      throw new RangeError(`close reason longer than ${MAX_END_REASON_LENGTH} bytes`);
+    }
+    this.owner._end(this, 'closed', code, reason);
+  }
+}
+
+/**
+ * A {@link WebSocketServer} whose clients may hold resumable sessions. See
+ * `docs/sessions.md`.
+ */
+export class SessionServer<Data = undefined> {
+  /** The WebSocket server underneath (its `clients` include session links). */
+  readonly server: WebSocketServer<Data>;
+  private readonly sessionHandlers: SessionHandlers<Data>;
+  private readonly plain: WebSocketHandlers<Data>;
+  private readonly store: SessionStore;
+  private readonly resumeWindow: number;
+  private readonly replay: ReplayLimits;
+  private readonly helloTimeout: number;
+  /** Every session of this process, linked or suspended. */
+  private readonly sessions = new Map<string, ServerSession<Data>>();
+  /** Links that have not said hello yet, with their deadline. */
+  private readonly awaitingHello = new Map<ServerWebSocket<Data>, number>();
+  /** Links of sessions, by WebSocket. */
+  private readonly links = new WeakMap<ServerWebSocket<Data>, ServerSession<Data>>();
+  /** Suspended sessions, longest suspended first. */
+  private readonly suspended = new Map<string, ServerSession<Data>>();
+  private readonly maxSuspendedSessions: number;
+  /** Sessions by topic. */
+  private readonly byTopic = new Map<string, Set<ServerSession<Data>>>();
+  private readonly maxTopicLength: number;
+  private readonly maxTopicsPerSession: number;
+  /** Sessions with an acknowledgement to send at the end of this turn. */
+  private readonly ackDue = new Set<ServerSession<Data>>();
+  private ackScheduled = false;
+  private readonly sweeper: ReturnType<typeof setInterval>;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  /** @param options - see {@link SessionServerOptions} */
+  constructor(options: SessionServerOptions<Data>) {
+    this.sessionHandlers = options.sessions;
+    this.plain = options.handlers ?? {};
+    this.store = options.store ?? new MemorySessionStore();
+    this.resumeWindow = options.resumeWindow ?? DEFAULT_RESUME_WINDOW;
+    this.replay = { maxAge: this.resumeWindow, ...options.replay };
+    this.helloTimeout = options.helloTimeout ?? 10_000;
+    this.maxSuspendedSessions = options.maxSuspendedSessions ?? 100_000;
+    this.maxTopicLength = options.topics?.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
+    this.maxTopicsPerSession = options.topics?.maxTopicsPerSubscriber ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIBER;
+    if (!(this.resumeWindow > 0)) throw new RangeError('resumeWindow must be positive');
+    if (!(this.helloTimeout > 0)) throw new RangeError('helloTimeout must be positive');
+    if (!Number.isInteger(this.maxSuspendedSessions) || this.maxSuspendedSessions < 1) {
+      throw new RangeError('maxSuspendedSessions must be a positive integer');
+    }
+    const userSelect = options.selectProtocol;
+    const plain = this.plain;
+    this.server = new WebSocketServer<Data>({
+      ...options,
+      selectProtocol: (offered, request) =>
+        offered.includes(SESSION_PROTOCOL) ? SESSION_PROTOCOL : userSelect?.(offered, request),
+      handlers: {
+        open: (ws) => {
+          if (ws.protocol !== SESSION_PROTOCOL) return plain.open?.(ws);
+          this.awaitingHello.set(ws, Date.now() + this.helloTimeout);
+          return undefined;
+        },
+        message: (ws, data, isBinary) => {
+          if (ws.protocol !== SESSION_PROTOCOL) return plain.message?.(ws, data, isBinary);
+          return this.linkMessage(ws, data, isBinary);
+        },
+        close: (ws, code, reason) => {
+          if (ws.protocol !== SESSION_PROTOCOL) return plain.close?.(ws, code, reason);
+          this.linkClosed(ws);
+          return undefined;
+        },
+        drain: (ws) => {
+          if (ws.protocol !== SESSION_PROTOCOL) return plain.drain?.(ws);
+          const session = this.links.get(ws);
+          return session === undefined ? undefined : this.sessionHandlers.drain?.(session);
+        },
+        ping: (ws, data) => (ws.protocol === SESSION_PROTOCOL ? undefined : plain.ping?.(ws, data)),
+        pong: (ws, data) => (ws.protocol === SESSION_PROTOCOL ? undefined : plain.pong?.(ws, data)),
+        ...(plain.error === undefined ? {} : { error: plain.error }),
+      },
+    });
+    // One timer for every session: hello deadlines, resume windows, replay ages.
+    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(10, this.resumeWindow / 4)));
+    this.sweeper.unref?.();
+  }
+
+  /** Standalone mode: start listening (see `WebSocketServer.listen`). */
+  listen(): Promise<AddressInfo | null> {
+    return this.server.listen();
+  }
+  /** The listening address (see `WebSocketServer.address`). */
+  address(): AddressInfo | null {
+    return this.server.address();
+  }
+  /** The sessions of this process, linked or suspended, by id. */
+  get sessionsById(): ReadonlyMap<string, ServerSession<Data>> {
+    return this.sessions;
+  }
+
+  /**
+   * Publish to every session subscribed to `topic` in this process (each gets it as a
+   * session message: numbered, acknowledged, replayed after a break), and through
+   * `WebSocketServer.publish` to the plain connections subscribed to it here and, by
+   * the broker, on the other processes.
+   * @returns how many local sessions and connections it was queued for
+   */
+  publish(
+    topic: string,
+    data: string | Buffer | ArrayBuffer | ArrayBufferView,
+    options: PublishOptions = {},
+  ): number {
+    this.checkTopic(topic);
+    const isBinary = options.isBinary ?? typeof data !== 'string';
+    let count = 0;
+    const sessions = this.byTopic.get(topic);
+    if (sessions !== undefined && sessions.size > 0) {
+      // Converted (and copied) once: every session's replay buffer shares it.
+      const message = toWire(data, isBinary);
+      const now = this._now();
+      for (const session of sessions) {
+        session._core.send(message, now);
+        this._flush(session);
+        count++;
+      }
+    }
+    return count + this.server.publish(topic, data, options);
+  }
+
+  /**
+   * Close the server. Session links close with `options.code` (1001 by default, which
+   * clients take as "reconnect"), or, with `drainPeriod`, with 1012 spread over that
+   * period. The suspended sessions go to the store, where another process sharing it
+   * can resume them, and `close` is called for each with `'shutdown'`.
+   */
+  close(options: SessionServerCloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutdown(options);
+    return this.closing;
+  }
+
+  private async shutdown(options: SessionServerCloseOptions): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    const drainPeriod = options.drainPeriod ?? 0;
+    if (drainPeriod > 0) await this.drain(drainPeriod, options.retryWindow ?? 5000);
+    await this.server.close(options);
+    for (const session of this.sessions.values()) {
+      this.invoke(session, () => this.sessionHandlers.close?.(session, 'shutdown'));
+    }
+    this.sessions.clear();
+  }
+
+  // ---- internal, for ServerSession ----
+
+  /** @internal */
+  _subscribe(session: ServerSession<Data>, topic: string): boolean {
+    this.checkTopic(topic);
+    if (session._topics.has(topic)) return false;
+    if (session._topics.size >= this.maxTopicsPerSession) {
+      throw new TopicError(
+        'too-many-topics',
+        `a session may be in at most ${this.maxTopicsPerSession} topics`,
+      );
+    }
+    session._topics.add(topic);
+    let sessions = this.byTopic.get(topic);
+    if (sessions === undefined) {
+      sessions = new Set();
+      this.byTopic.set(topic, sessions);
+    }
+    sessions.add(session);
+    return true;
+  }
+
+  /** @internal */
+  _unsubscribe(session: ServerSession<Data>, topic: string): boolean {
+    if (!session._topics.delete(topic)) return false;
+    const sessions = this.byTopic.get(topic);
+    sessions?.delete(session);
+    if (sessions?.size === 0) this.byTopic.delete(topic);
+    return true;
+  }
+
+  /** @internal */
+  _now(): number {
+    return Date.now();
+  }
+
+  /** @internal Write what the session's core queued to its link. */
+  _flush(session: ServerSession<Data>): SendStatus {
+    const ws = session._link;
+    const frames = session._core.takeOutput();
+    if (ws === null) return SendStatus.Queued;
+    let status: SendStatus = SendStatus.Sent;
+    for (const frame of frames) {
+      const result = ws.send(frame, typeof frame !== 'string');
+      if (result === SendStatus.Dropped) {
+        // A frame the link could not take would leave a gap the client cannot see (data
+        // messages are numbered by counting): drop the link, the resume replays it.
+        this.detach(session);
+        ws.terminate();
+        return SendStatus.Queued;
+      }
+      if (result === SendStatus.Queued) status = SendStatus.Queued;
+    }
+    return status;
+  }
+
+  /** @internal End a session for good. */
+  _end(session: ServerSession<Data>, reason: SessionEndReason, code = 1000, text = ''): void {
+    if (this.sessions.get(session.id) !== session) return;
+    this.sessions.delete(session.id);
+    this.suspended.delete(session.id);
+    this.ackDue.delete(session);
+    for (const topic of [...session._topics]) this._unsubscribe(session, topic);
+    const ws = session._link;
+    if (!session._core.isEnded) session._core.end(text);
+    if (ws !== null) {
+      this._flush(session);
+      this.links.delete(ws);
+      session._link = null;
+      ws.close(code, text);
+    }
+    void this.store.delete(session.id).catch((error: unknown) => this.report(error));
+    this.invoke(session, () => this.sessionHandlers.close?.(session, reason));
+  }
+
+  // ---- links ----
+
+  private linkMessage(ws: ServerWebSocket<Data>, data: string | Buffer, isBinary: boolean): unknown {
+    const message: WireMessage = isBinary ? (data as Buffer) : data.toString();
+    if (this.awaitingHello.has(ws)) {
+      this.awaitingHello.delete(ws);
+      let frame: ReturnType<typeof decodeFrame>;
+      try {
+        frame = decodeFrame(message);
+        if (frame.type !== 'hello')
+          throw new SessionError('unexpected-frame', 'the first frame must be a hello');
+      } catch (error) {
+        this.fail(ws, error);
+        return undefined;
+      }
+      return this.hello(ws, frame.received, frame.id, frame.epoch);
+    }
+    const session = this.links.get(ws);
+    if (session === undefined) {
+      // A link replaced by a newer one, or one that has not been welcomed yet (the
+      // client must wait for the welcome): nothing it says counts.
+      return undefined;
+    }
+    let event: ReturnType<SessionCore['receive']>;
+    try {
+      event = session._core.receive(message);
+    } catch (error) {
+      this.fail(ws, error);
+      return undefined;
+    }
+    if (event === null) return undefined;
+    switch (event.type) {
+      case 'message': {
+        if (session._core.ackPending) this.scheduleAck(session);
+        const handler = this.sessionHandlers.message;
+        if (handler === undefined) return undefined;
+        const payload = typeof event.data === 'string' ? event.data : toBuffer(event.data);
+        try {
+          return handler(session, payload, typeof event.data !== 'string');
+        } catch (error) {
+          this._end(session, 'error', 1011, 'handler error');
+          throw error;
+        }
+      }
+      case 'ping':
+        this._flush(session);
+        return undefined;
+      case 'pong':
+        return undefined;
+      case 'end':
+        this._end(session, 'ended');
+        return undefined;
+    }
+  }
+
+  private async hello(
+    ws: ServerWebSocket<Data>,
+    clientReceived: number,
+    id: string | undefined,
+    epoch: string | undefined,
+  ): Promise<void> {
+    let session: ServerSession<Data> | undefined;
+    let resumed = false;
+    if (id !== undefined && epoch !== undefined) {
+      session = await this.findSession(id, epoch, ws.data);
+      if (session !== undefined) {
+        if (session._link !== null) {
+          // The client saw its link die before we did: the new link takes over.
+          const old = session._link;
+          this.detach(session, false);
+          old.terminate();
+        }
+        resumed = session._core.canResume(clientReceived);
+        if (!resumed) this._end(session, 'expired');
+      }
+    }
+    if (ws.readyState !== 'open' || this.closed) {
+      if (session !== undefined && resumed) this.suspend(session);
+      // Closing (draining): send the client elsewhere rather than leave it waiting.
+      if (ws.readyState === 'open') ws.close(1012, 'server closing');
+      return;
+    }
+    if (session === undefined || !resumed) {
+      session = new ServerSession(this, new SessionCore(newId(), newEpoch(), this.replay), ws.data);
+      this.sessions.set(session.id, session);
+      clientReceived = 0;
+    }
+    session.data = ws.data;
+    session._link = ws;
+    this.suspended.delete(session.id);
+    this.links.set(ws, session);
+    const core = session._core;
+    core.link(clientReceived);
+    ws.cork(() => {
+      ws.send(encodeWelcome(core.id, core.epoch, core.received, resumed), false);
+      this._flush(session);
+    });
+    const handler = resumed ? this.sessionHandlers.resume : this.sessionHandlers.open;
+    this.invoke(session, () => handler?.(session));
+  }
+
+  /**
+   * The session a hello asks for, if it can be resumed here. A session linked here is
+   * live: this process holds its latest state. Otherwise the store has the latest
+   * suspended state: another process may have resumed the session since it was
+   * suspended here, so a suspended copy here counts only if the store still holds the
+   * same epoch. A session taken from the store that was not here gets a new epoch: each
+   * move makes the copies left behind stale, and a stale copy never matches a hello.
+   */
+  private async findSession(id: string, epoch: string, data: Data): Promise<ServerSession<Data> | undefined> {
+    const local = this.sessions.get(id);
+    if (local !== undefined && local._link !== null && local.epoch === epoch) return local;
+    const stored = await this.store.take(id, this._now());
+    const current = this.sessions.get(id);
+    if (current !== undefined && current._link !== null && current.epoch === epoch) return current; // a racing hello
+    if (current !== undefined) {
+      if (stored !== undefined && stored.snapshot.epoch === current.epoch && current.epoch === epoch)
+        return current;
+      this.forget(current, 'moved');
+    }
+    if (stored === undefined || stored.snapshot.epoch !== epoch) return undefined;
+    const session = new ServerSession(
+      this,
+      new SessionCore(id, newEpoch(), this.replay, stored.snapshot),
+      data,
+    );
+    this.sessions.set(id, session);
+    for (const topic of stored.topics ?? []) {
+      try {
+        this._subscribe(session, topic);
+      } catch {
+        // A topic this server's limits refuse is left out, not fatal to the resume.
+      }
+    }
+    return session;
+  }
+
+  /**
+   * Drop this process's copy of a session without ending the session itself: no `x` to
+   * the client, nothing removed from the store (it may live on elsewhere).
+   */
+  private forget(session: ServerSession<Data>, reason: SessionEndReason): void {
+    if (this.sessions.get(session.id) !== session) return;
+    this.sessions.delete(session.id);
+    this.suspended.delete(session.id);
+    this.ackDue.delete(session);
+    for (const topic of [...session._topics]) this._unsubscribe(session, topic);
+    const ws = session._link;
+    if (ws !== null) {
+      this.detach(session, false);
+      ws.terminate();
+    }
+    this.invoke(session, () => this.sessionHandlers.close?.(session, reason));
+  }
+
+  private linkClosed(ws: ServerWebSocket<Data>): void {
+    this.awaitingHello.delete(ws);
+    const session = this.links.get(ws);
+    if (session === undefined || session._link !== ws) return;
+    this.detach(session);
+  }
+
+  /** The link is gone: keep the session for the resume window. */
+  private detach(session: ServerSession<Data>, notify = true): void {
+    const ws = session._link;
+    if (ws !== null) this.links.delete(ws);
+    session._link = null;
+    session._core.unlink();
+    this.ackDue.delete(session);
+    if (notify) this.suspend(session);
+  }
+
+  private suspend(session: ServerSession<Data>): void {
+    if (session._core.isEnded) return;
+    session._expiresAt = this._now() + this.resumeWindow;
+    const stored: StoredSession = {
+      snapshot: session._core.snapshot(),
+      expiresAt: session._expiresAt,
+      topics: [...session._topics],
+    };
+    // Also while closing: the store is where another process finds the session.
+    void this.store.put(stored, this._now()).catch((error: unknown) => this.report(error));
+    this.suspended.delete(session.id);
+    this.suspended.set(session.id, session);
+    while (this.suspended.size > this.maxSuspendedSessions) {
+      const oldest = this.suspended.values().next().value;
+      if (oldest === undefined) break;
+      this.forget(oldest, 'expired');
+    }
+    if (!this.closed) this.invoke(session, () => this.sessionHandlers.suspend?.(session));
+  }
+
+  /** Close the session links with 1012 one after another, evenly over `period` ms. */
+  private async drain(period: number, retryWindow: number): Promise<void> {
+    const linked = [...this.sessions.values()].filter((session) => session._link !== null);
+    if (linked.length === 0) return;
+    const reason = `retry-after=${Math.max(0, Math.floor(retryWindow))}`;
+    const step = period / linked.length;
+    const started = this._now();
+    for (let i = 0; i < linked.length; i++) {
+      const wait = started + i * step - this._now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      linked[i]!._link?.close(1012, reason);
+    }
+  }
+
+  private checkTopic(topic: string): void {
+    if (topic.length === 0) throw new TopicError('empty-topic', 'a topic name cannot be empty');
+    if (topic.length > this.maxTopicLength) {
+      throw new TopicError('topic-too-long', `a topic name may be at most ${this.maxTopicLength} characters`);
+    }
+  }
+
+  private fail(ws: ServerWebSocket<Data>, error: unknown): void {
+    const code = error instanceof SessionError ? error.closeCode : 1011;
+    const session = this.links.get(ws);
+    if (session !== undefined && session._link === ws)
+      this._end(session, 'error', code, 'session protocol error');
+    else ws.close(code, 'session protocol error');
+  }
+
+  private scheduleAck(session: ServerSession<Data>): void {
+    this.ackDue.add(session);
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    // One acknowledgement per session per turn of the event loop, however many messages
+    // the turn's reads carried (ackEvery still acknowledges long bursts on the way).
+    setImmediate(() => {
+      this.ackScheduled = false;
+      for (const due of this.ackDue) {
+        due._core.flushAck();
+        this._flush(due);
+      }
+      this.ackDue.clear();
+    });
+  }
+
+  private sweep(): void {
+    const now = this._now();
+    for (const [ws, deadline] of this.awaitingHello) {
+      if (deadline <= now) {
+        this.awaitingHello.delete(ws);
+        ws.close(1002, 'no session hello');
+      }
+    }
+    for (const session of this.sessions.values()) {
+      session._core.expire(now);
+      // The store expires its own copy (which may be newer, from another process).
+      if (session._link === null && session._expiresAt <= now) this.forget(session, 'expired');
+    }
+    this.store.expire(now).catch((error: unknown) => this.report(error));
+  }
+
+  private invoke(session: ServerSession<Data>, call: () => unknown): void {
+    try {
+      const result = call();
+      if (result instanceof Promise) result.catch((error: unknown) => this.handlerFailed(session, error));
+    } catch (error) {
+      this.handlerFailed(session, error);
+    }
+  }
+
+  private handlerFailed(session: ServerSession<Data>, error: unknown): void {
+    this._end(session, 'error', 1011, 'handler error');
+    this.report(error);
+  }
+
+  private report(error: unknown): void {
+    if (this.server.listenerCount('error') > 0) this.server.emit('error', error);
+    else process.emitWarning(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+function toWire(data: SendData, isBinary: boolean): WireMessage {
+  if (typeof data === 'string') return isBinary ? new TextEncoder().encode(data) : data;
+  if (data instanceof Blob) throw new TypeError('a session cannot send a Blob');
+  const bytes =
+    data instanceof ArrayBuffer
+      ? new Uint8Array(data.slice(0))
+      : new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  // A copy: the replay buffer must not see the caller reuse its buffer.
+  return isBinary ? bytes : new TextDecoder().decode(bytes);
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function newId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
