@@ -127,6 +127,8 @@ describe('feed commands', () => {
     assert.deepEqual(parseFeedCommand({ type: 'ping' }), { type: 'ping' });
     const fragment = { type: 'fragment', text: 'Hello, fragments', fragments: 3, interleavePing: true };
     assert.deepEqual(parseFeedCommand(fragment), fragment);
+    const close = { type: 'close', code: 4000, reason: 'é'.repeat(61) };
+    assert.deepEqual(parseFeedCommand(close), close);
   });
 
   it('refuses other shapes and out-of-bound requests', () => {
@@ -140,6 +142,10 @@ describe('feed commands', () => {
       { type: 'fragment', text: 'a'.repeat(MAX_FRAGMENT_TEXT + 1), fragments: 2, interleavePing: false },
       { type: 'fragment', text: 'abc', fragments: 2.5, interleavePing: false },
       { type: 'fragment', text: 'abc', fragments: 2 },
+      { type: 'close', code: 1005, reason: '' },
+      { type: 'close', code: 2999, reason: '' },
+      { type: 'close', code: 4000, reason: 'é'.repeat(62) },
+      { type: 'close', code: 4000 },
     ]) {
       assert.equal(parseFeedCommand(bad), null, JSON.stringify(bad));
     }

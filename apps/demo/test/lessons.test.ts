@@ -196,6 +196,30 @@ describe('the teaching pages, server side', () => {
     },
   );
 
+  it('closes from the server side with the code and reason asked for', T, async () => {
+    const inspected = await inspect(ws);
+    try {
+      const closed = new Promise<[number, string]>((resolve) =>
+        inspected.socket.once('close', (code, reason) => resolve([code, reason.toString()])),
+      );
+      inspected.feed.send(JSON.stringify({ type: 'close', code: 1005, reason: 'never sent' }));
+      inspected.feed.send(JSON.stringify({ type: 'close', code: 4002, reason: 'x'.repeat(124) }));
+      inspected.feed.send(JSON.stringify({ type: 'close', code: 4002, reason: 'server says bye' }));
+      assert.deepEqual(await closed, [4002, 'server says bye']);
+      const received = await inspected.until((r) => r.some((m) => m.type === 'end'));
+      assert.deepEqual(
+        frames(received).map((f) => [f.direction, f.closeCode, f.closeReason]),
+        [
+          ['server-to-client', 4002, 'server says bye'],
+          ['client-to-server', 4002, 'server says bye'],
+        ],
+      );
+    } finally {
+      inspected.feed.terminate();
+      inspected.socket.terminate();
+    }
+  });
+
   it('the sink reads megabytes and answers nothing', T, async () => {
     const sink = new WebSocket(`${ws}/ws/sink`);
     await new Promise((resolve, reject) => {

@@ -6,7 +6,12 @@
  * and permessage-deflate on a switch.
  */
 import { readHeader } from '../shared/frame-header.js';
-import { type FrameRecord, type InflatedMessage, REQUESTED_PING_PREFIX } from '../shared/inspector.js';
+import {
+  type FrameRecord,
+  type InflatedMessage,
+  isSendableCloseCode,
+  REQUESTED_PING_PREFIX,
+} from '../shared/inspector.js';
 import { appendBounded, byId, clock, definitionList, el } from './dom.js';
 import { describeClose, readyStateName, shortText, spaceHexString } from './format.js';
 import { Inspection } from './inspection.js';
@@ -42,6 +47,7 @@ const closeForm = byId('close-form', HTMLFormElement);
 const closeCode = byId('close-code', HTMLInputElement);
 const closeReason = byId('close-reason', HTMLInputElement);
 const closeButton = byId('close', HTMLButtonElement);
+const serverCloseButton = byId('server-close', HTMLButtonElement);
 const closeError = byId('close-error', HTMLElement);
 const closeEventCode = byId('close-event-code', HTMLElement);
 const closeEventReason = byId('close-event-reason', HTMLElement);
@@ -49,8 +55,17 @@ const closeEventClean = byId('close-event-clean', HTMLElement);
 const trace = byId('trace', HTMLOListElement);
 
 let inspection: Inspection | null = null;
-/** Frames of the fragmented message the page asked for, counted until FIN. */
-let fragmentFrames: number | null = null;
+/**
+ * The fragmented message the page asked for: its frames counted until FIN (from the feed)
+ * and the message event (from the socket), which may come in either order.
+ */
+let fragmented: { frames: number; fin: boolean; message: string | null } | null = null;
+
+function showFragmentResult(): void {
+  if (fragmented === null || !fragmented.fin || fragmented.message === null) return;
+  fragmentResult.textContent = `${fragmented.frames} frames on the wire, one message event for the page: ${JSON.stringify(fragmented.message)}`;
+  fragmented = null;
+}
 
 function setState(text: string, state: string): void {
   socketState.textContent = text;
@@ -58,7 +73,8 @@ function setState(text: string, state: string): void {
 }
 
 function setControls(open: boolean): void {
-  for (const button of [...sizeButtons, fragmentButton, pingButton, closeButton]) button.disabled = !open;
+  for (const button of [...sizeButtons, fragmentButton, pingButton, closeButton, serverCloseButton])
+    button.disabled = !open;
 }
 
 /** A payload of `size` bytes of readable ASCII, so that every size is also text. */
@@ -154,8 +170,15 @@ function renderFrame(frame: FrameRecord): void {
   ) {
     showHeader(frame);
   }
-  if (frame.direction === 'server-to-client' && fragmentFrames !== null && frame.opcodeName !== 'ping') {
-    fragmentFrames++;
+  if (
+    fragmented !== null &&
+    !fragmented.fin &&
+    frame.direction === 'server-to-client' &&
+    (frame.opcodeName === 'text' || frame.opcodeName === 'continuation')
+  ) {
+    fragmented.frames++;
+    fragmented.fin = frame.fin;
+    showFragmentResult();
   }
   if (frame.opcodeName === 'pong' && frame.direction === 'client-to-server') {
     pingResult.textContent = `The browser answered with a pong: ${JSON.stringify(frame.payloadText ?? '')}.`;
@@ -209,9 +232,9 @@ function start(): void {
           setControls(true);
         });
         socket.addEventListener('message', (event: MessageEvent) => {
-          if (fragmentFrames === null || typeof event.data !== 'string') return;
-          fragmentResult.textContent = `${fragmentFrames} frames on the wire, one message event for the page: ${JSON.stringify(event.data)}`;
-          fragmentFrames = null;
+          if (fragmented === null || fragmented.message !== null || typeof event.data !== 'string') return;
+          fragmented.message = event.data;
+          showFragmentResult();
         });
         socket.addEventListener('close', (event: CloseEvent) => {
           if (inspection !== current) return;
@@ -245,7 +268,7 @@ fragmentForm.addEventListener('submit', (event) => {
     fragmentResult.textContent = `Type at least ${fragments} characters: one per fragment.`;
     return;
   }
-  fragmentFrames = 0;
+  fragmented = { frames: 0, fin: false, message: null };
   fragmentResult.textContent = 'asked the server…';
   inspection?.command({
     type: 'fragment',
@@ -267,6 +290,19 @@ closeForm.addEventListener('submit', (event) => {
     // The browser refuses a code a page may not send, or a reason over 123 bytes.
     closeError.textContent = (error as Error).message;
   }
+});
+serverCloseButton.addEventListener('click', () => {
+  closeError.textContent = '';
+  const code = Number(closeCode.value);
+  if (!isSendableCloseCode(code)) {
+    closeError.textContent = `A server may not send ${closeCode.value}: use 1000 to 1003, 1007 to 1014 or 3000 to 4999.`;
+    return;
+  }
+  if (new TextEncoder().encode(closeReason.value).length > 123) {
+    closeError.textContent = 'The reason is longer than 123 bytes of UTF-8.';
+    return;
+  }
+  inspection?.command({ type: 'close', code, reason: closeReason.value });
 });
 deflate.addEventListener('change', start);
 reconnect.addEventListener('click', start);

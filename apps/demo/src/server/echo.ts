@@ -117,6 +117,10 @@ function runCommand(ws: ServerWebSocket<Inspection>, command: FeedCommand): void
     ws.ping(`${REQUESTED_PING_PREFIX} #${++ws.data.pings}`);
     return;
   }
+  if (command.type === 'close') {
+    ws.close(command.code, command.reason);
+    return;
+  }
   const pieces = splitText(command.text, command.fragments);
   const core = coreOf(ws);
   ws.cork(() => {

@@ -180,8 +180,26 @@ export interface PingCommand {
   type: 'ping';
 }
 
+/**
+ * Page to server, on the feed: start the closing handshake from the server's side with
+ * this code and reason (1000 to 1003, 1007 to 1014 or 3000 to 4999; at most 123 bytes).
+ */
+export interface CloseCommand {
+  type: 'close';
+  code: number;
+  reason: string;
+}
+
 /** What a page may ask of the server on the feed. */
-export type FeedCommand = FragmentCommand | PingCommand;
+export type FeedCommand = FragmentCommand | PingCommand | CloseCommand;
+
+/** Whether a server may send `code` in a close frame (RFC 6455 section 7.4; 1004 to 1006 and 1015 are never sent). */
+export function isSendableCloseCode(code: number): boolean {
+  return (
+    Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
+  );
+}
 
 /**
  * The {@link FeedCommand} in `value` (parsed JSON from a page), or null when it is not one
@@ -192,6 +210,12 @@ export function parseFeedCommand(value: unknown): FeedCommand | null {
   if (typeof value !== 'object' || value === null) return null;
   const command = value as Record<string, unknown>;
   if (command.type === 'ping') return { type: 'ping' };
+  if (command.type === 'close') {
+    const { code, reason } = command;
+    if (typeof code !== 'number' || !isSendableCloseCode(code) || typeof reason !== 'string') return null;
+    if (new TextEncoder().encode(reason).length > 123) return null;
+    return { type: 'close', code, reason };
+  }
   if (command.type !== 'fragment') return null;
   const { text, fragments, interleavePing } = command;
   if (typeof text !== 'string' || typeof fragments !== 'number' || typeof interleavePing !== 'boolean')
