@@ -211,6 +211,10 @@ describe('the teaching pages in Chromium', { skip: missing(CHROMIUM, 'chromium')
       const compressedLength = Number(/(\d+) bytes/.exec((await sent.textContent()) ?? '')?.[1]);
       assert.ok(compressedLength < 70_000, `${compressedLength} bytes on the wire`);
       await entry(page, { kind: 'inflated', direction: 'server-to-client' }).waitFor(WAIT);
+      // The server compresses its echo too.
+      const echoed = entry(page, { kind: 'frame', direction: 'server-to-client', opcode: 'text' });
+      await echoed.waitFor(WAIT);
+      assert.equal(await echoed.getAttribute('data-rsv1'), 'true');
       // The server's heartbeat (every 15 s on inspected sockets), answered by the browser.
       const heartbeat = entry(page, { kind: 'heartbeat' });
       await heartbeat.waitFor({ timeout: 60_000 });

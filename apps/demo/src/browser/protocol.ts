@@ -189,7 +189,11 @@ function renderInflated(message: InflatedMessage): void {
   const item = traceEntry(
     'inflated',
     message.direction,
-    `the whole message, inflated: ${message.isBinary ? 'binary' : 'text'}, ${message.length} bytes`,
+    `${
+      message.direction === 'client-to-server'
+        ? 'the message as the server inflated it'
+        : 'the message the server compressed'
+    }: ${message.isBinary ? 'binary' : 'text'}, ${message.length} bytes`,
   );
   const rows: Array<[string, string]> = [['payload', shownHex(message.payloadHex)]];
   if (message.payloadText !== null) rows.push(['text', JSON.stringify(shortText(message.payloadText, 80))]);

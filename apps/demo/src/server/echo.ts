@@ -209,7 +209,9 @@ export class EchoService {
       pingInterval: INSPECTED_PING_INTERVAL,
       // Without the page's switch, payloads stay readable as they cross the wire (a
       // browser compresses every message once permessage-deflate is agreed).
-      perMessageDeflate: deflate,
+      // With the switch, every message is compressed, however small (the default leaves
+      // those under 1 KiB alone), so that RSV1 shows on both directions' frames.
+      perMessageDeflate: deflate ? { threshold: 0 } : false,
       selectProtocol: selectFirst,
       authenticate: (context) => this.inspection(context),
       wiretap: (ws, direction, bytes) => {
