@@ -160,6 +160,11 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
         (Number.parseInt(b, 16) ^ key[i % 4]!).toString(16).padStart(2, '0'),
       );
       assert.deepEqual(masked, expected);
+      // The header as sent: FIN + text, MASK + 15, then the key.
+      assert.equal(
+        await field(page, '#frames li:nth-child(1)', 'header bytes'),
+        `81 8f ${key.map((b) => b.toString(16).padStart(2, '0')).join(' ')}`,
+      );
       // The walkthrough table shows the same XOR, column by column.
       const wireRow = await sent.locator('.xor tr').last().locator('td').allTextContents();
       assert.deepEqual(wireRow, expected);

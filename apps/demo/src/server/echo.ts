@@ -45,12 +45,6 @@ import { DEMO_LIMITS } from './limits.js';
 /** Most bytes a feed may have waiting for a slow page before records are dropped. */
 const FEED_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-/**
- * Heartbeat of inspected connections: shorter than the library's 30 s default so that a
- * person watching the trace sees one soon.
- */
-const INSPECTED_PING_INTERVAL = 15_000;
-
 /** An inspected echo connection: where its records go and what decodes them. */
 interface Inspection {
   readonly feed: ServerWebSocket<FeedData>;
@@ -206,7 +200,6 @@ export class EchoService {
       ...DEMO_LIMITS,
       noServer: true,
       decodeText: false,
-      pingInterval: INSPECTED_PING_INTERVAL,
       // Without the page's switch, payloads stay readable as they cross the wire (a
       // browser compresses every message once permessage-deflate is agreed).
       // With the switch, every message is compressed, however small (the default leaves
