@@ -36,12 +36,19 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
     await server?.stop();
   });
 
-  it('landing page links the three pages', async () => {
+  it('landing page links every page', async () => {
     const page = await browser.context.newPage();
     try {
       await page.goto(`${server.origin}/`);
       assert.equal(await page.title(), 'sockeye demo');
-      for (const name of ['Echo', 'Frame inspector', 'Chat']) {
+      for (const name of [
+        'Handshake',
+        'Protocol',
+        'Backpressure and latency',
+        'Echo',
+        'Frame inspector',
+        'Chat',
+      ]) {
         assert.equal(await page.locator('main a', { hasText: name }).count(), 1, name);
       }
     } finally {
