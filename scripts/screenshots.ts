@@ -4,9 +4,15 @@
  * into a state worth showing, and write PNGs to docs/screenshots/.
  *
  *   index.png      the landing page
+ *   handshake.png  the browser's request, Sec-WebSocket-Accept derived step by step, the 101
+ *   protocol.png   the header of a 200-byte frame bit by bit, a fragmented message, ping/pong
+ *   protocol-close.png  a close from the server with its code and reason, and the CloseEvent
+ *   protocol-deflate.png  permessage-deflate: RSV1, the compressed bytes, the inflated message
+ *   flow.png       bufferedAmount while sending 4 MiB at once, and the round-trip chart
  *   echo.png       我是阿宝哥 sent as text, Blob and ArrayBuffer, with the echoes
  *   inspector.png  the handshake and the masked frame of 我是阿宝哥 with the XOR walkthrough
  *   chat.png       two members talking, seen by one of them
+ *   chat-format.png  the chat's message format and the sockeye connect command
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,6 +52,49 @@ try {
   const index = await newPage();
   await index.goto(`${origin}/`);
   await shoot(index, 'index');
+
+  const handshake = await newPage();
+  await handshake.goto(`${origin}/handshake.html`);
+  await handshake.locator('#accept-check[data-ok="true"]').waitFor(WAIT);
+  await shoot(handshake, 'handshake', true);
+
+  const protocol = await newPage();
+  await protocol.goto(`${origin}/protocol.html`);
+  await protocol.locator('#socket-state', { hasText: /^open$/ }).waitFor(WAIT);
+  await protocol.locator('#send-200').click();
+  await protocol.locator('#length-encoding[data-encoding="16-bit"]').waitFor(WAIT);
+  await protocol.locator('#send-fragmented').click();
+  await protocol.locator('#fragment-result', { hasText: 'frames on the wire' }).waitFor(WAIT);
+  await protocol.locator('#ping').click();
+  await protocol.locator('#ping-result', { hasText: 'pong' }).waitFor(WAIT);
+  // The trace follows the newest frame; show it from the fragmented message on.
+  await protocol
+    .locator('#trace > li[data-opcode="text"][data-fin="false"]')
+    .evaluate((item) =>
+      item.parentElement!.scrollTo(0, (item as HTMLElement).offsetTop - item.parentElement!.offsetTop),
+    );
+  await shoot(protocol, 'protocol', true);
+  await protocol.locator('#server-close').click();
+  await protocol.locator('#close-event-clean', { hasText: 'true' }).waitFor(WAIT);
+  await protocol.locator('#close-heading').scrollIntoViewIfNeeded();
+  await shoot(protocol, 'protocol-close');
+  await protocol.locator('#deflate').check();
+  await protocol.locator('#extensions', { hasText: /^permessage-deflate/ }).waitFor(WAIT);
+  await protocol.locator('#socket-state', { hasText: /^open$/ }).waitFor(WAIT);
+  await protocol.locator('#send-200').click();
+  await protocol
+    .locator('#trace > li[data-kind="inflated"][data-direction="server-to-client"]')
+    .waitFor(WAIT);
+  await protocol.locator('#trace-heading').scrollIntoViewIfNeeded();
+  await shoot(protocol, 'protocol-deflate');
+
+  const flow = await newPage();
+  await flow.goto(`${origin}/flow.html`);
+  await flow.locator('#sink-state', { hasText: /^open$/ }).waitFor(WAIT);
+  await flow.locator('#flood').click();
+  await flow.locator('#buffer-status[data-state="drained"]').waitFor(WAIT);
+  await flow.locator('#latency-count', { hasText: /^([5-9]|\d\d+)$/ }).waitFor(WAIT);
+  await shoot(flow, 'flow', true);
 
   const echo = await newPage();
   await echo.goto(`${origin}/echo.html`);
@@ -92,6 +141,8 @@ try {
   await say(ada, 'One text frame each, masked on the way in. Open the inspector to see it.');
   await say(grace, '我是阿宝哥 also works: UTF-8 all the way.');
   await shoot(ada, 'chat');
+  await ada.locator('#format-heading').scrollIntoViewIfNeeded();
+  await shoot(ada, 'chat-format');
 } finally {
   await browser.close();
   await server.stop();

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Build the demo's web pages: bundle each page script with esbuild and copy the HTML and
-// CSS beside the bundles, into apps/demo/dist/public/ (what the demo server will serve).
+// CSS (uPlot's too) beside the bundles, into apps/demo/dist/public/ (what the demo server will serve).
 //   node apps/demo/scripts/bundle.mjs [--outdir DIR]
 // Run by `npm run build` and by the build stage of `npm test`; independent of tsc (the
 // type check of these sources is tsconfig.test.json's job).
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -13,7 +14,7 @@ import { build } from 'esbuild';
 const demo = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The page scripts, one bundle each. */
-export const ENTRY_POINTS = ['echo', 'inspector', 'chat'];
+export const ENTRY_POINTS = ['handshake', 'protocol', 'flow', 'echo', 'inspector', 'chat'];
 
 /**
  * Bundle the page scripts into `outdir` (emptied first) and copy the pages beside them.
@@ -36,6 +37,8 @@ export async function bundle(outdir = join(demo, 'dist', 'public')) {
   });
   for (const file of readdirSync(join(demo, 'pages')))
     copyFileSync(join(demo, 'pages', file), join(outdir, file));
+  // The charts' stylesheet, from the package that draws them (bundled into flow.js).
+  copyFileSync(createRequire(import.meta.url).resolve('uplot/dist/uPlot.min.css'), join(outdir, 'uplot.css'));
   return readdirSync(outdir).sort();
 }
 

@@ -80,7 +80,14 @@ describe('the demo in production', () => {
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('cache-control'), 'no-store');
     const report = (await response.json()) as AdminReport;
-    assert.deepEqual(Object.keys(report.now.servers).sort(), ['chat', 'echo', 'inspector', 'inspector feed']);
+    assert.deepEqual(Object.keys(report.now.servers).sort(), [
+      'chat',
+      'echo',
+      'inspector',
+      'inspector (deflate)',
+      'inspector feed',
+      'sink',
+    ]);
     assert.ok(report.now.servers.echo!.handshakes.accepted >= 1);
     assert.equal(report.now.servers.echo!.limits['max-connections-per-address'], 1);
     assert.ok(report.history.length >= 1);

@@ -36,12 +36,19 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
     await server?.stop();
   });
 
-  it('landing page links the three pages', async () => {
+  it('landing page links every page', async () => {
     const page = await browser.context.newPage();
     try {
       await page.goto(`${server.origin}/`);
       assert.equal(await page.title(), 'sockeye demo');
-      for (const name of ['Echo', 'Frame inspector', 'Chat']) {
+      for (const name of [
+        'Handshake',
+        'Protocol',
+        'Backpressure and latency',
+        'Echo',
+        'Frame inspector',
+        'Chat',
+      ]) {
         assert.equal(await page.locator('main a', { hasText: name }).count(), 1, name);
       }
     } finally {
@@ -160,6 +167,11 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
         (Number.parseInt(b, 16) ^ key[i % 4]!).toString(16).padStart(2, '0'),
       );
       assert.deepEqual(masked, expected);
+      // The header as sent: FIN + text, MASK + 15, then the key.
+      assert.equal(
+        await field(page, '#frames li:nth-child(1)', 'header bytes'),
+        `81 8f ${key.map((b) => b.toString(16).padStart(2, '0')).join(' ')}`,
+      );
       // The walkthrough table shows the same XOR, column by column.
       const wireRow = await sent.locator('.xor tr').last().locator('td').allTextContents();
       assert.deepEqual(wireRow, expected);

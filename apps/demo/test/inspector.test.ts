@@ -27,6 +27,7 @@ describe('frame records: the seed masking example (我是阿宝哥, key 08f6efb1
       opcode: 1,
       opcodeName: 'text',
       masked: true,
+      headerHex: `818f${seed.mask_key_hex}`,
       payloadLength: 15,
       shownBytes: 15,
       maskKeyHex: seed.mask_key_hex,
@@ -219,6 +220,8 @@ describe('feed messages', () => {
         type: 'handshake',
         request: { startLine: 'GET / HTTP/1.1', headers: [] },
         response: { startLine: 'HTTP/1.1 101 Switching Protocols', headers: [] },
+        derivation: { key: 'k', guid: 'g', concatenated: 'kg', sha1Hex: '00', accept: 'AA==' },
+        extensions: '',
       }),
     );
     for (const bad of [

@@ -21,7 +21,7 @@ import {
 } from '../src/browser/format.js';
 
 const demo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PAGES = ['echo', 'inspector', 'chat'] as const;
+const PAGES = ['handshake', 'protocol', 'flow', 'echo', 'inspector', 'chat'] as const;
 
 describe('bundle.mjs', () => {
   let outdir = '';
@@ -39,11 +39,12 @@ describe('bundle.mjs', () => {
   });
   after(() => rmSync(outdir, { recursive: true, force: true }));
 
-  it('writes the landing page, the three pages, their bundles and the stylesheet', () => {
+  it("writes the landing page, the pages, their bundles and the stylesheets (uPlot's too)", () => {
     const files = readdirSync(outdir);
     for (const file of [
       'index.html',
       'style.css',
+      'uplot.css',
       ...PAGES.flatMap((p) => [`${p}.html`, `${p}.js`, `${p}.js.map`]),
     ]) {
       assert.ok(files.includes(file), `${file} missing from ${files.join(' ')}`);
@@ -65,7 +66,7 @@ describe('bundle.mjs', () => {
     });
   }
 
-  it('links the three pages from the landing page', () => {
+  it('links every page from the landing page', () => {
     const html = readFileSync(join(outdir, 'index.html'), 'utf8');
     for (const page of PAGES) assert.match(html, new RegExp(`href="${page}.html"`));
   });
@@ -85,6 +86,7 @@ describe('pages and their scripts agree', () => {
         HTMLSelectElement: 'select',
         HTMLOListElement: 'ol',
         HTMLUListElement: 'ul',
+        HTMLTableSectionElement: 'tbody',
         HTMLElement: '[a-z]+',
       };
       const lookups = [...script.matchAll(/byId\('([^']+)', (\w+)\)/g)];

@@ -10,7 +10,7 @@ import {
   parseServerMessage,
 } from '../shared/chat.js';
 import { appendBounded, byId, el } from './dom.js';
-import { describeClose, socketUrl } from './format.js';
+import { describeClose, shortText, socketUrl } from './format.js';
 
 /** Lines kept on the page; older ones are dropped. */
 const MAX_LINES = 500;
@@ -25,6 +25,17 @@ const lines = byId('lines', HTMLOListElement);
 const sayForm = byId('say-form', HTMLFormElement);
 const textInput = byId('text', HTMLInputElement);
 const leaveButton = byId('leave', HTMLButtonElement);
+const lastRaw = byId('last-raw', HTMLElement);
+
+/** How to join this room from a terminal with the `sockeye` command (same host and port as the page). */
+function connectCommand(url: string): string {
+  return [
+    `npx sockeye connect ${url} \\`,
+    `  -x '{"type":"join","name":"Terminal"}' \\`,
+    `  -x '{"type":"say","text":"hello from a terminal"}' -w 2`,
+  ].join('\n');
+}
+byId('connect-command', HTMLElement).textContent = connectCommand(socketUrl(location.href, CHAT_PATH));
 
 nameInput.maxLength = MAX_NAME_LENGTH;
 textInput.maxLength = MAX_TEXT_LENGTH;
@@ -77,6 +88,7 @@ function join(name: string): void {
   });
   ws.addEventListener('message', (event: MessageEvent) => {
     if (ws !== socket || typeof event.data !== 'string') return;
+    lastRaw.textContent = shortText(event.data, 500);
     const message = parseServerMessage(event.data);
     if (message === null) return;
     switch (message.type) {

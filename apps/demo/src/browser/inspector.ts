@@ -109,6 +109,7 @@ function renderFrame(frame: FrameRecord): void {
     ['MASK', flag(frame.masked)],
     ['payload length', String(frame.payloadLength)],
     ['masking key', frame.maskKeyHex === null ? 'none' : spaceHexString(frame.maskKeyHex)],
+    ['header bytes', spaceHexString(frame.headerHex)],
   ];
   if (frame.maskedHex !== null) rows.push([`masked payload${shownNote}`, spaceHexString(frame.maskedHex)]);
   rows.push([`payload (hex)${shownNote}`, spaceHexString(frame.payloadHex) || '(empty)']);

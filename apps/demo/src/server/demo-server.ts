@@ -1,16 +1,17 @@
 /**
- * The demo server: one HTTP server on one port serving the built pages and the three
- * sockets they use (echo, inspector feed, chat), each a sockeye `WebSocketServer` in
+ * The demo server: one HTTP server on one port serving the built pages and the
+ * sockets they use (echo, inspector feed, sink, chat), each a sockeye `WebSocketServer` in
  * `noServer` mode behind one `upgrade` listener that routes by path.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { buildRejectResponse, HandshakeError } from 'sockeye/protocol';
 import type { Broker } from 'sockeye/pubsub';
-import { CHAT_PATH, ECHO_PATH, INSPECTOR_FEED_PATH } from '../shared/routes.js';
+import { CHAT_PATH, ECHO_PATH, INSPECTOR_FEED_PATH, SINK_PATH } from '../shared/routes.js';
 import { AdminService } from './admin.js';
 import { ChatService } from './chat.js';
 import { EchoService } from './echo.js';
+import { SinkService } from './sink.js';
 import { serveStatic } from './static-files.js';
 
 /** Options of {@link startDemoServer}. */
@@ -56,11 +57,13 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   }
   const echo = new EchoService();
   const chat = new ChatService(options.broker);
+  const sink = new SinkService();
   const admin =
     options.adminToken === undefined
       ? null
       : new AdminService(options.adminToken, () => ({
           ...echo.servers(),
+          sink: sink.webSocketServer,
           chat: chat.webSocketServer,
         }));
   const files = serveStatic(options.publicDir);
@@ -74,6 +77,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (path === ECHO_PATH) echo.handleUpgrade('echo', request, socket, head);
     else if (path === INSPECTOR_FEED_PATH) echo.handleUpgrade('feed', request, socket, head);
+    else if (path === SINK_PATH) sink.handleUpgrade(request, socket, head);
     else if (path === CHAT_PATH) chat.handleUpgrade(request, socket, head);
     else {
       socket.on('error', () => {});
@@ -82,7 +86,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   });
   const close = async () => {
     admin?.close();
-    await Promise.all([echo.close(), chat.close()]);
+    await Promise.all([echo.close(), sink.close(), chat.close()]);
     await new Promise<void>((resolve) => {
       http.close(() => resolve());
       http.closeAllConnections();
@@ -99,7 +103,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     });
   } catch (error) {
     admin?.close();
-    await Promise.all([echo.close(), chat.close()]);
+    await Promise.all([echo.close(), sink.close(), chat.close()]);
     throw error;
   }
   const port = (http.address() as AddressInfo).port;

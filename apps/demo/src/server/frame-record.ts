@@ -50,7 +50,15 @@ export class FrameRecorder {
   private readonly maxShown: number;
   private readonly nextSeq: () => number;
   private readonly onRecord: (record: FrameRecord) => void;
-  private current: { header: FrameHeader; key: Buffer; shown: Buffer[]; shownLength: number } | null = null;
+  private current: {
+    header: FrameHeader;
+    key: Buffer;
+    headerHex: string;
+    shown: Buffer[];
+    shownLength: number;
+  } | null = null;
+  /** Reads the same bytes as the parser, only to keep each header as it was sent. */
+  private readonly headers = new HeaderCapture();
 
   /** @param onRecord - called with each frame once its last payload byte has arrived */
   constructor(options: FrameRecorderOptions, onRecord: (record: FrameRecord) => void) {
@@ -66,6 +74,7 @@ export class FrameRecorder {
           this.current = {
             header: { ...header },
             key: Buffer.from(header.maskKey),
+            headerHex: this.headers.take(),
             shown: [],
             shownLength: 0,
           };
@@ -90,6 +99,7 @@ export class FrameRecorder {
    * @throws ProtocolError when the bytes break a framing rule (the real connection fails on them too)
    */
   push(chunk: Uint8Array): void {
+    this.headers.push(chunk);
     this.parser.push(Buffer.from(chunk));
   }
 
@@ -104,8 +114,65 @@ export class FrameRecorder {
     if (!last) return;
     this.current = null;
     this.onRecord(
-      toRecord(this.nextSeq(), this.direction, current.header, current.key, Buffer.concat(current.shown)),
+      toRecord(
+        this.nextSeq(),
+        this.direction,
+        current.header,
+        current.key,
+        current.headerHex,
+        Buffer.concat(current.shown),
+      ),
     );
+  }
+}
+
+/**
+ * Splits a byte stream into frames only far enough to keep each header's bytes (the
+ * parser decodes headers but does not hand back their encoding: a 16-bit length of 5 is
+ * legal and must show as sent). Headers are queued until the parser reports them.
+ * Memory: at most one partial header (14 bytes) plus the queue, which the parser drains
+ * in the same `push`.
+ */
+class HeaderCapture {
+  private partial: number[] = [];
+  private payloadLeft = 0;
+  private readonly done: string[] = [];
+
+  push(chunk: Uint8Array): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.payloadLeft > 0) {
+        const skip = Math.min(this.payloadLeft, chunk.length - offset);
+        this.payloadLeft -= skip;
+        offset += skip;
+        continue;
+      }
+      this.partial.push(chunk[offset++]!);
+      const size = this.headerSize();
+      if (size === null || this.partial.length < size) continue;
+      const header = this.partial;
+      const length7 = header[1]! & 0x7f;
+      let length = length7;
+      if (length7 >= 126) {
+        length = 0;
+        for (let i = 2; i < (length7 === 126 ? 4 : 10); i++) length = length * 256 + header[i]!;
+      }
+      this.done.push(Buffer.from(header).toString('hex'));
+      this.partial = [];
+      this.payloadLeft = length;
+    }
+  }
+
+  /** The oldest complete header not yet taken, as hex. */
+  take(): string {
+    return this.done.shift() ?? '';
+  }
+
+  private headerSize(): number | null {
+    if (this.partial.length < 2) return null;
+    const second = this.partial[1]!;
+    const length7 = second & 0x7f;
+    return 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + (second & 0x80 ? 4 : 0);
   }
 }
 
@@ -126,6 +193,7 @@ function toRecord(
   direction: Direction,
   header: FrameHeader,
   key: Buffer,
+  headerHex: string,
   payload: Buffer,
 ): FrameRecord {
   const complete = payload.length === header.length;
@@ -144,6 +212,7 @@ function toRecord(
     opcode: header.opcode,
     opcodeName: opcodeName(header.opcode) ?? 'reserved',
     masked: header.masked,
+    headerHex,
     payloadLength: header.length,
     shownBytes: payload.length,
     maskKeyHex: header.masked ? key.toString('hex') : null,

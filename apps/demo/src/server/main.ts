@@ -50,6 +50,9 @@ try {
   const server = await startDemoServer({ publicDir, port, host, broker, adminToken });
   console.log(`sockeye demo listening on ${server.origin}`);
   if (redisUrl) console.log(`  chat shared through Redis at ${redisUrl}`);
+  console.log(`  ${server.origin}/handshake.html  the opening handshake, step by step`);
+  console.log(`  ${server.origin}/protocol.html   frame header, fragments, ping/pong, close, compression`);
+  console.log(`  ${server.origin}/flow.html       backpressure and latency`);
   console.log(`  ${server.origin}/echo.html       echo: text, Blob, ArrayBuffer`);
   console.log(`  ${server.origin}/inspector.html  frame inspector`);
   console.log(`  ${server.origin}/chat.html       chat`);

@@ -9,3 +9,5 @@ export const ECHO_PATH = '/ws/echo';
 export const INSPECTOR_FEED_PATH = '/ws/inspector';
 /** The chat room's socket (see `chat.ts`). */
 export const CHAT_PATH = '/ws/chat';
+/** The sink socket: reads every message and answers none (the backpressure chart's target). */
+export const SINK_PATH = '/ws/sink';
