@@ -85,7 +85,9 @@ export function checkObject(name: string, value: unknown): void {
  * @throws TypeError when it is not a number; RangeError when out of range, with the reason
  */
 export function checkMaxPayload(name: string, value: unknown, decodesText: boolean): void {
-  checkInteger(name, value, 1, Number.MAX_SAFE_INTEGER);
+  // No upper bound here: past the largest Buffer the message below names the reason (on
+  // Node 22 and later that bound is Number.MAX_SAFE_INTEGER itself).
+  checkInteger(name, value, 1, Number.POSITIVE_INFINITY);
   if (value === undefined) return;
   const bytes = value as number;
   if (bytes > MAX_BUFFER_PAYLOAD) {
