@@ -574,9 +574,28 @@ export class WebSocketServer<Data = undefined>
     socket: Socket,
     head: Buffer,
   ): Promise<ServerWebSocket<Data> | undefined> {
+    try {
+      return this.takeUpgrade(request, socket, head);
+    } catch (error) {
+      // A bug of ours, or a socket unlike any Node gave before: reported, never thrown
+      // into the http server's 'upgrade' emitter (where it would reach the process).
+      this.reportServerError(new InternalError(error));
+      socket.destroy();
+      return Promise.resolve(undefined);
+    }
+  }
+
+  private takeUpgrade(
+    request: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+  ): Promise<ServerWebSocket<Data> | undefined> {
     socket.pause();
     socket.on('error', noop);
-    socket.setTimeout(0);
+    // Node 26 hands an upgrade request that announces a body over with a Duplex of its own
+    // (an `UpgradeStream`), not a net.Socket: it has no setTimeout (and such a request is
+    // refused with 400 below, by validateRequest).
+    if (typeof socket.setTimeout === 'function') socket.setTimeout(0);
     const pending = this.track(socket);
     const raw: RawRequest = {
       method: request.method ?? '',
