@@ -137,6 +137,9 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
     try {
       await page.goto(`${server.origin}/inspector.html`);
       await page.locator('#socket-state', { hasText: /^open$/ }).waitFor(WAIT);
+      // The heads come over the inspector's feed, which may arrive after the open event.
+      await page.locator('#request-head', { hasText: 'GET ' }).waitFor(WAIT);
+      await page.locator('#response-head', { hasText: '101' }).waitFor(WAIT);
       const request = (await page.locator('#request-head').textContent()) ?? '';
       assert.match(request, /^GET \/ws\/echo\?session=[0-9a-f-]+ HTTP\/1\.1$/m);
       assert.match(request, /^Sec-WebSocket-Key: [A-Za-z0-9+/]{22}==$/m);
