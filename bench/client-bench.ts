@@ -428,7 +428,7 @@ export function clientDocsSection(
       .map(([client, cell]) => `- ${scenario.id} / ${client}: ${cell.error}`),
   );
   const lines = [
-    '## Client benchmark (`npm run bench`, issue 4)',
+    '## Client benchmark (`npm run bench`)',
     '',
     ...context.machineLines,
     `- Fixed server: ${report.server}`,
