@@ -9,23 +9,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { computeAccept } from 'sockeye/protocol';
+import { heldBytes as held } from '../../../scripts/lib/memory.js';
 import { type ClientEnd, openClient } from '../src/net/client.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function held(): number {
-  gc();
-  gc();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
 
 /** 256 KiB of empty pings (`89 00`). */
 const PINGS = Buffer.alloc(256 * KiB);

@@ -10,8 +10,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { heldBytes as held } from '../../../../scripts/lib/memory.js';
 import { WebSocketStream } from '../../src/client/stream.js';
 import { WebSocket } from '../../src/client/websocket.js';
 import { WebSocketServer } from '../../src/server/index.js';
@@ -19,16 +18,6 @@ import { closePayload, serverFrame, withRawServer } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function held(): number {
-  gc();
-  gc();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
 
 /** 256 KiB of empty pings (`89 00`), written one chunk at a time. */
 const PINGS = Buffer.alloc(256 * KiB);

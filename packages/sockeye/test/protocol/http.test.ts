@@ -4,9 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
+import { heldBytes } from '../../../../scripts/lib/memory.js';
 import {
   HandshakeError,
   HttpHeadParser,
@@ -235,16 +234,7 @@ describe('RFC 9112 2.2: one empty line before the request line is skipped', () =
 });
 
 describe('memory: a head trickled one byte per read', () => {
-  /** `gc()`, exposed at run time (the suite runs without --expose-gc). */
-  const gc = (() => {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  })();
-  const used = () => {
-    gc();
-    const memory = process.memoryUsage();
-    return memory.heapUsed + memory.arrayBuffers;
-  };
+  const used = heldBytes;
 
   it('is copied into one buffer bounded by maxBytes, not kept as one Buffer per read', () => {
     const maxBytes = 16 * 1024;

@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import zlib from 'node:zlib';
+import { heldBytes as held } from '../../../../scripts/lib/memory.js';
 import {
   encodeFrameHeader,
   maskInto,
@@ -20,17 +19,6 @@ import { open } from './deflate-helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** What the process holds: the JS heap and every ArrayBuffer (Buffers live there). */
-function held(): number {
-  gc();
-  gc();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
 
 /**
  * A compressed message of `size` bytes that deflate could not shrink (stored blocks): every

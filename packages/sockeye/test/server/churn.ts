@@ -16,8 +16,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { gc } from '../../../../scripts/lib/memory.js';
 import { WebSocketServer } from '../../src/index.js';
 import { clientFrame, closePayload, RawClient, upgradeRequest } from './helpers.js';
 
@@ -37,12 +36,6 @@ export interface ChurnReport {
   slowestHealthRoundTripMs: number;
   /** Handshakes refused (there should be none: the caps are above the load). */
   refused: number;
-}
-
-/** A full collection (exposed at run time: the test runner does not pass --expose-gc). */
-function collector(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
 }
 
 function openDescriptors(): number {
@@ -134,7 +127,6 @@ export async function churn({
   parallel?: number;
   log?: (line: string) => void;
 }): Promise<ChurnReport> {
-  const gc = collector();
   const server = new WebSocketServer({
     port: 0,
     host: '127.0.0.1',
