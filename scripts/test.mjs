@@ -84,8 +84,12 @@ const timings = [];
  * as a browser or a redis-server that a failed test left behind must not hold the output open).
  */
 const STAGE_TIMEOUT_MS = { tests: 45 * 60_000, default: 15 * 60_000 };
-/** No single test may run longer than this (tests that need longer say so themselves). */
-const TEST_TIMEOUT_MS = Number(process.env.TEST_TIMEOUT_MS ?? 5 * 60_000);
+/**
+ * No single test, and no test file, may run longer than this. The Autobahn files take 2-4 min
+ * on an idle 2-core machine and more than 5 under load, so the bound is far above them: it is
+ * there so that a hung file ends with a report of what hung, well inside CI's own deadline.
+ */
+const TEST_TIMEOUT_MS = Number(process.env.TEST_TIMEOUT_MS ?? 20 * 60_000);
 
 function killGroup(pid, signal) {
   try {
