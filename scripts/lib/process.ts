@@ -2,17 +2,32 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 
-/** A free TCP port on 127.0.0.1 (bind to 0, read it, release it). */
+/**
+ * A TCP port that is free now, for a child process to listen on: a random one below the
+ * kernel's ephemeral range (32768 and up on Linux), checked by binding it on every address
+ * (`::`, which on a dual-stack host covers 127.0.0.1 too) and releasing it.
+ *
+ * Not port 0's answer: that comes from the ephemeral range, which outgoing connections draw
+ * their source ports from, so under a loaded test run another test's client could take the
+ * port between our release and the child's listen (seen as EADDRINUSE).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if ((await canListen(port, '::')) && (await canListen(port, '127.0.0.1'))) return port;
+  }
+  throw new Error('no free port found in 100 tries between 20000 and 32000');
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      // No IPv6 on this host: the IPv4 check decides.
+      resolve(host === '::' && error.code === 'EAFNOSUPPORT'),
+    );
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
 }
 
