@@ -72,7 +72,7 @@ export interface EventSource {
   on(type: string, listener: (...args: never[]) => void): unknown;
   once(type: string, listener: (...args: never[]) => void): unknown;
   removeListener(type: string, listener: (...args: never[]) => void): unknown;
-  /** Whether both close frames went through (for `CloseEvent.wasClean`). */
+  /** Whether both close frames went through (for `CloseEvent.wasClean`). @internal */
   readonly _wasClean: boolean;
 }
 
