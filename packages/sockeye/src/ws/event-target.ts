@@ -63,6 +63,7 @@ export const kForOnEventAttribute = Symbol('sockeye.ws.onEventAttribute');
 /** A wrapper as registered on the emitter. */
 export type WrappedListener = ((...args: never[]) => void) & {
   [kListener]?: unknown;
+  /** @internal */
   [kForOnEventAttribute]?: boolean;
 };
 
