@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '..', 'bin', 'sockeye.js');
-/** The link `npm ci` makes for the workspace's bin: what `npx sockeye` runs. */
+/** The link `npm ci` makes for the workspace's bin: what `npx @sockeye/cli` (and `npx sockeye`, in the repository) runs. */
 const linked = join(here, '..', '..', '..', 'node_modules', '.bin', 'sockeye');
 
 interface Run {
