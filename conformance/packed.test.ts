@@ -107,7 +107,10 @@ describe('published packages', { timeout: 600_000 }, () => {
 
       const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
         exports: Record<string, { types: string; default: string }>;
+        publishConfig?: { access?: string };
       };
+      // A scoped package is published restricted (private) unless it says otherwise.
+      assert.equal(manifest.publishConfig?.access, 'public', `${info.name}: publishConfig.access`);
       for (const file of ['README.md', 'LICENSE', 'package.json'])
         assert.ok(files.includes(file), `${info.name}: ${file}`);
       for (const [subpath, target] of Object.entries(manifest.exports)) {
