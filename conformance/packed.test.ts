@@ -36,6 +36,17 @@ interface Run {
   stderr: string;
 }
 
+/**
+ * This process's environment without the variables npm sets for the scripts it runs
+ * (`npm test` is one), so that the parent's settings (its prefix, its command line, a
+ * workspace) do not leak into the packs and the clean project's install.
+ */
+function npmFreeEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_')),
+  );
+}
+
 /** Run a command; reject with its output if it fails or outlives the hang guard. */
 function run(command: string, args: readonly string[], cwd: string): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -46,7 +57,7 @@ function run(command: string, args: readonly string[], cwd: string): Promise<Run
         cwd,
         timeout: COMMAND_TIMEOUT_MS,
         maxBuffer: 64 * 1024 * 1024,
-        env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false' },
+        env: { ...npmFreeEnv(), npm_config_update_notifier: 'false', npm_config_fund: 'false' },
       },
       (error, stdout, stderr) => {
         if (error === null) resolve({ stdout, stderr });
