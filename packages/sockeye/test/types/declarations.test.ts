@@ -5,7 +5,9 @@
  * the built `dist` of each package, as `npm test` builds it first.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT } from '../../../../scripts/lib/prereqs.js';
@@ -138,5 +140,38 @@ describe('public surface', () => {
         if (new RegExp(`\\b${name}\\b`).test(text)) found.push(`${file}: ${name}`);
     }
     assert.deepEqual(found, []);
+  });
+
+  it('every declaration file of every package type-checks alone: strict, lib es2023 without the DOM, skipLibCheck off', () => {
+    // What `@internal` leaves out must not be named by what stays (stripInternal does not check).
+    const files = declarations().map(([file]) => join(ROOT, file));
+    const dir = mkdtempSync(join(tmpdir(), 'sockeye-declarations-'));
+    try {
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            target: 'es2023',
+            lib: ['es2023'],
+            module: 'nodenext',
+            moduleResolution: 'nodenext',
+            types: ['node'],
+            typeRoots: [join(ROOT, 'node_modules', '@types')],
+            strict: true,
+            skipLibCheck: false,
+            noEmit: true,
+          },
+          files,
+        }),
+      );
+      const result = spawnSync(
+        process.execPath,
+        [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.json')],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+      assert.equal(result.status, 0, `tsc failed:\n${result.stdout}${result.stderr}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
