@@ -48,6 +48,8 @@ describe('sockeye --help', () => {
     assert.match(run.stdout, /^ {2}frame +decode a WebSocket frame/m);
     assert.match(run.stdout, /^ {2}connect +open a WebSocket connection/m);
     assert.match(run.stdout, /^ {2}serve +start a WebSocket server/m);
+    // The npm name, not `npx sockeye` (an unrelated package on npm).
+    assert.match(run.stdout, /`npx @sockeye\/cli <command>`/);
   });
 
   it('prints options and examples for connect, listen, serve and bench', { timeout: 60_000 }, async () => {
