@@ -261,7 +261,7 @@ describe('the teaching pages in Chromium', { skip: missing(CHROMIUM, 'chromium')
       const command = (await page.locator('#connect-command').textContent()) ?? '';
       assert.match(
         command,
-        new RegExp(`^npx sockeye connect ws://127\\.0\\.0\\.1:${new URL(server.origin).port}/ws/chat `),
+        new RegExp(`^npx @sockeye/cli connect ws://127\\.0\\.0\\.1:${new URL(server.origin).port}/ws/chat `),
       );
       const output = await new Promise<string>((resolve, reject) => {
         execFile('sh', ['-c', command], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) =>

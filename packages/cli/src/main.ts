@@ -26,6 +26,8 @@ export function mainHelp(list: readonly Command[] = commands): string {
     'wscat and websocat habits work too: `sockeye -c URL` and `sockeye ws://...` connect,',
     '`sockeye -l PORT` and `sockeye -s PORT` listen.',
     '`sockeye --version` prints the version.',
+    'From npm the package is @sockeye/cli: `npm install -g @sockeye/cli`, or',
+    '`npx @sockeye/cli <command>` without installing it.',
     '',
     'Exit code: 0 on success, 1 when something failed (a connection, a listen), 2 for',
     "bad arguments; each command's --help gives its own.",

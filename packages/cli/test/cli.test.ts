@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '..', 'bin', 'sockeye.js');
-/** The link `npm ci` makes for the workspace's bin: what `npx sockeye` runs. */
+/** The link `npm ci` makes for the workspace's bin: what `npx @sockeye/cli` (and `npx sockeye`, in the repository) runs. */
 const linked = join(here, '..', '..', '..', 'node_modules', '.bin', 'sockeye');
 
 interface Run {
@@ -48,6 +48,8 @@ describe('sockeye --help', () => {
     assert.match(run.stdout, /^ {2}frame +decode a WebSocket frame/m);
     assert.match(run.stdout, /^ {2}connect +open a WebSocket connection/m);
     assert.match(run.stdout, /^ {2}serve +start a WebSocket server/m);
+    // The npm name, not `npx sockeye` (an unrelated package on npm).
+    assert.match(run.stdout, /`npx @sockeye\/cli <command>`/);
   });
 
   it('prints options and examples for connect, listen, serve and bench', { timeout: 60_000 }, async () => {

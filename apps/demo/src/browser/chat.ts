@@ -30,7 +30,7 @@ const lastRaw = byId('last-raw', HTMLElement);
 /** How to join this room from a terminal with the `sockeye` command (same host and port as the page). */
 function connectCommand(url: string): string {
   return [
-    `npx sockeye connect ${url} \\`,
+    `npx @sockeye/cli connect ${url} \\`,
     `  -x '{"type":"join","name":"Terminal"}' \\`,
     `  -x '{"type":"say","text":"hello from a terminal"}' -w 2`,
   ].join('\n');

@@ -192,8 +192,12 @@ const heldKey = new Uint8Array(4);
  * {@link ConnectionHandler}; bytes to write come out of {@link Connection.takeOutput}.
  * It never throws into the caller for anything the peer does: a broken rule becomes a
  * close frame with the right code and an `onClose` with `error` set.
+ *
+ * It is the parser's {@link FrameHandler} (checked where it hands itself to the parser):
+ * no `implements` clause, because those methods are internal and left out of the
+ * published declarations, where the clause would then fail to type-check.
  */
-export class Connection implements FrameHandler {
+export class Connection {
   /** Our role. */
   readonly role: Role;
   private readonly handler: ConnectionHandler;
@@ -288,7 +292,7 @@ export class Connection implements FrameHandler {
     this.failReason = options.failReason ?? true;
     this.extension = selectExtension(options.extensions);
     this.encodedLimit = this.maxPayload + Math.ceil(this.maxPayload / 1024) + 1024;
-    this.parser = new FrameParser(this, { role: options.role, allowedRsv: this.extension?.rsvBit ?? 0 });
+    this.parser = new FrameParser(this satisfies FrameHandler, { role: options.role, allowedRsv: this.extension?.rsvBit ?? 0 });
     this.output = new OutputQueue(options.role === 'client');
   }
 

@@ -217,10 +217,7 @@ function brokerFailure(kind: 'publish' | 'subscribe', cause: unknown): BrokerErr
  * });
  * ```
  */
-export class WebSocketServer<Data = undefined>
-  extends EventEmitter<WebSocketServerEvents>
-  implements ConnectionHost<Data>
-{
+export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketServerEvents> {
   /** @internal */ readonly handlers: WebSocketHandlers<Data>;
   /** @internal */ readonly decodeText: boolean;
   /** @internal */ readonly maxBufferedBytes: number;
@@ -1094,7 +1091,9 @@ export class WebSocketServer<Data = undefined>
     socket.setNoDelay(true);
     const extension: PerMessageDeflateExtension | null = agreement?.extension ?? null;
     const ws = new ServerWebSocket<Data>(
-      this,
+      // The server is its connections' host. Not an `implements` clause on the class: the
+      // interface and those members are internal, left out of the published declarations.
+      this satisfies ConnectionHost<Data>,
       socket,
       this.connectionOptions,
       data,

@@ -63,6 +63,7 @@ export const kForOnEventAttribute = Symbol('sockeye.ws.onEventAttribute');
 /** A wrapper as registered on the emitter. */
 export type WrappedListener = ((...args: never[]) => void) & {
   [kListener]?: unknown;
+  /** @internal */
   [kForOnEventAttribute]?: boolean;
 };
 
@@ -72,7 +73,7 @@ export interface EventSource {
   on(type: string, listener: (...args: never[]) => void): unknown;
   once(type: string, listener: (...args: never[]) => void): unknown;
   removeListener(type: string, listener: (...args: never[]) => void): unknown;
-  /** Whether both close frames went through (for `CloseEvent.wasClean`). */
+  /** Whether both close frames went through (for `CloseEvent.wasClean`). @internal */
   readonly _wasClean: boolean;
 }
 

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { constants as bufferConstants } from 'node:buffer';
 import { describe, it } from 'node:test';
+import { DEFAULT_CLIENT_MAX_PAYLOAD } from '../../src/client/index.js';
 import {
   type ClientOptions,
-  DEFAULT_CLIENT_MAX_PAYLOAD,
   WebSocket,
   WebSocketStream,
   type WebSocketStreamOptions,

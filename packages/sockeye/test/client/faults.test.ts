@@ -12,12 +12,12 @@ import {
   CloseCode,
   type ErrorEvent,
   InternalError,
-  PerMessageDeflateExtension,
   WebSocket,
   WebSocketError,
   WebSocketServer,
   WebSocketStream,
 } from '../../src/index.js';
+import { PerMessageDeflateExtension } from '../../src/protocol/index.js';
 import { failDecodingOf } from '../faults.js';
 
 const SEND_BIG = Buffer.from('send big');

@@ -12,10 +12,10 @@ import type { WebSocket as WsClient } from 'ws';
 import {
   CloseCode,
   type PerMessageDeflateOptions,
-  SERVER_DEFLATE_DEFAULTS,
   type ServerWebSocket,
   type WebSocketServer,
 } from '../../src/index.js';
+import { SERVER_DEFLATE_DEFAULTS } from '../../src/server/index.js';
 import {
   clientFrame,
   listen,

@@ -11,14 +11,12 @@ import { after, before, describe, it } from 'node:test';
 import {
   type BrokerError,
   CloseCode,
-  HttpHeadParser,
   InProcessBroker,
   InternalError,
-  Opcode,
-  PerMessageDeflateExtension,
   type ServerWebSocket,
   type WebSocketServer,
 } from '../../src/index.js';
+import { HttpHeadParser, Opcode, PerMessageDeflateExtension } from '../../src/protocol/index.js';
 import { failDecodingOf } from '../faults.js';
 import { clientFrame, listen, RawClient, rawOpen, until, upgradeRequest } from './helpers.js';
 

@@ -3,13 +3,8 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import {
-  constantTimeEqual,
-  HandshakeError,
-  isSameOrigin,
-  type ServerWebSocket,
-  WebSocketServer,
-} from '../../src/index.js';
+import { constantTimeEqual, HandshakeError, type ServerWebSocket, WebSocketServer } from '../../src/index.js';
+import { isSameOrigin } from '../../src/server/index.js';
 import { ACCEPT, deferred, listen, openWs, RawClient, upgradeRequest } from './helpers.js';
 
 /** Send `request` raw and return the status line's code, the head and the body. */

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { constants as bufferConstants } from 'node:buffer';
 import { createServer } from 'node:http';
 import { describe, it } from 'node:test';
-import { Opcode, WebSocketServer, type WebSocketServerOptions } from '../../src/index.js';
+import { WebSocketServer, type WebSocketServerOptions } from '../../src/index.js';
+import { Opcode } from '../../src/protocol/index.js';
 import { clientFrame, listen, rawOpen } from './helpers.js';
 
 type Options = WebSocketServerOptions<undefined>;

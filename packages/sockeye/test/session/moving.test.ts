@@ -3,14 +3,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   MemorySessionStore,
-  type ReconnectingEvent,
-  SESSION_PROTOCOL,
   type ServerSession,
   type SessionEndReason,
-  type SessionOpenEvent,
   TopicError,
   WebSocket,
 } from '../../src/index.js';
+import { type ReconnectingEvent, SESSION_PROTOCOL, type SessionOpenEvent } from '../../src/session/index.js';
 import { FaultProxy } from './fault-proxy.js';
 import { client, listenSessions, next, until } from './helpers.js';
 

@@ -3,18 +3,20 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import {
   HandshakeError,
-  type ReconnectCloseEvent,
-  type ReconnectingEvent,
   ReconnectingWebSocket,
-  SESSION_PROTOCOL,
   type ServerSession,
   type SessionEndReason,
   SessionError,
-  type SessionLostEvent,
-  type SessionOpenEvent,
   SessionServer,
   WebSocket,
 } from '../../src/index.js';
+import {
+  type ReconnectCloseEvent,
+  type ReconnectingEvent,
+  SESSION_PROTOCOL,
+  type SessionLostEvent,
+  type SessionOpenEvent,
+} from '../../src/session/index.js';
 import { listen } from '../server/helpers.js';
 import { FaultProxy } from './fault-proxy.js';
 import { client, listenSessions, next, until } from './helpers.js';

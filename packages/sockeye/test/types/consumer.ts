@@ -1,6 +1,6 @@
 /**
  * A consumer's code, type-checked by types.test.ts with `lib: ["es2023"]` (no DOM lib)
- * and `strict`, against the built declarations of the `sockeye` package: the documented
+ * and `strict`, against the built declarations of the `@sockeye/sockeye` package: the documented
  * event properties compile with their types, and misuse does not compile.
  */
 import {
@@ -9,7 +9,7 @@ import {
   type WebSocket,
   WebSocketServer,
   type WebSocketServerOptions,
-} from 'sockeye';
+} from '@sockeye/sockeye';
 
 export function handlers(ws: WebSocket): void {
   ws.onopen = (event) => {

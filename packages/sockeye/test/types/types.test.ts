@@ -1,6 +1,6 @@
 /**
  * The package's declarations in a consumer's strict, DOM-less project: consumer.ts is
- * compiled with `lib: ["es2023"]` and `strict` against the built `sockeye` package (its
+ * compiled with `lib: ["es2023"]` and `strict` against the built `@sockeye/sockeye` package (its
  * `dist`, as `npm test` builds it first). Typed events (`event.data`, `event.code`,
  * `event.wasClean`) must compile there, and misuse must not (`@ts-expect-error` lines).
  */
