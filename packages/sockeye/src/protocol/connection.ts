@@ -292,7 +292,10 @@ export class Connection {
     this.failReason = options.failReason ?? true;
     this.extension = selectExtension(options.extensions);
     this.encodedLimit = this.maxPayload + Math.ceil(this.maxPayload / 1024) + 1024;
-    this.parser = new FrameParser(this satisfies FrameHandler, { role: options.role, allowedRsv: this.extension?.rsvBit ?? 0 });
+    this.parser = new FrameParser(this satisfies FrameHandler, {
+      role: options.role,
+      allowedRsv: this.extension?.rsvBit ?? 0,
+    });
     this.output = new OutputQueue(options.role === 'client');
   }
 
