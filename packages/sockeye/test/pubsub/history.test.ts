@@ -72,7 +72,7 @@ describe('TopicHistory', () => {
         fc.nat({ max: 70 }),
         (maxMessages, maxBytes, sizes, after) => {
           const history = new TopicHistory<number>({ maxMessages, maxBytes });
-          sizes.forEach((size, i) => assert.equal(history.append(i + 1, size), i + 1));
+          for (const [i, size] of sizes.entries()) assert.equal(history.append(i + 1, size), i + 1);
           assert.ok(history.size <= maxMessages);
           assert.ok(history.byteSize <= maxBytes);
           const replay = history.since(after);
