@@ -361,6 +361,7 @@ export class EventSourceEndpoint implements TopicTap {
     let count = 0;
     for (const stream of channel.streams) {
       const response = stream.response;
+      if (response.destroyed) continue; // gone; its 'close' is on its way and ends the stream
       if (response.writableLength + event.length > this.maxBufferedBytes) {
         this.server.limitHit({
           kind: 'slow-reader',
