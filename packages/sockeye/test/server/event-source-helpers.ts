@@ -124,6 +124,24 @@ export class RawEventStream {
     return Buffer.concat(parts).toString('utf8');
   }
 
+  /** The sizes of the body's chunks so far (a chunked response). */
+  get chunkSizes(): number[] {
+    const end = this.raw.indexOf('\r\n\r\n');
+    if (end === -1) return [];
+    const rest = this.raw.subarray(end + 4);
+    const sizes: number[] = [];
+    let at = 0;
+    for (;;) {
+      const lineEnd = rest.indexOf('\r\n', at);
+      if (lineEnd === -1) break;
+      const size = Number.parseInt(rest.subarray(at, lineEnd).toString('latin1'), 16);
+      if (size === 0 || lineEnd + 2 + size > rest.length) break;
+      sizes.push(size);
+      at = lineEnd + 2 + size + 2;
+    }
+    return sizes;
+  }
+
   /** Whether the chunked body has ended (the last chunk arrived). */
   get complete(): boolean {
     return this.raw.includes('\r\n0\r\n\r\n');

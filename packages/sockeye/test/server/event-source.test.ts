@@ -61,6 +61,43 @@ describe('EventSource endpoint: the wire format', () => {
     assert.equal(body, 'retry: 3000\n\nid: 1\ndata: first\n\nid: 2\ndata: second\n\n');
   });
 
+  it('writes the events of one event-loop turn to a stream in one write, in order', async () => {
+    const { port, server, events } = await fixture();
+    const client = await stream(port, '/events?topic=batch');
+    await client.waitForBody('retry');
+    await waitFor(() => events.streamCount === 1, 'the stream');
+    for (const word of ['a', 'b', 'c']) server.publish('batch', word);
+    const body = await client.waitForBody('id: 3\n');
+    assert.equal(body, 'retry: 3000\n\nid: 1\ndata: a\n\nid: 2\ndata: b\n\nid: 3\ndata: c\n\n');
+    assert.deepEqual(client.chunkSizes, [13, 3 * 15]); // retry:, then the three together
+  });
+
+  it('gives a stream that starts mid-turn each event once (from its replay, not also from the turn)', async () => {
+    let server!: WebSocketServer;
+    const started = await fixture({
+      authorize: async ({ request }) => {
+        await null;
+        // Published in the same turn, just before this stream starts.
+        if (request.headers['last-event-id'] === '0') server.publish('t', 'during');
+        return true;
+      },
+    });
+    server = started.server;
+    const first = await stream(started.port, '/events?topic=t');
+    await waitFor(() => started.events.streamCount === 1, 'the first stream');
+    const second = await stream(started.port, '/events?topic=t', { 'Last-Event-ID': '0' });
+    await waitFor(() => started.events.streamCount === 2, 'the second stream');
+    server.publish('t', 'after');
+    assert.equal(
+      await second.waitForBody('id: 2\n'),
+      'retry: 3000\n\nid: 1\ndata: during\n\nid: 2\ndata: after\n\n',
+    );
+    assert.equal(
+      await first.waitForBody('id: 2\n'),
+      'retry: 3000\n\nid: 1\ndata: during\n\nid: 2\ndata: after\n\n',
+    );
+  });
+
   it('splits text on CR, LF and CRLF into data: lines, keeps empty lines and leading spaces', () => {
     assert.equal(
       encodeEvent(7, Buffer.from('a\r\nb\rc\n\n d'), true).toString(),
