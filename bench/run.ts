@@ -954,7 +954,14 @@ async function runSseBench(fullRun: boolean): Promise<void> {
   const report = await measureSse(options.quick ? { messages: 100, rounds: 1 } : {});
   mkdirSync(REPORT_DIR, { recursive: true });
   writeFileSync(join(REPORT_DIR, 'sse-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const busy = Number(loadBefore.split(' ')[0]) > 0.5;
   const conditions = [
+    ...(busy
+      ? [
+          '**Provisional**: measured on a shared machine while other jobs ran; the ratio is more trustworthy than the absolute figures.',
+          '',
+        ]
+      : []),
     `- Date: ${new Date().toISOString()}, load average ${loadBefore} before, ${loadavg()} after`,
     `- Node ${process.version}; pinning: ${PINNED ? `server on CPU ${SERVER_CPU}, reader on CPU ${LOADGEN_CPU} (taskset)` : 'none'}`,
   ];

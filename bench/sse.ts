@@ -182,7 +182,7 @@ export function sseSection(report: SseBenchReport, conditions: string[]): string
   return [
     '## SSE fan-out: topics to 1,000 EventSource streams',
     '',
-    `\`npm run bench -- --only sse\` (bench/sse.ts): ${report.streams.toLocaleString('en-US')} streams, ${report.messages} messages of ${report.size} bytes published to all of them; messages delivered per second (over all streams, from the publish request until every stream has every message), the median of the rounds. sockeye is \`server.eventSource()\` (ids, history, per-stream bounds); node-sse is a minimal \`http\` server writing \`data:\` lines to each response (no ids, no history, no limits). Most of the difference is in the writes: sockeye writes the events of one event-loop turn to a stream as one Buffer (one chunk, one syscall), the minimal server one write per event per stream.`,
+    `\`npm run bench -- --only sse-fanout\` (bench/sse.ts): ${report.streams.toLocaleString('en-US')} streams, ${report.messages} messages of ${report.size} bytes published to all of them; messages delivered per second (over all streams, from the publish request until every stream has every message), the median of the rounds. sockeye is \`server.eventSource()\` (ids, history, per-stream bounds); node-sse is a minimal \`http\` server writing \`data:\` lines to each response (no ids, no history, no limits). Most of the difference is in the writes: sockeye writes the events of one event-loop turn to a stream as one Buffer (one chunk, one syscall), the minimal server one write per event per stream.`,
     '',
     ...conditions,
     '',
