@@ -20,7 +20,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HandshakeError } from '../protocol/index.js';
 import { checkInteger, MAX_TIMEOUT_MS } from '../protocol/validate.js';
-import { TopicError, TopicHistory, type TopicHistoryLimits } from '../pubsub/index.js';
+import { type BrokerLoss, TopicError, TopicHistory, type TopicHistoryLimits } from '../pubsub/index.js';
 import type { LimitHit } from './limits.js';
 
 /** Default of {@link EventSourceOptions.retry}: what a browser waits before reconnecting, 3 s. */
@@ -145,6 +145,8 @@ export interface EventSourceHost {
 export interface TopicTap {
   /** A message for `topic`; how many recipients it is queued for. */
   deliver(topic: string, bytes: Uint8Array, isText: boolean): number;
+  /** The broker lost messages (reported before the message that revealed a gap is delivered). */
+  lost(loss: BrokerLoss): void;
   /** The server is closing. */
   close(): void;
 }
@@ -169,6 +171,8 @@ interface Channel {
   readonly streams: Set<Stream>;
   /** When the last stream left (0 while there are streams). */
   unusedSince: number;
+  /** Messages of other servers the broker lost since the last message (told with the next one). */
+  unreported: number;
   /** Events of this event-loop turn not written yet (see `EventSourceEndpoint.flush`). */
   pending: Buffer[];
   pendingBytes: number;
@@ -360,7 +364,13 @@ export class EventSourceEndpoint implements TopicTap {
     const channel = this.channels.get(topic);
     if (channel === undefined) return 0;
     // Encoded once and kept in the history; written with the turn's other events (below).
-    const event = encodeEvent(channel.history.lastSequence + 1, bytes, isText);
+    let event = encodeEvent(channel.history.lastSequence + 1, bytes, isText);
+    if (channel.unreported > 0) {
+      // Messages that never reached this server: a `lost` event right before the next
+      // one, for the live streams and for whoever is replayed this message later.
+      event = Buffer.concat([encodeLostEvent(channel.history.lastSequence, channel.unreported), event]);
+      channel.unreported = 0;
+    }
     channel.history.append(event, event.length);
     if (channel.streams.size === 0) return 0;
     // The events of one event-loop turn go out as one Buffer, the same for every stream,
@@ -375,6 +385,15 @@ export class EventSourceEndpoint implements TopicTap {
     // A publisher that loops without yielding must not pile up a turn without bound.
     if (channel.pendingBytes >= this.maxBufferedBytes) this.flush(channel);
     return channel.streams.size;
+  }
+
+  /** @internal */
+  lost(loss: BrokerLoss): void {
+    // Only a gap is a loss for this server's streams: what this server published and the
+    // broker could not carry was still delivered here (local first).
+    if (loss.reason !== 'gap') return;
+    const channel = this.channels.get(loss.topic);
+    if (channel !== undefined) channel.unreported += loss.count;
   }
 
   private flushDirty(): void {
@@ -544,6 +563,7 @@ export class EventSourceEndpoint implements TopicTap {
       history: new TopicHistory(this.historyLimits),
       streams: new Set(),
       unusedSince: 0,
+      unreported: 0,
       pending: [],
       pendingBytes: 0,
     };

@@ -327,7 +327,10 @@ export class WebSocketServer<Data = undefined>
       onMessage: (message: BrokerMessage) => {
         this.deliverObserved(message.topic, message.data, !message.isBinary, null);
       },
-      onLost: (loss: BrokerLoss) => this.brokerEvent('lost', loss),
+      onLost: (loss: BrokerLoss) => {
+        for (const tap of this.taps) tap.lost(loss);
+        this.brokerEvent('lost', loss);
+      },
       onError: (error: BrokerError) => this.brokerEvent('brokerError', error),
       onStatus: (status: BrokerStatus) => this.emit('brokerStatus', status),
     });

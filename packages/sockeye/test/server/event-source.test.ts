@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { afterEach, describe, it } from 'node:test';
 import { WebSocket as WsClient } from 'ws';
 import {
+  type Broker,
+  type BrokerHandler,
   encodeEvent,
   HandshakeError,
   InProcessBroker,
@@ -134,6 +136,60 @@ describe('EventSource endpoint: the wire format', () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+/** A broker driven by the test: it delivers what the test says, and reports gaps as Redis's does (just before the message). */
+class ScriptedBroker implements Broker {
+  readonly nodeId = 'scripted';
+  readonly status = 'up' as const;
+  readonly topics = new Set<string>();
+  private handler: BrokerHandler | null = null;
+  attach(handler: BrokerHandler): void {
+    this.handler = handler;
+  }
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+  subscribe(topic: string): Promise<void> {
+    this.topics.add(topic);
+    return Promise.resolve();
+  }
+  unsubscribe(topic: string): Promise<void> {
+    this.topics.delete(topic);
+    return Promise.resolve();
+  }
+  publish(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  /** Another server's message arrives, after `missed` of its messages never did. */
+  arrive(topic: string, text: string, missed = 0): void {
+    if (missed > 0) this.handler?.onLost?.({ reason: 'gap', topic, publisher: 'other', count: missed });
+    this.handler?.onMessage({
+      topic,
+      data: Buffer.from(text),
+      isBinary: false,
+      publisher: 'other',
+      sequence: 1,
+    });
+  }
+}
+
+describe('EventSource endpoint: messages the broker lost', () => {
+  it('tells the streams, and later resumers, how many messages never reached this server', async () => {
+    const broker = new ScriptedBroker();
+    const { port, server, events } = await fixture({}, { broker });
+    server.on('lost', () => {}); // the server's own report of it (no process warning)
+    const live = await stream(port, '/events?topic=t');
+    await waitFor(() => events.streamCount === 1 && broker.topics.has('t'), 'the stream');
+    broker.arrive('t', 'one');
+    broker.arrive('t', 'four', 2);
+    const expected =
+      'retry: 3000\n\nid: 1\ndata: one\n\nevent: lost\ndata: {"after":1,"count":2}\n\nid: 2\ndata: four\n\n';
+    assert.equal(await live.waitForBody('four'), expected);
+    const resumed = await stream(port, '/events?topic=t', { 'Last-Event-ID': '0' });
+    assert.equal(await resumed.waitForBody('four'), expected);
   });
 });
 
