@@ -361,6 +361,19 @@ describe('EventSource endpoint: limits', () => {
     }
   });
 
+  it('spends the server handshake rate: 429 past it', async () => {
+    const { port } = await fixture(
+      {},
+      { connectionLimits: { handshakeRate: { perSecond: 0.001, burst: 2 } } },
+    );
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const client = await stream(port, '/events?topic=t');
+      statuses.push((await client.waitForHead()).status);
+    }
+    assert.deepEqual(statuses, [200, 200, 429]);
+  });
+
   it('ends a slow reader past maxBufferedBytes (reported), and memory stays bounded', async () => {
     const hits: LimitHit[] = [];
     const maxBufferedBytes = 64 * 1024;
