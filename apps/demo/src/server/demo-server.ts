@@ -12,6 +12,7 @@ import { AdminService } from './admin.js';
 import { ChatService } from './chat.js';
 import { EchoService } from './echo.js';
 import { LabService } from './lab.js';
+import { requestUrl } from './request-url.js';
 import { SinkService } from './sink.js';
 import { serveStatic } from './static-files.js';
 
@@ -77,7 +78,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   http.on('upgrade', (request, duplex, head) => {
     // An HTTP server's upgrade socket is a net.Socket (a TLS one for HTTPS).
     const socket = duplex as Socket;
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const path = requestUrl(request)?.pathname ?? '';
     if (path === ECHO_PATH) echo.handleUpgrade('echo', request, socket, head);
     else if (path === INSPECTOR_FEED_PATH) echo.handleUpgrade('feed', request, socket, head);
     else if (path === SINK_PATH) sink.handleUpgrade(request, socket, head);

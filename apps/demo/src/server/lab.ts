@@ -20,6 +20,7 @@ import {
   type LabTransport,
 } from '../shared/lab.js';
 import { DEMO_LIMITS } from './limits.js';
+import { requestUrl } from './request-url.js';
 
 /** A socket whose bytes are counted for a run from some point on. */
 interface Metered {
@@ -103,8 +104,8 @@ export class LabService {
    * @returns false when it is not the lab's
    */
   handle(request: IncomingMessage, response: ServerResponse): boolean {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    if (!url.pathname.startsWith('/lab/')) return false;
+    const url = requestUrl(request);
+    if (url === null || !url.pathname.startsWith('/lab/')) return false;
     const query = url.searchParams;
     switch (url.pathname) {
       case LAB_PATHS.clock:
@@ -151,7 +152,7 @@ export class LabService {
 
   /** Take an upgrade to one of the lab's WebSocket paths; false when the path is not the lab's. */
   handleUpgrade(request: IncomingMessage, socket: Socket, head: Buffer): boolean {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const path = requestUrl(request)?.pathname;
     const server =
       path === LAB_PATHS.websocket ? this.plain : path === LAB_PATHS.websocketDeflate ? this.deflate : null;
     if (server === null) return false;
