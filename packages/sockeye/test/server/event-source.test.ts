@@ -265,6 +265,7 @@ describe('EventSource endpoint: refusals', () => {
       ['/events?topic=%ED%A0%80', 'GET', 200], // U+FFFD after URL decoding: well-formed
       ['/events?topic=a', 'POST', 405],
       ['/elsewhere?topic=a', 'GET', 404],
+      ['http://[', 'GET', 404], // not a URL: not this endpoint's, and nothing thrown
     ] as const) {
       const client = await stream(port, path, {}, method);
       assert.equal((await client.waitForHead()).status, status, `${method} ${path}`);
