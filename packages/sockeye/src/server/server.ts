@@ -451,8 +451,9 @@ export class WebSocketServer<Data = undefined>
    * for `send()`: one whose buffered bytes would pass `maxBufferedBytes` is skipped for
    * this message (or closed with 1008 under `closeOnBackpressureLimit`); memory never
    * grows without bound. `data` is copied: it may be reused once this returns.
-   * @returns how many local subscribers it was queued for (the other servers' are not
-   *   counted: the broker delivers to them later; losses come as `lost` events)
+   * @returns how many local subscribers it was queued for, EventSource streams of
+   *   {@link WebSocketServer.eventSource} included (the other servers' are not counted:
+   *   the broker delivers to them later; losses come as `lost` events)
    * @throws `TopicError` (close code 1008) for an empty or too long topic name
    */
   publish(topic: string, data: PublishData, options?: PublishOptions): number {
