@@ -240,7 +240,7 @@ export function lastEventIdOf(request: IncomingMessage, url: URL): number | null
  * // in the browser: new EventSource('/events?topic=news').onmessage = (e) => show(e.data);
  * ```
  */
-export class EventSourceEndpoint implements TopicTap {
+export class EventSourceEndpoint {
   /** The `path` option. */
   readonly path: string | undefined;
   private readonly server: EventSourceHost;
@@ -308,6 +308,8 @@ export class EventSourceEndpoint implements TopicTap {
     if (this.idleTimeout > 0) periods.push(this.idleTimeout);
     // A deadline fires at most a quarter of its period late.
     this.sweepMs = Math.max(MIN_SWEEP_MS, Math.min(MAX_SWEEP_MS, Math.floor(Math.min(...periods) / 4)));
+    // A TopicTap by shape (not by an `implements` clause: the interface is internal, and a
+    // published declaration must not name it).
     this.server._addTap(this);
   }
 
