@@ -179,6 +179,34 @@ describe('transport lab endpoints', { timeout: 120_000 }, () => {
     }
     for (const controller of controllers) controller.abort();
     await Promise.all(waiting);
+    // SSE streams per run are bounded too.
+    const sse = await post<{ id: string }>('/lab/run?transport=sse&count=5&interval=1000');
+    const streams = new AbortController();
+    const statuses: number[] = [];
+    for (let i = 0; i <= LAB_LIMITS.maxStreams; i++) {
+      const response = await fetch(`${server.origin}/lab/sse?id=${sse.id}`, { signal: streams.signal });
+      statuses.push(response.status);
+      if (response.status !== 200) await response.arrayBuffer();
+    }
+    streams.abort();
+    assert.deepEqual(statuses, [...Array.from({ length: LAB_LIMITS.maxStreams }, () => 200), 429]);
+    // And WebSockets per run.
+    const wsRun = await post<{ id: string }>('/lab/run?transport=websocket&count=5&interval=1000');
+    const sockets: WebSocket[] = [];
+    const outcomes: (number | 'open')[] = [];
+    for (let i = 0; i <= LAB_LIMITS.maxStreams; i++) {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/lab/ws?id=${wsRun.id}`);
+      sockets.push(ws);
+      outcomes.push(
+        await new Promise<number | 'open'>((resolve) => {
+          ws.once('open', () => resolve('open'));
+          ws.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+          ws.once('error', () => {});
+        }),
+      );
+    }
+    for (const ws of sockets) ws.terminate();
+    assert.deepEqual(outcomes, [...Array.from({ length: LAB_LIMITS.maxStreams }, () => 'open'), 429]);
     // Past maxRuns the oldest run is dropped: the table never grows past it.
     const first = await post<{ id: string }>('/lab/run?transport=sse&count=1&interval=50');
     for (let i = 0; i < LAB_LIMITS.maxRuns; i++) await post('/lab/run?transport=sse&count=1&interval=50');

@@ -228,6 +228,8 @@ export class LabService {
     if (run === undefined || run.transport !== transport) {
       throw new HandshakeError(404, 'no such run for this transport');
     }
+    if (run.sockets.size >= LAB_LIMITS.maxStreams)
+      throw new HandshakeError(429, 'too many sockets on this run');
     return run;
   }
 
@@ -301,6 +303,10 @@ export class LabService {
   }
 
   private stream(run: Run, request: IncomingMessage, response: ServerResponse): void {
+    if (run.streams.size >= LAB_LIMITS.maxStreams) {
+      json(response, 429, { error: 'too many streams on this run' });
+      return;
+    }
     request.socket.setNoDelay(true);
     response.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',

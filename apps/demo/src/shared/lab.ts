@@ -62,6 +62,8 @@ export const LAB_LIMITS = {
   longPollHold: 25_000,
   /** Long polls waiting at once on one run (more are answered 429). */
   maxWaitingPolls: 4,
+  /** SSE streams or WebSockets open at once on one run (more are answered 429). */
+  maxStreams: 4,
 } as const;
 
 /** One message of the stream, as JSON. `sentAt` is the server's clock when it was made (ms). */
