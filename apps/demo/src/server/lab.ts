@@ -9,8 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { HandshakeError } from 'sockeye/protocol';
-import { type ServerWebSocket, WebSocketServer } from 'sockeye/server';
+import { HandshakeError } from '@sockeye/sockeye/protocol';
+import { type ServerWebSocket, WebSocketServer } from '@sockeye/sockeye/server';
 import {
   LAB_LIMITS,
   LAB_PATHS,
