@@ -12,6 +12,9 @@
  * bench:servers and bench:clients markers; other sections of that file belong to other benchmarks).
  * The sockeye rows run the compiled package: the run starts with `tsc -b`.
  *
+ * Then the SSE fan-out (bench/sse.ts: sockeye's topic EventSource beside a plain Node SSE
+ * server, 1,000 streams; id `sse-fanout`).
+ *
  * Options: --quick (a 1-2 minute subset), --only <substring or /regex/> (scenario ids; the
  * client cells' ids start with `client-`),
  * --servers a,b (by name; the ws+native baseline always runs), --duration <s>, --warmup <s>, --write-docs / --no-docs,
@@ -37,6 +40,7 @@ import {
 } from './client-bench.js';
 import { fanoutScenarios, METRICS, type MetricName, type Scenario, serverScenarios } from './scenarios.js';
 import { BASELINE, type Launch, SERVERS, type ServerSpec } from './servers.js';
+import { measureSse, sseSection } from './sse.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -610,7 +614,7 @@ function loadavg(): string {
 }
 
 /** Rewrite the section of docs/benchmarks.md between the `bench:<name>` markers (appended if absent). */
-function writeDocs(name: 'servers' | 'clients', section: string): void {
+function writeDocs(name: 'servers' | 'clients' | 'sse', section: string): void {
   const BEGIN = `<!-- bench:${name}:begin (written by npm run bench; edits here are overwritten) -->`;
   const END = `<!-- bench:${name}:end -->`;
   const block = `${BEGIN}\n${section.trim()}\n${END}\n`;
@@ -885,7 +889,7 @@ async function main(): Promise<void> {
   } else {
     scenarios = selectScenarios();
     clientCells = selectClientScenarios();
-    if (scenarios.length === 0 && clientCells.length === 0)
+    if (scenarios.length === 0 && clientCells.length === 0 && !sseSelected())
       throw new Error(`no scenario matches --only ${options.only}`);
     report = await measureAll(scenarios, clientCells, {
       date: new Date().toISOString(),
@@ -928,6 +932,43 @@ async function main(): Promise<void> {
       );
     }
   } else console.log('(docs/benchmarks.md left alone: only a full run, or --write-docs, rewrites it)');
+  if (options.from === undefined && sseSelected()) await runSseBench(fullRun);
+}
+
+/** The SSE fan-out's id, for `--only`. */
+const SSE_ID = 'sse-fanout';
+
+/** Whether this run includes the SSE fan-out: a run without `--only`/`--servers`, or an `--only` matching its id. */
+function sseSelected(): boolean {
+  const only = options.only;
+  if (only === undefined) return options.servers === undefined;
+  return only.startsWith('/') && only.endsWith('/')
+    ? new RegExp(only.slice(1, -1)).test(SSE_ID)
+    : SSE_ID.includes(only);
+}
+
+/** SSE fan-out (bench/sse.ts): sockeye's topic EventSource beside a plain Node SSE server. */
+async function runSseBench(fullRun: boolean): Promise<void> {
+  console.log('\nSSE fan-out (1,000 EventSource streams):');
+  const loadBefore = loadavg();
+  const report = await measureSse(options.quick ? { messages: 100, rounds: 1 } : {});
+  mkdirSync(REPORT_DIR, { recursive: true });
+  writeFileSync(join(REPORT_DIR, 'sse-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const busy = Number(loadBefore.split(' ')[0]) > 0.5;
+  const conditions = [
+    ...(busy
+      ? [
+          '**Provisional**: measured on a shared machine while other jobs ran; the ratio is more trustworthy than the absolute figures.',
+          '',
+        ]
+      : []),
+    `- Date: ${new Date().toISOString()}, load average ${loadBefore} before, ${loadavg()} after`,
+    `- Node ${process.version}; pinning: ${PINNED ? `server on CPU ${SERVER_CPU}, reader on CPU ${LOADGEN_CPU} (taskset)` : 'none'}`,
+  ];
+  const section = sseSection(report, conditions);
+  console.log(`\n${section}`);
+  if (report.ratio !== undefined) console.log(`\nsockeye / node-sse: ${report.ratio.toFixed(2)}`);
+  if (!options['no-docs'] && (fullRun || options['write-docs'])) writeDocs('sse', section);
 }
 
 main().catch((error: unknown) => {

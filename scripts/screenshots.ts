@@ -9,6 +9,7 @@
  *   protocol-close.png  a close from the server with its code and reason, and the CloseEvent
  *   protocol-deflate.png  permessage-deflate: RSV1, the compressed bytes, the inflated message
  *   flow.png       bufferedAmount while sending 4 MiB at once, and the round-trip chart
+ *   lab.png        the transport lab: 100 messages over each of the five transports, measured
  *   echo.png       我是阿宝哥 sent as text, Blob and ArrayBuffer, with the echoes
  *   inspector.png  the handshake and the masked frame of 我是阿宝哥 with the XOR walkthrough
  *   chat.png       two members talking, seen by one of them
@@ -95,6 +96,11 @@ try {
   await flow.locator('#buffer-status[data-state="drained"]').waitFor(WAIT);
   await flow.locator('#latency-count', { hasText: /^([5-9]|\d\d+)$/ }).waitFor(WAIT);
   await shoot(flow, 'flow', true);
+
+  const lab = await newPage();
+  await lab.goto(`${origin}/lab.html?count=100&interval=20&poll=250&run`);
+  await lab.locator('body[data-lab="done"]').waitFor({ timeout: 240_000 });
+  await shoot(lab, 'lab', true);
 
   const echo = await newPage();
   await echo.goto(`${origin}/echo.html`);

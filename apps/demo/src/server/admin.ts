@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constantTimeEqual, type ServerStats } from '@sockeye/sockeye/server';
+import { requestUrl } from './request-url.js';
 
 /** Seconds between samples of the history. */
 export const ADMIN_SAMPLE_SECONDS = 5;
@@ -46,7 +47,7 @@ export class AdminService {
 
   /** Answer the request if it is one of ours; returns whether it was. */
   handle(request: IncomingMessage, response: ServerResponse): boolean {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const path = requestUrl(request)?.pathname;
     if (path !== '/admin' && path !== '/admin/stats') return false;
     if (request.method !== 'GET') {
       response.writeHead(405, { Allow: 'GET' }).end();

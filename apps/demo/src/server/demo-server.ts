@@ -1,6 +1,6 @@
 /**
  * The demo server: one HTTP server on one port serving the built pages and the
- * sockets they use (echo, inspector feed, sink, chat), each a sockeye `WebSocketServer` in
+ * sockets they use (echo, inspector feed, sink, chat, the transport lab's), each a sockeye `WebSocketServer` in
  * `noServer` mode behind one `upgrade` listener that routes by path.
  */
 import { createServer, type Server } from 'node:http';
@@ -11,6 +11,8 @@ import { CHAT_PATH, ECHO_PATH, INSPECTOR_FEED_PATH, SINK_PATH } from '../shared/
 import { AdminService } from './admin.js';
 import { ChatService } from './chat.js';
 import { EchoService } from './echo.js';
+import { LabService } from './lab.js';
+import { requestUrl } from './request-url.js';
 import { SinkService } from './sink.js';
 import { serveStatic } from './static-files.js';
 
@@ -58,6 +60,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   const echo = new EchoService();
   const chat = new ChatService(options.broker);
   const sink = new SinkService();
+  const lab = new LabService();
   const admin =
     options.adminToken === undefined
       ? null
@@ -69,16 +72,18 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   const files = serveStatic(options.publicDir);
   const http: Server = createServer((request, response) => {
     if (admin?.handle(request, response)) return;
+    if (lab.handle(request, response)) return;
     return files(request, response);
   });
   http.on('upgrade', (request, duplex, head) => {
     // An HTTP server's upgrade socket is a net.Socket (a TLS one for HTTPS).
     const socket = duplex as Socket;
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const path = requestUrl(request)?.pathname ?? '';
     if (path === ECHO_PATH) echo.handleUpgrade('echo', request, socket, head);
     else if (path === INSPECTOR_FEED_PATH) echo.handleUpgrade('feed', request, socket, head);
     else if (path === SINK_PATH) sink.handleUpgrade(request, socket, head);
     else if (path === CHAT_PATH) chat.handleUpgrade(request, socket, head);
+    else if (lab.handleUpgrade(request, socket, head)) return;
     else {
       socket.on('error', () => {});
       socket.end(buildRejectResponse(new HandshakeError(404, `no WebSocket endpoint at ${path}`)));
@@ -86,7 +91,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   });
   const close = async () => {
     admin?.close();
-    await Promise.all([echo.close(), sink.close(), chat.close()]);
+    await Promise.all([echo.close(), sink.close(), chat.close(), lab.close()]);
     await new Promise<void>((resolve) => {
       http.close(() => resolve());
       http.closeAllConnections();
@@ -103,7 +108,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     });
   } catch (error) {
     admin?.close();
-    await Promise.all([echo.close(), sink.close(), chat.close()]);
+    await Promise.all([echo.close(), sink.close(), chat.close(), lab.close()]);
     throw error;
   }
   const port = (http.address() as AddressInfo).port;

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
+import { requestUrl } from './request-url.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -44,8 +45,12 @@ export function serveStatic(publicDir: string): (request: IncomingMessage, respo
       fail(405, 'method not allowed', { Allow: 'GET, HEAD' });
       return;
     }
-    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
-    const file = resolvePublicPath(publicDir, pathname);
+    const url = requestUrl(request);
+    if (url === null) {
+      fail(400, 'bad request target');
+      return;
+    }
+    const file = resolvePublicPath(publicDir, url.pathname);
     if (file === null) {
       fail(404, 'not found');
       return;

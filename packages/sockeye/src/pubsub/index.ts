@@ -1,7 +1,8 @@
 /**
  * Topics across server processes: the {@link Broker} contract, the default
  * {@link InProcessBroker}, the {@link TopicRegistry} a server keeps its local
- * subscriptions in, and the sequence-number building blocks for brokers whose transport
+ * subscriptions in, the numbered {@link TopicHistory} a returning subscriber is replayed
+ * from, and the sequence-number building blocks for brokers whose transport
  * can lose messages.
  * @packageDocumentation
  */
@@ -17,6 +18,14 @@ export {
   type LossReason,
   MAX_NODE_ID_LENGTH,
 } from './broker.js';
+export {
+  DEFAULT_HISTORY_BYTES,
+  DEFAULT_HISTORY_MESSAGES,
+  type HistoryEntry,
+  type HistoryReplay,
+  TopicHistory,
+  type TopicHistoryLimits,
+} from './history.js';
 export { InProcessBroker, type InProcessBrokerOptions, InProcessHub } from './in-process.js';
 export { DEFAULT_MAX_TRACKED_TOPICS, GapDetector, SequenceCounter } from './sequence.js';
 export {

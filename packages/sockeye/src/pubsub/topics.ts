@@ -98,6 +98,8 @@ const NONE: ReadonlySet<never> = new Set();
 export class TopicRegistry<S> {
   private readonly byTopic = new Map<string, Set<S>>();
   private readonly bySubscriber = new Map<S, Set<string>>();
+  /** Topics held on the broker with no subscriber needed (see {@link TopicRegistry.hold}), with their count. */
+  private readonly holds = new Map<string, number>();
   private readonly maxTopicLength: number;
   private readonly maxTopicsPerSubscriber: number;
 
@@ -142,7 +144,8 @@ export class TopicRegistry<S> {
     if (subscribers === undefined) {
       subscribers = new Set();
       this.byTopic.set(topic, subscribers);
-      this.callBroker('subscribe', topic); // the first one here: the node joins the topic
+      // The first one here: the node joins the topic (unless a hold has it joined already).
+      if (!this.holds.has(topic)) this.callBroker('subscribe', topic);
     }
     subscribers.add(subscriber);
     return true;
@@ -200,6 +203,32 @@ export class TopicRegistry<S> {
     return this.bySubscriber.get(subscriber) ?? NONE;
   }
 
+  /**
+   * Keep this node subscribed to `topic` on the broker without a subscriber: for a local
+   * consumer of the topic's messages that is not a connection (an `EventSource` stream
+   * hub recording the topic's history). Holds are counted: each one is given back with
+   * {@link TopicRegistry.release}. A held topic is not counted in {@link TopicRegistry.topicCount}.
+   * @throws {@link TopicError} when the topic is empty, too long or not well-formed Unicode
+   */
+  hold(topic: string): void {
+    this.checkTopic(topic);
+    const count = this.holds.get(topic) ?? 0;
+    this.holds.set(topic, count + 1);
+    if (count === 0 && !this.byTopic.has(topic)) this.callBroker('subscribe', topic);
+  }
+
+  /** Give back one {@link TopicRegistry.hold} of `topic` (nothing happens for a topic not held). */
+  release(topic: string): void {
+    const count = this.holds.get(topic);
+    if (count === undefined) return;
+    if (count > 1) {
+      this.holds.set(topic, count - 1);
+      return;
+    }
+    this.holds.delete(topic);
+    if (!this.byTopic.has(topic)) this.callBroker('unsubscribe', topic);
+  }
+
   /** How many topics have at least one local subscriber. */
   get topicCount(): number {
     return this.byTopic.size;
@@ -220,7 +249,8 @@ export class TopicRegistry<S> {
     subscribers.delete(subscriber);
     if (subscribers.size === 0) {
       this.byTopic.delete(topic);
-      this.callBroker('unsubscribe', topic); // the last one left: the node leaves the topic
+      // The last one left: the node leaves the topic, unless something holds it.
+      if (!this.holds.has(topic)) this.callBroker('unsubscribe', topic);
     }
   }
 }

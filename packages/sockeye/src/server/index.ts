@@ -18,6 +18,19 @@ export {
   type ServerStats,
 } from './diagnostics.js';
 export {
+  DEFAULT_EVENT_SOURCE_HEARTBEAT_MS,
+  DEFAULT_EVENT_SOURCE_MAX_BUFFERED_BYTES,
+  DEFAULT_EVENT_SOURCE_MAX_TOPICS,
+  DEFAULT_EVENT_SOURCE_RETENTION_MS,
+  DEFAULT_EVENT_SOURCE_RETRY_MS,
+  EventSourceEndpoint,
+  type EventSourceOptions,
+  type EventSourceRequest,
+  encodeEvent,
+  encodeLostEvent,
+  lastEventIdOf,
+} from './event-source.js';
+export {
   type ConnectionLimitOptions,
   type LimitHit,
   type LimitKind,

@@ -64,7 +64,9 @@ export type LimitKind =
   | 'byte-rate'
   | 'publish-rate'
   | 'max-lifetime'
-  | 'idle-timeout';
+  | 'idle-timeout'
+  /** An EventSource stream fell behind by more than its `maxBufferedBytes` and was ended. */
+  | 'slow-reader';
 
 /** A limit was hit: the server's `limit` event and the `sockeye:limit` channel carry this. */
 export interface LimitHit {
@@ -74,7 +76,7 @@ export interface LimitHit {
   readonly clientAddress: string | undefined;
   /** The connection's id (undefined at the upgrade, before there is one). */
   readonly connectionId: number | undefined;
-  /** The topic of a `publish-rate` hit. */
+  /** The topic of a `publish-rate` hit, or of an EventSource stream's. */
   readonly topic?: string;
   /** What was done: the handshake refused, the message dropped, the connection closed. */
   readonly action: 'refused' | 'dropped' | 'closed';

@@ -49,6 +49,7 @@ import {
   type ServerStats,
   StatsCounters,
 } from './diagnostics.js';
+import { EventSourceEndpoint, type EventSourceOptions, type TopicTap } from './event-source.js';
 import {
   BucketTable,
   ConnectionGate,
@@ -279,6 +280,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   /** Publish rate by topic (null: no limit). */
   private readonly publishRates: BucketTable | null;
   private readonly counters = new StatsCounters();
+  /** Local consumers of topic messages that are not connections (EventSource endpoints). */
+  private readonly taps = new Set<TopicTap>();
 
   /**
    * @throws TypeError unless exactly one of `port`, `server` and `noServer` is given, for
@@ -321,7 +324,10 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       onMessage: (message: BrokerMessage) => {
         this.deliverObserved(message.topic, message.data, !message.isBinary, null);
       },
-      onLost: (loss: BrokerLoss) => this.brokerEvent('lost', loss),
+      onLost: (loss: BrokerLoss) => {
+        for (const tap of this.taps) tap.lost(loss);
+        this.brokerEvent('lost', loss);
+      },
       onError: (error: BrokerError) => this.brokerEvent('brokerError', error),
       onStatus: (status: BrokerStatus) => this.emit('brokerStatus', status),
     });
@@ -442,12 +448,61 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * for `send()`: one whose buffered bytes would pass `maxBufferedBytes` is skipped for
    * this message (or closed with 1008 under `closeOnBackpressureLimit`); memory never
    * grows without bound. `data` is copied: it may be reused once this returns.
-   * @returns how many local subscribers it was queued for (the other servers' are not
-   *   counted: the broker delivers to them later; losses come as `lost` events)
+   * @returns how many local subscribers it was queued for, EventSource streams of
+   *   {@link WebSocketServer.eventSource} included (the other servers' are not counted:
+   *   the broker delivers to them later; losses come as `lost` events)
    * @throws `TopicError` (close code 1008) for an empty or too long topic name
    */
   publish(topic: string, data: PublishData, options?: PublishOptions): number {
     return this.publishFrom(null, topic, data, options);
+  }
+
+  /**
+   * Serve this server's topics to plain `EventSource` clients (Server-Sent Events) over
+   * HTTP: mount the returned endpoint's `handle(request, response)` on an `http.Server`
+   * (the one this server is attached to, or any other). Event ids are the topic's
+   * sequence numbers, and `Last-Event-ID` resumes from the topic's history. The
+   * endpoint shares this server's connection caps and closes with it. See
+   * {@link EventSourceOptions} and docs/server.md.
+   * @throws TypeError or RangeError for an option of the wrong type or out of range
+   */
+  eventSource(options: EventSourceOptions = {}): EventSourceEndpoint {
+    return new EventSourceEndpoint(this, options);
+  }
+
+  /** Start handing `tap` every message delivered here (on this server's publish or from the broker). @internal */
+  _addTap(tap: TopicTap): void {
+    this.taps.add(tap);
+  }
+
+  /** Stop handing `tap` messages. @internal */
+  _removeTap(tap: TopicTap): void {
+    this.taps.delete(tap);
+  }
+
+  /**
+   * Admit a plain HTTP request (an EventSource stream) under this server's connection
+   * caps: the client address (through trusted proxies) and a release to call, once,
+   * when the request ends. @internal
+   * @throws HandshakeError 503 while shutting down, or the caps' refusal (503 or 429)
+   */
+  _admitHttp(request: IncomingMessage): { clientAddress: string; release: () => void } {
+    if (this.shuttingDown) throw new HandshakeError(503, 'server shutting down');
+    const clientAddress = resolveClientAddress(
+      request.socket.remoteAddress,
+      request.headers,
+      this.trustedProxies,
+    );
+    const gate = this.gate;
+    if (gate === null) return { clientAddress, release: noop };
+    let group: string | null = this.admitAddress(gate, clientAddress);
+    return {
+      clientAddress,
+      release: () => {
+        if (group !== null) gate.release(group);
+        group = null;
+      },
+    };
   }
 
   /** How many connections of this server are subscribed to `topic` (other servers' are not counted). */
@@ -514,9 +569,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     isText: boolean,
     except: ServerWebSocket<Data> | null,
   ): number {
+    let tapped = 0;
+    if (this.taps.size !== 0) for (const tap of this.taps) tapped += tap.deliver(topic, bytes, isText);
     const subscribers = this.topicRegistry.subscribers(topic);
     const size = subscribers.size;
-    if (size === 0 || (size === 1 && except !== null && subscribers.has(except))) return 0;
+    if (size === 0 || (size === 1 && except !== null && subscribers.has(except))) return tapped;
     // One frame for everybody: each connection queues this same Buffer (no copy, no
     // header per connection); `data` is a view of it, the server's own copy.
     // With permessage-deflate, the payload is also compressed once (when a subscriber
@@ -539,7 +596,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     for (const ws of subscribers) {
       if (ws !== except && ws._sendPrepared(message) !== SendStatus.Dropped) count++;
     }
-    return count;
+    return count + tapped;
   }
 
   /** A loss or an error from the broker: to its listeners, or once as a process warning. */
@@ -636,6 +693,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       throw new RangeError(`reason longer than ${limits.MAX_CLOSE_REASON_BYTES} bytes`);
     }
     this.shuttingDown = true;
+    for (const tap of this.taps) tap.close();
     this.closePromise = (async () => {
       for (const ws of this.openClients) ws.close(code, reason);
       if (this.sockets.size > 0) {
@@ -793,8 +851,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     };
   }
 
-  /** A limit was hit: count it, tell the `limit` listeners and the `sockeye:limit` channel. */
-  private limitHit(hit: LimitHit): void {
+  /** A limit was hit: count it, tell the `limit` listeners and the `sockeye:limit` channel. @internal */
+  limitHit(hit: LimitHit): void {
     this.counters.limit(hit.kind);
     if (channels.limit.hasSubscribers) {
       const message: LimitDiagnostic = { ...hit, server: this };
@@ -841,8 +899,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.reportServerError(error);
   }
 
-  /** An error with no connection to report it on (a failing `authenticate`, say). */
-  private reportServerError(error: unknown): void {
+  /** An error with no connection to report it on (a failing `authenticate`, say). @internal */
+  reportServerError(error: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     // With its stack (and its cause's, for an InternalError): a warning is all there is of it.
     else process.emitWarning(`sockeye: unhandled error in a WebSocket server hook: ${inspect(error)}`);
@@ -1052,18 +1110,15 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 
   /** Check the connection caps for this handshake; count it when admitted. */
   private admit(gate: ConnectionGate, pending: PendingHandshake): void {
-    const group = gate.group(pending.clientAddress);
+    pending.group = this.admitAddress(gate, pending.clientAddress);
+  }
+
+  /** Check the connection caps for a connection from `clientAddress`; its group when admitted. */
+  private admitAddress(gate: ConnectionGate, clientAddress: string): string {
+    const group = gate.group(clientAddress);
     const refused = gate.admit(group, Date.now());
-    if (refused === null) {
-      pending.group = group;
-      return;
-    }
-    this.limitHit({
-      kind: refused,
-      clientAddress: pending.clientAddress,
-      connectionId: undefined,
-      action: 'refused',
-    });
+    if (refused === null) return group;
+    this.limitHit({ kind: refused, clientAddress, connectionId: undefined, action: 'refused' });
     throw gate.refusal(refused);
   }
 

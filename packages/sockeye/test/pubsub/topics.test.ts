@@ -149,3 +149,66 @@ describe('TopicRegistry', () => {
     assert.deepEqual(delivered, ['carol<-hi', 'dave<-hi']);
   });
 });
+
+describe('TopicRegistry holds (a local consumer that is not a subscriber)', () => {
+  it('keeps the node subscribed on the broker while a hold remains, with or without subscribers', () => {
+    const { broker, registry } = setup();
+    registry.hold('feed');
+    assert.deepEqual([...broker.topics], ['feed']);
+    assert.equal(registry.topicCount, 0); // a hold is not a subscriber
+    registry.subscribe('alice', 'feed');
+    registry.unsubscribe('alice', 'feed');
+    assert.deepEqual([...broker.topics], ['feed']); // the last subscriber left, the hold keeps it
+    registry.hold('feed');
+    registry.release('feed');
+    assert.deepEqual([...broker.topics], ['feed']); // holds are counted
+    registry.subscribe('bob', 'feed');
+    registry.release('feed');
+    assert.deepEqual([...broker.topics], ['feed']); // bob still there
+    registry.unsubscribe('bob', 'feed');
+    assert.deepEqual([...broker.topics], []);
+    registry.release('feed');
+    registry.release('never-held');
+    assert.deepEqual([...broker.topics], []);
+  });
+
+  it('checks the topic of a hold like a subscribe', () => {
+    const { broker, registry } = setup({ maxTopicLength: 4 });
+    assert.throws(() => registry.hold(''), { rule: 'empty-topic' });
+    assert.throws(() => registry.hold('toolong'), { rule: 'topic-too-long' });
+    assert.throws(() => registry.hold('a\ud800'), { rule: 'malformed-topic' });
+    assert.deepEqual([...broker.topics], []);
+  });
+
+  it('subscribes the node exactly when a subscriber or a hold remains (any order of operations)', () => {
+    const operation = fc.oneof(
+      fc.record({ kind: fc.constant('subscribe' as const), who: fc.constantFrom('a', 'b') }),
+      fc.record({ kind: fc.constant('unsubscribe' as const), who: fc.constantFrom('a', 'b') }),
+      fc.record({ kind: fc.constant('hold' as const) }),
+      fc.record({ kind: fc.constant('release' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(operation, { maxLength: 40 }), (operations) => {
+        const { broker, registry } = setup();
+        const members = new Set<string>();
+        let holds = 0;
+        for (const op of operations) {
+          if (op.kind === 'subscribe') {
+            registry.subscribe(op.who, 't');
+            members.add(op.who);
+          } else if (op.kind === 'unsubscribe') {
+            registry.unsubscribe(op.who, 't');
+            members.delete(op.who);
+          } else if (op.kind === 'hold') {
+            registry.hold('t');
+            holds++;
+          } else {
+            registry.release('t');
+            holds = Math.max(0, holds - 1);
+          }
+          assert.equal(broker.topics.has('t'), members.size > 0 || holds > 0);
+        }
+      }),
+    );
+  });
+});
