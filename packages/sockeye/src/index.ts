@@ -75,6 +75,11 @@ export {
   type PublishDiagnostic,
   type ServerStats,
 } from './server/diagnostics.js';
+export {
+  EventSourceEndpoint,
+  type EventSourceOptions,
+  type EventSourceRequest,
+} from './server/event-source.js';
 export type {
   ConnectionLimitOptions,
   LimitHit,

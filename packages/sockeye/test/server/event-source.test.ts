@@ -5,13 +5,13 @@ import { WebSocket as WsClient } from 'ws';
 import {
   type Broker,
   type BrokerHandler,
-  encodeEvent,
   HandshakeError,
   InProcessBroker,
   InProcessHub,
   type LimitHit,
   WebSocketServer,
 } from '../../src/index.js';
+import { encodeEvent } from '../../src/server/event-source.js';
 import { type EventSourceFixture, RawEventStream, startFixture, waitFor } from './event-source-helpers.js';
 
 const fixtures: EventSourceFixture[] = [];

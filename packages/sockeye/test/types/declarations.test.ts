@@ -77,6 +77,7 @@ const ROOT_EXPORTS = [
   'CloseEvent',
   'DeflateUnavailableError',
   'ErrorEvent',
+  'EventSourceEndpoint',
   'HandshakeError',
   'InProcessBroker',
   'InProcessHub',
