@@ -1,0 +1,156 @@
+/**
+ * The sweep: one timer per server for every deadline of its connections (no timer per
+ * socket). It watches the handshakes in progress (through its host), the close deadline
+ * of each closing connection, the heartbeat (a ping every `pingInterval`, a terminate when
+ * the pong is `pongTimeout` late) and, through its host, lifetimes and idle timeouts.
+ *
+ * The deadlines of each connection live here, in a map the sweep owns, not on the
+ * connection: a `ServerWebSocket` tells its server when it starts closing and when a pong
+ * arrives, and knows nothing of timers.
+ * @internal
+ */
+
+/** Sweep resolution bounds: never busier than every 10 ms, never coarser than 1 s. */
+const MIN_SWEEP_MS = 10;
+const MAX_SWEEP_MS = 1000;
+
+/**
+ * How often to sweep for deadlines with these periods (ms): a quarter of the shortest, so
+ * that a deadline fires at most a quarter of its period late, within 10 ms to 1 s.
+ */
+export function sweepPeriod(periods: readonly number[]): number {
+  return Math.max(MIN_SWEEP_MS, Math.min(MAX_SWEEP_MS, Math.floor(Math.min(...periods) / 4)));
+}
+
+/** What the sweep does to a connection. */
+export interface SweptConnection {
+  readonly readyState: 'open' | 'closing' | 'closed';
+  /** Send a heartbeat ping. */
+  ping(): void;
+  /** Drop the TCP connection now. */
+  terminate(): void;
+}
+
+/** What the sweep asks of its server on each pass. */
+export interface SweepHost<Conn> {
+  /** Refuse the handshakes whose deadline is `now` or past. */
+  expireHandshakes(now: number): void;
+  /** Close `ws` if it is past its lifetime or idle timeout; whether it did. */
+  expireConnection(ws: Conn, now: number): boolean;
+  /** A pass is over (the server may find itself idle and stop the sweep). */
+  swept(): void;
+}
+
+/** The timing settings of a sweep (ms). */
+export interface SweepSettings {
+  /** How often the sweep runs (see {@link sweepPeriod}). */
+  readonly periodMs: number;
+  /** Ping a connection this long after its last pong (or its opening); 0: no heartbeat. */
+  readonly pingInterval: number;
+  /** Terminate a connection whose pong is this late. */
+  readonly pongTimeout: number;
+  /** Terminate a closing connection whose peer has not closed TCP by then. */
+  readonly closeTimeout: number;
+}
+
+/** The deadlines of one connection. */
+class Deadlines {
+  /** When to ping next, or (awaiting a pong) when to give up. 0 = never. */
+  heartbeatAt = 0;
+  /** A heartbeat ping is unanswered. */
+  awaitingPong = false;
+  /** When to drop the TCP connection because the peer did not finish closing. 0 = no deadline. */
+  closeAt = 0;
+}
+
+/**
+ * One timer for every deadline of a server's connections. It holds the connections whose
+ * TCP connection is still there (open ones, and closed ones until the peer lets go), with
+ * their deadlines; the timer runs only while there is something to watch.
+ */
+export class Sweep<Conn extends SweptConnection> {
+  private readonly deadlines = new Map<Conn, Deadlines>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly host: SweepHost<Conn>,
+    private readonly settings: SweepSettings,
+  ) {}
+
+  /** How many connections are watched. */
+  get size(): number {
+    return this.deadlines.size;
+  }
+
+  /** The connections watched. */
+  connections(): IterableIterator<Conn> {
+    return this.deadlines.keys();
+  }
+
+  /** Watch a connection that opened at `now` (its first heartbeat is due a `pingInterval` later). */
+  add(ws: Conn, now: number): void {
+    const deadlines = new Deadlines();
+    if (this.settings.pingInterval > 0) deadlines.heartbeatAt = now + this.settings.pingInterval;
+    this.deadlines.set(ws, deadlines);
+    this.start();
+  }
+
+  /** Stop watching a connection (its TCP connection is gone). */
+  delete(ws: Conn): void {
+    this.deadlines.delete(ws);
+  }
+
+  /** Stop watching every connection. */
+  clear(): void {
+    this.deadlines.clear();
+  }
+
+  /** `ws` started closing at `now`: its TCP connection is dropped after `closeTimeout`. */
+  startCloseDeadline(ws: Conn, now: number): void {
+    const deadlines = this.deadlines.get(ws);
+    if (deadlines !== undefined) deadlines.closeAt = now + this.settings.closeTimeout;
+  }
+
+  /** A pong arrived on `ws` at `now`: the next heartbeat is a `pingInterval` later. */
+  pongReceived(ws: Conn, now: number): void {
+    const deadlines = this.deadlines.get(ws);
+    if (deadlines === undefined) return;
+    deadlines.awaitingPong = false;
+    if (this.settings.pingInterval > 0) deadlines.heartbeatAt = now + this.settings.pingInterval;
+  }
+
+  /** Run the timer (if it is not running). */
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this.run(), this.settings.periodMs);
+  }
+
+  /** Stop the timer (an idle server holds none). */
+  stop(): void {
+    if (this.timer === null) return;
+    clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private run(): void {
+    const now = Date.now();
+    this.host.expireHandshakes(now);
+    const { pingInterval, pongTimeout } = this.settings;
+    for (const [ws, deadlines] of this.deadlines) {
+      if (deadlines.closeAt !== 0) {
+        if (now >= deadlines.closeAt) ws.terminate();
+        continue;
+      }
+      if (this.host.expireConnection(ws, now)) continue;
+      if (pingInterval === 0 || deadlines.heartbeatAt === 0 || now < deadlines.heartbeatAt) continue;
+      if (deadlines.awaitingPong) {
+        ws.terminate(); // reported as 1006
+      } else if (ws.readyState === 'open') {
+        deadlines.awaitingPong = true;
+        deadlines.heartbeatAt = now + pongTimeout;
+        ws.ping();
+      }
+    }
+    this.host.swept();
+  }
+}
