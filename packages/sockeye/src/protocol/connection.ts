@@ -12,7 +12,7 @@ import {
 } from './limits.js';
 import { maskCopy } from './mask.js';
 import { Opcode } from './opcodes.js';
-import { OutputQueue, type Payload } from './output.js';
+import { OutputBuffers, OutputQueue, type Payload } from './output.js';
 import { type FrameHandler, FrameParser, type Role } from './parser.js';
 import { Utf8Validator } from './utf8.js';
 import { checkBoolean, checkInteger, checkMaxPayload, checkObject } from './validate.js';
@@ -97,6 +97,12 @@ export interface ConnectionOptions {
    * @defaultValue true
    */
   failReason?: boolean;
+  /**
+   * The slab and masking keys outbound frames are written into: its owner's (a server
+   * makes one for all its connections).
+   * @defaultValue {@link defaultOutputBuffers}, shared by the clients of the process
+   */
+  outputBuffers?: OutputBuffers;
 }
 
 /**
@@ -118,6 +124,9 @@ export function checkConnectionOptions(options: ConnectionOptions): void {
   checkBoolean('failReason', options.failReason);
   if (options.extensions !== undefined && !Array.isArray(options.extensions)) {
     throw new TypeError('extensions must be an array');
+  }
+  if (options.outputBuffers !== undefined && !(options.outputBuffers instanceof OutputBuffers)) {
+    throw new TypeError('outputBuffers must be an OutputBuffers');
   }
 }
 
@@ -289,7 +298,7 @@ export class Connection implements FrameHandler {
     this.extension = selectExtension(options.extensions);
     this.encodedLimit = this.maxPayload + Math.ceil(this.maxPayload / 1024) + 1024;
     this.parser = new FrameParser(this, { role: options.role, allowedRsv: this.extension?.rsvBit ?? 0 });
-    this.output = new OutputQueue(options.role === 'client');
+    this.output = new OutputQueue(options.role === 'client', options.outputBuffers);
   }
 
   /** `open`, `closing` (we sent a close and wait for the peer's), or `closed`. */

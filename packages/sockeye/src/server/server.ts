@@ -14,6 +14,7 @@ import {
   isValidWireCloseCode,
   limits,
   Opcode,
+  OutputBuffers,
   PerMessageDeflate,
   type PerMessageDeflateExtension,
   type PerMessageDeflateOptions,
@@ -183,7 +184,11 @@ export class WebSocketServer<Data = undefined>
   /** @internal */ readonly topicRegistry: TopicRegistry<ServerWebSocket<Data>>;
 
   private readonly options: WebSocketServerOptions<Data>;
-  private readonly connectionOptions: { maxPayload: number; maxFragments: number };
+  private readonly connectionOptions: {
+    maxPayload: number;
+    maxFragments: number;
+    outputBuffers: OutputBuffers;
+  };
   private readonly netServer: NetServer | null = null;
   private readonly httpServer: HttpServer | HttpsServer | null = null;
 
@@ -236,6 +241,8 @@ export class WebSocketServer<Data = undefined>
     this.connectionOptions = {
       maxPayload: options.maxPayload ?? limits.DEFAULT_MAX_PAYLOAD,
       maxFragments: options.maxFragments ?? limits.DEFAULT_MAX_FRAGMENTS,
+      // The slab and masking keys of this server's connections (its own, not the process's).
+      outputBuffers: new OutputBuffers(),
     };
     const deflate = options.perMessageDeflate ?? true;
     this.perMessageDeflate =

@@ -8,6 +8,7 @@ import {
   InternalError,
   isValidWireCloseCode,
   limits,
+  type OutputBuffers,
   type Payload,
   type PreparedMessage,
 } from '../protocol/index.js';
@@ -159,7 +160,7 @@ export class ServerWebSocket<Data = undefined> {
   constructor(
     host: ConnectionHost<Data>,
     socket: Socket,
-    options: { maxPayload: number; maxFragments: number },
+    options: { maxPayload: number; maxFragments: number; outputBuffers: OutputBuffers },
     data: Data,
     protocol: string,
     extensions: string,
@@ -175,6 +176,7 @@ export class ServerWebSocket<Data = undefined> {
       maxPayload: options.maxPayload,
       maxFragments: options.maxFragments,
       extensions: extension === null ? [] : [extension],
+      outputBuffers: options.outputBuffers,
     });
   }
 
