@@ -133,6 +133,28 @@ export function deflateMessage(stream: ZlibStream, data: Buffer, scratch: Buffer
 }
 
 /**
+ * Compress one whole message with a stream borrowed from `pool` and given back (a message
+ * compressed once for many connections without context takeover).
+ */
+export function deflateOnce(
+  pool: DeflatePool,
+  driver: ZlibDriver,
+  options: ZlibStreamOptions,
+  data: Buffer,
+): Buffer {
+  const stream = pool.acquire(driver, 'deflate', options);
+  let encoded: Buffer;
+  try {
+    encoded = deflateMessage(stream, data, pool.scratch);
+  } catch (error) {
+    stream.close();
+    throw error;
+  }
+  pool.release(stream);
+  return encoded;
+}
+
+/**
  * permessage-deflate on one connection: compresses outgoing messages of at least the
  * threshold and decompresses incoming messages with RSV1 set, with or without context
  * takeover as negotiated. Made by `PerMessageDeflate`; given to `Connection` in
