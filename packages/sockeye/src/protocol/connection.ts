@@ -533,7 +533,6 @@ export class Connection implements FrameHandler {
       // RFC 7692 section 6: only the first frame of a data message may carry RSV1.
       throw new ProtocolError(
         'reserved-bits',
-        CloseCode.ProtocolError,
         header.opcode === Opcode.Continuation
           ? 'RSV1 set on a continuation frame'
           : 'RSV1 set on a control frame',
@@ -553,27 +552,15 @@ export class Connection implements FrameHandler {
       this.assemblyExact = header.fin;
       this.messageEncoded = this.extension !== null && (header.rsv & this.extension.rsvBit) !== 0;
       if (header.rsv & RSV1_BIT && !this.messageEncoded) {
-        throw new ProtocolError(
-          'extension-error',
-          CloseCode.ProtocolError,
-          'compressed frame without permessage-deflate',
-        );
+        throw new ProtocolError('extension-error', 'compressed frame without permessage-deflate');
       }
     }
     this.messageBytes += header.length;
     if (this.messageBytes > (this.messageEncoded ? this.encodedLimit : this.maxPayload)) {
-      throw new ProtocolError(
-        'message-too-big',
-        CloseCode.MessageTooBig,
-        `message larger than the limit of ${this.maxPayload} bytes`,
-      );
+      throw new ProtocolError('message-too-big', `message larger than the limit of ${this.maxPayload} bytes`);
     }
     if (++this.messageFragments > this.maxFragments) {
-      throw new ProtocolError(
-        'too-many-fragments',
-        CloseCode.MessageTooBig,
-        `message in more than ${this.maxFragments} frames`,
-      );
+      throw new ProtocolError('too-many-fragments', `message in more than ${this.maxFragments} frames`);
     }
   }
 
@@ -818,12 +805,12 @@ export class Connection implements FrameHandler {
     let code: number = CloseCode.NoStatusReceived;
     let reason = '';
     if (payload.length === 1) {
-      throw new ProtocolError('invalid-close-payload', CloseCode.ProtocolError, 'close payload of one byte');
+      throw new ProtocolError('invalid-close-payload', 'close payload of one byte');
     }
     if (payload.length >= 2) {
       code = payload.readUInt16BE(0);
       if (!isValidWireCloseCode(code)) {
-        throw new ProtocolError('invalid-close-code', CloseCode.ProtocolError, `invalid close code ${code}`);
+        throw new ProtocolError('invalid-close-code', `invalid close code ${code}`);
       }
       const reasonBytes = payload.subarray(2);
       if (!isUtf8(reasonBytes)) throw invalidUtf8();
@@ -908,7 +895,7 @@ export class Connection implements FrameHandler {
 }
 
 function invalidUtf8(): ProtocolError {
-  return new ProtocolError('invalid-utf8', CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+  return new ProtocolError('invalid-utf8', 'invalid UTF-8 in a text message');
 }
 
 /** Cut `text` to at most `maxBytes` bytes of UTF-8 without splitting a character. */

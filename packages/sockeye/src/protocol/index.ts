@@ -19,8 +19,10 @@ export {
   InternalError,
   MessageWriterError,
   type MessageWriterMisuse,
+  PROTOCOL_RULES,
   ProtocolError,
   type ProtocolRule,
+  SockeyeError,
 } from './errors.js';
 export { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 export {

@@ -385,7 +385,7 @@ export class Upgrades<Data> {
       if (select !== undefined && offer.protocols.length > 0) {
         protocol = select(offer.protocols, context) ?? '';
         if (protocol !== '' && !offer.protocols.includes(protocol)) {
-          throw new Error(
+          throw new TypeError(
             `selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`,
           );
         }
