@@ -122,7 +122,7 @@ export class Sweep<Conn extends SweptConnection> {
   /** Run the timer (if it is not running). */
   start(): void {
     if (this.timer !== null) return;
-    this.timer = setInterval(() => this.run(), this.settings.periodMs);
+    this.timer = setInterval(() => this.tick(Date.now()), this.settings.periodMs);
   }
 
   /** Stop the timer (an idle server holds none). */
@@ -132,8 +132,8 @@ export class Sweep<Conn extends SweptConnection> {
     this.timer = null;
   }
 
-  private run(): void {
-    const now = Date.now();
+  /** One pass at `now`: what the timer runs (and tests, with a clock of their own). */
+  tick(now: number): void {
     this.host.expireHandshakes(now);
     const { pingInterval, pongTimeout } = this.settings;
     for (const [ws, deadlines] of this.deadlines) {
