@@ -5,20 +5,16 @@ import { type AddressInfo, createServer, type Server as NetServer, type Socket }
 import { inspect } from 'node:util';
 import {
   buildAcceptResponse,
-  buildFrame,
   CloseCode,
   type CloseInfo,
-  FIN_BIT,
   type HandshakeError,
   InternalError,
   isValidWireCloseCode,
   limits,
-  Opcode,
   OutputBuffers,
   PerMessageDeflate,
   type PerMessageDeflateExtension,
   type PerMessageDeflateOptions,
-  type PreparedMessage,
   type UpgradeRequestInfo,
 } from '../protocol/index.js';
 import { checkInteger, MAX_TIMEOUT_MS } from '../protocol/validate.js';
@@ -57,16 +53,16 @@ import {
   opsSettings,
 } from './limits.js';
 import { checkServerOptions } from './options.js';
+import { deliverToSubscribers, publishBytes } from './publish.js';
 import { UpgradeRouter } from './router.js';
 import { Sweep, type SweepHost, sweepPeriod } from './sweep.js';
 import { tlsWrapper } from './tls.js';
-import {
-  type PublishData,
-  type PublishOptions,
-  SendStatus,
-  type WebSocketHandlers,
-  type WebSocketServerOptions,
-  type WireDirection,
+import type {
+  PublishData,
+  PublishOptions,
+  WebSocketHandlers,
+  WebSocketServerOptions,
+  WireDirection,
 } from './types.js';
 import { type PendingHandshake, type UpgradeHost, Upgrades } from './upgrade.js';
 import { type ConnectionHost, ServerWebSocket } from './websocket.js';
@@ -428,7 +424,7 @@ export class WebSocketServer<Data = undefined>
       return 0;
     }
     const isText = !(options?.isBinary ?? typeof data !== 'string');
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
+    const bytes = publishBytes(data);
     const count = this.deliverObserved(topic, bytes, isText, sender);
     try {
       this.broker.publish(topic, bytes, !isText);
@@ -468,32 +464,14 @@ export class WebSocketServer<Data = undefined>
     isText: boolean,
     except: ServerWebSocket<Data> | null,
   ): number {
-    const subscribers = this.topicRegistry.subscribers(topic);
-    const size = subscribers.size;
-    if (size === 0 || (size === 1 && except !== null && subscribers.has(except))) return 0;
-    // One frame for everybody: each connection queues this same Buffer (no copy, no
-    // header per connection); `data` is a view of it, the server's own copy.
-    // With permessage-deflate, the payload is also compressed once (when a subscriber
-    // negotiated it): connections without the extension take the frame, those without
-    // context takeover the compressed payload, the others compress it themselves.
-    const frame = buildFrame(FIN_BIT | (isText ? Opcode.Text : Opcode.Binary), bytes);
-    const data = frame.subarray(frame.length - bytes.length);
-    const deflate = this.perMessageDeflate;
-    let message: PreparedMessage = { data, isText, extension: '', encoded: null, windowBits: 0, frame };
-    if (deflate !== null && anyCompressed(subscribers, except)) {
-      try {
-        message = { ...deflate.prepareMessage(data, isText), frame };
-      } catch (error) {
-        // The codec failed: report it and send the frame as it is (a connection that must
-        // compress does it itself, and fails alone with 1011 if its codec fails too).
-        this.reportServerError(new InternalError(error));
-      }
-    }
-    let count = 0;
-    for (const ws of subscribers) {
-      if (ws !== except && ws._sendPrepared(message) !== SendStatus.Dropped) count++;
-    }
-    return count;
+    return deliverToSubscribers(
+      this.topicRegistry.subscribers(topic),
+      bytes,
+      isText,
+      except,
+      this.perMessageDeflate,
+      this,
+    );
   }
 
   /** A loss or an error from the broker: to its listeners, or once as a process warning. */
@@ -890,19 +868,4 @@ export class WebSocketServer<Data = undefined>
     this.dirty = [];
     for (const ws of dirty) ws._flush();
   }
-}
-
-function toBytes(data: Buffer | ArrayBuffer | ArrayBufferView): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return new Uint8Array(data);
-}
-
-/** Whether a subscriber other than `except` negotiated permessage-deflate. */
-function anyCompressed<Data>(
-  subscribers: ReadonlySet<ServerWebSocket<Data>>,
-  except: ServerWebSocket<Data> | null,
-): boolean {
-  for (const ws of subscribers) if (ws !== except && ws.extensions !== '') return true;
-  return false;
 }
