@@ -112,16 +112,23 @@ export interface UpgradeHost<Data> {
 export interface UpgradeSettings<Data> {
   /** The only path served, or undefined for any. */
   readonly path: string | undefined;
+  /** How long a handshake may take from the TCP accept (ms). */
   readonly handshakeTimeout: number;
+  /** Most bytes of a request head (431 past it). */
   readonly maxHandshakeBytes: number;
+  /** Most header fields of a request (431 past it). */
   readonly maxHandshakeHeaders: number;
+  /** Which origins may connect (undefined: any). */
   readonly origins: OriginPolicy | undefined;
   /** Connection caps and handshake rates (null: none configured). */
   readonly gate: ConnectionGate | null;
   /** Proxies whose `Forwarded` / `X-Forwarded-For` is believed (null: none). */
   readonly trustedProxies: AddressSet | null;
+  /** Connections start with a PROXY protocol header (standalone mode). */
   readonly proxyProtocol: boolean;
+  /** The `authenticate` hook. */
   readonly authenticate: WebSocketServerOptions<Data>['authenticate'];
+  /** The `selectProtocol` hook. */
   readonly selectProtocol: WebSocketServerOptions<Data>['selectProtocol'];
 }
 
