@@ -3,7 +3,7 @@
  * that exports a {@link Command} and one line in `commands/index.ts`.
  */
 
-import { SockeyeError } from 'sockeye';
+import { SockeyeError } from '@sockeye/sockeye';
 
 /** Where a command writes, and whether it may use colour there. */
 export interface Io {

@@ -16,8 +16,8 @@
  * The topic is not in the envelope: it is the Redis channel (prefix + topic).
  * @module
  */
-import { SockeyeError } from 'sockeye';
-import { isValidNodeId } from 'sockeye/pubsub';
+import { SockeyeError } from '@sockeye/sockeye';
+import { isValidNodeId } from '@sockeye/sockeye/pubsub';
 
 /** The envelope version this code writes and reads. */
 export const ENVELOPE_VERSION = 1;

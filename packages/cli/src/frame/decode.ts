@@ -19,7 +19,7 @@ import {
   RSV2_BIT,
   RSV3_BIT,
   SockeyeError,
-} from 'sockeye/protocol';
+} from '@sockeye/sockeye/protocol';
 
 /** Bytes that cannot be decoded as frames; `offset` is where the problem starts. */
 export class FrameDecodeError extends SockeyeError {

@@ -10,7 +10,7 @@ import {
   Opcode,
   RSV1_BIT,
   SockeyeError,
-} from 'sockeye/protocol';
+} from '@sockeye/sockeye/protocol';
 
 /** Fields that cannot make a valid frame; the message says which rule. */
 export class FrameEncodeError extends SockeyeError {

@@ -3,7 +3,7 @@
  * `0x818f08f6`, `0x81, 0x8f, 0x08, 0xf6` (a C array).
  */
 
-import { SockeyeError } from 'sockeye';
+import { SockeyeError } from '@sockeye/sockeye';
 
 /** Input that is not hex: says what and where, in one line. */
 export class HexError extends SockeyeError {
