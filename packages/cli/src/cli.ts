@@ -3,6 +3,8 @@
  * that exports a {@link Command} and one line in `commands/index.ts`.
  */
 
+import { SockeyeError } from '@sockeye/sockeye';
+
 /** Where a command writes, and whether it may use colour there. */
 export interface Io {
   /** Normal output (results). */
@@ -61,8 +63,10 @@ export interface Command {
 }
 
 /** Bad arguments or bad input: `main` prints `sockeye: <message>` and exits with 2. */
-export class UsageError extends Error {
+export class UsageError extends SockeyeError {
   override readonly name = 'UsageError';
+  /** Stable code for logs and tests. */
+  readonly code = 'ERR_SOCKEYE_USAGE';
 }
 
 const ESC = '\u001b[';

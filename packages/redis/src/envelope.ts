@@ -16,6 +16,7 @@
  * The topic is not in the envelope: it is the Redis channel (prefix + topic).
  * @module
  */
+import { SockeyeError } from '@sockeye/sockeye';
 import { isValidNodeId } from '@sockeye/sockeye/pubsub';
 
 /** The envelope version this code writes and reads. */
@@ -72,8 +73,10 @@ export function encodeEnvelope(
 }
 
 /** Why an envelope could not be read. */
-export class EnvelopeError extends Error {
+export class EnvelopeError extends SockeyeError {
   override readonly name = 'EnvelopeError';
+  /** Stable code for logs and tests. */
+  readonly code = 'ERR_SOCKEYE_ENVELOPE';
 }
 
 /**

@@ -202,7 +202,7 @@ export class RedisBroker implements Broker {
       this.publisherReady = false;
       // ioredis forgets the commands that were in flight on a closed connection without
       // settling them: they are lost as far as we can tell (Redis may have run them).
-      const error = new Error('the connection to Redis closed before Redis answered');
+      const error = new BrokerError('connection', 'the connection to Redis closed before Redis answered');
       for (const publish of this.inFlight) {
         publish.done = true;
         this.reportLoss(

@@ -307,6 +307,8 @@ describe('RedisBroker on a real redis-server', { skip, timeout: 120_000 }, () =>
       }
       await waitFor(() => a.lost('send-failed') === 3, 'the failed sends');
       assert.ok(a.losses.every((loss) => loss.error instanceof Error));
+      // A typed error with a stable code, not a bare Error.
+      assert.ok(a.losses.every((loss) => (loss.error as BrokerError | undefined)?.code === 'connection'));
       await a.broker.ready();
       a.broker.publish('room', Buffer.from('5'), false);
       await waitFor(() => b.messages.length >= 2, 'the message after');

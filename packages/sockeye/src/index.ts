@@ -46,6 +46,7 @@ export {
   type MessageWriterMisuse,
   ProtocolError,
   type ProtocolRule,
+  SockeyeError,
 } from './protocol/errors.js';
 export { DeflateUnavailableError, type PerMessageDeflateOptions } from './protocol/permessage-deflate.js';
 // Topics and brokers.

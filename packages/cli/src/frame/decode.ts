@@ -18,11 +18,14 @@ import {
   RSV1_BIT,
   RSV2_BIT,
   RSV3_BIT,
+  SockeyeError,
 } from '@sockeye/sockeye/protocol';
 
 /** Bytes that cannot be decoded as frames; `offset` is where the problem starts. */
-export class FrameDecodeError extends Error {
+export class FrameDecodeError extends SockeyeError {
   override readonly name = 'FrameDecodeError';
+  /** Stable code for logs and tests. */
+  readonly code = 'ERR_SOCKEYE_FRAME_DECODE';
   constructor(
     message: string,
     /** Byte offset in the input of the frame that failed. */

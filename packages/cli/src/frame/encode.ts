@@ -9,11 +9,14 @@ import {
   maskInto,
   Opcode,
   RSV1_BIT,
+  SockeyeError,
 } from '@sockeye/sockeye/protocol';
 
 /** Fields that cannot make a valid frame; the message says which rule. */
-export class FrameEncodeError extends Error {
+export class FrameEncodeError extends SockeyeError {
   override readonly name = 'FrameEncodeError';
+  /** Stable code for logs and tests. */
+  readonly code = 'ERR_SOCKEYE_FRAME_ENCODE';
 }
 
 /** What {@link encodeFrame} builds. */

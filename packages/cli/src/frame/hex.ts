@@ -3,9 +3,13 @@
  * `0x818f08f6`, `0x81, 0x8f, 0x08, 0xf6` (a C array).
  */
 
+import { SockeyeError } from '@sockeye/sockeye';
+
 /** Input that is not hex: says what and where, in one line. */
-export class HexError extends Error {
+export class HexError extends SockeyeError {
   override readonly name = 'HexError';
+  /** Stable code for logs and tests. */
+  readonly code = 'ERR_SOCKEYE_HEX';
 }
 
 /** Characters people put between hex bytes (Wireshark, xxd, dev tools); they are dropped. */

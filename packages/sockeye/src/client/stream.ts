@@ -55,13 +55,12 @@ function checkCloseInfo(info: WebSocketCloseInfo): { code: number | undefined; r
   return { code, reason };
 }
 
-/** Set while {@link WebSocketError.report} builds an error for a close the server or the transport caused. */
-let reporting: { code: number; reason: string } | null = null;
-
 /** The error a {@link WebSocketStream} rejects and errors its streams with (a `DOMException`). */
 export class WebSocketError extends DOMException {
-  readonly #closeCode: number | null;
-  readonly #reason: string;
+  // Not readonly: `report` sets them after construction (a received code, 1006 included,
+  // need not pass the checks a code given by the application does).
+  #closeCode: number | null;
+  #reason: string;
 
   /**
    * @param message - what happened
@@ -70,7 +69,7 @@ export class WebSocketError extends DOMException {
    * @throws DOMException `InvalidAccessError` or `SyntaxError` as {@link WebSocketStream.close}
    */
   constructor(message = '', init: WebSocketCloseInfo = {}) {
-    const { code, reason } = reporting ?? checkCloseInfo(init);
+    const { code, reason } = checkCloseInfo(init);
     super(message, 'WebSocketError');
     this.#closeCode = code ?? null;
     this.#reason = reason;
@@ -88,12 +87,10 @@ export class WebSocketError extends DOMException {
 
   /** @internal An error that reports a close code as received (1006 included). */
   static report(message: string, code: number, reason: string): WebSocketError {
-    reporting = { code, reason };
-    try {
-      return new WebSocketError(message);
-    } finally {
-      reporting = null;
-    }
+    const error = new WebSocketError(message);
+    error.#closeCode = code;
+    error.#reason = reason;
+    return error;
   }
 }
 

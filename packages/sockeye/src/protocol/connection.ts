@@ -12,7 +12,7 @@ import {
 } from './limits.js';
 import { maskCopy } from './mask.js';
 import { Opcode } from './opcodes.js';
-import { OutputQueue, type Payload } from './output.js';
+import { OutputBuffers, OutputQueue, type Payload } from './output.js';
 import { type FrameHandler, FrameParser, type Role } from './parser.js';
 import { Utf8Validator } from './utf8.js';
 import { checkBoolean, checkInteger, checkMaxPayload, checkObject } from './validate.js';
@@ -97,6 +97,12 @@ export interface ConnectionOptions {
    * @defaultValue true
    */
   failReason?: boolean;
+  /**
+   * The slab and masking keys outbound frames are written into: its owner's (a server
+   * makes one for all its connections).
+   * @defaultValue {@link defaultOutputBuffers}, shared by the clients of the process
+   */
+  outputBuffers?: OutputBuffers;
 }
 
 /**
@@ -118,6 +124,9 @@ export function checkConnectionOptions(options: ConnectionOptions): void {
   checkBoolean('failReason', options.failReason);
   if (options.extensions !== undefined && !Array.isArray(options.extensions)) {
     throw new TypeError('extensions must be an array');
+  }
+  if (options.outputBuffers !== undefined && !(options.outputBuffers instanceof OutputBuffers)) {
+    throw new TypeError('outputBuffers must be an OutputBuffers');
   }
 }
 
@@ -296,7 +305,7 @@ export class Connection {
       role: options.role,
       allowedRsv: this.extension?.rsvBit ?? 0,
     });
-    this.output = new OutputQueue(options.role === 'client');
+    this.output = new OutputQueue(options.role === 'client', options.outputBuffers);
   }
 
   /** `open`, `closing` (we sent a close and wait for the peer's), or `closed`. */
@@ -531,7 +540,6 @@ export class Connection {
       // RFC 7692 section 6: only the first frame of a data message may carry RSV1.
       throw new ProtocolError(
         'reserved-bits',
-        CloseCode.ProtocolError,
         header.opcode === Opcode.Continuation
           ? 'RSV1 set on a continuation frame'
           : 'RSV1 set on a control frame',
@@ -551,27 +559,15 @@ export class Connection {
       this.assemblyExact = header.fin;
       this.messageEncoded = this.extension !== null && (header.rsv & this.extension.rsvBit) !== 0;
       if (header.rsv & RSV1_BIT && !this.messageEncoded) {
-        throw new ProtocolError(
-          'extension-error',
-          CloseCode.ProtocolError,
-          'compressed frame without permessage-deflate',
-        );
+        throw new ProtocolError('extension-error', 'compressed frame without permessage-deflate');
       }
     }
     this.messageBytes += header.length;
     if (this.messageBytes > (this.messageEncoded ? this.encodedLimit : this.maxPayload)) {
-      throw new ProtocolError(
-        'message-too-big',
-        CloseCode.MessageTooBig,
-        `message larger than the limit of ${this.maxPayload} bytes`,
-      );
+      throw new ProtocolError('message-too-big', `message larger than the limit of ${this.maxPayload} bytes`);
     }
     if (++this.messageFragments > this.maxFragments) {
-      throw new ProtocolError(
-        'too-many-fragments',
-        CloseCode.MessageTooBig,
-        `message in more than ${this.maxFragments} frames`,
-      );
+      throw new ProtocolError('too-many-fragments', `message in more than ${this.maxFragments} frames`);
     }
   }
 
@@ -816,12 +812,12 @@ export class Connection {
     let code: number = CloseCode.NoStatusReceived;
     let reason = '';
     if (payload.length === 1) {
-      throw new ProtocolError('invalid-close-payload', CloseCode.ProtocolError, 'close payload of one byte');
+      throw new ProtocolError('invalid-close-payload', 'close payload of one byte');
     }
     if (payload.length >= 2) {
       code = payload.readUInt16BE(0);
       if (!isValidWireCloseCode(code)) {
-        throw new ProtocolError('invalid-close-code', CloseCode.ProtocolError, `invalid close code ${code}`);
+        throw new ProtocolError('invalid-close-code', `invalid close code ${code}`);
       }
       const reasonBytes = payload.subarray(2);
       if (!isUtf8(reasonBytes)) throw invalidUtf8();
@@ -906,7 +902,7 @@ export class Connection {
 }
 
 function invalidUtf8(): ProtocolError {
-  return new ProtocolError('invalid-utf8', CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+  return new ProtocolError('invalid-utf8', 'invalid UTF-8 in a text message');
 }
 
 /** Cut `text` to at most `maxBytes` bytes of UTF-8 without splitting a character. */

@@ -19,8 +19,10 @@ export {
   InternalError,
   MessageWriterError,
   type MessageWriterMisuse,
+  PROTOCOL_RULES,
   ProtocolError,
   type ProtocolRule,
+  SockeyeError,
 } from './errors.js';
 export { type Extension, type PreparedMessage, selectExtension } from './extension.js';
 export {
@@ -75,7 +77,14 @@ export {
 export * as limits from './limits.js';
 export { maskInto, maskSlow, unmask } from './mask.js';
 export { isControlOpcode, isKnownOpcode, Opcode, opcodeName } from './opcodes.js';
-export { COPY_THRESHOLD, nextMaskKey, OutputQueue, type Payload } from './output.js';
+export {
+  COPY_THRESHOLD,
+  defaultOutputBuffers,
+  nextMaskKey,
+  OutputBuffers,
+  OutputQueue,
+  type Payload,
+} from './output.js';
 export { type FrameHandler, FrameParser, type FrameParserOptions, type Role } from './parser.js';
 export {
   DEFAULT_DEFLATE_LEVEL,

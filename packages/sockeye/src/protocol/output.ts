@@ -12,34 +12,69 @@ export const COPY_THRESHOLD = 16 * 1024;
 /** Size of each slab that small frames are copied into. */
 const SLAB_SIZE = 64 * 1024;
 
-/**
- * Slabs are shared by every connection in the process and handed out front to back, never
- * rewritten, like Node's own Buffer pool: a region given to a socket stays valid until the
- * socket lets go of it, and an idle connection holds no slab at all.
- */
-let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-let slabUsed = 0;
-
 /** Masking keys come from one pooled random buffer, not one `randomFillSync` call per frame. */
 const KEY_POOL_SIZE = 8 * 1024;
-const keyPool = Buffer.allocUnsafeSlow(KEY_POOL_SIZE);
-let keyPoolUsed = KEY_POOL_SIZE;
 
-/** Next 4-byte masking key (RFC 6455 section 5.3: unpredictable, from a strong source). */
-export function nextMaskKey(): Buffer {
-  const at = takeMaskKey();
-  return keyPool.subarray(at, at + 4);
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * The buffers that outbound frames are written into, shared by the connections of one
+ * owner (a server, or the clients of a process): the slab small frames are copied into,
+ * and the pool of masking keys. Each is allocated on first use, so an owner that never
+ * sends (or never masks) holds none.
+ *
+ * Slabs are handed out front to back, never rewritten, like Node's own Buffer pool: a
+ * region given to a socket stays valid until the socket lets go of it, and an idle
+ * connection holds no slab at all.
+ */
+export class OutputBuffers {
+  /** @internal The slab being filled. */
+  slab: Buffer = NO_BYTES;
+  /** @internal How much of `slab` is handed out (full until the first slab is made). */
+  slabUsed = SLAB_SIZE;
+  /** @internal The pool of masking keys. */
+  keyPool: Buffer = NO_BYTES;
+  private keyPoolUsed = KEY_POOL_SIZE;
+
+  /** Next 4-byte masking key (RFC 6455 section 5.3: unpredictable, from a strong source). */
+  nextMaskKey(): Buffer {
+    const at = this.takeMaskKey();
+    return this.keyPool.subarray(at, at + 4);
+  }
+
+  /**
+   * @internal Reserve the next key of the pool and return its offset in `keyPool` (no
+   * view: the hot path reads it in place).
+   */
+  takeMaskKey(): number {
+    if (this.keyPoolUsed === KEY_POOL_SIZE) {
+      if (this.keyPool === NO_BYTES) this.keyPool = Buffer.allocUnsafeSlow(KEY_POOL_SIZE);
+      randomFillSync(this.keyPool);
+      this.keyPoolUsed = 0;
+    }
+    const at = this.keyPoolUsed;
+    this.keyPoolUsed += 4;
+    return at;
+  }
+
+  /** @internal Start a new slab (the current one is full). */
+  newSlab(): void {
+    this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    this.slabUsed = 0;
+  }
 }
 
-/** Reserve the next key of the pool and return its offset in `keyPool` (no view: the hot path reads it in place). */
-function takeMaskKey(): number {
-  if (keyPoolUsed === KEY_POOL_SIZE) {
-    randomFillSync(keyPool);
-    keyPoolUsed = 0;
-  }
-  const at = keyPoolUsed;
-  keyPoolUsed += 4;
-  return at;
+/**
+ * The buffers of connections whose owner brings none: the clients of the process (a
+ * server makes its own). Shared because a client is one connection: buffers of its own
+ * would cost each client that ever sends a 64 KiB slab (and, masking, an 8 KiB key pool)
+ * for as long as it lives: see `test/protocol/output-buffers.test.ts`, which measures it.
+ */
+export const defaultOutputBuffers = new OutputBuffers();
+
+/** Next 4-byte masking key from {@link defaultOutputBuffers} (RFC 6455 section 5.3). */
+export function nextMaskKey(): Buffer {
+  return defaultOutputBuffers.nextMaskKey();
 }
 
 /** A payload the queue accepts: bytes, or a string to encode as UTF-8. */
@@ -62,8 +97,13 @@ export class OutputQueue {
 
   /**
    * @param mask - mask every frame (a client must, RFC 6455 section 5.3)
+   * @param buffers - the slab and masking keys to use (its owner's)
+   * @defaultValue `buffers`: {@link defaultOutputBuffers}
    */
-  constructor(private readonly mask: boolean) {}
+  constructor(
+    private readonly mask: boolean,
+    private readonly buffers: OutputBuffers = defaultOutputBuffers,
+  ) {}
 
   /**
    * Queue one frame. `firstByte` combines FIN, RSV and opcode. A `Uint8Array` payload
@@ -74,8 +114,9 @@ export class OutputQueue {
     const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     const hsize = headerSize(length, this.mask);
     // The key stays in the pool: `keyAt` is its offset there (-1 for an unmasked frame).
-    const keyAt = this.mask ? takeMaskKey() : -1;
-    const key = keyAt === -1 ? undefined : keyPool;
+    const buffers = this.buffers;
+    const keyAt = this.mask ? buffers.takeMaskKey() : -1;
+    const key = keyAt === -1 ? undefined : buffers.keyPool;
     this.bytes += hsize + length;
     if (hsize + length <= COPY_THRESHOLD) {
       const target = this.reserve(hsize + length);
@@ -91,13 +132,13 @@ export class OutputQueue {
         target.set(payload, payloadAt);
       }
       this.regionEnd += hsize + length;
-      slabUsed = this.regionEnd;
+      buffers.slabUsed = this.regionEnd;
       return;
     }
     const target = this.reserve(MAX_HEADER_SIZE);
     writeFrameHeader(target, this.regionEnd, firstByte, length, key, keyAt);
     this.regionEnd += hsize;
-    slabUsed = this.regionEnd;
+    buffers.slabUsed = this.regionEnd;
     this.closeRegion();
     let body: Buffer;
     if (typeof payload === 'string') {
@@ -141,18 +182,16 @@ export class OutputQueue {
 
   /** Make room for `size` bytes at `regionEnd` in the current slab, starting a new region (and maybe slab) if needed. */
   private reserve(size: number): Buffer {
-    const contiguous = this.regionSlab === slab && this.regionEnd === slabUsed;
-    if (!contiguous || slabUsed + size > SLAB_SIZE) {
+    const buffers = this.buffers;
+    const contiguous = this.regionSlab === buffers.slab && this.regionEnd === buffers.slabUsed;
+    if (!contiguous || buffers.slabUsed + size > SLAB_SIZE) {
       this.closeRegion();
-      if (slabUsed + size > SLAB_SIZE) {
-        slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-        slabUsed = 0;
-      }
-      this.regionSlab = slab;
-      this.regionStart = slabUsed;
-      this.regionEnd = slabUsed;
+      if (buffers.slabUsed + size > SLAB_SIZE) buffers.newSlab();
+      this.regionSlab = buffers.slab;
+      this.regionStart = buffers.slabUsed;
+      this.regionEnd = buffers.slabUsed;
     }
-    return slab;
+    return buffers.slab;
   }
 
   private queue(chunk: Buffer): void {

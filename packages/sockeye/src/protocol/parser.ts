@@ -1,4 +1,3 @@
-import { CloseCode } from './close-codes.js';
 import { ProtocolError } from './errors.js';
 import {
   FIN_BIT,
@@ -191,11 +190,7 @@ export class FrameParser {
     pos += take;
     // A 64-bit length with its top bit set can be refused as soon as that byte is here.
     if ((stash[1]! & 0x7f) === 127 && this.headerHave > 2 && stash[2]! & 0x80) {
-      throw new ProtocolError(
-        'length-top-bit',
-        CloseCode.ProtocolError,
-        'the most significant bit of a 64-bit length must be 0',
-      );
+      throw new ProtocolError('length-top-bit', 'the most significant bit of a 64-bit length must be 0');
     }
     if (this.headerHave < size) return pos;
     this.decodeHeader(stash, 0, stash[0]!, stash[1]!);
@@ -208,43 +203,26 @@ export class FrameParser {
   private checkFirstByte(b0: number): void {
     const rsv = b0 & (RSV1_BIT | RSV2_BIT | RSV3_BIT);
     if ((rsv & ~this.allowedRsv) !== 0) {
-      throw new ProtocolError(
-        'reserved-bits',
-        CloseCode.ProtocolError,
-        'reserved bits set that no extension negotiated',
-      );
+      throw new ProtocolError('reserved-bits', 'reserved bits set that no extension negotiated');
     }
     const opcode = b0 & 0x0f;
     if (!isKnownOpcode(opcode)) {
-      throw new ProtocolError(
-        'reserved-opcode',
-        CloseCode.ProtocolError,
-        `reserved opcode 0x${opcode.toString(16)}`,
-      );
+      throw new ProtocolError('reserved-opcode', `reserved opcode 0x${opcode.toString(16)}`);
     }
     const fin = (b0 & FIN_BIT) !== 0;
     if (isControlOpcode(opcode)) {
       if (!fin) {
-        throw new ProtocolError(
-          'fragmented-control-frame',
-          CloseCode.ProtocolError,
-          'control frames must not be fragmented',
-        );
+        throw new ProtocolError('fragmented-control-frame', 'control frames must not be fragmented');
       }
     } else if (opcode === Opcode.Continuation) {
       if (!this.fragmented) {
         throw new ProtocolError(
           'unexpected-continuation',
-          CloseCode.ProtocolError,
           'continuation frame without a message to continue',
         );
       }
     } else if (this.fragmented) {
-      throw new ProtocolError(
-        'expected-continuation',
-        CloseCode.ProtocolError,
-        'new data frame inside a fragmented message',
-      );
+      throw new ProtocolError('expected-continuation', 'new data frame inside a fragmented message');
     }
   }
 
@@ -254,20 +232,12 @@ export class FrameParser {
     const masked = (b1 & MASK_BIT) !== 0;
     if (masked !== this.requireMask) {
       throw this.requireMask
-        ? new ProtocolError('unmasked-client-frame', CloseCode.ProtocolError, 'a client frame must be masked')
-        : new ProtocolError(
-            'masked-server-frame',
-            CloseCode.ProtocolError,
-            'a server frame must not be masked',
-          );
+        ? new ProtocolError('unmasked-client-frame', 'a client frame must be masked')
+        : new ProtocolError('masked-server-frame', 'a server frame must not be masked');
     }
     const length7 = b1 & 0x7f;
     if (isControlOpcode(b0 & 0x0f) && length7 > MAX_CONTROL_PAYLOAD) {
-      throw new ProtocolError(
-        'control-frame-too-long',
-        CloseCode.ProtocolError,
-        'control frame payload longer than 125 bytes',
-      );
+      throw new ProtocolError('control-frame-too-long', 'control frame payload longer than 125 bytes');
     }
     const base = length7 < 126 ? 2 : length7 === 126 ? 4 : 10;
     return masked ? base + 4 : base;
@@ -288,15 +258,11 @@ export class FrameParser {
     } else if (length === 127) {
       const high = source.readUInt32BE(pos);
       if (high & 0x80000000) {
-        throw new ProtocolError(
-          'length-top-bit',
-          CloseCode.ProtocolError,
-          'the most significant bit of a 64-bit length must be 0',
-        );
+        throw new ProtocolError('length-top-bit', 'the most significant bit of a 64-bit length must be 0');
       }
       if (high > 0x1fffff) {
         // Beyond Number.MAX_SAFE_INTEGER: no limit could ever allow it.
-        throw new ProtocolError('message-too-big', CloseCode.MessageTooBig, 'frame length beyond 2^53 bytes');
+        throw new ProtocolError('message-too-big', 'frame length beyond 2^53 bytes');
       }
       length = high * 0x100000000 + source.readUInt32BE(pos + 4);
       pos += 8;

@@ -20,7 +20,6 @@
  * limit is impossible with zlib, so such a direction sends every message uncompressed
  * (RSV1 clear), which RFC 7692 always allows.
  */
-import { CloseCode } from './close-codes.js';
 import { ProtocolError } from './errors.js';
 import type { Extension, PreparedMessage } from './extension.js';
 import { RSV1_BIT } from './frame.js';
@@ -32,6 +31,7 @@ import {
   Window,
   ZlibDataError,
   type ZlibDriver,
+  ZlibDriverError,
   type ZlibKind,
   type ZlibStream,
   type ZlibStreamOptions,
@@ -127,9 +127,31 @@ export function deflateMessage(stream: ZlibStream, data: Buffer, scratch: Buffer
   const out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length);
   // A sync flush of new input always ends with an empty stored block (zlib's contract).
   if (out.length < TAIL.length || !out.subarray(out.length - TAIL.length).equals(TAIL)) {
-    throw new Error('zlib output does not end with a sync flush');
+    throw new ZlibDriverError('zlib output does not end with a sync flush');
   }
   return out.subarray(0, out.length - TAIL.length);
+}
+
+/**
+ * Compress one whole message with a stream borrowed from `pool` and given back (a message
+ * compressed once for many connections without context takeover).
+ */
+export function deflateOnce(
+  pool: DeflatePool,
+  driver: ZlibDriver,
+  options: ZlibStreamOptions,
+  data: Buffer,
+): Buffer {
+  const stream = pool.acquire(driver, 'deflate', options);
+  let encoded: Buffer;
+  try {
+    encoded = deflateMessage(stream, data, pool.scratch);
+  } catch (error) {
+    stream.close();
+    throw error;
+  }
+  pool.release(stream);
+  return encoded;
 }
 
 /**
@@ -307,17 +329,12 @@ export class PerMessageDeflateExtension implements Extension {
     } catch (error) {
       this.dropInflater();
       if (!(error instanceof ZlibDataError)) throw error;
-      throw new ProtocolError(
-        'invalid-compressed-data',
-        CloseCode.InvalidPayload,
-        `invalid compressed data: ${error.message}`,
-      );
+      throw new ProtocolError('invalid-compressed-data', `invalid compressed data: ${error.message}`);
     }
     if (!ok) {
       this.dropInflater();
       throw new ProtocolError(
         'message-too-big',
-        CloseCode.MessageTooBig,
         `decompressed message larger than the limit of ${maxPayload} bytes`,
       );
     }

@@ -26,6 +26,7 @@
  */
 import { constants } from 'node:buffer';
 import zlib from 'node:zlib';
+import { SockeyeError } from './errors.js';
 
 /** A compressor or a decompressor. */
 export type ZlibKind = 'deflate' | 'inflate';
@@ -38,14 +39,33 @@ export type ZlibStreamOptions = Pick<zlib.ZlibOptions, 'level' | 'memLevel' | 'w
   dictionary?: Buffer;
 };
 
-/** zlib could not decode the data (a corrupt or hostile stream). */
-export class ZlibDataError extends Error {}
+/**
+ * zlib could not decode the data (a corrupt or hostile stream). The codec turns it into a
+ * {@link ProtocolError} `invalid-compressed-data` (close code 1007).
+ */
+export class ZlibDataError extends SockeyeError {
+  override readonly name = 'ZlibDataError';
+  /** Stable code for logs and tests. */
+  readonly code = 'ERR_ZLIB_DATA';
+}
+
+/**
+ * `node:zlib` did not behave as a driver needs: its internal handle is missing, or its
+ * output broke zlib's contract. A probe that meets it picks another driver; on a live
+ * connection the codec's failure fails the connection with 1011 (an `InternalError`
+ * whose `cause` is this).
+ */
+export class ZlibDriverError extends SockeyeError {
+  override readonly name = 'ZlibDriverError';
+  /** Stable code for logs and tests. */
+  readonly code = 'ERR_ZLIB_DRIVER';
+}
 
 /**
  * Neither way of driving `node:zlib` passed its self-test in this process, so
  * permessage-deflate cannot be used (see `PerMessageDeflate.driver`).
  */
-export class DeflateUnavailableError extends Error {
+export class DeflateUnavailableError extends SockeyeError {
   override readonly name = 'DeflateUnavailableError';
   /** Stable code for logs and tests. */
   readonly code = 'ERR_DEFLATE_UNAVAILABLE';
@@ -142,7 +162,7 @@ class NativeZlibStream implements ZlibStream {
       !(stream._writeState instanceof Uint32Array)
     ) {
       stream.close?.();
-      throw new Error('node:zlib does not expose the synchronous handle');
+      throw new ZlibDriverError('node:zlib does not expose the synchronous handle');
     }
     this.stream = stream;
     this.handle = handle;
@@ -298,7 +318,13 @@ export function publicDriver(api: ZlibApi = zlib): ZlibDriver {
 
 // ---- choosing a driver ----
 
-/** The driver found by the probe: undefined until probed, null when none works. */
+/**
+ * The driver found by the probe: undefined until probed, null when none works. Kept for
+ * the process rather than by each server or client, because it describes the runtime
+ * (which way of driving `node:zlib` works), not any owner, and a probe per owner would
+ * cost every client connection a round trip through two zlib drivers (about 0.1 ms,
+ * measured with `resetZlibDriver()` then `zlibDriver()` in a loop).
+ */
 let probed: ZlibDriver | null | undefined;
 /** What the probe drives: `node:zlib` itself, except in tests. */
 let probedApi: ZlibApi = zlib;

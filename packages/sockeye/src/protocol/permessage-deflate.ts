@@ -16,7 +16,7 @@ import type { Role } from './parser.js';
 import {
   compressBits,
   DeflatePool,
-  deflateMessage,
+  deflateOnce,
   PerMessageDeflateExtension,
   toBuffer,
 } from './permessage-deflate-codec.js';
@@ -246,15 +246,7 @@ export class PerMessageDeflate {
     if (bytes.length < this.options.threshold || windowBits === 0 || driver === null) {
       return { data: bytes, isText, extension: '', encoded: null, windowBits: 0 };
     }
-    const stream = this.pool.acquire(driver, 'deflate', this.deflateOptions(windowBits));
-    let encoded: Buffer;
-    try {
-      encoded = deflateMessage(stream, bytes, this.pool.scratch);
-    } catch (error) {
-      stream.close();
-      throw error;
-    }
-    this.pool.release(stream);
+    const encoded = deflateOnce(this.pool, driver, this.deflateOptions(windowBits), bytes);
     return { data: bytes, isText, extension: PERMESSAGE_DEFLATE, encoded, windowBits };
   }
 

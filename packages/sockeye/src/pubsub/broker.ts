@@ -18,6 +18,8 @@
  * @module
  */
 
+import { SockeyeError } from '../protocol/errors.js';
+
 /**
  * A message carried from another node. `data` belongs to the broker and may be shared
  * with other receivers: treat it as read-only (a server frames it once and writes the
@@ -99,8 +101,10 @@ export type BrokerErrorKind =
   | 'config';
 
 /** Something went wrong in a broker. Brokers report these through {@link BrokerHandler.onError}. */
-export class BrokerError extends Error {
+export class BrokerError extends SockeyeError {
   override readonly name = 'BrokerError';
+  /** What kind of thing went wrong (the same as {@link BrokerError.kind}). */
+  readonly code: BrokerErrorKind;
 
   /**
    * @param kind - what kind of thing went wrong
@@ -113,6 +117,7 @@ export class BrokerError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.code = kind;
   }
 }
 

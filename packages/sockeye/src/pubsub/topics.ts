@@ -1,3 +1,4 @@
+import { SockeyeError } from '../protocol/errors.js';
 import type { Broker } from './broker.js';
 
 /**
@@ -25,8 +26,10 @@ export type TopicRule = 'empty-topic' | 'topic-too-long' | 'too-many-topics' | '
  * A subscribe was refused by a {@link TopicRegistry} limit. `closeCode` is 1008 (policy
  * violation), for a server that chooses to close the offending connection.
  */
-export class TopicError extends Error {
+export class TopicError extends SockeyeError {
   override readonly name = 'TopicError';
+  /** The limit that was hit (the same as {@link TopicError.rule}). */
+  readonly code: TopicRule;
   /** The close code for a connection closed over it: 1008, policy violation. */
   readonly closeCode = 1008;
 
@@ -39,6 +42,7 @@ export class TopicError extends Error {
     message: string,
   ) {
     super(message);
+    this.code = rule;
   }
 }
 

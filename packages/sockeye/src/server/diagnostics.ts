@@ -34,6 +34,11 @@ export class ConnectionInfo implements ConnectionIdentity {
   ) {}
 }
 
+/**
+ * Kept for the process rather than by each server: the diagnostics channels are the
+ * process's, and a subscriber tells connections apart by this id whichever server
+ * published (two servers counting from 1 would give two connections the same id).
+ */
 let lastConnectionId = 0;
 
 /** The next connection id (unique in the process, from 1). @internal */

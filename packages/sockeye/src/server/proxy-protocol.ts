@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { isIP } from 'node:net';
+import { SockeyeError } from '../protocol/errors.js';
 import { formatIp } from './client-address.js';
 
 /** Which rule of the PROXY protocol a header broke. */
@@ -21,7 +22,7 @@ export type ProxyProtocolRule =
  * A connection did not start with a valid PROXY protocol header. Its `code` is stable
  * (`ERR_PROXY_PROTOCOL`); `rule` says which check failed.
  */
-export class ProxyProtocolError extends Error {
+export class ProxyProtocolError extends SockeyeError {
   override readonly name = 'ProxyProtocolError';
   /** Stable error code. */
   readonly code = 'ERR_PROXY_PROTOCOL';

@@ -2,29 +2,20 @@ import { EventEmitter } from 'node:events';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
-import { createSecureContext, TLSSocket, type TlsOptions } from 'node:tls';
 import { inspect } from 'node:util';
 import {
   buildAcceptResponse,
-  buildFrame,
-  buildRejectResponse,
   CloseCode,
   type CloseInfo,
-  FIN_BIT,
   HandshakeError,
-  type HeaderMap,
-  HttpHeadParser,
   InternalError,
   isValidWireCloseCode,
   limits,
-  Opcode,
+  OutputBuffers,
   PerMessageDeflate,
   type PerMessageDeflateExtension,
   type PerMessageDeflateOptions,
-  type PreparedMessage,
-  type RequestHead,
   type UpgradeRequestInfo,
-  validateRequest,
 } from '../protocol/index.js';
 import { checkInteger, MAX_TIMEOUT_MS } from '../protocol/validate.js';
 import {
@@ -63,18 +54,19 @@ import {
   opsSettings,
 } from './limits.js';
 import { checkServerOptions } from './options.js';
-import { isOriginAllowed, type OriginPolicy } from './origin.js';
-import { ProxyHeaderParser, ProxyProtocolError } from './proxy-protocol.js';
-import {
-  type PublishData,
-  type PublishOptions,
-  SendStatus,
-  type UpgradeRequestContext,
-  type WebSocketHandlers,
-  type WebSocketServerOptions,
-  type WireDirection,
+import { deliverToSubscribers, publishBytes } from './publish.js';
+import { UpgradeRouter } from './router.js';
+import { Sweep, sweepPeriod } from './sweep.js';
+import { tlsWrapper } from './tls.js';
+import type {
+  PublishData,
+  PublishOptions,
+  WebSocketHandlers,
+  WebSocketServerOptions,
+  WireDirection,
 } from './types.js';
-import { type ConnectionHost, kSocketOwner, ServerWebSocket } from './websocket.js';
+import { type PendingHandshake, Upgrades } from './upgrade.js';
+import { type ConnectionHost, ServerWebSocket } from './websocket.js';
 
 /** Events of a {@link WebSocketServer} (server-level only; connections use the handlers). */
 export interface WebSocketServerEvents {
@@ -122,58 +114,6 @@ export interface ServerCloseOptions {
 }
 
 /**
- * A handshake in progress: a socket that has no WebSocket yet, and when it must be done.
- * The socket points back to it (`kSocketOwner`) so that its listeners are functions shared
- * by every socket rather than closures made per connection; once the WebSocket takes over,
- * the socket lets go of it, its parser and its listeners (an idle connection keeps nothing
- * of its handshake).
- */
-class PendingHandshake {
-  /** Standalone mode: the request head being collected. */
-  parser: HttpHeadParser<RequestHead> | null = null;
-  /** Standalone mode with `proxyProtocol`: the PROXY header being read (before the request). */
-  proxy: ProxyHeaderParser | null = null;
-  /** The client address a PROXY header gave (undefined: the TCP peer's). */
-  proxiedAddress: string | undefined = undefined;
-  /** The real client address, once the request is read. */
-  clientAddress = '';
-  /** The request's path, once read. */
-  path = '';
-  /** The address group admitted by the connection caps (to release when the handshake fails). */
-  group: string | null = null;
-  /** The handshake was refused (and reported as such). */
-  refused = false;
-  /** Standalone `wss://` with `proxyProtocol`: TLS starts after the PROXY header, on this. */
-  tlsWrap: ((socket: Socket) => TLSSocket) | null = null;
-  constructor(
-    readonly server: WebSocketServer<unknown>,
-    readonly socket: Socket,
-    readonly deadline: number,
-  ) {}
-}
-
-/** While the handshake runs, the socket's owner is its PendingHandshake (see `kSocketOwner`). */
-type HandshakeSocket = Socket & { [kSocketOwner]?: PendingHandshake | ServerWebSocket<unknown> | undefined };
-
-// Socket listeners of the handshake, shared by every socket (`this` is the socket).
-function onHandshakeData(this: Socket, chunk: Buffer): void {
-  const pending = (this as HandshakeSocket)[kSocketOwner];
-  if (pending instanceof PendingHandshake) pending.server._handshakeData(pending, chunk);
-}
-function onHandshakeClose(this: Socket): void {
-  const pending = (this as HandshakeSocket)[kSocketOwner];
-  if (pending instanceof PendingHandshake) pending.server._handshakeGone(pending);
-}
-
-/** The request as the server needs it, whichever parser produced it. */
-interface RawRequest {
-  method: string;
-  url: string;
-  httpVersion: string;
-  headers: HeaderMap;
-}
-
-/**
  * The permessage-deflate settings of a server with `perMessageDeflate: true` (and the
  * base an options object overrides): no context takeover either way, so that an idle
  * connection holds no zlib stream; zlib level 1; messages of 1 KiB and more compressed.
@@ -183,12 +123,6 @@ export const SERVER_DEFLATE_DEFAULTS: Readonly<PerMessageDeflateOptions> = Objec
   serverNoContextTakeover: true,
   clientNoContextTakeover: true,
 });
-
-/** Sweep resolution bounds: never busier than every 10 ms, never coarser than 1 s. */
-const MIN_SWEEP_MS = 10;
-const MAX_SWEEP_MS = 1000;
-
-function noop(): void {}
 
 /** A broker that broke its contract (threw, or rejected), as a `brokerError`. */
 function brokerFailure(kind: 'publish' | 'subscribe', cause: unknown): BrokerError {
@@ -225,7 +159,6 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   /** @internal */ readonly highWaterMark: number;
   /** @internal */ readonly closeOnBackpressureLimit: boolean;
   /** @internal */ readonly closeTimeout: number;
-  /** @internal */ readonly pingInterval: number;
   /** @internal */ readonly wiretap:
     | ((ws: ServerWebSocket<Data>, direction: WireDirection, bytes: Buffer) => void)
     | undefined;
@@ -245,25 +178,27 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   /** @internal */ readonly topicRegistry: TopicRegistry<ServerWebSocket<Data>>;
 
   private readonly options: WebSocketServerOptions<Data>;
-  private readonly connectionOptions: { maxPayload: number; maxFragments: number };
-  private readonly handshakeTimeout: number;
-  private readonly pongTimeout: number;
-  private readonly maxHandshakeBytes: number;
-  private readonly maxHandshakeHeaders: number;
-  private readonly origins: OriginPolicy | undefined;
+  private readonly connectionOptions: {
+    maxPayload: number;
+    maxFragments: number;
+    outputBuffers: OutputBuffers;
+  };
   private readonly netServer: NetServer | null = null;
   private readonly httpServer: HttpServer | HttpsServer | null = null;
 
   /** Open connections (state `open` or `closing`). */
   private readonly openClients = new Set<ServerWebSocket<Data>>();
-  /** Every socket with a WebSocket on it, until TCP is gone (includes lingering closed ones). */
-  private readonly sockets = new Set<ServerWebSocket<Data>>();
-  private readonly pending = new Set<PendingHandshake>();
-  private readonly sweepMs: number;
-  private timer: NodeJS.Timeout | null = null;
+  /** The handshakes in progress, and the checks they go through. */
+  private readonly upgrades: Upgrades<Data>;
+  /**
+   * The deadlines, and every socket with a WebSocket on it until TCP is gone (lingering
+   * closed ones included).
+   */
+  private readonly sweep: Sweep<ServerWebSocket<Data>>;
   private dirty: ServerWebSocket<Data>[] = [];
   private flushScheduled = false;
-  private shuttingDown = false;
+  /** @internal `close()` was called: new handshakes are refused with 503. */
+  shuttingDown = false;
   private closePromise: Promise<void> | null = null;
   private onAllClosed: (() => void) | null = null;
   private listenError: unknown = null;
@@ -272,9 +207,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   private readonly warned = new Set<'lost' | 'brokerError'>();
   /** Connection caps and handshake rates (null: none configured). */
   private readonly gate: ConnectionGate | null;
-  /** Proxies whose `Forwarded` / `X-Forwarded-For` is believed (null: none). */
+  /** Proxies whose forwarding headers are believed (null: none). */
   private readonly trustedProxies: AddressSet | null;
-  private readonly proxyProtocol: boolean;
   /** Per-connection limits, lifetime, idle timeout (null: none, and connections get no ConnectionOps). */
   private readonly ops: OpsSettings | null;
   /** Publish rate by topic (null: no limit). */
@@ -299,21 +233,20 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.highWaterMark = options.highWaterMark ?? limits.DEFAULT_HIGH_WATER_MARK;
     this.closeOnBackpressureLimit = options.closeOnBackpressureLimit ?? false;
     this.closeTimeout = options.closeTimeout ?? limits.DEFAULT_CLOSE_TIMEOUT_MS;
-    this.pingInterval = options.pingInterval ?? limits.DEFAULT_PING_INTERVAL_MS;
-    this.pongTimeout = options.pongTimeout ?? limits.DEFAULT_PONG_TIMEOUT_MS;
-    this.handshakeTimeout = options.handshakeTimeout ?? limits.DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    this.maxHandshakeBytes = options.maxHandshakeBytes ?? limits.DEFAULT_MAX_HANDSHAKE_BYTES;
-    this.maxHandshakeHeaders = options.maxHandshakeHeaders ?? limits.DEFAULT_MAX_HANDSHAKE_HEADERS;
+    const pingInterval = options.pingInterval ?? limits.DEFAULT_PING_INTERVAL_MS;
+    const pongTimeout = options.pongTimeout ?? limits.DEFAULT_PONG_TIMEOUT_MS;
+    const handshakeTimeout = options.handshakeTimeout ?? limits.DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.connectionOptions = {
       maxPayload: options.maxPayload ?? limits.DEFAULT_MAX_PAYLOAD,
       maxFragments: options.maxFragments ?? limits.DEFAULT_MAX_FRAGMENTS,
+      // The slab and masking keys of this server's connections (its own, not the process's).
+      outputBuffers: new OutputBuffers(),
     };
     const deflate = options.perMessageDeflate ?? true;
     this.perMessageDeflate =
       deflate === false
         ? null
         : new PerMessageDeflate({ ...SERVER_DEFLATE_DEFAULTS, ...(deflate === true ? {} : deflate) });
-    this.origins = options.origins;
     this.wiretap = options.wiretap;
     this.path = options.path;
     this.broker = options.broker ?? new InProcessBroker();
@@ -332,11 +265,12 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       onStatus: (status: BrokerStatus) => this.emit('brokerStatus', status),
     });
     this.gate = options.connectionLimits === undefined ? null : new ConnectionGate(options.connectionLimits);
-    this.trustedProxies =
+    const trustedProxies =
       options.trustProxy === undefined ? null : new AddressSet(options.trustProxy, 'trustProxy');
-    this.proxyProtocol = options.proxyProtocol ?? false;
-    if (typeof this.proxyProtocol !== 'boolean') throw new TypeError('proxyProtocol must be a boolean');
-    if (this.proxyProtocol && options.port === undefined) {
+    this.trustedProxies = trustedProxies;
+    const proxyProtocol = options.proxyProtocol ?? false;
+    if (typeof proxyProtocol !== 'boolean') throw new TypeError('proxyProtocol must be a boolean');
+    if (proxyProtocol && options.port === undefined) {
       throw new TypeError('the proxyProtocol option is for standalone mode (port)');
     }
     const countMessages = options.countMessages ?? false;
@@ -363,21 +297,37 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       },
     );
     this.publishRates = publishRate === null ? null : new BucketTable(publishRate, maxTrackedTopics);
-    const periods = [this.handshakeTimeout, this.closeTimeout];
-    if (this.pingInterval > 0) periods.push(this.pingInterval, this.pongTimeout);
+    const periods = [handshakeTimeout, this.closeTimeout];
+    if (pingInterval > 0) periods.push(pingInterval, pongTimeout);
     if (this.ops !== null) {
       if (this.ops.idleTimeout > 0) periods.push(this.ops.idleTimeout);
       if (this.ops.maxLifetime > 0) periods.push(this.ops.maxLifetime - this.ops.lifetimeJitter);
     }
-    // A deadline fires at most a quarter of its period late.
-    this.sweepMs = Math.max(MIN_SWEEP_MS, Math.min(MAX_SWEEP_MS, Math.floor(Math.min(...periods) / 4)));
+    this.sweep = new Sweep<ServerWebSocket<Data>>(this, {
+      periodMs: sweepPeriod(periods),
+      pingInterval,
+      pongTimeout,
+      closeTimeout: this.closeTimeout,
+    });
+    this.upgrades = new Upgrades<Data>(this, {
+      path: options.path,
+      handshakeTimeout,
+      maxHandshakeBytes: options.maxHandshakeBytes ?? limits.DEFAULT_MAX_HANDSHAKE_BYTES,
+      maxHandshakeHeaders: options.maxHandshakeHeaders ?? limits.DEFAULT_MAX_HANDSHAKE_HEADERS,
+      origins: options.origins,
+      gate: this.gate,
+      trustedProxies,
+      proxyProtocol,
+      authenticate: options.authenticate,
+      selectProtocol: options.selectProtocol,
+    });
 
     if (options.port !== undefined) {
       const wrap = options.tls === undefined ? null : tlsWrapper(options.tls);
       const netServer = createServer({ noDelay: true }, (socket) => {
         // The PROXY header comes before TLS: read it on the TCP socket, then wrap.
-        if (wrap !== null && this.proxyProtocol) this.acceptSocket(socket, wrap);
-        else this.acceptSocket(wrap === null ? socket : wrap(socket));
+        if (wrap !== null && proxyProtocol) this.upgrades.acceptSocket(socket, wrap);
+        else this.upgrades.acceptSocket(wrap === null ? socket : wrap(socket));
       });
       this.netServer = netServer;
       netServer.on('error', (error) => {
@@ -405,7 +355,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * has been let go (a diagnostic: it should return to 0 when clients leave).
    */
   get socketCount(): number {
-    return this.pending.size + this.sockets.size;
+    return this.upgrades.size + this.sweep.size;
   }
 
   /** Standalone mode: the bound address once listening (null before, and in other modes). */
@@ -494,7 +444,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.trustedProxies,
     );
     const gate = this.gate;
-    if (gate === null) return { clientAddress, release: noop };
+    if (gate === null) return { clientAddress, release: () => {} };
     let group: string | null = this.admitAddress(gate, clientAddress);
     return {
       clientAddress,
@@ -529,7 +479,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       return 0;
     }
     const isText = !(options?.isBinary ?? typeof data !== 'string');
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
+    const bytes = publishBytes(data);
     const count = this.deliverObserved(topic, bytes, isText, sender);
     try {
       this.broker.publish(topic, bytes, !isText);
@@ -571,32 +521,17 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   ): number {
     let tapped = 0;
     if (this.taps.size !== 0) for (const tap of this.taps) tapped += tap.deliver(topic, bytes, isText);
-    const subscribers = this.topicRegistry.subscribers(topic);
-    const size = subscribers.size;
-    if (size === 0 || (size === 1 && except !== null && subscribers.has(except))) return tapped;
-    // One frame for everybody: each connection queues this same Buffer (no copy, no
-    // header per connection); `data` is a view of it, the server's own copy.
-    // With permessage-deflate, the payload is also compressed once (when a subscriber
-    // negotiated it): connections without the extension take the frame, those without
-    // context takeover the compressed payload, the others compress it themselves.
-    const frame = buildFrame(FIN_BIT | (isText ? Opcode.Text : Opcode.Binary), bytes);
-    const data = frame.subarray(frame.length - bytes.length);
-    const deflate = this.perMessageDeflate;
-    let message: PreparedMessage = { data, isText, extension: '', encoded: null, windowBits: 0, frame };
-    if (deflate !== null && anyCompressed(subscribers, except)) {
-      try {
-        message = { ...deflate.prepareMessage(data, isText), frame };
-      } catch (error) {
-        // The codec failed: report it and send the frame as it is (a connection that must
-        // compress does it itself, and fails alone with 1011 if its codec fails too).
-        this.reportServerError(new InternalError(error));
-      }
-    }
-    let count = 0;
-    for (const ws of subscribers) {
-      if (ws !== except && ws._sendPrepared(message) !== SendStatus.Dropped) count++;
-    }
-    return count + tapped;
+    return (
+      tapped +
+      deliverToSubscribers(
+        this.topicRegistry.subscribers(topic),
+        bytes,
+        isText,
+        except,
+        this.perMessageDeflate,
+        this,
+      )
+    );
   }
 
   /** A loss or an error from the broker: to its listeners, or once as a process warning. */
@@ -629,7 +564,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     head: Buffer,
   ): Promise<ServerWebSocket<Data> | undefined> {
     try {
-      return this.takeUpgrade(request, socket, head);
+      return this.upgrades.takeUpgrade(request, socket, head);
     } catch (error) {
       // A bug of ours, or a socket unlike any Node gave before: reported, never thrown
       // into the http server's 'upgrade' emitter (where it would reach the process).
@@ -637,40 +572,6 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       socket.destroy();
       return Promise.resolve(undefined);
     }
-  }
-
-  private takeUpgrade(
-    request: IncomingMessage,
-    socket: Socket,
-    head: Buffer,
-  ): Promise<ServerWebSocket<Data> | undefined> {
-    socket.pause();
-    socket.on('error', noop);
-    // Node 26 hands an upgrade request that announces a body over with a Duplex of its own
-    // (an `UpgradeStream`), not a net.Socket: it has no setTimeout (and such a request is
-    // refused with 400 below, by validateRequest).
-    if (typeof socket.setTimeout === 'function') socket.setTimeout(0);
-    const pending = this.track(socket);
-    const raw: RawRequest = {
-      method: request.method ?? '',
-      url: request.url ?? '/',
-      httpVersion: request.httpVersion,
-      headers: request.headers,
-    };
-    // Node keeps at most `maxHeadersCount` fields (2000) and drops the rest silently: a
-    // header the handshake depends on may be among them. Count the raw fields ourselves.
-    const fieldCount = request.rawHeaders.length / 2;
-    if (fieldCount > this.maxHandshakeHeaders) {
-      this.reject(socket, new HandshakeError(431, `more than ${this.maxHandshakeHeaders} header fields`));
-      return Promise.resolve(undefined);
-    }
-    let bytes = raw.url.length + raw.method.length + 12;
-    for (const field of request.rawHeaders) bytes += field.length + 2;
-    if (bytes > this.maxHandshakeBytes) {
-      this.reject(socket, new HandshakeError(431, 'request header fields too large'));
-      return Promise.resolve(undefined);
-    }
-    return this.upgrade(raw, socket, head, request, pending);
   }
 
   /**
@@ -696,7 +597,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     for (const tap of this.taps) tap.close();
     this.closePromise = (async () => {
       for (const ws of this.openClients) ws.close(code, reason);
-      if (this.sockets.size > 0) {
+      if (this.sweep.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, timeout);
           this.onAllClosed = () => {
@@ -706,11 +607,10 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
         });
         this.onAllClosed = null;
       }
-      for (const ws of this.sockets) ws.terminate();
-      for (const handshake of this.pending) handshake.socket.destroy();
-      this.pending.clear();
-      this.sockets.clear();
-      this.stopTimer();
+      for (const ws of this.sweep.connections()) ws.terminate();
+      this.upgrades.destroyAll();
+      this.sweep.clear();
+      this.sweep.stop();
       this.perMessageDeflate?.pool.clear();
       if (this.httpServer !== null) UpgradeRouter.for(this.httpServer).remove(this);
       const netServer = this.netServer;
@@ -723,8 +623,13 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   // ---- ConnectionHost ----
 
   /** @internal */
-  now(): number {
-    return Date.now();
+  startCloseDeadline(ws: ServerWebSocket<Data>): void {
+    this.sweep.startCloseDeadline(ws, Date.now());
+  }
+
+  /** @internal */
+  pongReceived(ws: ServerWebSocket<Data>): void {
+    this.sweep.pongReceived(ws, Date.now());
   }
 
   /** @internal */
@@ -759,7 +664,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 
   /** @internal */
   socketClosed(ws: ServerWebSocket<Data>): void {
-    this.sockets.delete(ws);
+    this.sweep.delete(ws);
     const socket = ws._socket;
     this.counters.bytesIn += socket.bytesRead;
     this.counters.bytesOut += socket.bytesWritten;
@@ -823,7 +728,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     const counters = this.counters;
     let bytesIn = counters.bytesIn;
     let bytesOut = counters.bytesOut;
-    for (const ws of this.sockets) {
+    for (const ws of this.sweep.connections()) {
       bytesIn += ws._socket.bytesRead;
       bytesOut += ws._socket.bytesWritten;
     }
@@ -867,8 +772,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     }
   }
 
-  /** A handshake was refused (status 0: the socket was closed without an answer). */
-  private handshakeRefused(pending: PendingHandshake, status: number, reason: string): void {
+  /** A handshake was refused (status 0: the socket was closed without an answer). @internal */
+  handshakeRefused(pending: PendingHandshake, status: number, reason: string): void {
     pending.refused = true;
     this.counters.handshake(status);
     if (!channels.handshake.hasSubscribers) return;
@@ -908,209 +813,19 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 
   /** Serve a path that is not ours (attached mode router). @internal */
   _refuse(socket: Socket, error: HandshakeError): void {
-    socket.on('error', noop);
-    this.track(socket);
-    this.reject(socket, error);
+    this.upgrades.refuse(socket, error);
   }
 
-  // ---- the opening handshake ----
+  // ---- UpgradeHost: the opening handshake ----
 
-  /** Standalone mode: a new TCP connection. Parse its handshake, bounded in bytes and time. */
-  private acceptSocket(socket: Socket, tlsWrap: ((socket: Socket) => TLSSocket) | null = null): void {
-    socket.on('error', noop);
-    const pending = this.track(socket);
-    pending.tlsWrap = tlsWrap;
-    // When the TCP peer is the client (no PROXY header, not a trusted proxy), the caps
-    // apply from the accept: a handshake that never finishes holds a place too, and a
-    // refused one costs no parser.
-    const gate = this.gate;
-    if (gate !== null && !this.proxyProtocol && !(this.trustedProxies?.has(socket.remoteAddress) ?? false)) {
-      pending.clientAddress = normalizeIp(socket.remoteAddress ?? '');
-      try {
-        this.admit(gate, pending);
-      } catch (error) {
-        this.reject(socket, error as HandshakeError);
-        return;
-      }
-    }
-    if (this.proxyProtocol) pending.proxy = new ProxyHeaderParser();
-    pending.parser = new HttpHeadParser<RequestHead>('request', {
-      maxBytes: this.maxHandshakeBytes,
-      maxHeaders: this.maxHandshakeHeaders,
-    });
-    socket.on('data', onHandshakeData);
+  /** @internal */
+  handshakeStarted(): void {
+    this.sweep.start();
   }
 
-  /**
-   * Standalone mode with `proxyProtocol`: read the PROXY header. Returns the bytes after
-   * it once complete, null while it is incomplete or after refusing it (a malformed header
-   * closes the socket without an answer: the peer is a proxy, not an HTTP client).
-   */
-  private proxyHeader(pending: PendingHandshake, proxy: ProxyHeaderParser, chunk: Buffer): Buffer | null {
-    try {
-      const header = proxy.push(chunk);
-      if (header === null) return null;
-      pending.proxy = null;
-      if (header.source !== null) pending.proxiedAddress = header.source.address;
-      return header.rest;
-    } catch (error) {
-      if (!(error instanceof ProxyProtocolError)) throw error;
-      pending.parser = null;
-      pending.proxy = null;
-      pending.socket.off('data', onHandshakeData);
-      this.handshakeRefused(pending, 0, error.message);
-      pending.socket.destroy();
-      return null;
-    }
-  }
-
-  /** Standalone mode: bytes of a handshake in progress. @internal */
-  _handshakeData(pending: PendingHandshake, chunk: Buffer): void {
-    const socket = pending.socket;
-    if (pending.proxy !== null) {
-      const rest = this.proxyHeader(pending, pending.proxy, chunk);
-      if (rest === null) return;
-      if (pending.tlsWrap !== null) {
-        this.startTls(pending, pending.tlsWrap, rest);
-        return;
-      }
-      if (rest.length === 0) return;
-      chunk = rest;
-    }
-    const parser = pending.parser;
-    if (parser === null) return;
-    let parsed: ReturnType<typeof parser.push>;
-    try {
-      parsed = parser.push(chunk);
-    } catch (error) {
-      socket.off('data', onHandshakeData);
-      if (error instanceof HandshakeError) {
-        this.reject(socket, error);
-      } else {
-        // Not the client's doing: a bug of ours, answered 500 and reported, never thrown.
-        this.reportServerError(new InternalError(error));
-        this.reject(socket, new HandshakeError(500, 'internal server error'));
-      }
-      return;
-    }
-    if (parsed === null) return;
-    pending.parser = null;
-    socket.off('data', onHandshakeData);
-    socket.pause();
-    const head = parsed.head;
-    void this.upgrade(
-      { method: head.method, url: head.target, httpVersion: head.httpVersion, headers: head.headers },
-      socket,
-      parsed.rest,
-      undefined,
-      pending,
-    );
-  }
-
-  /**
-   * Standalone `wss://` with `proxyProtocol`: the PROXY header is read; hand the TCP
-   * socket (with what followed the header put back) to TLS, and go on with the request on
-   * the TLS socket, under the same deadline.
-   */
-  private startTls(pending: PendingHandshake, wrap: (socket: Socket) => TLSSocket, rest: Buffer): void {
-    const socket = pending.socket;
-    socket.off('data', onHandshakeData);
-    socket.pause();
-    if (rest.length > 0) socket.unshift(rest);
-    this.release(pending);
-    const secure = wrap(socket);
-    secure.on('error', noop);
-    // Whatever ends the TLS socket (a failed TLS handshake, the deadline) ends the TCP one.
-    secure.once('close', () => socket.destroy());
-    const next = this.track(secure, pending.deadline);
-    next.proxiedAddress = pending.proxiedAddress;
-    next.parser = pending.parser;
-    secure.on('data', onHandshakeData);
-  }
-
-  /** The socket of a handshake in progress closed. @internal */
-  _handshakeGone(pending: PendingHandshake): void {
-    this.pending.delete(pending);
-    this.releasePlace(pending);
+  /** @internal */
+  handshakeGone(): void {
     this.maybeIdle();
-  }
-
-  /** Validate, check, authenticate, then accept or refuse. Never rejects. */
-  private async upgrade(
-    request: RawRequest,
-    socket: Socket,
-    head: Buffer,
-    incoming: IncomingMessage | undefined,
-    pending: PendingHandshake,
-  ): Promise<ServerWebSocket<Data> | undefined> {
-    try {
-      const path = pathOf(request.url);
-      // The server's own string when it is the one path served (nothing kept per connection).
-      pending.path = path === this.path ? this.path : path;
-      pending.clientAddress = resolveClientAddress(
-        pending.proxiedAddress ?? socket.remoteAddress,
-        request.headers,
-        this.trustedProxies,
-      );
-      if (this.shuttingDown) throw new HandshakeError(503, 'server shutting down');
-      if (this.gate !== null && pending.group === null) this.admit(this.gate, pending);
-      if (this.path !== undefined && pathOf(request.url) !== this.path) {
-        throw new HandshakeError(404, `no WebSocket endpoint at ${pathOf(request.url)}`);
-      }
-      if (
-        request.method === 'GET' &&
-        request.httpVersion !== '1.0' &&
-        request.headers.upgrade === undefined
-      ) {
-        throw new HandshakeError(426, 'this is a WebSocket endpoint: send a WebSocket upgrade request', {
-          Upgrade: 'websocket',
-          'Sec-WebSocket-Version': '13',
-        });
-      }
-      const offer = validateRequest(request);
-      const context = this.context(request, socket, offer, incoming, pending.clientAddress);
-      if (!isOriginAllowed(offer.origin, offer.host, this.origins, context)) {
-        throw new HandshakeError(403, `origin ${offer.origin} is not allowed`);
-      }
-      let data = undefined as Data;
-      const authenticate = this.options.authenticate;
-      if (authenticate !== undefined) {
-        data = await authenticate(context);
-        if (socket.destroyed || !this.pending.has(pending)) return undefined; // timed out or gone meanwhile
-        if (this.shuttingDown) throw new HandshakeError(503, 'server shutting down');
-      }
-      let protocol = '';
-      const select = this.options.selectProtocol;
-      if (select !== undefined && offer.protocols.length > 0) {
-        protocol = select(offer.protocols, context) ?? '';
-        if (protocol !== '' && !offer.protocols.includes(protocol)) {
-          throw new Error(
-            `selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`,
-          );
-        }
-      }
-      return this.accept(socket, offer, data, protocol, head, pending);
-    } catch (error) {
-      if (error instanceof HandshakeError) {
-        this.reject(socket, error);
-      } else {
-        this.reportServerError(error);
-        this.reject(socket, new HandshakeError(500, 'internal server error'));
-      }
-      return undefined;
-    }
-  }
-
-  /** Give back the place a handshake took under the connection caps (once). */
-  private releasePlace(pending: PendingHandshake): void {
-    if (pending.group === null) return;
-    this.gate?.release(pending.group);
-    pending.group = null;
-  }
-
-  /** Check the connection caps for this handshake; count it when admitted. */
-  private admit(gate: ConnectionGate, pending: PendingHandshake): void {
-    pending.group = this.admitAddress(gate, pending.clientAddress);
   }
 
   /** Check the connection caps for a connection from `clientAddress`; its group when admitted. */
@@ -1122,7 +837,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     throw gate.refusal(refused);
   }
 
-  private accept(
+  /** Answer 101 and open the connection. @internal */
+  open(
     socket: Socket,
     offer: UpgradeRequestInfo,
     data: Data,
@@ -1130,7 +846,6 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     head: Buffer,
     pending: PendingHandshake,
   ): ServerWebSocket<Data> {
-    this.release(pending);
     const now = Date.now();
     const info = new ConnectionInfo(nextConnectionId(), pending.clientAddress, pending.path, now);
     info.gateGroup = pending.group;
@@ -1159,8 +874,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     ws._info = info;
     if (this.ops !== null) ws._ops = new ConnectionOps(this.ops, now);
     this.openClients.add(ws);
-    this.sockets.add(ws);
-    this.startTimer();
+    this.sweep.add(ws, now);
     this.counters.handshake(101);
     if (channels.handshake.hasSubscribers) {
       const message: HandshakeDiagnostic = {
@@ -1179,110 +893,18 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     return ws;
   }
 
-  /** Answer with an error status and close; keep reading (and discarding) so the answer is not lost to a reset. */
-  private reject(socket: Socket, error: HandshakeError): void {
-    if (socket.destroyed) return;
-    const owner = (socket as HandshakeSocket)[kSocketOwner];
-    if (owner instanceof PendingHandshake) {
-      this.handshakeRefused(owner, error.status, error.message);
-      // A refused handshake gives its place back at once (its socket only drains until closed,
-      // within the handshake deadline).
-      this.releasePlace(owner);
-    }
-    socket.removeAllListeners('data');
-    socket.on('data', noop);
-    socket.resume();
-    socket.end(buildRejectResponse(error));
+  // ---- SweepHost: the deadlines ----
+
+  /** @internal */
+  expireHandshakes(now: number): void {
+    this.upgrades.expire(now);
   }
 
-  private context(
-    request: RawRequest,
-    socket: Socket,
-    offer: UpgradeRequestInfo,
-    incoming: IncomingMessage | undefined,
-    clientAddress: string,
-  ): UpgradeRequestContext {
-    return {
-      clientAddress,
-      method: request.method,
-      url: request.url,
-      httpVersion: request.httpVersion,
-      headers: request.headers,
-      remoteAddress: socket.remoteAddress,
-      secure: (socket as Socket & { encrypted?: boolean }).encrypted === true,
-      offer,
-      incoming,
-    };
-  }
-
-  // ---- the sweep: one timer for every deadline ----
-
-  private track(socket: Socket, deadline = Date.now() + this.handshakeTimeout): PendingHandshake {
-    const pending = new PendingHandshake(this as WebSocketServer<unknown>, socket, deadline);
-    (socket as HandshakeSocket)[kSocketOwner] = pending;
-    this.pending.add(pending);
-    socket.on('close', onHandshakeClose);
-    this.startTimer();
-    return pending;
-  }
-
-  /** The handshake is over (the WebSocket takes the socket): forget it and its listener. */
-  private release(pending: PendingHandshake): void {
-    this.pending.delete(pending);
-    pending.socket.off('close', onHandshakeClose);
-    (pending.socket as HandshakeSocket)[kSocketOwner] = undefined;
-  }
-
-  private startTimer(): void {
-    if (this.timer !== null) return;
-    this.timer = setInterval(() => this.sweep(), this.sweepMs);
-  }
-
-  private stopTimer(): void {
-    if (this.timer === null) return;
-    clearInterval(this.timer);
-    this.timer = null;
-  }
-
-  /** Nothing left to watch: stop the timer (an idle server holds no timer). */
-  private maybeIdle(): void {
-    if (this.sockets.size === 0) {
-      this.onAllClosed?.();
-      if (this.pending.size === 0) this.stopTimer();
-    }
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    for (const handshake of this.pending) {
-      if (now >= handshake.deadline) {
-        if (!handshake.refused) this.handshakeRefused(handshake, 0, 'handshake timeout');
-        this.pending.delete(handshake);
-        handshake.socket.destroy();
-      }
-    }
-    const pingInterval = this.pingInterval;
+  /** Close a connection past its lifetime or idle timeout; returns whether it did. @internal */
+  expireConnection(ws: ServerWebSocket<Data>, now: number): boolean {
     const ops = this.ops;
-    for (const ws of this.sockets) {
-      if (ws._closeDeadline !== 0) {
-        if (now >= ws._closeDeadline) ws.terminate();
-        continue;
-      }
-      if (ops !== null && ws._ops !== null && this.expired(ws, ws._ops, ops, now)) continue;
-      if (pingInterval === 0 || ws._heartbeatAt === 0 || now < ws._heartbeatAt) continue;
-      if (ws._awaitingPong) {
-        ws.terminate(); // reported as 1006
-      } else if (ws.readyState === 'open') {
-        ws._awaitingPong = true;
-        ws._heartbeatAt = now + this.pongTimeout;
-        ws.ping();
-      }
-    }
-    this.maybeIdle();
-  }
-
-  /** Close a connection past its lifetime or idle timeout; returns whether it did. */
-  private expired(ws: ServerWebSocket<Data>, state: ConnectionOps, ops: OpsSettings, now: number): boolean {
+    const state = ws._ops;
+    if (ops === null || state === null) return false;
     let kind: LimitKind;
     if (state.expiresAt !== 0 && now >= state.expiresAt) kind = 'max-lifetime';
     else if (ops.idleTimeout > 0 && now - state.lastMessageAt >= ops.idleTimeout) kind = 'idle-timeout';
@@ -1299,108 +921,23 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     return true;
   }
 
+  /** @internal */
+  swept(): void {
+    this.maybeIdle();
+  }
+
+  /** Nothing left to watch: stop the timer (an idle server holds no timer). */
+  private maybeIdle(): void {
+    if (this.sweep.size === 0) {
+      this.onAllClosed?.();
+      if (this.upgrades.size === 0) this.sweep.stop();
+    }
+  }
+
   private flushDirty(): void {
     this.flushScheduled = false;
     const dirty = this.dirty;
     this.dirty = [];
     for (const ws of dirty) ws._flush();
-  }
-}
-
-function toBytes(data: Buffer | ArrayBuffer | ArrayBufferView): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return new Uint8Array(data);
-}
-
-/**
- * Standalone `wss://`: wrap each accepted TCP socket in a server-side TLSSocket ourselves
- * (rather than use `tls.Server`), so that the handshake deadline runs from the TCP accept
- * and covers the TLS handshake too: `tls.Server`'s own timer starts only once a
- * ClientHello arrives, so a client that connects and stays silent would be held forever.
- * The secure context is built once, not per connection.
- */
-function tlsWrapper(options: TlsOptions): (socket: Socket) => TLSSocket {
-  const secureContext = createSecureContext(options);
-  const socketOptions: ConstructorParameters<typeof TLSSocket>[1] = { isServer: true, secureContext };
-  if (options.requestCert !== undefined) socketOptions.requestCert = options.requestCert;
-  if (options.rejectUnauthorized !== undefined) socketOptions.rejectUnauthorized = options.rejectUnauthorized;
-  if (options.ALPNProtocols !== undefined) socketOptions.ALPNProtocols = options.ALPNProtocols;
-  if (options.SNICallback !== undefined) socketOptions.SNICallback = options.SNICallback;
-  return (socket) => new TLSSocket(socket, socketOptions);
-}
-
-/** Whether a subscriber other than `except` negotiated permessage-deflate. */
-function anyCompressed<Data>(
-  subscribers: ReadonlySet<ServerWebSocket<Data>>,
-  except: ServerWebSocket<Data> | null,
-): boolean {
-  for (const ws of subscribers) if (ws !== except && ws.extensions !== '') return true;
-  return false;
-}
-
-/** The path of a request target, without the query. */
-function pathOf(url: string): string {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
-
-/**
- * One `upgrade` listener per HTTP server, shared by every WebSocketServer attached to it,
- * dispatching by path. An upgrade to a path nobody serves gets 404 (a socket is never
- * left hanging).
- */
-class UpgradeRouter {
-  private static readonly routers = new WeakMap<HttpServer | HttpsServer, UpgradeRouter>();
-  private readonly byPath = new Map<string, WebSocketServer<unknown>>();
-  private fallback: WebSocketServer<unknown> | null = null;
-  private readonly listener = (request: IncomingMessage, socket: Socket, head: Buffer) =>
-    this.route(request, socket, head);
-
-  private constructor(private readonly server: HttpServer | HttpsServer) {}
-
-  static for(server: HttpServer | HttpsServer): UpgradeRouter {
-    let router = UpgradeRouter.routers.get(server);
-    if (router === undefined) {
-      router = new UpgradeRouter(server);
-      UpgradeRouter.routers.set(server, router);
-    }
-    return router;
-  }
-
-  add<Data>(wss: WebSocketServer<Data>): void {
-    const entry = wss as unknown as WebSocketServer<unknown>;
-    if (wss.path === undefined) {
-      if (this.fallback !== null)
-        throw new TypeError('another WebSocketServer already serves every path of this server');
-      this.fallback = entry;
-    } else {
-      if (this.byPath.has(wss.path))
-        throw new TypeError(`another WebSocketServer already serves ${wss.path}`);
-      this.byPath.set(wss.path, entry);
-    }
-    if (this.byPath.size + (this.fallback === null ? 0 : 1) === 1) this.server.on('upgrade', this.listener);
-  }
-
-  remove<Data>(wss: WebSocketServer<Data>): void {
-    const entry = wss as unknown as WebSocketServer<unknown>;
-    if (this.fallback === entry) this.fallback = null;
-    else if (wss.path !== undefined && this.byPath.get(wss.path) === entry) this.byPath.delete(wss.path);
-    else return;
-    if (this.byPath.size === 0 && this.fallback === null) {
-      this.server.off('upgrade', this.listener);
-      UpgradeRouter.routers.delete(this.server);
-    }
-  }
-
-  private route(request: IncomingMessage, socket: Socket, head: Buffer): void {
-    const path = pathOf(request.url ?? '/');
-    const target = this.byPath.get(path) ?? this.fallback;
-    if (target !== null) {
-      void target.handleUpgrade(request, socket, head);
-      return;
-    }
-    const any = this.byPath.values().next().value!;
-    any._refuse(socket, new HandshakeError(404, `no WebSocket endpoint at ${path}`));
   }
 }

@@ -8,6 +8,7 @@ import {
   InternalError,
   isValidWireCloseCode,
   limits,
+  type OutputBuffers,
   type Payload,
   type PreparedMessage,
 } from '../protocol/index.js';
@@ -25,7 +26,7 @@ import {
 
 /**
  * What a {@link ServerWebSocket} needs from its server: the shared handlers and limits,
- * the clock of the sweep, and the once-per-tick flush. One object per server, so a
+ * the sweep's deadlines, and the once-per-tick flush. One object per server, so a
  * connection holds one reference instead of a copy of every option.
  * @internal
  */
@@ -35,13 +36,13 @@ export interface ConnectionHost<Data> {
   readonly maxBufferedBytes: number;
   readonly highWaterMark: number;
   readonly closeOnBackpressureLimit: boolean;
-  readonly closeTimeout: number;
-  readonly pingInterval: number;
   readonly wiretap:
     | ((ws: ServerWebSocket<Data>, direction: WireDirection, bytes: Buffer) => void)
     | undefined;
-  /** The clock deadlines are measured on (`Date.now()`). */
-  now(): number;
+  /** The connection is closing: drop its TCP connection if the peer has not closed it by the close timeout. */
+  startCloseDeadline(ws: ServerWebSocket<Data>): void;
+  /** A pong arrived: the heartbeat starts over. */
+  pongReceived(ws: ServerWebSocket<Data>): void;
   /** Flush this connection at the end of the current tick. */
   scheduleFlush(ws: ServerWebSocket<Data>): void;
   /** The WebSocket connection reached `closed` (called before `handlers.close`). */
@@ -147,12 +148,6 @@ export class ServerWebSocket<Data = undefined> {
   private deferredBytes = 0;
   /** `close()` was called while messages waited behind a Blob: close once they are sent. */
   private deferredClose: [code: number | undefined, reason: string | undefined] | null = null;
-  /** @internal Sweep state: when to ping next, or (awaiting a pong) when to give up. 0 = never. */
-  _heartbeatAt = 0;
-  /** @internal Sweep state: a heartbeat ping is unanswered. */
-  _awaitingPong = false;
-  /** @internal Sweep state: when to drop the TCP connection because the peer did not finish closing. 0 = no deadline. */
-  _closeDeadline = 0;
   /** @internal Identity (id, client address, path) and what diagnostics keep; set by the server. */
   _info: ConnectionInfo = UNKNOWN_CONNECTION;
   /**
@@ -165,7 +160,7 @@ export class ServerWebSocket<Data = undefined> {
   constructor(
     host: ConnectionHost<Data>,
     socket: Socket,
-    options: { maxPayload: number; maxFragments: number },
+    options: { maxPayload: number; maxFragments: number; outputBuffers: OutputBuffers },
     data: Data,
     protocol: string,
     extensions: string,
@@ -181,8 +176,8 @@ export class ServerWebSocket<Data = undefined> {
       maxPayload: options.maxPayload,
       maxFragments: options.maxFragments,
       extensions: extension === null ? [] : [extension],
+      outputBuffers: options.outputBuffers,
     });
-    if (host.pingInterval > 0) this._heartbeatAt = host.now() + host.pingInterval;
   }
 
   /** `open`, `closing` (a close frame was sent, waiting for the peer's), or `closed`. */
@@ -270,7 +265,7 @@ export class ServerWebSocket<Data = undefined> {
       this.connection.close(code, reason);
     }
     this._info.sentCode = code ?? CloseCode.NoStatusReceived;
-    this._closeDeadline = this.host.now() + this.host.closeTimeout;
+    this.host.startCloseDeadline(this);
   }
 
   /** Drop the TCP connection now, without a closing handshake. `close` reports 1006. */
@@ -497,8 +492,7 @@ export class ServerWebSocket<Data = undefined> {
 
   /** @internal */
   _onPong(data: Buffer): void {
-    this._awaitingPong = false;
-    if (this.host.pingInterval > 0) this._heartbeatAt = this.host.now() + this.host.pingInterval;
+    this.host.pongReceived(this);
     this._call('pong', data);
   }
 
@@ -514,7 +508,7 @@ export class ServerWebSocket<Data = undefined> {
     if (!socket.destroyed) {
       socket.end();
       if (this.readPaused) socket.resume();
-      this._closeDeadline = this.host.now() + this.host.closeTimeout;
+      this.host.startCloseDeadline(this);
     }
     this.deferred = null;
     this.deferredBytes = 0;

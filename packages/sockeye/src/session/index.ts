@@ -56,6 +56,7 @@ export {
   MAX_SEQUENCE,
   MAX_TOKEN_LENGTH,
   SESSION_PROTOCOL,
+  SESSION_RULES,
   SessionError,
   type SessionFrame,
   type SessionRule,

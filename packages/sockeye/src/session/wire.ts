@@ -31,23 +31,39 @@ export const MAX_END_REASON_LENGTH = 123;
 /** A WebSocket message: a `string` is a text message, a `Uint8Array` a binary one. */
 export type WireMessage = string | Uint8Array;
 
-/** Why a session frame or a session step was refused. One name per rule. */
-export type SessionRule =
-  | 'malformed-frame'
-  | 'unexpected-frame'
-  | 'ack-out-of-range'
-  | 'sequence-overflow'
-  | 'queue-full'
-  | 'session-ended';
+/**
+ * Every rule of the session protocol, and the close code a link fails with when it is
+ * broken: 1002 for a peer's mistake in the protocol, 1008 for a bound or an ended session.
+ */
+export const SESSION_RULES = {
+  /** A session frame that does not parse. */
+  'malformed-frame': 1002,
+  /** A session frame where it may not come (a second hello, data before the hello). */
+  'unexpected-frame': 1002,
+  /** An acknowledgement of messages that were never sent. */
+  'ack-out-of-range': 1002,
+  /** A sequence number past 2^53. */
+  'sequence-overflow': 1002,
+  /** More unacknowledged messages than the session keeps. */
+  'queue-full': 1008,
+  /** A step on a session that has ended. */
+  'session-ended': 1008,
+} as const;
+
+/** Why a session frame or a session step was refused. One name per rule (see {@link SESSION_RULES}). */
+export type SessionRule = keyof typeof SESSION_RULES;
 
 /**
  * A session frame was malformed, arrived where it may not, or a bound was hit. A peer's
  * mistake closes the link with {@link SessionError.closeCode} (1002); it never escapes to
- * the process.
+ * the process. It has a stable `code` like every `SockeyeError`, but extends `Error`
+ * itself: this module runs in browsers without the rest of the library.
  */
 export class SessionError extends Error {
   override readonly name = 'SessionError';
-  /** The close code a link fails with on this error. */
+  /** The rule that fired (the same as {@link SessionError.rule}). */
+  readonly code: SessionRule;
+  /** The close code a link fails with on this error: the rule's in {@link SESSION_RULES}. */
   readonly closeCode: number;
 
   /**
@@ -59,7 +75,8 @@ export class SessionError extends Error {
     message: string,
   ) {
     super(message);
-    this.closeCode = rule === 'queue-full' || rule === 'session-ended' ? 1008 : 1002;
+    this.code = rule;
+    this.closeCode = SESSION_RULES[rule];
   }
 }
 

@@ -9,7 +9,13 @@ import {
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { computeAccept, PerMessageDeflate, parseExtensions, parseProtocols } from '../protocol/index.js';
+import {
+  computeAccept,
+  OutputBuffers,
+  PerMessageDeflate,
+  parseExtensions,
+  parseProtocols,
+} from '../protocol/index.js';
 import { toDeflateOptions, type WsPerMessageDeflateOptions } from './options.js';
 import { type SocketSettings, WebSocket } from './websocket.js';
 
@@ -205,6 +211,7 @@ export class WebSocketServer<T extends WebSocket = WebSocket> extends EventEmitt
       maxFragments: merged.maxFragments,
       maxPayload: merged.maxPayload,
       maxPendingAutoPongs: merged.maxPendingAutoPongs,
+      outputBuffers: new OutputBuffers(),
     };
   }
 

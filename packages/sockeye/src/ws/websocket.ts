@@ -18,6 +18,7 @@ import {
   HandshakeError,
   InternalError,
   isValidWireCloseCode,
+  type OutputBuffers,
   PerMessageDeflate,
   parseExtensions,
 } from '../protocol/index.js';
@@ -89,6 +90,8 @@ export interface SocketSettings {
   maxFragments: number;
   maxPayload: number;
   maxPendingAutoPongs: number;
+  /** The server's output buffers (a client uses the process's default ones). */
+  outputBuffers: OutputBuffers;
 }
 
 /** Options of the client {@link WebSocket}: `ws`'s, and Node's `http.request` options. */
@@ -516,6 +519,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       extensions: this._extension === null ? [] : [this._extension],
       echoCloseReason: true,
       failReason: false,
+      outputBuffers: settings.outputBuffers,
     });
     this._socket = socket;
     (socket as TaggedSocket)[kWebSocket] = this;

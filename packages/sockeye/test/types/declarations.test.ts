@@ -92,6 +92,7 @@ const ROOT_EXPORTS = [
   'ServerWebSocket',
   'SessionError',
   'SessionServer',
+  'SockeyeError',
   'TopicError',
   'WebSocket',
   'WebSocketError',
