@@ -21,6 +21,11 @@
 //	           -rounds rounds: the publisher sends one S-byte binary message, and the
 //	           round ends when every subscriber has received it (every byte checked).
 //	           Reports the time from the send to the last subscriber's receipt.
+//	           Around the measured rounds (after 3 warm-up rounds when there are more
+//	           than 6) it prints {"event":"measuring"} and, before it closes any
+//	           connection, {"event":"measured"}, and waits for a line on stdin after
+//	           each: the caller samples the servers' CPU time there, so the cost per
+//	           publish counts neither the JIT warm-up nor the closing of the connections.
 //
 // With -deflate takeover|no-takeover, echo, latency and idle offer permessage-deflate,
 // fail unless the server accepts it, and send compressed JSON-like text (deflate.go);
@@ -113,10 +118,12 @@ type result struct {
 	// EchoWireBytes is the mean compressed payload size of the server's echoes (-deflate).
 	EchoWireBytes float64 `json:"echoWireBytes,omitempty"`
 	Rounds        int     `json:"rounds,omitempty"`
-	FanoutMs      float64 `json:"fanoutMs,omitempty"`
-	FanoutMinMs   float64 `json:"fanoutMinMs,omitempty"`
-	FanoutMaxMs   float64 `json:"fanoutMaxMs,omitempty"`
-	ReceiptMs     float64 `json:"receiptP50Ms,omitempty"`
+	// MeasuredRounds are the rounds between the "measuring" and "measured" lines (fanout).
+	MeasuredRounds int     `json:"measuredRounds,omitempty"`
+	FanoutMs       float64 `json:"fanoutMs,omitempty"`
+	FanoutMinMs    float64 `json:"fanoutMinMs,omitempty"`
+	FanoutMaxMs    float64 `json:"fanoutMaxMs,omitempty"`
+	ReceiptMs      float64 `json:"receiptP50Ms,omitempty"`
 }
 
 // serverCPUTime is the CPU time (user + system) of process pid, from /proc/<pid>/stat;
@@ -927,7 +934,21 @@ func runFanout(cfg config) result {
 	emit(map[string]any{"event": "ready", "mode": "fanout", "conns": len(subs), "unconnected": unconnected,
 		"errors": errs.count.Load(), "firstError": errs.first})
 	// Wait for the go-ahead (the caller samples the server's CPU time first).
-	bufio.NewReader(os.Stdin).ReadString('\n')
+	stdin := bufio.NewReader(os.Stdin)
+	stdin.ReadString('\n')
+	// The first rounds warm the servers' JITs up: their latency is left out, and so is
+	// their CPU time (the caller samples it again at the "measuring" line).
+	warmupRounds := 0
+	if cfg.rounds > 6 {
+		warmupRounds = 3
+	}
+	pause := func(event string, round int) {
+		emit(map[string]any{"event": event, "mode": "fanout", "round": round})
+		stdin.ReadString('\n')
+	}
+	if warmupRounds == 0 {
+		pause("measuring", 0)
+	}
 
 	rounds := cfg.rounds
 	sentAt := make([]time.Time, rounds)
@@ -1021,7 +1042,13 @@ func runFanout(cfg config) result {
 		last := slices.Max(arrivals[r])
 		completed = append(completed, last)
 		time.Sleep(20 * time.Millisecond) // let the server go idle between rounds
+		if r+1 == warmupRounds {
+			pause("measuring", r+1)
+		}
 	}
+	// The measured rounds end here: closing the connections is not part of a publish's
+	// cost, so the caller samples the servers' CPU time before they go.
+	pause("measured", len(completed))
 	finished.Store(true)
 	pub.Close()
 	for _, s := range subs {
@@ -1031,11 +1058,11 @@ func runFanout(cfg config) result {
 
 	res := result{Mode: cfg.mode, Conns: cfg.conns, Size: cfg.size, Rounds: len(completed),
 		Unconnected: unconnected, Errors: errs.count.Load(), FirstError: errs.first}
-	// The first rounds warm the servers' JITs up: leave out up to 3 of them.
 	measured := completed
-	if len(measured) > 6 {
-		measured = measured[3:]
+	if len(measured) > warmupRounds && warmupRounds > 0 {
+		measured = measured[warmupRounds:]
 	}
+	res.MeasuredRounds = len(measured)
 	if len(measured) > 0 {
 		sorted := slices.Clone(measured)
 		slices.Sort(sorted)
