@@ -238,6 +238,24 @@ export function serverScenarios(): Scenario[] {
     ],
     quick: false,
   });
+  // What one message leaves behind, without compression: the baseline of the compressed
+  // idle cells below, measurable on every server (node-raw has no permessage-deflate).
+  scenarios.push({
+    id: 'idle-1k-16KiB',
+    label: 'idle connections: 1,000 after one 16 KiB text message each (no compression)',
+    mode: 'idle',
+    args: ['-conns', '1000', '-size', '16384', '-text', '-prime'],
+    metrics: ['rssPerConnKiB'],
+    targets: [
+      {
+        metric: 'rssPerConnKiB',
+        ratio: 1,
+        text: 'RSS per idle connection no more than a bare Node TCP socket (node-raw)',
+        against: 'node-raw',
+      },
+    ],
+    quick: false,
+  });
   scenarios.push({
     id: 'idle-1k',
     label: 'idle connections: 1,000 held open',

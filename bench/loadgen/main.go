@@ -13,7 +13,8 @@
 //	latency    the same with W=1: p50/p99 round-trip times.
 //	handshake  C workers loop connect, upgrade, close handshake: handshakes/s.
 //	idle       open C connections, print {"event":"ready",...}, hold them until stdin
-//	           closes (or -hold passes), then close them all.
+//	           closes (or -hold passes), then close them all. With -prime, each
+//	           connection first echoes one S-byte message (checked) before ready.
 //	fanout     pub/sub fan-out: C subscriber connections to <url>/sub (or spread over
 //	           -sub-urls), one publisher connection to <url>/pub. A subscriber is ready
 //	           when the server sends it the text message "ok". Prints
@@ -80,6 +81,7 @@ type config struct {
 	dialTimeout time.Duration
 	serverPid   int
 	deflate     string
+	prime       bool
 	rounds      int
 	subURLs     []*url.URL
 	readBuffer  int
@@ -202,6 +204,7 @@ func main() {
 	flag.IntVar(&cfg.serverPid, "server-pid", 0, "the server's PID, to report its CPU time over the measured time")
 	flag.DurationVar(&cfg.dialTimeout, "dial-timeout", 10*time.Second, "per connection handshake timeout")
 	flag.StringVar(&cfg.deflate, "deflate", "", "offer permessage-deflate: takeover | no-takeover (see deflate.go)")
+	flag.BoolVar(&cfg.prime, "prime", false, "idle: echo one -size message on each connection before reporting ready (as -deflate does)")
 	flag.IntVar(&cfg.rounds, "rounds", 30, "fanout: messages published, one at a time")
 	subURLs := flag.String("sub-urls", "", "fanout: comma-separated server addresses to spread subscribers over (default -url)")
 	flag.Parse()
@@ -830,6 +833,22 @@ func runIdle(cfg config) {
 			}()
 		}
 		wg.Wait()
+	} else if cfg.prime {
+		tmpl := newTemplate(cfg.size, cfg.text)
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, max(1, cfg.concurrency))
+		for _, c := range conns {
+			wg.Add(1)
+			slots <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				if err := primePlain(c.conn, c.reader, tmpl); err != nil {
+					errs.add(fmt.Errorf("first message: %w", err))
+				}
+			}()
+		}
+		wg.Wait()
 	}
 	emit(map[string]any{"event": "ready", "mode": "idle", "conns": len(conns), "unconnected": unconnected,
 		"seconds": time.Since(began).Seconds(), "errors": errs.count.Load(), "firstError": errs.first})
@@ -852,6 +871,31 @@ func runIdle(cfg config) {
 		c.conn.Close()
 	}
 	emit(map[string]any{"event": "done", "mode": "idle", "dropped": dropped})
+}
+
+// primePlain sends one uncompressed message on conn and checks its echo, byte for byte.
+func primePlain(conn net.Conn, r *bufio.Reader, t *template) error {
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	defer conn.SetDeadline(time.Time{})
+	frame := append(append([]byte{}, t.header...), t.masked...)
+	if _, err := conn.Write(frame); err != nil {
+		return err
+	}
+	first, length, err := readFrameHeader(r)
+	if err != nil {
+		return err
+	}
+	if first != t.first || length != len(t.plain) {
+		return fmt.Errorf("echo: first byte 0x%02x, %d bytes", first, length)
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return err
+	}
+	if !bytes.Equal(body, t.plain) {
+		return errors.New("echo: wrong bytes")
+	}
+	return nil
 }
 
 // --- fan-out -----------------------------------------------------------------------------
