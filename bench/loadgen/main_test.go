@@ -173,3 +173,23 @@ func TestEveryFaultIsReported(t *testing.T) {
 		}
 	}
 }
+
+func TestPrimePlainChecksTheEcho(t *testing.T) {
+	target := startServer(t, faithful)
+	for _, text := range []bool{false, true} {
+		conn, reader, err := dial(testConfig(target, "idle", 16384, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := newTemplate(16384, text)
+		if err := primePlain(conn, reader, tmpl); err != nil {
+			t.Fatalf("text %v: faithful echo refused: %v", text, err)
+		}
+		// The echo of what was sent no longer matches what the template expects.
+		tmpl.plain[100] ^= 0xff
+		if err := primePlain(conn, reader, tmpl); err == nil || !strings.Contains(err.Error(), "wrong bytes") {
+			t.Fatalf("text %v: a differing echo gave %v", text, err)
+		}
+		conn.Close()
+	}
+}
