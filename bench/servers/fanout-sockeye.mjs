@@ -20,7 +20,7 @@ for (const built of ['../../packages/sockeye/dist/index.js', '../../packages/red
     process.exit(1);
   }
 }
-const { WebSocketServer } = await import('sockeye');
+const { WebSocketServer } = await import('@sockeye/sockeye');
 const { RedisBroker } = await import('@sockeye/redis');
 
 const { values } = parseArgs({
