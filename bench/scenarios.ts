@@ -163,6 +163,22 @@ export function serverScenarios(): Scenario[] {
       });
     }
   }
+  // Low depth: one or two messages in flight per connection, so each echo waits for the one
+  // before it (request/response traffic); a server's per-message latency shows, not its
+  // batching.
+  for (const window of [1, 2]) {
+    scenarios.push({
+      id: `echo-16KiB-c64-w${window}`,
+      label: `echo 16 KiB x 64 conn, ${window} in flight`,
+      mode: 'echo',
+      args: ['-size', String(16 * 1024), '-conns', '64', '-window', String(window)],
+      metrics: ['msgsPerSec', 'mbPerSec', 'perServerCpuSecond'],
+      targets: [
+        { metric: 'msgsPerSec', ratio: 1, text: 'low depth (1 and 2 in flight): at least ws+bufferutil' },
+      ],
+      quick: false,
+    });
+  }
   // Text messages cost a UTF-8 validation per message (binary ones do not): one cell shows it.
   scenarios.push({
     id: 'echo-text-1KiB-c64',
@@ -194,7 +210,15 @@ export function serverScenarios(): Scenario[] {
     mode: 'handshake',
     args: ['-conns', '32'],
     metrics: ['handshakesPerSec', 'perServerCpuSecond'],
-    targets: [{ metric: 'handshakesPerSec', ratio: 1.4, text: 'handshakes per second at least 1.4x ws' }],
+    targets: [
+      { metric: 'handshakesPerSec', ratio: 1.4, text: 'handshakes per second at least 1.4x ws' },
+      {
+        metric: 'handshakesPerSec',
+        ratio: 2,
+        text: 'handshakes per second at least 2x plain ws',
+        against: 'ws',
+      },
+    ],
     quick: true,
   });
   scenarios.push({
@@ -203,7 +227,33 @@ export function serverScenarios(): Scenario[] {
     mode: 'idle',
     args: ['-conns', '10000'],
     metrics: ['rssPerConnKiB'],
-    targets: [{ metric: 'rssPerConnKiB', ratio: 0.8, text: 'RSS per idle connection at most 0.8x ws' }],
+    targets: [
+      { metric: 'rssPerConnKiB', ratio: 0.8, text: 'RSS per idle connection at most 0.8x ws' },
+      {
+        metric: 'rssPerConnKiB',
+        ratio: 1,
+        text: 'RSS per idle connection no more than a bare Node TCP socket (node-raw)',
+        against: 'node-raw',
+      },
+    ],
+    quick: false,
+  });
+  // What one message leaves behind, without compression: the baseline of the compressed
+  // idle cells below, measurable on every server (node-raw has no permessage-deflate).
+  scenarios.push({
+    id: 'idle-1k-16KiB',
+    label: 'idle connections: 1,000 after one 16 KiB text message each (no compression)',
+    mode: 'idle',
+    args: ['-conns', '1000', '-size', '16384', '-text', '-prime'],
+    metrics: ['rssPerConnKiB'],
+    targets: [
+      {
+        metric: 'rssPerConnKiB',
+        ratio: 1,
+        text: 'RSS per idle connection no more than a bare Node TCP socket (node-raw)',
+        against: 'node-raw',
+      },
+    ],
     quick: false,
   });
   scenarios.push({

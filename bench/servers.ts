@@ -105,8 +105,8 @@ export const SERVERS: ServerSpec[] = [
     }),
     fanout: () => ({
       command: NODE,
-      args: ['--import', 'tsx', entry('fanout-sockeye.ts')],
-      version: 'sockeye (working tree)',
+      args: [entry('fanout-sockeye.mjs')],
+      version: `sockeye at ${commit()}`,
       redis: true,
     }),
   },

@@ -13,7 +13,8 @@
 //	latency    the same with W=1: p50/p99 round-trip times.
 //	handshake  C workers loop connect, upgrade, close handshake: handshakes/s.
 //	idle       open C connections, print {"event":"ready",...}, hold them until stdin
-//	           closes (or -hold passes), then close them all.
+//	           closes (or -hold passes), then close them all. With -prime, each
+//	           connection first echoes one S-byte message (checked) before ready.
 //	fanout     pub/sub fan-out: C subscriber connections to <url>/sub (or spread over
 //	           -sub-urls), one publisher connection to <url>/pub. A subscriber is ready
 //	           when the server sends it the text message "ok". Prints
@@ -21,6 +22,11 @@
 //	           -rounds rounds: the publisher sends one S-byte binary message, and the
 //	           round ends when every subscriber has received it (every byte checked).
 //	           Reports the time from the send to the last subscriber's receipt.
+//	           Around the measured rounds (after 3 warm-up rounds when there are more
+//	           than 6) it prints {"event":"measuring"} and, before it closes any
+//	           connection, {"event":"measured"}, and waits for a line on stdin after
+//	           each: the caller samples the servers' CPU time there, so the cost per
+//	           publish counts neither the JIT warm-up nor the closing of the connections.
 //
 // With -deflate takeover|no-takeover, echo, latency and idle offer permessage-deflate,
 // fail unless the server accepts it, and send compressed JSON-like text (deflate.go);
@@ -75,6 +81,7 @@ type config struct {
 	dialTimeout time.Duration
 	serverPid   int
 	deflate     string
+	prime       bool
 	rounds      int
 	subURLs     []*url.URL
 	readBuffer  int
@@ -113,10 +120,12 @@ type result struct {
 	// EchoWireBytes is the mean compressed payload size of the server's echoes (-deflate).
 	EchoWireBytes float64 `json:"echoWireBytes,omitempty"`
 	Rounds        int     `json:"rounds,omitempty"`
-	FanoutMs      float64 `json:"fanoutMs,omitempty"`
-	FanoutMinMs   float64 `json:"fanoutMinMs,omitempty"`
-	FanoutMaxMs   float64 `json:"fanoutMaxMs,omitempty"`
-	ReceiptMs     float64 `json:"receiptP50Ms,omitempty"`
+	// MeasuredRounds are the rounds between the "measuring" and "measured" lines (fanout).
+	MeasuredRounds int     `json:"measuredRounds,omitempty"`
+	FanoutMs       float64 `json:"fanoutMs,omitempty"`
+	FanoutMinMs    float64 `json:"fanoutMinMs,omitempty"`
+	FanoutMaxMs    float64 `json:"fanoutMaxMs,omitempty"`
+	ReceiptMs      float64 `json:"receiptP50Ms,omitempty"`
 }
 
 // serverCPUTime is the CPU time (user + system) of process pid, from /proc/<pid>/stat;
@@ -195,6 +204,7 @@ func main() {
 	flag.IntVar(&cfg.serverPid, "server-pid", 0, "the server's PID, to report its CPU time over the measured time")
 	flag.DurationVar(&cfg.dialTimeout, "dial-timeout", 10*time.Second, "per connection handshake timeout")
 	flag.StringVar(&cfg.deflate, "deflate", "", "offer permessage-deflate: takeover | no-takeover (see deflate.go)")
+	flag.BoolVar(&cfg.prime, "prime", false, "idle: echo one -size message on each connection before reporting ready (as -deflate does)")
 	flag.IntVar(&cfg.rounds, "rounds", 30, "fanout: messages published, one at a time")
 	subURLs := flag.String("sub-urls", "", "fanout: comma-separated server addresses to spread subscribers over (default -url)")
 	flag.Parse()
@@ -823,6 +833,22 @@ func runIdle(cfg config) {
 			}()
 		}
 		wg.Wait()
+	} else if cfg.prime {
+		tmpl := newTemplate(cfg.size, cfg.text)
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, max(1, cfg.concurrency))
+		for _, c := range conns {
+			wg.Add(1)
+			slots <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				if err := primePlain(c.conn, c.reader, tmpl); err != nil {
+					errs.add(fmt.Errorf("first message: %w", err))
+				}
+			}()
+		}
+		wg.Wait()
 	}
 	emit(map[string]any{"event": "ready", "mode": "idle", "conns": len(conns), "unconnected": unconnected,
 		"seconds": time.Since(began).Seconds(), "errors": errs.count.Load(), "firstError": errs.first})
@@ -845,6 +871,31 @@ func runIdle(cfg config) {
 		c.conn.Close()
 	}
 	emit(map[string]any{"event": "done", "mode": "idle", "dropped": dropped})
+}
+
+// primePlain sends one uncompressed message on conn and checks its echo, byte for byte.
+func primePlain(conn net.Conn, r *bufio.Reader, t *template) error {
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	defer conn.SetDeadline(time.Time{})
+	frame := append(append([]byte{}, t.header...), t.masked...)
+	if _, err := conn.Write(frame); err != nil {
+		return err
+	}
+	first, length, err := readFrameHeader(r)
+	if err != nil {
+		return err
+	}
+	if first != t.first || length != len(t.plain) {
+		return fmt.Errorf("echo: first byte 0x%02x, %d bytes", first, length)
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return err
+	}
+	if !bytes.Equal(body, t.plain) {
+		return errors.New("echo: wrong bytes")
+	}
+	return nil
 }
 
 // --- fan-out -----------------------------------------------------------------------------
@@ -927,7 +978,21 @@ func runFanout(cfg config) result {
 	emit(map[string]any{"event": "ready", "mode": "fanout", "conns": len(subs), "unconnected": unconnected,
 		"errors": errs.count.Load(), "firstError": errs.first})
 	// Wait for the go-ahead (the caller samples the server's CPU time first).
-	bufio.NewReader(os.Stdin).ReadString('\n')
+	stdin := bufio.NewReader(os.Stdin)
+	stdin.ReadString('\n')
+	// The first rounds warm the servers' JITs up: their latency is left out, and so is
+	// their CPU time (the caller samples it again at the "measuring" line).
+	warmupRounds := 0
+	if cfg.rounds > 6 {
+		warmupRounds = 3
+	}
+	pause := func(event string, round int) {
+		emit(map[string]any{"event": event, "mode": "fanout", "round": round})
+		stdin.ReadString('\n')
+	}
+	if warmupRounds == 0 {
+		pause("measuring", 0)
+	}
 
 	rounds := cfg.rounds
 	sentAt := make([]time.Time, rounds)
@@ -1021,7 +1086,13 @@ func runFanout(cfg config) result {
 		last := slices.Max(arrivals[r])
 		completed = append(completed, last)
 		time.Sleep(20 * time.Millisecond) // let the server go idle between rounds
+		if r+1 == warmupRounds {
+			pause("measuring", r+1)
+		}
 	}
+	// The measured rounds end here: closing the connections is not part of a publish's
+	// cost, so the caller samples the servers' CPU time before they go.
+	pause("measured", len(completed))
 	finished.Store(true)
 	pub.Close()
 	for _, s := range subs {
@@ -1031,11 +1102,11 @@ func runFanout(cfg config) result {
 
 	res := result{Mode: cfg.mode, Conns: cfg.conns, Size: cfg.size, Rounds: len(completed),
 		Unconnected: unconnected, Errors: errs.count.Load(), FirstError: errs.first}
-	// The first rounds warm the servers' JITs up: leave out up to 3 of them.
 	measured := completed
-	if len(measured) > 6 {
-		measured = measured[3:]
+	if len(measured) > warmupRounds && warmupRounds > 0 {
+		measured = measured[warmupRounds:]
 	}
+	res.MeasuredRounds = len(measured)
 	if len(measured) > 0 {
 		sorted := slices.Clone(measured)
 		slices.Sort(sorted)

@@ -9,10 +9,14 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -171,5 +175,153 @@ func TestEveryFaultIsReported(t *testing.T) {
 		if res.Errors == 0 || !strings.Contains(res.FirstError, want) {
 			t.Errorf("fault %d: %d errors, first %q; want one containing %q", f, res.Errors, res.FirstError, want)
 		}
+	}
+}
+
+func TestPrimePlainChecksTheEcho(t *testing.T) {
+	target := startServer(t, faithful)
+	for _, text := range []bool{false, true} {
+		conn, reader, err := dial(testConfig(target, "idle", 16384, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := newTemplate(16384, text)
+		if err := primePlain(conn, reader, tmpl); err != nil {
+			t.Fatalf("text %v: faithful echo refused: %v", text, err)
+		}
+		// The echo of what was sent no longer matches what the template expects.
+		tmpl.plain[100] ^= 0xff
+		if err := primePlain(conn, reader, tmpl); err == nil || !strings.Contains(err.Error(), "wrong bytes") {
+			t.Fatalf("text %v: a differing echo gave %v", text, err)
+		}
+		conn.Close()
+	}
+}
+
+// startFanoutServer runs a minimal fan-out server: a connection to /sub is sent the text
+// message "ok" and then every message a connection to /pub sends. It counts in gone the
+// subscribers whose connection the client has closed.
+func startFanoutServer(t *testing.T, gone *atomic.Int64) *url.URL {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Close() })
+	var mu sync.Mutex
+	var subs []net.Conn
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				path, key := "", ""
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					line = strings.TrimSpace(line)
+					if line == "" {
+						break
+					}
+					if fields := strings.Fields(line); path == "" && len(fields) == 3 {
+						path = fields[1]
+					}
+					if name, value, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "Sec-WebSocket-Key") {
+						key = strings.TrimSpace(value)
+					}
+				}
+				sum := sha1.Sum([]byte(key + acceptGUID))
+				io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+					"Sec-WebSocket-Accept: "+base64.StdEncoding.EncodeToString(sum[:])+"\r\n\r\n")
+				if strings.HasPrefix(path, "/sub") {
+					mu.Lock()
+					subs = append(subs, conn)
+					conn.Write([]byte{0x81, 2, 'o', 'k'})
+					mu.Unlock()
+					io.Copy(io.Discard, r)
+					gone.Add(1)
+					return
+				}
+				for {
+					head := make([]byte, 2)
+					if _, err := io.ReadFull(r, head); err != nil {
+						return
+					}
+					first, length := head[0], int(head[1]&0x7f)
+					if length == 126 {
+						ext := make([]byte, 2)
+						io.ReadFull(r, ext)
+						length = int(binary.BigEndian.Uint16(ext))
+					}
+					var key [4]byte
+					io.ReadFull(r, key[:])
+					payload := make([]byte, length)
+					if _, err := io.ReadFull(r, payload); err != nil {
+						return
+					}
+					for i := range payload {
+						payload[i] ^= key[i&3]
+					}
+					frame := append(serverHeader(first, length), payload...)
+					mu.Lock()
+					for _, sub := range subs {
+						sub.Write(frame)
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+	}()
+	target, _ := url.Parse("ws://" + listener.Addr().String() + "/")
+	return target
+}
+
+func TestFanoutPausesAroundTheMeasuredRounds(t *testing.T) {
+	var gone atomic.Int64
+	target := startFanoutServer(t, &gone)
+	cfg := testConfig(target, "fanout", 64, 1)
+	cfg.conns = 3
+	cfg.rounds = 8
+	cfg.subURLs = []*url.URL{target}
+	// The caller's side: read the generator's lines, answer each pause with a line.
+	stdinR, stdinW, _ := os.Pipe()
+	stdoutR, stdoutW, _ := os.Pipe()
+	savedIn, savedOut := os.Stdin, os.Stdout
+	os.Stdin, os.Stdout = stdinR, stdoutW
+	t.Cleanup(func() { os.Stdin, os.Stdout = savedIn, savedOut })
+	events := make(chan []string, 1)
+	goneAtMeasured := int64(-1)
+	go func() {
+		var seen []string
+		lines := bufio.NewScanner(stdoutR)
+		for lines.Scan() {
+			var line struct{ Event string }
+			json.Unmarshal(lines.Bytes(), &line)
+			seen = append(seen, line.Event)
+			if line.Event == "measured" {
+				time.Sleep(50 * time.Millisecond) // a close, had there been one, would be seen by now
+				goneAtMeasured = gone.Load()
+			}
+			io.WriteString(stdinW, "go\n")
+		}
+		events <- seen
+	}()
+	res := runFanout(cfg)
+	stdoutW.Close()
+	seen := <-events
+	if res.Errors != 0 || res.Rounds != 8 || res.MeasuredRounds != 5 {
+		t.Fatalf("%d errors (%s), %d rounds, %d measured; want 0, 8, 5", res.Errors, res.FirstError, res.Rounds, res.MeasuredRounds)
+	}
+	if strings.Join(seen, ",") != "ready,measuring,measured" {
+		t.Fatalf("events %v; want ready, measuring, measured", seen)
+	}
+	if goneAtMeasured != 0 {
+		t.Fatalf("%d subscriber connections closed before the measured line; want none", goneAtMeasured)
 	}
 }

@@ -111,6 +111,9 @@ export function formatIp(bytes: IpBytes): string {
  * text unchanged when it is not an IP address.
  */
 export function normalizeIp(text: string): string {
+  // Dotted IPv4, as a socket reports an IPv4 peer, is already canonical (`isIPv4` takes no
+  // leading zeros): no parse and format on every handshake.
+  if (isIPv4(text)) return text;
   const bytes = parseIp(text);
   if (bytes === null) return text;
   const formatted = formatIp(bytes);

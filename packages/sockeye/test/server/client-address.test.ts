@@ -1,6 +1,7 @@
 /** The client address: IP parsing, IPv6 groups, trusted proxy sets, the `Forwarded` / `X-Forwarded-For` walk. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   AddressSet,
   addressGroup,
@@ -43,6 +44,23 @@ describe('parseIp and formatIp', () => {
   it('normalizes, and leaves non-addresses alone', () => {
     assert.equal(normalizeIp('::ffff:127.0.0.1'), '127.0.0.1');
     assert.equal(normalizeIp('not-an-ip'), 'not-an-ip');
+  });
+
+  it('gives every dotted IPv4 address, canonical or not, the text parsing and formatting give', () => {
+    const octet = fc.oneof(
+      fc.integer({ min: 0, max: 255 }).map(String),
+      // Leading zeros and out-of-range values: not canonical, not addresses at all.
+      fc.integer({ min: 0, max: 255 }).map((n) => `0${n}`),
+      fc.integer({ min: 256, max: 999 }).map(String),
+    );
+    fc.assert(
+      fc.property(fc.array(octet, { minLength: 3, maxLength: 5 }), (octets) => {
+        const text = octets.join('.');
+        const bytes = parseIp(text);
+        assert.equal(normalizeIp(text), bytes === null ? text : formatIp(bytes));
+        assert.equal(normalizeIp(`::ffff:${text}`), bytes === null ? `::ffff:${text}` : formatIp(bytes));
+      }),
+    );
   });
 });
 
