@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -159,9 +159,10 @@ function testArgs(files, reporter = 'spec') {
     '--test',
     `--test-concurrency=${CONCURRENCY}`,
     `--test-timeout=${TEST_TIMEOUT_MS}`,
-    // A file whose tests are done ends even if a handle leaked (a test that timed out leaves
-    // its sockets open): without it, node:test waits for that process for ever.
-    '--test-force-exit',
+    // A file whose tests are done but whose process stays alive (a test that failed or timed
+    // out left a socket open) fails after a grace period instead of holding the run for ever.
+    '--import',
+    pathToFileURL(join(root, 'scripts', 'lib', 'test-watchdog.mjs')).href,
     `--test-reporter=${reporter}`,
     ...files,
   ];
