@@ -203,7 +203,6 @@ export class ServerWebSocket<Data = undefined> extends SocketDriver {
   close(code?: number, reason?: string): void {
     if (this.connection.state !== 'open' || this.closeQueued) return;
     this.startClose(code, reason);
-    this._info.sentCode = code ?? CloseCode.NoStatusReceived;
   }
 
   // ---- topics ----
