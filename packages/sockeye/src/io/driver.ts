@@ -75,8 +75,8 @@ class CoreEvents implements ConnectionHandler {
  *
  * Each role supplies what differs as the abstract members below: its flush scheduler,
  * its close clock (a server's sweep, a client's timer), its high-water mark, its wiretap
- * and its handlers.
- * @internal
+ * and its handlers. (Not exported from the package: it is the base class of the public
+ * connection classes, so its declaration stays in the types.)
  */
 export abstract class SocketDriver {
   /** @internal */
@@ -89,11 +89,12 @@ export abstract class SocketDriver {
   protected needDrain = false;
   /** Why reading is paused ({@link PausedFor} bits), 0 while reading. */
   private readPaused = 0;
-  /** Messages waiting behind a Blob being read (null when none: the common case costs nothing). */
+  /** @internal Messages waiting behind a Blob being read (null when none: the common case costs nothing). */
   protected sendQueue: SendQueue | null = null;
   /**
-   * Written-bytes accounting and pongs owed (a client). Without it (a server) reading
-   * pauses for all output piling up; with it, only for the pongs owed (see {@link WriteTracker}).
+   * @internal Written-bytes accounting and pongs owed (a client). Without it (a server)
+   * reading pauses for all output piling up; with it, only for the pongs owed (see
+   * {@link WriteTracker}).
    */
   protected readonly writes: WriteTracker | null;
 

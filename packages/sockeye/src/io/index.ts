@@ -1,8 +1,7 @@
 /**
  * The socket driver under every shell (`ServerWebSocket`, the client's `ClientWebSocket`):
  * one place for flushing, backpressure, the ordered send queue, the wiretap and the close.
- * Internal: the shells are the public API.
- * @internal
+ * Not a subpath of the package: the shells are the public API.
  * @packageDocumentation
  */
 export { kSocketOwner, SocketDriver, type WireDirection } from './driver.js';
