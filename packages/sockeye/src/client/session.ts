@@ -319,16 +319,22 @@ export type ConnectOptions = Omit<ClientOptions, 'protocols'> & {
 };
 
 /**
- * Open a {@link ClientWebSocket} to `url` (`ws:` or `wss:`): the same opening handshake as
- * the WHATWG `WebSocket` (proxy, TLS, redirects, permessage-deflate, all bounded by
- * `handshakeTimeout`). It reads nothing until {@link ClientWebSocket.start}.
- * @throws (rejects) TypeError or RangeError for an option that cannot work, naming it;
- * `HandshakeError` when the server refuses or answers something that is not a WebSocket
- * 101; the socket's error
+ * Open a {@link ClientWebSocket} to `url` (`ws:` or `wss:`; `http:` and `https:` are taken
+ * as those): the same opening handshake as the WHATWG `WebSocket` (proxy, TLS, redirects,
+ * permessage-deflate, all bounded by `handshakeTimeout`). It reads nothing until
+ * {@link ClientWebSocket.start}.
+ * @throws (rejects) TypeError for a URL of another scheme; TypeError or RangeError for an
+ * option that cannot work, naming it; `HandshakeError` when the server refuses or answers
+ * something that is not a WebSocket 101; the socket's error
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<ClientWebSocket> {
   checkClientOptions(options);
-  const target = url instanceof URL ? url : new URL(url);
+  const target = new URL(url);
+  if (target.protocol === 'http:') target.protocol = 'ws:';
+  else if (target.protocol === 'https:') target.protocol = 'wss:';
+  if (target.protocol !== 'ws:' && target.protocol !== 'wss:') {
+    throw new TypeError(`connect: a ws:, wss:, http: or https: URL, not ${target.protocol}`);
+  }
   const protocols =
     options.protocols === undefined
       ? []

@@ -153,6 +153,11 @@ describe('ClientWebSocket (the low-level Node client)', { timeout: 60_000 }, () 
     }
   });
 
+  it('connect() refuses a URL that is not ws:, wss:, http: or https:, and a bad option, naming it', async () => {
+    await assert.rejects(connect('ftp://127.0.0.1/'), /^TypeError: connect: a ws:/);
+    await assert.rejects(connect('ws://127.0.0.1:1/', { closeTimeout: 0 }), /^RangeError: closeTimeout/);
+  });
+
   it('messages sent after a Blob wait for it, and a close waits for them', async () => {
     const srv = await server();
     try {
