@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { SocketDriver, type WireDirection } from '../io/driver.js';
 import type { WrittenCallback } from '../io/write-tracker.js';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -271,7 +272,10 @@ export class ClientWebSocket extends SocketDriver {
 
   protected closed(info: CloseInfo): void {
     // The record says it: the server's close frame came first (and nothing failed).
-    if (this.connection.closeRecord.initiator === 'remote' && info.error === null) this.events.closing?.();
+    const closing = this.events.closing;
+    if (closing !== undefined && this.connection.closeRecord.initiator === 'remote' && info.error === null) {
+      this.callSafely(closing);
+    }
   }
 
   protected drained(): void {}
@@ -281,13 +285,16 @@ export class ClientWebSocket extends SocketDriver {
     this.ended = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     const info = this.connection.closeInfo!;
-    this.events.closed?.({
+    const closed = this.events.closed;
+    if (closed === undefined) return;
+    const end: ClientEnd = {
       code: info.code,
       reason: info.reason,
       wasClean: this.connection.closeRecord.wasClean,
       error: info.error ?? this.socketError,
       failed: info.error !== null,
-    });
+    };
+    this.callSafely(() => closed(end));
   }
 
   /** As the WHATWG `WebSocket` always did: an unreadable Blob goes as an empty message. */
@@ -296,7 +303,22 @@ export class ClientWebSocket extends SocketDriver {
   }
 
   protected override written(payloadBytes: number): void {
-    this.events.written?.(payloadBytes);
+    const written = this.events.written;
+    if (written !== undefined) this.callSafely(() => written(payloadBytes));
+  }
+
+  /**
+   * Run an event called outside a read (the core guards those: a throw there fails the
+   * connection with 1011): what it throws fails the connection the same way while it is
+   * not closed, and is a process warning after, never an exception in a socket listener.
+   */
+  private callSafely(event: () => void): void {
+    try {
+      event();
+    } catch (error) {
+      if (this.connection.state !== 'closed') this.connection.abort(error);
+      else process.emitWarning(`sockeye: unhandled error in a ClientWebSocket event: ${inspect(error)}`);
+    }
   }
 }
 

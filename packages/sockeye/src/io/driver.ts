@@ -142,7 +142,7 @@ export abstract class SocketDriver {
   /** Reading paused or resumed for output piling up (a server publishes it on a diagnostics channel). */
   protected backpressureChanged(_state: 'reached' | 'drained'): void {}
 
-  /** A flushed batch reached the kernel (or failed): its payload bytes (with a {@link WriteTracker}). */
+  /** A flushed batch with messages in it reached the kernel: their payload bytes (with a {@link WriteTracker}). */
   protected written(_payloadBytes: number): void {}
 
   // ---- state ----
@@ -470,7 +470,7 @@ export abstract class SocketDriver {
       // Read again once the pongs still owed are under the mark.
       if (writes.pongBytes <= this.highWaterMark) this.resumeFor(PausedFor.Output);
     }
-    if (!error) this.written(batch.payloadBytes);
+    if (!error && batch.payloadBytes > 0) this.written(batch.payloadBytes);
     batch.settle(error);
   }
 

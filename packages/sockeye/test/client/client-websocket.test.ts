@@ -158,6 +158,40 @@ describe('ClientWebSocket (the low-level Node client)', { timeout: 60_000 }, () 
     await assert.rejects(connect('ws://127.0.0.1:1/', { closeTimeout: 0 }), /^RangeError: closeTimeout/);
   });
 
+  it('an event that throws outside a read fails the connection (1011) or, once closed, is a warning', async () => {
+    const srv = await server();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const ws = await connect(srv.url);
+      const end = new Promise<ClientEnd>((resolve) =>
+        ws.start({
+          written: () => {
+            throw new RangeError('written failed');
+          },
+          closed: (result) => {
+            resolve(result);
+            throw new RangeError('closed failed');
+          },
+        }),
+      );
+      ws.send('hello');
+      const result = await end;
+      assert.equal(result.code, 1011);
+      assert.equal(result.failed, true);
+      assert.match(String((result.error as Error & { cause?: unknown }).cause), /written failed/);
+      await until(() => warnings.some((text) => /closed failed/.test(text)), 'the warning');
+      // The first throw failed the connection: it is reported there, not as a warning.
+      assert.ok(!warnings.some((text) => /written failed/.test(text)));
+      await until(() => srv.received.closes.length === 1, 'the server to see the close');
+      assert.equal(srv.received.closes[0]![0], 1011);
+    } finally {
+      process.off('warning', onWarning);
+      await srv.close();
+    }
+  });
+
   it('messages sent after a Blob wait for it, and a close waits for them', async () => {
     const srv = await server();
     try {
