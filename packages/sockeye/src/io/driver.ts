@@ -401,11 +401,9 @@ export abstract class SocketDriver {
       // RFC 6455 section 7.1.1, as the core's record says: the server ends TCP first; a
       // client waits for it (bounded by the close clock), unless its transport ended already.
       if (this.connection.closeRecord.tcpClose === 'end' && !socket.writableEnded) socket.end();
-      // Read on, to see the peer's end of TCP (nothing more is delivered).
-      if (this.readPaused !== 0) {
-        this.readPaused = 0;
-        socket.resume();
-      }
+      // Read on, to see the peer's end of TCP (nothing more is delivered). The pause stays
+      // recorded: a later drain still reports it over (the backpressure diagnostics).
+      if (this.readPaused !== 0) socket.resume();
       this.startCloseDeadline();
     }
     this.sendQueue = null;
