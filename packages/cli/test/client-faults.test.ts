@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { type ClientEnd, type ClientWebSocket, connect } from 'sockeye/client';
-import { InternalError } from 'sockeye/protocol';
-import { WebSocketServer } from 'sockeye/server';
+import { type ClientEnd, type ClientWebSocket, connect } from '@sockeye/sockeye/client';
+import { InternalError } from '@sockeye/sockeye/protocol';
+import { WebSocketServer } from '@sockeye/sockeye/server';
 
 async function echoServer(): Promise<{ server: WebSocketServer; url: string; closes: number[] }> {
   const closes: number[] = [];

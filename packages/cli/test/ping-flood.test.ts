@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { type ClientEnd, connect } from 'sockeye/client';
-import { computeAccept } from 'sockeye/protocol';
+import { type ClientEnd, connect } from '@sockeye/sockeye/client';
+import { computeAccept } from '@sockeye/sockeye/protocol';
 import { heldBytes as held } from '../../../scripts/lib/memory.js';
 
 const KiB = 1024;

@@ -2,8 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
-import { type ClientEnd, type ClientWebSocket, type ConnectOptions, connect } from 'sockeye/client';
-import { HandshakeError, isFieldValue, isToken } from 'sockeye/protocol';
+import { type ClientEnd, type ClientWebSocket, type ConnectOptions, connect } from '@sockeye/sockeye/client';
+import { HandshakeError, isFieldValue, isToken } from '@sockeye/sockeye/protocol';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { formatHex, HexError, parseHex } from '../frame/hex.js';
 import { describeTracedHeader, FrameTracer } from '../frame/trace.js';
