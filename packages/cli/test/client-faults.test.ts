@@ -1,5 +1,5 @@
 /**
- * Fault injection in the command line's client connection (`openClient`): a message
+ * Fault injection in the command line's client connection (the library's `connect`): a message
  * callback and a socket write that throw. The process goes on (an exception that escaped
  * would fail this file as an uncaught exception), the connection fails with 1011 on the
  * wire, and `closed` reports the error with its cause.
@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
+import { type ClientEnd, type ClientWebSocket, connect } from '@sockeye/sockeye/client';
 import { InternalError } from '@sockeye/sockeye/protocol';
 import { WebSocketServer } from '@sockeye/sockeye/server';
-import { type ClientConnection, type ClientEnd, openClient } from '../src/net/client.js';
 
 async function echoServer(): Promise<{ server: WebSocketServer; url: string; closes: number[] }> {
   const closes: number[] = [];
@@ -26,7 +26,7 @@ async function echoServer(): Promise<{ server: WebSocketServer; url: string; clo
 }
 
 /** Start `connection` with a message callback; resolves with how it ended. */
-function run(connection: ClientConnection, onMessage: (data: Buffer) => void): Promise<ClientEnd> {
+function run(connection: ClientWebSocket, onMessage: (data: Buffer) => void): Promise<ClientEnd> {
   return new Promise((resolve) =>
     connection.start({ message: onMessage, ping() {}, pong() {}, closed: resolve }),
   );
@@ -44,7 +44,7 @@ describe('fault injection: the CLI client', { timeout: 60_000 }, () => {
   it('a message callback that throws fails the connection with 1011 and reports the cause', async () => {
     const { server, url, closes } = await echoServer();
     try {
-      const connection = await openClient(new URL(url));
+      const connection = await connect(new URL(url));
       const ended = run(connection, () => {
         throw new RangeError('printing failed');
       });
@@ -63,9 +63,9 @@ describe('fault injection: the CLI client', { timeout: 60_000 }, () => {
   it('a socket write that throws drops the connection and reports the cause', async () => {
     const { server, url } = await echoServer();
     try {
-      const connection = await openClient(new URL(url));
+      const connection = await connect(new URL(url));
       const ended = run(connection, () => {});
-      const socket = (connection as unknown as { socket: Socket }).socket;
+      const socket = (connection as unknown as { _socket: Socket })._socket;
       socket.write = () => {
         throw new Error('write failed');
       };
@@ -80,23 +80,17 @@ describe('fault injection: the CLI client', { timeout: 60_000 }, () => {
   });
 });
 
-describe('openClient options', () => {
+describe('connect options', () => {
   it('refuses, naming it, an option that cannot work (before connecting)', async () => {
-    await assert.rejects(
-      openClient(new URL('ws://127.0.0.1:1/'), { maxPayload: 0 }),
-      /^RangeError: maxPayload/,
-    );
+    await assert.rejects(connect(new URL('ws://127.0.0.1:1/'), { maxPayload: 0 }), /^RangeError: maxPayload/);
     // Text is decoded for display: past the longest string a message could not be shown.
+    await assert.rejects(connect(new URL('ws://127.0.0.1:1/'), { maxPayload: 2 ** 30 }), /MAX_STRING_LENGTH/);
     await assert.rejects(
-      openClient(new URL('ws://127.0.0.1:1/'), { maxPayload: 2 ** 30 }),
-      /MAX_STRING_LENGTH/,
-    );
-    await assert.rejects(
-      openClient(new URL('ws://127.0.0.1:1/'), { handshakeTimeout: -1 }),
+      connect(new URL('ws://127.0.0.1:1/'), { handshakeTimeout: -1 }),
       /^RangeError: handshakeTimeout/,
     );
     await assert.rejects(
-      openClient(new URL('ws://127.0.0.1:1/'), { closeTimeout: Number.NaN }),
+      connect(new URL('ws://127.0.0.1:1/'), { closeTimeout: Number.NaN }),
       /^RangeError: closeTimeout/,
     );
   });

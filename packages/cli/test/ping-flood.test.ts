@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
+import { type ClientEnd, connect } from '@sockeye/sockeye/client';
 import { computeAccept } from '@sockeye/sockeye/protocol';
 import { heldBytes as held } from '../../../scripts/lib/memory.js';
-import { type ClientEnd, openClient } from '../src/net/client.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -41,7 +41,7 @@ describe('sockeye connect under a ping flood from a server that never reads', { 
     await once(server, 'listening');
     const { port } = server.address() as { port: number };
     try {
-      const client = await openClient(new URL(`ws://127.0.0.1:${port}/`));
+      const client = await connect(new URL(`ws://127.0.0.1:${port}/`));
       let pings = 0;
       const ended = new Promise<ClientEnd>((resolve) =>
         client.start({

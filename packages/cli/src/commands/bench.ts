@@ -6,8 +6,7 @@
 import { type ClientOptions, type CloseEvent, WebSocket } from '@sockeye/sockeye/client';
 import { HandshakeError } from '@sockeye/sockeye/protocol';
 import { type Command, type Io, UsageError } from '../cli.js';
-import { parseTarget } from '../net/client.js';
-import { parseCommandArgs, parseInteger, parseSeconds } from './args.js';
+import { parseCommandArgs, parseInteger, parseSeconds, parseTarget } from './args.js';
 import { describeConnectError } from './connect.js';
 
 const HELP = `Usage: sockeye bench <url> [options]

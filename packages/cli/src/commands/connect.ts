@@ -2,19 +2,12 @@
 import { readFile } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
+import { type ClientEnd, type ClientWebSocket, type ConnectOptions, connect } from '@sockeye/sockeye/client';
 import { HandshakeError, isFieldValue, isToken } from '@sockeye/sockeye/protocol';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { formatHex, HexError, parseHex } from '../frame/hex.js';
 import { describeTracedHeader, FrameTracer } from '../frame/trace.js';
-import {
-  type ClientConnection,
-  type ClientConnectOptions,
-  type ClientEnd,
-  DEFAULT_CLI_MAX_PAYLOAD,
-  openClient,
-  parseTarget,
-} from '../net/client.js';
-import { parseCommandArgs, parseInteger, parseSeconds } from './args.js';
+import { parseCommandArgs, parseInteger, parseSeconds, parseTarget } from './args.js';
 
 const HELP = `Usage: sockeye connect <url> [options]
 
@@ -101,6 +94,9 @@ const CLOSE_NAMES: Record<number, string> = {
   1012: 'service restart',
   1013: 'try again later',
 };
+
+/** Largest message by default: a tool may read big messages, but not without bound. */
+export const DEFAULT_CLI_MAX_PAYLOAD = 16 * 1024 * 1024;
 
 /** Most characters of a sent text message echoed back as "sent" (the message itself is whole). */
 export const MAX_ECHOED_CHARACTERS = 256;
@@ -200,7 +196,7 @@ class Session {
 
   constructor(
     private readonly io: Io,
-    private readonly ws: ClientConnection,
+    private readonly ws: ClientWebSocket,
     private readonly binaryLines: boolean,
     /** stdin and stdout are a terminal and the output is for people: a prompt, echoes in it. */
     private readonly interactive: boolean,
@@ -400,7 +396,7 @@ async function readPem(path: string | undefined, option: string): Promise<Buffer
 /** Everything the options decide, checked. */
 interface ConnectSettings {
   url: URL;
-  client: ClientConnectOptions;
+  client: ConnectOptions;
   /** -L: redirects are followed. */
   following: boolean;
   /** --deflate: say so when the server declines it. */
@@ -532,7 +528,7 @@ async function readSettings(
 }
 
 /** `-v`: the request as sent and the server's 101 response. */
-function printHandshake(session: Session, ws: ClientConnection): void {
+function printHandshake(session: Session, ws: ClientWebSocket): void {
   for (const line of ws.request.trimEnd().split('\r\n')) session.print(`> ${line}`, true);
   const response = ws.response;
   session.print(`< HTTP/${response.httpVersion} ${response.statusCode} ${response.statusMessage}`, true);
@@ -555,9 +551,9 @@ async function run(args: string[], io: Io): Promise<number> {
   const interactive =
     io.stdin.isTTY && io.stdout.isTTY === true && settings.mode === 'marked' && settings.execute.length === 0;
 
-  let ws: ClientConnection;
+  let ws: ClientWebSocket;
   try {
-    ws = await openClient(settings.url, settings.client);
+    ws = await connect(settings.url, settings.client);
   } catch (error) {
     io.err(
       `sockeye: cannot connect to ${settings.url.href}: ${describeConnectError(error, settings.following)}`,
@@ -591,10 +587,7 @@ async function run(args: string[], io: Io): Promise<number> {
       pong: (data) => session.control('pong', data),
       closed: resolve,
       ...(settings.verbose
-        ? {
-            received: (chunk: Buffer) => incoming.push(chunk),
-            wrote: (chunk: Buffer) => outgoing.push(chunk),
-          }
+        ? { wiretap: (direction, bytes) => (direction === 'in' ? incoming : outgoing).push(bytes) }
         : {}),
     });
   });

@@ -17,6 +17,13 @@ export {
 export { CloseEvent, type CloseEventInit, ErrorEvent, type ErrorEventInit } from './events.js';
 export { type ClientOptions, checkClientOptions } from './options.js';
 export {
+  type ClientEnd,
+  type ClientEvents,
+  ClientWebSocket,
+  type ConnectOptions,
+  connect,
+} from './session.js';
+export {
   DEFAULT_READABLE_HIGH_WATER_MARK,
   type WebSocketCloseInfo,
   WebSocketError,

@@ -1,280 +1,368 @@
-import type { Socket } from 'node:net';
+import { inspect } from 'node:util';
+import { SocketDriver, type WireDirection } from '../io/driver.js';
+import type { WrittenCallback } from '../io/write-tracker.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { type CloseInfo, Connection } from '../protocol/connection.js';
-import type { Extension } from '../protocol/extension.js';
-import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK } from '../protocol/limits.js';
+import type { CloseInfo } from '../protocol/connection.js';
+import type { ResponseHead } from '../protocol/http.js';
+import {
+  DEFAULT_CLIENT_MAX_PAYLOAD,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_HIGH_WATER_MARK,
+} from '../protocol/limits.js';
 import type { Payload } from '../protocol/output.js';
+import { type OpenedSocket, openHandshake } from './connect.js';
+import { type ClientOptions, checkClientOptions } from './options.js';
 
-/** How a client connection ended. */
-export interface SessionEnd {
-  /** The close code to report: the server's, 1005 when its close frame had none, 1006 when abnormal. */
+/** How a {@link ClientWebSocket} ended, with the protocol's exact close code. */
+export interface ClientEnd {
+  /**
+   * The close code as the protocol saw it: the server's (1005 when its close frame had
+   * none), the one we failed the connection with (1002, 1007, 1009, 1011...), or 1006 when
+   * TCP ended without a closing handshake. (The WHATWG `WebSocket` reports 1006 for every
+   * failure; this is the code on the wire.)
+   */
   code: number;
-  /** The server's close reason, or `''`. */
+  /** The server's close reason, or the description of our failure, or `''`. */
   reason: string;
-  /** The closing handshake completed (both close frames) and the connection was not failed. */
+  /** The closing handshake completed: both close frames crossed and nothing failed. */
   wasClean: boolean;
-  /** Why the connection failed or closed abnormally, when it did. */
+  /** What went wrong, when something did: the protocol error we failed with, or the socket's error. */
   error: Error | null;
   /**
-   * We failed the connection (the server broke a rule or a limit: RFC 6455 "fail the
-   * WebSocket connection"). A transport that just ends (reset, close timeout) is abnormal
-   * (1006) but not failed: browsers fire no `error` event for it.
+   * We failed the connection (the server broke a rule or a limit, or something failed on
+   * our side: RFC 6455 "fail the WebSocket connection"). A transport that just ends (a
+   * reset, the close timeout) is abnormal (1006) but not failed.
    */
   failed: boolean;
 }
 
-/** What a {@link Session} reports to the API object that owns it. */
-export interface SessionEvents {
-  /** A message arrived (called synchronously from the socket read). */
-  message(data: Buffer, isText: boolean): void;
-  /** The server started the closing handshake (its close frame arrived before we sent ours). */
-  closing(): void;
-  /** Payload bytes handed to {@link Session.send} were written to the socket. */
-  written(payloadBytes: number): void;
+/** What a {@link ClientWebSocket} reports. Every member is optional; each is called synchronously. */
+export interface ClientEvents {
+  /**
+   * A message (from inside the socket read). `data` may be a view of the read: copy it to
+   * keep it without pinning the read. A throw fails the connection with 1011.
+   */
+  message?(data: Buffer, isText: boolean): void;
+  /** A ping arrived (the pong is already queued). */
+  ping?(data: Buffer): void;
+  /** A pong arrived. */
+  pong?(data: Buffer): void;
+  /** The server started the closing handshake: its close frame came before ours (ours answers it). */
+  closing?(): void;
+  /** Payload bytes of the messages sent reached the kernel (the WHATWG `bufferedAmount` falls by them). */
+  written?(payloadBytes: number): void;
   /** The TCP connection is closed. Called exactly once. */
-  closed(end: SessionEnd): void;
+  closed?(end: ClientEnd): void;
+  /**
+   * Every byte on the wire after the handshake: what arrived (a copy, before it is
+   * processed) and what is written. A throw fails the connection with 1011.
+   */
+  wiretap?(direction: WireDirection, bytes: Buffer): void;
 }
 
-interface PendingWrite {
-  payloadBytes: number;
-  /** Bytes of pongs in the batch (see {@link Session.pongBytes}). */
-  pongBytes: number;
-  callbacks: Array<(error?: Error | null) => void> | null;
+/** Options of a {@link ClientWebSocket} once open. @internal */
+export interface ClientSocketOptions {
+  /** @defaultValue 64 MiB ({@link DEFAULT_CLIENT_MAX_PAYLOAD}) */
+  maxPayload?: number | undefined;
+  maxFragments?: number | undefined;
+  /** @defaultValue 10000 ({@link DEFAULT_CLOSE_TIMEOUT_MS}) */
+  closeTimeout?: number | undefined;
 }
 
-/** Bytes of the pong that answers a ping of `payload` bytes: a 2-byte header, the mask key, the payload. */
-function pongSize(payload: number): number {
-  return 2 + 4 + payload;
-}
+const EMPTY = new Uint8Array(0);
 
 /**
- * An open client connection: a socket driven by the sans-I/O {@link Connection}. Output is
- * flushed once per microtask turn (many `send()` calls in one turn leave as one corked
- * write); the close handshake is bounded by `closeTimeout`, after which the socket is
- * destroyed. Shared by {@link WebSocket} and {@link WebSocketStream}.
+ * sockeye's low-level Node client: one open client connection on the socket driver, with
+ * what the WHATWG `WebSocket` hides: pings and pongs as they arrive, `ping()`/`pong()`,
+ * the exact close code, the close record, a wiretap of every byte, and per-message write
+ * callbacks. The WHATWG `WebSocket`, `WebSocketStream` and the `sockeye connect` command
+ * are built on it. Get one from {@link connect}, then {@link ClientWebSocket.start} it.
  *
- * Reading stops while the pongs the server made us queue (one per ping, answered
- * automatically) and not yet accepted by the kernel are above
- * {@link DEFAULT_HIGH_WATER_MARK}: a server that floods pings and never reads would
- * otherwise grow our memory without bound (each 2-byte empty ping queues a 6-byte pong).
- * The server stops reading the same way. Our own messages do not count: the application
- * sees them in `bufferedAmount` (or in the writable stream's backpressure), and pausing
- * reads for them could deadlock against a server that also stops reading while its output
- * is full (both sides sending bulk data, each waiting for the other to read).
- * @internal
+ * Output is flushed once per microtask turn (many `send()` calls in one turn leave as one
+ * write); the closing handshake is bounded by `closeTimeout`, after which the socket is
+ * destroyed. Reading stops while the pongs the server made us queue (one per ping) and the
+ * kernel has not taken are above 64 KiB: a server that floods pings and never reads cannot
+ * grow us without bound. Our own messages do not stop reading (see `bufferedAmount`).
  */
-export class Session {
-  private readonly connection: Connection;
+export class ClientWebSocket extends SocketDriver {
+  /** The subprotocol the server selected, or `''`. */
+  readonly protocol: string;
+  /** The `Sec-WebSocket-Extensions` the server answered, or `''`. */
+  readonly extensions: string;
+  /** The URL connected to (after redirects). */
+  readonly url: URL;
+  /** The upgrade request head as sent. */
+  readonly request: string;
+  /** The server's `101` response. */
+  readonly response: ResponseHead;
+
+  private events: ClientEvents = {};
+  /** Bytes that came with the 101 response, processed by `start()`. */
+  private rest: Buffer | null;
   private flushScheduled = false;
-  private pendingPayload = 0;
-  private pendingCallbacks: Array<(error?: Error | null) => void> | null = null;
+  private readonly flushTask = (): void => {
+    this.flushScheduled = false;
+    this._flush();
+  };
+  private readonly closeTimeoutMs: number;
   private closeTimer: NodeJS.Timeout | null = null;
   private socketError: Error | null = null;
   private ended = false;
-  private serverClosedFirst = false;
-  private readonly closeTimeoutMs: number;
-  /** Pong bytes queued or handed to the socket and not yet written to the kernel. */
-  private pongBytes = 0;
-  /** Pong bytes queued since the last flush (part of `pongBytes`). */
-  private unflushedPongBytes = 0;
-  /** The owner asked to stop reading ({@link Session.pause}). */
-  private readPausedByOwner = false;
-  /** Reading stopped because too many pongs are waiting to be written. */
-  private readPausedForPongs = false;
 
-  constructor(
-    private readonly socket: Socket,
-    rest: Buffer,
-    private readonly events: SessionEvents,
-    options: {
-      maxPayload?: number | undefined;
-      maxFragments?: number | undefined;
-      closeTimeout?: number | undefined;
-      /** The negotiated extension (permessage-deflate), if any; closed with the connection. */
-      extension?: Extension | null | undefined;
-    },
-  ) {
-    const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT_MS;
-    this.connection = new Connection(
-      {
-        onMessage: (data, isText) => this.events.message(data, isText),
-        onPing: (data) => this.onPing(data),
-        onPong: () => {},
-        onClose: (info) => this.onProtocolClose(info),
-        onOutput: () => this.scheduleFlush(),
-      },
+  /** @internal Made by {@link connect} (and the WHATWG clients) from a completed handshake. */
+  constructor(opened: OpenedSocket, options: ClientSocketOptions = {}) {
+    super(
+      opened.socket,
       {
         role: 'client',
-        ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
+        maxPayload: options.maxPayload ?? DEFAULT_CLIENT_MAX_PAYLOAD,
         ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
-        ...(options.extension ? { extensions: [options.extension] } : {}),
+        ...(opened.deflate === null ? {} : { extensions: [opened.deflate] }),
       },
+      true,
     );
-    this.closeTimeoutMs = closeTimeout;
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('error', (error: Error) => {
+    this.protocol = opened.protocol;
+    this.extensions = opened.response.headers['sec-websocket-extensions'] ?? '';
+    this.url = opened.url;
+    this.request = opened.request;
+    this.response = opened.response;
+    this.rest = opened.rest;
+    this.closeTimeoutMs = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    // From the handshake on, a socket error is part of how the connection ends.
+    opened.socket.on('error', (error: Error) => {
       this.socketError ??= error;
     });
-    socket.on('close', () => this.onSocketClose());
-    if (rest.length > 0) this.receive(rest);
-    if (!this.readPausedForPongs) socket.resume();
-  }
-
-  /** `open`, `closing` or `closed`, as the protocol sees it. */
-  get state(): Connection['state'] {
-    return this.connection.state;
   }
 
   /**
-   * Queue a message. Returns false when a close frame was already sent (nothing is queued).
-   * `written` is called once the bytes are handed to the kernel (or with an error).
+   * Start reading: `events` get everything from now on, including what came with the 101
+   * response.
+   * @throws Error when called twice
    */
-  send(data: Payload, isText: boolean, written?: (error?: Error | null) => void): boolean {
-    if (this.ended || !this.connection.send(data, isText)) return false;
-    this.pendingPayload += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-    if (written !== undefined) {
-      this.pendingCallbacks ??= [];
-      this.pendingCallbacks.push(written);
-    }
-    return true;
+  start(events: ClientEvents): void {
+    const rest = this.rest;
+    if (rest === null) throw new Error('ClientWebSocket.start() was called already');
+    this.rest = null;
+    this.events = events;
+    this._start('', rest);
   }
 
-  /** Start the closing handshake (no-op once started) and bound it with the close timeout. */
+  /** `open`, `closing` (our close frame went out, waiting for the server's), or `closed`. */
+  get readyState(): 'open' | 'closing' | 'closed' {
+    return this.connection.state;
+  }
+
+  /** Whether messages can still be sent. */
+  get isOpen(): boolean {
+    return this.connection.state === 'open' && !this.closeQueued && !this.ended;
+  }
+
+  /**
+   * Send a message: a `string` as text, bytes as binary unless `isText` says otherwise (text
+   * bytes must be UTF-8). A `Blob` is read first; what is sent after it waits for it.
+   * `written` is called once its bytes reach the kernel (or with the error that kept them
+   * from it). Returns false, and sends nothing, once closing.
+   */
+  send(
+    data: string | Uint8Array | ArrayBuffer | Blob,
+    isText: boolean = typeof data === 'string',
+    written?: WrittenCallback,
+  ): boolean {
+    if (!this.isOpen) return false;
+    if (data instanceof Blob) {
+      this.sendBlob(data, isText);
+      return true;
+    }
+    const payload: Payload = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+    if (this.sendQueue !== null) {
+      // Behind a Blob still being read: keep a snapshot, as the bytes may change meanwhile.
+      this.sendLater(typeof payload === 'string' ? payload : new Uint8Array(payload), isText, size, written);
+      return true;
+    }
+    return this.sendNow(payload, isText, size, written);
+  }
+
+  /** Send a ping (at most 125 bytes). Returns false once closing. */
+  ping(data: string | Uint8Array = ''): boolean {
+    return this.isOpen && this.connection.ping(data);
+  }
+
+  /** Send an unsolicited pong (at most 125 bytes). Returns false once closing. */
+  pong(data: string | Uint8Array = ''): boolean {
+    return this.isOpen && this.connection.pong(data);
+  }
+
+  /**
+   * Start the closing handshake (after any message waiting behind a Blob); the server
+   * has `closeTimeout` to finish it and close TCP. Does nothing once closing.
+   * @throws RangeError for a code that may not be sent, or a reason over 123 bytes
+   */
   close(code?: number, reason?: string): void {
-    if (this.ended) return;
-    this.connection.close(code, reason);
-    this.armCloseTimer();
+    if (!this.isOpen) return;
+    this.startClose(code, reason);
   }
 
-  /** Drop the connection now (no close frame): a failed connection. */
-  destroy(error: Error): void {
-    this.socketError ??= error;
-    this.socket.destroy();
+  /**
+   * Drop the TCP connection now, without a closing handshake (1006). `error`, if given, is
+   * what `closed` reports.
+   */
+  override terminate(error?: Error): void {
+    if (error !== undefined) this.socketError ??= error;
+    super.terminate();
   }
 
-  /** Stop reading the socket (TCP flow control then holds the server back). */
+  /** Stop reading the socket (TCP flow control then holds the server back) until `resume()`. */
   pause(): void {
-    this.readPausedByOwner = true;
-    this.socket.pause();
+    this.pauseReading();
   }
 
-  /** Read the socket again (unless too many pongs are waiting to be written). */
+  /** Read the socket again (unless too many pongs are still waiting to be written). */
   resume(): void {
-    this.readPausedByOwner = false;
-    if (!this.readPausedForPongs) this.socket.resume();
+    this.resumeReading();
   }
 
-  private receive(chunk: Buffer): void {
-    this.connection.receive(chunk);
-    if (!this.readPausedForPongs && this.pongBytes > DEFAULT_HIGH_WATER_MARK && !this.socket.destroyed) {
-      this.readPausedForPongs = true;
-      this.socket.pause();
-    }
+  // ---- the driver's hooks (see SocketDriver) ----
+
+  protected get highWaterMark(): number {
+    return DEFAULT_HIGH_WATER_MARK;
   }
 
-  private onPing(data: Buffer): void {
-    // The core has queued a pong, unless we already sent our close frame.
-    if (this.connection.state !== 'open') return;
-    const size = pongSize(data.length);
-    this.pongBytes += size;
-    this.unflushedPongBytes += size;
-  }
-
-  /** A batch reached the kernel: read again once the pongs still waiting are under the mark. */
-  private pongsWritten(bytes: number): void {
-    this.pongBytes -= bytes;
-    if (this.readPausedForPongs && this.pongBytes <= DEFAULT_HIGH_WATER_MARK) {
-      this.readPausedForPongs = false;
-      if (!this.readPausedByOwner) this.socket.resume();
-    }
-  }
-
-  private scheduleFlush(): void {
+  protected requestFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(() => this.flush());
+    queueMicrotask(this.flushTask);
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    const chunks = this.connection.takeOutput();
-    if (chunks.length === 0 || this.socket.destroyed) return;
-    const pending: PendingWrite = {
-      payloadBytes: this.pendingPayload,
-      pongBytes: this.unflushedPongBytes,
-      callbacks: this.pendingCallbacks,
-    };
-    this.pendingPayload = 0;
-    this.unflushedPongBytes = 0;
-    this.pendingCallbacks = null;
-    const done = (error?: Error | null) => {
-      if (pending.pongBytes > 0) this.pongsWritten(pending.pongBytes);
-      if (!error) this.events.written(pending.payloadBytes);
-      if (pending.callbacks !== null) for (const callback of pending.callbacks) callback(error);
-    };
-    try {
-      if (chunks.length === 1) {
-        this.socket.write(chunks[0] as Buffer, done);
-      } else {
-        this.socket.cork();
-        const last = chunks.length - 1;
-        for (let i = 0; i < last; i++) this.socket.write(chunks[i] as Buffer);
-        this.socket.write(chunks[last] as Buffer, done);
-        this.socket.uncork();
-      }
-    } catch (error) {
-      // A write that throws leaves the socket in an unknown state: drop it and fail the
-      // connection (1011; the close event reports the error, as for any failure).
-      this.socket.destroy();
-      this.connection.abort(error);
-      if (pending.callbacks !== null) for (const callback of pending.callbacks) callback(error as Error);
-    }
-  }
-
-  private armCloseTimer(): void {
+  /** RFC 6455 section 7.1.1: the server closes TCP; we wait for it, bounded by `closeTimeout`. */
+  protected startCloseDeadline(): void {
     if (this.closeTimer !== null || this.ended) return;
-    this.closeTimer = setTimeout(() => {
-      this.socket.destroy();
-    }, this.closeTimeoutMs);
+    const socket = this._socket;
+    this.closeTimer = setTimeout(() => socket.destroy(), this.closeTimeoutMs);
   }
 
-  private onProtocolClose(info: CloseInfo): void {
-    if (info.code !== CloseCode.Abnormal && info.error === null && !this.serverClosedFirst) {
-      // Did the server start it? Then the page learns of the closing handshake now.
-      this.serverClosedFirst = this.closeTimer === null;
-      if (this.serverClosedFirst) this.events.closing();
+  protected get tapping(): boolean {
+    return this.events.wiretap !== undefined;
+  }
+
+  protected tap(direction: WireDirection, bytes: Buffer): void {
+    try {
+      this.events.wiretap!(direction, bytes);
+    } catch (error) {
+      // Bytes going out are being flushed: fail once the flush is over.
+      if (direction === 'in') this.connection.abort(error);
+      else queueMicrotask(() => this.connection.abort(error));
     }
-    // RFC 6455 section 7.1.1: the server closes TCP first; we only wait, bounded.
-    this.armCloseTimer();
   }
 
-  private onSocketClose(): void {
+  protected opened(): void {}
+
+  /** @internal */
+  _onMessage(data: Buffer, isText: boolean): void {
+    this.events.message?.(data, isText);
+  }
+
+  protected pingReceived(data: Buffer): void {
+    this.events.ping?.(data);
+  }
+
+  protected pongReceived(data: Buffer): void {
+    this.events.pong?.(data);
+  }
+
+  protected closed(info: CloseInfo): void {
+    // The record says it: the server's close frame came first (and nothing failed).
+    const closing = this.events.closing;
+    if (closing !== undefined && this.connection.closeRecord.initiator === 'remote' && info.error === null) {
+      this.callSafely(closing);
+    }
+  }
+
+  protected drained(): void {}
+
+  protected socketClosed(): void {
     if (this.ended) return;
     this.ended = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
-    // Messages queued but never flushed will not be written: settle their callbacks.
-    const unsent = this.pendingCallbacks;
-    this.pendingCallbacks = null;
-    if (unsent !== null) {
-      const error = new Error('The connection closed before the message was written');
-      for (const callback of unsent) callback(error);
-    }
-    this.connection.receiveEof();
-    const info = this.connection.closeInfo as CloseInfo;
-    let end: SessionEnd;
-    if (info.error !== null) {
-      end = { code: CloseCode.Abnormal, reason: '', wasClean: false, error: info.error, failed: true };
-    } else if (info.code === CloseCode.Abnormal) {
-      end = {
-        code: CloseCode.Abnormal,
-        reason: '',
-        wasClean: false,
-        error: this.socketError ?? new Error('The connection closed without a closing handshake'),
-        failed: false,
-      };
-    } else {
-      end = { code: info.code, reason: info.reason, wasClean: true, error: null, failed: false };
-    }
-    this.events.closed(end);
+    const info = this.connection.closeInfo!;
+    const closed = this.events.closed;
+    if (closed === undefined) return;
+    const end: ClientEnd = {
+      code: info.code,
+      reason: info.reason,
+      wasClean: this.connection.closeRecord.wasClean,
+      error: info.error ?? this.socketError,
+      failed: info.error !== null,
+    };
+    this.callSafely(() => closed(end));
   }
+
+  /** As the WHATWG `WebSocket` always did: an unreadable Blob goes as an empty message. */
+  protected blobUnreadable(_error: unknown): Payload | null {
+    return EMPTY;
+  }
+
+  protected override written(payloadBytes: number): void {
+    const written = this.events.written;
+    if (written !== undefined) this.callSafely(() => written(payloadBytes));
+  }
+
+  /**
+   * Run an event called outside a read (the core guards those: a throw there fails the
+   * connection with 1011): what it throws fails the connection the same way while it is
+   * not closed, and is a process warning after, never an exception in a socket listener.
+   */
+  private callSafely(event: () => void): void {
+    try {
+      event();
+    } catch (error) {
+      if (this.connection.state !== 'closed') this.connection.abort(error);
+      else process.emitWarning(`sockeye: unhandled error in a ClientWebSocket event: ${inspect(error)}`);
+    }
+  }
+}
+
+/** How a connection ended as the WHATWG clients report it: every failure and abnormal end is 1006. @internal */
+export function browserEnd(end: ClientEnd): ClientEnd {
+  if (end.wasClean) return { ...end, error: null };
+  return {
+    code: CloseCode.Abnormal,
+    reason: '',
+    wasClean: false,
+    error: end.error ?? new Error('The connection closed without a closing handshake'),
+    failed: end.failed,
+  };
+}
+
+/** Options of {@link connect}: the client's Node options, with the subprotocols. */
+export type ConnectOptions = Omit<ClientOptions, 'protocols'> & {
+  /** Subprotocols to offer, most preferred first. */
+  protocols?: string | readonly string[] | undefined;
+};
+
+/**
+ * Open a {@link ClientWebSocket} to `url` (`ws:` or `wss:`; `http:` and `https:` are taken
+ * as those): the same opening handshake as the WHATWG `WebSocket` (proxy, TLS, redirects,
+ * permessage-deflate, all bounded by `handshakeTimeout`). It reads nothing until
+ * {@link ClientWebSocket.start}.
+ * @throws (rejects) TypeError for a URL of another scheme; TypeError or RangeError for an
+ * option that cannot work, naming it; `HandshakeError` when the server refuses or answers
+ * something that is not a WebSocket 101; the socket's error
+ */
+export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<ClientWebSocket> {
+  checkClientOptions(options);
+  const target = new URL(url);
+  if (target.protocol === 'http:') target.protocol = 'ws:';
+  else if (target.protocol === 'https:') target.protocol = 'wss:';
+  if (target.protocol !== 'ws:' && target.protocol !== 'wss:') {
+    throw new TypeError(`connect: a ws:, wss:, http: or https: URL, not ${target.protocol}`);
+  }
+  const protocols =
+    options.protocols === undefined
+      ? []
+      : typeof options.protocols === 'string'
+        ? [options.protocols]
+        : [...options.protocols];
+  const opened = await openHandshake(target, protocols, options).result;
+  return new ClientWebSocket(opened, options);
 }

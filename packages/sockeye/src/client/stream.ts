@@ -3,7 +3,7 @@ import { DEFAULT_CLIENT_MAX_PAYLOAD, MAX_CLOSE_REASON_BYTES } from '../protocol/
 import { checkInteger } from '../protocol/validate.js';
 import { type HandshakeHandle, openHandshake } from './connect.js';
 import { type ClientOptions, checkClientOptions } from './options.js';
-import { Session } from './session.js';
+import { browserEnd, ClientWebSocket } from './session.js';
 import { checkProtocols, parseWebSocketUrl } from './websocket.js';
 
 /** Close code and reason (WebSocketCloseInfo in the WHATWG WebSockets standard). */
@@ -110,7 +110,7 @@ export class WebSocketStream {
   /** Resolves with the close code and reason after a clean close; rejects with a {@link WebSocketError} otherwise. */
   readonly closed: Promise<WebSocketCloseInfo>;
   #handshake: HandshakeHandle | null;
-  #session: Session | null = null;
+  #session: ClientWebSocket | null = null;
   #closeRequested: { code: number | undefined; reason: string } | null = null;
 
   /**
@@ -189,7 +189,7 @@ export class WebSocketStream {
                   throw new TypeError(
                     'WebSocketStream writes a string, an ArrayBuffer or an ArrayBufferView',
                   );
-                const sent = session?.send(data, typeof data === 'string', (error) =>
+                const sent = session?.send(data, typeof data === 'string', (error?: Error | null) =>
                   error ? reject(error) : resolve(),
                 );
                 if (sent !== true) reject(new WebSocketError('The connection is closing'));
@@ -208,53 +208,50 @@ export class WebSocketStream {
             // Already cancelled by the consumer.
           }
         };
-        this.#session = new Session(
-          opened.socket,
-          opened.rest,
-          {
-            message: (data, isText) => {
-              if (!readableOpen) return;
-              readController.enqueue(isText ? data.toString('utf8') : new Uint8Array(data));
-              // Backpressure: stop reading the socket until the consumer pulls.
-              if ((readController.desiredSize ?? 0) <= 0) this.#session?.pause();
-            },
-            closing: () => closeReadable(),
-            written: () => {},
-            closed: (end) => {
-              this.#session = null;
-              if (end.wasClean) {
-                closeReadable();
-                writeController.error(new WebSocketError('The connection is closed'));
-                resolveClosed({ closeCode: end.code, reason: end.reason });
-              } else {
-                const error = WebSocketError.report(
-                  end.error?.message ?? 'The connection was closed abnormally',
-                  end.code,
-                  '',
-                );
-                // What failed, with its stack (an InternalError carries the original as its own cause).
-                if (end.error !== null) {
-                  Object.defineProperty(error, 'cause', {
-                    value: end.error,
-                    configurable: true,
-                    writable: true,
-                  });
-                }
-                if (readableOpen) {
-                  readableOpen = false;
-                  readController.error(error);
-                }
-                writeController.error(error);
-                rejectClosed(error);
+        const session = new ClientWebSocket(opened, {
+          maxPayload: options.maxPayload ?? DEFAULT_CLIENT_MAX_PAYLOAD,
+          maxFragments: options.maxFragments,
+          closeTimeout: options.closeTimeout,
+        });
+        this.#session = session;
+        session.start({
+          message: (data, isText) => {
+            if (!readableOpen) return;
+            readController.enqueue(isText ? data.toString('utf8') : new Uint8Array(data));
+            // Backpressure: stop reading the socket until the consumer pulls.
+            if ((readController.desiredSize ?? 0) <= 0) this.#session?.pause();
+          },
+          closing: () => closeReadable(),
+          closed: (reported) => {
+            this.#session = null;
+            const end = browserEnd(reported);
+            if (end.wasClean) {
+              closeReadable();
+              writeController.error(new WebSocketError('The connection is closed'));
+              resolveClosed({ closeCode: end.code, reason: end.reason });
+            } else {
+              const error = WebSocketError.report(
+                end.error?.message ?? 'The connection was closed abnormally',
+                end.code,
+                '',
+              );
+              // What failed, with its stack (an InternalError carries the original as its own cause).
+              if (end.error !== null) {
+                Object.defineProperty(error, 'cause', {
+                  value: end.error,
+                  configurable: true,
+                  writable: true,
+                });
               }
-            },
+              if (readableOpen) {
+                readableOpen = false;
+                readController.error(error);
+              }
+              writeController.error(error);
+              rejectClosed(error);
+            }
           },
-          {
-            ...options,
-            maxPayload: options.maxPayload ?? DEFAULT_CLIENT_MAX_PAYLOAD,
-            extension: opened.deflate,
-          },
-        );
+        });
         if (this.#closeRequested !== null) {
           this.#session.close(this.#closeRequested.code, this.#closeRequested.reason);
         }

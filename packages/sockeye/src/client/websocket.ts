@@ -4,7 +4,7 @@ import { DEFAULT_CLIENT_MAX_PAYLOAD, MAX_CLOSE_REASON_BYTES } from '../protocol/
 import { type HandshakeHandle, type OpenedSocket, openHandshake } from './connect.js';
 import { CloseEvent, ErrorEvent } from './events.js';
 import { type ClientOptions, checkClientOptions } from './options.js';
-import { Session, type SessionEnd } from './session.js';
+import { browserEnd, type ClientEnd, ClientWebSocket } from './session.js';
 
 /** `WebSocket.binaryType` values. */
 export type BinaryType = 'blob' | 'arraybuffer';
@@ -114,12 +114,6 @@ function isIterable(value: object): value is Iterable<unknown> {
   return typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
 }
 
-/** One message waiting behind a `Blob` that is still being read, so that order is kept. */
-interface QueuedSend {
-  data: Promise<ArrayBuffer> | Uint8Array | string;
-  isText: boolean;
-}
-
 /**
  * The browser's `WebSocket` (WHATWG WebSockets standard) for Node, on sockeye's protocol
  * core. Code written for a browser runs unchanged; a third argument (or the second, as an
@@ -145,10 +139,8 @@ export class WebSocket extends EventTarget {
   #binaryType: BinaryType = 'blob';
   #bufferedAmount = 0;
   #handshake: HandshakeHandle | null;
-  #session: Session | null = null;
+  #session: ClientWebSocket | null = null;
   #failedWhileConnecting = false;
-  #sendQueue: QueuedSend[] = [];
-  #sendQueueRunning = false;
   #tasks: Array<() => void> = [];
   #tasksScheduled = false;
   #handlers = new Map<string, { handler: Handler; listener: (event: Event) => void }>();
@@ -307,35 +299,28 @@ export class WebSocket extends EventTarget {
         'InvalidStateError',
       );
     }
-    let item: QueuedSend;
+    let payload: Blob | Uint8Array | string;
     let length: number;
     if (data instanceof Blob) {
       length = data.size;
-      item = { data: this.#readyState === OPEN ? data.arrayBuffer() : new Uint8Array(0), isText: false };
+      payload = data;
     } else if (
       data instanceof ArrayBuffer ||
       (typeof SharedArrayBuffer === 'function' && data instanceof SharedArrayBuffer)
     ) {
       length = data.byteLength;
-      item = { data: new Uint8Array(data), isText: false };
+      payload = new Uint8Array(data);
     } else if (ArrayBuffer.isView(data)) {
       length = data.byteLength;
-      item = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), isText: false };
+      payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     } else {
-      const text = toUSVString(data);
-      length = Buffer.byteLength(text);
-      item = { data: text, isText: true };
+      payload = toUSVString(data);
+      length = Buffer.byteLength(payload);
     }
     this.#bufferedAmount += length;
     if (this.#readyState !== OPEN || this.#session === null) return;
-    if (this.#sendQueue.length === 0 && !(item.data instanceof Promise)) {
-      this.#session.send(item.data, item.isText);
-      return;
-    }
-    // Behind a Blob still being read: keep a snapshot, as the data may change after send().
-    if (item.data instanceof Uint8Array) item.data = new Uint8Array(item.data);
-    this.#sendQueue.push(item);
-    void this.#runSendQueue();
+    // In order, behind any Blob still being read (the driver keeps the line).
+    this.#session.send(payload, typeof payload === 'string');
   }
 
   /**
@@ -371,37 +356,13 @@ export class WebSocket extends EventTarget {
       this.#failedWhileConnecting = true;
       const error = new Error('WebSocket was closed before the connection was established');
       // The handshake may have completed already, with the open event still queued.
-      if (this.#session !== null) this.#session.destroy(error);
+      if (this.#session !== null) this.#session.terminate(error);
       else this.#handshake?.cancel(error);
       return;
     }
     this.#readyState = CLOSING;
     if (closeCode === undefined && closeReason !== '') closeCode = 1000;
     this.#session?.close(closeCode, closeReason);
-  }
-
-  async #runSendQueue(): Promise<void> {
-    if (this.#sendQueueRunning) return;
-    this.#sendQueueRunning = true;
-    try {
-      while (this.#sendQueue.length > 0) {
-        const item = this.#sendQueue[0] as QueuedSend;
-        let bytes: Uint8Array | string;
-        if (item.data instanceof Promise) {
-          try {
-            bytes = new Uint8Array(await item.data);
-          } catch {
-            bytes = new Uint8Array(0);
-          }
-        } else {
-          bytes = item.data;
-        }
-        this.#sendQueue.shift();
-        this.#session?.send(bytes, item.isText);
-      }
-    } finally {
-      this.#sendQueueRunning = false;
-    }
   }
 
   #opened(opened: OpenedSocket): void {
@@ -420,29 +381,26 @@ export class WebSocket extends EventTarget {
       this.#extensions = extensions;
       this.dispatchEvent(new Event('open'));
     });
-    // The session starts reading now; its messages are queued behind the open task above.
-    this.#session = new Session(
-      opened.socket,
-      opened.rest,
-      {
-        message: (data, isText) => {
-          // Text is decoded here, inside the read, not in the task: a decoding that fails
-          // (a string longer than V8 allows) then fails this connection with 1011, like
-          // any error of the read, instead of throwing from a task into the process.
-          const payload = isText ? data.toString('utf8') : data;
-          this.#queueTask(() => this.#dispatchMessage(payload));
-        },
-        closing: () =>
-          this.#queueTask(() => {
-            if (this.#readyState === OPEN) this.#readyState = CLOSING;
-          }),
-        written: (bytes) => {
-          this.#bufferedAmount -= bytes;
-        },
-        closed: (end) => this.#queueTask(() => this.#dispatchClose(end)),
+    // The connection starts reading now; its messages are queued behind the open task above.
+    const session = new ClientWebSocket(opened, this.#options);
+    this.#session = session;
+    session.start({
+      message: (data, isText) => {
+        // Text is decoded here, inside the read, not in the task: a decoding that fails
+        // (a string longer than V8 allows) then fails this connection with 1011, like
+        // any error of the read, instead of throwing from a task into the process.
+        const payload = isText ? data.toString('utf8') : data;
+        this.#queueTask(() => this.#dispatchMessage(payload));
       },
-      { ...this.#options, extension: opened.deflate },
-    );
+      closing: () =>
+        this.#queueTask(() => {
+          if (this.#readyState === OPEN) this.#readyState = CLOSING;
+        }),
+      written: (bytes) => {
+        this.#bufferedAmount -= bytes;
+      },
+      closed: (end) => this.#queueTask(() => this.#dispatchClose(browserEnd(end))),
+    });
   }
 
   #failed(error: Error): void {
@@ -464,11 +422,10 @@ export class WebSocket extends EventTarget {
     this.dispatchEvent(new MessageEvent('message', { data: payload, origin: this.#url.origin }));
   }
 
-  #dispatchClose(end: SessionEnd): void {
+  #dispatchClose(end: ClientEnd): void {
     if (this.#readyState === CLOSED) return;
     this.#readyState = CLOSED;
     this.#session = null;
-    this.#sendQueue.length = 0;
     if ((end.failed || this.#failedWhileConnecting) && end.error !== null) {
       this.dispatchEvent(new ErrorEvent('error', { message: end.error.message, error: end.error }));
     }

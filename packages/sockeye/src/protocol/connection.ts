@@ -36,6 +36,45 @@ export interface CloseInfo {
   error: ProtocolError | InternalError | null;
 }
 
+/** One close frame, as sent or received: its code (1005 when it had no payload) and reason. */
+export interface CloseFrame {
+  /** The close code, or 1005 ({@link CloseCode.NoStatusReceived}) for a close frame without payload. */
+  readonly code: number;
+  /** The close reason (`''` when none). */
+  readonly reason: string;
+}
+
+/**
+ * Who closes the TCP connection once the WebSocket connection is `closed` (RFC 6455
+ * section 7.1.1: the server closes it first, the client waits for that and closes it
+ * itself only after a deadline):
+ * - `end`: end TCP now (we are the server, or the transport already ended);
+ * - `await-peer`: wait, bounded by a close timeout, for the peer to end it (we are a client).
+ */
+export type TcpClose = 'end' | 'await-peer';
+
+/**
+ * How the closing handshake went, as far as it went: the close frame we queued, the one we
+ * received, who started it, whether it was clean, and who closes TCP. Read it from
+ * {@link Connection.closeRecord} at any time (in `onClose`, say): the shells decide from it
+ * instead of guessing.
+ */
+export interface CloseRecord {
+  /** The close frame we queued (ours, our answer to the peer's, or the one we failed with), or null. */
+  readonly sent: CloseFrame | null;
+  /** The peer's close frame, or null. */
+  readonly received: CloseFrame | null;
+  /** Whose close frame came first: `local` (ours), `remote` (the peer's), or null while neither exists. */
+  readonly initiator: 'local' | 'remote' | null;
+  /**
+   * The closing handshake completed: both close frames were exchanged and the connection
+   * was not failed (the WHATWG `CloseEvent.wasClean`).
+   */
+  readonly wasClean: boolean;
+  /** The "close expected" signal: who ends TCP now that the connection is closed, or null while it is not. */
+  readonly tcpClose: TcpClose | null;
+}
+
 /** Receives what a {@link Connection} decodes. Called synchronously from `receive()`. */
 export interface ConnectionHandler {
   /**
@@ -50,8 +89,8 @@ export interface ConnectionHandler {
   /**
    * The connection reached `closed`: the closing handshake completed, the peer's close
    * was answered, we failed the connection, or the transport ended. Called exactly once.
-   * A server should now close the transport; a client should wait a while for the server
-   * to close it (RFC 6455 section 7.1.1).
+   * {@link Connection.closeRecord} then says who closes TCP (`tcpClose`): a server now,
+   * a client once the server has, or after a deadline (RFC 6455 section 7.1.1).
    */
   onClose(info: CloseInfo): void;
   /** Output went from empty to not empty: schedule a flush (see {@link Connection.takeOutput}). */
@@ -233,7 +272,14 @@ export class Connection {
   /** Messages sent while `writer` is open, in order (null when none: most connections never hold one), and their bytes. */
   private held: HeldMessage[] | null = null;
   private heldBytes = 0;
-  private closeSent = false;
+  /** The close frame we queued: once set, nothing but the transport's end follows. */
+  private sentClose: CloseFrame | null = null;
+  /** The peer's close frame. */
+  private receivedClose: CloseFrame | null = null;
+  /** The peer's close frame came before ours. */
+  private remoteInitiated = false;
+  /** The transport ended before the connection closed (nothing left to wait for). */
+  private transportEnded = false;
   private _closeInfo: CloseInfo | null = null;
   /** Set while `receive()` runs, so that sends from handlers do not ask for a flush each. */
   private receiving = false;
@@ -318,6 +364,20 @@ export class Connection {
     return this._closeInfo;
   }
 
+  /** How the closing handshake went so far, and who closes TCP once closed (see {@link CloseRecord}). */
+  get closeRecord(): CloseRecord {
+    const sent = this.sentClose;
+    const received = this.receivedClose;
+    const closed = this._state === 'closed';
+    return {
+      sent,
+      received,
+      initiator: this.remoteInitiated ? 'remote' : sent !== null ? 'local' : null,
+      wasClean: closed && sent !== null && received !== null && this._closeInfo?.error === null,
+      tcpClose: !closed ? null : this.role === 'server' || this.transportEnded ? 'end' : 'await-peer',
+    };
+  }
+
   /** Bytes queued for writing and not yet taken with {@link Connection.takeOutput}. */
   get bufferedBytes(): number {
     return this.output.bytes + this.heldBytes;
@@ -366,6 +426,7 @@ export class Connection {
    */
   receiveEof(): void {
     if (this._state === 'closed') return;
+    this.transportEnded = true;
     this.finish({ code: CloseCode.Abnormal, reason: '', error: null });
   }
 
@@ -375,7 +436,7 @@ export class Connection {
    * A large `Uint8Array` is queued by reference on a server: do not change it until written.
    */
   send(data: Payload, isText: boolean): boolean {
-    if (this.closeSent) return false;
+    if (this.sentClose !== null) return false;
     if (this.writer !== null) {
       this.holdMessage({ data, isText }, typeof data === 'string' ? Buffer.byteLength(data) : data.length);
       return true;
@@ -406,7 +467,7 @@ export class Connection {
    * reference (no framing, no copy). Returns false once a close frame was sent.
    */
   sendPrepared(message: PreparedMessage): boolean {
-    if (this.closeSent) return false;
+    if (this.sentClose !== null) return false;
     if (this.writer !== null) {
       this.holdMessage({ prepared: message }, message.data.length);
       return true;
@@ -447,7 +508,7 @@ export class Connection {
       );
     }
     const writer = new MessageWriter(this, isText);
-    if (!this.closeSent) this.writer = writer;
+    if (this.sentClose === null) this.writer = writer;
     else writer._ended = true;
     return writer;
   }
@@ -465,7 +526,7 @@ export class Connection {
     let writer = this.writer;
     if (first) writer = this.startMessage(isText);
     else if (writer === null) {
-      if (this.closeSent) return false;
+      if (this.sentClose !== null) return false;
       throw new MessageWriterError(
         'message-ended',
         'no fragmented message is open: send the first fragment first',
@@ -477,10 +538,10 @@ export class Connection {
   /** @internal The frames of a {@link MessageWriter}. */
   _writeFragment(writer: MessageWriter, data: Payload, fin: boolean): boolean {
     if (writer._ended) {
-      if (this.closeSent) return false;
+      if (this.sentClose !== null) return false;
       throw new MessageWriterError('message-ended', 'this fragmented message has ended');
     }
-    if (this.closeSent) return false;
+    if (this.sentClose !== null) return false;
     const opcode = writer._started ? Opcode.Continuation : writer.isText ? Opcode.Text : Opcode.Binary;
     writer._started = true;
     this.output.push((fin ? FIN_BIT : 0) | opcode, data);
@@ -518,7 +579,7 @@ export class Connection {
     if (Buffer.byteLength(reason) > MAX_CLOSE_REASON_BYTES) {
       throw new RangeError(`close reason longer than ${MAX_CLOSE_REASON_BYTES} bytes`);
     }
-    if (this.closeSent || this._state === 'closed') return;
+    if (this.sentClose !== null || this._state === 'closed') return;
     this.sendClose(code, reason);
     this._state = 'closing';
   }
@@ -796,7 +857,7 @@ export class Connection {
     }
     switch (this.frameOpcode) {
       case Opcode.Ping:
-        if (this.autoPong && !this.closeSent) this.output.push(FIN_BIT | Opcode.Pong, payload);
+        if (this.autoPong && this.sentClose === null) this.output.push(FIN_BIT | Opcode.Pong, payload);
         this.handler.onPing(payload);
         break;
       case Opcode.Pong:
@@ -824,7 +885,9 @@ export class Connection {
       reason = reasonBytes.toString('utf8');
     }
     this.parser.stop();
-    if (!this.closeSent) {
+    this.receivedClose = { code, reason };
+    if (this.sentClose === null) {
+      this.remoteInitiated = true;
       const echoed = this.echoCloseReason ? reason : '';
       this.sendClose(code === CloseCode.NoStatusReceived ? undefined : code, echoed);
     }
@@ -834,7 +897,7 @@ export class Connection {
   private sendControl(opcode: number, data: Payload): boolean {
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     if (length > MAX_CONTROL_PAYLOAD) throw new RangeError('control frame payload longer than 125 bytes');
-    if (this.closeSent) return false;
+    if (this.sentClose !== null) return false;
     this.output.push(FIN_BIT | opcode, data);
     this.signalOutput();
     return true;
@@ -851,7 +914,7 @@ export class Connection {
       reasonBytes.copy(payload, 2);
     }
     this.output.push(FIN_BIT | Opcode.Close, payload);
-    this.closeSent = true;
+    this.sentClose = { code: code ?? CloseCode.NoStatusReceived, reason: code === undefined ? '' : reason };
     // Nothing more goes out: a fragmented message stays unfinished (the peer drops it)
     // and what waited behind it is dropped.
     if (this.writer !== null) this.writer._ended = true;
@@ -881,7 +944,7 @@ export class Connection {
     if (this._state === 'closed') return;
     this.parser.stop();
     const reason = error instanceof InternalError ? '' : truncateUtf8(error.message, MAX_CLOSE_REASON_BYTES);
-    if (!this.closeSent) this.sendClose(error.closeCode, this.failReason ? reason : '');
+    if (this.sentClose === null) this.sendClose(error.closeCode, this.failReason ? reason : '');
     this.finish({ code: error.closeCode, reason, error });
   }
 

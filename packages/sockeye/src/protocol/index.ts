@@ -5,12 +5,15 @@
  */
 export { CloseCode, isValidWireCloseCode } from './close-codes.js';
 export {
+  type CloseFrame,
   type CloseInfo,
+  type CloseRecord,
   Connection,
   type ConnectionHandler,
   type ConnectionOptions,
   type ConnectionState,
   checkConnectionOptions,
+  type TcpClose,
   truncateUtf8,
 } from './connection.js';
 export {

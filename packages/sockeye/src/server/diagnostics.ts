@@ -20,8 +20,6 @@ export interface ConnectionIdentity {
 
 /** A connection's identity plus what the server keeps about it for the `close` message. @internal */
 export class ConnectionInfo implements ConnectionIdentity {
-  /** The close code we sent (0 when we sent none). */
-  sentCode = 0;
   /** The address group the connection caps count it in (null: no caps). */
   gateGroup: string | null = null;
 

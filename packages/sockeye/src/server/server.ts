@@ -647,16 +647,16 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.counters.closed(close.code);
     if (!channels.close.hasSubscribers) return;
     const info = ws._info;
-    const wasClean = close.error === null && close.code !== CloseCode.Abnormal;
-    // Our close frame: the one close() sent, the one we failed with, or the echo of the peer's.
-    const sentCode = info.sentCode !== 0 ? info.sentCode : close.error !== null || wasClean ? close.code : 0;
+    // The core's record: our close frame (the one close() sent, the one we failed with, or
+    // the answer to the peer's) and whether both crossed.
+    const record = ws.closeRecord;
     const message: CloseDiagnostic = {
       server: this,
       connection: info,
       code: close.code,
       reason: close.reason,
-      sentCode,
-      wasClean,
+      sentCode: record.sent === null ? 0 : record.sent.code,
+      wasClean: record.wasClean,
       durationMs: Date.now() - info.openedAt,
     };
     channels.close.publish(message);
