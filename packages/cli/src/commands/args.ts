@@ -117,7 +117,7 @@ export function parseSeconds(text: string, what: string, max = 86_400): number {
 /**
  * The URL of a command's target: `localhost:8080` means `ws://localhost:8080` (as wscat
  * and websocat read it); `http:` and `https:` are taken as `ws:` and `wss:`.
- * @throws Error for something that is not a ws: or wss: URL
+ * @throws UsageError for something that is not a ws: or wss: URL
  */
 export function parseTarget(input: string): URL {
   const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(input) ? input : `ws://${input}`;
@@ -125,10 +125,11 @@ export function parseTarget(input: string): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new Error(`not a URL: ${input}`);
+    throw new UsageError(`not a URL: ${input}`);
   }
   if (url.protocol === 'http:') url.protocol = 'ws:';
   if (url.protocol === 'https:') url.protocol = 'wss:';
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new Error(`not a ws: or wss: URL: ${input}`);
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:')
+    throw new UsageError(`not a ws: or wss: URL: ${input}`);
   return url;
 }

@@ -137,11 +137,11 @@ export class ClientWebSocket extends SocketDriver {
   /**
    * Start reading: `events` get everything from now on, including what came with the 101
    * response.
-   * @throws Error when called twice
+   * @throws TypeError when called twice
    */
   start(events: ClientEvents): void {
     const rest = this.rest;
-    if (rest === null) throw new Error('ClientWebSocket.start() was called already');
+    if (rest === null) throw new TypeError('ClientWebSocket.start() was called already');
     this.rest = null;
     this.events = events;
     this._start('', rest);
