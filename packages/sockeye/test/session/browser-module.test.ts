@@ -1,9 +1,20 @@
 /** The browser-safe part of sessions (`sockeye/session`) imports nothing but itself. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+
+/** The files a page loads for `sockeye/session`. */
+const BROWSER_FILES = [
+  'client.ts',
+  'core.ts',
+  'http/client.ts',
+  'http/lines.ts',
+  'index.ts',
+  'store.ts',
+  'wire.ts',
+];
 
 const sessionDir = join(dirname(fileURLToPath(import.meta.url)), '../../src/session');
 
@@ -22,15 +33,17 @@ describe('sockeye/session in a page without a bundler', () => {
       if (seen.has(file)) continue;
       seen.add(file);
       for (const specifier of specifiers(file)) {
-        assert.match(specifier, /^\.\/[a-z-]+\.js$/, `${file} imports ${specifier}`);
-        queue.push(specifier.slice(2).replace(/\.js$/, '.ts'));
+        assert.match(specifier, /^\.\.?\/([a-z-]+\/)?[a-z-]+\.js$/, `${file} imports ${specifier}`);
+        const target = normalize(join(dirname(file), specifier)).replace(/\.js$/, '.ts');
+        assert.ok(!target.startsWith('..'), `${file} imports ${specifier}, outside sockeye/session`);
+        queue.push(target);
       }
     }
-    assert.deepEqual([...seen].sort(), ['client.ts', 'core.ts', 'index.ts', 'store.ts', 'wire.ts']);
+    assert.deepEqual([...seen].sort(), BROWSER_FILES);
   });
 
   it('its source names no Node global (Buffer, process, require)', () => {
-    for (const file of ['client.ts', 'core.ts', 'index.ts', 'store.ts', 'wire.ts']) {
+    for (const file of BROWSER_FILES) {
       const code = readFileSync(join(sessionDir, file), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
       assert.doesNotMatch(code, /\b(Buffer|process|require|setImmediate)\b/, file);
     }
