@@ -71,7 +71,9 @@ export class HttpSessionLink implements WebSocketLike {
     this.#transport = transport;
     const fetchFn = options.fetch ?? (globalThis as { fetch?: FetchFunction }).fetch;
     if (fetchFn === undefined) throw new TypeError('no fetch function: pass options.fetch');
-    this.#fetch = fetchFn;
+    // Called on its own, never as a method of this object: a browser's `fetch` throws
+    // "Illegal invocation" when `this` is not the window.
+    this.#fetch = (input, init) => fetchFn(input, init);
     this.#maxPostBytes = options.maxPostBytes ?? 256 * 1024;
     // Opens "at once", as a WebSocket whose handshake succeeded: the hello does the rest.
     setTimeout(() => {
