@@ -326,3 +326,79 @@ describe('HTTP transports: authentication', () => {
     assert.ok(closed);
   });
 });
+
+describe('HTTP transports: what an EventSource and the application see', () => {
+  let t: Awaited<ReturnType<typeof harness>>;
+  before(async () => {
+    t = await harness({ highWaterMark: 100 });
+  });
+  after(() => t.h.close());
+
+  /** The events of an SSE response, read as they come. */
+  function eventReader(response: Response) {
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    return {
+      /** Every event so far, once at least `count` came. */
+      async upTo(count: number): Promise<string[]> {
+        while ((text.match(/^data: /gm) ?? []).length < count) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += value;
+        }
+        return text.split('\n\n').filter((event) => event.includes('data: '));
+      },
+      cancel: () => reader.cancel(),
+    };
+  }
+
+  it('numbers data events with id: and resumes a stream from Last-Event-ID', async () => {
+    const first = eventReader(await fetch(`${t.h.base}?transport=sse&hello=h%200`));
+    const opening = await first.upTo(2);
+    const [, session, epoch] = /data: w ([\w-]+) ([\w-]+) /.exec(opening[1]!)!;
+    const live = t.sessions.get(session!)!;
+    for (const m of ['one', 'two', 'three']) live.send(m);
+    assert.deepEqual((await first.upTo(5)).slice(2), [
+      'id: 1\ndata: done',
+      'id: 2\ndata: dtwo',
+      'id: 3\ndata: dthree',
+    ]);
+    // The stream breaks; an EventSource would reconnect to the same URL with Last-Event-ID.
+    await first.cancel();
+    await until(() => live.state === 'suspended', 'the break seen');
+    const hello = encodeURIComponent(`h 0 ${session} ${epoch}`);
+    const again = eventReader(
+      await fetch(`${t.h.base}?transport=sse&hello=${hello}`, { headers: { 'last-event-id': '2' } }),
+    );
+    const resumed = await again.upTo(3);
+    assert.match(resumed[1]!, / r$/, 'resumed');
+    assert.equal(resumed[2], 'id: 3\ndata: dthree', 'only what came after event 2');
+    await again.cancel();
+  });
+
+  it('says which transport carries a session, and fires drain once a poll takes what was queued', async () => {
+    const drained: string[] = [];
+    const h = await listenHttpSessions(
+      { sessions: { drain: (session) => drained.push(session.id) } },
+      { highWaterMark: 100 },
+    );
+    try {
+      const response = await fetch(`${h.base}?transport=long-polling&hello=h%200`);
+      const [linkLine, welcome] = lines(await response.text());
+      const id = welcome!.split(' ')[1]!;
+      const session = h.server.sessionsById.get(id)!;
+      assert.equal(session.transport, 'long-polling');
+      assert.equal(session.link, null, 'no WebSocket');
+      assert.equal(session.send('x'.repeat(200)), 'queued');
+      const answer = await fetch(`${h.base}?link=${linkLine!.slice(2)}&since=1`);
+      assert.equal(lines(await answer.text()).length, 1);
+      await fetch(`${h.base}?link=${linkLine!.slice(2)}&since=2`, { signal: AbortSignal.timeout(200) }).catch(
+        () => undefined,
+      );
+      await until(() => drained.length === 1, 'drain');
+      assert.deepEqual(drained, [id]);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -192,7 +192,8 @@ export class SessionHttpTransport<Data = undefined> {
       const link = isLinkId(linkId) ? this.links.get(linkId) : undefined;
       if (method === 'POST') return this.post(request, response, link, query.get('from'));
       if (method === 'GET') {
-        if (link === undefined || link.kind !== 'long-polling') return respond(response, 404, 'unknown link');
+        if (link === undefined || link.transport !== 'long-polling')
+          return respond(response, 404, 'unknown link');
         const since = count(query.get('since'));
         if (since === undefined) return respond(response, 400, 'bad since');
         return link.poll(response, since);
@@ -312,10 +313,6 @@ export class HttpLink<Data> implements SessionLink<Data> {
   data: Data;
   readonly transport: HttpTransportKind;
   readonly id: string;
-  /** The SSE kind of link: {@link HttpLink.transport}. */
-  get kind(): HttpTransportKind {
-    return this.transport;
-  }
   private readonly owner: SessionHttpTransport<Data>;
   /** Frames taken from the client's POSTs on this link (`from` of the next POST). */
   private received = 0;
@@ -546,8 +543,10 @@ export class HttpLink<Data> implements SessionLink<Data> {
       return;
     }
     if (this.held === null && now - this.lastRequestAt >= idleTimeout) {
+      // An SSE stream ends with its close line; a poll link keeps its last lines for a
+      // poll until it is idle once more, then goes.
       if (this.readyState === 'open') this.close(1001, 'idle');
-      this.terminate();
+      else this.terminate();
       return;
     }
     if (this.stream !== null && this.readyState === 'open' && now - this.lastWriteAt >= heartbeatInterval) {
