@@ -3,6 +3,8 @@
  * can strip `Upgrade` (the handshake reaches the server as a plain GET, and the client
  * gets the server's non-101 answer), and buffer responses (an SSE stream reaches the
  * client only when it ends). Otherwise it forwards requests and upgrades as they are.
+ * Given several servers, it sends each request (and each upgrade) to the next one in
+ * turn: a round-robin load balancer without sticky sessions.
  */
 import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -17,16 +19,22 @@ export class HttpProxy {
   upgrades = 0;
   /** Upgrades stripped. */
   stripped = 0;
+  /** Requests (not upgrades) sent to each server, by port. */
+  readonly requests = new Map<number, number>();
+  private turn = 0;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
 
-  /** @param targetPort - the server's port on 127.0.0.1 */
-  constructor(readonly targetPort: number) {
+  /** @param targets - the server's port on 127.0.0.1, or several servers' ports (round robin) */
+  constructor(targets: number | readonly number[]) {
+    this.targets = typeof targets === 'number' ? [targets] : targets;
     this.server = createServer((req, res) => {
+      const port = this.next();
+      this.requests.set(port, (this.requests.get(port) ?? 0) + 1);
       const upstream = request(
         {
           host: '127.0.0.1',
-          port: this.targetPort,
+          port,
           method: req.method,
           path: req.url,
           headers: req.headers,
@@ -62,6 +70,15 @@ export class HttpProxy {
     });
   }
 
+  private readonly targets: readonly number[];
+
+  /** The server the next request goes to. */
+  private next(): number {
+    const port = this.targets[this.turn % this.targets.length]!;
+    this.turn++;
+    return port;
+  }
+
   /** Listen on an ephemeral loopback port. @returns the port */
   async listen(): Promise<number> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
@@ -90,7 +107,7 @@ export class HttpProxy {
         delete headers[name];
     }
     const upstream = request(
-      { host: '127.0.0.1', port: this.targetPort, method: 'GET', path: req.url, headers, agent: false },
+      { host: '127.0.0.1', port: this.next(), method: 'GET', path: req.url, headers, agent: false },
       (answer) => {
         const chunks: Buffer[] = [];
         answer.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -110,7 +127,7 @@ export class HttpProxy {
   /** Relay an upgrade byte for byte. */
   private tunnel(req: IncomingMessage, socket: Socket, head: Buffer): void {
     this.upgrades++;
-    const upstream = connect(this.targetPort, '127.0.0.1');
+    const upstream = connect(this.next(), '127.0.0.1');
     this.sockets.add(upstream);
     upstream.on('close', () => this.sockets.delete(upstream));
     let raw = `${req.method} ${req.url} HTTP/1.1\r\n`;

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { HandshakeError } from '../../protocol/errors.js';
+import { type Broker, type BrokerMessage, isValidNodeId } from '../../pubsub/broker.js';
 import { SendStatus } from '../../server/types.js';
 import type { ServerSession, SessionLink, SessionServer } from '../server.js';
 import { decodeFrame, SessionError, type SessionFrame, type WireMessage } from '../wire.js';
@@ -72,6 +73,22 @@ export interface SessionHttpTransportOptions<Data> {
   maxBufferedBytes?: number;
   /** Unsent bytes above which `session.send()` reports `queued` (then `drain` follows). @defaultValue 64 KiB */
   highWaterMark?: number;
+  /**
+   * No sticky sessions: a broker of its own (not the server's: a broker serves one
+   * server) through which the POSTs and polls of a link that another process holds are
+   * routed to that process and answered back, so a load balancer may send any request to
+   * any process. Every process of the endpoint needs one, on the same transport (the same
+   * Redis); a link id names the process that holds it (by the broker's `nodeId`). Await
+   * {@link SessionHttpTransport.ready} before taking traffic.
+   * @defaultValue none: a request for a link held elsewhere gets 404
+   */
+  router?: Broker;
+  /**
+   * With `router`: how long a routed request waits for the process holding the link
+   * (beyond a poll's hold time), in ms; then the answer is 504 and the client opens a new link.
+   * @defaultValue 10 000
+   */
+  routeTimeout?: number;
 }
 
 /** Default of {@link SessionHttpTransportOptions.maxBodyBytes}: 1 MiB. */
@@ -99,7 +116,9 @@ export class SessionHttpTransport<Data = undefined> {
   /** @internal */
   readonly _sessions: SessionServer<Data>;
   /** @internal */
-  readonly _options: Required<Omit<SessionHttpTransportOptions<Data>, 'server' | 'path' | 'authenticate'>>;
+  readonly _options: Required<
+    Omit<SessionHttpTransportOptions<Data>, 'server' | 'path' | 'authenticate' | 'router'>
+  >;
   private readonly authenticate: ((request: IncomingMessage) => Data | Promise<Data>) | undefined;
   private readonly server: HttpServer | HttpsServer | undefined;
   /** Open links (and links closing until their last answer), by id. */
@@ -114,6 +133,16 @@ export class SessionHttpTransport<Data = undefined> {
     }
   };
   private closed = false;
+  private readonly router: Broker | undefined;
+  /** The router's node id in base64url: the tail of this process's link ids. */
+  private readonly nodeTag: string = '';
+  /** Requests routed to another process, waiting for its answer, by request number. */
+  private readonly routed = new Map<
+    number,
+    { response: ServerResponse; timer: ReturnType<typeof setTimeout> }
+  >();
+  private nextRequest = 1;
+  private readonly routerReady: Promise<void>;
 
   /**
    * @param sessions - the session server whose sessions these transports carry
@@ -134,11 +163,23 @@ export class SessionHttpTransport<Data = undefined> {
       idleTimeout: options.idleTimeout ?? 45_000,
       maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
       highWaterMark: options.highWaterMark ?? 64 * 1024,
+      routeTimeout: options.routeTimeout ?? 10_000,
     };
     for (const [name, value] of Object.entries(this._options)) {
       if (!(value > 0)) throw new RangeError(`${name} must be a positive number`);
     }
     this.server = options.server;
+    this.router = options.router;
+    if (this.router === undefined) this.routerReady = Promise.resolve();
+    else {
+      const router = this.router;
+      this.nodeTag = Buffer.from(router.nodeId).toString('base64url');
+      router.attach({
+        onMessage: (message) => this.routedMessage(message),
+        onError: (error) => this._sessions._report(error),
+      });
+      this.routerReady = router.subscribe(inbox(router.nodeId));
+    }
     this.server?.on('request', this.listener);
     const { idleTimeout, heartbeatInterval } = this._options;
     this.sweeper = setInterval(
@@ -146,6 +187,11 @@ export class SessionHttpTransport<Data = undefined> {
       Math.max(10, Math.min(1000, idleTimeout / 4, heartbeatInterval / 2)),
     );
     this.sweeper.unref?.();
+  }
+
+  /** Resolves once requests routed from other processes reach this one (at once without `router`). */
+  ready(): Promise<void> {
+    return this.routerReady;
   }
 
   /** Links open now (SSE streams and long-polling links). */
@@ -177,6 +223,12 @@ export class SessionHttpTransport<Data = undefined> {
     this.server?.off('request', this.listener);
     for (const link of [...this.links.values()]) link.close(1001, 'server shutting down');
     for (const link of [...this.links.values()]) link.terminate();
+    for (const { response, timer } of this.routed.values()) {
+      clearTimeout(timer);
+      respond(response, 503, 'closing');
+    }
+    this.routed.clear();
+    if (this.router !== undefined) void this.router.unsubscribe(inbox(this.router.nodeId));
   }
 
   /** @internal */
@@ -190,13 +242,20 @@ export class SessionHttpTransport<Data = undefined> {
     const linkId = query.get('link');
     if (linkId !== null) {
       const link = isLinkId(linkId) ? this.links.get(linkId) : undefined;
-      if (method === 'POST') return this.post(request, response, link, query.get('from'));
+      const owner = link === undefined ? this.ownerOf(linkId) : undefined;
+      if (method === 'POST') {
+        const from = count(query.get('from'));
+        if (from === undefined) return respondAndDiscard(request, response, 400, 'bad from');
+        if (owner !== undefined) return this.forwardPost(request, response, owner, linkId, from);
+        return this.post(request, response, link, from);
+      }
       if (method === 'GET') {
-        if (link === undefined || link.transport !== 'long-polling')
-          return respond(response, 404, 'unknown link');
         const since = count(query.get('since'));
         if (since === undefined) return respond(response, 400, 'bad since');
-        return link.poll(response, since);
+        if (owner !== undefined) return this.forward(response, owner, 'poll', linkId, since, undefined);
+        if (link === undefined || link.transport !== 'long-polling')
+          return respond(response, 404, 'unknown link');
+        return link.poll(responseReply(response), since);
       }
       return respond(response, 405, 'method not allowed', { allow: 'GET, POST' });
     }
@@ -237,10 +296,10 @@ export class SessionHttpTransport<Data = undefined> {
     // An `EventSource` reconnecting by itself says what it received in `Last-Event-ID`.
     const lastEventId = transport === 'sse' ? count(header(request, 'last-event-id')) : undefined;
     if (lastEventId !== undefined && hello.id !== undefined) received = lastEventId;
-    const link = new HttpLink<Data>(this, transport, newLinkId(), data, received);
+    const link = new HttpLink<Data>(this, transport, newLinkId() + this.nodeTag, data, received);
     this.links.set(link.id, link);
     if (transport === 'sse') link.openStream(response);
-    else link.poll(response, 0, true);
+    else link.poll(responseReply(response), 0, true);
     this._sessions._httpHello(link, received, hello.id, hello.epoch);
     return undefined;
   }
@@ -249,10 +308,8 @@ export class SessionHttpTransport<Data = undefined> {
     request: IncomingMessage,
     response: ServerResponse,
     link: HttpLink<Data> | undefined,
-    fromParam: string | null,
+    from: number,
   ): Promise<void> {
-    const from = count(fromParam);
-    if (from === undefined) return respondAndDiscard(request, response, 400, 'bad from');
     const session = link?.readyState === 'open' ? this._sessions._sessionOf(link) : undefined;
     if (link === undefined || session === undefined)
       return respondAndDiscard(request, response, 404, 'unknown link');
@@ -260,24 +317,162 @@ export class SessionHttpTransport<Data = undefined> {
     if (declared > this._options.maxBodyBytes)
       return respondAndDiscard(request, response, 413, 'body too large');
     if (!this.admitPost(session)) {
-      const wait = Math.ceil(1 / this._options.postRate);
-      return respondAndDiscard(request, response, 429, 'too many requests', { 'retry-after': String(wait) });
+      const wait = String(Math.ceil(1 / this._options.postRate));
+      return respondAndDiscard(request, response, 429, 'too many requests', { 'retry-after': wait });
     }
     link.touch();
     const body = await readBody(request, this._options.maxBodyBytes);
     if (body === 'too-large') return respondAndDiscard(request, response, 413, 'body too large');
     if (body === 'aborted') return undefined;
+    this.takeBody(link, session, from, body, responseReply(response));
+  }
+
+  /** Take the frames of a POST body that was read, here or in the process that routed it. */
+  private takeBody(
+    link: HttpLink<Data>,
+    session: ServerSession<Data>,
+    from: number,
+    body: Buffer,
+    reply: Reply,
+  ): void {
     let frames: WireMessage[];
     try {
       frames = parseBody(body, session._core.sent);
     } catch (error) {
-      return respond(response, 400, error instanceof Error ? error.message : 'bad body');
+      reply.send(400, message(error instanceof Error ? error.message : 'bad body'));
+      return;
     }
     // The link may have gone while the body was read: then nothing of it counts.
-    if (this._sessions._sessionOf(link) !== session) return respond(response, 404, 'unknown link');
+    if (this._sessions._sessionOf(link) !== session) {
+      reply.send(404, message('unknown link'));
+      return;
+    }
     const status = link.receive(from, frames);
-    if (status === 'gap') return respond(response, 409, 'frames missing before from');
-    return respond(response, 204, '');
+    if (status === 'gap') {
+      reply.send(409, message('frames missing before from'));
+      return;
+    }
+    reply.send(204, '');
+  }
+
+  // ---- routing to the process that holds a link (no sticky sessions) ----
+
+  /** The node id of the process holding `linkId`, when it is another process reachable by the router. */
+  private ownerOf(linkId: string): string | undefined {
+    const router = this.router;
+    if (router === undefined || !isLinkId(linkId) || linkId.length <= LINK_RANDOM_LENGTH) return undefined;
+    const owner = Buffer.from(linkId.slice(LINK_RANDOM_LENGTH), 'base64url').toString();
+    return isValidNodeId(owner) && owner !== router.nodeId ? owner : undefined;
+  }
+
+  /** Read a POST body here (its bound applies here too), then route it. */
+  private async forwardPost(
+    request: IncomingMessage,
+    response: ServerResponse,
+    owner: string,
+    linkId: string,
+    from: number,
+  ): Promise<void> {
+    const declared = Number(header(request, 'content-length') ?? '0');
+    if (declared > this._options.maxBodyBytes)
+      return respondAndDiscard(request, response, 413, 'body too large');
+    const body = await readBody(request, this._options.maxBodyBytes);
+    if (body === 'too-large') return respondAndDiscard(request, response, 413, 'body too large');
+    if (body === 'aborted') return undefined;
+    return this.forward(response, owner, 'post', linkId, from, body);
+  }
+
+  /** Send a request to the process holding its link, and answer with what it answers. */
+  private forward(
+    response: ServerResponse,
+    owner: string,
+    kind: 'post' | 'poll',
+    link: string,
+    n: number,
+    body: Buffer | undefined,
+  ): void {
+    const router = this.router!;
+    const id = this.nextRequest++;
+    const wait = this._options.routeTimeout + (kind === 'poll' ? this._options.pollTimeout : 0);
+    const timer = setTimeout(() => {
+      this.routed.delete(id);
+      respond(response, 504, 'the process holding the link did not answer');
+    }, wait);
+    this.routed.set(id, { response, timer });
+    response.on('close', () => {
+      if (this.routed.get(id)?.response !== response) return;
+      clearTimeout(timer);
+      this.routed.delete(id);
+    });
+    const request: RoutedRequest = {
+      t: 'q',
+      id,
+      from: router.nodeId,
+      kind,
+      link,
+      n,
+      ...(body === undefined ? {} : { body: body.toString('base64') }),
+    };
+    router.publish(inbox(owner), Buffer.from(JSON.stringify(request)), false);
+  }
+
+  /** A request another process routed here, or the answer to one this process routed. */
+  private routedMessage(incoming: BrokerMessage): void {
+    let routed: RoutedRequest | RoutedAnswer;
+    try {
+      routed = JSON.parse(incoming.data.toString()) as RoutedRequest | RoutedAnswer;
+    } catch (error) {
+      this._sessions._report(error);
+      return;
+    }
+    if (routed.t === 'a') {
+      const waiting = this.routed.get(routed.id);
+      if (waiting === undefined) return; // its client went away, or it timed out
+      clearTimeout(waiting.timer);
+      this.routed.delete(routed.id);
+      sendResponse(waiting.response, routed.status, routed.body, routed.headers);
+      return;
+    }
+    const router = this.router!;
+    const { id, from: requester } = routed;
+    const reply: Reply = {
+      open: true,
+      send(status, body, headers = {}) {
+        if (!this.open) return;
+        this.open = false;
+        const answer: RoutedAnswer = { t: 'a', id, status, body, headers };
+        router.publish(inbox(requester), Buffer.from(JSON.stringify(answer)), false);
+      },
+      destroy() {
+        this.send(502, message('link dropped'));
+      },
+      onGone() {
+        // The requester's client may go away; a later poll or the hold time ends the wait.
+      },
+    };
+    if (this.closed) {
+      reply.send(503, message('closing'), { 'retry-after': '1' });
+      return;
+    }
+    const link = this.links.get(routed.link);
+    if (routed.kind === 'poll') {
+      if (link === undefined || link.transport !== 'long-polling') reply.send(404, message('unknown link'));
+      else link.poll(reply, routed.n);
+      return;
+    }
+    const session = link?.readyState === 'open' ? this._sessions._sessionOf(link) : undefined;
+    if (link === undefined || session === undefined) {
+      reply.send(404, message('unknown link'));
+      return;
+    }
+    if (!this.admitPost(session)) {
+      reply.send(429, message('too many requests'), {
+        'retry-after': String(Math.ceil(1 / this._options.postRate)),
+      });
+      return;
+    }
+    link.touch();
+    this.takeBody(link, session, routed.n, Buffer.from(routed.body ?? '', 'base64'), reply);
   }
 
   /** Take a token from the session's bucket. */
@@ -330,7 +525,7 @@ export class HttpLink<Data> implements SessionLink<Data> {
   private pendingBytes = 0;
   private base = 0;
   /** The poll held for frames; its answer starts with the link line when it opened the link. */
-  private held: ServerResponse | null = null;
+  private held: Reply | null = null;
   private heldOpening = false;
   private heldUntil = 0;
   private answerScheduled = false;
@@ -399,8 +594,9 @@ export class HttpLink<Data> implements SessionLink<Data> {
     if (this.readyState === 'closed') return;
     this.readyState = 'closed';
     this.stream?.destroy();
-    this.held?.destroy();
+    const held = this.held;
     this.held = null;
+    held?.destroy();
     this.finish();
   }
 
@@ -465,10 +661,10 @@ export class HttpLink<Data> implements SessionLink<Data> {
    * or hold the poll until there are some (or the hold time passes). A poll held before
    * it is answered with nothing: one poll at a time per link.
    */
-  poll(response: ServerResponse, since: number, opening = false): void {
+  poll(reply: Reply, since: number, opening = false): void {
     this.touch();
     if (since < this.base || since > this.base + this.pending.length) {
-      respond(response, 400, 'bad since');
+      reply.send(400, message('bad since'));
       return;
     }
     const confirmed = since - this.base;
@@ -478,16 +674,16 @@ export class HttpLink<Data> implements SessionLink<Data> {
     if (this.held !== null) this.answer(true);
     if (this.readyState === 'closing' && this.pending.length === 0) {
       // The last lines (the close) were received: the link is gone.
-      respond(response, 404, 'unknown link');
+      reply.send(404, message('unknown link'));
       this.readyState = 'closed';
       this.finish();
       return;
     }
-    this.held = response;
+    this.held = reply;
     this.heldOpening = opening;
     this.heldUntil = Date.now() + this.owner._options.pollTimeout;
-    response.on('close', () => {
-      if (this.held === response) this.held = null;
+    reply.onGone(() => {
+      if (this.held === reply) this.held = null;
     });
     if (this.pending.length > 0) this.scheduleAnswer();
     if (this.queuedReported && this.pendingBytes <= this.owner._options.highWaterMark) this.drained();
@@ -505,11 +701,12 @@ export class HttpLink<Data> implements SessionLink<Data> {
 
   /** Answer the held poll with every pending line, or with none (`empty`: a newer poll, the hold time). */
   private answer(empty = false): void {
-    const response = this.held;
-    if (response === null) return;
+    const reply = this.held;
+    if (reply === null) return;
     this.held = null;
     const lines = empty ? [] : this.pending;
-    writeLines(response, this.heldOpening ? [encodeLinkLine(this.id), ...lines] : lines);
+    const all = this.heldOpening ? [encodeLinkLine(this.id), ...lines] : lines;
+    reply.send(200, all.length === 0 ? '' : `${all.join('\n')}\n`);
     this.lastWriteAt = Date.now();
     this.touch(); // the client's next poll starts its idle time from this answer
   }
@@ -642,32 +839,96 @@ function header(request: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function writeLines(response: ServerResponse, lines: readonly string[]): void {
-  if (response.destroyed || response.writableEnded) return;
-  const body = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-  response.writeHead(200, {
+/**
+ * Where the answer to a poll or a POST goes: this process's HTTP response, or the
+ * process that routed the request here.
+ * @internal
+ */
+export interface Reply {
+  /** Whether the answer can still be sent. */
+  open: boolean;
+  /** Send the answer (a `text/plain` body). */
+  send(status: number, body: string, headers?: Readonly<Record<string, string>>): void;
+  /** Give up without an answer (the link was dropped). */
+  destroy(): void;
+  /** Call `listener` if the requester goes away before the answer. */
+  onGone(listener: () => void): void;
+}
+
+/** A request routed to the process holding its link. */
+interface RoutedRequest {
+  readonly t: 'q';
+  readonly id: number;
+  /** The node id of the process waiting for the answer. */
+  readonly from: string;
+  readonly kind: 'post' | 'poll';
+  readonly link: string;
+  /** `from` of a POST, `since` of a poll. */
+  readonly n: number;
+  /** A POST's body, in base64. */
+  readonly body?: string;
+}
+
+/** The answer to a {@link RoutedRequest}. */
+interface RoutedAnswer {
+  readonly t: 'a';
+  readonly id: number;
+  readonly status: number;
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** The broker topic where a process takes the requests routed to it, and their answers. */
+function inbox(nodeId: string): string {
+  return `sockeye.session.http.${nodeId}`;
+}
+
+/** Characters of the random part of a link id (16 bytes in base64url); the node tag follows. */
+const LINK_RANDOM_LENGTH = 22;
+
+function responseReply(response: ServerResponse): Reply {
+  return {
+    get open() {
+      return !response.headersSent && !response.destroyed;
+    },
+    set open(_value: boolean) {
+      // Follows the response.
+    },
+    send: (status, body, headers) => sendResponse(response, status, body, headers),
+    destroy: () => response.destroy(),
+    onGone: (listener) => response.on('close', listener),
+  };
+}
+
+/** A message as a response body: one line. */
+function message(text: string): string {
+  return `${text}\n`;
+}
+
+function sendResponse(
+  response: ServerResponse,
+  status: number,
+  body: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  if (response.headersSent || response.destroyed) return;
+  const text = status === 204 ? '' : body;
+  response.writeHead(status, {
+    ...headers,
     'content-type': 'text/plain; charset=utf-8',
     'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(body),
+    'content-length': Buffer.byteLength(text),
   });
-  response.end(body);
+  response.end(text);
 }
 
 function respond(
   response: ServerResponse,
   status: number,
-  message: string,
+  text: string,
   headers: Readonly<Record<string, string>> = {},
 ): void {
-  if (response.headersSent || response.destroyed) return;
-  const body = message === '' || status === 204 ? '' : `${message}\n`;
-  response.writeHead(status, {
-    ...headers,
-    'content-type': 'text/plain; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(body),
-  });
-  response.end(body);
+  sendResponse(response, status, text === '' ? '' : message(text), headers);
 }
 
 /** Refuse a request before reading its body: the connection closes rather than read it. */
