@@ -63,7 +63,8 @@ describe('HTTP transports without sticky sessions (routing through the broker)',
   }
 
   before(async () => {
-    nodes.push(await start('node-a'), await start('node-b'));
+    // Node ids as long as a broker allows: link ids carry them.
+    nodes.push(await start(`node-a-${'a'.repeat(57)}`), await start(`node-b-${'b'.repeat(57)}`));
     proxy = new HttpProxy(nodes.map((node) => node.port));
     url = `ws://127.0.0.1:${await proxy.listen()}/s`;
   });
@@ -118,8 +119,8 @@ describe('HTTP transports without sticky sessions (routing through the broker)',
 
   it('answers 404 for a link no server holds, routed or not', async () => {
     const [a, b] = nodes;
-    // A link id naming node-b, asked of node-a: routed, and node-b does not know it.
-    const tag = Buffer.from('node-b').toString('base64url');
+    // A link id naming node b, asked of node a: routed, and node b does not know it.
+    const tag = Buffer.from(`node-b-${'b'.repeat(57)}`).toString('base64url');
     const routed = await fetch(`http://127.0.0.1:${a!.port}/s?link=${'x'.repeat(22)}${tag}&since=0`);
     assert.equal(routed.status, 404);
     const local = await fetch(`http://127.0.0.1:${b!.port}/s?link=${'x'.repeat(22)}${tag}&from=0`, {

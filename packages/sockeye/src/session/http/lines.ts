@@ -21,8 +21,11 @@ import { SessionError, type WireMessage } from '../wire.js';
 /** The first letters of session frames (see `wire.ts`). */
 const FRAME_LETTERS = 'dhwapqx';
 
-/** Longest link id, in characters (of `A-Z a-z 0-9 _ -`). */
-export const MAX_LINK_ID_LENGTH = 64;
+/**
+ * Longest link id, in characters (of `A-Z a-z 0-9 _ -`): room for 22 random ones and the
+ * base64url of a broker node id of up to 64 bytes (see `SessionHttpTransportOptions.router`).
+ */
+export const MAX_LINK_ID_LENGTH = 128;
 
 /** One decoded line: a session frame, the link's id, or the link's close. */
 export type HttpLine =
@@ -84,7 +87,7 @@ export function decodeLine(line: string): HttpLine {
   return { type: 'frame', frame: line };
 }
 
-/** Whether `id` can be a link id: 1 to 64 characters of `A-Z a-z 0-9 _ -`. */
+/** Whether `id` can be a link id: 1 to {@link MAX_LINK_ID_LENGTH} characters of `A-Z a-z 0-9 _ -`. */
 export function isLinkId(id: string): boolean {
   return id.length > 0 && id.length <= MAX_LINK_ID_LENGTH && /^[A-Za-z0-9_-]+$/.test(id);
 }
