@@ -6,7 +6,7 @@
  * @module
  */
 import { DEFAULT_RESUME_WINDOW, messageSize, SessionCore } from './core.js';
-import { type FetchFunction, HttpSessionLink } from './http/client.js';
+import { type FetchFunction, HttpSessionLink } from './http-link.js';
 import {
   decodeFrame,
   encodeEnd,

@@ -36,7 +36,6 @@ export {
   type SessionEvent,
   type SessionSnapshot,
 } from './core.js';
-export { type FetchFunction, HttpSessionLink, type HttpSessionLinkOptions } from './http/client.js';
 export {
   decodeLine,
   encodeCloseLine,
@@ -45,7 +44,8 @@ export {
   type HttpLine,
   isLinkId,
   MAX_LINK_ID_LENGTH,
-} from './http/lines.js';
+} from './http-lines.js';
+export { type FetchFunction, HttpSessionLink, type HttpSessionLinkOptions } from './http-link.js';
 export {
   DEFAULT_MAX_STORED_SESSIONS,
   MemorySessionStore,

@@ -35,7 +35,7 @@ export {
   type HttpTransportKind,
   SessionHttpTransport,
   type SessionHttpTransportOptions,
-} from './http/server.js';
+} from './http-server.js';
 export * from './index.js';
 
 /** Why a session ended for good, as {@link SessionHandlers.close} is told. */
@@ -139,7 +139,7 @@ export type SessionTransport = 'websocket' | 'sse' | 'long-polling';
 
 /**
  * What a session needs of its link: a {@link ServerWebSocket}, or a link of an HTTP
- * transport (`sockeye/session/http`), which sets `transport`.
+ * transport (`http-server.ts`), which sets `transport`.
  * @internal
  */
 export interface SessionLink<Data> {
@@ -486,7 +486,7 @@ export class SessionServer<Data = undefined> {
     this.invoke(session, () => this.sessionHandlers.close?.(session, reason));
   }
 
-  // ---- internal, for the HTTP transports (`sockeye/session/http`) ----
+  // ---- internal, for the HTTP transports (`http-server.ts`) ----
 
   /** @internal A link of an HTTP transport said hello (the transport decoded it). */
   _httpHello(

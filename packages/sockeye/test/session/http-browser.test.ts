@@ -83,7 +83,7 @@ describe('HTTP transports in Chromium', { skip, timeout: 120_000 }, () => {
         response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
         return;
       }
-      const match = /^\/session\/((?:http\/)?[a-z-]+\.js)$/.exec(url);
+      const match = /^\/session\/([a-z-]+\.js)$/.exec(url);
       const file = match === null ? '' : join(DIST, match[1]!);
       if (file !== '' && existsSync(file)) {
         response.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));

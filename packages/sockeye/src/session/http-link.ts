@@ -6,9 +6,9 @@
  * timers only (global in browsers and in Node 18+).
  * @module
  */
-import type { WebSocketLike } from '../client.js';
-import { SESSION_PROTOCOL, type WireMessage } from '../wire.js';
-import { decodeLine, encodeFrameLine } from './lines.js';
+import type { WebSocketLike } from './client.js';
+import { decodeLine, encodeFrameLine } from './http-lines.js';
+import { SESSION_PROTOCOL, type WireMessage } from './wire.js';
 
 /** The `fetch` function the HTTP links use (the global one by default). */
 export type FetchFunction = (input: string, init?: RequestInit) => Promise<Response>;

@@ -10,12 +10,12 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { HandshakeError } from '../../protocol/errors.js';
-import { type Broker, type BrokerMessage, isValidNodeId } from '../../pubsub/broker.js';
-import { SendStatus } from '../../server/types.js';
-import type { ServerSession, SessionLink, SessionServer } from '../server.js';
-import { decodeFrame, SessionError, type SessionFrame, type WireMessage } from '../wire.js';
-import { decodeLine, encodeCloseLine, encodeFrameLine, encodeLinkLine, isLinkId } from './lines.js';
+import { HandshakeError } from '../protocol/errors.js';
+import { type Broker, type BrokerMessage, isValidNodeId } from '../pubsub/broker.js';
+import { SendStatus } from '../server/types.js';
+import { decodeLine, encodeCloseLine, encodeFrameLine, encodeLinkLine, isLinkId } from './http-lines.js';
+import type { ServerSession, SessionLink, SessionServer } from './server.js';
+import { decodeFrame, SessionError, type SessionFrame, type WireMessage } from './wire.js';
 
 /** The two HTTP transports. */
 export type HttpTransportKind = 'sse' | 'long-polling';

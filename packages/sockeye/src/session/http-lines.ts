@@ -16,7 +16,7 @@
  * `docs/transports.md` is the specification.
  * @module
  */
-import { SessionError, type WireMessage } from '../wire.js';
+import { SessionError, type WireMessage } from './wire.js';
 
 /** The first letters of session frames (see `wire.ts`). */
 const FRAME_LETTERS = 'dhwapqx';
