@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { HandshakeError, type ServerSession, type SessionHttpTransportOptions } from '../../src/index.js';
 import { client, next, until } from './helpers.js';
 import { listenHttpSessions } from './http-helpers.js';
@@ -400,5 +401,50 @@ describe('HTTP transports: what an EventSource and the application see', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('HTTP transports: a poll link whose answers get lost', () => {
+  let t: Awaited<ReturnType<typeof harness>>;
+  before(async () => {
+    t = await harness({ pollTimeout: 30 });
+  });
+  after(() => t.h.close());
+
+  it('delivers every line once and in order, whatever answers are lost on the way (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ send: fc.integer({ min: 0, max: 4 }), lost: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 10,
+        }),
+        async (steps) => {
+          const { link, session, rest } = await openPoll(t.h);
+          assert.deepEqual(rest, []);
+          const live = t.sessions.get(session)!;
+          const got: string[] = [];
+          let since = 1; // the welcome
+          let sent = 0;
+          for (const step of steps) {
+            for (let i = 0; i < step.send; i++) live.send(`m${sent++}`);
+            const answer = lines(await (await poll(t.h, link, since)).text());
+            if (step.lost) continue; // the client never saw it: it polls from the same place
+            got.push(...answer);
+            since += answer.length;
+          }
+          for (let i = 0; i < 100 && got.length < sent; i++) {
+            const answer = lines(await (await poll(t.h, link, since)).text());
+            got.push(...answer);
+            since += answer.length;
+          }
+          assert.deepEqual(
+            got,
+            Array.from({ length: sent }, (_, i) => `dm${i}`),
+          );
+          live.close();
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
