@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ReconnectingWebSocket, ServerSession, TransportMemory } from '../../src/index.js';
+import { ReconnectingWebSocket, type ServerSession, type TransportMemory } from '../../src/index.js';
 import { client, next, until } from './helpers.js';
 import { listenHttpSessions } from './http-helpers.js';
 import { HttpProxy } from './http-proxy.js';
@@ -192,5 +192,47 @@ describe('falling back from WebSocket to the HTTP transports', { timeout: 120_00
         c.close();
       }
     });
+  });
+});
+
+describe('the transports option', () => {
+  it('refuses an empty list or an unknown transport', () => {
+    assert.throws(() => client('ws://127.0.0.1:9/s', { transports: [] }), RangeError);
+    assert.throws(
+      () => client('ws://127.0.0.1:9/s', { transports: ['carrier-pigeon' as 'sse'] }),
+      RangeError,
+    );
+  });
+
+  it('needs no WebSocket constructor for the HTTP transports alone', () => {
+    const c = new ReconnectingWebSocket('ws://127.0.0.1:9/s', {
+      transports: ['long-polling'],
+      lifecycle: false,
+      transportMemory: null,
+    });
+    assert.equal(c.transport, 'long-polling');
+    c.close();
+  });
+
+  it('starts with a remembered transport only until its time passes', async () => {
+    const h = await listenHttpSessions<undefined>({ sessions: {} });
+    try {
+      const remembered = memory();
+      const key = `sockeye.transport 127.0.0.1:${h.port}`;
+      const options = { transports: ['websocket', 'sse'] as const, transportMemory: remembered };
+      remembered.setItem(key, `sse ${Date.now() + 60_000}`);
+      const fresh = client(h.url, options);
+      await next(fresh, 'open');
+      assert.equal(fresh.transport, 'sse');
+      fresh.close();
+      remembered.setItem(key, `sse ${Date.now() - 1}`);
+      const stale = client(h.url, options);
+      await next(stale, 'open');
+      assert.equal(stale.transport, 'websocket');
+      assert.equal(remembered.getItem(key), null, 'WebSocket worked: nothing to remember');
+      stale.close();
+    } finally {
+      await h.close();
+    }
   });
 });
