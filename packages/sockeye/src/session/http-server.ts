@@ -12,6 +12,7 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node
 import type { Server as HttpsServer } from 'node:https';
 import { HandshakeError } from '../protocol/errors.js';
 import { type Broker, type BrokerMessage, isValidNodeId } from '../pubsub/broker.js';
+import { isSameOrigin } from '../server/origin.js';
 import { SendStatus } from '../server/types.js';
 import { decodeLine, encodeCloseLine, encodeFrameLine, encodeLinkLine, isLinkId } from './http-lines.js';
 import type { ServerSession, SessionLink, SessionServer } from './server.js';
@@ -39,6 +40,15 @@ export interface SessionHttpTransportOptions<Data> {
    * @defaultValue every link is accepted, with `undefined` data
    */
   authenticate?: (request: IncomingMessage) => Data | Promise<Data>;
+  /**
+   * Browser origins allowed besides the endpoint's own, as the WebSocket server's
+   * `origins` (give both the same): `'*'`, exact origins and regular expressions, or a
+   * function. A request whose `Origin` is not allowed gets 403; an allowed cross-origin
+   * request gets the CORS headers that let its page read the answer. Requests without
+   * `Origin` (not from a browser) are always taken.
+   * @defaultValue none: the endpoint's own origin only
+   */
+  origins?: '*' | ReadonlyArray<string | RegExp> | ((origin: string, request: IncomingMessage) => boolean);
   /** Largest POST body, in bytes; past it the answer is 413 and nothing of the body counts. @defaultValue 1 MiB */
   maxBodyBytes?: number;
   /**
@@ -117,9 +127,10 @@ export class SessionHttpTransport<Data = undefined> {
   readonly _sessions: SessionServer<Data>;
   /** @internal */
   readonly _options: Required<
-    Omit<SessionHttpTransportOptions<Data>, 'server' | 'path' | 'authenticate' | 'router'>
+    Omit<SessionHttpTransportOptions<Data>, 'server' | 'path' | 'authenticate' | 'router' | 'origins'>
   >;
   private readonly authenticate: ((request: IncomingMessage) => Data | Promise<Data>) | undefined;
+  private readonly origins: SessionHttpTransportOptions<Data>['origins'];
   private readonly server: HttpServer | HttpsServer | undefined;
   /** Open links (and links closing until their last answer), by id. */
   private readonly links = new Map<string, HttpLink<Data>>();
@@ -153,6 +164,7 @@ export class SessionHttpTransport<Data = undefined> {
     this._sessions = sessions;
     this.path = options.path ?? sessions.server.path ?? '/';
     this.authenticate = options.authenticate;
+    this.origins = options.origins;
     this._options = {
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       postRate: options.postRate ?? 50,
@@ -207,11 +219,52 @@ export class SessionHttpTransport<Data = undefined> {
   handle(request: IncomingMessage, response: ServerResponse): boolean {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname !== this.path) return false;
+    if (!this.checkOrigin(request, response)) return true;
     this.dispatch(request, response, url.searchParams).catch((error: unknown) => {
       this._sessions._report(error);
       if (!response.headersSent) respond(response, 500, 'internal error');
       else response.destroy();
     });
+    return true;
+  }
+
+  /**
+   * Refuse a browser request from an origin not allowed (403), and give an allowed
+   * cross-origin one its CORS headers (answering a preflight here).
+   * @returns whether to go on with the request
+   */
+  private checkOrigin(request: IncomingMessage, response: ServerResponse): boolean {
+    const origin = header(request, 'origin');
+    if (origin === undefined) return true;
+    const policy = this.origins;
+    const same = isSameOrigin(origin, header(request, 'host') ?? '');
+    let allowed = same || policy === '*';
+    if (!allowed && typeof policy === 'function') allowed = policy(origin, request) === true;
+    else if (!allowed && Array.isArray(policy)) {
+      const lower = origin.toLowerCase();
+      allowed = (policy as ReadonlyArray<string | RegExp>).some((entry) => {
+        if (typeof entry === 'string') return entry.toLowerCase() === lower;
+        entry.lastIndex = 0;
+        return entry.test(origin);
+      });
+    }
+    if (!allowed) {
+      respondAndDiscard(request, response, 403, 'origin not allowed');
+      return false;
+    }
+    if (!same) {
+      response.setHeader('access-control-allow-origin', origin);
+      response.setHeader('vary', 'origin');
+      response.setHeader('access-control-expose-headers', 'retry-after');
+    }
+    if (request.method === 'OPTIONS') {
+      respond(response, 204, '', {
+        'access-control-allow-methods': 'GET, POST',
+        'access-control-allow-headers': 'content-type, last-event-id',
+        'access-control-max-age': '600',
+      });
+      return false;
+    }
     return true;
   }
 

@@ -448,3 +448,41 @@ describe('HTTP transports: a poll link whose answers get lost', () => {
     );
   });
 });
+
+describe('HTTP transports: browser origins', () => {
+  let t: Awaited<ReturnType<typeof harness>>;
+  before(async () => {
+    t = await harness({ origins: ['https://app.example', /^https:\/\/[a-z]+\.trusted\.example$/] });
+  });
+  after(() => t.h.close());
+
+  const open = (origin: string) =>
+    fetch(`${t.h.base}?transport=long-polling&hello=h%200`, { headers: { origin } });
+
+  it('refuses a link from an origin not allowed (403), as the WebSocket server refuses its upgrade', async () => {
+    const sessionsBefore = t.sessions.size;
+    const response = await open('https://evil.example');
+    assert.equal(response.status, 403);
+    assert.equal(t.sessions.size, sessionsBefore, 'no session was made');
+    assert.equal((await post(t.h, 'whatever', 0, 'dx')).status, 404, 'without Origin: not refused for it');
+  });
+
+  it('takes its own origin without CORS headers, and an allowed one with them', async () => {
+    const own = await open(`http://127.0.0.1:${t.h.port}`);
+    assert.equal(own.status, 200);
+    assert.equal(own.headers.get('access-control-allow-origin'), null);
+    for (const origin of ['https://app.example', 'https://eu.trusted.example']) {
+      const response = await open(origin);
+      assert.equal(response.status, 200, origin);
+      assert.equal(response.headers.get('access-control-allow-origin'), origin);
+      assert.equal(response.headers.get('access-control-expose-headers'), 'retry-after');
+      await response.arrayBuffer();
+    }
+  });
+
+  it('answers a preflight from an allowed origin', async () => {
+    const response = await fetch(t.h.base, { method: 'OPTIONS', headers: { origin: 'https://app.example' } });
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get('access-control-allow-methods'), 'GET, POST');
+  });
+});
