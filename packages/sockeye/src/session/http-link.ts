@@ -21,6 +21,9 @@ export interface HttpSessionLinkOptions {
   maxPostBytes?: number;
 }
 
+/** Longest line taken from a server, in UTF-16 units (a 16 MiB frame in base64 fits). */
+const MAX_LINE = 32 * 1024 * 1024;
+
 /** A POST without an answer for this long failed (and is sent again), in ms. */
 const POST_TIMEOUT = 30_000;
 
@@ -164,11 +167,13 @@ export class HttpSessionLink implements WebSocketLike {
           data = [];
         } else if (line.startsWith('data:')) {
           data.push(line.charCodeAt(5) === 0x20 ? line.slice(6) : line.slice(5));
+          // A sockeye server sends one data line per event.
+          if (data.length > 1) return;
         }
         // `:` comments (heartbeats), `id:` and `retry:` are for an `EventSource`.
         end = buffer.search(/[\r\n]/);
       }
-      if (buffer.length > 1024 * 1024 * 64) return; // a line without end: not a sockeye server
+      if (buffer.length > MAX_LINE) return; // a line without end: not a sockeye server
     }
   }
 

@@ -683,6 +683,8 @@ export class HttpLink<Data> implements SessionLink<Data> {
       this.finish();
     });
     response.on('drain', () => this.drained());
+    // A write on a connection that broke: the link is gone ('close' follows).
+    response.on('error', () => this.terminate());
   }
 
   /** Write one SSE event; returns the bytes waiting to be sent. */
