@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ReconnectingWebSocket } from 'sockeye';
+import { ReconnectingWebSocket, WebSocket, type WebSocketConstructor } from 'sockeye';
 import { missing, REDIS_SERVER, ROOT } from '../../../scripts/lib/prereqs.js';
 import { type Started, startProcess } from '../../../scripts/lib/process.js';
 import { HttpProxy } from '../../sockeye/test/session/http-proxy.js';
@@ -48,6 +48,52 @@ describe('HTTP session transports on two processes, round robin, Redis', { skip,
     await redis?.stop();
   });
 
+  it('moves a session from SSE on one process to WebSocket on the other without losing it', async () => {
+    proxy.stripUpgrade = true;
+    const c = new ReconnectingWebSocket(url, {
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      transports: ['websocket', 'sse'],
+      transportMemory: null,
+      lifecycle: false,
+      ackDelay: 5,
+      connectTimeout: 3000,
+      upgradeInterval: 200,
+    });
+    const got: string[] = [];
+    let lost = 0;
+    c.addEventListener('message', (event) => got.push((event as MessageEvent).data as string));
+    c.addEventListener('sessionlost', () => lost++);
+    try {
+      await waitFor(() => c.state === 'open' && c.transport === 'sse', 'the session on SSE', 30_000);
+      const id = c.sessionId;
+      const holder = processes.find((p) => p.started.output().includes(`open ${id}`))!;
+      const other = processes.find((p) => p !== holder)!;
+      for (let i = 0; i < 10; i++) c.send(`c${i}`);
+      await waitFor(() => got.length >= 10, 'echoes over SSE', 30_000);
+      // The network lets WebSocket through again, to the process that does not hold the session.
+      proxy.upgradeTarget = other.port;
+      proxy.stripUpgrade = false;
+      await waitFor(
+        () => c.transport === 'websocket' && c.state === 'open',
+        'the session on WebSocket',
+        30_000,
+      );
+      for (let i = 10; i < 20; i++) c.send(`c${i}`);
+      await waitFor(() => got.length >= 20, 'echoes over WebSocket', 30_000);
+      assert.equal(lost, 0, 'the session was never lost');
+      assert.equal(c.sessionId, id);
+      assert.match(other.started.output(), new RegExp(`resume ${id} websocket`));
+      assert.deepEqual(
+        got,
+        Array.from({ length: 20 }, (_, i) => `e:c${i}`),
+      );
+    } finally {
+      c.close();
+      proxy.upgradeTarget = undefined;
+      proxy.stripUpgrade = false;
+    }
+  });
+
   for (const transport of ['sse', 'long-polling'] as const) {
     it(`keeps a session on ${transport} whole with its requests landing on either process`, async () => {
       const before = new Map(proxy.requests);
@@ -62,9 +108,10 @@ describe('HTTP session transports on two processes, round robin, Redis', { skip,
       c.addEventListener('message', (event) => got.push((event as MessageEvent).data as string));
       c.addEventListener('reconnecting', () => reconnects++);
       try {
+        // One at a time: each message is a POST of its own, and its echo a poll or an event.
         for (let i = 0; i < COUNT; i++) {
           c.send(`c${i}`);
-          await new Promise((resolve) => setTimeout(resolve, 10));
+          await waitFor(() => got.length > i, `echo ${i}`, 30_000);
         }
         await waitFor(() => got.length >= COUNT, 'every echo', 60_000);
         assert.deepEqual(

@@ -877,11 +877,27 @@ export class ReconnectingWebSocket extends EventTarget {
         if (this.#ws === current && this.#welcomed) this.#scheduleUpgrade();
         return;
       }
-      // Nothing more is taken from the old link: the hello tells the server what arrived.
-      this.#drop();
-      safeClose(current, 1000, 'moving to another transport');
-      this.#adopt(probe, transport);
-      this.#hello(probe);
+      const move = () => {
+        if (this.#ws !== current || this.#state === 'closed') {
+          safeClose(probe, 1000, 'upgrade not needed');
+          return;
+        }
+        // Nothing more is taken from the old link: the hello tells the server what arrived.
+        this.#drop();
+        safeClose(current, 1000, 'moving to another transport');
+        this.#adopt(probe, transport);
+        this.#hello(probe);
+      };
+      if (!(current instanceof HttpSessionLink)) {
+        move();
+        return;
+      }
+      // An HTTP link is released first: the server puts the session in its store before
+      // it answers, so the hello finds it even on another process. The old link carries
+      // on until then; its end is expected.
+      current.onclose = null;
+      probe.onclose = null;
+      void current.release(this.#options.connectTimeout).then(move);
     };
     this.#probeTimer = timer;
   }

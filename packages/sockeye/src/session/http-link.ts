@@ -126,6 +126,28 @@ export class HttpSessionLink implements WebSocketLike {
     this.#closeEvent(code, reason, true);
   }
 
+  /**
+   * Ask the server to end this link and keep the session in its store, before the
+   * session moves to another link (which may reach another process). Resolves when the
+   * server answered, failed, or `timeout` ms passed; the link ends either way.
+   */
+  async release(timeout: number): Promise<void> {
+    if (this.#linkId === '' || this.#closed) return;
+    const url = new URL(this.#url);
+    url.searchParams.set('link', this.#linkId);
+    url.searchParams.set('release', '1');
+    try {
+      const response = await this.#fetch(url.href, {
+        method: 'POST',
+        body: '',
+        signal: AbortSignal.timeout(timeout),
+      });
+      await response.body?.cancel();
+    } catch {
+      // The session moves anyway: at worst the next link finds it later, or starts anew.
+    }
+  }
+
   // ---- down: the SSE stream or the polls ----
 
   async #run(hello: string): Promise<void> {

@@ -296,6 +296,11 @@ export class SessionHttpTransport<Data = undefined> {
     if (linkId !== null) {
       const link = isLinkId(linkId) ? this.links.get(linkId) : undefined;
       const owner = link === undefined ? this.ownerOf(linkId) : undefined;
+      if (method === 'POST' && query.get('release') === '1') {
+        request.resume();
+        if (owner !== undefined) return this.forward(response, owner, 'release', linkId, 0, undefined);
+        return this.release(link, responseReply(response));
+      }
       if (method === 'POST') {
         const from = count(query.get('from'));
         if (from === undefined) return respondAndDiscard(request, response, 400, 'bad from');
@@ -380,6 +385,21 @@ export class SessionHttpTransport<Data = undefined> {
     this.takeBody(link, session, from, body, responseReply(response));
   }
 
+  /**
+   * The client moves its session to another link (its upgrade to WebSocket): end this
+   * link and answer once the session is in the store, where any process can take it.
+   */
+  private async release(link: HttpLink<Data> | undefined, reply: Reply): Promise<void> {
+    if (link?.readyState !== 'open') return reply.send(404, message('unknown link'));
+    try {
+      await this._sessions._httpRelease(link);
+    } catch (error) {
+      this._sessions._report(error);
+      return reply.send(500, message('the store failed'));
+    }
+    return reply.send(204, '');
+  }
+
   /** Take the frames of a POST body that was read, here or in the process that routed it. */
   private takeBody(
     link: HttpLink<Data>,
@@ -439,7 +459,7 @@ export class SessionHttpTransport<Data = undefined> {
   private forward(
     response: ServerResponse,
     owner: string,
-    kind: 'post' | 'poll',
+    kind: RoutedRequest['kind'],
     link: string,
     n: number,
     body: Buffer | undefined,
@@ -508,6 +528,10 @@ export class SessionHttpTransport<Data = undefined> {
       return;
     }
     const link = this.links.get(routed.link);
+    if (routed.kind === 'release') {
+      void this.release(link, reply);
+      return;
+    }
     if (routed.kind === 'poll') {
       if (link === undefined || link.transport !== 'long-polling') reply.send(404, message('unknown link'));
       else link.poll(reply, routed.n);
@@ -916,7 +940,7 @@ interface RoutedRequest {
   readonly id: number;
   /** The node id of the process waiting for the answer. */
   readonly from: string;
-  readonly kind: 'post' | 'poll';
+  readonly kind: 'post' | 'poll' | 'release';
   readonly link: string;
   /** `from` of a POST, `since` of a poll. */
   readonly n: number;

@@ -533,6 +533,23 @@ export class SessionServer<Data = undefined> {
     if (session !== undefined) this.invoke(session, () => this.sessionHandlers.drain?.(session));
   }
 
+  /**
+   * @internal The client of an HTTP link moves its session to another link, perhaps on
+   * another process: close this link (the session is suspended and put in the store) and
+   * resolve once the store holds it, so that the next link finds it wherever it lands.
+   */
+  async _httpRelease(link: SessionLink<Data>): Promise<void> {
+    const session = this._sessionOf(link);
+    link.close(1000, 'released');
+    if (session === undefined || session._link !== null || this.sessions.get(session.id) !== session) return;
+    // Suspending put the session in the store without waiting: the same state once more,
+    // awaited, is in the store when this resolves (a store applies one caller's puts in order).
+    await this.store.put(
+      { snapshot: session._core.snapshot(), expiresAt: session._expiresAt, topics: [...session._topics] },
+      this._now(),
+    );
+  }
+
   /** @internal Report an error as the server reports handler errors. */
   _report(error: unknown): void {
     this.report(error);

@@ -169,6 +169,18 @@ describe('HTTP transports: POST bodies', () => {
     assert.deepEqual(t.received.get(session), ['m1', 'm2', 'm3']);
   });
 
+  it('releases a link on request: the session is suspended and in the store when the answer comes', async () => {
+    const { link, session, epoch } = await openPoll(t.h);
+    const released = await fetch(`${t.h.base}?link=${link}&release=1`, { method: 'POST', body: '' });
+    assert.equal(released.status, 204);
+    assert.equal(t.sessions.get(session)!.state, 'suspended');
+    assert.equal((await post(t.h, link, 0, 'dlate')).status, 404, 'the link is gone');
+    const again = await fetch(`${t.h.base}?link=${link}&release=1`, { method: 'POST', body: '' });
+    assert.equal(again.status, 404);
+    const resumed = await openPoll(t.h, `h 0 ${session} ${epoch}`);
+    assert.match(resumed.welcome, / r$/);
+  });
+
   it('refuses a POST to a link the session has left (404): a late request never counts twice', async () => {
     const first = await openPoll(t.h);
     const moved = await openPoll(t.h, `h 0 ${first.session} ${first.epoch}`);

@@ -19,6 +19,8 @@ export class HttpProxy {
   upgrades = 0;
   /** Upgrades stripped. */
   stripped = 0;
+  /** Send upgrades to this server's port rather than round robin. */
+  upgradeTarget: number | undefined;
   /** Requests (not upgrades) sent to each server, by port. */
   readonly requests = new Map<number, number>();
   private turn = 0;
@@ -127,7 +129,7 @@ export class HttpProxy {
   /** Relay an upgrade byte for byte. */
   private tunnel(req: IncomingMessage, socket: Socket, head: Buffer): void {
     this.upgrades++;
-    const upstream = connect(this.next(), '127.0.0.1');
+    const upstream = connect(this.upgradeTarget ?? this.next(), '127.0.0.1');
     this.sockets.add(upstream);
     upstream.on('close', () => this.sockets.delete(upstream));
     let raw = `${req.method} ${req.url} HTTP/1.1\r\n`;

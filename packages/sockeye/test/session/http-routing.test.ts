@@ -96,10 +96,11 @@ describe('HTTP transports without sticky sessions (routing through the broker)',
       try {
         await next(c, 'open');
         const id = c.sessionId;
+        // One at a time: each message is a POST of its own (and, on long-polling, a poll).
         for (let i = 0; i < 30; i++) {
           c.send(`c${i}`);
           live(id).send(`s${i}`);
-          await new Promise((resolve) => setTimeout(resolve, 5));
+          await until(() => got.length > i && (received.get(id)?.length ?? 0) > i, `message ${i} both ways`);
         }
         await until(() => got.length >= 30 && (received.get(id)?.length ?? 0) >= 30, 'both ways', 60_000);
         const upTo = (side: string) => Array.from({ length: 30 }, (_, i) => `${side}${i}`);
