@@ -124,9 +124,9 @@ export interface ReconnectingWebSocketOptions {
   /** How long a remembered transport is used first, in ms. @defaultValue 600 000 (10 minutes) */
   rememberTransport?: number;
   /**
-   * While a session runs over a transport after the first, try the first again this
-   * often, in ms: when its link opens, the live session moves to it (nothing is lost:
-   * the session resumes by its counts).
+   * While a session runs over a transport after the first and the first is
+   * `'websocket'`, try WebSocket again this often, in ms: when its link opens, the live
+   * session moves to it (nothing is lost: the session resumes by its counts).
    * @defaultValue 60 000
    */
   upgradeInterval?: number;
@@ -832,7 +832,8 @@ export class ReconnectingWebSocket extends EventTarget {
     } catch {
       // Storage refused: nothing remembered.
     }
-    if (index > 0) this.#scheduleUpgrade();
+    // Only a WebSocket's opening proves a path (an HTTP link "opens" at once, by design).
+    if (index > 0 && this.#transports[0] === 'websocket') this.#scheduleUpgrade();
   }
 
   #scheduleUpgrade(): void {
