@@ -39,11 +39,17 @@ type CloseLike = Event & { code?: number; reason?: string; wasClean?: boolean };
  * it with 1006; the session resumes on the next.
  */
 export class HttpSessionLink implements WebSocketLike {
+  /** Always `sockeye.session.v1`: the link speaks nothing else. */
   readonly protocol = SESSION_PROTOCOL;
+  /** Binary frames are delivered as `ArrayBuffer`s whatever this says (kept for the `WebSocket` shape). */
   binaryType = 'arraybuffer';
+  /** Called once, at once: an HTTP link has no handshake of its own (the hello opens it). */
   onopen: ((event: Event) => void) | null = null;
+  /** Called for each session frame from the server (`data`: a string, or an `ArrayBuffer` for binary). */
   onmessage: ((event: MessageEvent) => void) | null = null;
+  /** Called when the server refused the link with 401 or 403 (`error.status`), before `onclose`. */
   onerror: ((event: Event) => void) | null = null;
+  /** Called once when the link ends: the server's close line's code and reason, or 1006. */
   onclose: ((event: CloseLike) => void) | null = null;
 
   readonly #url: URL;
@@ -89,6 +95,11 @@ export class HttpSessionLink implements WebSocketLike {
     return this.#linkId;
   }
 
+  /**
+   * Send one session frame: the first must be the hello (it opens the link); the others
+   * go up in POSTs, in order.
+   * @throws Error once the link is closed; TypeError for a first frame that is not text
+   */
   send(data: string | ArrayBufferView | ArrayBuffer): void {
     if (this.#closed) throw new Error('the link is closed');
     const frame: WireMessage =
@@ -108,6 +119,10 @@ export class HttpSessionLink implements WebSocketLike {
     this.#pump();
   }
 
+  /**
+   * End the link: what waits to go up is sent without waiting for an answer, the stream
+   * or poll is aborted, and `onclose` is called with `code` and `reason`.
+   */
   close(code = 1000, reason = ''): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -581,9 +581,13 @@ export class SessionHttpTransport<Data = undefined> {
  * @internal
  */
 export class HttpLink<Data> implements SessionLink<Data> {
+  /** `open`; `closing` once closed while its last lines wait for a poll; `closed`. */
   readyState: 'open' | 'closing' | 'closed' = 'open';
+  /** What `authenticate` returned for the request that opened the link. */
   data: Data;
+  /** `sse` or `long-polling`. */
   readonly transport: HttpTransportKind;
+  /** The link id: 22 random characters, then the router's node id in base64url (if any). */
   readonly id: string;
   private readonly owner: SessionHttpTransport<Data>;
   /** Frames taken from the client's POSTs on this link (`from` of the next POST). */
@@ -628,6 +632,7 @@ export class HttpLink<Data> implements SessionLink<Data> {
 
   // ---- the SessionLink side ----
 
+  /** Send a session frame down the link (see `SessionLink.send`): `sent`, `queued` past the high-water mark, `dropped` past the bound. */
   send(frame: WireMessage, _isBinary: boolean): SendStatus {
     if (this.readyState !== 'open') return SendStatus.Dropped;
     const line = encodeFrameLine(frame);
@@ -650,6 +655,7 @@ export class HttpLink<Data> implements SessionLink<Data> {
     return SendStatus.Sent;
   }
 
+  /** End the link with a close line (`c <code> <reason>`) after what was sent. */
   close(code = 1000, reason = ''): void {
     if (this.readyState !== 'open') return;
     this.readyState = 'closing';
@@ -667,6 +673,7 @@ export class HttpLink<Data> implements SessionLink<Data> {
     }
   }
 
+  /** End the link at once: the stream or held poll is destroyed. */
   terminate(): void {
     if (this.readyState === 'closed') return;
     this.readyState = 'closed';
@@ -677,6 +684,7 @@ export class HttpLink<Data> implements SessionLink<Data> {
     this.finish();
   }
 
+  /** Run `fn`, writing what it sends in one batch. */
   cork<T>(fn: () => T): T {
     const stream = this.stream;
     if (stream === null) return fn();
