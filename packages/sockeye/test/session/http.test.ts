@@ -229,9 +229,13 @@ for (const transport of ['sse', 'long-polling'] as const satisfies readonly Clie
       ['a half-close towards the server', { kind: 'halfClose', direction: 'up' }],
     ];
     for (const [name, f] of kinds) {
-      it(`resumes after ${name} with nothing lost, repeated or reordered`, async () => {
+      it(`comes through ${name} with nothing lost, repeated or reordered`, async () => {
         const reconnects = await run([{ at: 10, fault: f }]);
-        assert.ok(reconnects >= 1, 'the fault broke the link');
+        // Over SSE a stream is always open, so these faults break it. Over long-polling
+        // they may break nothing: a fault between two polls meets no request, and a
+        // half-closed request is still answered down the other half.
+        if (transport === 'sse' && f.kind !== 'halfClose')
+          assert.ok(reconnects >= 1, 'the fault broke the link');
       });
     }
 
