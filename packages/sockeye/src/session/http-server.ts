@@ -826,16 +826,15 @@ export class HttpLink<Data> implements SessionLink<Data> {
       this.answer(true);
       return;
     }
+    if (this.stream !== null && this.readyState === 'open' && now - this.lastWriteAt >= heartbeatInterval) {
+      this.stream.write(':\n\n');
+      this.lastWriteAt = now;
+    }
     if (this.held === null && now - this.lastRequestAt >= idleTimeout) {
       // An SSE stream ends with its close line; a poll link keeps its last lines for a
       // poll until it is idle once more, then goes.
       if (this.readyState === 'open') this.close(1001, 'idle');
       else this.terminate();
-      return;
-    }
-    if (this.stream !== null && this.readyState === 'open' && now - this.lastWriteAt >= heartbeatInterval) {
-      this.stream.write(':\n\n');
-      this.lastWriteAt = now;
     }
   }
 

@@ -236,9 +236,13 @@ describe('HTTP transports: polls', () => {
 
   it('ends a held poll when a second one comes (one poll at a time per link)', async () => {
     const { link, session } = await openPoll(t.h);
+    let requests = 0;
+    const count = () => requests++;
+    t.h.http.on('request', count);
     const first = poll(t.h, link, 1);
-    await until(() => t.h.transport.linkCount > 0, 'the link');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // A poll is held as soon as its request arrives: send the second only then.
+    await until(() => requests === 1, 'the first poll at the server');
+    t.h.http.off('request', count);
     const second = poll(t.h, link, 1);
     const ended = await first;
     assert.equal(ended.status, 200);
