@@ -217,7 +217,12 @@ export class SessionHttpTransport<Data = undefined> {
    * @returns whether it was taken
    */
   handle(request: IncomingMessage, response: ServerResponse): boolean {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(request.url ?? '/', 'http://localhost');
+    } catch {
+      return false; // a target no URL parser takes (`//[`): not for this endpoint
+    }
     if (url.pathname !== this.path) return false;
     if (!this.checkOrigin(request, response)) return true;
     this.dispatch(request, response, url.searchParams).catch((error: unknown) => {

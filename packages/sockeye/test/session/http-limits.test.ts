@@ -502,3 +502,26 @@ describe('HTTP transports: browser origins', () => {
     assert.equal(response.headers.get('access-control-allow-methods'), 'GET, POST');
   });
 });
+
+describe('HTTP transports: request targets no URL parser takes', () => {
+  it('leaves them alone (404 from the only listener) and the process goes on', async () => {
+    const t = await harness();
+    try {
+      const socket = connect(t.h.port, '127.0.0.1');
+      const answer = await new Promise<string>((resolve) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('end', () => resolve(text));
+        socket.write('GET //[ HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n');
+      });
+      assert.match(answer, /^HTTP\/1\.1 404/);
+      const { session } = await openPoll(t.h);
+      assert.ok(t.sessions.has(session), 'still serving');
+    } finally {
+      await t.h.close();
+    }
+  });
+});
