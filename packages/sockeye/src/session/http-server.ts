@@ -244,8 +244,13 @@ export class SessionHttpTransport<Data = undefined> {
     const policy = this.origins;
     const same = isSameOrigin(origin, header(request, 'host') ?? '');
     let allowed = same || policy === '*';
-    if (!allowed && typeof policy === 'function') allowed = policy(origin, request) === true;
-    else if (!allowed && Array.isArray(policy)) {
+    if (!allowed && typeof policy === 'function') {
+      try {
+        allowed = policy(origin, request) === true;
+      } catch (error) {
+        this._sessions._report(error); // a policy that throws refuses
+      }
+    } else if (!allowed && Array.isArray(policy)) {
       const lower = origin.toLowerCase();
       allowed = (policy as ReadonlyArray<string | RegExp>).some((entry) => {
         if (typeof entry === 'string') return entry.toLowerCase() === lower;
@@ -501,6 +506,10 @@ export class SessionHttpTransport<Data = undefined> {
       routed = JSON.parse(incoming.data.toString()) as RoutedRequest | RoutedAnswer;
     } catch (error) {
       this._sessions._report(error);
+      return;
+    }
+    if (!isRouted(routed)) {
+      this._sessions._report(new TypeError('a routed request or answer of no known form'));
       return;
     }
     if (routed.t === 'a') {
@@ -967,6 +976,32 @@ interface RoutedAnswer {
   readonly status: number;
   readonly body: string;
   readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Whether `value` (parsed JSON from another process) is a {@link RoutedRequest} or a {@link RoutedAnswer}. */
+function isRouted(value: unknown): value is RoutedRequest | RoutedAnswer {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  if (!Number.isSafeInteger(v.id)) return false;
+  if (v.t === 'a') {
+    return (
+      Number.isInteger(v.status) &&
+      typeof v.body === 'string' &&
+      typeof v.headers === 'object' &&
+      v.headers !== null &&
+      Object.values(v.headers).every((h) => typeof h === 'string')
+    );
+  }
+  return (
+    v.t === 'q' &&
+    typeof v.from === 'string' &&
+    isValidNodeId(v.from) &&
+    (v.kind === 'post' || v.kind === 'poll' || v.kind === 'release') &&
+    typeof v.link === 'string' &&
+    Number.isSafeInteger(v.n) &&
+    (v.n as number) >= 0 &&
+    (v.body === undefined || typeof v.body === 'string')
+  );
 }
 
 /** The broker topic where a process takes the requests routed to it, and their answers. */

@@ -503,6 +503,28 @@ describe('HTTP transports: browser origins', () => {
   });
 });
 
+describe('HTTP transports: an origin policy that throws', () => {
+  it('refuses the request (403), reports the error, and the process goes on', async () => {
+    const t = await harness({
+      origins: () => {
+        throw new Error('policy bug');
+      },
+    });
+    const errors: unknown[] = [];
+    t.h.server.server.on('error', (error) => errors.push(error));
+    try {
+      const response = await fetch(`${t.h.base}?transport=long-polling&hello=h%200`, {
+        headers: { origin: 'https://elsewhere.example' },
+      });
+      assert.equal(response.status, 403);
+      assert.equal((errors[0] as Error).message, 'policy bug');
+      await openPoll(t.h);
+    } finally {
+      await t.h.close();
+    }
+  });
+});
+
 describe('HTTP transports: request targets no URL parser takes', () => {
   it('leaves them alone (404 from the only listener) and the process goes on', async () => {
     const t = await harness();

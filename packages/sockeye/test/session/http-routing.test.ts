@@ -21,6 +21,9 @@ import {
 import { client, next, until } from './helpers.js';
 import { HttpProxy } from './http-proxy.js';
 
+/** Node ids as long as a broker allows: link ids carry them. */
+const NODE_IDS = [`node-a-${'a'.repeat(57)}`, `node-b-${'b'.repeat(57)}`] as const;
+
 interface Node {
   http: Server;
   server: SessionServer;
@@ -63,8 +66,7 @@ describe('HTTP transports without sticky sessions (routing through the broker)',
   }
 
   before(async () => {
-    // Node ids as long as a broker allows: link ids carry them.
-    nodes.push(await start(`node-a-${'a'.repeat(57)}`), await start(`node-b-${'b'.repeat(57)}`));
+    nodes.push(await start(NODE_IDS[0]), await start(NODE_IDS[1]));
     proxy = new HttpProxy(nodes.map((node) => node.port));
     url = `ws://127.0.0.1:${await proxy.listen()}/s`;
   });
@@ -118,10 +120,31 @@ describe('HTTP transports without sticky sessions (routing through the broker)',
     });
   }
 
+  it('reports what comes to its inbox in no known form, and carries on', async () => {
+    const errors: unknown[] = [];
+    const onError = (error: unknown) => errors.push(error);
+    nodes[0]!.server.server.on('error', onError);
+    const stranger = new InProcessBroker({ hub, nodeId: 'stranger' });
+    stranger.attach({ onMessage: () => undefined });
+    try {
+      const inbox = `sockeye.session.http.${NODE_IDS[0]}`;
+      for (const garbage of ['not json', '{"t":"q","id":1}', '{"t":"a","id":"x"}', 'null']) {
+        stranger.publish(inbox, Buffer.from(garbage), false);
+      }
+      await until(() => errors.length === 4, 'four reports');
+      const c = client(url, { transports: ['long-polling'], transportMemory: null });
+      await next(c, 'open');
+      c.close();
+    } finally {
+      nodes[0]!.server.server.off('error', onError);
+      await stranger.close();
+    }
+  });
+
   it('answers 404 for a link no server holds, routed or not', async () => {
     const [a, b] = nodes;
     // A link id naming node b, asked of node a: routed, and node b does not know it.
-    const tag = Buffer.from(`node-b-${'b'.repeat(57)}`).toString('base64url');
+    const tag = Buffer.from(NODE_IDS[1]).toString('base64url');
     const routed = await fetch(`http://127.0.0.1:${a!.port}/s?link=${'x'.repeat(22)}${tag}&since=0`);
     assert.equal(routed.status, 404);
     const local = await fetch(`http://127.0.0.1:${b!.port}/s?link=${'x'.repeat(22)}${tag}&from=0`, {
