@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ReconnectingWebSocket, WebSocket, type WebSocketConstructor } from 'sockeye';
+import { ReconnectingWebSocket, WebSocket, type WebSocketConstructor } from '@sockeye/sockeye';
 import { missing, REDIS_SERVER, ROOT } from '../../../scripts/lib/prereqs.js';
 import { type Started, startProcess } from '../../../scripts/lib/process.js';
 import { HttpProxy } from '../../sockeye/test/session/http-proxy.js';

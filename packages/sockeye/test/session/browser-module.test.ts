@@ -1,11 +1,11 @@
-/** The browser-safe part of sessions (`sockeye/session`) imports nothing but itself. */
+/** The browser-safe part of sessions (`@sockeye/sockeye/session`) imports nothing but itself. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-/** The files a page loads for `sockeye/session`. */
+/** The files a page loads for `@sockeye/sockeye/session`. */
 const BROWSER_FILES = [
   'client.ts',
   'core.ts',
