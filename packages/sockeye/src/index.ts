@@ -109,12 +109,19 @@ export {
 export { ServerWebSocket } from './server/websocket.js';
 // Resumable sessions.
 export {
+  type ClientTransport,
   ReconnectingWebSocket,
   type ReconnectingWebSocketOptions,
   type ReconnectState,
+  type TransportMemory,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './session/client.js';
+export {
+  type HttpTransportKind,
+  SessionHttpTransport,
+  type SessionHttpTransportOptions,
+} from './session/http-server.js';
 export {
   ServerSession,
   type SessionEndReason,

@@ -6,6 +6,7 @@
  * @module
  */
 import { DEFAULT_RESUME_WINDOW, messageSize, SessionCore } from './core.js';
+import { type FetchFunction, HttpSessionLink } from './http-link.js';
 import {
   decodeFrame,
   encodeEnd,
@@ -32,6 +33,19 @@ export interface WebSocketLike {
 
 /** A `WebSocket` constructor. */
 export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike;
+
+/** How a link reaches the server: a WebSocket, Server-Sent Events with POST, or long-polling. */
+export type ClientTransport = 'websocket' | 'sse' | 'long-polling';
+
+/**
+ * Where the client remembers which transport worked for an origin: the shape of the
+ * Web Storage API, so `localStorage` and `sessionStorage` fit.
+ */
+export interface TransportMemory {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
 
 /** What the client listens to for page lifecycle events (the page's by default). */
 export interface ClientEnvironment {
@@ -90,6 +104,32 @@ export interface ReconnectingWebSocketOptions {
   random?: () => number;
   /** The wall clock, in ms since the epoch (heartbeat deadlines and message ages). @defaultValue Date.now */
   now?: () => number;
+  /**
+   * The transports to try, in order. An attempt that fails before the session's welcome
+   * (the handshake fails, or nothing arrives within `connectTimeout`) moves at once to the
+   * next; after the last, the first again, with the backoff. A server takes the HTTP
+   * transports when it mounts a `SessionHttpTransport` on the same URL (`http:` for
+   * `ws:`, `https:` for `wss:`).
+   * @defaultValue ['websocket']
+   */
+  transports?: readonly ClientTransport[];
+  /** The `fetch` of the HTTP transports. @defaultValue `globalThis.fetch` */
+  fetch?: FetchFunction;
+  /**
+   * Where the transport that worked is remembered for the origin, so that the next
+   * client starts with it; null remembers nothing.
+   * @defaultValue `localStorage` in a browser; in Node, a map in this process
+   */
+  transportMemory?: TransportMemory | null;
+  /** How long a remembered transport is used first, in ms. @defaultValue 600 000 (10 minutes) */
+  rememberTransport?: number;
+  /**
+   * While a session runs over a transport after the first and the first is
+   * `'websocket'`, try WebSocket again this often, in ms: when its link opens, the live
+   * session moves to it (nothing is lost: the session resumes by its counts).
+   * @defaultValue 60 000
+   */
+  upgradeInterval?: number;
 }
 
 /** An `on<event>` handler property's value. */
@@ -200,9 +240,30 @@ export class ReconnectingWebSocket extends EventTarget {
   /** The URL. */
   readonly url: string;
   #options: Required<
-    Omit<ReconnectingWebSocketOptions, 'shouldReconnect' | 'environment' | 'WebSocket' | 'binaryType'>
+    Omit<
+      ReconnectingWebSocketOptions,
+      | 'shouldReconnect'
+      | 'environment'
+      | 'WebSocket'
+      | 'binaryType'
+      | 'fetch'
+      | 'transportMemory'
+      | 'transports'
+    >
   >;
-  #Ctor: WebSocketConstructor;
+  #Ctor: WebSocketConstructor | undefined;
+  #transports: readonly ClientTransport[];
+  #fetch: FetchFunction | undefined;
+  #memory: TransportMemory | null;
+  /** The transport of the next attempt, as an index in `#transports`. */
+  #transportIndex = 0;
+  /** The transport of the current link. */
+  #linkTransport: ClientTransport = 'websocket';
+  /** Whether the current link was welcomed (kept after the link is dropped, for `#linkLost`). */
+  #linkWelcomed = false;
+  #upgradeTimer: ReturnType<typeof setTimeout> | undefined;
+  #probe: WebSocketLike | null = null;
+  #probeTimer: ReturnType<typeof setTimeout> | undefined;
   #shouldReconnect: ((event: ReconnectCloseEvent) => boolean) | undefined;
   #binaryType: 'arraybuffer' | 'blob';
   #core: SessionCore;
@@ -233,9 +294,20 @@ export class ReconnectingWebSocket extends EventTarget {
   constructor(url: string, options: ReconnectingWebSocketOptions = {}) {
     super();
     this.url = url;
+    this.#transports = options.transports ?? ['websocket'];
+    if (
+      this.#transports.length === 0 ||
+      this.#transports.some((t) => t !== 'websocket' && t !== 'sse' && t !== 'long-polling')
+    ) {
+      throw new RangeError("transports must list 'websocket', 'sse' or 'long-polling'");
+    }
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (Ctor === undefined) throw new TypeError('no WebSocket constructor: pass options.WebSocket');
+    if (Ctor === undefined && this.#transports.includes('websocket')) {
+      throw new TypeError('no WebSocket constructor: pass options.WebSocket');
+    }
     this.#Ctor = Ctor;
+    this.#fetch = options.fetch;
+    this.#memory = options.transportMemory === undefined ? defaultMemory() : options.transportMemory;
     this.#shouldReconnect = options.shouldReconnect;
     this.#binaryType = options.binaryType ?? 'arraybuffer';
     this.#options = {
@@ -254,6 +326,8 @@ export class ReconnectingWebSocket extends EventTarget {
       lifecycle: options.lifecycle ?? true,
       random: options.random ?? Math.random,
       now: options.now ?? Date.now,
+      rememberTransport: options.rememberTransport ?? 600_000,
+      upgradeInterval: options.upgradeInterval ?? 60_000,
     };
     checkClientOptions(this.#options);
     const g = globalThis as {
@@ -268,6 +342,7 @@ export class ReconnectingWebSocket extends EventTarget {
     };
     this.#now = this.#options.now;
     this.#core = this.#newCore('', '');
+    this.#transportIndex = this.#remembered();
     if (this.#options.lifecycle) this.#listen();
     this.#connect();
   }
@@ -331,6 +406,10 @@ export class ReconnectingWebSocket extends EventTarget {
   /** The reconnect state. */
   get state(): ReconnectState {
     return this.#state;
+  }
+  /** The transport of the current link (or of the next attempt while there is none). */
+  get transport(): ClientTransport {
+    return this.#ws === null ? this.#transports[this.#transportIndex]! : this.#linkTransport;
   }
   /** Always `sockeye.session.v1` once open. */
   get protocol(): string {
@@ -449,37 +528,41 @@ export class ReconnectingWebSocket extends EventTarget {
   #connect(): void {
     this.#retryTimer = undefined;
     if (this.#state === 'closed') return;
+    const transport = this.#transports[this.#transportIndex]!;
     let ws: WebSocketLike;
     try {
-      ws = new this.#Ctor(this.url, [SESSION_PROTOCOL]);
+      ws = this.#createLink(transport);
     } catch (error) {
       // A bad URL never gets better.
       this.dispatchEvent(new Event('error'));
       this.#finish(1006, error instanceof Error ? error.message : String(error), false);
       return;
     }
+    this.#adopt(ws, transport);
+    ws.onopen = () => {
+      if (this.#ws === ws) this.#hello(ws);
+    };
+  }
+
+  #createLink(transport: ClientTransport): WebSocketLike {
+    if (transport === 'websocket') return new this.#Ctor!(this.url, [SESSION_PROTOCOL]);
+    return new HttpSessionLink(httpUrl(this.url), transport, {
+      ...(this.#fetch === undefined ? {} : { fetch: this.#fetch }),
+    });
+  }
+
+  /** Make `ws` the current link (not yet welcomed). */
+  #adopt(ws: WebSocketLike, transport: ClientTransport): void {
     ws.binaryType = 'arraybuffer';
     this.#ws = ws;
+    this.#linkTransport = transport;
+    this.#linkWelcomed = false;
     this.#welcomed = false;
     this.#refused = false;
     this.#connectTimer = setTimeout(() => {
       if (this.#ws === ws) this.#abandon(4000, 'connect timeout');
     }, this.#options.connectTimeout);
-    ws.onopen = () => {
-      if (this.#ws !== ws) return;
-      if (ws.protocol !== SESSION_PROTOCOL) {
-        safeClose(ws, 1002, 'no session subprotocol');
-        this.#drop();
-        this.#finish(1002, `the server did not select ${SESSION_PROTOCOL}`, false);
-        return;
-      }
-      const core = this.#core;
-      this.#lastReceivedAt = this.#now();
-      this.#send(
-        ws,
-        core.id === '' ? encodeHello(core.received) : encodeHello(core.received, core.id, core.epoch),
-      );
-    };
+    ws.onopen = null;
     ws.onmessage = (event) => {
       if (this.#ws === ws) this.#message(ws, event.data as string | ArrayBuffer);
     };
@@ -498,6 +581,22 @@ export class ReconnectingWebSocket extends EventTarget {
       this.#drop();
       this.#linkLost(event.code ?? 1006, event.reason ?? '', event.wasClean ?? false);
     };
+  }
+
+  /** The link opened: check the subprotocol and say hello. */
+  #hello(ws: WebSocketLike): void {
+    if (ws.protocol !== SESSION_PROTOCOL) {
+      safeClose(ws, 1002, 'no session subprotocol');
+      this.#drop();
+      this.#finish(1002, `the server did not select ${SESSION_PROTOCOL}`, false);
+      return;
+    }
+    const core = this.#core;
+    this.#lastReceivedAt = this.#now();
+    this.#send(
+      ws,
+      core.id === '' ? encodeHello(core.received) : encodeHello(core.received, core.id, core.epoch),
+    );
   }
 
   #message(ws: WebSocketLike, data: string | ArrayBuffer): void {
@@ -574,7 +673,9 @@ export class ReconnectingWebSocket extends EventTarget {
       }
     }
     this.#welcomed = true;
+    this.#linkWelcomed = true;
     this.#attempt = 0;
+    this.#rememberTransport();
     this.#setState('open');
     this.#flush();
     this.#scheduleHeartbeat();
@@ -607,11 +708,20 @@ export class ReconnectingWebSocket extends EventTarget {
       return;
     }
     this.#attempt++;
+    // An attempt that never got a welcome moves to the next transport at once; after the
+    // last, back to the first, with the backoff.
+    let fallback = false;
+    if (!this.#linkWelcomed && this.#transports.length > 1) {
+      const current = this.#transports.indexOf(this.#linkTransport);
+      this.#transportIndex = (current + 1) % this.#transports.length;
+      fallback = this.#transportIndex !== 0;
+    }
+    this.#linkWelcomed = false;
     const hint = code === 1012 || code === 1013 ? retryHint(reason) : undefined;
     const cap =
       hint ?? Math.min(this.#options.maxDelay, this.#options.minDelay * 2 ** Math.min(this.#attempt - 1, 30));
     // Full jitter: uniform in [0, cap), so clients cut at one moment do not come back at one moment.
-    const delay = Math.floor(this.#options.random() * cap);
+    const delay = fallback ? 0 : Math.floor(this.#options.random() * cap);
     this.#setState('reconnecting');
     this.dispatchEvent(new ReconnectingEvent(this.#attempt, delay, code, reason));
     if (this.#state !== 'reconnecting') return; // a listener closed it
@@ -638,7 +748,9 @@ export class ReconnectingWebSocket extends EventTarget {
     clearTimeout(this.#connectTimer);
     clearTimeout(this.#heartbeatTimer);
     clearTimeout(this.#ackTimer);
+    clearTimeout(this.#upgradeTimer);
     this.#ackTimer = undefined;
+    this.#dropProbe();
     if (ws !== null) {
       ws.onopen = null;
       ws.onmessage = null;
@@ -687,6 +799,120 @@ export class ReconnectingWebSocket extends EventTarget {
       this.#core.flushAck();
       this.#flush();
     }, this.#options.ackDelay);
+  }
+
+  // ---- transports ----
+
+  /** The transport to start with: the one remembered for this origin, if any. */
+  #remembered(): number {
+    const memory = this.#memory;
+    if (memory === null || this.#transports.length < 2) return 0;
+    try {
+      const value = memory.getItem(memoryKey(this.url));
+      if (value === null) return 0;
+      const [transport, until] = value.split(' ');
+      const index = this.#transports.indexOf(transport as ClientTransport);
+      return index > 0 && Number(until) > this.#now() ? index : 0;
+    } catch {
+      return 0; // storage refused (a private window, a quota): start from the first
+    }
+  }
+
+  /** A link was welcomed: remember its transport (or forget, for the first), and plan the upgrade. */
+  #rememberTransport(): void {
+    const index = this.#transports.indexOf(this.#linkTransport);
+    this.#transportIndex = index;
+    if (this.#transports.length < 2) return;
+    try {
+      if (index === 0) this.#memory?.removeItem(memoryKey(this.url));
+      else {
+        const until = this.#now() + this.#options.rememberTransport;
+        this.#memory?.setItem(memoryKey(this.url), `${this.#linkTransport} ${until}`);
+      }
+    } catch {
+      // Storage refused: nothing remembered.
+    }
+    // Only a WebSocket's opening proves a path (an HTTP link "opens" at once, by design).
+    if (index > 0 && this.#transports[0] === 'websocket') this.#scheduleUpgrade();
+  }
+
+  #scheduleUpgrade(): void {
+    clearTimeout(this.#upgradeTimer);
+    this.#upgradeTimer = setTimeout(() => this.#tryUpgrade(), this.#options.upgradeInterval);
+  }
+
+  /**
+   * Open a link of the first transport beside the current one. If it opens, the session
+   * moves to it: the current link is dropped and the new one says hello (the session
+   * resumes there by its counts). If it fails, the current link carries on.
+   */
+  #tryUpgrade(): void {
+    const current = this.#ws;
+    if (current === null || !this.#welcomed || this.#probe !== null) return;
+    const transport = this.#transports[0]!;
+    let probe: WebSocketLike;
+    try {
+      probe = this.#createLink(transport);
+    } catch {
+      this.#scheduleUpgrade();
+      return;
+    }
+    this.#probe = probe;
+    probe.binaryType = 'arraybuffer';
+    const timer = setTimeout(() => failed(), this.#options.connectTimeout);
+    const failed = () => {
+      if (this.#probe !== probe) return;
+      this.#dropProbe();
+      safeClose(probe, 1000, 'upgrade failed');
+      if (this.#ws === current && this.#welcomed) this.#scheduleUpgrade();
+    };
+    probe.onerror = () => undefined;
+    probe.onclose = failed;
+    probe.onmessage = failed; // nothing may come before the hello
+    probe.onopen = () => {
+      if (this.#probe !== probe) return;
+      clearTimeout(timer);
+      this.#probe = null;
+      if (this.#ws !== current || probe.protocol !== SESSION_PROTOCOL) {
+        safeClose(probe, 1000, 'upgrade not needed');
+        if (this.#ws === current && this.#welcomed) this.#scheduleUpgrade();
+        return;
+      }
+      const move = () => {
+        if (this.#ws !== current || this.#state === 'closed') {
+          safeClose(probe, 1000, 'upgrade not needed');
+          return;
+        }
+        // Nothing more is taken from the old link: the hello tells the server what arrived.
+        this.#drop();
+        safeClose(current, 1000, 'moving to another transport');
+        this.#adopt(probe, transport);
+        this.#hello(probe);
+      };
+      if (!(current instanceof HttpSessionLink)) {
+        move();
+        return;
+      }
+      // An HTTP link is released first: the server puts the session in its store before
+      // it answers, so the hello finds it even on another process. The old link carries
+      // on until then; its end is expected.
+      current.onclose = null;
+      probe.onclose = null;
+      void current.release(this.#options.connectTimeout).then(move);
+    };
+    this.#probeTimer = timer;
+  }
+
+  #dropProbe(): void {
+    const probe = this.#probe;
+    if (probe === null) return;
+    this.#probe = null;
+    clearTimeout(this.#probeTimer);
+    probe.onopen = null;
+    probe.onclose = null;
+    probe.onmessage = null;
+    probe.onerror = null;
+    safeClose(probe, 1000, 'upgrade cancelled');
   }
 
   // ---- liveness ----
@@ -758,6 +984,41 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 }
 
+/** In Node (no `localStorage`): the transports remembered in this process. */
+const processMemory = new Map<string, string>();
+
+/** `localStorage` when the page has one (and lets it be used), else a map in this process. */
+function defaultMemory(): TransportMemory {
+  try {
+    const storage = (globalThis as { localStorage?: TransportMemory }).localStorage;
+    if (storage !== undefined) return storage;
+  } catch {
+    // A page whose storage is blocked throws on access.
+  }
+  return {
+    getItem: (key) => processMemory.get(key) ?? null,
+    setItem: (key, value) => {
+      processMemory.set(key, value);
+    },
+    removeItem: (key) => {
+      processMemory.delete(key);
+    },
+  };
+}
+
+/** The memory key of a URL's origin. */
+function memoryKey(url: string): string {
+  return `sockeye.transport ${new URL(url).host}`;
+}
+
+/** The HTTP URL of a session endpoint's WebSocket URL (`ws:` to `http:`, `wss:` to `https:`). */
+function httpUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.protocol === 'ws:') parsed.protocol = 'http:';
+  else if (parsed.protocol === 'wss:') parsed.protocol = 'https:';
+  return parsed.href;
+}
+
 /** `retry-after=<ms>` in a 1012/1013 close reason: the window to come back within. */
 function retryHint(reason: string): number | undefined {
   const match = /(?:^|\s)retry-after=(\d{1,9})(?:\s|$)/.exec(reason);
@@ -794,7 +1055,16 @@ function safeClose(ws: WebSocketLike, code: number, reason: string): void {
 /** Refuse option values that would make the client spin, stall or never queue anything. */
 function checkClientOptions(
   options: Required<
-    Omit<ReconnectingWebSocketOptions, 'shouldReconnect' | 'environment' | 'WebSocket' | 'binaryType'>
+    Omit<
+      ReconnectingWebSocketOptions,
+      | 'shouldReconnect'
+      | 'environment'
+      | 'WebSocket'
+      | 'binaryType'
+      | 'fetch'
+      | 'transportMemory'
+      | 'transports'
+    >
   >,
 ): void {
   const atLeast = (name: keyof typeof options, min: number) => {
@@ -814,6 +1084,8 @@ function checkClientOptions(
   atLeast('maxQueuedBytes', 1);
   atLeast('ackDelay', 0);
   atLeast('maxMessageAge', 1);
+  atLeast('rememberTransport', 0);
+  atLeast('upgradeInterval', 1);
   if (options.queueFull !== 'error' && options.queueFull !== 'drop') {
     throw new RangeError("queueFull must be 'error' or 'drop'");
   }

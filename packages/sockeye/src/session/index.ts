@@ -8,6 +8,7 @@
 
 export {
   type ClientEnvironment,
+  type ClientTransport,
   DEFAULT_STOP_CODES,
   DropEvent,
   type EventHandler,
@@ -19,6 +20,7 @@ export {
   type ReconnectState,
   SessionLostEvent,
   SessionOpenEvent,
+  type TransportMemory,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './client.js';
@@ -34,6 +36,16 @@ export {
   type SessionEvent,
   type SessionSnapshot,
 } from './core.js';
+export {
+  decodeLine,
+  encodeCloseLine,
+  encodeFrameLine,
+  encodeLinkLine,
+  type HttpLine,
+  isLinkId,
+  MAX_LINK_ID_LENGTH,
+} from './http-lines.js';
+export { type FetchFunction, HttpSessionLink, type HttpSessionLinkOptions } from './http-link.js';
 export {
   DEFAULT_MAX_STORED_SESSIONS,
   MemorySessionStore,

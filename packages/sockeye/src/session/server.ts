@@ -30,6 +30,12 @@ import {
   type WireMessage,
 } from './wire.js';
 
+export {
+  DEFAULT_MAX_BODY_BYTES,
+  type HttpTransportKind,
+  SessionHttpTransport,
+  type SessionHttpTransportOptions,
+} from './http-server.js';
 export * from './index.js';
 
 /** Why a session ended for good, as {@link SessionHandlers.close} is told. */
@@ -128,6 +134,25 @@ export interface SessionServerCloseOptions extends ServerCloseOptions {
   retryWindow?: number;
 }
 
+/** How a session's current link reaches the client: a WebSocket, or an HTTP transport. */
+export type SessionTransport = 'websocket' | 'sse' | 'long-polling';
+
+/**
+ * What a session needs of its link: a {@link ServerWebSocket}, or a link of an HTTP
+ * transport (`http-server.ts`), which sets `transport`.
+ * @internal
+ */
+export interface SessionLink<Data> {
+  readonly readyState: 'open' | 'closing' | 'closed';
+  data: Data;
+  /** The HTTP transport of the link; a WebSocket link has none. */
+  readonly transport?: Exclude<SessionTransport, 'websocket'>;
+  send(data: WireMessage, isBinary: boolean): SendStatus;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  cork<T>(fn: () => T): T;
+}
+
 /** `open`, `suspended` (no link, waiting to be resumed) or `closed`. */
 export type SessionState = 'linked' | 'suspended' | 'closed';
 
@@ -136,7 +161,7 @@ export class ServerSession<Data = undefined> {
   /** What `authenticate` returned for the latest link. */
   data: Data;
   /** @internal */
-  _link: ServerWebSocket<Data> | null = null;
+  _link: SessionLink<Data> | null = null;
   /** @internal */
   _expiresAt = 0;
   /** @internal */
@@ -165,9 +190,15 @@ export class ServerSession<Data = undefined> {
     if (this._core.isEnded) return 'closed';
     return this._link === null ? 'suspended' : 'linked';
   }
-  /** The current link, or null while suspended. */
+  /** The current WebSocket link, or null while suspended or linked over an HTTP transport. */
   get link(): ServerWebSocket<Data> | null {
-    return this._link;
+    const link = this._link;
+    return link === null || link.transport !== undefined ? null : (link as ServerWebSocket<Data>);
+  }
+  /** How the current link reaches the client, or null while suspended. */
+  get transport(): SessionTransport | null {
+    const link = this._link;
+    return link === null ? null : (link.transport ?? 'websocket');
   }
   /**
    * Subscribe the session to `topic`: {@link SessionServer.publish} to it reaches the
@@ -240,9 +271,9 @@ export class SessionServer<Data = undefined> {
   /** Every session of this process, linked or suspended. */
   private readonly sessions = new Map<string, ServerSession<Data>>();
   /** Links that have not said hello yet, with their deadline. */
-  private readonly awaitingHello = new Map<ServerWebSocket<Data>, number>();
+  private readonly awaitingHello = new Map<SessionLink<Data>, number>();
   /** Links of sessions, by WebSocket. */
-  private readonly links = new WeakMap<ServerWebSocket<Data>, ServerSession<Data>>();
+  private readonly links = new WeakMap<SessionLink<Data>, ServerSession<Data>>();
   /** Suspended sessions, longest suspended first. */
   private readonly suspended = new Map<string, ServerSession<Data>>();
   private readonly maxSuspendedSessions: number;
@@ -367,6 +398,12 @@ export class SessionServer<Data = undefined> {
     clearInterval(this.sweeper);
     const drainPeriod = options.drainPeriod ?? 0;
     if (drainPeriod > 0) await this.drain(drainPeriod, options.retryWindow ?? 5000);
+    // The WebSocketServer closes the WebSocket links; the HTTP transports' links are closed here.
+    for (const session of [...this.sessions.values()]) {
+      if (session._link?.transport !== undefined) {
+        session._link.close(options.code ?? 1001, options.reason ?? 'server shutting down');
+      }
+    }
     await this.server.close(options);
     for (const session of this.sessions.values()) {
       this.invoke(session, () => this.sessionHandlers.close?.(session, 'shutdown'));
@@ -449,9 +486,78 @@ export class SessionServer<Data = undefined> {
     this.invoke(session, () => this.sessionHandlers.close?.(session, reason));
   }
 
+  // ---- internal, for the HTTP transports (`http-server.ts`) ----
+
+  /** @internal A link of an HTTP transport said hello (the transport decoded it). */
+  _httpHello(
+    link: SessionLink<Data>,
+    received: number,
+    id: string | undefined,
+    epoch: string | undefined,
+  ): void {
+    this.hello(link, received, id, epoch).catch((error: unknown) => {
+      this.report(error);
+      link.close(1011, 'session error');
+    });
+  }
+
+  /** @internal A frame that came on a link of an HTTP transport (validated by the transport). */
+  _httpFrame(link: SessionLink<Data>, data: string | Buffer, isBinary: boolean): void {
+    const session = this.links.get(link);
+    try {
+      const result = this.linkMessage(link, data, isBinary);
+      if (result instanceof Promise) {
+        result.catch((error: unknown) =>
+          session === undefined ? this.report(error) : this.handlerFailed(session, error),
+        );
+      }
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  /** @internal The session a link carries now, if it is still that session's link. */
+  _sessionOf(link: SessionLink<Data>): ServerSession<Data> | undefined {
+    const session = this.links.get(link);
+    return session !== undefined && session._link === link ? session : undefined;
+  }
+
+  /** @internal A link of an HTTP transport closed (or broke). */
+  _httpClosed(link: SessionLink<Data>): void {
+    this.linkClosed(link);
+  }
+
+  /** @internal A link of an HTTP transport drained after a `send()` returned `queued`. */
+  _httpDrained(link: SessionLink<Data>): void {
+    const session = this._sessionOf(link);
+    if (session !== undefined) this.invoke(session, () => this.sessionHandlers.drain?.(session));
+  }
+
+  /**
+   * @internal The client of an HTTP link moves its session to another link, perhaps on
+   * another process: close this link (the session is suspended and put in the store) and
+   * resolve once the store holds it, so that the next link finds it wherever it lands.
+   */
+  async _httpRelease(link: SessionLink<Data>): Promise<void> {
+    const session = this._sessionOf(link);
+    link.close(1000, 'released');
+    if (session === undefined || session._link !== null || this.sessions.get(session.id) !== session) return;
+    // Suspending put the session in the store without waiting: the same state once more,
+    // awaited, is in the store when this resolves (a store applies one caller's puts in order).
+    await this.store.put(
+      { snapshot: session._core.snapshot(), expiresAt: session._expiresAt, topics: [...session._topics] },
+      this._now(),
+    );
+  }
+
+  /** @internal Report an error as the server reports handler errors. */
+  _report(error: unknown): void {
+    this.report(error);
+  }
+
   // ---- links ----
 
-  private linkMessage(ws: ServerWebSocket<Data>, data: string | Buffer, isBinary: boolean): unknown {
+  private linkMessage(ws: SessionLink<Data>, data: string | Buffer, isBinary: boolean): unknown {
     const message: WireMessage = isBinary ? (data as Buffer) : data.toString();
     if (this.awaitingHello.has(ws)) {
       this.awaitingHello.delete(ws);
@@ -505,7 +611,7 @@ export class SessionServer<Data = undefined> {
   }
 
   private async hello(
-    ws: ServerWebSocket<Data>,
+    ws: SessionLink<Data>,
     clientReceived: number,
     id: string | undefined,
     epoch: string | undefined,
@@ -604,7 +710,7 @@ export class SessionServer<Data = undefined> {
     this.invoke(session, () => this.sessionHandlers.close?.(session, reason));
   }
 
-  private linkClosed(ws: ServerWebSocket<Data>): void {
+  private linkClosed(ws: SessionLink<Data>): void {
     this.awaitingHello.delete(ws);
     const session = this.links.get(ws);
     if (session === undefined || session._link !== ws) return;
@@ -662,7 +768,7 @@ export class SessionServer<Data = undefined> {
     }
   }
 
-  private fail(ws: ServerWebSocket<Data>, error: unknown): void {
+  private fail(ws: SessionLink<Data>, error: unknown): void {
     const code = error instanceof SessionError ? error.closeCode : 1011;
     const session = this.links.get(ws);
     if (session !== undefined && session._link === ws)

@@ -5,6 +5,17 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+/** The files a page loads for `@sockeye/sockeye/session`. */
+const BROWSER_FILES = [
+  'client.ts',
+  'core.ts',
+  'http-lines.ts',
+  'http-link.ts',
+  'index.ts',
+  'store.ts',
+  'wire.ts',
+];
+
 const sessionDir = join(dirname(fileURLToPath(import.meta.url)), '../../src/session');
 
 /** Every module specifier `file` imports or re-exports (type-only imports included). */
@@ -26,11 +37,11 @@ describe('sockeye/session in a page without a bundler', () => {
         queue.push(specifier.slice(2).replace(/\.js$/, '.ts'));
       }
     }
-    assert.deepEqual([...seen].sort(), ['client.ts', 'core.ts', 'index.ts', 'store.ts', 'wire.ts']);
+    assert.deepEqual([...seen].sort(), BROWSER_FILES);
   });
 
   it('its source names no Node global (Buffer, process, require)', () => {
-    for (const file of ['client.ts', 'core.ts', 'index.ts', 'store.ts', 'wire.ts']) {
+    for (const file of BROWSER_FILES) {
       const code = readFileSync(join(sessionDir, file), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
       assert.doesNotMatch(code, /\b(Buffer|process|require|setImmediate)\b/, file);
     }

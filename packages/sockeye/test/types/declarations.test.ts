@@ -91,6 +91,7 @@ const ROOT_EXPORTS = [
   'ServerSession',
   'ServerWebSocket',
   'SessionError',
+  'SessionHttpTransport',
   'SessionServer',
   'SockeyeError',
   'TopicError',

@@ -1,0 +1,352 @@
+/**
+ * The HTTP transports of sessions, client side: a link over Server-Sent Events with POST,
+ * or over long-polling, with the shape of a `WebSocket` (`send`, `close`, `onopen`,
+ * `onmessage`, `onerror`, `onclose`), so that the reconnecting client drives it as it
+ * drives a WebSocket. Browser-safe: `fetch`, `AbortController`, `TextDecoder` and
+ * timers only (global in browsers and in Node 18+).
+ * @module
+ */
+import type { WebSocketLike } from './client.js';
+import { decodeLine, encodeFrameLine } from './http-lines.js';
+import { SESSION_PROTOCOL, type WireMessage } from './wire.js';
+
+/** The `fetch` function the HTTP links use (the global one by default). */
+export type FetchFunction = (input: string, init?: RequestInit) => Promise<Response>;
+
+/** Options of {@link HttpSessionLink}. */
+export interface HttpSessionLinkOptions {
+  /** @defaultValue `globalThis.fetch` */
+  fetch?: FetchFunction;
+  /** Largest POST body the client builds, in bytes (frames beyond wait for the next POST). @defaultValue 256 KiB */
+  maxPostBytes?: number;
+}
+
+/** Longest line taken from a server, in UTF-16 units (a 16 MiB frame in base64 fits). */
+const MAX_LINE = 32 * 1024 * 1024;
+
+/** A POST without an answer for this long failed (and is sent again), in ms. */
+const POST_TIMEOUT = 30_000;
+
+/** What a link's `onclose` receives. */
+type CloseLike = Event & { code?: number; reason?: string; wasClean?: boolean };
+
+/**
+ * One link of an HTTP transport, shaped like a `WebSocket` that speaks
+ * `sockeye.session.v1`. It "opens" at once; its first `send()` must be the session's
+ * hello, which opens the link on the server (the SSE stream, or the first poll). Frames
+ * up go in POSTs, one at a time and in order (a POST that fails is sent again with the
+ * same numbering; the server skips what it already took). Any failure of the link closes
+ * it with 1006; the session resumes on the next.
+ */
+export class HttpSessionLink implements WebSocketLike {
+  /** Always `sockeye.session.v1`: the link speaks nothing else. */
+  readonly protocol = SESSION_PROTOCOL;
+  /** Binary frames are delivered as `ArrayBuffer`s whatever this says (kept for the `WebSocket` shape). */
+  binaryType = 'arraybuffer';
+  /** Called once, at once: an HTTP link has no handshake of its own (the hello opens it). */
+  onopen: ((event: Event) => void) | null = null;
+  /** Called for each session frame from the server (`data`: a string, or an `ArrayBuffer` for binary). */
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  /** Called when the server refused the link with 401 or 403 (`error.status`), before `onclose`. */
+  onerror: ((event: Event) => void) | null = null;
+  /** Called once when the link ends: the server's close line's code and reason, or 1006. */
+  onclose: ((event: CloseLike) => void) | null = null;
+
+  readonly #url: URL;
+  readonly #transport: 'sse' | 'long-polling';
+  readonly #fetch: FetchFunction;
+  readonly #maxPostBytes: number;
+  readonly #abort = new AbortController();
+  #opened = false;
+  #closed = false;
+  #linkId = '';
+  /** Lines waiting for a POST. */
+  #outbox: string[] = [];
+  /** Frames the server has taken from this link's POSTs. */
+  #posted = 0;
+  #posting = false;
+  /** Lines of the outbox the POST in flight carries. */
+  #inFlight = 0;
+  /** Lines received on a long-polling link (the next poll's `since`). */
+  #linesReceived = 0;
+
+  /**
+   * @param url - the session endpoint, `http:` or `https:`
+   * @param transport - `sse` or `long-polling`
+   * @param options - see {@link HttpSessionLinkOptions}
+   */
+  constructor(url: string, transport: 'sse' | 'long-polling', options: HttpSessionLinkOptions = {}) {
+    this.#url = new URL(url);
+    this.#transport = transport;
+    const fetchFn = options.fetch ?? (globalThis as { fetch?: FetchFunction }).fetch;
+    if (fetchFn === undefined) throw new TypeError('no fetch function: pass options.fetch');
+    // Called on its own, never as a method of this object: a browser's `fetch` throws
+    // "Illegal invocation" when `this` is not the window.
+    this.#fetch = (input, init) => fetchFn(input, init);
+    this.#maxPostBytes = options.maxPostBytes ?? 256 * 1024;
+    // Opens "at once", as a WebSocket whose handshake succeeded: the hello does the rest.
+    setTimeout(() => {
+      if (!this.#closed) this.onopen?.(new Event('open'));
+    }, 0);
+  }
+
+  /** The link id the server gave ('' until the first line arrived). */
+  get linkId(): string {
+    return this.#linkId;
+  }
+
+  /**
+   * Send one session frame: the first must be the hello (it opens the link); the others
+   * go up in POSTs, in order.
+   * @throws Error once the link is closed; TypeError for a first frame that is not text
+   */
+  send(data: string | ArrayBufferView | ArrayBuffer): void {
+    if (this.#closed) throw new Error('the link is closed');
+    const frame: WireMessage =
+      typeof data === 'string'
+        ? data
+        : data instanceof ArrayBuffer
+          ? new Uint8Array(data)
+          : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (!this.#opened) {
+      // The first frame is the hello: it opens the link.
+      this.#opened = true;
+      if (typeof frame !== 'string') throw new TypeError('the first frame must be the hello');
+      void this.#run(frame);
+      return;
+    }
+    this.#outbox.push(encodeFrameLine(frame));
+    this.#pump();
+  }
+
+  /**
+   * End the link: what waits to go up is sent without waiting for an answer, the stream
+   * or poll is aborted, and `onclose` is called with `code` and `reason`.
+   */
+  close(code = 1000, reason = ''): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // What is still waiting (an `x` ending the session, an acknowledgement) goes out
+    // without waiting for an answer; a POST in flight is left to finish.
+    const carried = this.#posting ? this.#inFlight : 0;
+    if (this.#linkId !== '' && this.#outbox.length > carried) {
+      void this.#fetch(this.#postUrl(this.#posted + carried), {
+        method: 'POST',
+        body: this.#outbox.slice(carried).join('\n'),
+        headers: { 'content-type': 'text/plain;charset=UTF-8' },
+        keepalive: true,
+      }).catch(() => undefined);
+    }
+    this.#abort.abort();
+    this.#closeEvent(code, reason, true);
+  }
+
+  /**
+   * Ask the server to end this link and keep the session in its store, before the
+   * session moves to another link (which may reach another process). Resolves when the
+   * server answered, failed, or `timeout` ms passed; the link ends either way.
+   */
+  async release(timeout: number): Promise<void> {
+    if (this.#linkId === '' || this.#closed) return;
+    const url = new URL(this.#url);
+    url.searchParams.set('link', this.#linkId);
+    url.searchParams.set('release', '1');
+    try {
+      const response = await this.#fetch(url.href, {
+        method: 'POST',
+        body: '',
+        signal: AbortSignal.timeout(timeout),
+      });
+      await response.body?.cancel();
+    } catch {
+      // The session moves anyway: at worst the next link finds it later, or starts anew.
+    }
+  }
+
+  // ---- down: the SSE stream or the polls ----
+
+  async #run(hello: string): Promise<void> {
+    const url = new URL(this.#url);
+    url.searchParams.set('transport', this.#transport);
+    url.searchParams.set('hello', hello);
+    try {
+      if (this.#transport === 'sse') await this.#stream(url.href);
+      else await this.#poll(url.href, true);
+    } catch {
+      // The network failed, or the link was closed (aborted): either way it is over.
+    }
+    this.#fail(1006, 'link lost');
+  }
+
+  async #stream(url: string): Promise<void> {
+    const response = await this.#fetch(url, {
+      headers: { accept: 'text/event-stream' },
+      cache: 'no-store',
+      signal: this.#abort.signal,
+    });
+    if (!this.#accepted(response, 'text/event-stream')) return;
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    let data: string[] = [];
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || this.#closed) return;
+      buffer += value;
+      // SSE lines end with CR LF, LF or CR; the server writes LF.
+      let end = buffer.search(/[\r\n]/);
+      while (end !== -1) {
+        const line = buffer.slice(0, end);
+        const skip = buffer[end] === '\r' && buffer[end + 1] === '\n' ? 2 : 1;
+        if (buffer[end] === '\r' && end + 1 === buffer.length) break; // maybe CR LF split
+        buffer = buffer.slice(end + skip);
+        if (line === '') {
+          if (data.length > 0 && !this.#line(data.join('\n'))) return;
+          data = [];
+        } else if (line.startsWith('data:')) {
+          data.push(line.charCodeAt(5) === 0x20 ? line.slice(6) : line.slice(5));
+          // A sockeye server sends one data line per event.
+          if (data.length > 1) return;
+        }
+        // `:` comments (heartbeats), `id:` and `retry:` are for an `EventSource`.
+        end = buffer.search(/[\r\n]/);
+      }
+      if (buffer.length > MAX_LINE) return; // a line without end: not a sockeye server
+    }
+  }
+
+  async #poll(url: string, opening: boolean): Promise<void> {
+    let next = url;
+    let first = opening;
+    while (!this.#closed) {
+      const response = await this.#fetch(next, { cache: 'no-store', signal: this.#abort.signal });
+      if (!this.#accepted(response, 'text/plain')) return;
+      const body = await response.text();
+      for (const line of body.split('\n')) {
+        if (line === '') continue;
+        const isLinkLine = first && line.startsWith('l ');
+        if (!isLinkLine) this.#linesReceived++;
+        if (!this.#line(line)) return;
+      }
+      if (first && this.#linkId === '') return;
+      first = false;
+      const poll = new URL(this.#url);
+      poll.searchParams.set('link', this.#linkId);
+      poll.searchParams.set('since', String(this.#linesReceived));
+      next = poll.href;
+    }
+  }
+
+  /** Whether the answer is the stream or the poll answer; otherwise the link fails (401 and 403 say so). */
+  #accepted(response: Response, type: string): boolean {
+    if (response.ok && (response.headers.get('content-type') ?? '').startsWith(type)) return true;
+    if (response.status === 401 || response.status === 403) {
+      // As sockeye's WebSocket reports a refused handshake: the reconnecting client stops.
+      this.onerror?.(Object.assign(new Event('error'), { error: { status: response.status } }));
+    }
+    void response.body?.cancel().catch(() => undefined);
+    return false;
+  }
+
+  /** One line from the server. @returns false when the link is over */
+  #line(text: string): boolean {
+    if (this.#closed) return false;
+    let line: ReturnType<typeof decodeLine>;
+    try {
+      line = decodeLine(text);
+    } catch {
+      this.#fail(1002, 'malformed line');
+      return false;
+    }
+    switch (line.type) {
+      case 'link':
+        if (this.#linkId === '') {
+          this.#linkId = line.id;
+          this.#pump();
+        }
+        return true;
+      case 'close':
+        this.#fail(line.code, line.reason, true);
+        return false;
+      case 'frame': {
+        const data = typeof line.frame === 'string' ? line.frame : (line.frame.slice().buffer as ArrayBuffer);
+        this.onmessage?.(new MessageEvent('message', { data }));
+        return !this.#closed;
+      }
+    }
+  }
+
+  // ---- up: POSTs ----
+
+  #postUrl(from: number): string {
+    const url = new URL(this.#url);
+    url.searchParams.set('link', this.#linkId);
+    url.searchParams.set('from', String(from));
+    return url.href;
+  }
+
+  /** Send what waits in one POST at a time, in order. */
+  #pump(): void {
+    if (this.#posting || this.#closed || this.#linkId === '' || this.#outbox.length === 0) return;
+    this.#posting = true;
+    void this.#postLoop().finally(() => {
+      this.#posting = false;
+    });
+  }
+
+  async #postLoop(): Promise<void> {
+    let retries = 0;
+    while (!this.#closed && this.#outbox.length > 0) {
+      let size = 0;
+      let n = 0;
+      while (n < this.#outbox.length && (n === 0 || size + this.#outbox[n]!.length < this.#maxPostBytes)) {
+        size += this.#outbox[n]!.length + 1;
+        n++;
+      }
+      const batch = this.#outbox.slice(0, n);
+      this.#inFlight = n;
+      let response: Response;
+      try {
+        // Not aborted by close(): the last POST may carry the `x` that ends the session.
+        response = await this.#fetch(this.#postUrl(this.#posted), {
+          method: 'POST',
+          // text/plain: a "simple" request, no CORS preflight.
+          headers: { 'content-type': 'text/plain;charset=UTF-8' },
+          body: batch.join('\n'),
+          signal: AbortSignal.timeout(POST_TIMEOUT),
+        });
+        void response.body?.cancel().catch(() => undefined);
+      } catch {
+        // The POST may or may not have arrived: sending it again is safe (the server
+        // skips frames it took), a few times; then the link is given up.
+        if (this.#closed || ++retries > 2) return this.#fail(1006, 'post failed');
+        continue;
+      }
+      if (response.status === 429) {
+        const wait = Number(response.headers.get('retry-after') ?? '1');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(wait, 0.05), 30) * 1000));
+        continue;
+      }
+      if (!response.ok)
+        return this.#fail(response.status === 400 ? 1002 : 1006, `post refused: ${response.status}`);
+      retries = 0;
+      this.#posted += n;
+      this.#outbox.splice(0, n);
+    }
+  }
+
+  // ---- ending ----
+
+  #fail(code: number, reason: string, wasClean = false): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort();
+    this.#closeEvent(code, reason, wasClean);
+  }
+
+  #closeEvent(code: number, reason: string, wasClean: boolean): void {
+    const handler = this.onclose;
+    if (handler === null) return;
+    const event = Object.assign(new Event('close'), { code, reason, wasClean });
+    handler(event);
+  }
+}
