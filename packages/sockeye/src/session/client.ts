@@ -178,6 +178,12 @@ export class HeartbeatEvent extends Event {
   }
 }
 
+/**
+ * Where a {@link ReconnectingWebSocket} connects: one URL, a list tried in turn, or a
+ * function choosing before each link (given the failed attempts in a row).
+ */
+export type SessionUrl = string | readonly string[] | ((attempt: number) => string);
+
 /** Default of {@link ReconnectingWebSocketOptions.stopCodes}. */
 export const DEFAULT_STOP_CODES: readonly number[] = Object.freeze([1002, 1003, 1008, 4401, 4403]);
 
@@ -197,8 +203,8 @@ const CLOSED = 3;
  * `error` (a link failed; the client carries on), `drop`, `heartbeat`, `statechange`.
  */
 export class ReconnectingWebSocket extends EventTarget {
-  /** The URL. */
-  readonly url: string;
+  #url: string;
+  #chooseUrl: (attempt: number) => string;
   #options: Required<
     Omit<ReconnectingWebSocketOptions, 'shouldReconnect' | 'environment' | 'WebSocket' | 'binaryType'>
   >;
@@ -227,12 +233,27 @@ export class ReconnectingWebSocket extends EventTarget {
   #unlisten: (() => void) | null = null;
 
   /**
-   * @param url - the `ws:` or `wss:` URL of a sockeye session server
+   * @param url - the `ws:` or `wss:` URL of a sockeye session server; or several, tried
+   *   in turn (each link goes to the next one in the list, round-robin); or a function
+   *   called before each link with the number of failed attempts in a row (0 for the
+   *   first link and after a welcome), returning the URL to use. Servers that share a
+   *   session store resume each other's sessions, so the client may go to any of them.
    * @param options - see {@link ReconnectingWebSocketOptions}
+   * @throws TypeError for an empty list
    */
-  constructor(url: string, options: ReconnectingWebSocketOptions = {}) {
+  constructor(url: SessionUrl, options: ReconnectingWebSocketOptions = {}) {
     super();
-    this.url = url;
+    if (typeof url === 'string') {
+      this.#chooseUrl = () => url;
+    } else if (typeof url === 'function') {
+      this.#chooseUrl = url;
+    } else {
+      if (url.length === 0) throw new TypeError('no URL to connect to');
+      const urls = [...url];
+      let next = 0;
+      this.#chooseUrl = () => urls[next++ % urls.length]!;
+    }
+    this.#url = typeof url === 'string' ? url : '';
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (Ctor === undefined) throw new TypeError('no WebSocket constructor: pass options.WebSocket');
     this.#Ctor = Ctor;
@@ -340,6 +361,11 @@ export class ReconnectingWebSocket extends EventTarget {
   get sessionId(): string {
     return this.#core.id;
   }
+  /** The URL of the current (or latest) link; '' before the first link when URLs are chosen. */
+  get url(): string {
+    return this.#url;
+  }
+
   /** Attempts since the last welcome. */
   get attempt(): number {
     return this.#attempt;
@@ -451,7 +477,8 @@ export class ReconnectingWebSocket extends EventTarget {
     if (this.#state === 'closed') return;
     let ws: WebSocketLike;
     try {
-      ws = new this.#Ctor(this.url, [SESSION_PROTOCOL]);
+      this.#url = this.#chooseUrl(this.#attempt);
+      ws = new this.#Ctor(this.#url, [SESSION_PROTOCOL]);
     } catch (error) {
       // A bad URL never gets better.
       this.dispatchEvent(new Event('error'));

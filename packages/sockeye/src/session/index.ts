@@ -19,6 +19,7 @@ export {
   type ReconnectState,
   SessionLostEvent,
   SessionOpenEvent,
+  type SessionUrl,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './client.js';
@@ -38,8 +39,10 @@ export {
   DEFAULT_MAX_STORED_SESSIONS,
   MemorySessionStore,
   type MemorySessionStoreOptions,
+  type SessionClaim,
   type SessionStore,
   type StoredSession,
+  type TakeResult,
 } from './store.js';
 export {
   decodeFrame,
