@@ -525,11 +525,9 @@ export class SessionServer<Data = undefined> {
       } else if (frames.length > 0) {
         const now: WireMessage[] = [];
         for (const frame of frames) {
-          if (session._held.length > 0 || typeof frame !== 'string' || frame[0] !== 'q') {
-            session._held.push(frame);
-          } else {
-            now.push(frame);
-          }
+          // A pong carries no state: it may overtake what waits.
+          if (typeof frame === 'string' && frame[0] === 'q') now.push(frame);
+          else session._held.push(frame);
         }
         frames = now;
         if (session._held.length > 0) this.markDirty(session);

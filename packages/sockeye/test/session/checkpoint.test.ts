@@ -1,0 +1,200 @@
+/**
+ * Sessions across servers sharing a store: checkpoints let out data and acknowledgements
+ * only once the store holds them, a stale server cannot overwrite a newer copy, the
+ * client spreads its links over several URLs, and topic publishes from another server
+ * reach sessions.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  InProcessBroker,
+  InProcessHub,
+  MemorySessionStore,
+  SESSION_PROTOCOL,
+  type SessionEndReason,
+  type SessionOpenEvent,
+  type StoredSession,
+  WebSocket,
+} from '../../src/index.js';
+import { client, listenSessions, next, until } from './helpers.js';
+
+/** A memory store whose writes can be held back, recording each. */
+class GatedStore extends MemorySessionStore {
+  readonly puts: StoredSession[] = [];
+  private gate: Promise<void> | undefined;
+  private openGate: (() => void) | undefined;
+
+  hold(): void {
+    this.gate = new Promise((resolve) => {
+      this.openGate = resolve;
+    });
+  }
+
+  release(): void {
+    this.openGate?.();
+    this.gate = undefined;
+  }
+
+  override async put(session: StoredSession, now: number): Promise<boolean> {
+    this.puts.push(session);
+    await this.gate;
+    return super.put(session, now);
+  }
+}
+
+/** A WebSocket speaking the session protocol by hand, keeping every frame it receives. */
+async function rawLink(url: string): Promise<{ ws: WebSocket; frames: string[] }> {
+  const ws = new WebSocket(url, [SESSION_PROTOCOL]);
+  const frames: string[] = [];
+  ws.addEventListener('message', (event) => frames.push(String(event.data)));
+  await new Promise((resolve, reject) => {
+    ws.addEventListener('open', resolve, { once: true });
+    ws.addEventListener('error', reject, { once: true });
+  });
+  return { ws, frames };
+}
+
+/** The welcome's fields: id, epoch, received, `r` or `n`. */
+async function hello(link: { ws: WebSocket; frames: string[] }, frame: string): Promise<string[]> {
+  link.ws.send(frame);
+  await until(() => link.frames.some((f) => f.startsWith('w ')), 'the welcome');
+  return link.frames
+    .find((f) => f.startsWith('w '))!
+    .split(' ')
+    .slice(1);
+}
+
+describe('checkpoints', { timeout: 60_000 }, () => {
+  it('data and acknowledgements reach the link only once a checkpoint holding them is stored; pongs at once', async () => {
+    const store = new GatedStore();
+    const { server, url } = await listenSessions({
+      store,
+      checkpoint: { interval: 0 },
+      sessions: { message: (session, data) => session.send(`echo ${String(data)}`) },
+    });
+    const link = await rawLink(url);
+    const [, , received, kind] = await hello(link, 'h 0');
+    assert.deepEqual([received, kind], ['0', 'n']);
+    assert.equal(store.puts.length, 1, 'the new session was stored before its welcome');
+
+    store.hold();
+    link.ws.send('dhello');
+    await until(
+      () => store.puts.some((p) => p.snapshot.received === 1 && p.snapshot.sent === 1),
+      'the checkpoint of the message and its answer',
+    );
+    // A heartbeat overtakes what waits for the store (the link is ordered: anything
+    // written before the pong arrives before it).
+    link.ws.send('p 7');
+    await until(() => link.frames.includes('q 7'), 'the pong');
+    const beforePong = link.frames.slice(link.frames.findIndex((f) => f.startsWith('w ')) + 1);
+    assert.deepEqual(beforePong, ['q 7'], 'no data and no acknowledgement before the store holds them');
+
+    store.release();
+    await until(
+      () => link.frames.includes('decho hello') && link.frames.includes('a 1'),
+      'the answer and the acknowledgement',
+    );
+    assert.equal(server.pendingCheckpoints, 0);
+    link.ws.close();
+    await server.close();
+  });
+
+  it('a server that lost ownership cannot overwrite the newer copy: its write is refused and it drops its copy', async () => {
+    const store = new GatedStore();
+    const closes: SessionEndReason[] = [];
+    const suspendedOnB: string[] = [];
+    const a = await listenSessions({
+      store,
+      checkpoint: { interval: 0 },
+      sessions: { close: (_session, reason) => closes.push(reason) },
+    });
+    const b = await listenSessions({
+      store,
+      checkpoint: { interval: 0 },
+      sessions: { suspend: (session) => suspendedOnB.push(session.id) },
+    });
+
+    const first = await rawLink(a.url);
+    const [id, epoch] = await hello(first, 'h 0');
+    // The client gives up on its link to a (half-open, as far as a knows) and resumes on b.
+    const second = await rawLink(b.url);
+    const [, newEpoch, , kind] = await hello(second, `h 0 ${id} ${epoch}`);
+    assert.equal(kind, 'r');
+    assert.notEqual(newEpoch, epoch, 'a move to another process changes the epoch');
+    second.ws.close();
+    await until(() => suspendedOnB.length === 1, 'b to suspend the session');
+    await until(() => store.puts.some((p) => p.snapshot.epoch === newEpoch), 'b to store it');
+    await new Promise((resolve) => setImmediate(resolve));
+    // a finally sees its link die and writes its stale copy: refused.
+    const putsBefore = store.puts.length;
+    first.ws.close();
+    await until(() => closes.includes('moved'), "a to drop its stale copy ('moved')");
+    assert.ok(
+      store.puts.slice(putsBefore).some((p) => p.snapshot.epoch === epoch),
+      'it did try',
+    );
+
+    // The newer copy is intact: the client resumes it on a.
+    const third = await rawLink(a.url);
+    const [resumedId, , , resumedKind] = await hello(third, `h 0 ${id} ${newEpoch}`);
+    assert.deepEqual([resumedId, resumedKind], [id, 'r']);
+    third.ws.close();
+    await Promise.all([a.server.close(), b.server.close()]);
+  });
+});
+
+describe('several servers', { timeout: 60_000 }, () => {
+  it('a list of URLs: each link goes to the next one, and the session resumes there', async () => {
+    const store = new MemorySessionStore();
+    const a = await listenSessions({ store, sessions: {} });
+    const b = await listenSessions({ store, sessions: {} });
+    const c = client([a.url, b.url]);
+    const opened = await next<SessionOpenEvent>(c, 'open');
+    assert.equal(c.url, a.url);
+    c.reconnect();
+    const resumed = await next<SessionOpenEvent>(c, 'open');
+    assert.equal(c.url, b.url);
+    assert.equal(resumed.resumed, true);
+    assert.equal(resumed.sessionId, opened.sessionId);
+    c.close();
+    await Promise.all([a.server.close(), b.server.close()]);
+  });
+
+  it('a function chooses before each link, told the failed attempts in a row', async () => {
+    const { server, url } = await listenSessions({ sessions: {} });
+    const attempts: number[] = [];
+    const c = client((attempt) => {
+      attempts.push(attempt);
+      return attempt === 0 ? 'ws://127.0.0.1:1' : url; // nothing listens on port 1
+    });
+    await next(c, 'open');
+    assert.deepEqual(attempts, [0, 1]);
+    assert.equal(c.url, url);
+    c.close();
+    await server.close();
+  });
+
+  it('refuses an empty list', () => {
+    assert.throws(() => client([]), TypeError);
+  });
+
+  it("a publish on one server reaches the sessions subscribed on another, through the servers' broker", async () => {
+    const hub = new InProcessHub();
+    const a = await listenSessions({ broker: new InProcessBroker({ hub }), sessions: {} });
+    const b = await listenSessions({
+      broker: new InProcessBroker({ hub }),
+      sessions: { open: (session) => session.subscribe('news') },
+    });
+    const c = client(b.url);
+    const got: string[] = [];
+    c.addEventListener('message', (event) => got.push(String((event as MessageEvent).data)));
+    await next(c, 'open');
+    a.server.publish('news', 'from a');
+    b.server.publish('news', 'from b');
+    await until(() => got.length === 2, 'both messages');
+    assert.deepEqual(got.sort(), ['from a', 'from b']);
+    c.close();
+    await Promise.all([a.server.close(), b.server.close()]);
+  });
+});
