@@ -666,7 +666,7 @@ export class SessionServer<Data = undefined> {
       if (
         session !== undefined &&
         this.checkpointInterval !== undefined &&
-        !(await this.checkpoint(session))
+        !(await this.checkpoint(session, true))
       ) {
         if (resumed) this.forget(session, 'moved');
         session = undefined;
@@ -883,12 +883,14 @@ export class SessionServer<Data = undefined> {
   }
 
   /**
-   * Write the session's state now, under its epoch, with a fresh resume window.
+   * Write the session's state now, under its epoch. A linked session (or one about to
+   * be: `live`) gets a fresh resume window; a suspended one keeps the window it got when
+   * its link broke, however many messages reach it since.
    * @returns false when another epoch owns it in the store
    */
-  private async checkpoint(session: ServerSession<Data>): Promise<boolean> {
+  private async checkpoint(session: ServerSession<Data>, live = session._link !== null): Promise<boolean> {
     const now = this._now();
-    session._expiresAt = now + this.resumeWindow;
+    if (live) session._expiresAt = now + this.resumeWindow;
     const stored: StoredSession = {
       snapshot: session._core.snapshot(),
       expiresAt: session._expiresAt,

@@ -100,6 +100,37 @@ describe('checkpoints', { timeout: 60_000 }, () => {
     await server.close();
   });
 
+  it('a suspended session keeps the resume window of its break however many messages reach it', async () => {
+    const store = new GatedStore();
+    let suspended = false;
+    const { server, url } = await listenSessions({
+      store,
+      checkpoint: { interval: 0 },
+      sessions: {
+        open: (session) => session.subscribe('news'),
+        suspend: () => {
+          suspended = true;
+        },
+      },
+    });
+    const link = await rawLink(url);
+    await hello(link, 'h 0');
+    link.ws.close();
+    await until(() => suspended, 'the suspension');
+    await until(() => server.pendingCheckpoints === 0, 'the checkpoint of the break');
+    const first = store.puts.length;
+    for (let sent = 1; sent <= 3; sent++) {
+      server.publish('news', `n${sent}`);
+      await until(
+        () => store.puts.some((p) => p.snapshot.sent === sent),
+        `the checkpoint of message ${sent}`,
+      );
+    }
+    const windows = new Set(store.puts.slice(first - 1).map((p) => p.expiresAt));
+    assert.equal(windows.size, 1, 'every checkpoint since the break has the same expiry');
+    await server.close();
+  });
+
   it('a server that lost ownership cannot overwrite the newer copy: its write is refused and it drops its copy', async () => {
     const store = new GatedStore();
     const closes: SessionEndReason[] = [];
