@@ -51,7 +51,8 @@ return 1`;
 /**
  * `take`: KEYS[1] the key; ARGV epoch, new epoch, keep state ('1' or '0'), expiresAt,
  * now, ttl (ms). Hands the key from one epoch to the next; answers {'missing'},
- * {'moved'} or {'taken', value} (value '' when only a mark of ownership was kept).
+ * {'moved'} or {'taken', value, expiresAt} (value '' when only a mark of ownership was
+ * kept).
  */
 const TAKE = `
 local kept = redis.call('HMGET', KEYS[1], 'e', 'x', 'd')
@@ -67,7 +68,7 @@ if tonumber(ARGV[6]) > 0 then
 else
   redis.call('DEL', KEYS[1])
 end
-return {'taken', kept[3] or ''}`;
+return {'taken', kept[3] or '', kept[2]}`;
 
 /** `delete`: KEYS[1] the key; ARGV epoch ('' for any). */
 const DELETE = `
@@ -142,7 +143,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** Claim session `id` in one atomic step (see {@link SessionStore.take}). */
   async take(id: string, now: number, claim: SessionClaim): Promise<TakeResult> {
-    const [status, value] = await this.redis.sockeyeSessionTake(
+    const [status, value, expiresAt] = await this.redis.sockeyeSessionTake(
       this.prefix + id,
       claim.epoch,
       claim.newEpoch,
@@ -153,7 +154,18 @@ export class RedisSessionStore implements SessionStore {
     );
     if (status === 'missing') return { status: 'missing' };
     if (status === 'moved') return { status: 'moved' };
-    return { status: 'taken', session: value ? decodeStoredSession(value) : undefined };
+    if (!value) return { status: 'taken', session: undefined };
+    // The state as its owner wrote it, under the epoch and expiry that owned it until now
+    // (a claim that kept the state changed those, not the value).
+    const session = decodeStoredSession(value);
+    return {
+      status: 'taken',
+      session: {
+        ...session,
+        snapshot: { ...session.snapshot, epoch: claim.epoch },
+        expiresAt: Number(expiresAt),
+      },
+    };
   }
 
   /** Delete the session, if `epoch` (when given) owns it. */

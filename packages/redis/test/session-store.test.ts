@@ -1,7 +1,9 @@
 /** RedisSessionStore: the SessionStore contract on a real redis-server, and sessions moving between two servers through it. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
+  MemorySessionStore,
   ReconnectingWebSocket,
   type ServerSession,
   SessionServer,
@@ -9,7 +11,7 @@ import {
   type WebSocketConstructor,
 } from 'sockeye';
 import { missing, REDIS_SERVER } from '../../../scripts/lib/prereqs.js';
-import { sessionStoreContract, storedSession } from '../../sockeye/test/session/store-contract.js';
+import { claimOf, sessionStoreContract, storedSession } from '../../sockeye/test/session/store-contract.js';
 import { decodeStoredSession, encodeStoredSession, RedisSessionStore } from '../src/index.js';
 import { RedisServer, waitFor } from './redis-server.js';
 
@@ -33,6 +35,44 @@ function store(prefix: string): RedisSessionStore {
 
 let prefixes = 0;
 sessionStoreContract('RedisSessionStore', () => store(`contract${++prefixes}:`), { skip });
+
+describe('RedisSessionStore against the memory store', { skip, timeout: 120_000 }, () => {
+  it('random puts, claims and deletes by random epochs: both stores answer alike, so ownership works the same', async () => {
+    const epochs = ['e1', 'e2', 'e3'];
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('put' as const), epoch: fc.constantFrom(...epochs) }),
+      fc.record({
+        kind: fc.constant('take' as const),
+        epoch: fc.constantFrom(...epochs),
+        newEpoch: fc.constantFrom(...epochs),
+        keepState: fc.boolean(),
+      }),
+      fc.record({ kind: fc.constant('delete' as const), epoch: fc.option(fc.constantFrom(...epochs)) }),
+    );
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 30 }), async (ops) => {
+        const redisStore = store(`model${++run}:`);
+        const memory = new MemorySessionStore();
+        for (const step of ops) {
+          const answers = await Promise.all(
+            [redisStore, memory].map(async (s) => {
+              if (step.kind === 'put') return s.put(storedSession('a', 60_000, step.epoch), 0);
+              if (step.kind === 'delete') return s.delete('a', step.epoch ?? undefined);
+              const taken = await s.take('a', 0, claimOf(step.epoch, step.newEpoch, step.keepState, 60_000));
+              // Compare what was found: the state's epoch (the writer's), or none.
+              return taken.status === 'taken'
+                ? `taken ${taken.session?.snapshot.epoch ?? '-'}`
+                : taken.status;
+            }),
+          );
+          assert.deepEqual(answers[0], answers[1], JSON.stringify(step));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
 
 describe('stored session encoding', () => {
   it('round-trips text and binary entries and the topics', () => {

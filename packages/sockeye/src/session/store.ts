@@ -41,8 +41,9 @@ export interface SessionClaim {
 export type TakeResult =
   /**
    * The session was kept under the claim's epoch and now belongs to `newEpoch`. `session`
-   * is the state that was kept (with the old epoch), or undefined if only a mark of
-   * ownership was kept (the state lived, and died, in the process that owned it).
+   * is the state that was kept (its `snapshot.epoch` the claim's `epoch`, its `expiresAt`
+   * the kept one), or undefined if only a mark of ownership was kept (the state lived,
+   * and died, in the process that owned it).
    */
   | { readonly status: 'taken'; readonly session: StoredSession | undefined }
   /** Nothing is kept under the id (never written, ended, or expired). */
