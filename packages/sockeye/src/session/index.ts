@@ -45,6 +45,13 @@ export {
   type TakeResult,
 } from './store.js';
 export {
+  MemoryTopicHistory,
+  type MemoryTopicHistoryOptions,
+  type TopicHistory,
+  type TopicHistoryEntry,
+  type TopicHistoryRead,
+} from './topic-history.js';
+export {
   decodeFrame,
   encodeAck,
   encodeData,

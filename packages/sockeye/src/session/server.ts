@@ -29,6 +29,7 @@ import type { ServerWebSocket } from '../server/websocket.js';
 import { SessionBrokerTee } from './broker-tee.js';
 import { DEFAULT_RESUME_WINDOW, type ReplayLimits, SessionCore } from './core.js';
 import { MemorySessionStore, type SessionClaim, type SessionStore, type StoredSession } from './store.js';
+import type { TopicHistory, TopicHistoryRead } from './topic-history.js';
 import {
   decodeFrame,
   encodeWelcome,
@@ -73,6 +74,11 @@ export interface SessionHandlers<Data> {
   drain?(session: ServerSession<Data>): unknown;
   /** The session ended for good (called once). */
   close?(session: ServerSession<Data>, reason: SessionEndReason): unknown;
+  /**
+   * With a topic history: `count` messages of `topic` never reached the session (the
+   * history no longer held them when it caught up, after a move or a slow read).
+   */
+  topicLost?(session: ServerSession<Data>, topic: string, count: number): unknown;
 }
 
 /**
@@ -120,6 +126,16 @@ export interface SessionSettings<Data> {
    * @defaultValue off: a session is written to the store when its link breaks
    */
   checkpoint?: boolean | CheckpointOptions;
+  /**
+   * A topic history shared by the servers (a `MemoryTopicHistory` in one process, a
+   * `RedisTopicHistory` from `@sockeye/redis` across processes). With it, topic messages
+   * reach sessions through the history rather than the broker: each has a position, a
+   * session remembers (and moves with) the position it reached in each topic, and a
+   * session that comes to this process catches up from there; what the history no longer
+   * holds is counted (`topicLost`). See "Topic history" in docs/sessions.md.
+   * @defaultValue none: topic messages reach the sessions of other processes through the broker
+   */
+  history?: TopicHistory;
   /**
    * Most suspended sessions this process keeps. Past it, the one suspended longest ends
    * (`close` with `'expired'`): a client that opens sessions and drops its links cannot
@@ -181,6 +197,10 @@ export class ServerSession<Data = undefined> {
    * them (replaced, not emptied, when the link goes: a batch in flight holds the old one).
    */
   _held: WireMessage[] = [];
+  /** @internal With a topic history: the position reached in each topic. */
+  readonly _positions = new Map<string, number>();
+  /** @internal With a topic history: the topics it is catching up in (the reader leaves it alone). */
+  readonly _catchingUp = new Set<string>();
   private readonly owner: SessionServer<Data>;
 
   /** @internal Created by {@link SessionServer}. */
@@ -303,6 +323,13 @@ export class SessionServer<Data = undefined> {
   /** Sessions in the batch being written. */
   private checkpointing = 0;
   private lastCheckpointAt = 0;
+  /** The topic history, if any. */
+  private readonly history: TopicHistory | undefined;
+  /** With a history: the position this process has read up to in each topic (undefined while it is being found). */
+  private readonly historyCursors = new Map<string, number | undefined>();
+  /** With a history: the reading loop, and how to wake it when a topic is added. */
+  private historyReader: Promise<void> | undefined;
+  private wakeReader: (() => void) | undefined;
   /** Store writes in flight, awaited by `close()`. */
   private readonly storeWrites = new Set<Promise<unknown>>();
   private closed = false;
@@ -321,6 +348,7 @@ export class SessionServer<Data = undefined> {
     this.maxSuspendedSessions = options.maxSuspendedSessions ?? 100_000;
     this.maxTopicLength = options.topics?.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
     this.maxTopicsPerSession = options.topics?.maxTopicsPerSubscriber ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIBER;
+    this.history = options.history;
     const checkpoint = options.checkpoint ?? false;
     this.checkpointInterval =
       checkpoint === false
@@ -411,7 +439,13 @@ export class SessionServer<Data = undefined> {
     this.checkTopic(topic);
     const isBinary = options.isBinary ?? typeof data !== 'string';
     let count = 0;
-    if (this.byTopic.has(topic)) count = this.deliver(topic, toWire(data, isBinary));
+    if (this.history !== undefined) {
+      // Every process's sessions, this one's included, get it from the history, in order.
+      count = this.byTopic.get(topic)?.size ?? 0;
+      this.history.append(topic, toWire(data, isBinary)).catch((error: unknown) => this.report(error));
+    } else if (this.byTopic.has(topic)) {
+      count = this.deliver(topic, toWire(data, isBinary));
+    }
     return count + this.server.publish(topic, data, options);
   }
 
@@ -460,6 +494,8 @@ export class SessionServer<Data = undefined> {
     if (this.dirty.size > 0) await this.checkpointBatch();
     this.stopped = true;
     clearTimeout(this.checkpointTimer);
+    this.wakeReader?.();
+    await this.historyReader;
     while (this.storeWrites.size > 0) await Promise.allSettled([...this.storeWrites]);
     for (const session of this.sessions.values()) {
       this.invoke(session, () => this.sessionHandlers.close?.(session, 'shutdown'));
@@ -484,10 +520,14 @@ export class SessionServer<Data = undefined> {
     if (sessions === undefined) {
       sessions = new Set();
       this.byTopic.set(topic, sessions);
+      if (this.history !== undefined) this.readTopic(this.history, topic);
       // Subscription failures go to the broker's error events; it retries by itself.
-      void this.broker.subscribeSessions(topic);
+      else void this.broker.subscribeSessions(topic);
     }
     sessions.add(session);
+    // From the position this process has read up to (or, while that is being found, from it once found).
+    const cursor = this.historyCursors.get(topic);
+    if (cursor !== undefined) session._positions.set(topic, cursor);
     return true;
   }
 
@@ -496,9 +536,11 @@ export class SessionServer<Data = undefined> {
     if (!session._topics.delete(topic)) return false;
     const sessions = this.byTopic.get(topic);
     sessions?.delete(session);
+    session._positions.delete(topic);
     if (sessions?.size === 0) {
       this.byTopic.delete(topic);
-      void this.broker.unsubscribeSessions(topic);
+      if (this.history !== undefined) this.historyCursors.delete(topic);
+      else void this.broker.unsubscribeSessions(topic);
     }
     return true;
   }
@@ -757,6 +799,13 @@ export class SessionServer<Data = undefined> {
         // A topic this server's limits refuse is left out, not fatal to the resume.
       }
     }
+    if (this.history !== undefined) {
+      for (const [topic, position] of Object.entries(stored.positions ?? {})) {
+        if (!session._topics.has(topic)) continue;
+        session._positions.set(topic, position);
+        void this.catchUp(this.history, session, topic);
+      }
+    }
     return session;
   }
 
@@ -807,6 +856,7 @@ export class SessionServer<Data = undefined> {
         snapshot: session._core.snapshot(),
         expiresAt: session._expiresAt,
         topics: [...session._topics],
+        ...(session._positions.size > 0 ? { positions: Object.fromEntries(session._positions) } : {}),
       };
       // Also while closing: the store is where another process finds the session.
       this.storeWrite(
@@ -895,6 +945,7 @@ export class SessionServer<Data = undefined> {
       snapshot: session._core.snapshot(),
       expiresAt: session._expiresAt,
       topics: [...session._topics],
+      ...(session._positions.size > 0 ? { positions: Object.fromEntries(session._positions) } : {}),
     };
     const write = this.store.put(stored, now);
     this.storeWrites.add(write);
@@ -910,6 +961,113 @@ export class SessionServer<Data = undefined> {
     const tracked = write.catch((error: unknown) => this.report(error));
     this.storeWrites.add(tracked);
     void tracked.finally(() => this.storeWrites.delete(tracked));
+  }
+
+  // ---- topic history ----
+
+  /**
+   * The first session here joined `topic`: find where its history ends, then read it
+   * from there (the sessions that joined meanwhile start there too).
+   */
+  private readTopic(history: TopicHistory, topic: string): void {
+    this.historyCursors.set(topic, undefined);
+    history.last(topic).then(
+      (last) => {
+        if (!this.historyCursors.has(topic) || this.historyCursors.get(topic) !== undefined) return;
+        this.historyCursors.set(topic, last);
+        for (const session of this.byTopic.get(topic) ?? []) {
+          if (!session._positions.has(topic)) session._positions.set(topic, last);
+        }
+        this.historyReader ??= this.readHistory(history);
+        this.wakeReader?.();
+      },
+      (error: unknown) => {
+        // Tried again when a session joins the topic anew.
+        if (this.historyCursors.get(topic) === undefined) this.historyCursors.delete(topic);
+        this.report(error);
+      },
+    );
+  }
+
+  /** Read every topic of this process's sessions from the history, until the server stops. */
+  private async readHistory(history: TopicHistory): Promise<void> {
+    while (!this.stopped) {
+      const after = new Map<string, number>();
+      for (const [topic, cursor] of this.historyCursors) if (cursor !== undefined) after.set(topic, cursor);
+      if (after.size === 0) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            this.wakeReader = undefined;
+            resolve();
+          };
+          const timer = setTimeout(wake, 1000);
+          this.wakeReader = wake;
+        });
+        continue;
+      }
+      try {
+        const found = await history.read(after, 1000, 1000);
+        for (const [topic, read] of found) {
+          // Read from `after`; only this loop moves the cursor, unless the topic was left.
+          if (this.historyCursors.get(topic) !== after.get(topic) || read.entries.length === 0) continue;
+          for (const session of this.byTopic.get(topic) ?? []) {
+            if (!session._catchingUp.has(topic)) this.deliverHistory(session, topic, read);
+          }
+          this.historyCursors.set(topic, read.entries.at(-1)!.position);
+        }
+      } catch (error) {
+        this.report(error);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  /**
+   * A session that came here with its positions catches up in `topic` from its own
+   * position to where this process has read (the reader leaves it alone meanwhile).
+   */
+  private async catchUp(history: TopicHistory, session: ServerSession<Data>, topic: string): Promise<void> {
+    session._catchingUp.add(topic);
+    try {
+      for (;;) {
+        if (this.sessions.get(session.id) !== session || !session._topics.has(topic)) return;
+        const target = this.historyCursors.get(topic);
+        const position = session._positions.get(topic) ?? 0;
+        if (target !== undefined && position >= target) return;
+        if (target === undefined) {
+          // This process is still finding where the topic ends.
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          continue;
+        }
+        const read = (await history.read(new Map([[topic, position]]), 1000)).get(topic);
+        if (this.sessions.get(session.id) !== session || !session._topics.has(topic)) return;
+        if (read === undefined || read.entries.length === 0) return; // nothing more to be had
+        this.deliverHistory(session, topic, read);
+      }
+    } catch (error) {
+      this.report(error);
+    } finally {
+      // In the same turn as the last check: the reader's next delivery includes it.
+      session._catchingUp.delete(topic);
+    }
+  }
+
+  /** Send the session the entries of `read` past its position in `topic`, and count what it missed. */
+  private deliverHistory(session: ServerSession<Data>, topic: string, read: TopicHistoryRead): void {
+    let position = session._positions.get(topic);
+    if (position === undefined) return;
+    const first = read.entries[0]?.position;
+    const lost = first === undefined ? 0 : Math.max(0, first - position - 1);
+    const now = this._now();
+    for (const entry of read.entries) {
+      if (entry.position <= position) continue;
+      session._core.send(entry.data, now);
+      position = entry.position;
+    }
+    session._positions.set(topic, position);
+    this._flush(session);
+    if (lost > 0) this.invoke(session, () => this.sessionHandlers.topicLost?.(session, topic, lost));
   }
 
   /** Close the session links with 1012 one after another, evenly over `period` ms. */

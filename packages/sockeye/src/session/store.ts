@@ -13,6 +13,11 @@ export interface StoredSession {
   readonly expiresAt: number;
   /** The topics the session is subscribed to (restored when it resumes). @defaultValue none */
   readonly topics?: readonly string[];
+  /**
+   * With a topic history: the position the session reached in each of its topics (it
+   * catches up from there where it resumes). @defaultValue none
+   */
+  readonly positions?: Readonly<Record<string, number>>;
 }
 
 /**

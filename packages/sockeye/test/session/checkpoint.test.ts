@@ -10,7 +10,9 @@ import {
   InProcessBroker,
   InProcessHub,
   MemorySessionStore,
+  MemoryTopicHistory,
   SESSION_PROTOCOL,
+  type ServerSession,
   type SessionEndReason,
   type SessionOpenEvent,
   type StoredSession,
@@ -227,5 +229,64 @@ describe('several servers', { timeout: 60_000 }, () => {
     assert.deepEqual(got.sort(), ['from a', 'from b']);
     c.close();
     await Promise.all([a.server.close(), b.server.close()]);
+  });
+});
+
+describe('topic history', { timeout: 60_000 }, () => {
+  /** Two servers sharing a store and a history; sessions join `news` when they open. */
+  async function pair(maxLength: number) {
+    const store = new MemorySessionStore();
+    const history = new MemoryTopicHistory({ maxLength });
+    const lost: [string, number][] = [];
+    const sessions = {
+      open: (session: ServerSession) => session.subscribe('news'),
+      topicLost: (_session: ServerSession, topic: string, count: number) => lost.push([topic, count]),
+    };
+    const a = await listenSessions({ store, history, checkpoint: { interval: 0 }, sessions });
+    const b = await listenSessions({ store, history, checkpoint: { interval: 0 }, sessions });
+    return { a, b, history, lost };
+  }
+
+  it('publishes on either server reach the sessions on both, once each and in one order', async () => {
+    const { a, b } = await pair(100);
+    const got = [[], []] as string[][];
+    const clients = [client(a.url), client(b.url)];
+    clients.forEach((c, i) =>
+      c.addEventListener('message', (event) => got[i]!.push(String((event as MessageEvent).data))),
+    );
+    await Promise.all(clients.map((c) => next(c, 'open')));
+    await until(() => a.server.pendingCheckpoints + b.server.pendingCheckpoints === 0, 'the subscriptions');
+    for (let i = 0; i < 5; i++) (i % 2 === 0 ? a : b).server.publish('news', `n${i}`);
+    await until(() => got.every((g) => g.length === 5), 'every message on both');
+    assert.deepEqual(got[0], ['n0', 'n1', 'n2', 'n3', 'n4']);
+    assert.deepEqual(got[1], got[0]);
+    for (const c of clients) c.close();
+    await Promise.all([a.server.close(), b.server.close()]);
+  });
+
+  it('what is published while a session is between servers reaches it where it resumes; what the history trimmed is counted', async () => {
+    const { a, b, lost } = await pair(5);
+    const got: string[] = [];
+    const c = client([a.url, b.url]);
+    c.addEventListener('message', (event) => got.push(String((event as MessageEvent).data)));
+    const opened = await next<SessionOpenEvent>(c, 'open');
+    await until(() => a.server.pendingCheckpoints === 0, 'the subscription');
+    for (let i = 1; i <= 3; i++) b.server.publish('news', `n${i}`);
+    await until(() => got.length === 3, 'the first messages');
+    // The session leaves a (stored at position 3) before anything else is published.
+    const resumed = next<SessionOpenEvent>(c, 'open');
+    await a.server.close();
+    // Published while it is on no server: 4..11, of which the history keeps the last 5.
+    for (let i = 4; i <= 11; i++) b.server.publish('news', `n${i}`);
+    assert.equal((await resumed).sessionId, opened.sessionId);
+    assert.equal(c.url, b.url);
+    await until(() => got.length === 8, 'the catch-up');
+    assert.deepEqual(got, ['n1', 'n2', 'n3', 'n7', 'n8', 'n9', 'n10', 'n11']);
+    assert.deepEqual(lost, [['news', 3]]);
+    b.server.publish('news', 'n12');
+    await until(() => got.length === 9, 'the next one');
+    assert.equal(got.at(-1), 'n12');
+    c.close();
+    await b.server.close();
   });
 });
