@@ -197,6 +197,7 @@ export function encodeStoredSession(session: StoredSession): string {
     written: snapshot.written,
     expiresAt: session.expiresAt,
     topics: session.topics ?? [],
+    positions: session.positions ?? {},
     entries: snapshot.entries.map((entry) =>
       typeof entry.data === 'string'
         ? [entry.seq, entry.at, 't', entry.data]
@@ -249,5 +250,20 @@ export function decodeStoredSession(value: string): StoredSession {
     written: num('written'),
     entries,
   };
-  return { snapshot, expiresAt: num('expiresAt'), topics: o.topics as string[] };
+  // Absent in values written before topic positions were kept.
+  const positions = o.positions ?? {};
+  if (
+    typeof positions !== 'object' ||
+    positions === null ||
+    Array.isArray(positions) ||
+    !Object.values(positions).every((p) => typeof p === 'number' && Number.isSafeInteger(p))
+  ) {
+    throw bad('positions');
+  }
+  return {
+    snapshot,
+    expiresAt: num('expiresAt'),
+    topics: o.topics as string[],
+    ...(Object.keys(positions).length > 0 ? { positions: positions as Record<string, number> } : {}),
+  };
 }

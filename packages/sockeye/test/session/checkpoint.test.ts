@@ -251,9 +251,9 @@ describe('topic history', { timeout: 60_000 }, () => {
     const { a, b } = await pair(100);
     const got = [[], []] as string[][];
     const clients = [client(a.url), client(b.url)];
-    clients.forEach((c, i) =>
-      c.addEventListener('message', (event) => got[i]!.push(String((event as MessageEvent).data))),
-    );
+    for (const [i, c] of clients.entries()) {
+      c.addEventListener('message', (event) => got[i]!.push(String((event as MessageEvent).data)));
+    }
     await Promise.all(clients.map((c) => next(c, 'open')));
     await until(() => a.server.pendingCheckpoints + b.server.pendingCheckpoints === 0, 'the subscriptions');
     for (let i = 0; i < 5; i++) (i % 2 === 0 ? a : b).server.publish('news', `n${i}`);

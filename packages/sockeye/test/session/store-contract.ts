@@ -28,7 +28,7 @@ export function storedSession(id: string, expiresAt: number, epoch = 'e1'): Stor
       { seq: 3, data: new Uint8Array([0, 255, 3]), at: 11 },
     ],
   };
-  return { snapshot, expiresAt, topics: ['room', 'news'] };
+  return { snapshot, expiresAt, topics: ['room', 'news'], positions: { room: 12, news: 0 } };
 }
 
 /** A claim of `epoch` handing the session to `newEpoch` (state kept unless `keepState` is false). */
@@ -61,6 +61,7 @@ export function sessionStoreContract(
       assert.ok(taken.snapshot.entries[1]!.data instanceof Uint8Array);
       assert.deepEqual({ ...taken.snapshot, entries: [] }, { ...session.snapshot, entries: [] });
       assert.deepEqual(taken.topics, ['room', 'news']);
+      assert.deepEqual(taken.positions, { room: 12, news: 0 });
     });
 
     it('take is once per epoch: of two racing claims, one gets the session and the other finds it moved', async () => {
