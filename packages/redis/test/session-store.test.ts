@@ -11,8 +11,14 @@ import {
   type WebSocketConstructor,
 } from 'sockeye';
 import { missing, REDIS_SERVER } from '../../../scripts/lib/prereqs.js';
+import { topicHistoryContract } from '../../sockeye/test/session/history-contract.js';
 import { claimOf, sessionStoreContract, storedSession } from '../../sockeye/test/session/store-contract.js';
-import { decodeStoredSession, encodeStoredSession, RedisSessionStore } from '../src/index.js';
+import {
+  decodeStoredSession,
+  encodeStoredSession,
+  RedisSessionStore,
+  RedisTopicHistory,
+} from '../src/index.js';
 import { RedisServer, waitFor } from './redis-server.js';
 
 const skip = missing(REDIS_SERVER, 'redis-server');
@@ -35,6 +41,11 @@ function store(prefix: string): RedisSessionStore {
 
 let prefixes = 0;
 sessionStoreContract('RedisSessionStore', () => store(`contract${++prefixes}:`), { skip });
+topicHistoryContract(
+  'RedisTopicHistory',
+  () => new RedisTopicHistory({ url: redis.url, prefix: `history${++prefixes}:`, maxLength: 5 }),
+  { skip },
+);
 
 describe('RedisSessionStore against the memory store', { skip, timeout: 120_000 }, () => {
   it('random puts, claims and deletes by random epochs: both stores answer alike, so ownership works the same', async () => {

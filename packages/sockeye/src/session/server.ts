@@ -991,6 +991,7 @@ export class SessionServer<Data = undefined> {
 
   /** Read every topic of this process's sessions from the history, until the server stops. */
   private async readHistory(history: TopicHistory): Promise<void> {
+    let lastRestartCheck = this._now();
     while (!this.stopped) {
       const after = new Map<string, number>();
       for (const [topic, cursor] of this.historyCursors) if (cursor !== undefined) after.set(topic, cursor);
@@ -1016,10 +1017,33 @@ export class SessionServer<Data = undefined> {
           }
           this.historyCursors.set(topic, read.entries.at(-1)!.position);
         }
+        const now = this._now();
+        if (now - lastRestartCheck >= 1000) {
+          lastRestartCheck = now;
+          await this.historyRestarted(
+            history,
+            [...after.keys()].filter((topic) => !found.has(topic)),
+          );
+        }
       } catch (error) {
         this.report(error);
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
+    }
+  }
+
+  /**
+   * A history that lost its topics (a store restarted empty) numbers them from 1 again,
+   * below where this process had read: read them again from the start (what was published
+   * since the restart), the sessions too. Checked once a second for the quiet topics.
+   */
+  private async historyRestarted(history: TopicHistory, topics: readonly string[]): Promise<void> {
+    const lasts = await Promise.all(topics.map((topic) => history.last(topic)));
+    for (const [i, topic] of topics.entries()) {
+      const cursor = this.historyCursors.get(topic);
+      if (cursor === undefined || lasts[i]! >= cursor) continue;
+      this.historyCursors.set(topic, 0);
+      for (const session of this.byTopic.get(topic) ?? []) session._positions.set(topic, 0);
     }
   }
 
@@ -1029,24 +1053,41 @@ export class SessionServer<Data = undefined> {
    */
   private async catchUp(history: TopicHistory, session: ServerSession<Data>, topic: string): Promise<void> {
     session._catchingUp.add(topic);
+    let checked = false;
     try {
-      for (;;) {
+      while (!this.stopped) {
         if (this.sessions.get(session.id) !== session || !session._topics.has(topic)) return;
         const target = this.historyCursors.get(topic);
-        const position = session._positions.get(topic) ?? 0;
-        if (target !== undefined && position >= target) return;
         if (target === undefined) {
           // This process is still finding where the topic ends.
           await new Promise((resolve) => setTimeout(resolve, 10));
           continue;
         }
-        const read = (await history.read(new Map([[topic, position]]), 1000)).get(topic);
+        const position = session._positions.get(topic) ?? 0;
+        let read: TopicHistoryRead | undefined;
+        try {
+          if (!checked) {
+            // A position past the history's end is from before it restarted empty (it
+            // numbers from 1 again): everything it holds is new to the session.
+            const last = await history.last(topic);
+            checked = true;
+            if (position > last && session._positions.get(topic) === position)
+              session._positions.set(topic, 0);
+            continue;
+          }
+          if (position >= target) return;
+          read = (await history.read(new Map([[topic, position]]), 1000)).get(topic);
+        } catch (error) {
+          // The history is away: try again (the reader leaves the session alone meanwhile,
+          // so nothing is skipped).
+          this.report(error);
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          continue;
+        }
         if (this.sessions.get(session.id) !== session || !session._topics.has(topic)) return;
         if (read === undefined || read.entries.length === 0) return; // nothing more to be had
         this.deliverHistory(session, topic, read);
       }
-    } catch (error) {
-      this.report(error);
     } finally {
       // In the same turn as the last check: the reader's next delivery includes it.
       session._catchingUp.delete(topic);

@@ -19,6 +19,7 @@ import {
   WebSocket,
 } from '../../src/index.js';
 import { client, listenSessions, next, until } from './helpers.js';
+import { topicHistoryContract } from './history-contract.js';
 
 /** A memory store whose writes can be held back, recording each. */
 class GatedStore extends MemorySessionStore {
@@ -290,3 +291,5 @@ describe('topic history', { timeout: 60_000 }, () => {
     await b.server.close();
   });
 });
+
+topicHistoryContract('MemoryTopicHistory', () => new MemoryTopicHistory({ maxLength: 5 }));
