@@ -298,4 +298,68 @@ describe('sessions across three server processes on one Redis', { skip, timeout:
       }
     }
   });
+
+  it('redis-server with an append-only file restarted, then a process killed: every session resumes', async () => {
+    const durable = await RedisServer.start({ appendOnly: true });
+    const pair = await Promise.all(['aof-0', 'aof-1'].map((id) => startServer(durable.url, id)));
+    const ports = pair.map((s) => s.port);
+    const few: { ws: ReconnectingWebSocket; replies: string[]; lost: number; port: () => number }[] = [];
+    try {
+      for (let index = 0; index < 100; index++) {
+        let next = index;
+        const ws = new ReconnectingWebSocket(() => `ws://127.0.0.1:${ports[next++ % ports.length]}`, {
+          WebSocket: WebSocket as unknown as WebSocketConstructor,
+          lifecycle: false,
+          minDelay: 50,
+          maxDelay: 500,
+        });
+        const client = { ws, replies: [] as string[], lost: 0, port: () => Number(new URL(ws.url).port) };
+        ws.addEventListener('message', (event) => {
+          const data = String((event as MessageEvent).data);
+          if (data.startsWith('s ')) client.replies.push(data);
+        });
+        ws.addEventListener('sessionlost', () => client.lost++);
+        few.push(client);
+      }
+      const send = async (first: number, last: number) => {
+        for (let n = first; n <= last; n++) {
+          for (const client of few) client.ws.send(`c ${n}`);
+          await waitFor(
+            () => few.every((c) => c.replies.length >= n || c.lost > 0),
+            `the answers to ${n}`,
+            60_000,
+          );
+        }
+      };
+      await send(1, 3);
+      // Every answer acknowledged and checkpointed: the file holds every session as it is.
+      await waitFor(
+        () => few.every((c) => c.ws.bufferedAmount === 0),
+        'the acknowledgements of the servers',
+        60_000,
+      );
+      for (;;) {
+        const stats = await Promise.all(pair.map((s) => s.stats()));
+        if (stats.every((s) => s.unacknowledged === 0 && s.pending === 0)) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await durable.kill();
+      await durable.restart();
+      const victims = few.filter((c) => c.port() === ports[0]);
+      assert.ok(victims.length > 0);
+      const exited = new Promise((resolve) => pair[0]!.child.once('exit', resolve));
+      pair[0]!.child.kill('SIGKILL');
+      ports.splice(0, 1);
+      await exited;
+      await send(4, 6);
+      for (const client of few) {
+        assert.equal(client.lost, 0, 'no session lost');
+        assert.deepEqual(client.replies, range(1, 6, 's '));
+      }
+    } finally {
+      for (const client of few) client.ws.close();
+      for (const server of pair) server.child.kill('SIGKILL');
+      await durable.stop();
+    }
+  });
 });
