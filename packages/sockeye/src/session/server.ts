@@ -971,22 +971,32 @@ export class SessionServer<Data = undefined> {
    */
   private readTopic(history: TopicHistory, topic: string): void {
     this.historyCursors.set(topic, undefined);
-    history.last(topic).then(
-      (last) => {
-        if (!this.historyCursors.has(topic) || this.historyCursors.get(topic) !== undefined) return;
-        this.historyCursors.set(topic, last);
-        for (const session of this.byTopic.get(topic) ?? []) {
-          if (!session._positions.has(topic)) session._positions.set(topic, last);
-        }
-        this.historyReader ??= this.readHistory(history);
-        this.wakeReader?.();
-      },
-      (error: unknown) => {
-        // Tried again when a session joins the topic anew.
-        if (this.historyCursors.get(topic) === undefined) this.historyCursors.delete(topic);
-        this.report(error);
-      },
-    );
+    const find = () => {
+      history.last(topic).then(
+        (last) => {
+          if (!this.historyCursors.has(topic) || this.historyCursors.get(topic) !== undefined) return;
+          this.historyCursors.set(topic, last);
+          for (const session of this.byTopic.get(topic) ?? []) {
+            if (!session._positions.has(topic)) session._positions.set(topic, last);
+          }
+          this.historyReader ??= this.readHistory(history);
+          this.wakeReader?.();
+        },
+        (error: unknown) => {
+          this.report(error);
+          // The history is away: try again while the topic still has sessions here.
+          setTimeout(() => {
+            if (
+              !this.stopped &&
+              this.historyCursors.has(topic) &&
+              this.historyCursors.get(topic) === undefined
+            )
+              find();
+          }, 1000).unref?.();
+        },
+      );
+    };
+    find();
   }
 
   /** Read every topic of this process's sessions from the history, until the server stops. */
@@ -1059,6 +1069,7 @@ export class SessionServer<Data = undefined> {
         if (this.sessions.get(session.id) !== session || !session._topics.has(topic)) return;
         const target = this.historyCursors.get(topic);
         if (target === undefined) {
+          if (!this.historyCursors.has(topic)) return; // the topic has no session here any more
           // This process is still finding where the topic ends.
           await new Promise((resolve) => setTimeout(resolve, 10));
           continue;
