@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   InProcessBroker,
   InProcessHub,
@@ -13,9 +14,12 @@ import {
   MemoryTopicHistory,
   SESSION_PROTOCOL,
   type ServerSession,
+  type SessionClaim,
   type SessionEndReason,
   type SessionOpenEvent,
+  type SessionStore,
   type StoredSession,
+  type TakeResult,
   WebSocket,
 } from '../../src/index.js';
 import { client, listenSessions, next, until } from './helpers.js';
@@ -293,3 +297,99 @@ describe('topic history', { timeout: 60_000 }, () => {
 });
 
 topicHistoryContract('MemoryTopicHistory', () => new MemoryTopicHistory({ maxLength: 5 }));
+
+/**
+ * A server's view of a store shared with others; `crash()` makes it behave like a
+ * process killed with SIGKILL as far as the store is concerned: nothing it tries
+ * afterwards reaches the store.
+ */
+class CrashableStore implements SessionStore {
+  private crashed = false;
+  constructor(private readonly shared: SessionStore) {}
+  crash(): void {
+    this.crashed = true;
+  }
+  private check(): void {
+    if (this.crashed) throw new Error('this process is dead');
+  }
+  async put(session: StoredSession, now: number): Promise<boolean> {
+    this.check();
+    return this.shared.put(session, now);
+  }
+  async take(id: string, now: number, claim: SessionClaim): Promise<TakeResult> {
+    this.check();
+    return this.shared.take(id, now, claim);
+  }
+  async delete(id: string, epoch?: string): Promise<void> {
+    this.check();
+    return this.shared.delete(id, epoch);
+  }
+  async expire(now: number): Promise<StoredSession[]> {
+    this.check();
+    return this.shared.expire(now);
+  }
+}
+
+describe('checkpoints across crashes (property)', { timeout: 240_000 }, () => {
+  it('random streams with the serving process crashing at random points: every message answered once, in order', async () => {
+    const step = fc.oneof(
+      {
+        weight: 3,
+        arbitrary: fc.record({ kind: fc.constant('send' as const), count: fc.integer({ min: 1, max: 8 }) }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({ kind: fc.constant('crash' as const), turns: fc.integer({ min: 0, max: 3 }) }),
+      },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 8 }), async (steps) => {
+        const shared = new MemorySessionStore();
+        const servers = await Promise.all(
+          [0, 1, 2].map(async () => {
+            const store = new CrashableStore(shared);
+            const made = await listenSessions({
+              store,
+              checkpoint: { interval: 5 },
+              sessions: { message: (session, data) => session.send(`s ${String(data).slice(2)}`) },
+            });
+            made.server.server.on('error', () => {}); // a dead process's failed writes
+            return { ...made, store };
+          }),
+        );
+        const live = [...servers];
+        let turn = 0;
+        const c = client(() => live[turn++ % live.length]!.url, { minDelay: 5, maxDelay: 50 });
+        const replies: string[] = [];
+        let lost = 0;
+        c.addEventListener('message', (event) => replies.push(String((event as MessageEvent).data)));
+        c.addEventListener('sessionlost', () => lost++);
+        await next<SessionOpenEvent>(c, 'open');
+        let sent = 0;
+        for (const s of steps) {
+          if (s.kind === 'send') {
+            for (let i = 0; i < s.count; i++) c.send(`c ${++sent}`);
+            continue;
+          }
+          // Kill the process serving the client (keep one alive), a few turns from now.
+          if (live.length === 1) continue;
+          for (let i = 0; i < s.turns; i++) await new Promise((resolve) => setImmediate(resolve));
+          const victim = live.find((server) => server.url === c.url);
+          if (victim === undefined) continue;
+          victim.store.crash();
+          live.splice(live.indexOf(victim), 1);
+          for (const ws of victim.server.server.clients) ws.terminate();
+        }
+        await until(() => replies.length >= sent || lost > 0, `${sent} answers`, 60_000);
+        c.close();
+        await Promise.all(servers.map((s) => s.server.close({ timeout: 100 })));
+        assert.equal(lost, 0, 'no session lost');
+        assert.deepEqual(
+          replies,
+          Array.from({ length: sent }, (_, i) => `s ${i + 1}`),
+        );
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
