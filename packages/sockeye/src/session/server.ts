@@ -258,7 +258,8 @@ export class ServerSession<Data = undefined> {
    * Send a message. It is numbered and kept until the client acknowledges it, so it
    * arrives exactly once even across breaks (within the replay bounds).
    * @returns `sent` or `queued` (the link's backpressure, see `SendStatus`; while
-   *   suspended, always `queued`), or `dropped` when the session has ended
+   *   suspended, always `queued`; with checkpoints, `sent` once accepted on a link, as it
+   *   then waits for its checkpoint), or `dropped` when the session has ended
    */
   send(
     data: string | Buffer | ArrayBuffer | ArrayBufferView,
