@@ -27,7 +27,7 @@ import {
 } from '../server/types.js';
 import type { ServerWebSocket } from '../server/websocket.js';
 import { SessionBrokerTee } from './broker-tee.js';
-import { DEFAULT_RESUME_WINDOW, type ReplayLimits, SessionCore } from './core.js';
+import { DEFAULT_REPLAY_MESSAGES, DEFAULT_RESUME_WINDOW, type ReplayLimits, SessionCore } from './core.js';
 import { MemorySessionStore, type SessionClaim, type SessionStore, type StoredSession } from './store.js';
 import type { TopicHistory, TopicHistoryRead } from './topic-history.js';
 import {
@@ -331,6 +331,8 @@ export class SessionServer<Data = undefined> {
   /** With a history: the reading loop, and how to wake it when a topic is added. */
   private historyReader: Promise<void> | undefined;
   private wakeReader: (() => void) | undefined;
+  /** With checkpoints: the most frames a link may have waiting for their checkpoint. */
+  private readonly maxHeldFrames: number;
   /** Store writes in flight, awaited by `close()`. */
   private readonly storeWrites = new Set<Promise<unknown>>();
   private closed = false;
@@ -350,6 +352,8 @@ export class SessionServer<Data = undefined> {
     this.maxTopicLength = options.topics?.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
     this.maxTopicsPerSession = options.topics?.maxTopicsPerSubscriber ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIBER;
     this.history = options.history;
+    // As many as the replay buffer keeps messages, and as many acknowledgements (one a turn at most).
+    this.maxHeldFrames = 2 * (this.replay.maxMessages ?? DEFAULT_REPLAY_MESSAGES);
     const checkpoint = options.checkpoint ?? false;
     this.checkpointInterval =
       checkpoint === false
@@ -567,13 +571,21 @@ export class SessionServer<Data = undefined> {
         this.markDirty(session); // a send while suspended: the replay buffer changed
       } else if (frames.length > 0) {
         const now: WireMessage[] = [];
+        const held = session._held;
         for (const frame of frames) {
           // A pong carries no state: it may overtake what waits.
           if (typeof frame === 'string' && frame[0] === 'q') now.push(frame);
-          else session._held.push(frame);
+          else held.push(frame);
         }
         frames = now;
-        if (session._held.length > 0) this.markDirty(session);
+        if (held.length > this.maxHeldFrames) {
+          // The store is not keeping up (or is away): rather than hold without bound what
+          // the replay buffer holds anyway, drop the link; the resume replays it.
+          this.detach(session);
+          ws.terminate();
+          return SendStatus.Queued;
+        }
+        if (held.length > 0) this.markDirty(session);
       }
     }
     if (ws === null) return SendStatus.Queued;

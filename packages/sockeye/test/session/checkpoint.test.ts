@@ -107,6 +107,38 @@ describe('checkpoints', { timeout: 60_000 }, () => {
     await server.close();
   });
 
+  it('what waits for a stalled store is bounded: past twice replay.maxMessages frames, the link drops', async () => {
+    const store = new GatedStore();
+    let suspended = 0;
+    const { server, url } = await listenSessions({
+      store,
+      checkpoint: { interval: 0 },
+      replay: { maxMessages: 5 },
+      sessions: {
+        message: (session, data) => session.send(`echo ${String(data)}`),
+        suspend: () => suspended++,
+      },
+    });
+    const link = await rawLink(url);
+    await hello(link, 'h 0');
+    store.hold();
+    let closed = false;
+    link.ws.addEventListener('close', () => {
+      closed = true;
+    });
+    // Eleven answers wait (and acknowledgements): more than 2 x 5 frames.
+    for (let i = 0; i < 11; i++) link.ws.send(`d${i}`);
+    await until(() => closed, 'the link to drop');
+    assert.equal(suspended, 1);
+    assert.deepEqual(
+      link.frames.filter((f) => f.startsWith('d')),
+      [],
+      'nothing went out before its checkpoint',
+    );
+    store.release();
+    await server.close();
+  });
+
   it('a suspended session keeps the resume window of its break however many messages reach it', async () => {
     const store = new GatedStore();
     let suspended = false;
