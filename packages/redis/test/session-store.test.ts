@@ -16,6 +16,7 @@ import { claimOf, sessionStoreContract, storedSession } from '../../sockeye/test
 import {
   decodeStoredSession,
   encodeStoredSession,
+  RedisBroker,
   RedisSessionStore,
   RedisTopicHistory,
 } from '../src/index.js';
@@ -104,6 +105,38 @@ describe('stored session encoding', () => {
 });
 
 describe('sessions moving between servers on Redis', { skip, timeout: 60_000 }, () => {
+  it('without a topic history, a publish on one server reaches the sessions of another through the RedisBroker', async () => {
+    const a = new SessionServer({
+      port: 0,
+      host: '127.0.0.1',
+      broker: new RedisBroker({ url: redis.url, nodeId: 'tee-a' }),
+      sessions: {},
+    });
+    const brokerB = new RedisBroker({ url: redis.url, nodeId: 'tee-b' });
+    const b = new SessionServer({
+      port: 0,
+      host: '127.0.0.1',
+      broker: brokerB,
+      sessions: { open: (session) => session.subscribe('news') },
+    });
+    await a.listen();
+    const portB = (await b.listen())!.port;
+    const c = new ReconnectingWebSocket(`ws://127.0.0.1:${portB}`, {
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      lifecycle: false,
+    });
+    const got: string[] = [];
+    c.addEventListener('message', (event) => got.push((event as MessageEvent).data as string));
+    await new Promise((resolve) => c.addEventListener('open', resolve, { once: true }));
+    // The session's subscription reached Redis once the broker has the topic and is up.
+    await brokerB.subscribe('news');
+    a.publish('news', 'from a');
+    await waitFor(() => got.length === 1, 'the message from the other server');
+    assert.deepEqual(got, ['from a']);
+    c.close();
+    await Promise.all([a.close({ timeout: 100 }), b.close({ timeout: 100 })]);
+  });
+
   it('a session drained from one server resumes on another with its replay and topics', async () => {
     const resumed: ServerSession[] = [];
     const a = new SessionServer({
