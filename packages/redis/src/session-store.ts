@@ -1,4 +1,3 @@
-import { Redis, type RedisOptions } from 'ioredis';
 import type {
   ReplayEntry,
   SessionClaim,
@@ -6,7 +5,8 @@ import type {
   SessionStore,
   StoredSession,
   TakeResult,
-} from 'sockeye/session';
+} from '@sockeye/sockeye/session';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /** Options of {@link RedisSessionStore}. */
 export interface RedisSessionStoreOptions {

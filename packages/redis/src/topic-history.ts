@@ -1,5 +1,10 @@
+import type {
+  TopicHistory,
+  TopicHistoryEntry,
+  TopicHistoryRead,
+  WireMessage,
+} from '@sockeye/sockeye/session';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { TopicHistory, TopicHistoryEntry, TopicHistoryRead, WireMessage } from 'sockeye/session';
 
 /** Options of {@link RedisTopicHistory}. */
 export interface RedisTopicHistoryOptions {

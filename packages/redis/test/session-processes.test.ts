@@ -20,7 +20,7 @@ import {
   type SessionOpenEvent,
   WebSocket,
   type WebSocketConstructor,
-} from 'sockeye';
+} from '@sockeye/sockeye';
 import { missing, REDIS_SERVER, ROOT } from '../../../scripts/lib/prereqs.js';
 import { RedisServer, waitFor } from './redis-server.js';
 

@@ -1,7 +1,6 @@
 /** RedisSessionStore: the SessionStore contract on a real redis-server, and sessions moving between two servers through it. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import fc from 'fast-check';
 import {
   MemorySessionStore,
   ReconnectingWebSocket,
@@ -9,7 +8,8 @@ import {
   SessionServer,
   WebSocket,
   type WebSocketConstructor,
-} from 'sockeye';
+} from '@sockeye/sockeye';
+import fc from 'fast-check';
 import { missing, REDIS_SERVER } from '../../../scripts/lib/prereqs.js';
 import { topicHistoryContract } from '../../sockeye/test/session/history-contract.js';
 import { claimOf, sessionStoreContract, storedSession } from '../../sockeye/test/session/store-contract.js';

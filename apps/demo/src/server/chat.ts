@@ -13,8 +13,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { type Broker, type BrokerMessage, InProcessBroker } from 'sockeye/pubsub';
-import { type ServerWebSocket, WebSocketServer } from 'sockeye/server';
+import { type Broker, type BrokerMessage, InProcessBroker } from '@sockeye/sockeye/pubsub';
+import { type ServerWebSocket, WebSocketServer } from '@sockeye/sockeye/server';
 import {
   ChatProtocolError,
   type ChatServerMessage,
