@@ -21,3 +21,4 @@ export {
   type RedisSessionStoreOptions,
   STORED_SESSION_VERSION,
 } from './session-store.js';
+export { RedisTopicHistory, type RedisTopicHistoryOptions } from './topic-history.js';

@@ -13,6 +13,7 @@ export class RedisServer {
     /** Its port on 127.0.0.1. */
     readonly port: number,
     private readonly dir: string,
+    private readonly appendOnly: boolean,
   ) {}
 
   /** Its URL. */
@@ -20,9 +21,13 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** Start one on a free port, with persistence off and a temp dir of its own. */
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'sockeye-redis-')));
+  /**
+   * Start one on a free port, with a temp dir of its own and persistence off, or with
+   * `appendOnly` an append-only file synced at every write (it survives a SIGKILL).
+   */
+  static async start(options: { appendOnly?: boolean } = {}): Promise<RedisServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'sockeye-redis-'));
+    const server = new RedisServer(await freePort(), dir, options.appendOnly ?? false);
     await server.restart();
     return server;
   }
@@ -38,8 +43,7 @@ export class RedisServer {
         '127.0.0.1',
         '--save',
         '',
-        '--appendonly',
-        'no',
+        ...(this.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
         '--dir',
         this.dir,
       ],

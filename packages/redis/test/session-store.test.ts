@@ -2,15 +2,24 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  MemorySessionStore,
   ReconnectingWebSocket,
   type ServerSession,
   SessionServer,
   WebSocket,
   type WebSocketConstructor,
 } from '@sockeye/sockeye';
+import fc from 'fast-check';
 import { missing, REDIS_SERVER } from '../../../scripts/lib/prereqs.js';
-import { sessionStoreContract, storedSession } from '../../sockeye/test/session/store-contract.js';
-import { decodeStoredSession, encodeStoredSession, RedisSessionStore } from '../src/index.js';
+import { topicHistoryContract } from '../../sockeye/test/session/history-contract.js';
+import { claimOf, sessionStoreContract, storedSession } from '../../sockeye/test/session/store-contract.js';
+import {
+  decodeStoredSession,
+  encodeStoredSession,
+  RedisBroker,
+  RedisSessionStore,
+  RedisTopicHistory,
+} from '../src/index.js';
 import { RedisServer, waitFor } from './redis-server.js';
 
 const skip = missing(REDIS_SERVER, 'redis-server');
@@ -33,6 +42,49 @@ function store(prefix: string): RedisSessionStore {
 
 let prefixes = 0;
 sessionStoreContract('RedisSessionStore', () => store(`contract${++prefixes}:`), { skip });
+topicHistoryContract(
+  'RedisTopicHistory',
+  () => new RedisTopicHistory({ url: redis.url, prefix: `history${++prefixes}:`, maxLength: 5 }),
+  { skip },
+);
+
+describe('RedisSessionStore against the memory store', { skip, timeout: 120_000 }, () => {
+  it('random puts, claims and deletes by random epochs: both stores answer alike, so ownership works the same', async () => {
+    const epochs = ['e1', 'e2', 'e3'];
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('put' as const), epoch: fc.constantFrom(...epochs) }),
+      fc.record({
+        kind: fc.constant('take' as const),
+        epoch: fc.constantFrom(...epochs),
+        newEpoch: fc.constantFrom(...epochs),
+        keepState: fc.boolean(),
+      }),
+      fc.record({ kind: fc.constant('delete' as const), epoch: fc.option(fc.constantFrom(...epochs)) }),
+    );
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 30 }), async (ops) => {
+        const redisStore = store(`model${++run}:`);
+        const memory = new MemorySessionStore();
+        for (const step of ops) {
+          const answers = await Promise.all(
+            [redisStore, memory].map(async (s) => {
+              if (step.kind === 'put') return s.put(storedSession('a', 60_000, step.epoch), 0);
+              if (step.kind === 'delete') return s.delete('a', step.epoch ?? undefined);
+              const taken = await s.take('a', 0, claimOf(step.epoch, step.newEpoch, step.keepState, 60_000));
+              // Compare what was found: the state's epoch (the writer's), or none.
+              return taken.status === 'taken'
+                ? `taken ${taken.session?.snapshot.epoch ?? '-'}`
+                : taken.status;
+            }),
+          );
+          assert.deepEqual(answers[0], answers[1], JSON.stringify(step));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
 
 describe('stored session encoding', () => {
   it('round-trips text and binary entries and the topics', () => {
@@ -53,6 +105,38 @@ describe('stored session encoding', () => {
 });
 
 describe('sessions moving between servers on Redis', { skip, timeout: 60_000 }, () => {
+  it('without a topic history, a publish on one server reaches the sessions of another through the RedisBroker', async () => {
+    const a = new SessionServer({
+      port: 0,
+      host: '127.0.0.1',
+      broker: new RedisBroker({ url: redis.url, nodeId: 'tee-a' }),
+      sessions: {},
+    });
+    const brokerB = new RedisBroker({ url: redis.url, nodeId: 'tee-b' });
+    const b = new SessionServer({
+      port: 0,
+      host: '127.0.0.1',
+      broker: brokerB,
+      sessions: { open: (session) => session.subscribe('news') },
+    });
+    await a.listen();
+    const portB = (await b.listen())!.port;
+    const c = new ReconnectingWebSocket(`ws://127.0.0.1:${portB}`, {
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      lifecycle: false,
+    });
+    const got: string[] = [];
+    c.addEventListener('message', (event) => got.push((event as MessageEvent).data as string));
+    await new Promise((resolve) => c.addEventListener('open', resolve, { once: true }));
+    // The session's subscription reached Redis once the broker has the topic and is up.
+    await brokerB.subscribe('news');
+    a.publish('news', 'from a');
+    await waitFor(() => got.length === 1, 'the message from the other server');
+    assert.deepEqual(got, ['from a']);
+    c.close();
+    await Promise.all([a.close({ timeout: 100 }), b.close({ timeout: 100 })]);
+  });
+
   it('a session drained from one server resumes on another with its replay and topics', async () => {
     const resumed: ServerSession[] = [];
     const a = new SessionServer({

@@ -113,6 +113,9 @@ export {
   ReconnectingWebSocket,
   type ReconnectingWebSocketOptions,
   type ReconnectState,
+  SessionLostEvent,
+  SessionOpenEvent,
+  type SessionUrl,
   type TransportMemory,
   type WebSocketConstructor,
   type WebSocketLike,
@@ -135,7 +138,10 @@ export {
 export {
   MemorySessionStore,
   type MemorySessionStoreOptions,
+  type SessionClaim,
   type SessionStore,
   type StoredSession,
+  type TakeResult,
 } from './session/store.js';
-export { SessionError, type SessionRule } from './session/wire.js';
+export { MemoryTopicHistory, type TopicHistory } from './session/topic-history.js';
+export { SESSION_PROTOCOL, SessionError, type SessionRule } from './session/wire.js';

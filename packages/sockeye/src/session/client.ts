@@ -218,6 +218,12 @@ export class HeartbeatEvent extends Event {
   }
 }
 
+/**
+ * Where a {@link ReconnectingWebSocket} connects: one URL, a list tried in turn, or a
+ * function choosing before each link (given the failed attempts in a row).
+ */
+export type SessionUrl = string | readonly string[] | ((attempt: number) => string);
+
 /** Default of {@link ReconnectingWebSocketOptions.stopCodes}. */
 export const DEFAULT_STOP_CODES: readonly number[] = Object.freeze([1002, 1003, 1008, 4401, 4403]);
 
@@ -237,8 +243,8 @@ const CLOSED = 3;
  * `error` (a link failed; the client carries on), `drop`, `heartbeat`, `statechange`.
  */
 export class ReconnectingWebSocket extends EventTarget {
-  /** The URL. */
-  readonly url: string;
+  #url: string;
+  #chooseUrl: (attempt: number) => string;
   #options: Required<
     Omit<
       ReconnectingWebSocketOptions,
@@ -288,12 +294,27 @@ export class ReconnectingWebSocket extends EventTarget {
   #unlisten: (() => void) | null = null;
 
   /**
-   * @param url - the `ws:` or `wss:` URL of a sockeye session server
+   * @param url - the `ws:` or `wss:` URL of a sockeye session server; or several, tried
+   *   in turn (each link goes to the next one in the list, round-robin); or a function
+   *   called before each link with the number of failed attempts in a row (0 for the
+   *   first link and after a welcome), returning the URL to use. Servers that share a
+   *   session store resume each other's sessions, so the client may go to any of them.
    * @param options - see {@link ReconnectingWebSocketOptions}
+   * @throws TypeError for an empty list
    */
-  constructor(url: string, options: ReconnectingWebSocketOptions = {}) {
+  constructor(url: SessionUrl, options: ReconnectingWebSocketOptions = {}) {
     super();
-    this.url = url;
+    if (typeof url === 'string') {
+      this.#chooseUrl = () => url;
+    } else if (typeof url === 'function') {
+      this.#chooseUrl = url;
+    } else {
+      if (url.length === 0) throw new TypeError('no URL to connect to');
+      const urls = [...url];
+      let next = 0;
+      this.#chooseUrl = () => urls[next++ % urls.length]!;
+    }
+    this.#url = typeof url === 'string' ? url : '';
     this.#transports = options.transports ?? ['websocket'];
     if (
       this.#transports.length === 0 ||
@@ -419,6 +440,11 @@ export class ReconnectingWebSocket extends EventTarget {
   get sessionId(): string {
     return this.#core.id;
   }
+  /** The URL of the current (or latest) link; '' before the first link when URLs are chosen. */
+  get url(): string {
+    return this.#url;
+  }
+
   /** Attempts since the last welcome. */
   get attempt(): number {
     return this.#attempt;
@@ -531,6 +557,7 @@ export class ReconnectingWebSocket extends EventTarget {
     const transport = this.#transports[this.#transportIndex]!;
     let ws: WebSocketLike;
     try {
+      this.#url = this.#chooseUrl(this.#attempt);
       ws = this.#createLink(transport);
     } catch (error) {
       // A bad URL never gets better.

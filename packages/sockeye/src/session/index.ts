@@ -20,6 +20,7 @@ export {
   type ReconnectState,
   SessionLostEvent,
   SessionOpenEvent,
+  type SessionUrl,
   type TransportMemory,
   type WebSocketConstructor,
   type WebSocketLike,
@@ -50,9 +51,18 @@ export {
   DEFAULT_MAX_STORED_SESSIONS,
   MemorySessionStore,
   type MemorySessionStoreOptions,
+  type SessionClaim,
   type SessionStore,
   type StoredSession,
+  type TakeResult,
 } from './store.js';
+export {
+  MemoryTopicHistory,
+  type MemoryTopicHistoryOptions,
+  type TopicHistory,
+  type TopicHistoryEntry,
+  type TopicHistoryRead,
+} from './topic-history.js';
 export {
   decodeFrame,
   encodeAck,

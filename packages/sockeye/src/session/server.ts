@@ -9,7 +9,14 @@ import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { isValidWireCloseCode } from '../protocol/close-codes.js';
-import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS_PER_SUBSCRIBER, TopicError } from '../pubsub/topics.js';
+import type { BrokerMessage } from '../pubsub/broker.js';
+import { InProcessBroker } from '../pubsub/in-process.js';
+import {
+  DEFAULT_MAX_TOPIC_LENGTH,
+  DEFAULT_MAX_TOPICS_PER_SUBSCRIBER,
+  isWellFormedTopic,
+  TopicError,
+} from '../pubsub/topics.js';
 import { type ServerCloseOptions, WebSocketServer } from '../server/server.js';
 import {
   type PublishOptions,
@@ -19,8 +26,10 @@ import {
   type WebSocketServerOptions,
 } from '../server/types.js';
 import type { ServerWebSocket } from '../server/websocket.js';
-import { DEFAULT_RESUME_WINDOW, type ReplayLimits, SessionCore } from './core.js';
-import { MemorySessionStore, type SessionStore, type StoredSession } from './store.js';
+import { SessionBrokerTee } from './broker-tee.js';
+import { DEFAULT_REPLAY_MESSAGES, DEFAULT_RESUME_WINDOW, type ReplayLimits, SessionCore } from './core.js';
+import { MemorySessionStore, type SessionClaim, type SessionStore, type StoredSession } from './store.js';
+import type { TopicHistory, TopicHistoryRead } from './topic-history.js';
 import {
   decodeFrame,
   encodeWelcome,
@@ -71,6 +80,11 @@ export interface SessionHandlers<Data> {
   drain?(session: ServerSession<Data>): unknown;
   /** The session ended for good (called once). */
   close?(session: ServerSession<Data>, reason: SessionEndReason): unknown;
+  /**
+   * With a topic history: `count` messages of `topic` never reached the session (the
+   * history no longer held them when it caught up, after a move or a slow read).
+   */
+  topicLost?(session: ServerSession<Data>, topic: string, count: number): unknown;
 }
 
 /**
@@ -108,6 +122,27 @@ export interface SessionSettings<Data> {
   /** Time for a session link to send its hello after the WebSocket opened, in ms. @defaultValue 10 000 */
   helloTimeout?: number;
   /**
+   * Checkpoint live sessions to the store, so that a client whose server process dies
+   * (even `kill -9`) resumes on another process sharing the store with nothing lost or
+   * duplicated. Every session that changed is written at most once per `interval`, in
+   * one batch, and the server writes data messages and acknowledgements to a link only
+   * once a checkpoint holding them is in the store: the client never sees a state the
+   * store could lose. `true` takes the defaults. See "Checkpoints" in docs/sessions.md
+   * for the guarantee and its cost.
+   * @defaultValue off: a session is written to the store when its link breaks
+   */
+  checkpoint?: boolean | CheckpointOptions;
+  /**
+   * A topic history shared by the servers (a `MemoryTopicHistory` in one process, a
+   * `RedisTopicHistory` from `@sockeye/redis` across processes). With it, topic messages
+   * reach sessions through the history rather than the broker: each has a position, a
+   * session remembers (and moves with) the position it reached in each topic, and a
+   * session that comes to this process catches up from there; what the history no longer
+   * holds is counted (`topicLost`). See "Topic history" in docs/sessions.md.
+   * @defaultValue none: topic messages reach the sessions of other processes through the broker
+   */
+  history?: TopicHistory;
+  /**
    * Most suspended sessions this process keeps. Past it, the one suspended longest ends
    * (`close` with `'expired'`): a client that opens sessions and drops its links cannot
    * make the server hold them all for the resume window.
@@ -115,6 +150,20 @@ export interface SessionSettings<Data> {
    */
   maxSuspendedSessions?: number;
 }
+
+/** Options of {@link SessionSettings.checkpoint}. */
+export interface CheckpointOptions {
+  /**
+   * Least time between two checkpoint batches, in ms: how long a message or an
+   * acknowledgement may wait for the checkpoint that lets it out (plus one store round
+   * trip), and at most how often each session is written.
+   * @defaultValue 100
+   */
+  interval?: number;
+}
+
+/** Default of {@link CheckpointOptions.interval}. */
+export const DEFAULT_CHECKPOINT_INTERVAL = 100;
 
 /** Options of {@link SessionServer.close}: those of `WebSocketServer.close`, plus draining. */
 export interface SessionServerCloseOptions extends ServerCloseOptions {
@@ -168,6 +217,15 @@ export class ServerSession<Data = undefined> {
   readonly _core: SessionCore;
   /** @internal The topics it is subscribed to (they outlive links, and move with the session). */
   readonly _topics = new Set<string>();
+  /**
+   * @internal With checkpoints: frames for the link that wait for the checkpoint holding
+   * them (replaced, not emptied, when the link goes: a batch in flight holds the old one).
+   */
+  _held: WireMessage[] = [];
+  /** @internal With a topic history: the position reached in each topic. */
+  readonly _positions = new Map<string, number>();
+  /** @internal With a topic history: the topics it is catching up in (the reader leaves it alone). */
+  readonly _catchingUp = new Set<string>();
   private readonly owner: SessionServer<Data>;
 
   /** @internal Created by {@link SessionServer}. */
@@ -231,7 +289,8 @@ export class ServerSession<Data = undefined> {
    * Send a message. It is numbered and kept until the client acknowledges it, so it
    * arrives exactly once even across breaks (within the replay bounds).
    * @returns `sent` or `queued` (the link's backpressure, see `SendStatus`; while
-   *   suspended, always `queued`), or `dropped` when the session has ended
+   *   suspended, always `queued`; with checkpoints, `sent` once accepted on a link, as it
+   *   then waits for its checkpoint), or `dropped` when the session has ended
    */
   send(
     data: string | Buffer | ArrayBuffer | ArrayBufferView,
@@ -281,11 +340,35 @@ export class SessionServer<Data = undefined> {
   private readonly byTopic = new Map<string, Set<ServerSession<Data>>>();
   private readonly maxTopicLength: number;
   private readonly maxTopicsPerSession: number;
+  /** The broker, with what other processes publish also reaching the sessions here. */
+  private readonly broker: SessionBrokerTee;
   /** Sessions with an acknowledgement to send at the end of this turn. */
   private readonly ackDue = new Set<ServerSession<Data>>();
   private ackScheduled = false;
   private readonly sweeper: ReturnType<typeof setInterval>;
+  /** With checkpoints: the least time between two batches (undefined: no checkpoints). */
+  private readonly checkpointInterval: number | undefined;
+  /** Sessions changed since their last checkpoint. */
+  private readonly dirty = new Set<ServerSession<Data>>();
+  private checkpointTimer: ReturnType<typeof setTimeout> | undefined;
+  private checkpointRunning: Promise<void> | undefined;
+  /** Sessions in the batch being written. */
+  private checkpointing = 0;
+  private lastCheckpointAt = 0;
+  /** The topic history, if any. */
+  private readonly history: TopicHistory | undefined;
+  /** With a history: the position this process has read up to in each topic (undefined while it is being found). */
+  private readonly historyCursors = new Map<string, number | undefined>();
+  /** With a history: the reading loop, and how to wake it when a topic is added. */
+  private historyReader: Promise<void> | undefined;
+  private wakeReader: (() => void) | undefined;
+  /** With checkpoints: the most frames a link may have waiting for their checkpoint. */
+  private readonly maxHeldFrames: number;
+  /** Store writes in flight, awaited by `close()`. */
+  private readonly storeWrites = new Set<Promise<unknown>>();
   private closed = false;
+  /** Closed, and the last checkpoints written: nothing is scheduled any more. */
+  private stopped = false;
   private closing: Promise<void> | undefined;
 
   /** @param options - see {@link SessionServerOptions} */
@@ -299,6 +382,17 @@ export class SessionServer<Data = undefined> {
     this.maxSuspendedSessions = options.maxSuspendedSessions ?? 100_000;
     this.maxTopicLength = options.topics?.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
     this.maxTopicsPerSession = options.topics?.maxTopicsPerSubscriber ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIBER;
+    this.history = options.history;
+    // As many as the replay buffer keeps messages, and as many acknowledgements (one a turn at most).
+    this.maxHeldFrames = 2 * (this.replay.maxMessages ?? DEFAULT_REPLAY_MESSAGES);
+    const checkpoint = options.checkpoint ?? false;
+    this.checkpointInterval =
+      checkpoint === false
+        ? undefined
+        : ((checkpoint === true ? undefined : checkpoint.interval) ?? DEFAULT_CHECKPOINT_INTERVAL);
+    if (this.checkpointInterval !== undefined && !(this.checkpointInterval >= 0)) {
+      throw new RangeError('checkpoint.interval must be a number >= 0');
+    }
     if (!(this.resumeWindow > 0)) throw new RangeError('resumeWindow must be positive');
     if (!(this.helloTimeout > 0)) throw new RangeError('helloTimeout must be positive');
     if (!Number.isInteger(this.maxSuspendedSessions) || this.maxSuspendedSessions < 1) {
@@ -306,8 +400,12 @@ export class SessionServer<Data = undefined> {
     }
     const userSelect = options.selectProtocol;
     const plain = this.plain;
+    this.broker = new SessionBrokerTee(options.broker ?? new InProcessBroker(), (message) =>
+      this.brokerMessage(message),
+    );
     this.server = new WebSocketServer<Data>({
       ...options,
+      broker: this.broker,
       selectProtocol: (offered, request) =>
         offered.includes(SESSION_PROTOCOL) ? SESSION_PROTOCOL : userSelect?.(offered, request),
       handlers: {
@@ -348,6 +446,15 @@ export class SessionServer<Data = undefined> {
   address(): AddressInfo | null {
     return this.server.address();
   }
+  /**
+   * With checkpoints: how many sessions changed since their last checkpoint (their
+   * next one is due within the interval). 0 means the store holds every session of this
+   * process as it is now.
+   */
+  get pendingCheckpoints(): number {
+    return this.dirty.size + (this.checkpointRunning === undefined ? 0 : this.checkpointing);
+  }
+
   /** The sessions of this process, linked or suspended, by id. */
   get sessionsById(): ReadonlyMap<string, ServerSession<Data>> {
     return this.sessions;
@@ -368,18 +475,35 @@ export class SessionServer<Data = undefined> {
     this.checkTopic(topic);
     const isBinary = options.isBinary ?? typeof data !== 'string';
     let count = 0;
-    const sessions = this.byTopic.get(topic);
-    if (sessions !== undefined && sessions.size > 0) {
-      // Converted (and copied) once: every session's replay buffer shares it.
-      const message = toWire(data, isBinary);
-      const now = this._now();
-      for (const session of sessions) {
-        session._core.send(message, now);
-        this._flush(session);
-        count++;
-      }
+    if (this.history !== undefined) {
+      // Every process's sessions, this one's included, get it from the history, in order.
+      count = this.byTopic.get(topic)?.size ?? 0;
+      this.history.append(topic, toWire(data, isBinary)).catch((error: unknown) => this.report(error));
+    } else if (this.byTopic.has(topic)) {
+      count = this.deliver(topic, toWire(data, isBinary));
     }
     return count + this.server.publish(topic, data, options);
+  }
+
+  /** A message another process published, for the sessions here in its topic. */
+  private brokerMessage(message: BrokerMessage): void {
+    if (!this.byTopic.has(message.topic)) return;
+    // Copied: the broker's bytes are shared and read-only, a replay buffer keeps them.
+    const bytes = new Uint8Array(message.data);
+    this.deliver(message.topic, message.isBinary ? bytes : new TextDecoder().decode(bytes));
+  }
+
+  /** Send `message` to every session here in `topic`. @returns how many */
+  private deliver(topic: string, message: WireMessage): number {
+    const sessions = this.byTopic.get(topic);
+    if (sessions === undefined) return 0;
+    // Converted once: every session's replay buffer shares it.
+    const now = this._now();
+    for (const session of sessions) {
+      session._core.send(message, now);
+      this._flush(session);
+    }
+    return sessions.size;
   }
 
   /**
@@ -405,6 +529,16 @@ export class SessionServer<Data = undefined> {
       }
     }
     await this.server.close(options);
+    // Every session is suspended now: their last state goes to the store before we go
+    // (once: a store that fails now leaves the previous checkpoints).
+    clearTimeout(this.checkpointTimer);
+    await this.checkpointRunning;
+    if (this.dirty.size > 0) await this.checkpointBatch();
+    this.stopped = true;
+    clearTimeout(this.checkpointTimer);
+    this.wakeReader?.();
+    await this.historyReader;
+    while (this.storeWrites.size > 0) await Promise.allSettled([...this.storeWrites]);
     for (const session of this.sessions.values()) {
       this.invoke(session, () => this.sessionHandlers.close?.(session, 'shutdown'));
     }
@@ -428,8 +562,14 @@ export class SessionServer<Data = undefined> {
     if (sessions === undefined) {
       sessions = new Set();
       this.byTopic.set(topic, sessions);
+      if (this.history !== undefined) this.readTopic(this.history, topic);
+      // Subscription failures go to the broker's error events; it retries by itself.
+      else void this.broker.subscribeSessions(topic);
     }
     sessions.add(session);
+    // From the position this process has read up to (or, while that is being found, from it once found).
+    const cursor = this.historyCursors.get(topic);
+    if (cursor !== undefined) session._positions.set(topic, cursor);
     return true;
   }
 
@@ -438,7 +578,12 @@ export class SessionServer<Data = undefined> {
     if (!session._topics.delete(topic)) return false;
     const sessions = this.byTopic.get(topic);
     sessions?.delete(session);
-    if (sessions?.size === 0) this.byTopic.delete(topic);
+    session._positions.delete(topic);
+    if (sessions?.size === 0) {
+      this.byTopic.delete(topic);
+      if (this.history !== undefined) this.historyCursors.delete(topic);
+      else void this.broker.unsubscribeSessions(topic);
+    }
     return true;
   }
 
@@ -447,11 +592,45 @@ export class SessionServer<Data = undefined> {
     return Date.now();
   }
 
-  /** @internal Write what the session's core queued to its link. */
-  _flush(session: ServerSession<Data>): SendStatus {
+  /**
+   * @internal Write what the session's core queued to its link. With checkpoints, data
+   * and acknowledgements wait in `_held` for the checkpoint that holds them (pongs, which
+   * carry no state, go at once), unless `release` (the session is ending: nothing is
+   * left to resume, everything goes).
+   */
+  _flush(session: ServerSession<Data>, release = false): SendStatus {
     const ws = session._link;
-    const frames = session._core.takeOutput();
+    let frames = session._core.takeOutput();
+    if (this.checkpointInterval !== undefined) {
+      if (release) {
+        frames = [...session._held.splice(0), ...frames];
+      } else if (ws === null) {
+        this.markDirty(session); // a send while suspended: the replay buffer changed
+      } else if (frames.length > 0) {
+        const now: WireMessage[] = [];
+        const held = session._held;
+        for (const frame of frames) {
+          // A pong carries no state: it may overtake what waits.
+          if (typeof frame === 'string' && frame[0] === 'q') now.push(frame);
+          else held.push(frame);
+        }
+        frames = now;
+        if (held.length > this.maxHeldFrames) {
+          // The store is not keeping up (or is away): rather than hold without bound what
+          // the replay buffer holds anyway, drop the link; the resume replays it.
+          this.detach(session);
+          ws.terminate();
+          return SendStatus.Queued;
+        }
+        if (held.length > 0) this.markDirty(session);
+      }
+    }
     if (ws === null) return SendStatus.Queued;
+    return this.write(session, ws, frames);
+  }
+
+  /** Write `frames` to the session's link `ws`; a frame it refuses drops the link. */
+  private write(session: ServerSession<Data>, ws: SessionLink<Data>, frames: WireMessage[]): SendStatus {
     let status: SendStatus = SendStatus.Sent;
     for (const frame of frames) {
       const result = ws.send(frame, typeof frame !== 'string');
@@ -475,14 +654,15 @@ export class SessionServer<Data = undefined> {
     this.ackDue.delete(session);
     for (const topic of [...session._topics]) this._unsubscribe(session, topic);
     const ws = session._link;
+    this.dirty.delete(session);
     if (!session._core.isEnded) session._core.end(text);
     if (ws !== null) {
-      this._flush(session);
+      this._flush(session, true);
       this.links.delete(ws);
       session._link = null;
       ws.close(code, text);
     }
-    void this.store.delete(session.id).catch((error: unknown) => this.report(error));
+    this.storeWrite(this.store.delete(session.id, session.epoch));
     this.invoke(session, () => this.sessionHandlers.close?.(session, reason));
   }
 
@@ -585,7 +765,11 @@ export class SessionServer<Data = undefined> {
       this.fail(ws, error);
       return undefined;
     }
-    if (event === null) return undefined;
+    if (event === null) {
+      // An acknowledgement: the replay buffer shrank, and so will the stored copy.
+      this.markDirty(session);
+      return undefined;
+    }
     switch (event.type) {
       case 'message': {
         if (session._core.ackPending) this.scheduleAck(session);
@@ -618,29 +802,49 @@ export class SessionServer<Data = undefined> {
   ): Promise<void> {
     let session: ServerSession<Data> | undefined;
     let resumed = false;
-    if (id !== undefined && epoch !== undefined) {
-      session = await this.findSession(id, epoch, ws.data);
-      if (session !== undefined) {
-        if (session._link !== null) {
-          // The client saw its link die before we did: the new link takes over.
-          const old = session._link;
-          this.detach(session, false);
-          old.terminate();
+    try {
+      if (id !== undefined && epoch !== undefined) {
+        session = await this.findSession(id, epoch, ws.data);
+        if (session !== undefined) {
+          if (session._link !== null) {
+            // The client saw its link die before we did: the new link takes over.
+            const old = session._link;
+            this.detach(session, false);
+            old.terminate();
+          }
+          resumed = session._core.canResume(clientReceived);
+          if (!resumed) this._end(session, 'expired');
         }
-        resumed = session._core.canResume(clientReceived);
-        if (!resumed) this._end(session, 'expired');
       }
-    }
-    if (ws.readyState !== 'open' || this.closed) {
-      if (session !== undefined && resumed) this.suspend(session);
-      // Closing (draining): send the client elsewhere rather than leave it waiting.
-      if (ws.readyState === 'open') ws.close(1012, 'server closing');
+      if (ws.readyState === 'open' && !this.closed && (session === undefined || !resumed)) {
+        session = new ServerSession(this, new SessionCore(newId(), newEpoch(), this.replay), ws.data);
+        this.sessions.set(session.id, session);
+        clientReceived = 0;
+        resumed = false;
+      }
+      // With checkpoints, the welcome tells the client what we received, which is an
+      // acknowledgement: the store must hold that state (and this epoch) first.
+      if (
+        session !== undefined &&
+        this.checkpointInterval !== undefined &&
+        !(await this.checkpoint(session, true))
+      ) {
+        if (resumed) this.forget(session, 'moved');
+        session = undefined;
+      }
+    } catch (error) {
+      // The store failed: the client tries again later (a session resumed a moment ago
+      // is still this process's, suspended here).
+      this.unwelcomed(session, resumed);
+      if (ws.readyState === 'open') ws.close(1013, 'session store unavailable');
+      this.report(error);
       return;
     }
-    if (session === undefined || !resumed) {
-      session = new ServerSession(this, new SessionCore(newId(), newEpoch(), this.replay), ws.data);
-      this.sessions.set(session.id, session);
-      clientReceived = 0;
+    if (session === undefined || ws.readyState !== 'open' || this.closed) {
+      this.unwelcomed(session, resumed);
+      // Closing (draining), or an unlucky race: send the client elsewhere, or again.
+      if (ws.readyState === 'open') ws.close(1012, 'server closing');
+      return;
     }
     session.data = ws.data;
     session._link = ws;
@@ -648,45 +852,77 @@ export class SessionServer<Data = undefined> {
     this.links.set(ws, session);
     const core = session._core;
     core.link(clientReceived);
+    const linked = session;
     ws.cork(() => {
       ws.send(encodeWelcome(core.id, core.epoch, core.received, resumed), false);
-      this._flush(session);
+      this._flush(linked);
     });
     const handler = resumed ? this.sessionHandlers.resume : this.sessionHandlers.open;
-    this.invoke(session, () => handler?.(session));
+    this.invoke(session, () => handler?.(linked));
+  }
+
+  /** A hello that found or made `session` could not be welcomed: keep it suspended, or drop a new one unseen. */
+  private unwelcomed(session: ServerSession<Data> | undefined, resumed: boolean): void {
+    if (session === undefined || this.sessions.get(session.id) !== session) return;
+    if (resumed) {
+      if (session._link === null) this.suspend(session);
+    } else {
+      // The application never saw it: no handler is told.
+      this.sessions.delete(session.id);
+      this.dirty.delete(session);
+      this.storeWrite(this.store.delete(session.id, session.epoch));
+    }
   }
 
   /**
-   * The session a hello asks for, if it can be resumed here. A session linked here is
-   * live: this process holds its latest state. Otherwise the store has the latest
-   * suspended state: another process may have resumed the session since it was
-   * suspended here, so a suspended copy here counts only if the store still holds the
-   * same epoch. A session taken from the store that was not here gets a new epoch: each
-   * move makes the copies left behind stale, and a stale copy never matches a hello.
+   * The session a hello asks for, if it can be resumed here. The store says who owns
+   * it: the hello's epoch is claimed there (atomic, so of two racing links one wins).
+   * A copy in this process counts if it has the hello's epoch and the store has no
+   * other (the store may have none: a session not written yet, or a store that lost
+   * it); a copy of another epoch is stale. A session taken from the store that was not
+   * here gets a **new epoch**: each move makes the copies left behind stale, and a stale
+   * copy never matches a hello, nor overwrites the store.
    */
   private async findSession(id: string, epoch: string, data: Data): Promise<ServerSession<Data> | undefined> {
     const local = this.sessions.get(id);
-    if (local !== undefined && local._link !== null && local.epoch === epoch) return local;
-    const stored = await this.store.take(id, this._now());
+    const now = this._now();
+    const claim: SessionClaim = {
+      epoch,
+      newEpoch: local !== undefined && local.epoch === epoch ? epoch : newEpoch(),
+      keepState: this.checkpointInterval !== undefined,
+      expiresAt: now + this.resumeWindow,
+    };
+    const taken = await this.store.take(id, now, claim);
     const current = this.sessions.get(id);
-    if (current !== undefined && current._link !== null && current.epoch === epoch) return current; // a racing hello
-    if (current !== undefined) {
-      if (stored !== undefined && stored.snapshot.epoch === current.epoch && current.epoch === epoch)
-        return current;
-      this.forget(current, 'moved');
+    if (taken.status === 'moved') {
+      if (current !== undefined && current.epoch === epoch) this.forget(current, 'moved');
+      return undefined;
     }
-    if (stored === undefined || stored.snapshot.epoch !== epoch) return undefined;
+    if (current !== undefined && current.epoch === epoch) return current;
+    if (taken.status === 'missing' || taken.session === undefined) return undefined;
+    if (current !== undefined && current.epoch !== claim.newEpoch) this.forget(current, 'moved');
+    if (this.sessions.get(id) !== undefined) return undefined; // a racing hello got there first
+    const stored = taken.session;
     const session = new ServerSession(
       this,
-      new SessionCore(id, newEpoch(), this.replay, stored.snapshot),
+      new SessionCore(id, claim.newEpoch, this.replay, stored.snapshot),
       data,
     );
+    session._expiresAt = claim.expiresAt;
     this.sessions.set(id, session);
+    this.suspended.set(id, session);
     for (const topic of stored.topics ?? []) {
       try {
         this._subscribe(session, topic);
       } catch {
         // A topic this server's limits refuse is left out, not fatal to the resume.
+      }
+    }
+    if (this.history !== undefined) {
+      for (const [topic, position] of Object.entries(stored.positions ?? {})) {
+        if (!session._topics.has(topic)) continue;
+        session._positions.set(topic, position);
+        void this.catchUp(this.history, session, topic);
       }
     }
     return session;
@@ -701,6 +937,7 @@ export class SessionServer<Data = undefined> {
     this.sessions.delete(session.id);
     this.suspended.delete(session.id);
     this.ackDue.delete(session);
+    this.dirty.delete(session);
     for (const topic of [...session._topics]) this._unsubscribe(session, topic);
     const ws = session._link;
     if (ws !== null) {
@@ -723,6 +960,7 @@ export class SessionServer<Data = undefined> {
     if (ws !== null) this.links.delete(ws);
     session._link = null;
     session._core.unlink();
+    session._held = [];
     this.ackDue.delete(session);
     if (notify) this.suspend(session);
   }
@@ -730,13 +968,23 @@ export class SessionServer<Data = undefined> {
   private suspend(session: ServerSession<Data>): void {
     if (session._core.isEnded) return;
     session._expiresAt = this._now() + this.resumeWindow;
-    const stored: StoredSession = {
-      snapshot: session._core.snapshot(),
-      expiresAt: session._expiresAt,
-      topics: [...session._topics],
-    };
-    // Also while closing: the store is where another process finds the session.
-    void this.store.put(stored, this._now()).catch((error: unknown) => this.report(error));
+    if (this.checkpointInterval !== undefined) {
+      this.markDirty(session);
+    } else {
+      const stored: StoredSession = {
+        snapshot: session._core.snapshot(),
+        expiresAt: session._expiresAt,
+        topics: [...session._topics],
+        ...(session._positions.size > 0 ? { positions: Object.fromEntries(session._positions) } : {}),
+      };
+      // Also while closing: the store is where another process finds the session.
+      this.storeWrite(
+        this.store.put(stored, this._now()).then((written) => {
+          // Another process claimed it while our link was dying: this copy is stale.
+          if (!written) this.forget(session, 'moved');
+        }),
+      );
+    }
     this.suspended.delete(session.id);
     this.suspended.set(session.id, session);
     while (this.suspended.size > this.maxSuspendedSessions) {
@@ -745,6 +993,252 @@ export class SessionServer<Data = undefined> {
       this.forget(oldest, 'expired');
     }
     if (!this.closed) this.invoke(session, () => this.sessionHandlers.suspend?.(session));
+  }
+
+  // ---- checkpoints ----
+
+  /** The session changed: have the next batch write it. */
+  private markDirty(session: ServerSession<Data>): void {
+    if (this.checkpointInterval === undefined || session._core.isEnded) return;
+    this.dirty.add(session);
+    if (this.checkpointTimer !== undefined || this.checkpointRunning !== undefined || this.stopped) return;
+    const wait = Math.max(0, this.lastCheckpointAt + this.checkpointInterval - this._now());
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = undefined;
+      void this.checkpointBatch();
+    }, wait);
+  }
+
+  /**
+   * Write every changed session to the store together, then let out the frames each
+   * checkpoint holds. A session the store refuses moved on (another epoch claimed it):
+   * this copy is dropped. One that failed (the store is away) stays changed, and its
+   * frames wait, for the next batch.
+   */
+  private checkpointBatch(): Promise<void> {
+    const run = async () => {
+      this.lastCheckpointAt = this._now();
+      const batch = [...this.dirty];
+      this.dirty.clear();
+      this.checkpointing = batch.length;
+      const writes = batch.map((session) => {
+        const held = session._held;
+        const count = held.length;
+        return this.checkpoint(session).then(
+          (written) => {
+            if (!written) this.forget(session, 'moved');
+            else if (session._held === held && session._link !== null && count > 0) {
+              this.write(session, session._link, held.splice(0, count));
+            }
+          },
+          (error: unknown) => {
+            this.report(error);
+            if (this.sessions.get(session.id) === session) this.dirty.add(session);
+          },
+        );
+      });
+      await Promise.all(writes);
+    };
+    const running = run().finally(() => {
+      this.checkpointRunning = undefined;
+      if (this.dirty.size > 0 && !this.stopped) {
+        const [first] = this.dirty;
+        this.dirty.delete(first!);
+        this.markDirty(first!);
+      }
+    });
+    this.checkpointRunning = running;
+    return running;
+  }
+
+  /**
+   * Write the session's state now, under its epoch. A linked session (or one about to
+   * be: `live`) gets a fresh resume window; a suspended one keeps the window it got when
+   * its link broke, however many messages reach it since.
+   * @returns false when another epoch owns it in the store
+   */
+  private async checkpoint(session: ServerSession<Data>, live = session._link !== null): Promise<boolean> {
+    const now = this._now();
+    if (live) session._expiresAt = now + this.resumeWindow;
+    const stored: StoredSession = {
+      snapshot: session._core.snapshot(),
+      expiresAt: session._expiresAt,
+      topics: [...session._topics],
+      ...(session._positions.size > 0 ? { positions: Object.fromEntries(session._positions) } : {}),
+    };
+    const write = this.store.put(stored, now);
+    this.storeWrites.add(write);
+    try {
+      return await write;
+    } finally {
+      this.storeWrites.delete(write);
+    }
+  }
+
+  /** Track a store write that nobody awaits: `close()` waits for it, and its failure is reported. */
+  private storeWrite(write: Promise<unknown>): void {
+    const tracked = write.catch((error: unknown) => this.report(error));
+    this.storeWrites.add(tracked);
+    void tracked.finally(() => this.storeWrites.delete(tracked));
+  }
+
+  // ---- topic history ----
+
+  /**
+   * The first session here joined `topic`: find where its history ends, then read it
+   * from there (the sessions that joined meanwhile start there too).
+   */
+  private readTopic(history: TopicHistory, topic: string): void {
+    this.historyCursors.set(topic, undefined);
+    const find = () => {
+      history.last(topic).then(
+        (last) => {
+          if (!this.historyCursors.has(topic) || this.historyCursors.get(topic) !== undefined) return;
+          this.historyCursors.set(topic, last);
+          for (const session of this.byTopic.get(topic) ?? []) {
+            if (!session._positions.has(topic)) session._positions.set(topic, last);
+          }
+          this.historyReader ??= this.readHistory(history);
+          this.wakeReader?.();
+        },
+        (error: unknown) => {
+          this.report(error);
+          // The history is away: try again while the topic still has sessions here.
+          setTimeout(() => {
+            if (
+              !this.stopped &&
+              this.historyCursors.has(topic) &&
+              this.historyCursors.get(topic) === undefined
+            )
+              find();
+          }, 1000).unref?.();
+        },
+      );
+    };
+    find();
+  }
+
+  /** Read every topic of this process's sessions from the history, until the server stops. */
+  private async readHistory(history: TopicHistory): Promise<void> {
+    let lastRestartCheck = this._now();
+    while (!this.stopped) {
+      const after = new Map<string, number>();
+      for (const [topic, cursor] of this.historyCursors) if (cursor !== undefined) after.set(topic, cursor);
+      if (after.size === 0) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            this.wakeReader = undefined;
+            resolve();
+          };
+          const timer = setTimeout(wake, 1000);
+          this.wakeReader = wake;
+        });
+        continue;
+      }
+      try {
+        const found = await history.read(after, 1000, 1000);
+        for (const [topic, read] of found) {
+          // Read from `after`; only this loop moves the cursor, unless the topic was left.
+          if (this.historyCursors.get(topic) !== after.get(topic) || read.entries.length === 0) continue;
+          for (const session of this.byTopic.get(topic) ?? []) {
+            if (!session._catchingUp.has(topic)) this.deliverHistory(session, topic, read);
+          }
+          this.historyCursors.set(topic, read.entries.at(-1)!.position);
+        }
+        const now = this._now();
+        if (now - lastRestartCheck >= 1000) {
+          lastRestartCheck = now;
+          await this.historyRestarted(
+            history,
+            [...after.keys()].filter((topic) => !found.has(topic)),
+          );
+        }
+      } catch (error) {
+        this.report(error);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  /**
+   * A history that lost its topics (a store restarted empty) numbers them from 1 again,
+   * below where this process had read: read them again from the start (what was published
+   * since the restart), the sessions too. Checked once a second for the quiet topics.
+   */
+  private async historyRestarted(history: TopicHistory, topics: readonly string[]): Promise<void> {
+    const lasts = await Promise.all(topics.map((topic) => history.last(topic)));
+    for (const [i, topic] of topics.entries()) {
+      const cursor = this.historyCursors.get(topic);
+      if (cursor === undefined || lasts[i]! >= cursor) continue;
+      this.historyCursors.set(topic, 0);
+      for (const session of this.byTopic.get(topic) ?? []) session._positions.set(topic, 0);
+    }
+  }
+
+  /**
+   * A session that came here with its positions catches up in `topic` from its own
+   * position to where this process has read (the reader leaves it alone meanwhile).
+   */
+  private async catchUp(history: TopicHistory, session: ServerSession<Data>, topic: string): Promise<void> {
+    session._catchingUp.add(topic);
+    let checked = false;
+    try {
+      while (!this.stopped) {
+        if (this.sessions.get(session.id) !== session || !session._topics.has(topic)) return;
+        const target = this.historyCursors.get(topic);
+        if (target === undefined) {
+          if (!this.historyCursors.has(topic)) return; // the topic has no session here any more
+          // This process is still finding where the topic ends.
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          continue;
+        }
+        const position = session._positions.get(topic) ?? 0;
+        let read: TopicHistoryRead | undefined;
+        try {
+          if (!checked) {
+            // A position past the history's end is from before it restarted empty (it
+            // numbers from 1 again): everything it holds is new to the session.
+            const last = await history.last(topic);
+            checked = true;
+            if (position > last && session._positions.get(topic) === position)
+              session._positions.set(topic, 0);
+            continue;
+          }
+          if (position >= target) return;
+          read = (await history.read(new Map([[topic, position]]), 1000)).get(topic);
+        } catch (error) {
+          // The history is away: try again (the reader leaves the session alone meanwhile,
+          // so nothing is skipped).
+          this.report(error);
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          continue;
+        }
+        if (this.sessions.get(session.id) !== session || !session._topics.has(topic)) return;
+        if (read === undefined || read.entries.length === 0) return; // nothing more to be had
+        this.deliverHistory(session, topic, read);
+      }
+    } finally {
+      // In the same turn as the last check: the reader's next delivery includes it.
+      session._catchingUp.delete(topic);
+    }
+  }
+
+  /** Send the session the entries of `read` past its position in `topic`, and count what it missed. */
+  private deliverHistory(session: ServerSession<Data>, topic: string, read: TopicHistoryRead): void {
+    let position = session._positions.get(topic);
+    if (position === undefined) return;
+    const first = read.entries[0]?.position;
+    const lost = first === undefined ? 0 : Math.max(0, first - position - 1);
+    const now = this._now();
+    for (const entry of read.entries) {
+      if (entry.position <= position) continue;
+      session._core.send(entry.data, now);
+      position = entry.position;
+    }
+    session._positions.set(topic, position);
+    this._flush(session);
+    if (lost > 0) this.invoke(session, () => this.sessionHandlers.topicLost?.(session, topic, lost));
   }
 
   /** Close the session links with 1012 one after another, evenly over `period` ms. */
@@ -763,6 +1257,9 @@ export class SessionServer<Data = undefined> {
 
   private checkTopic(topic: string): void {
     if (topic.length === 0) throw new TopicError('empty-topic', 'a topic name cannot be empty');
+    if (!isWellFormedTopic(topic)) {
+      throw new TopicError('malformed-topic', 'a topic name must be well-formed Unicode');
+    }
     if (topic.length > this.maxTopicLength) {
       throw new TopicError('topic-too-long', `a topic name may be at most ${this.maxTopicLength} characters`);
     }
@@ -804,6 +1301,14 @@ export class SessionServer<Data = undefined> {
       session._core.expire(now);
       // The store expires its own copy (which may be newer, from another process).
       if (session._link === null && session._expiresAt <= now) this.forget(session, 'expired');
+      // A live session that did not change is written again before the store forgets it.
+      else if (
+        this.checkpointInterval !== undefined &&
+        session._link !== null &&
+        session._expiresAt - now < this.resumeWindow / 2
+      ) {
+        this.markDirty(session);
+      }
     }
     this.store.expire(now).catch((error: unknown) => this.report(error));
   }

@@ -13,6 +13,7 @@ const BROWSER_FILES = [
   'http-link.ts',
   'index.ts',
   'store.ts',
+  'topic-history.ts',
   'wire.ts',
 ];
 

@@ -4,6 +4,7 @@ import {
   type ReconnectingWebSocketOptions,
   SessionServer,
   type SessionSettings,
+  type SessionUrl,
   type StandaloneServerOptions,
   WebSocket,
   type WebSocketConstructor,
@@ -23,7 +24,7 @@ export async function listenSessions<Data = undefined>(
 }
 
 /** A reconnecting client on sockeye's WebSocket, with no lifecycle listeners and quick retries. */
-export function client(url: string, options: ReconnectingWebSocketOptions = {}): ReconnectingWebSocket {
+export function client(url: SessionUrl, options: ReconnectingWebSocketOptions = {}): ReconnectingWebSocket {
   return new ReconnectingWebSocket(url, {
     WebSocket: NodeWebSocket,
     minDelay: 20,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemorySessionStore } from '../../src/session/index.js';
-import { sessionStoreContract, storedSession } from './store-contract.js';
+import { claimOf, sessionStoreContract, storedSession } from './store-contract.js';
 
 sessionStoreContract('MemorySessionStore', () => new MemorySessionStore());
 
@@ -13,9 +13,9 @@ describe('MemorySessionStore', () => {
     await store.put(storedSession('b', 1000), 0);
     await store.put(storedSession('c', 1000), 0);
     assert.equal(store.size, 2);
-    assert.equal(await store.take('a', 0), undefined);
-    assert.ok((await store.take('b', 0)) !== undefined);
-    assert.ok((await store.take('c', 0)) !== undefined);
+    assert.equal((await store.take('a', 0, claimOf('e1', 'e2'))).status, 'missing');
+    assert.equal((await store.take('b', 0, claimOf('e1', 'e2'))).status, 'taken');
+    assert.equal((await store.take('c', 0, claimOf('e1', 'e2'))).status, 'taken');
   });
 
   it('refuses a bound that is not a positive integer', () => {

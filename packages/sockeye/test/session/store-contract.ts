@@ -6,7 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SessionSnapshot, SessionStore, StoredSession } from '../../src/session/index.js';
+import type {
+  SessionClaim,
+  SessionSnapshot,
+  SessionStore,
+  StoredSession,
+  TakeResult,
+} from '../../src/session/index.js';
 
 /** A stored session `id` with a replay buffer of text and binary messages. */
 export function storedSession(id: string, expiresAt: number, epoch = 'e1'): StoredSession {
@@ -22,7 +28,18 @@ export function storedSession(id: string, expiresAt: number, epoch = 'e1'): Stor
       { seq: 3, data: new Uint8Array([0, 255, 3]), at: 11 },
     ],
   };
-  return { snapshot, expiresAt, topics: ['room', 'news'] };
+  return { snapshot, expiresAt, topics: ['room', 'news'], positions: { room: 12, news: 0 } };
+}
+
+/** A claim of `epoch` handing the session to `newEpoch` (state kept unless `keepState` is false). */
+export function claimOf(epoch: string, newEpoch: string, keepState = true, expiresAt = 5000): SessionClaim {
+  return { epoch, newEpoch, keepState, expiresAt };
+}
+
+/** The state a take found, or a failure naming what it found instead. */
+function takenSession(result: TakeResult): StoredSession | undefined {
+  assert.equal(result.status, 'taken');
+  return result.status === 'taken' ? result.session : undefined;
 }
 
 /** Run the contract against stores made by `makeStore` (a fresh, empty one per test). */
@@ -35,8 +52,8 @@ export function sessionStoreContract(
     it('gives back what was put, replay buffer and types intact', async () => {
       const store = await makeStore();
       const session = storedSession('a', 1000);
-      await store.put(session, 0);
-      const taken = await store.take('a', 500);
+      assert.equal(await store.put(session, 0), true);
+      const taken = takenSession(await store.take('a', 500, claimOf('e1', 'e2')));
       assert.ok(taken !== undefined);
       assert.equal(taken.expiresAt, 1000);
       assert.deepEqual(taken.snapshot.entries, session.snapshot.entries);
@@ -44,49 +61,101 @@ export function sessionStoreContract(
       assert.ok(taken.snapshot.entries[1]!.data instanceof Uint8Array);
       assert.deepEqual({ ...taken.snapshot, entries: [] }, { ...session.snapshot, entries: [] });
       assert.deepEqual(taken.topics, ['room', 'news']);
+      assert.deepEqual(taken.positions, { room: 12, news: 0 });
     });
 
-    it('take is once: a second take finds nothing', async () => {
+    it('take is once per epoch: of two racing claims, one gets the session and the other finds it moved', async () => {
       const store = await makeStore();
       await store.put(storedSession('a', 1000), 0);
-      const [first, second] = await Promise.all([store.take('a', 0), store.take('a', 0)]);
-      assert.equal([first, second].filter((taken) => taken !== undefined).length, 1);
+      const results = await Promise.all([
+        store.take('a', 0, claimOf('e1', 'x1')),
+        store.take('a', 0, claimOf('e1', 'x2')),
+      ]);
+      assert.deepEqual(results.map((r) => r.status).sort(), ['moved', 'taken']);
+    });
+
+    it('a claim keeps the state under the new epoch: the next claim must present it', async () => {
+      const store = await makeStore();
+      await store.put(storedSession('a', 1000), 0);
+      assert.ok(takenSession(await store.take('a', 0, claimOf('e1', 'e2'))) !== undefined);
+      assert.equal((await store.take('a', 0, claimOf('e1', 'e3'))).status, 'moved');
+      const again = takenSession(await store.take('a', 0, claimOf('e2', 'e3')));
+      assert.deepEqual(again?.snapshot.entries, storedSession('a', 1000).snapshot.entries);
+    });
+
+    it('a claim without keepState leaves only a mark of ownership: taking it again finds no state', async () => {
+      const store = await makeStore();
+      await store.put(storedSession('a', 1000), 0);
+      assert.ok(takenSession(await store.take('a', 0, claimOf('e1', 'e2', false))) !== undefined);
+      assert.deepEqual(await store.take('a', 0, claimOf('e2', 'e3')), {
+        status: 'taken',
+        session: undefined,
+      });
+      // The mark still owns the id: the old epoch cannot write it back.
+      assert.equal(await store.put(storedSession('a', 1000, 'e1'), 0), false);
     });
 
     it('finds nothing for an unknown id, and deleting one is not an error', async () => {
       const store = await makeStore();
-      assert.equal(await store.take('nobody', 0), undefined);
+      assert.deepEqual(await store.take('nobody', 0, claimOf('e1', 'e2')), { status: 'missing' });
       await store.delete('nobody');
+      await store.delete('nobody', 'e1');
     });
 
-    it('a put replaces the session kept under the same id', async () => {
+    it('a put by the owning epoch replaces the kept session', async () => {
       const store = await makeStore();
-      await store.put(storedSession('a', 1000, 'old'), 0);
-      await store.put(storedSession('a', 2000, 'new'), 0);
-      const taken = await store.take('a', 0);
-      assert.equal(taken?.snapshot.epoch, 'new');
+      await store.put(storedSession('a', 1000, 'e1'), 0);
+      const newer = storedSession('a', 2000, 'e1');
+      assert.equal(await store.put({ ...newer, topics: ['later'] }, 0), true);
+      const taken = takenSession(await store.take('a', 0, claimOf('e1', 'e2')));
       assert.equal(taken?.expiresAt, 2000);
+      assert.deepEqual(taken?.topics, ['later']);
     });
 
-    it('delete forgets a session', async () => {
+    it('a put by another epoch changes nothing (a stale process cannot overwrite a newer copy)', async () => {
       const store = await makeStore();
-      await store.put(storedSession('a', 1000), 0);
-      await store.delete('a');
-      assert.equal(await store.take('a', 0), undefined);
+      await store.put(storedSession('a', 1000, 'e1'), 0);
+      await store.take('a', 0, claimOf('e1', 'e2'));
+      // The process that held e1 writes late: refused.
+      assert.equal(await store.put(storedSession('a', 9000, 'e1'), 0), false);
+      // The owner writes.
+      assert.equal(await store.put(storedSession('a', 3000, 'e2'), 0), true);
+      const taken = takenSession(await store.take('a', 0, claimOf('e2', 'e3')));
+      assert.equal(taken?.snapshot.epoch, 'e2');
+      assert.equal(taken?.expiresAt, 3000);
+    });
+
+    it('delete forgets a session, and with an epoch only if that epoch owns it', async () => {
+      const store = await makeStore();
+      await store.put(storedSession('a', 1000, 'e1'), 0);
+      await store.delete('a', 'e0');
+      assert.equal((await store.take('a', 0, claimOf('e1', 'e1'))).status, 'taken');
+      await store.delete('a', 'e1');
+      assert.equal((await store.take('a', 0, claimOf('e1', 'e1'))).status, 'missing');
+      await store.put(storedSession('b', 1000, 'e1'), 0);
+      await store.delete('b');
+      assert.equal((await store.take('b', 0, claimOf('e1', 'e1'))).status, 'missing');
     });
 
     it('an expired session is not given back, and expire removes it', async () => {
       const store = await makeStore();
       await store.put(storedSession('old', 100), 0);
       await store.put(storedSession('fresh', 10_000), 0);
-      assert.equal(await store.take('old', 100), undefined);
+      assert.equal((await store.take('old', 100, claimOf('e1', 'e2'))).status, 'missing');
       await store.put(storedSession('old2', 100), 0);
       // A store may expire by itself (a TTL) and return nothing here; either way an
       // expired session is never given back.
       const expired = await store.expire(200);
       assert.ok(expired.every((session) => session.expiresAt <= 200));
-      assert.equal(await store.take('old2', 200), undefined);
-      assert.ok((await store.take('fresh', 200)) !== undefined);
+      assert.equal((await store.take('old2', 200, claimOf('e1', 'e2', true, 5000))).status, 'missing');
+      assert.equal((await store.take('fresh', 200, claimOf('e1', 'e2'))).status, 'taken');
+    });
+
+    it('a put already expired at `now` deletes, and an expired copy of another epoch does not block a put', async () => {
+      const store = await makeStore();
+      await store.put(storedSession('a', 1000, 'e1'), 0);
+      assert.equal(await store.put(storedSession('a', 500, 'e1'), 600), true);
+      assert.equal((await store.take('a', 600, claimOf('e1', 'e2'))).status, 'missing');
     });
   });
 }
