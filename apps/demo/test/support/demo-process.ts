@@ -17,9 +17,12 @@ export interface DemoProcess {
   stop(): Promise<void>;
 }
 
-/** Start `scripts/start.mjs` on a free port with `env` added to the environment. */
-export async function startDemo(env: Record<string, string> = {}): Promise<DemoProcess> {
-  const port = await freePort();
+/**
+ * Start `scripts/start.mjs` with `env` added to the environment, on `port` (the port of
+ * a server stopped before, to restart it) or a free one.
+ */
+export async function startDemo(env: Record<string, string> = {}, port?: number): Promise<DemoProcess> {
+  port ??= await freePort();
   const started = await startProcess(
     process.execPath,
     [join(ROOT, 'scripts', 'start.mjs'), '--port', String(port)],
