@@ -51,6 +51,8 @@ let gaps = 0;
 let repeats = 0;
 let beats = 0;
 let lastRtt = -1;
+/** When the page last heard from the server (a message or a heartbeat's answer). */
+let lastHeard = 0;
 
 function entry(list: HTMLOListElement, className: string, text: string, delay?: number): void {
   const item = el('li', { className: `entry ${className}` });
@@ -75,8 +77,9 @@ function show(): void {
   }
   sessionField.textContent = ws.sessionId === '' ? '-' : ws.sessionId;
   linksField.textContent = `${newSessions} new session${newSessions === 1 ? '' : 's'}, ${resumes} resumed`;
-  heartbeatField.textContent =
-    beats === 0 ? 'none answered yet' : `${beats} answered, last round trip ${lastRtt} ms`;
+  const quiet = lastHeard === 0 ? '' : `last heard ${((Date.now() - lastHeard) / 1000).toFixed(1)} s ago; `;
+  const answered = beats === 0 ? 'none needed yet' : `${beats} answered, last round trip ${lastRtt} ms`;
+  heartbeatField.textContent = `${quiet}sent after ${HEARTBEAT.heartbeatInterval / 1000} s of silence, answer due within ${HEARTBEAT.heartbeatTimeout / 1000} s; ${answered}`;
   sentField.textContent = String(ws.sent);
   acknowledgedField.textContent = String(ws.acknowledged);
   queuedField.textContent = `${ws.bufferedMessages} message${ws.bufferedMessages === 1 ? '' : 's'}, ${ws.bufferedAmount} bytes`;
@@ -98,7 +101,7 @@ ws.addEventListener('reconnecting', (event) => {
   entry(
     timeline,
     'reconnecting',
-    `reconnecting: link closed with ${describeClose(code, reason, false)}; attempt ${attempt} in ${delay} ms`,
+    `reconnecting: link closed with ${describeClose(code, reason, true)}; attempt ${attempt} in ${delay} ms`,
     delay,
   );
   show();
@@ -109,6 +112,7 @@ ws.addEventListener('sessionlost', () => {
 });
 ws.addEventListener('heartbeat', (event) => {
   beats++;
+  lastHeard = Date.now();
   lastRtt = Math.round((event as HeartbeatEvent).rtt);
   entry(timeline, 'heartbeat', `heartbeat answered in ${lastRtt} ms`);
   show();
@@ -120,6 +124,7 @@ ws.addEventListener('close', (event) => {
 });
 ws.addEventListener('message', (event) => {
   const data = (event as MessageEvent).data;
+  lastHeard = Date.now();
   if (typeof data !== 'string') return;
   let message: { type?: unknown; n?: unknown; text?: unknown; reason?: unknown };
   try {

@@ -128,8 +128,9 @@ export class DemoState {
       const session = decodeStoredSession(encoded);
       if (session.expiresAt > now) void this.store.put(session, now);
     }
+    // Only for the sessions still in their resume window.
     for (const [id, name] of parsed.chatNames ?? []) {
-      if (typeof id === 'string' && typeof name === 'string') this.chatNames.set(id, name);
+      if (typeof name === 'string' && this.store.has(id)) this.chatNames.set(id, name);
     }
     for (const line of (parsed.history ?? []).slice(-HISTORY_LINES)) {
       if (typeof line?.from === 'string' && typeof line.text === 'string' && typeof line.time === 'number') {
@@ -137,7 +138,7 @@ export class DemoState {
       }
     }
     for (const [id, n] of parsed.ticks ?? []) {
-      if (typeof id === 'string' && Number.isSafeInteger(n)) this.ticks.set(id, n);
+      if (Number.isSafeInteger(n) && this.store.has(id)) this.ticks.set(id, n);
     }
     return this;
   }
