@@ -17,6 +17,10 @@
  * --servers a,b (by name; the ws+native baseline always runs), --duration <s>, --warmup <s>, --write-docs / --no-docs,
  * --from <reports/bench/….json> (re-render a saved run's table and docs without measuring).
  * Never part of `npm test`'s pass/fail.
+ *
+ * Then the session benchmark (bench/sessions.ts: session overhead, memory per idle
+ * session, the reconnect storm), unless `--only`, `--servers` or `--from` narrows the run
+ * (`--only sessions` runs it alone).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -870,6 +874,7 @@ function printCell(scenario: Scenario, server: string, cell: Cell): void {
 }
 
 async function main(): Promise<void> {
+  if (options.only === 'sessions') return; // the session benchmark alone (runSessionBenchmark)
   let report: Report;
   let scenarios: Scenario[];
   let clientCells: ClientScenario[];
@@ -930,7 +935,20 @@ async function main(): Promise<void> {
   } else console.log('(docs/benchmarks.md left alone: only a full run, or --write-docs, rewrites it)');
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+/** The session benchmark (bench/sessions.ts), in its own process, after the others. */
+function runSessionBenchmark(): void {
+  if (options.from !== undefined || options.servers !== undefined) return;
+  if (options.only !== undefined && options.only !== 'sessions') return;
+  const args = ['--import', 'tsx', join(ROOT, 'bench', 'sessions.ts')];
+  if (options.quick) args.push('--quick');
+  if (options['no-docs']) args.push('--no-docs');
+  const result = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`the session benchmark failed (${result.status ?? result.error})`);
+}
+
+main()
+  .then(runSessionBenchmark)
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
