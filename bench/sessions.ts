@@ -203,17 +203,25 @@ async function closeAll(clients: { close(): void }[]): Promise<void> {
 
 // ---- 1. overhead ----
 
+/** One round: messages per second, and per CPU-second of the server and of the clients. */
+interface Rate {
+  perSecond: number;
+  perServerCpuSecond: number;
+  perClientCpuSecond: number;
+}
+
 interface Throughput {
-  plain: number;
-  session: number;
+  plain: Rate;
+  session: Rate;
   ratio: number;
   rounds: number;
 }
 
 /** Echo throughput of `connections` clients keeping `inFlight` messages each, for `measureMs`. */
 async function pump(
+  server: ServerProcess,
   makeClients: () => Promise<{ send(data: string): void; onEcho(fn: () => void): void; close(): void }[]>,
-): Promise<number> {
+): Promise<Rate> {
   const clients = await makeClients();
   let counting = false;
   let count = 0;
@@ -226,15 +234,24 @@ async function pump(
     for (let i = 0; i < THROUGHPUT.inFlight; i++) client.send(THROUGHPUT.payload);
   }
   await new Promise((resolve) => setTimeout(resolve, THROUGHPUT.warmupMs));
+  const serverCpu = () => server.ask<{ cpuMicros: number }>({ cmd: 'cpu' }, 'cpuMicros');
+  const serverBefore = (await serverCpu()).cpuMicros;
+  const clientBefore = process.cpuUsage();
   counting = true;
   const start = performance.now();
   await new Promise((resolve) => setTimeout(resolve, THROUGHPUT.measureMs));
   counting = false;
   const elapsed = performance.now() - start;
+  const client = process.cpuUsage(clientBefore);
+  const serverMicros = (await serverCpu()).cpuMicros - serverBefore;
   stop = true;
   for (const client of clients) client.close();
   await new Promise((resolve) => setTimeout(resolve, 200));
-  return (count * 1000) / elapsed;
+  return {
+    perSecond: (count * 1000) / elapsed,
+    perServerCpuSecond: (count * 1e6) / serverMicros,
+    perClientCpuSecond: (count * 1e6) / (client.user + client.system),
+  };
 }
 
 async function plainClients(url: string) {
@@ -271,20 +288,25 @@ async function measureOverhead(): Promise<Throughput> {
   const server = await startServer();
   try {
     const url = `ws://127.0.0.1:${server.portA}/`;
-    const plain: number[] = [];
-    const session: number[] = [];
-    await pump(() => plainClients(url)); // V8 warm-up of both paths, unmeasured
-    await pump(() => sessionClients(url));
+    const plain: Rate[] = [];
+    const session: Rate[] = [];
+    await pump(server, () => plainClients(url)); // V8 warm-up of both paths, unmeasured
+    await pump(server, () => sessionClients(url));
+    const show = (rate: Rate) =>
+      `${Math.round(rate.perSecond)} msg/s (${Math.round(rate.perServerCpuSecond)} per server CPU-s, ${Math.round(rate.perClientCpuSecond)} per client CPU-s)`;
     for (let round = 0; round < THROUGHPUT.rounds; round++) {
-      plain.push(await pump(() => plainClients(url)));
-      session.push(await pump(() => sessionClients(url)));
-      console.log(
-        `  round ${round + 1}: plain ${Math.round(plain.at(-1)!)} msg/s, session ${Math.round(session.at(-1)!)} msg/s`,
-      );
+      plain.push(await pump(server, () => plainClients(url)));
+      session.push(await pump(server, () => sessionClients(url)));
+      console.log(`  round ${round + 1}: plain ${show(plain.at(-1)!)}, session ${show(session.at(-1)!)}`);
     }
-    const p = median(plain);
-    const s = median(session);
-    return { plain: p, session: s, ratio: s / p, rounds: THROUGHPUT.rounds };
+    const medianRate = (rates: Rate[]): Rate => ({
+      perSecond: median(rates.map((r) => r.perSecond)),
+      perServerCpuSecond: median(rates.map((r) => r.perServerCpuSecond)),
+      perClientCpuSecond: median(rates.map((r) => r.perClientCpuSecond)),
+    });
+    const p = medianRate(plain);
+    const s = medianRate(session);
+    return { plain: p, session: s, ratio: s.perSecond / p.perSecond, rounds: THROUGHPUT.rounds };
   } finally {
     await server.stop();
   }
@@ -410,10 +432,17 @@ function docsSection(report: {
     '',
     `**Overhead.** Echo of 64-byte text messages, ${THROUGHPUT.connections} connections, ${THROUGHPUT.inFlight} messages in flight each, to one \`SessionServer\`: plain WebSocket connections (sockeye's \`WebSocket\`) against sessions (\`ReconnectingWebSocket\` over the same client: numbering, acknowledgements, replay buffers on both sides). ${THROUGHPUT.warmupMs} ms warm-up then ${THROUGHPUT.measureMs} ms measured, plain and session alternating, median of ${report.throughput.rounds} rounds.`,
     '',
-    '| | msg/s | session / plain |',
-    '| --- | ---: | ---: |',
-    `| plain WebSocket | ${k(report.throughput.plain)} | |`,
-    `| session | ${k(report.throughput.session)} | ${report.throughput.ratio.toFixed(2)}x (target ≥ 0.8x) |`,
+    '| | msg/s | per server CPU-s | per client CPU-s |',
+    '| --- | ---: | ---: | ---: |',
+    ...(['plain', 'session'] as const).map((kind) => {
+      const rate = report.throughput[kind];
+      const base = report.throughput.plain;
+      const of = (value: number, baseline: number) =>
+        kind === 'plain' ? '' : ` (${(value / baseline).toFixed(2)}x)`;
+      return `| ${kind === 'plain' ? 'plain WebSocket' : 'session'} | ${k(rate.perSecond)}${of(rate.perSecond, base.perSecond)} | ${k(rate.perServerCpuSecond)}${of(rate.perServerCpuSecond, base.perServerCpuSecond)} | ${k(rate.perClientCpuSecond)}${of(rate.perClientCpuSecond, base.perClientCpuSecond)} |`;
+    }),
+    '',
+    `Session / plain: **${report.throughput.ratio.toFixed(2)}x** in messages per second (target: at least 0.8x).`,
     '',
     '**Memory per idle session**, on the server: heap + arrayBuffers after two full collections, before and after opening the sessions (linked, idle, nothing unacknowledged), divided by their number. It covers the session (state, empty replay buffer) and its link (the WebSocket connection).',
     '',
@@ -458,7 +487,7 @@ async function main(): Promise<void> {
   console.log(`session overhead (${THROUGHPUT.connections} connections x ${THROUGHPUT.inFlight} in flight):`);
   const throughput = await measureOverhead();
   console.log(
-    `  median: plain ${Math.round(throughput.plain)} msg/s, session ${Math.round(throughput.session)} msg/s, ratio ${throughput.ratio.toFixed(2)}`,
+    `  median: plain ${Math.round(throughput.plain.perSecond)} msg/s, session ${Math.round(throughput.session.perSecond)} msg/s, ratio ${throughput.ratio.toFixed(2)}`,
   );
   console.log('memory per idle session (server):');
   const memory = await measureMemory();

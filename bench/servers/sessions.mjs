@@ -6,6 +6,7 @@
 //   {cmd: 'memory'}                        -> {heldBytes, sessions}: heap + arrayBuffers after two full GCs
 //   {cmd: 'drain', drainPeriod, retryWindow} -> {started}, then {drained}: A closes (spread over
 //                                             drainPeriod with 1012, or at once with 1001 when 0)
+//   {cmd: 'cpu'}                           -> {cpuMicros}: this process's CPU time so far
 //   {cmd: 'resumes'}                       -> {times, opens}: ms from the drain's start of each resume on B
 //   {cmd: 'stop'}                          -> exits
 // Run with --expose-gc.
@@ -73,6 +74,11 @@ process.on('message', async (message) => {
           : { timeout: 10_000 };
       await a.close(options);
       process.send({ drained: performance.now() - drainStarted });
+      break;
+    }
+    case 'cpu': {
+      const usage = process.cpuUsage();
+      process.send({ cpuMicros: usage.user + usage.system });
       break;
     }
     case 'resumes':
