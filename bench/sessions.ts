@@ -23,7 +23,7 @@
  * "Sessions" section of docs/benchmarks.md (between the bench:sessions markers).
  *
  * Options: --quick (small and short, to check the script), --sessions N (the storm's and
- * memory's largest count), --no-docs.
+ * memory's largest count), --only overhead|memory|storm (one part), --no-docs.
  */
 import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -44,8 +44,11 @@ const { values: options } = parseArgs({
     quick: { type: 'boolean', default: false },
     sessions: { type: 'string' },
     'no-docs': { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
+/** `--only overhead|memory|storm`: one part (the docs are left alone). */
+const ONLY = options.only;
 const QUICK = options.quick;
 const MAX_SESSIONS = Number(options.sessions ?? (QUICK ? 1000 : 10_000));
 const MEMORY_STEPS = QUICK ? [500, 1000] : [1000, 5000, 10_000].filter((n) => n <= MAX_SESSIONS);
@@ -381,7 +384,18 @@ async function measureStorm(name: string, drainPeriod: number): Promise<Storm> {
     }
     target = server.portB;
     await server.ask({ cmd: 'drain', drainPeriod, retryWindow: RETRY_WINDOW }, 'started');
-    await until(() => resumed + lost >= MAX_SESSIONS, 'every session to come back', STORM_TIMEOUT);
+    const progress = setInterval(
+      () =>
+        console.log(
+          `    ${resumed} resumed, ${lost} lost, ${clients.filter((c) => c.state === 'open').length} open`,
+        ),
+      10_000,
+    );
+    try {
+      await until(() => resumed + lost >= MAX_SESSIONS, 'every session to come back', STORM_TIMEOUT);
+    } finally {
+      clearInterval(progress);
+    }
     const { times } = await server.ask<{ times: number[]; opens: number }>({ cmd: 'resumes' }, 'times');
     const sorted = [...times].sort((x, y) => x - y);
     const peakOver = (windowMs: number) => {
@@ -484,22 +498,38 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()
     .map((n) => n.toFixed(2))
     .join(' ');
-  console.log(`session overhead (${THROUGHPUT.connections} connections x ${THROUGHPUT.inFlight} in flight):`);
-  const throughput = await measureOverhead();
-  console.log(
-    `  median: plain ${Math.round(throughput.plain.perSecond)} msg/s, session ${Math.round(throughput.session.perSecond)} msg/s, ratio ${throughput.ratio.toFixed(2)}`,
-  );
-  console.log('memory per idle session (server):');
-  const memory = await measureMemory();
-  console.log(`reconnect storm (${MAX_SESSIONS} sessions):`);
-  const storms = [
-    await measureStorm('at once (1001)', 0),
-    await measureStorm(`drained over ${DRAIN_PERIOD / 1000} s (1012)`, DRAIN_PERIOD),
-  ];
+  const part = (name: string) => ONLY === undefined || ONLY === name;
+  let throughput: Throughput | undefined;
+  if (part('overhead')) {
+    console.log(
+      `session overhead (${THROUGHPUT.connections} connections x ${THROUGHPUT.inFlight} in flight):`,
+    );
+    throughput = await measureOverhead();
+    console.log(
+      `  median: plain ${Math.round(throughput.plain.perSecond)} msg/s, session ${Math.round(throughput.session.perSecond)} msg/s, ratio ${throughput.ratio.toFixed(2)}`,
+    );
+  }
+  let memory: MemoryStep[] | undefined;
+  if (part('memory')) {
+    console.log('memory per idle session (server):');
+    memory = await measureMemory();
+  }
+  const storms: Storm[] = [];
+  if (part('storm')) {
+    console.log(`reconnect storm (${MAX_SESSIONS} sessions):`);
+    storms.push(await measureStorm('at once (1001)', 0));
+    storms.push(await measureStorm(`drained over ${DRAIN_PERIOD / 1000} s (1012)`, DRAIN_PERIOD));
+  }
   const loadAfter = loadavg()
     .map((n) => n.toFixed(2))
     .join(' ');
-  if (!QUICK && !options['no-docs']) {
+  if (
+    !QUICK &&
+    !options['no-docs'] &&
+    throughput !== undefined &&
+    memory !== undefined &&
+    storms.length > 0
+  ) {
     writeDocs(
       docsSection({ date: new Date().toISOString(), loadBefore, loadAfter, throughput, memory, storms }),
     );
