@@ -10,15 +10,16 @@
  *    collections, before and after opening 1,000, then 5,000, then 10,000 idle sessions,
  *    divided by their number (the server holds their state, links and empty replay buffers).
  * 3. **Reconnect storm**: 10,000 sessions on server A; A closes, and its clients resume on
- *    server B (sharing the store; a client-side router plays the load balancer that sends
- *    new connections to B). Without spreading, A closes every link at once (1001: the
+ *    server B, another process (A, a child of B, keeps its suspended sessions in B's
+ *    store, as two servers share a Redis; a client-side router plays the load balancer
+ *    that sends new connections to B). Without spreading, A closes every link at once (1001: the
  *    clients' own backoff, uniform in [0, 0.5 s)); with spreading, A drains (1012, links
  *    closed evenly over 5 s, clients told to come back within 1 s). Measured on B: the
  *    peak resumes per second (over 100 ms and 1 s windows) and the time from the start
  *    of the close until every session resumed.
  *
- * The server (bench/servers/sessions.mjs, the compiled package) runs in its own process,
- * pinned to CPU 0 when `taskset` works; this process (the clients) goes to CPU 1. Loopback
+ * The servers (bench/servers/sessions.mjs, the compiled package) run in their own
+ * processes, pinned to CPU 0 when `taskset` works; this process (the clients) goes to CPU 1. Loopback
  * only; every wait is bounded. Results go to stdout and, on a full run, to the
  * "Sessions" section of docs/benchmarks.md (between the bench:sessions markers).
  *
@@ -81,22 +82,25 @@ if (PINNED) spawnSync('taskset', ['-p', '-c', CLIENT_CPU, String(process.pid)], 
 
 interface ServerProcess {
   child: ChildProcess;
-  portA: number;
-  portB: number;
+  port: number;
+  /** With `withA`: server A's port (A is a child of this process). */
+  portA?: number;
   /** Send a command; resolve with the next answer that has `key`. */
   ask<T>(command: Record<string, unknown>, key: string): Promise<T>;
   next<T>(key: string): Promise<T>;
   stop(): Promise<void>;
 }
 
-async function startServer(): Promise<ServerProcess> {
+/** Start a server process (`withA`: B, which starts A with B's store as A's). */
+async function startServer(name: string, withA = false): Promise<ServerProcess> {
   const script = join(ROOT, 'bench', 'servers', 'sessions.mjs');
   if (!existsSync(join(ROOT, 'packages', 'sockeye', 'dist', 'index.js'))) {
     throw new Error('sockeye is not built: run `npx tsc -b` first');
   }
-  const child = fork(script, [], {
+  const child = fork(script, ['--name', name, ...(withA ? ['--with-a'] : [])], {
     execArgv: ['--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
   });
   if (PINNED && child.pid !== undefined) {
     spawnSync('taskset', ['-p', '-c', SERVER_CPU, String(child.pid)], { stdio: 'ignore' });
@@ -122,11 +126,11 @@ async function startServer(): Promise<ServerProcess> {
       });
     });
   };
-  const ports = await next<{ portA: number; portB: number }>('portA');
+  const { port, portA } = await next<{ port: number; portA?: number }>('port');
   return {
     child,
-    portA: ports.portA,
-    portB: ports.portB,
+    port,
+    ...(portA === undefined ? {} : { portA }),
     next,
     ask: (command, key) => {
       child.send(command);
@@ -288,9 +292,9 @@ async function sessionClients(url: string) {
 }
 
 async function measureOverhead(): Promise<Throughput> {
-  const server = await startServer();
+  const server = await startServer('A');
   try {
-    const url = `ws://127.0.0.1:${server.portA}/`;
+    const url = `ws://127.0.0.1:${server.port}/`;
     const plain: Rate[] = [];
     const session: Rate[] = [];
     await pump(server, () => plainClients(url)); // V8 warm-up of both paths, unmeasured
@@ -323,10 +327,10 @@ interface MemoryStep {
 }
 
 async function measureMemory(): Promise<MemoryStep[]> {
-  const server = await startServer();
+  const server = await startServer('A');
   const clients: ReconnectingWebSocket[] = [];
   try {
-    const url = `ws://127.0.0.1:${server.portA}/`;
+    const url = `ws://127.0.0.1:${server.port}/`;
     const memory = () => server.ask<{ heldBytes: number; sessions: number }>({ cmd: 'memory' }, 'heldBytes');
     // One session opened and closed first, so the code paths are loaded before the baseline.
     await closeAll(await openSessions(1, () => url));
@@ -360,14 +364,19 @@ interface Storm {
   allResumedMs: number;
   /** Sessions that came back as new ones (lost): should be 0. */
   lost: number;
+  /** How long A took to close (its drain). */
+  closeMs: number;
 }
 
 async function measureStorm(name: string, drainPeriod: number): Promise<Storm> {
-  const server = await startServer();
+  // B starts A, which keeps its suspended sessions in B's store, as two servers share a Redis.
+  const b = await startServer('B', true);
+  const portA = b.portA!;
+  const askA = <T>(command: Record<string, unknown>, key: string) => b.ask<T>({ ...command, toA: true }, key);
   let clients: ReconnectingWebSocket[] = [];
   try {
     // The load balancer: new connections go to A until it starts closing, then to B.
-    let target = server.portA;
+    let target = portA;
     const Routed = class extends WebSocket {
       constructor(_url: string, protocols: string[]) {
         super(`ws://127.0.0.1:${target}/`, protocols);
@@ -382,8 +391,9 @@ async function measureStorm(name: string, drainPeriod: number): Promise<Storm> {
       });
       client.addEventListener('sessionlost', () => lost++);
     }
-    target = server.portB;
-    await server.ask({ cmd: 'drain', drainPeriod, retryWindow: RETRY_WINDOW }, 'started');
+    target = b.port;
+    await b.ask({ cmd: 'mark' }, 'marked');
+    await askA({ cmd: 'drain', drainPeriod, retryWindow: RETRY_WINDOW }, 'started');
     const progress = setInterval(
       () =>
         console.log(
@@ -396,7 +406,8 @@ async function measureStorm(name: string, drainPeriod: number): Promise<Storm> {
     } finally {
       clearInterval(progress);
     }
-    const { times } = await server.ask<{ times: number[]; opens: number }>({ cmd: 'resumes' }, 'times');
+    const { drained: closeMs } = await b.next<{ drained: number }>('drained');
+    const { times } = await b.ask<{ times: number[]; opens: number }>({ cmd: 'resumes' }, 'times');
     const sorted = [...times].sort((x, y) => x - y);
     const peakOver = (windowMs: number) => {
       let peak = 0;
@@ -414,14 +425,15 @@ async function measureStorm(name: string, drainPeriod: number): Promise<Storm> {
       peak1s: peakOver(1000),
       allResumedMs: sorted.at(-1) ?? 0,
       lost,
+      closeMs,
     };
     console.log(
-      `  ${name}: peak ${storm.peak100ms}/s (100 ms windows), ${storm.peak1s} in 1 s; all resumed after ${Math.round(storm.allResumedMs)} ms; lost ${lost}`,
+      `  ${name}: peak ${storm.peak100ms}/s (100 ms windows), ${storm.peak1s} in 1 s; all resumed after ${Math.round(storm.allResumedMs)} ms (A closed in ${Math.round(closeMs)} ms); lost ${lost}`,
     );
     return storm;
   } finally {
     await closeAll(clients);
-    await server.stop();
+    await b.stop();
   }
 }
 
@@ -467,13 +479,13 @@ function docsSection(report: {
         `| ${step.sessions.toLocaleString('en-US')} | ${Math.round(step.bytesPerSession).toLocaleString('en-US')} |`,
     ),
     '',
-    `**Reconnect storm**: ${MAX_SESSIONS.toLocaleString('en-US')} sessions on server A; A closes and every client resumes on server B (same store). Without spreading, A closes every link at once with 1001 (the clients' backoff spreads them over [0, 0.5 s)); with spreading, A drains: 1012 with \`retry-after=${RETRY_WINDOW}\`, links closed evenly over ${DRAIN_PERIOD / 1000} s. On B: peak resumes per second, and the time from the start of A's close until all ${MAX_SESSIONS.toLocaleString('en-US')} resumed.`,
+    `**Reconnect storm**: ${MAX_SESSIONS.toLocaleString('en-US')} sessions on server A; A closes and every client resumes on server B, another process on the same core (A's suspended sessions go to B's store, as two servers share a Redis). Without spreading, A closes every link at once with 1001 (the clients' backoff spreads them over [0, 0.5 s)); with spreading, A drains: 1012 with \`retry-after=${RETRY_WINDOW}\`, links closed evenly over ${DRAIN_PERIOD / 1000} s. On B: peak resumes per second, and the time from the start of A's close until all ${MAX_SESSIONS.toLocaleString('en-US')} resumed.`,
     '',
-    '| A closes | peak resumes/s on B (100 ms windows) | peak in any 1 s | all resumed after | sessions lost |',
-    '| --- | ---: | ---: | ---: | ---: |',
+    '| A closes | peak resumes/s on B (100 ms windows) | peak in any 1 s | all resumed after | A closed in | sessions lost |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...report.storms.map(
       (storm) =>
-        `| ${storm.name} | ${k(storm.peak100ms)} | ${k(storm.peak1s)} | ${(storm.allResumedMs / 1000).toFixed(1)} s | ${storm.lost} |`,
+        `| ${storm.name} | ${k(storm.peak100ms)} | ${k(storm.peak1s)} | ${(storm.allResumedMs / 1000).toFixed(1)} s | ${(storm.closeMs / 1000).toFixed(1)} s | ${storm.lost} |`,
     ),
     '',
   ].join('\n');
