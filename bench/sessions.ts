@@ -468,7 +468,7 @@ function docsSection(report: {
       return `| ${kind === 'plain' ? 'plain WebSocket' : 'session'} | ${k(rate.perSecond)}${of(rate.perSecond, base.perSecond)} | ${k(rate.perServerCpuSecond)}${of(rate.perServerCpuSecond, base.perServerCpuSecond)} | ${k(rate.perClientCpuSecond)}${of(rate.perClientCpuSecond, base.perClientCpuSecond)} |`;
     }),
     '',
-    `Session / plain: **${report.throughput.ratio.toFixed(2)}x** in messages per second (target: at least 0.8x).`,
+    `Session / plain: **${report.throughput.ratio.toFixed(2)}x** in messages per second (target: at least 0.8x). On a shared machine that ratio swings from run to run with what the other jobs take (whichever side is starved sets the rate); the cost per message does not: a session message costs about ${(1 / (report.throughput.session.perServerCpuSecond / report.throughput.plain.perServerCpuSecond)).toFixed(1)}x the server CPU of a plain one and ${(1 / (report.throughput.session.perClientCpuSecond / report.throughput.plain.perClientCpuSecond)).toFixed(1)}x the client CPU (a number, a kept copy and a share of an acknowledgement each way, the data frame's prefix, the text decoded where the plain echo passes bytes through, and a second event on the client), so the session reaches plain throughput only where CPU is not the limit.`,
     '',
     '**Memory per idle session**, on the server: heap + arrayBuffers after two full collections, before and after opening the sessions (linked, idle, nothing unacknowledged), divided by their number. It covers the session (state, empty replay buffer) and its link (the WebSocket connection).',
     '',
@@ -487,6 +487,14 @@ function docsSection(report: {
       (storm) =>
         `| ${storm.name} | ${k(storm.peak100ms)} | ${k(storm.peak1s)} | ${(storm.allResumedMs / 1000).toFixed(1)} s | ${(storm.closeMs / 1000).toFixed(1)} s | ${storm.lost} |`,
     ),
+    '',
+    'The clients run in one process on one core: the fastest B can see them come back is about as fast as that process reconnects them, so the peak "at once" is a floor of what a real storm of independent clients would be. Draining spreads the arrivals over the drain period plus the retry window, and A closes on schedule.',
+    ...(report.storms.some((storm) => storm.lost > 0)
+      ? [
+          '',
+          'Sessions lost: when A closes every link at once, its clients can reach B before A has written their sessions to the store (a link is written to the store when it closes, and 10,000 writes queue up); those clients get new sessions (`sessionlost`). Draining writes them a few at a time, well ahead of their clients.',
+        ]
+      : []),
     '',
   ].join('\n');
 }
