@@ -69,6 +69,7 @@ describe('chat across two demo servers on Redis', { skip, timeout: 300_000 }, ()
       await say(ada, '我是阿宝哥 from server A');
       await grace.locator('#lines li.line', { hasText: '我是阿宝哥 from server A' }).waitFor(WAIT);
       // Each line once on each page, whichever server it came through.
+      await ada.locator('#lines li.line', { hasText: '我是阿宝哥 from server A' }).waitFor(WAIT);
       for (const page of [ada, grace]) {
         assert.equal(await page.locator('#lines li.line', { hasText: 'hello from server B' }).count(), 1);
         assert.equal(
