@@ -193,7 +193,8 @@ export class ChatService {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     // 1012 (service restart): clients come back within 1.5 s, to this server's successor.
-    await this.sessions.close({ code: 1012, reason: 'retry-after=1500' });
+    // Closing handshakes get 2 s: the sessions are in the state as soon as their links close.
+    await this.sessions.close({ code: 1012, reason: 'retry-after=1500', timeout: 2000 });
   }
 
   private receive(peer: Peer, data: string | Buffer, isBinary: boolean): void {

@@ -117,7 +117,7 @@ export class ReconnectService {
 
   /** Close every link; the sessions wait in the state. */
   async close(): Promise<void> {
-    await this.sessions.close({ code: 1012, reason: 'retry-after=1500' });
+    await this.sessions.close({ code: 1012, reason: 'retry-after=1500', timeout: 2000 });
     for (const id of [...this.tickers.keys()]) this.stop(id);
   }
 

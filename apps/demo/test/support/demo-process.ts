@@ -15,8 +15,8 @@ export interface DemoProcess {
   readonly origin: string;
   /** The process (`output()` has what it printed). */
   readonly process: Started;
-  /** Stop it and wait for it to exit. */
-  stop(): Promise<void>;
+  /** Stop it (SIGTERM; SIGKILL after `graceMs`) and wait for it to exit. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -35,8 +35,8 @@ export async function startDemo(env: Record<string, string> = {}, port?: number)
     /listening on http:\/\/127\.0\.0\.1:\d+/,
     { cwd: ROOT, env: { ...process.env, ...stateEnv, ...env }, timeoutMs: 120_000 },
   );
-  const stop = async () => {
-    await started.stop();
+  const stop = async (graceMs?: number) => {
+    await started.stop(graceMs);
     if (own !== null) rmSync(own, { recursive: true, force: true });
   };
   return { origin: `http://127.0.0.1:${port}`, process: started, stop };

@@ -32,9 +32,9 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>sessions</title>
   addEventListener('pageshow', (event) => log.push('pageshow ' + event.persisted));
   window.start = (url) => new Promise((resolve) => {
     // A backoff of about a minute and a heartbeat every minute: only the page's events can
-    // bring it back in time. The heartbeat's answer is due within 300 ms.
+    // bring it back in time. The heartbeat's answer is due within 2 s.
     const ws = new ReconnectingWebSocket(url, {
-      minDelay: 60000, maxDelay: 60000, random: () => 0.999, heartbeatInterval: 60000, heartbeatTimeout: 300,
+      minDelay: 60000, maxDelay: 60000, random: () => 0.999, heartbeatInterval: 60000, heartbeatTimeout: 2000,
     });
     window.ws = ws;
     window.got = [];
