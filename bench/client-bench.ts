@@ -43,7 +43,8 @@ function wsVersion(): string {
 export const CLIENTS: ClientSpec[] = [
   {
     name: 'sockeye',
-    description: 'sockeye’s `WebSocket` from the compiled package (`sockeye/client`, packages/sockeye/dist)',
+    description:
+      'sockeye’s `WebSocket` from the compiled package (`@sockeye/sockeye/client`, packages/sockeye/dist)',
     entry: 'sockeye-client.ts',
     version: () => `sockeye at ${commit()}`,
   },
@@ -154,7 +155,7 @@ const BUILT = join(ROOT, 'bench', '.build', 'clients');
 /**
  * Transpile the client entries (and their shared loop) to plain JavaScript with esbuild, so
  * each client process is plain `node`: no TypeScript loader at startup or in the process
- * measured. Packages stay imports (`sockeye/client` is the compiled package, `ws` is `ws`).
+ * measured. Packages stay imports (`@sockeye/sockeye/client` is the compiled package, `ws` is `ws`).
  */
 export async function buildClients(): Promise<void> {
   await build({

@@ -113,7 +113,7 @@ export const SERVERS: ServerSpec[] = [
   {
     name: 'sockeye/ws',
     description:
-      'the `ws`-compatible layer (`sockeye/ws`, compiled): bench/servers/sockeye-ws.mjs, the ws echo server with its import changed',
+      'the `ws`-compatible layer (`@sockeye/sockeye/ws`, compiled): bench/servers/sockeye-ws.mjs, the ws echo server with its import changed',
     prepare: () => ({
       command: NODE,
       args: [entry('sockeye-ws.mjs')],

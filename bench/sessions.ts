@@ -37,7 +37,7 @@ import {
   type SessionOpenEvent,
   WebSocket,
   type WebSocketConstructor,
-} from 'sockeye';
+} from '@sockeye/sockeye';
 import { ROOT } from '../scripts/lib/prereqs.js';
 
 const { values: options } = parseArgs({

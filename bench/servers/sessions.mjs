@@ -25,7 +25,7 @@ if (!existsSync(built)) {
   console.error(`sockeye is not built (${built} is missing): run \`npx tsc -b\` first`);
   process.exit(1);
 }
-const { MemorySessionStore, SessionServer } = await import('sockeye');
+const { MemorySessionStore, SessionServer } = await import('@sockeye/sockeye');
 const { values } = parseArgs({
   options: {
     name: { type: 'string', default: 'A' },

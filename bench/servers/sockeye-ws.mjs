@@ -1,4 +1,4 @@
-// Server under test: the `ws`-compatible layer (`sockeye/ws`), compiled as its users run it
+// Server under test: the `ws`-compatible layer (`@sockeye/sockeye/ws`), compiled as its users run it
 // (packages/sockeye/dist, built by `tsc -b`), with the echo server of bench/servers/ws.mjs written
 // against it line for line: what a `ws` user gets by changing the import. `--port P [--host H]
 // [--deflate]`, prints `listening on ws://H:P`, echoes every message with its type.
@@ -11,7 +11,7 @@ if (!existsSync(built)) {
   console.error(`sockeye is not built (${built} is missing): run \`npx tsc -b\` first`);
   process.exit(1);
 }
-const { WebSocketServer } = await import('sockeye/ws');
+const { WebSocketServer } = await import('@sockeye/sockeye/ws');
 
 const { values } = parseArgs({
   options: {

@@ -14,7 +14,7 @@ if (!existsSync(built)) {
   console.error(`sockeye is not built (${built} is missing): run \`npx tsc -b\` first`);
   process.exit(1);
 }
-const { WebSocketServer } = await import('sockeye');
+const { WebSocketServer } = await import('@sockeye/sockeye');
 
 const { values } = parseArgs({
   options: {

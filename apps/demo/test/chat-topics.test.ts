@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { InProcessBroker, InProcessHub } from 'sockeye/pubsub';
+import { InProcessBroker, InProcessHub } from '@sockeye/sockeye/pubsub';
 import WebSocket from 'ws';
 import { type DemoServer, startDemoServer } from '../src/server/demo-server.js';
 import type { ChatServerMessage } from '../src/shared/chat.js';

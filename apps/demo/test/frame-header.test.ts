@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { encodeFrameHeader } from '@sockeye/sockeye/protocol';
 import fc from 'fast-check';
-import { encodeFrameHeader } from 'sockeye/protocol';
 import { hex, vectors } from '../../../packages/sockeye/test/vectors/vectors.js';
 import { FrameRecorder, recordFrames } from '../src/server/frame-record.js';
 import { readHeader } from '../src/shared/frame-header.js';

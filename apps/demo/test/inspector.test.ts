@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HandshakeError, ProtocolError, RSV1_BIT } from 'sockeye/protocol';
+import { HandshakeError, ProtocolError, RSV1_BIT } from '@sockeye/sockeye/protocol';
 import { hex, vectors } from '../../../packages/sockeye/test/vectors/vectors.js';
 import { FrameRecorder, recordFrames, recordHead } from '../src/server/frame-record.js';
 import { type FrameRecord, isInspectorMessage, MAX_SHOWN_BYTES, xorSteps } from '../src/shared/inspector.js';

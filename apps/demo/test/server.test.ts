@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { HttpHeadParser, type ResponseHead } from 'sockeye/protocol';
+import { HttpHeadParser, type ResponseHead } from '@sockeye/sockeye/protocol';
 import WebSocket from 'ws';
 import { freePort } from '../../../scripts/lib/process.js';
 import { type DemoServer, startDemoServer } from '../src/server/demo-server.js';

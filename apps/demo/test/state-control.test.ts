@@ -8,8 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { WebSocket } from 'sockeye/client';
-import { InProcessBroker } from 'sockeye/pubsub';
+import { WebSocket } from '@sockeye/sockeye/client';
+import { InProcessBroker } from '@sockeye/sockeye/pubsub';
 import { type DemoServer, startDemoServer } from '../src/server/demo-server.js';
 import { DemoState, HISTORY_LINES, MAX_KEPT_SESSIONS } from '../src/server/state.js';
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { WebSocketServer } from 'sockeye/server';
+import { WebSocketServer } from '@sockeye/sockeye/server';
 import { missing } from '../../../scripts/lib/prereqs.js';
 import { Reservoir } from '../src/commands/bench.js';
 import { BIN, privateTmux, sockeye } from './support/run.js';

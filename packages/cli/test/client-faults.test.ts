@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { InternalError } from 'sockeye/protocol';
-import { WebSocketServer } from 'sockeye/server';
+import { InternalError } from '@sockeye/sockeye/protocol';
+import { WebSocketServer } from '@sockeye/sockeye/server';
 import { type ClientConnection, type ClientEnd, openClient } from '../src/net/client.js';
 
 async function echoServer(): Promise<{ server: WebSocketServer; url: string; closes: number[] }> {

@@ -16,7 +16,7 @@ import {
 } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
-import { type ServerWebSocket, type UpgradeRequestContext, WebSocketServer } from 'sockeye/server';
+import { type ServerWebSocket, type UpgradeRequestContext, WebSocketServer } from '@sockeye/sockeye/server';
 import { opensslMissing, selfSignedCertificateFiles } from '../../../scripts/lib/tls.js';
 import { BIN, sockeye } from './support/run.js';
 

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ServerWebSocket, type UpgradeRequestContext, WebSocketServer } from 'sockeye/server';
+import { type ServerWebSocket, type UpgradeRequestContext, WebSocketServer } from '@sockeye/sockeye/server';
 import { missing } from '../../../scripts/lib/prereqs.js';
 import { opensslMissing, selfSignedCertificateFiles } from '../../../scripts/lib/tls.js';
 import { BIN, privateTmux, sockeye } from './support/run.js';

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { WebSocketServer } from 'sockeye/server';
+import { WebSocketServer } from '@sockeye/sockeye/server';
 import {
   type CertificateFiles,
   opensslMissing,

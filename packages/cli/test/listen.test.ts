@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, describe, it } from 'node:test';
-import { WebSocket } from 'sockeye/client';
+import { WebSocket } from '@sockeye/sockeye/client';
 import { missing } from '../../../scripts/lib/prereqs.js';
 import { BIN, privateTmux } from './support/run.js';
 

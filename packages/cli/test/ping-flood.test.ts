@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { computeAccept } from 'sockeye/protocol';
+import { computeAccept } from '@sockeye/sockeye/protocol';
 import { heldBytes as held } from '../../../scripts/lib/memory.js';
 import { type ClientEnd, openClient } from '../src/net/client.js';
 

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { encodeFrameHeader } from '@sockeye/sockeye/protocol';
 import fc from 'fast-check';
-import { encodeFrameHeader } from 'sockeye/protocol';
 import { describeTracedHeader, FrameTracer, type TracedHeader } from '../src/frame/trace.js';
 
 const frameArbitrary = fc.record({

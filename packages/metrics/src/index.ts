@@ -15,8 +15,8 @@
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CloseDiagnostic, PublishDiagnostic, ServerStats, WebSocketServer } from '@sockeye/sockeye';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CloseDiagnostic, PublishDiagnostic, ServerStats, WebSocketServer } from 'sockeye';
 
 /** Options of {@link collectMetrics}. */
 export interface MetricsOptions {

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import { WebSocket, WebSocketServer } from '@sockeye/sockeye';
 import parsePrometheusTextFormat, { type MetricFamily, type Sample } from 'parse-prometheus-text-format';
 import { Registry } from 'prom-client';
-import { WebSocket, WebSocketServer } from 'sockeye';
 import { collectMetrics } from '../src/index.js';
 
 function family(families: MetricFamily[], name: string): MetricFamily {

@@ -16,7 +16,7 @@
  * The topic is not in the envelope: it is the Redis channel (prefix + topic).
  * @module
  */
-import { isValidNodeId } from 'sockeye/pubsub';
+import { isValidNodeId } from '@sockeye/sockeye/pubsub';
 
 /** The envelope version this code writes and reads. */
 export const ENVELOPE_VERSION = 1;

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
-import { checkInteger, checkObject, checkString, MAX_TIMEOUT_MS } from 'sockeye/protocol';
+import { checkInteger, checkObject, checkString, MAX_TIMEOUT_MS } from '@sockeye/sockeye/protocol';
 import {
   type Broker,
   BrokerError,
@@ -13,7 +12,8 @@ import {
   isWellFormedTopic,
   MAX_NODE_ID_LENGTH,
   SequenceCounter,
-} from 'sockeye/pubsub';
+} from '@sockeye/sockeye/pubsub';
+import { Redis, type RedisOptions } from 'ioredis';
 import { decodeEnvelope, ENVELOPE_OVERHEAD, encodeEnvelope } from './envelope.js';
 
 /** Options of {@link RedisBroker}. */
@@ -26,7 +26,7 @@ export interface RedisBrokerOptions {
   url?: string;
   /**
    * This node's id, unique among every node on this Redis and prefix (see
-   * `isValidNodeId` in `sockeye/pubsub`). Two nodes with one id would drop each other's
+   * `isValidNodeId` in `@sockeye/sockeye/pubsub`). Two nodes with one id would drop each other's
    * messages as echoes.
    * @defaultValue a random UUID
    */
@@ -52,7 +52,7 @@ export interface RedisBrokerOptions {
   maxReconnectDelayMs?: number;
   /**
    * Most topics (and (topic, publisher) pairs) whose sequence numbers are tracked; see
-   * `SequenceCounter` and `GapDetector` in `sockeye/pubsub`.
+   * `SequenceCounter` and `GapDetector` in `@sockeye/sockeye/pubsub`.
    * @defaultValue 100000
    */
   maxTrackedTopics?: number;

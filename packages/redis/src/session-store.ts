@@ -1,5 +1,5 @@
+import type { ReplayEntry, SessionSnapshot, SessionStore, StoredSession } from '@sockeye/sockeye/session';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { ReplayEntry, SessionSnapshot, SessionStore, StoredSession } from 'sockeye/session';
 
 /** Options of {@link RedisSessionStore}. */
 export interface RedisSessionStoreOptions {

@@ -7,7 +7,7 @@ import {
   SessionServer,
   WebSocket,
   type WebSocketConstructor,
-} from 'sockeye';
+} from '@sockeye/sockeye';
 import { missing, REDIS_SERVER } from '../../../scripts/lib/prereqs.js';
 import { sessionStoreContract, storedSession } from '../../sockeye/test/session/store-contract.js';
 import { decodeStoredSession, encodeStoredSession, RedisSessionStore } from '../src/index.js';

@@ -10,7 +10,7 @@ import {
   type ReconnectingEvent,
   ReconnectingWebSocket,
   type SessionOpenEvent,
-} from 'sockeye/session';
+} from '@sockeye/sockeye/session';
 import {
   CHAT_PATH,
   type ChatClientMessage,

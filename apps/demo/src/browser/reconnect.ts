@@ -11,7 +11,7 @@ import {
   type ReconnectingEvent,
   ReconnectingWebSocket,
   type SessionOpenEvent,
-} from 'sockeye/session';
+} from '@sockeye/sockeye/session';
 import { CONTROL_PATH, RECONNECT_PATH } from '../shared/routes.js';
 import { appendBounded, byId, clock, el } from './dom.js';
 import { describeClose, shortText, socketUrl } from './format.js';

@@ -5,7 +5,7 @@
  * a token configured, both are 404: the page is off.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { constantTimeEqual, type ServerStats } from 'sockeye/server';
+import { constantTimeEqual, type ServerStats } from '@sockeye/sockeye/server';
 
 /** Seconds between samples of the history. */
 export const ADMIN_SAMPLE_SECONDS = 5;

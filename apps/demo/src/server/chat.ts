@@ -20,9 +20,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { type Broker, type BrokerMessage, InProcessBroker } from 'sockeye/pubsub';
-import type { ServerWebSocket, WebSocketServer } from 'sockeye/server';
-import { ServerSession, SessionServer } from 'sockeye/session/server';
+import { type Broker, type BrokerMessage, InProcessBroker } from '@sockeye/sockeye/pubsub';
+import type { ServerWebSocket, WebSocketServer } from '@sockeye/sockeye/server';
+import { ServerSession, SessionServer } from '@sockeye/sockeye/session/server';
 import {
   type ChatLine,
   ChatProtocolError,

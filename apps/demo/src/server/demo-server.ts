@@ -11,8 +11,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { buildRejectResponse, HandshakeError } from 'sockeye/protocol';
-import type { Broker } from 'sockeye/pubsub';
+import { buildRejectResponse, HandshakeError } from '@sockeye/sockeye/protocol';
+import type { Broker } from '@sockeye/sockeye/pubsub';
 import { CHAT_PATH, ECHO_PATH, INSPECTOR_FEED_PATH, RECONNECT_PATH, SINK_PATH } from '../shared/routes.js';
 import { AdminService } from './admin.js';
 import { ChatService } from './chat.js';

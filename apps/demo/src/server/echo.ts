@@ -21,13 +21,13 @@ import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { type Connection, PERMESSAGE_DEFLATE, RSV1_BIT, WEBSOCKET_GUID } from 'sockeye/protocol';
+import { type Connection, PERMESSAGE_DEFLATE, RSV1_BIT, WEBSOCKET_GUID } from '@sockeye/sockeye/protocol';
 import {
   type ServerStats,
   type ServerWebSocket,
   type UpgradeRequestContext,
   WebSocketServer,
-} from 'sockeye/server';
+} from '@sockeye/sockeye/server';
 import {
   type AcceptDerivation,
   DEFLATE_PARAM,

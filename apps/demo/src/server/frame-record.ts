@@ -19,7 +19,7 @@ import {
   RSV1_BIT,
   RSV2_BIT,
   RSV3_BIT,
-} from 'sockeye/protocol';
+} from '@sockeye/sockeye/protocol';
 import {
   type Direction,
   type FrameRecord,

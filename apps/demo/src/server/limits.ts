@@ -3,7 +3,7 @@
  * for a public demo on a small machine, generous enough for a person clicking fast.
  * See docs/operations.md.
  */
-import type { ConnectionLimitOptions, MessageLimitOptions } from 'sockeye/server';
+import type { ConnectionLimitOptions, MessageLimitOptions } from '@sockeye/sockeye/server';
 
 /** What each demo WebSocket server is given (spread into its options). */
 export const DEMO_LIMITS: {

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Broker } from 'sockeye/pubsub';
+import type { Broker } from '@sockeye/sockeye/pubsub';
 import { startDemoServer } from './demo-server.js';
 
 const DEFAULT_PORT = 8080;

@@ -12,8 +12,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ServerStats } from 'sockeye/server';
-import { type ServerSession, SessionServer } from 'sockeye/session/server';
+import type { ServerStats } from '@sockeye/sockeye/server';
+import { type ServerSession, SessionServer } from '@sockeye/sockeye/session/server';
 import { DEMO_LIMITS } from './limits.js';
 import type { DemoState } from './state.js';
 

@@ -10,7 +10,7 @@
  * server's last unsubscribe would otherwise end it). Messages on a pinned topic go to the
  * service's observer; messages on topics the server subscribed go to the server, as usual.
  */
-import type { Broker, BrokerHandler, BrokerMessage, BrokerStatus } from 'sockeye/pubsub';
+import type { Broker, BrokerHandler, BrokerMessage, BrokerStatus } from '@sockeye/sockeye/pubsub';
 
 /** What the service hears. */
 export interface RoomObserver {

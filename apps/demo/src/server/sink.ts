@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { type ServerStats, WebSocketServer } from 'sockeye/server';
+import { type ServerStats, WebSocketServer } from '@sockeye/sockeye/server';
 import { DEMO_LIMITS } from './limits.js';
 
 /**

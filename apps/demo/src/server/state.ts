@@ -11,7 +11,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { decodeStoredSession, encodeStoredSession } from '@sockeye/redis';
-import type { SessionStore, StoredSession } from 'sockeye/session';
+import type { SessionStore, StoredSession } from '@sockeye/sockeye/session';
 import type { ChatLine } from '../shared/chat.js';
 
 /** Most suspended sessions kept (a bound on what clients can make the demo hold). */

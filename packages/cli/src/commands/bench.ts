@@ -3,8 +3,8 @@
  * `WebSocket`): N connections to an echo server, each keeping `--window` messages in
  * flight, with a live progress line and a final table.
  */
-import { type ClientOptions, type CloseEvent, WebSocket } from 'sockeye/client';
-import { HandshakeError } from 'sockeye/protocol';
+import { type ClientOptions, type CloseEvent, WebSocket } from '@sockeye/sockeye/client';
+import { HandshakeError } from '@sockeye/sockeye/protocol';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { parseTarget } from '../net/client.js';
 import { parseCommandArgs, parseInteger, parseSeconds } from './args.js';

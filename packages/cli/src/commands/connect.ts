@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
-import { HandshakeError, isFieldValue, isToken } from 'sockeye/protocol';
+import { HandshakeError, isFieldValue, isToken } from '@sockeye/sockeye/protocol';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { formatHex, HexError, parseHex } from '../frame/hex.js';
 import { describeTracedHeader, FrameTracer } from '../frame/trace.js';

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
-import { type ServerWebSocket, WebSocketServer } from 'sockeye/server';
+import { type ServerWebSocket, WebSocketServer } from '@sockeye/sockeye/server';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { formatHex, parseHex } from '../frame/hex.js';
 import { parseCommandArgs, parseInteger } from './args.js';

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { type ServerWebSocket, WebSocketServer } from 'sockeye/server';
+import { type ServerWebSocket, WebSocketServer } from '@sockeye/sockeye/server';
 import { type Command, type Io, UsageError } from '../cli.js';
 import { parseCommandArgs, parseInteger } from './args.js';
 

@@ -18,7 +18,7 @@ import {
   RSV1_BIT,
   RSV2_BIT,
   RSV3_BIT,
-} from 'sockeye/protocol';
+} from '@sockeye/sockeye/protocol';
 
 /** Bytes that cannot be decoded as frames; `offset` is where the problem starts. */
 export class FrameDecodeError extends Error {

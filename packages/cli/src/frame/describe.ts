@@ -1,5 +1,5 @@
 /** A decoded frame as the aligned field-by-field breakdown that `sockeye frame` prints. */
-import { CloseCode } from 'sockeye/protocol';
+import { CloseCode } from '@sockeye/sockeye/protocol';
 import type { Style } from '../cli.js';
 import { type DecodedFrame, opcodeName } from './decode.js';
 import { formatHex } from './hex.js';

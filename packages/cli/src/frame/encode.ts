@@ -9,7 +9,7 @@ import {
   maskInto,
   Opcode,
   RSV1_BIT,
-} from 'sockeye/protocol';
+} from '@sockeye/sockeye/protocol';
 
 /** Fields that cannot make a valid frame; the message says which rule. */
 export class FrameEncodeError extends Error {

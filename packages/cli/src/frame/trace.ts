@@ -4,7 +4,7 @@
  * It keeps at most one frame header (14 bytes) and skips payloads by counting, so a
  * trace costs no memory whatever the traffic.
  */
-import { FIN_BIT, MASK_BIT, RSV1_BIT, RSV2_BIT, RSV3_BIT } from 'sockeye/protocol';
+import { FIN_BIT, MASK_BIT, RSV1_BIT, RSV2_BIT, RSV3_BIT } from '@sockeye/sockeye/protocol';
 import { opcodeName } from './decode.js';
 
 /** What a trace line says about one frame header. */

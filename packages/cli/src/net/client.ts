@@ -1,13 +1,13 @@
 /**
  * A WebSocket client connection for the command line. The opening handshake is the
- * library client's own (`openHandshake` from `sockeye/client`: TCP or TLS, an HTTP
+ * library client's own (`openHandshake` from `@sockeye/sockeye/client`: TCP or TLS, an HTTP
  * CONNECT proxy, redirects, permessage-deflate negotiated and checked); the open
  * connection is a client-role `Connection` of the protocol core driven here, because
  * unlike the WHATWG `WebSocket` it can send pings, shows pings and pongs as they arrive,
  * reports the exact close code, and lets `-v` trace every frame on the wire.
  */
 import type { Socket } from 'node:net';
-import { type ClientOptions, type OpenedSocket, openHandshake } from 'sockeye/client';
+import { type ClientOptions, type OpenedSocket, openHandshake } from '@sockeye/sockeye/client';
 import {
   type CloseInfo,
   Connection,
@@ -16,7 +16,7 @@ import {
   limits,
   MAX_TIMEOUT_MS,
   type ResponseHead,
-} from 'sockeye/protocol';
+} from '@sockeye/sockeye/protocol';
 
 const { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK } = limits;
 

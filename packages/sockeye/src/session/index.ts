@@ -2,7 +2,7 @@
  * Resumable sessions, browser-safe part: the sans-I/O session core, its wire format
  * (`sockeye.session.v1`) and the reconnecting client. Nothing here imports a Node
  * built-in, so a page can load the built files as ES modules without a bundler. The
- * server side is in `sockeye/session/server`.
+ * server side is in `@sockeye/sockeye/session/server`.
  * @packageDocumentation
  */
 

@@ -2,7 +2,7 @@
  * `ws` 8's API on sockeye's protocol core: `WebSocketServer`, `WebSocket` (client and
  * server socket) and `createWebSocketStream`, so that code written for `ws` (and the
  * libraries built on it) runs on sockeye by changing one import:
- * `import { WebSocket, WebSocketServer } from 'sockeye/ws'`. Each API's status and
+ * `import { WebSocket, WebSocketServer } from '@sockeye/sockeye/ws'`. Each API's status and
  * every deliberate difference are listed in docs/ws-compat.md.
  * @packageDocumentation
  */

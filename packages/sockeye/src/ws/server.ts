@@ -119,7 +119,7 @@ type MarkedSocket = Duplex & { [kWebSocket]?: boolean };
  *
  * @example
  * ```ts
- * import { WebSocketServer } from 'sockeye/ws';
+ * import { WebSocketServer } from '@sockeye/sockeye/ws';
  * const wss = new WebSocketServer({ port: 8080 });
  * wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
  * ```

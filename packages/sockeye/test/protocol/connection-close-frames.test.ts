@@ -1,5 +1,5 @@
 /**
- * Connection's two close-frame options (what `sockeye/ws` needs to put `ws`'s bytes on the
+ * Connection's two close-frame options (what `@sockeye/sockeye/ws` needs to put `ws`'s bytes on the
  * wire): `echoCloseReason` answers a peer's close with its code and reason, `failReason:
  * false` fails a connection with a close frame that carries the code alone. Both default to
  * sockeye's own behaviour (code only; code and a description).

@@ -1,4 +1,4 @@
-/** The browser-safe part of sessions (`sockeye/session`) imports nothing but itself. */
+/** The browser-safe part of sessions (`@sockeye/sockeye/session`) imports nothing but itself. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -1,6 +1,6 @@
 /**
  * The reconnecting client in Chromium, loaded as the built ES modules of
- * `sockeye/session` with no bundler (a `<script type="module">` importing
+ * `@sockeye/sockeye/session` with no bundler (a `<script type="module">` importing
  * `dist/session/index.js`), against a SessionServer behind the fault proxy: the link is
  * cut twice while both sides stream, and both directions still deliver exactly what was
  * sent. Reads the build (`tsc -b` runs before the tests in `npm test`).

@@ -9,7 +9,7 @@ import {
   type WebSocket,
   WebSocketServer,
   type WebSocketServerOptions,
-} from 'sockeye';
+} from '@sockeye/sockeye';
 
 export function handlers(ws: WebSocket): void {
   ws.onopen = (event) => {

@@ -1,5 +1,5 @@
 /**
- * Real libraries built on `ws`, run on `sockeye/ws` by changing one import, each driven
+ * Real libraries built on `ws`, run on `@sockeye/sockeye/ws` by changing one import, each driven
  * by its own client: graphql-ws (`useServer`, a subscription over graphql-ws's client),
  * socket.io (`wsEngine`, socket.io-client over WebSocket), Yjs (`@y/websocket-server`
  * synchronising a document between two `y-websocket` providers), and the `noServer` +

@@ -1,5 +1,5 @@
 /**
- * `sockeye/ws` against `ws` itself: each script runs with `ws` on both ends, then with the
+ * `@sockeye/sockeye/ws` against `ws` itself: each script runs with `ws` on both ends, then with the
  * layer as server, as client and as both, and each end must observe the same events, in
  * the same order, with the same arguments. `ws`'s doc/ws.md is the specification.
  */

@@ -1,5 +1,5 @@
 /**
- * The differential harness of `sockeye/ws`: one script runs with `ws` on both ends (the
+ * The differential harness of `@sockeye/sockeye/ws`: one script runs with `ws` on both ends (the
  * reference), then with the layer as the server, as the client, and as both; what each
  * end observed (its events in order, with their arguments) must be the same every time.
  * Raw scripts speak bytes to a server and compare what comes back on the wire.

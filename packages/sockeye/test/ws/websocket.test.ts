@@ -1,4 +1,4 @@
-/** `sockeye/ws` behaviour that `ws` leaves to chance or to the process: checked on the layer alone. */
+/** `@sockeye/sockeye/ws` behaviour that `ws` leaves to chance or to the process: checked on the layer alone. */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';

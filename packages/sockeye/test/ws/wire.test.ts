@@ -1,6 +1,6 @@
 /**
  * What reaches the wire: a raw client sends the same bytes to a `ws` server and to a
- * `sockeye/ws` server; the bytes that come back (101 or refusal, frames, close frames,
+ * `@sockeye/sockeye/ws` server; the bytes that come back (101 or refusal, frames, close frames,
  * then the end of TCP) and the server's events must be the same.
  */
 import assert from 'node:assert/strict';
