@@ -20,6 +20,10 @@
  * --servers a,b (by name; the ws+native baseline always runs), --duration <s>, --warmup <s>, --write-docs / --no-docs,
  * --from <reports/bench/….json> (re-render a saved run's table and docs without measuring).
  * Never part of `npm test`'s pass/fail.
+ *
+ * Then the session benchmark (bench/sessions.ts: session overhead, memory per idle
+ * session, the reconnect storm), unless `--only`, `--servers` or `--from` narrows the run
+ * (`--only sessions` runs it alone).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -923,6 +927,7 @@ function printCell(scenario: Scenario, server: string, cell: Cell): void {
 }
 
 async function main(): Promise<void> {
+  if (options.only === 'sessions') return; // the session benchmark alone (runSessionBenchmark)
   let report: Report;
   let scenarios: Scenario[];
   let clientCells: ClientScenario[];
@@ -1020,7 +1025,20 @@ async function runSseBench(fullRun: boolean): Promise<void> {
   if (!options['no-docs'] && (fullRun || options['write-docs'])) writeDocs('sse', section);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+/** The session benchmark (bench/sessions.ts), in its own process, after the others. */
+function runSessionBenchmark(): void {
+  if (options.from !== undefined || options.servers !== undefined) return;
+  if (options.only !== undefined && options.only !== 'sessions') return;
+  const args = ['--import', 'tsx', join(ROOT, 'bench', 'sessions.ts')];
+  if (options.quick) args.push('--quick');
+  if (options['no-docs']) args.push('--no-docs');
+  const result = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`the session benchmark failed (${result.status ?? result.error})`);
+}
+
+main()
+  .then(runSessionBenchmark)
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });

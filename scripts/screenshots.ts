@@ -14,8 +14,10 @@
  *   inspector.png  the handshake and the masked frame of 我是阿宝哥 with the XOR walkthrough
  *   chat.png       two members talking, seen by one of them
  *   chat-format.png  the chat's message format and the sockeye connect command
+ *   reconnect.png  the Reconnect page after a cut and a server restart: states, backoff, queue
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchChromium } from './lib/chromium.js';
@@ -34,11 +36,17 @@ async function shoot(page: Page, name: string, fullPage = false): Promise<void> 
 }
 
 const port = await freePort();
+// A fresh state file: no chat history or sessions from an earlier run on this port.
+const stateDir = mkdtempSync(join(tmpdir(), 'sockeye-screenshots-'));
 const server = await startProcess(
   process.execPath,
   [join(ROOT, 'scripts', 'start.mjs'), '--port', String(port)],
   /listening on http:\/\/127\.0\.0\.1:\d+/,
-  { cwd: ROOT, timeoutMs: 120_000 },
+  {
+    cwd: ROOT,
+    timeoutMs: 120_000,
+    env: { ...process.env, SOCKEYE_DEMO_STATE: join(stateDir, 'state.json') },
+  },
 );
 const origin = `http://127.0.0.1:${port}`;
 const browser = await launchChromium();
@@ -149,7 +157,22 @@ try {
   await shoot(ada, 'chat');
   await ada.locator('#format-heading').scrollIntoViewIfNeeded();
   await shoot(ada, 'chat-format');
+
+  const reconnect = await newPage();
+  await reconnect.goto(`${origin}/reconnect.html`);
+  await reconnect.locator('#state', { hasText: /^open$/ }).waitFor(WAIT);
+  await reconnect.locator('#log li', { hasText: 'tick #3' }).waitFor(WAIT);
+  await reconnect.locator('#cut').click();
+  await reconnect.locator('#links', { hasText: '1 resumed' }).waitFor(WAIT);
+  await reconnect.locator('#text').fill('sent while the server restarts');
+  await reconnect.locator('#restart').click();
+  await reconnect.locator('#timeline li.reconnecting', { hasText: '1012' }).waitFor(WAIT);
+  await reconnect.locator('#send').click();
+  await reconnect.locator('#links', { hasText: '2 resumed' }).waitFor(WAIT);
+  await reconnect.locator('#log li', { hasText: 'echo: sent while the server restarts' }).waitFor(WAIT);
+  await shoot(reconnect, 'reconnect', true);
 } finally {
   await browser.close();
   await server.stop();
+  rmSync(stateDir, { recursive: true, force: true });
 }

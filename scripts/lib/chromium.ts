@@ -17,12 +17,23 @@ export interface Browser {
   close(): Promise<void>;
 }
 
+/** Options of {@link launchChromium}. */
+export interface LaunchOptions {
+  /**
+   * Keep the back/forward cache on (playwright turns it off by default), for tests of
+   * pages that go into it and come back.
+   * @defaultValue false
+   */
+  backForwardCache?: boolean;
+}
+
 /** Launch headless Chromium with a fresh `--user-data-dir`. */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'sockeye-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
+    ...(options.backForwardCache === true ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] } : {}),
     args: [
       '--headless',
       '--no-sandbox',

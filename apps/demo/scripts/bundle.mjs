@@ -14,7 +14,16 @@ import { build } from 'esbuild';
 const demo = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The page scripts, one bundle each. */
-export const ENTRY_POINTS = ['handshake', 'protocol', 'flow', 'echo', 'inspector', 'chat', 'lab'];
+export const ENTRY_POINTS = [
+  'handshake',
+  'protocol',
+  'flow',
+  'echo',
+  'inspector',
+  'chat',
+  'reconnect',
+  'lab',
+];
 
 /**
  * Bundle the page scripts into `outdir` (emptied first) and copy the pages beside them.

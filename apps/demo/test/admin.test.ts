@@ -86,6 +86,7 @@ describe('the demo in production', () => {
       'inspector',
       'inspector (deflate)',
       'inspector feed',
+      'reconnect',
       'sink',
     ]);
     assert.ok(report.now.servers.echo!.handshakes.accepted >= 1);

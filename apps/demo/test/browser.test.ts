@@ -48,6 +48,7 @@ describe('the pages in Chromium', { skip: missing(CHROMIUM, 'chromium'), timeout
         'Echo',
         'Frame inspector',
         'Chat',
+        'Reconnect',
       ]) {
         assert.equal(await page.locator('main a', { hasText: name }).count(), 1, name);
       }

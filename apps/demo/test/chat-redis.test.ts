@@ -1,8 +1,9 @@
 /**
  * One chat room across two demo servers: a redis-server of the test's own (free port,
  * no persistence, stopped by PID), two `npm start` processes with `REDIS_URL`, one
- * Chromium page on each. Messages go both ways, the member lists and the refusal of a
- * taken name span both servers, and a leave notice crosses over.
+ * Chromium page on each (holding sessions). Messages go both ways, once each, the
+ * member lists and the refusal of a taken name span both servers, and a leave notice
+ * crosses over.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +68,15 @@ describe('chat across two demo servers on Redis', { skip, timeout: 300_000 }, ()
 
       await say(ada, '我是阿宝哥 from server A');
       await grace.locator('#lines li.line', { hasText: '我是阿宝哥 from server A' }).waitFor(WAIT);
+      // Each line once on each page, whichever server it came through.
+      await ada.locator('#lines li.line', { hasText: '我是阿宝哥 from server A' }).waitFor(WAIT);
+      for (const page of [ada, grace]) {
+        assert.equal(await page.locator('#lines li.line', { hasText: 'hello from server B' }).count(), 1);
+        assert.equal(
+          await page.locator('#lines li.line', { hasText: '我是阿宝哥 from server A' }).count(),
+          1,
+        );
+      }
 
       // A name taken on the other server is refused here too.
       await third.goto(`${b.origin}/chat.html`);

@@ -21,7 +21,7 @@ import {
 } from '../src/browser/format.js';
 
 const demo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PAGES = ['handshake', 'protocol', 'flow', 'echo', 'inspector', 'chat', 'lab'] as const;
+const PAGES = ['handshake', 'protocol', 'flow', 'echo', 'inspector', 'chat', 'reconnect', 'lab'] as const;
 
 describe('bundle.mjs', () => {
   let outdir = '';

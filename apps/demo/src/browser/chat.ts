@@ -1,10 +1,20 @@
 /**
  * The chat page: pick a name, join the room, see everyone's messages and who comes and
- * goes, live. Protocol: `shared/chat.ts`.
+ * goes, live. Protocol: `shared/chat.ts`, over a resumable session
+ * (`ReconnectingWebSocket`): a cut link or a restart of the server loses no message in
+ * either direction, and the page stays in the room. If the server lost the session, the
+ * page joins again under the same name and shows the room's latest lines.
  */
+import {
+  type ReconnectCloseEvent,
+  type ReconnectingEvent,
+  ReconnectingWebSocket,
+  type SessionOpenEvent,
+} from '@sockeye/sockeye/session';
 import {
   CHAT_PATH,
   type ChatClientMessage,
+  type ChatLine,
   MAX_NAME_LENGTH,
   MAX_TEXT_LENGTH,
   parseServerMessage,
@@ -40,12 +50,13 @@ byId('connect-command', HTMLElement).textContent = connectCommand(socketUrl(loca
 nameInput.maxLength = MAX_NAME_LENGTH;
 textInput.maxLength = MAX_TEXT_LENGTH;
 
-let socket: WebSocket | null = null;
+let socket: ReconnectingWebSocket | null = null;
 /** Our name in the room once the server welcomed us; empty before that. */
 let myName = '';
 
+/** Kept and replayed by the session across breaks: a send while reconnecting is not lost. */
 function send(message: ChatClientMessage): void {
-  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  socket?.send(JSON.stringify(message));
 }
 
 function setJoined(joined: boolean): void {
@@ -77,16 +88,43 @@ function line(from: string, text: string, time: number): void {
   appendBounded(lines, item, MAX_LINES);
 }
 
+/** The room's latest lines, as the welcome gives them (replacing what the list shows). */
+function showHistory(history: readonly ChatLine[]): void {
+  lines.replaceChildren();
+  if (history.length > 0)
+    notice(`The room's latest ${history.length === 1 ? 'line' : `${history.length} lines`}:`);
+  for (const entry of history) line(entry.from, entry.text, entry.time);
+}
+
 function join(name: string): void {
   joinButton.disabled = true;
   state.textContent = 'connecting';
-  const ws = new WebSocket(socketUrl(location.href, CHAT_PATH));
+  const ws = new ReconnectingWebSocket(socketUrl(location.href, CHAT_PATH));
   socket = ws;
-  ws.addEventListener('open', () => {
+  /** The name to join (again, after a lost session) under. */
+  let joinAs = name;
+  ws.addEventListener('open', (event) => {
+    if ((event as SessionOpenEvent).resumed) {
+      state.textContent = `in the room as ${myName} (resumed: nothing lost)`;
+      return;
+    }
     state.textContent = 'joining';
-    send({ type: 'join', name });
+    send({ type: 'join', name: joinAs });
   });
-  ws.addEventListener('message', (event: MessageEvent) => {
+  ws.addEventListener('reconnecting', (event) => {
+    const { attempt, delay } = event as ReconnectingEvent;
+    state.textContent = `reconnecting: attempt ${attempt} in ${(delay / 1000).toFixed(1)} s (messages you send wait)`;
+  });
+  ws.addEventListener('sessionlost', () => {
+    // The server no longer had the session: join again under the same name.
+    if (myName !== '') {
+      joinAs = myName;
+      myName = '';
+      notice('The server lost this session: joining again.', 'notice error');
+    }
+  });
+  ws.addEventListener('message', (received) => {
+    const event = received as MessageEvent;
     if (ws !== socket || typeof event.data !== 'string') return;
     lastRaw.textContent = shortText(event.data, 500);
     const message = parseServerMessage(event.data);
@@ -97,6 +135,7 @@ function join(name: string): void {
         state.textContent = `in the room as ${message.name}`;
         setJoined(true);
         showMembers(message.members);
+        showHistory(message.history ?? []);
         notice(`You joined as ${message.name}.`);
         break;
       case 'presence':
@@ -117,7 +156,8 @@ function join(name: string): void {
         break;
     }
   });
-  ws.addEventListener('close', (event: CloseEvent) => {
+  ws.addEventListener('close', (closed) => {
+    const event = closed as ReconnectCloseEvent;
     if (ws !== socket) return;
     socket = null;
     if (myName !== '') {

@@ -7,7 +7,14 @@
  * clear line and exit code 1. With `REDIS_URL=redis://host:port`, the chat room is shared
  * with every demo server on that Redis (a `RedisBroker` from `@sockeye/redis`). With
  * `SOCKEYE_ADMIN_TOKEN` (16 characters or more), the admin page is on at `/admin`.
+ *
+ * Sessions (chat, Reconnect page) and the chat's latest lines wait across a restart in
+ * a state file: `SOCKEYE_DEMO_STATE`, else `sockeye-demo/state-<port>.json` in the
+ * temporary directory. The Reconnect page's buttons (`/control/…`) are on when the demo
+ * listens on a loopback address; `SOCKEYE_DEMO_CONTROL=1` turns them on elsewhere too,
+ * `SOCKEYE_DEMO_CONTROL=0` off.
  */
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -47,7 +54,14 @@ try {
   const adminToken = process.env.SOCKEYE_ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 16)
     fail('SOCKEYE_ADMIN_TOKEN must have at least 16 characters');
-  const server = await startDemoServer({ publicDir, port, host, broker, adminToken });
+  // Port 0 (any free port) has no successor to hand the state to.
+  const stateFile =
+    process.env.SOCKEYE_DEMO_STATE ||
+    (port === 0 ? undefined : join(tmpdir(), 'sockeye-demo', `state-${port}.json`));
+  const controlSetting = process.env.SOCKEYE_DEMO_CONTROL;
+  const loopback = host === '127.0.0.1' || host === '::1' || host === 'localhost';
+  const control = controlSetting === '1' || (controlSetting !== '0' && loopback);
+  const server = await startDemoServer({ publicDir, port, host, broker, adminToken, stateFile, control });
   console.log(`sockeye demo listening on ${server.origin}`);
   if (redisUrl) console.log(`  chat shared through Redis at ${redisUrl}`);
   console.log(`  ${server.origin}/handshake.html  the opening handshake, step by step`);
@@ -56,6 +70,7 @@ try {
   console.log(`  ${server.origin}/echo.html       echo: text, Blob, ArrayBuffer`);
   console.log(`  ${server.origin}/inspector.html  frame inspector`);
   console.log(`  ${server.origin}/chat.html       chat`);
+  console.log(`  ${server.origin}/reconnect.html  reconnect: sessions that survive cuts and restarts`);
   if (adminToken !== undefined) console.log(`  ${server.origin}/admin           admin (SOCKEYE_ADMIN_TOKEN)`);
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

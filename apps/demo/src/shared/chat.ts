@@ -36,11 +36,13 @@ export interface SayMessage {
 /** What a client may send. */
 export type ChatClientMessage = JoinMessage | SayMessage;
 
-/** Server to the new member: you are in; these are here (you included). */
+/** Server to the new member: you are in; these are here (you included); the room's latest lines. */
 export interface WelcomeMessage {
   type: 'welcome';
   name: string;
   members: string[];
+  /** The room's latest lines, oldest first (at most 100); absent when there are none. */
+  history?: ChatLine[];
 }
 
 /** Server to the room: someone joined or left. */
@@ -141,7 +143,9 @@ export function parseServerMessage(data: string): ChatServerMessage | null {
   const members = Array.isArray(message.members) && message.members.every((m) => typeof m === 'string');
   switch (message.type) {
     case 'welcome':
-      return typeof message.name === 'string' && members ? (message as unknown as WelcomeMessage) : null;
+      return typeof message.name === 'string' && members && isHistory(message.history)
+        ? (message as unknown as WelcomeMessage)
+        : null;
     case 'presence':
       return (message.event === 'join' || message.event === 'leave') &&
         typeof message.name === 'string' &&
@@ -149,14 +153,21 @@ export function parseServerMessage(data: string): ChatServerMessage | null {
         ? (message as unknown as PresenceMessage)
         : null;
     case 'message':
-      return typeof message.from === 'string' &&
-        typeof message.text === 'string' &&
-        typeof message.time === 'number'
-        ? (message as unknown as ChatLine)
-        : null;
+      return isLine(message) ? (message as unknown as ChatLine) : null;
     case 'error':
       return typeof message.reason === 'string' ? (message as unknown as ChatErrorMessage) : null;
     default:
       return null;
   }
+}
+
+function isLine(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const line = value as Record<string, unknown>;
+  return typeof line.from === 'string' && typeof line.text === 'string' && typeof line.time === 'number';
+}
+
+/** An absent history, or an array of lines. */
+function isHistory(value: unknown): boolean {
+  return value === undefined || (Array.isArray(value) && value.every(isLine));
 }

@@ -11,3 +11,7 @@ export const INSPECTOR_FEED_PATH = '/ws/inspector';
 export const CHAT_PATH = '/ws/chat';
 /** The sink socket: reads every message and answers none (the backpressure chart's target). */
 export const SINK_PATH = '/ws/sink';
+/** The Reconnect page's socket: a resumable session that ticks and echoes (add `?tab=<id>`). */
+export const RECONNECT_PATH = '/ws/reconnect';
+/** The control endpoint of the Reconnect page's buttons (`POST /control/cut?tab=…`, `/blackhole`, `/restart`). */
+export const CONTROL_PATH = '/control';

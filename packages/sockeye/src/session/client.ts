@@ -49,7 +49,7 @@ export interface TransportMemory {
 
 /** What the client listens to for page lifecycle events (the page's by default). */
 export interface ClientEnvironment {
-  /** Receives `online`, `offline` and `pageshow`. @defaultValue `globalThis` when it has `addEventListener` */
+  /** Receives `online`, `offline`, `pagehide` and `pageshow`. @defaultValue `globalThis` when it has `addEventListener` */
   window?: EventTarget;
   /** Receives `visibilitychange`, `freeze` and `resume`. @defaultValue `globalThis.document` */
   document?: EventTarget & { readonly visibilityState?: string };
@@ -287,6 +287,8 @@ export class ReconnectingWebSocket extends EventTarget {
   #pingSentAt = 0;
   /** Wall-clock deadline of the outstanding heartbeat; 0 when none is outstanding. */
   #pingDeadline = 0;
+  /** The token of a heartbeat sent because the page came back (0: none): its timeout reconnects at once. */
+  #wakePing = 0;
   #environment: ClientEnvironment;
   #handlers = new Map<string, EventHandler<Event>>();
   #listeners = new Map<string, (event: Event) => void>();
@@ -722,7 +724,12 @@ export class ReconnectingWebSocket extends EventTarget {
     this.dispatchEvent(new SessionLostEvent(lost.map((entry) => copyOut(entry.data))));
   }
 
-  #linkLost(code: number, reason: string, wasClean: boolean): void {
+  /**
+   * A link broke: give up, or wait and try again. `immediate`: the page just came back
+   * and found its link dead (it died while the page slept, not under a server in
+   * trouble), so the first attempt starts at once instead of after the backoff.
+   */
+  #linkLost(code: number, reason: string, wasClean: boolean, immediate = false): void {
     if (this.#state === 'closed') return;
     const event = new ReconnectCloseEvent('close', code, reason, wasClean);
     const stop =
@@ -748,7 +755,7 @@ export class ReconnectingWebSocket extends EventTarget {
     const cap =
       hint ?? Math.min(this.#options.maxDelay, this.#options.minDelay * 2 ** Math.min(this.#attempt - 1, 30));
     // Full jitter: uniform in [0, cap), so clients cut at one moment do not come back at one moment.
-    const delay = fallback ? 0 : Math.floor(this.#options.random() * cap);
+    const delay = fallback || immediate ? 0 : Math.floor(this.#options.random() * cap);
     this.#setState('reconnecting');
     this.dispatchEvent(new ReconnectingEvent(this.#attempt, delay, code, reason));
     if (this.#state !== 'reconnecting') return; // a listener closed it
@@ -757,12 +764,12 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#retryTimer = setTimeout(() => this.#connect(), delay);
   }
 
-  /** Give up on the current link (dead, timed out, broken) and reconnect. */
-  #abandon(code: number, reason: string): void {
+  /** Give up on the current link (dead, timed out, broken) and reconnect (see `#linkLost` for `immediate`). */
+  #abandon(code: number, reason: string, immediate = false): void {
     const ws = this.#ws;
     this.#drop();
     if (ws !== null) safeClose(ws, code, reason);
-    this.#linkLost(1006, reason, false);
+    this.#linkLost(1006, reason, false, immediate);
   }
 
   /** Forget the current link: no handler of it runs again. */
@@ -771,6 +778,7 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#ws = null;
     this.#welcomed = false;
     this.#pingDeadline = 0;
+    this.#wakePing = 0;
     this.#core.unlink();
     clearTimeout(this.#connectTimer);
     clearTimeout(this.#heartbeatTimer);
@@ -963,8 +971,9 @@ export class ReconnectingWebSocket extends EventTarget {
     if (!this.#welcomed) return;
     const now = this.#now();
     if (this.#pingDeadline !== 0) {
-      if (now >= this.#pingDeadline) this.#abandon(4000, 'heartbeat timeout');
-      else this.#scheduleHeartbeat();
+      if (now >= this.#pingDeadline) {
+        this.#abandon(4000, 'heartbeat timeout', this.#wakePing === this.#pingToken);
+      } else this.#scheduleHeartbeat();
       return;
     }
     if (now - this.#lastReceivedAt >= this.#options.heartbeatInterval) this.#ping(now);
@@ -979,11 +988,44 @@ export class ReconnectingWebSocket extends EventTarget {
     this.#heartbeatTimer = setTimeout(() => this.#checkLiveness(), Math.max(0, at - now));
   }
 
-  /** The page came back (visible, online, restored from the back/forward cache, resumed). */
+  /**
+   * The page came back (visible, online, restored from the back/forward cache, resumed).
+   * Without a link, connect now. With one, check it now, however recently something
+   * arrived: a link can die without a word (a half-open link, a network changed while
+   * the page slept) and the page's timers may not have run meanwhile. If the check goes
+   * unanswered, the first attempt starts at once.
+   */
   #wake(): void {
     if (this.#state === 'closed') return;
-    if (this.#ws === null) this.#connectNow();
-    else this.#checkLiveness();
+    if (this.#ws === null) {
+      this.#connectNow();
+      return;
+    }
+    if (!this.#welcomed) return; // the connect timeout covers a link still opening
+    const now = this.#now();
+    if (this.#pingDeadline === 0) {
+      this.#ping(now);
+      this.#wakePing = this.#pingToken;
+    } else if (now >= this.#pingDeadline) {
+      this.#abandon(4000, 'heartbeat timeout', true);
+    }
+  }
+
+  /**
+   * The page goes into the back/forward cache (`pagehide` with `persisted`): close the
+   * link without ending the session. A page with an open WebSocket is either kept out of
+   * the cache or has its socket closed by the browser behind its back; closing it here
+   * keeps the page eligible, and `pageshow` resumes at once. Nothing is lost: the server
+   * keeps the session for its resume window, and this side keeps what is unacknowledged.
+   */
+  #sleep(): void {
+    if (this.#state === 'closed') return;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const ws = this.#ws;
+    this.#drop();
+    if (ws !== null) safeClose(ws, 4000, 'page hidden');
+    if (this.#state === 'open') this.#setState('reconnecting');
   }
 
   #connectNow(): void {
@@ -998,12 +1040,17 @@ export class ReconnectingWebSocket extends EventTarget {
     const visibility = () => {
       if (doc?.visibilityState !== 'hidden') this.#wake();
     };
+    const pagehide = (event: Event) => {
+      if ((event as Event & { persisted?: boolean }).persisted === true) this.#sleep();
+    };
     win?.addEventListener('online', wake);
+    win?.addEventListener('pagehide', pagehide);
     win?.addEventListener('pageshow', wake);
     doc?.addEventListener('visibilitychange', visibility);
     doc?.addEventListener('resume', wake);
     this.#unlisten = () => {
       win?.removeEventListener('online', wake);
+      win?.removeEventListener('pagehide', pagehide);
       win?.removeEventListener('pageshow', wake);
       doc?.removeEventListener('visibilitychange', visibility);
       doc?.removeEventListener('resume', wake);

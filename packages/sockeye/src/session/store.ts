@@ -131,6 +131,19 @@ export class MemorySessionStore implements SessionStore {
     return this.entries.size;
   }
 
+  /**
+   * The session states kept now, oldest write first (marks of ownership, which hold no
+   * state, left out): what a process that saves its store to a file writes, say.
+   */
+  *sessions(): IterableIterator<StoredSession> {
+    for (const entry of this.entries.values()) if (entry.session !== undefined) yield entry.session;
+  }
+
+  /** Whether the state of session `id` is kept (expired or not: {@link MemorySessionStore.expire} removes those). */
+  has(id: string): boolean {
+    return this.entries.get(id)?.session !== undefined;
+  }
+
   /** Keep `session` unless another epoch holds it (see {@link SessionStore.put}); past `maxSessions`, the one kept longest is forgotten. */
   async put(session: StoredSession, now: number): Promise<boolean> {
     const { id, epoch } = session.snapshot;
