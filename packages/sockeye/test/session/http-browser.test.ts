@@ -3,8 +3,10 @@
  * bundler, through a proxy that strips `Upgrade`; its reconnecting client falls back to
  * SSE (`fetch` streaming) with POSTs, streams both ways across cuts with nothing lost,
  * remembers SSE in `localStorage`, and moves the live session back to WebSocket once the
- * proxy lets upgrades through. The page is served by the session server's own HTTP
- * server (same origin). Reads the build (`tsc -b` runs before the tests in `npm test`).
+ * proxy lets upgrades through. Another page holds its session over long-polling alone,
+ * across cuts, with nothing lost either way. The page is served by the session server's
+ * own HTTP server (same origin). Reads the build (`tsc -b` runs before the tests in
+ * `npm test`).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,9 +25,9 @@ const COUNT = 40;
 const PAGE = `<!doctype html><meta charset="utf-8"><title>transports</title>
 <script type="module">
   import { ReconnectingWebSocket } from '/session/index.js';
-  window.start = (url) => new Promise((resolve) => {
+  window.start = (url, transports = ['websocket', 'sse', 'long-polling']) => new Promise((resolve) => {
     const ws = new ReconnectingWebSocket(url, {
-      transports: ['websocket', 'sse', 'long-polling'],
+      transports,
       connectTimeout: 3000,
       upgradeInterval: 300,
       minDelay: 20,
@@ -158,5 +160,43 @@ describe('HTTP transports in Chromium', { skip, timeout: 120_000 }, () => {
       `every later link resumed the session: ${JSON.stringify(opens)}`,
     );
     assert.deepEqual(opens.at(-1), ['websocket', true]);
+  });
+
+  it('holds a session over long-polling alone: both ways in order across cuts, nothing lost or repeated', async () => {
+    proxy.stripUpgrade = true;
+    const port = new URL(page.url()).port;
+    const polling = await browser.context.newPage();
+    try {
+      await polling.goto(`http://127.0.0.1:${port}/`);
+      const id = await polling.evaluate(
+        (u) =>
+          (window as unknown as { start(u: string, t: string[]): Promise<string> }).start(u, [
+            'long-polling',
+          ]),
+        `ws://127.0.0.1:${port}/s`,
+      );
+      const state = () =>
+        polling.evaluate(() => {
+          const w = window as unknown as { ws: { transport: string }; got: string[] };
+          return { transport: w.ws.transport, got: [...w.got] };
+        });
+      assert.equal((await state()).transport, 'long-polling');
+      for (let i = 0; i < COUNT; i++) {
+        if (i === 10 || i === 25) proxy.cut();
+        await polling.evaluate(
+          (n) => (window as unknown as { ws: { send(m: string): void } }).ws.send(`c${n}`),
+          i,
+        );
+        sessions.get(id)!.send(`s${i}`);
+      }
+      await until(() => (received.get(id)?.length ?? 0) >= COUNT, 'the page’s messages', 60_000);
+      await eventually(async () => (await state()).got.length >= COUNT, 'the server’s messages');
+      const upTo = (side: string) => Array.from({ length: COUNT }, (_, i) => `${side}${i}`);
+      assert.deepEqual(received.get(id), upTo('c'));
+      assert.deepEqual((await state()).got, upTo('s'));
+      assert.equal((await state()).transport, 'long-polling');
+    } finally {
+      await polling.close();
+    }
   });
 });
