@@ -98,10 +98,11 @@ export class HttpSessionLink implements WebSocketLike {
   /**
    * Send one session frame: the first must be the hello (it opens the link); the others
    * go up in POSTs, in order.
-   * @throws Error once the link is closed; TypeError for a first frame that is not text
+   * @throws DOMException `InvalidStateError` once the link is closed (as a closed
+   *   `WebSocket` would, in shape); TypeError for a first frame that is not text
    */
   send(data: string | ArrayBufferView | ArrayBuffer): void {
-    if (this.#closed) throw new Error('the link is closed');
+    if (this.#closed) throw new DOMException('the link is closed', 'InvalidStateError');
     const frame: WireMessage =
       typeof data === 'string'
         ? data
