@@ -25,7 +25,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { WebSocket } from '../../packages/sockeye/src/client/index.js';
+// sockeye's client from the compiled package (the server entry checks that it is built).
+import { WebSocket } from '@sockeye/sockeye/client';
 
 const { values } = parseArgs({
   options: {

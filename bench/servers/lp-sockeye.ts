@@ -5,10 +5,22 @@
  * `--port P [--host H]`, prints `listening on http://H:P`. The endpoint is `/s`: a
  * WebSocket upgrade offering `sockeye.session.v1`, or `?transport=long-polling&hello=…`
  * then polls and POSTs (docs/transports.md).
+ *
+ * sockeye as its users run it: the compiled package (packages/sockeye/dist, built by
+ * `tsc -b`; `npm run bench` builds it first) by its package name, not the TypeScript
+ * sources through tsx (whose `__name` wrappers cost a few percent per request).
  */
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SessionHttpTransport, SessionServer } from '../../packages/sockeye/src/index.js';
+
+const built = fileURLToPath(new URL('../../packages/sockeye/dist/index.js', import.meta.url));
+if (!existsSync(built)) {
+  console.error(`sockeye is not built (${built} is missing): run \`npx tsc -b\` first`);
+  process.exit(1);
+}
+const { SessionHttpTransport, SessionServer } = await import('@sockeye/sockeye');
 
 const { values } = parseArgs({
   options: { port: { type: 'string', default: '9001' }, host: { type: 'string', default: '127.0.0.1' } },
