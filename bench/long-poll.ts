@@ -47,8 +47,12 @@ export interface LongPollCell {
   perServerCpuSecond?: number;
   /** The server's CPU time over the timed phase, in cores (1 = one core busy). */
   serverCpu?: number;
+  /** The client's, likewise: near 1, the client may be what limits the rate. */
+  clientCpu?: number;
   /** HTTP requests the client made per round trip (polls and POSTs; none over WebSocket). */
   requestsPerRoundTrip?: number;
+  /** Bytes on the wire per round trip over HTTP, both ways: request and status lines, headers, bodies (not counted over WebSocket). */
+  httpBytesPerRoundTrip?: number;
   /** Round trips of each round that came back, each echo checked. */
   completed: number[];
   /** Every round's round trips per second. */
@@ -95,7 +99,9 @@ interface ClientResult {
   roundTrips: number;
   perSecond: number;
   requestsPerRoundTrip: number;
+  httpBytesPerRoundTrip: number;
   serverCpu?: number;
+  clientCpu: number;
 }
 
 /** Run the client once against a running server. */
@@ -156,7 +162,9 @@ async function runClient(
     roundTrips: result.roundTrips ?? 0,
     perSecond: result.perSecond,
     requestsPerRoundTrip: result.requestsPerRoundTrip ?? 0,
+    httpBytesPerRoundTrip: result.httpBytesPerRoundTrip ?? 0,
     serverCpu: result.serverCpu,
+    clientCpu: result.clientCpu ?? 0,
   };
 }
 
@@ -170,7 +178,9 @@ interface Tally {
   cell: LongPollCell;
   perCpu: number[];
   cpu: number[];
+  clientCpu: number[];
   requests: number[];
+  bytes: number[];
 }
 
 /** Run the benchmark: every transport in turn, `rounds` times, each session count against one server. */
@@ -186,7 +196,9 @@ export async function measureLongPoll(options: LongPollBenchOptions = {}): Promi
         cell: { transport: transport.name, sessions, completed: [], rounds: [] },
         perCpu: [],
         cpu: [],
+        clientCpu: [],
         requests: [],
+        bytes: [],
       }),
     ),
   );
@@ -232,6 +244,8 @@ export async function measureLongPoll(options: LongPollBenchOptions = {}): Promi
             cell.completed.push(result.roundTrips);
             cell.rounds.push(result.perSecond);
             tally.requests.push(result.requestsPerRoundTrip);
+            tally.bytes.push(result.httpBytesPerRoundTrip);
+            tally.clientCpu.push(result.clientCpu);
             if (result.serverCpu !== undefined && result.serverCpu > 0) {
               tally.cpu.push(result.serverCpu);
               tally.perCpu.push(result.perSecond / result.serverCpu);
@@ -251,14 +265,17 @@ export async function measureLongPoll(options: LongPollBenchOptions = {}): Promi
       }
     }
   }
-  const cells = tallies.flat().map(({ cell, perCpu, cpu, requests }): LongPollCell => {
+  const cells = tallies.flat().map(({ cell, perCpu, cpu, clientCpu, requests, bytes }): LongPollCell => {
     if (cell.rounds.length === 0) return cell;
+    const overHttp = cell.transport !== 'websocket';
     return {
       ...cell,
       perSecond: median(cell.rounds),
       perServerCpuSecond: median(perCpu),
       serverCpu: median(cpu),
-      requestsPerRoundTrip: cell.transport === 'websocket' ? undefined : median(requests),
+      clientCpu: median(clientCpu),
+      requestsPerRoundTrip: overHttp ? median(requests) : undefined,
+      httpBytesPerRoundTrip: overHttp ? median(bytes) : undefined,
     };
   });
   const find = (transport: string, sessions: number) =>
@@ -295,8 +312,8 @@ export function longPollSection(report: LongPollBenchReport, conditions: string[
   const rows = report.cells.map((cell) => {
     const name = LABELS[cell.transport] ?? cell.transport;
     if (cell.perSecond === undefined)
-      return `| ${name} | ${cell.sessions} | failed: ${cell.error ?? '?'} | | | |`;
-    return `| ${name} | ${cell.sessions} | ${whole(cell.perSecond)} | ${whole(cell.perServerCpuSecond)} | ${fixed(cell.serverCpu)} | ${fixed(cell.requestsPerRoundTrip, 1)} |`;
+      return `| ${name} | ${cell.sessions} | failed: ${cell.error ?? '?'} | | | | | |`;
+    return `| ${name} | ${cell.sessions} | ${whole(cell.perSecond)} | ${whole(cell.perServerCpuSecond)} | ${fixed(cell.serverCpu)} | ${fixed(cell.clientCpu)} | ${fixed(cell.requestsPerRoundTrip, 1)} | ${whole(cell.httpBytesPerRoundTrip)} |`;
   });
   const ratioRows = report.ratios.map(
     (ratio) =>
@@ -305,12 +322,12 @@ export function longPollSection(report: LongPollBenchReport, conditions: string[
   return [
     '## Long-poll round trips: sessions over long-polling, WebSocket and a plain Node server',
     '',
-    `\`npm run bench -- --only long-poll\` (bench/long-poll.ts): each session sends a ${report.size}-byte text message and waits for its echo (checked) before the next, ${report.roundTrips.toLocaleString('en-US')} timed round trips per cell over all its sessions, after a warm-up; the median of the rounds. **sockeye long-polling** is a \`SessionServer\` with its \`SessionHttpTransport\` (the session protocol: a POST of the message answered 204, the echo in the answer to a held poll, acknowledgements riding in the POSTs; the per-session POST rate limit raised out of the way); **sockeye WebSocket** is the same server's sessions over WebSocket, so the ratio is what long-polling costs; **plain Node long-poll** is a minimal \`http\` server (a POST's body handed to the held GET: no sessions, numbering, acknowledgements or limits), the ceiling of the transport itself. The client (bench/clients/lp-client.ts) speaks HTTP/1.1 on raw keep-alive connections, one for polls and one for POSTs per session, so that it costs less than the server it measures. "Per server CPU-s" is round trips per second of the server process's own CPU time over the timed phase, the figure other jobs on the machine distort least; "server CPU" is that time in cores.`,
+    `\`npm run bench -- --only long-poll\` (bench/long-poll.ts): each session sends a ${report.size}-byte text message and waits for its echo (checked) before the next, ${report.roundTrips.toLocaleString('en-US')} timed round trips per cell over all its sessions, after a warm-up; the median of the rounds. **sockeye long-polling** is a \`SessionServer\` with its \`SessionHttpTransport\` (the session protocol: a POST of the message answered 204, the echo in the answer to a held poll, acknowledgements riding in the POSTs; the per-session POST rate limit raised out of the way); **sockeye WebSocket** is the same server's sessions over WebSocket, so the ratio is what long-polling costs; **plain Node long-poll** is a minimal \`http\` server (a POST's body handed to the held GET: no sessions, numbering, acknowledgements or limits), the ceiling of the transport itself. The client (bench/clients/lp-client.ts) speaks HTTP/1.1 on raw keep-alive connections, one for polls and one for POSTs per session, so that it costs less than the server it measures. "Per server CPU-s" is round trips per second of the server process's own CPU time over the timed phase, the figure other jobs on the machine distort least; "server CPU" and "client CPU" are each process's CPU time over the timed phase, in cores: well under 1 for both, the round trips waited for something else (each other's latency with one session, or the machine's other jobs). "HTTP bytes" counts both ways: request and status lines, headers and bodies (the payload is ${report.size} bytes each way).`,
     '',
     ...conditions,
     '',
-    '| transport | sessions | round trips/s | per server CPU-s | server CPU | HTTP requests per round trip |',
-    '| --------- | -------: | ------------: | ---------------: | ---------: | ---------------------------: |',
+    '| transport | sessions | round trips/s | per server CPU-s | server CPU | client CPU | HTTP requests per round trip | HTTP bytes per round trip |',
+    '| --------- | -------: | ------------: | ---------------: | ---------: | ---------: | ---------------------------: | ------------------------: |',
     ...rows,
     '',
     'sockeye long-polling over the others (above 1: long-polling is faster):',

@@ -28,9 +28,16 @@ describe('long-poll round-trip benchmark', { timeout: 300_000 }, () => {
       const name = `${cell.transport} x ${cell.sessions}`;
       assert.ok(cell.perSecond !== undefined && cell.perSecond > 0, name);
       assert.ok(cell.perServerCpuSecond !== undefined && cell.perServerCpuSecond > 0, name);
-      if (cell.transport === 'websocket') assert.equal(cell.requestsPerRoundTrip, undefined, name);
-      // At least the POST of the message and the poll its echo answers.
-      else assert.ok(cell.requestsPerRoundTrip !== undefined && cell.requestsPerRoundTrip >= 2, name);
+      assert.ok(cell.clientCpu !== undefined && cell.clientCpu > 0, name);
+      if (cell.transport === 'websocket') {
+        assert.equal(cell.requestsPerRoundTrip, undefined, name);
+        assert.equal(cell.httpBytesPerRoundTrip, undefined, name);
+      } else {
+        // At least the POST of the message and the poll its echo answers,
+        assert.ok(cell.requestsPerRoundTrip !== undefined && cell.requestsPerRoundTrip >= 2, name);
+        // which carry the 64-byte payload each way besides their headers.
+        assert.ok(cell.httpBytesPerRoundTrip !== undefined && cell.httpBytesPerRoundTrip > 2 * 64, name);
+      }
     }
     assert.deepEqual(
       report.ratios.map((ratio) => ratio.sessions),
@@ -41,8 +48,11 @@ describe('long-poll round-trip benchmark', { timeout: 300_000 }, () => {
         assert.ok(value !== undefined && value > 0, `ratios for ${ratio.sessions} sessions`);
     }
     const section = longPollSection(report, []);
-    assert.match(section, /\| sockeye long-polling \| 1 \| [\d,]+ \| [\d,]+ \| [\d.]+ \| [\d.]+ \|/);
-    assert.match(section, /\| sockeye WebSocket \| 3 \| [\d,]+ \| [\d,]+ \| [\d.]+ \| {2}\|/);
+    assert.match(
+      section,
+      /\| sockeye long-polling \| 1 \| [\d,]+ \| [\d,]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d,]+ \|/,
+    );
+    assert.match(section, /\| sockeye WebSocket \| 3 \| [\d,]+ \| [\d,]+ \| [\d.]+ \| [\d.]+ \| {2}\| {2}\|/);
     assert.match(section, /\| plain Node long-poll \| 3 \| [\d,]+ \|/);
     assert.match(section, /\| 3 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
   });

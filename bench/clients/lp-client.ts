@@ -19,8 +19,9 @@
  *
  * A raw client rather than `HttpSessionLink` (which runs on `fetch`): the client must cost
  * less than the server it measures. Prints one JSON line, `{ roundTrips, seconds,
- * perSecond, requestsPerRoundTrip, clientCpu, serverCpu }` (the CPU shares are of one
- * core over the timed phase), or `{ fatal }`; gives up after `--timeout` s.
+ * perSecond, requestsPerRoundTrip, httpBytesPerRoundTrip, clientCpu, serverCpu }` (HTTP
+ * bytes both ways; the CPU shares are of one core over the timed phase), or `{ fatal }`;
+ * gives up after `--timeout` s.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -49,6 +50,8 @@ const ACK_EVERY = 32;
 
 /** HTTP requests made (all connections), for requests per round trip. */
 let requests = 0;
+/** Bytes written and read on the HTTP connections (request and answer lines, headers, bodies). */
+let httpBytes = 0;
 
 interface HttpAnswer {
   status: number;
@@ -69,6 +72,7 @@ class HttpConnection {
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
+      httpBytes += chunk.length;
       this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
       this.#parse();
     });
@@ -97,11 +101,12 @@ class HttpConnection {
     if (this.#waiting !== null) return Promise.reject(new Error('one request at a time'));
     requests++;
     const head = `${method} ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n`;
-    this.#socket.write(
+    const text =
       body === undefined
         ? `${head}\r\n`
-        : `${head}Content-Type: text/plain;charset=UTF-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
+        : `${head}Content-Type: text/plain;charset=UTF-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    httpBytes += Buffer.byteLength(text);
+    this.#socket.write(text);
     return new Promise((resolve, reject) => {
       this.#waiting = { resolve, reject };
     });
@@ -404,6 +409,7 @@ async function main(): Promise<void> {
   const serverBefore = serverPid === undefined ? 0 : processCpuSeconds(serverPid);
   const clientBefore = process.cpuUsage();
   const requestsBefore = requests;
+  const bytesBefore = httpBytes;
   const started = performance.now();
   await Promise.all(sessions.map((session, i) => run(session, i, 't', roundTrips)));
   const seconds = (performance.now() - started) / 1000;
@@ -416,6 +422,7 @@ async function main(): Promise<void> {
       seconds,
       perSecond: total / seconds,
       requestsPerRoundTrip: (requests - requestsBefore) / total,
+      httpBytesPerRoundTrip: (httpBytes - bytesBefore) / total,
       clientCpu: (client.user + client.system) / 1e6 / seconds,
       serverCpu:
         serverPid === undefined ? undefined : (processCpuSeconds(serverPid) - serverBefore) / seconds,
