@@ -47,6 +47,8 @@ const port = Number(values.port);
 const size = Number(values.size);
 /** The client acknowledges after this many messages received, as sockeye's client does. */
 const ACK_EVERY = 32;
+/** Longest HTTP answer taken, in bytes. */
+const MAX_ANSWER = 1024 * 1024;
 
 /** HTTP requests made (all connections), for requests per round trip. */
 let requests = 0;
@@ -119,6 +121,11 @@ class HttpConnection {
 
   #parse(): void {
     const end = this.#buffer.indexOf('\r\n\r\n');
+    // The answers here are small: a megabyte without an end is a broken server, not a slow one.
+    if (this.#buffer.length > MAX_ANSWER) {
+      this.#socket.destroy(new Error(`an answer over ${MAX_ANSWER} bytes`));
+      return;
+    }
     if (end === -1) return;
     const head = this.#buffer.toString('latin1', 0, end);
     const status = Number(head.slice(9, 12));
