@@ -13,7 +13,9 @@
  * The sockeye rows run the compiled package: the run starts with `tsc -b`.
  *
  * Then the SSE fan-out (bench/sse.ts: sockeye's topic EventSource beside a plain Node SSE
- * server, 1,000 streams; id `sse-fanout`).
+ * server, 1,000 streams; id `sse-fanout`), and the long-poll round trips (bench/long-poll.ts:
+ * sockeye's session long-polling beside the same sessions over WebSocket and a plain Node
+ * long-poll server, 1 and 100 sessions; id `long-poll`).
  *
  * Options: --quick (a 1-2 minute subset), --only <substring or /regex/> (scenario ids; the
  * client cells' ids start with `client-`),
@@ -42,6 +44,7 @@ import {
   clientTable,
   measureClients,
 } from './client-bench.js';
+import { longPollSection, measureLongPoll } from './long-poll.js';
 import { fanoutScenarios, METRICS, type MetricName, type Scenario, serverScenarios } from './scenarios.js';
 import { BASELINE, type Launch, SERVERS, type ServerSpec } from './servers.js';
 import { measureSse, sseSection } from './sse.js';
@@ -667,7 +670,7 @@ function loadavg(): string {
 }
 
 /** Rewrite the section of docs/benchmarks.md between the `bench:<name>` markers (appended if absent). */
-function writeDocs(name: 'servers' | 'clients' | 'sse', section: string): void {
+function writeDocs(name: 'servers' | 'clients' | 'sse' | 'long-poll', section: string): void {
   const BEGIN = `<!-- bench:${name}:begin (written by npm run bench; edits here are overwritten) -->`;
   const END = `<!-- bench:${name}:end -->`;
   const block = `${BEGIN}\n${section.trim()}\n${END}\n`;
@@ -943,7 +946,7 @@ async function main(): Promise<void> {
   } else {
     scenarios = selectScenarios();
     clientCells = selectClientScenarios();
-    if (scenarios.length === 0 && clientCells.length === 0 && !sseSelected())
+    if (scenarios.length === 0 && clientCells.length === 0 && !selected(SSE_ID) && !selected(LONG_POLL_ID))
       throw new Error(`no scenario matches --only ${options.only}`);
     report = await measureAll(scenarios, clientCells, {
       date: new Date().toISOString(),
@@ -986,19 +989,40 @@ async function main(): Promise<void> {
       );
     }
   } else console.log('(docs/benchmarks.md left alone: only a full run, or --write-docs, rewrites it)');
-  if (options.from === undefined && sseSelected()) await runSseBench(fullRun);
+  if (options.from === undefined && selected(SSE_ID)) await runSseBench(fullRun);
+  if (options.from === undefined && selected(LONG_POLL_ID)) await runLongPollBench(fullRun);
 }
 
 /** The SSE fan-out's id, for `--only`. */
 const SSE_ID = 'sse-fanout';
+/** The long-poll round trips' id, for `--only`. */
+const LONG_POLL_ID = 'long-poll';
 
-/** Whether this run includes the SSE fan-out: a run without `--only`/`--servers`, or an `--only` matching its id. */
-function sseSelected(): boolean {
+/**
+ * Whether this run includes the benchmark `id` (the SSE fan-out, the long-poll round
+ * trips): a run without `--only`/`--servers`, or an `--only` matching its id.
+ */
+function selected(id: string): boolean {
   const only = options.only;
   if (only === undefined) return options.servers === undefined;
   return only.startsWith('/') && only.endsWith('/')
-    ? new RegExp(only.slice(1, -1)).test(SSE_ID)
-    : SSE_ID.includes(only);
+    ? new RegExp(only.slice(1, -1)).test(id)
+    : id.includes(only);
+}
+
+/** The conditions of a run of one of the HTTP benchmarks: the provisional warning if the machine was busy, date, load, pinning. */
+function httpBenchConditions(loadBefore: string, client: string): string[] {
+  const busy = Number(loadBefore.split(' ')[0]) > 0.5;
+  return [
+    ...(busy
+      ? [
+          '**Provisional**: measured on a shared machine while other jobs ran; the ratio is more trustworthy than the absolute figures.',
+          '',
+        ]
+      : []),
+    `- Date: ${new Date().toISOString()}, load average ${loadBefore} before, ${loadavg()} after`,
+    `- Node ${process.version}; pinning: ${PINNED ? `server on CPU ${SERVER_CPU}, ${client} on CPU ${LOADGEN_CPU} (taskset)` : 'none'}`,
+  ];
 }
 
 /** SSE fan-out (bench/sse.ts): sockeye's topic EventSource beside a plain Node SSE server. */
@@ -1008,21 +1032,22 @@ async function runSseBench(fullRun: boolean): Promise<void> {
   const report = await measureSse(options.quick ? { messages: 100, rounds: 1 } : {});
   mkdirSync(REPORT_DIR, { recursive: true });
   writeFileSync(join(REPORT_DIR, 'sse-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  const busy = Number(loadBefore.split(' ')[0]) > 0.5;
-  const conditions = [
-    ...(busy
-      ? [
-          '**Provisional**: measured on a shared machine while other jobs ran; the ratio is more trustworthy than the absolute figures.',
-          '',
-        ]
-      : []),
-    `- Date: ${new Date().toISOString()}, load average ${loadBefore} before, ${loadavg()} after`,
-    `- Node ${process.version}; pinning: ${PINNED ? `server on CPU ${SERVER_CPU}, reader on CPU ${LOADGEN_CPU} (taskset)` : 'none'}`,
-  ];
-  const section = sseSection(report, conditions);
+  const section = sseSection(report, httpBenchConditions(loadBefore, 'reader'));
   console.log(`\n${section}`);
   if (report.ratio !== undefined) console.log(`\nsockeye / node-sse: ${report.ratio.toFixed(2)}`);
   if (!options['no-docs'] && (fullRun || options['write-docs'])) writeDocs('sse', section);
+}
+
+/** Long-poll round trips (bench/long-poll.ts): sockeye's session long-polling beside WebSocket and a plain Node server. */
+async function runLongPollBench(fullRun: boolean): Promise<void> {
+  console.log('\nLong-poll round trips (1 and 100 sessions):');
+  const loadBefore = loadavg();
+  const report = await measureLongPoll(options.quick ? { roundTrips: 1000, rounds: 1 } : {});
+  mkdirSync(REPORT_DIR, { recursive: true });
+  writeFileSync(join(REPORT_DIR, 'long-poll-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const section = longPollSection(report, httpBenchConditions(loadBefore, 'client'));
+  console.log(`\n${section}`);
+  if (!options['no-docs'] && (fullRun || options['write-docs'])) writeDocs('long-poll', section);
 }
 
 /** The session benchmark (bench/sessions.ts), in its own process, after the others. */
