@@ -14,13 +14,12 @@
  * alone: `node --import tsx bench/long-poll.ts [--quick] [--round-trips N] [--rounds R]`.
  * Bounded: the client gives up after 120 s, a server is stopped after its round.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../scripts/lib/prereqs.js';
 import { freePort, startProcess } from '../scripts/lib/process.js';
+import { median, pinned, runForResult } from './lib/child.js';
 
 /** What to measure. */
 export interface LongPollBenchOptions {
@@ -90,10 +89,6 @@ const TRANSPORTS = [
 ] as const;
 const CLIENT = join(ROOT, 'bench', 'clients', 'lp-client.ts');
 
-const canPin = cpus().length >= 2 && spawnSync('taskset', ['-c', '1', 'true']).status === 0;
-const pinned = (cpu: string, args: string[]): [string, string[]] =>
-  canPin ? ['taskset', ['-c', cpu, ...args]] : [args[0]!, args.slice(1)];
-
 /** What the client prints. */
 interface ClientResult {
   roundTrips: number;
@@ -134,30 +129,7 @@ async function runClient(
     '--server-pid',
     String(serverPid),
   ]);
-  const output = await new Promise<string>((done) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    child.stdout.on('data', (data: Buffer) => {
-      text += data.toString();
-    });
-    child.stderr.on('data', (data: Buffer) => {
-      text += data.toString();
-    });
-    // The client's own guard is 120 s; this is the backstop.
-    const backstop = setTimeout(() => child.kill('SIGKILL'), 180_000);
-    child.once('close', () => {
-      clearTimeout(backstop);
-      done(text);
-    });
-  });
-  const line = output.trim().split('\n').at(-1) ?? '';
-  let result: Partial<ClientResult> & { fatal?: string };
-  try {
-    result = JSON.parse(line) as typeof result;
-  } catch {
-    throw new Error(`the client printed no result: ${output.trim().slice(-500)}`);
-  }
-  if (result.fatal !== undefined || result.perSecond === undefined) throw new Error(result.fatal ?? line);
+  const result = await runForResult<Partial<ClientResult> & { fatal?: string }>(command, args, 'the client');
   return {
     roundTrips: result.roundTrips ?? 0,
     perSecond: result.perSecond,
@@ -167,12 +139,6 @@ async function runClient(
     clientCpu: result.clientCpu ?? 0,
   };
 }
-
-const median = (values: number[]): number | undefined => {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
 
 interface Tally {
   cell: LongPollCell;

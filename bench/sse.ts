@@ -9,13 +9,12 @@
  * [--quick] [--streams N] [--messages M] [--rounds R]`. Bounded: the reader gives up
  * after 120 s, a server is stopped after its round.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../scripts/lib/prereqs.js';
 import { freePort, startProcess } from '../scripts/lib/process.js';
+import { median, pinned, runForResult } from './lib/child.js';
 
 /** What to measure. */
 export interface SseBenchOptions {
@@ -57,10 +56,6 @@ const SERVERS = [
 ];
 const CLIENT = join(ROOT, 'bench', 'clients', 'sse-client.ts');
 
-const canPin = cpus().length >= 2 && spawnSync('taskset', ['-c', '1', 'true']).status === 0;
-const pinned = (cpu: string, args: string[]): [string, string[]] =>
-  canPin ? ['taskset', ['-c', cpu, ...args]] : [args[0]!, args.slice(1)];
-
 interface Round {
   perSecond: number;
   bytes: number;
@@ -98,40 +93,17 @@ async function round(script: string, streams: number, messages: number, size: nu
       '--size',
       String(size),
     ]);
-    const output = await new Promise<string>((done) => {
-      const child = spawn(clientCommand, clientArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-      let text = '';
-      child.stdout.on('data', (data: Buffer) => {
-        text += data.toString();
-      });
-      child.stderr.on('data', (data: Buffer) => {
-        text += data.toString();
-      });
-      // The reader's own guard is 120 s; this is the backstop.
-      const backstop = setTimeout(() => child.kill('SIGKILL'), 180_000);
-      child.once('close', () => {
-        clearTimeout(backstop);
-        done(text);
-      });
-    });
-    const line = output.trim().split('\n').at(-1) ?? '';
-    let result: { perSecond?: number; bytes?: number; deliveries?: number; fatal?: string };
-    try {
-      result = JSON.parse(line) as typeof result;
-    } catch {
-      throw new Error(`the reader printed no result: ${output.trim().slice(-500)}`);
-    }
-    if (result.fatal !== undefined || result.perSecond === undefined) throw new Error(result.fatal ?? line);
+    const result = await runForResult<{
+      perSecond?: number;
+      bytes?: number;
+      deliveries?: number;
+      fatal?: string;
+    }>(clientCommand, clientArgs, 'the reader');
     return { perSecond: result.perSecond, bytes: result.bytes ?? 0, deliveries: result.deliveries ?? 1 };
   } finally {
     await server.stop();
   }
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
 
 /** Run the benchmark: every server in turn, `rounds` times. */
 export async function measureSse(options: SseBenchOptions = {}): Promise<SseBenchReport> {

@@ -53,3 +53,19 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Brows
     },
   };
 }
+
+/**
+ * Poll an asynchronous `condition` (a page's state, read with `page.evaluate`) every 20 ms
+ * until it holds; reject after `timeoutMs`, naming `what` (a hang guard, not a timing).
+ */
+export async function eventually(
+  condition: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

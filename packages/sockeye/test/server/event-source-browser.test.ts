@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { type Browser, launchChromium } from '../../../../scripts/lib/chromium.js';
+import { type Browser, eventually, launchChromium } from '../../../../scripts/lib/chromium.js';
 import { CHROMIUM, missing } from '../../../../scripts/lib/prereqs.js';
 import { type EventSourceEndpoint, WebSocketServer } from '../../src/index.js';
 import { waitFor } from './event-source-helpers.js';
@@ -25,19 +25,6 @@ const page = (source: string): string => `<!doctype html><meta charset="utf-8"><
   source.onmessage = (event) => window.got.push(event.lastEventId + ':' + event.data);
   source.addEventListener('lost', (event) => window.lost.push(event.data));
 </script>`;
-
-/** Poll an asynchronous `condition`; reject after `timeoutMs` (a hang guard). */
-async function eventually(
-  condition: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const skip = missing(CHROMIUM, 'chromium');
 

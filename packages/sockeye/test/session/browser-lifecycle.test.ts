@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { type Browser, launchChromium } from '../../../../scripts/lib/chromium.js';
+import { type Browser, eventually, launchChromium } from '../../../../scripts/lib/chromium.js';
 import { CHROMIUM, missing, ROOT } from '../../../../scripts/lib/prereqs.js';
 import type { ServerSession, SessionServer } from '../../src/index.js';
 import { FaultProxy } from './fault-proxy.js';
@@ -66,19 +66,6 @@ async function serve(): Promise<{ server: Server; url: string }> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
-}
-
-/** Poll an asynchronous `condition` every 20 ms; reject after `timeoutMs` (a hang guard). */
-async function eventually(
-  condition: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 interface PageGlobals {
@@ -153,7 +140,7 @@ describe('sessions in Chromium: page lifecycle', { skip, timeout: 120_000 }, () 
       byId.get(id)!.send('while hidden');
       await g.send('from the hidden page');
       await g.setVisibility('visible');
-      await eventually(async () => (await g.read()).got.length === 1, 'the replayed message');
+      await eventually(async () => (await g.read()).got.length === 1, 'the replayed message', 30_000);
       await until(() => received.get(id)!.length === 1, 'the page’s message', 30_000);
       const seen = await g.read();
       assert.deepEqual(seen.got, ['while hidden']);
@@ -185,7 +172,7 @@ describe('sessions in Chromium: page lifecycle', { skip, timeout: 120_000 }, () 
       await until(() => byId.get(id)!.state === 'suspended', 'the session to be suspended', 30_000);
       byId.get(id)!.send('while away');
       await page.goBack({ waitUntil: 'commit' }); // a page from the cache fires no load event
-      await eventually(async () => (await g.read()).got.length === 1, 'the message sent while away');
+      await eventually(async () => (await g.read()).got.length === 1, 'the message sent while away', 30_000);
       await g.send('after coming back');
       await until(() => received.get(id)!.length === 2, 'the page’s messages', 30_000);
       const seen = await g.read();

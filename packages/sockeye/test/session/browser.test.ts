@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { type Browser, launchChromium } from '../../../../scripts/lib/chromium.js';
+import { type Browser, eventually, launchChromium } from '../../../../scripts/lib/chromium.js';
 import { CHROMIUM, missing, ROOT } from '../../../../scripts/lib/prereqs.js';
 import type { SessionServer } from '../../src/index.js';
 import { FaultProxy } from './fault-proxy.js';
@@ -55,19 +55,6 @@ async function serve(): Promise<{ server: Server; url: string }> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
-}
-
-/** Poll an asynchronous `condition` every 20 ms; reject after `timeoutMs` (a hang guard). */
-async function eventually(
-  condition: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const skip = missing(CHROMIUM, 'chromium');

@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { type Browser, launchChromium } from '../../../../scripts/lib/chromium.js';
+import { type Browser, eventually, launchChromium } from '../../../../scripts/lib/chromium.js';
 import { CHROMIUM, missing, ROOT } from '../../../../scripts/lib/prereqs.js';
 import { until } from './helpers.js';
 import { listenHttpSessions } from './http-helpers.js';
@@ -43,19 +43,6 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>transports</title>
     });
   });
 </script>`;
-
-/** Poll an asynchronous `condition` every 20 ms; reject after `timeoutMs` (a hang guard). */
-async function eventually(
-  condition: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const skip = missing(CHROMIUM, 'chromium');
 
