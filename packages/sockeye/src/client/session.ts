@@ -110,7 +110,12 @@ export class ClientWebSocket extends SocketDriver {
   private ended = false;
 
   /** @internal Made by {@link connect} (and the WHATWG clients) from a completed handshake. */
-  constructor(opened: OpenedSocket, options: ClientSocketOptions = {}) {
+  static _create(opened: OpenedSocket, options: ClientSocketOptions = {}): ClientWebSocket {
+    return new ClientWebSocket(opened, options);
+  }
+
+  /** Not constructed by applications: {@link connect} makes one from a completed handshake. */
+  private constructor(opened: OpenedSocket, options: ClientSocketOptions) {
     super(
       opened.socket,
       {
@@ -364,5 +369,5 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
         ? [options.protocols]
         : [...options.protocols];
   const opened = await openHandshake(target, protocols, options).result;
-  return new ClientWebSocket(opened, options);
+  return ClientWebSocket._create(opened, options);
 }

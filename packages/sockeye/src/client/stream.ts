@@ -208,7 +208,7 @@ export class WebSocketStream {
             // Already cancelled by the consumer.
           }
         };
-        const session = new ClientWebSocket(opened, {
+        const session = ClientWebSocket._create(opened, {
           maxPayload: options.maxPayload ?? DEFAULT_CLIENT_MAX_PAYLOAD,
           maxFragments: options.maxFragments,
           closeTimeout: options.closeTimeout,

@@ -382,7 +382,7 @@ export class WebSocket extends EventTarget {
       this.dispatchEvent(new Event('open'));
     });
     // The connection starts reading now; its messages are queued behind the open task above.
-    const session = new ClientWebSocket(opened, this.#options);
+    const session = ClientWebSocket._create(opened, this.#options);
     this.#session = session;
     session.start({
       message: (data, isText) => {

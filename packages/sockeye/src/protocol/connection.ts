@@ -185,8 +185,13 @@ export class MessageWriter {
   /** @internal `end()` was called. */
   _ended = false;
 
-  /** @internal Made by {@link Connection.startMessage}. */
-  constructor(connection: Connection, isText: boolean) {
+  /** @internal Made by {@link Connection.startMessage} (the constructor is private). */
+  static _create(connection: Connection, isText: boolean): MessageWriter {
+    return new MessageWriter(connection, isText);
+  }
+
+  /** Not constructed by applications: `Connection.startMessage()` makes one. */
+  private constructor(connection: Connection, isText: boolean) {
     this.connection = connection;
     this.isText = isText;
   }
@@ -507,7 +512,7 @@ export class Connection {
         'a fragmented message is already being sent: end() it first',
       );
     }
-    const writer = new MessageWriter(this, isText);
+    const writer = MessageWriter._create(this, isText);
     if (this.sentClose === null) this.writer = writer;
     else writer._ended = true;
     return writer;

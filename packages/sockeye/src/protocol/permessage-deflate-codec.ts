@@ -194,8 +194,19 @@ export class PerMessageDeflateExtension implements Extension {
   /** {@link PerMessageDeflateExtension.close} was called: allocate nothing any more. */
   private closed = false;
 
-  /** @internal Use `PerMessageDeflate`. */
-  constructor(
+  /** @internal Made by `PerMessageDeflate` when an offer or a response is accepted. */
+  static _create(
+    role: Role,
+    params: DeflateParameters,
+    options: { threshold: number; level: number; memLevel: number; hibernation: boolean },
+    pool: DeflatePool,
+    driver: ZlibDriver,
+  ): PerMessageDeflateExtension {
+    return new PerMessageDeflateExtension(role, params, options, pool, driver);
+  }
+
+  /** Not constructed by applications: `PerMessageDeflate` makes one per negotiated connection. */
+  private constructor(
     role: Role,
     params: DeflateParameters,
     options: { threshold: number; level: number; memLevel: number; hibernation: boolean },

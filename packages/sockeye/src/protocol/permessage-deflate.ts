@@ -230,7 +230,7 @@ export class PerMessageDeflate {
    */
   extension(role: Role, params: DeflateParameters): PerMessageDeflateExtension {
     if (this.zlib === null) throw new DeflateUnavailableError();
-    return new PerMessageDeflateExtension(role, params, this.options, this.pool, this.zlib);
+    return PerMessageDeflateExtension._create(role, params, this.options, this.pool, this.zlib);
   }
 
   /**

@@ -271,7 +271,12 @@ export class EventSourceEndpoint {
    * @throws TypeError or RangeError for an option of the wrong type or out of range
    * @internal
    */
-  constructor(server: EventSourceHost, options: EventSourceOptions = {}) {
+  static _create(server: EventSourceHost, options: EventSourceOptions = {}): EventSourceEndpoint {
+    return new EventSourceEndpoint(server, options);
+  }
+
+  /** Not constructed by applications: `WebSocketServer.eventSource()` makes one. */
+  private constructor(server: EventSourceHost, options: EventSourceOptions) {
     this.server = server;
     if (options.path !== undefined && (typeof options.path !== 'string' || !options.path.startsWith('/'))) {
       throw new TypeError('path must be a string starting with /');

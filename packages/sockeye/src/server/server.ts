@@ -417,7 +417,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * @throws TypeError or RangeError for an option of the wrong type or out of range
    */
   eventSource(options: EventSourceOptions = {}): EventSourceEndpoint {
-    return new EventSourceEndpoint(this, options);
+    return EventSourceEndpoint._create(this, options);
   }
 
   /** Start handing `tap` every message delivered here (on this server's publish or from the broker). @internal */
@@ -860,7 +860,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     });
     socket.setNoDelay(true);
     const extension: PerMessageDeflateExtension | null = agreement?.extension ?? null;
-    const ws = new ServerWebSocket<Data>(
+    const ws = ServerWebSocket._create<Data>(
       // The server is its connections' host. Not an `implements` clause on the class: the
       // interface and those members are internal, left out of the published declarations.
       this satisfies ConnectionHost<Data>,

@@ -101,15 +101,28 @@ export class ServerWebSocket<Data = undefined> extends SocketDriver {
    */
   _ops: ConnectionOps | null = null;
 
-  /** @internal Created by {@link WebSocketServer}. */
-  constructor(
+  /** @internal Made by {@link WebSocketServer} (the constructor is private, so no application can call it). */
+  static _create<D>(
+    host: ConnectionHost<D>,
+    socket: Socket,
+    options: { maxPayload: number; maxFragments: number; outputBuffers: OutputBuffers },
+    data: D,
+    protocol: string,
+    extensions: string,
+    extension: Extension | null = null,
+  ): ServerWebSocket<D> {
+    return new ServerWebSocket<D>(host, socket, options, data, protocol, extensions, extension);
+  }
+
+  /** Not constructed by applications: a {@link WebSocketServer} makes each one. */
+  private constructor(
     host: ConnectionHost<Data>,
     socket: Socket,
     options: { maxPayload: number; maxFragments: number; outputBuffers: OutputBuffers },
     data: Data,
     protocol: string,
     extensions: string,
-    extension: Extension | null = null,
+    extension: Extension | null,
   ) {
     super(
       socket,

@@ -228,8 +228,13 @@ export class ServerSession<Data = undefined> {
   readonly _catchingUp = new Set<string>();
   private readonly owner: SessionServer<Data>;
 
-  /** @internal Created by {@link SessionServer}. */
-  constructor(owner: SessionServer<Data>, core: SessionCore, data: Data) {
+  /** @internal Made by {@link SessionServer} (the constructor is private, so no application can call it). */
+  static _create<D>(owner: SessionServer<D>, core: SessionCore, data: D): ServerSession<D> {
+    return new ServerSession<D>(owner, core, data);
+  }
+
+  /** Not constructed by applications: a {@link SessionServer} makes each one. */
+  private constructor(owner: SessionServer<Data>, core: SessionCore, data: Data) {
     this.owner = owner;
     this._core = core;
     this.data = data;
@@ -817,7 +822,7 @@ export class SessionServer<Data = undefined> {
         }
       }
       if (ws.readyState === 'open' && !this.closed && (session === undefined || !resumed)) {
-        session = new ServerSession(this, new SessionCore(newId(), newEpoch(), this.replay), ws.data);
+        session = ServerSession._create(this, new SessionCore(newId(), newEpoch(), this.replay), ws.data);
         this.sessions.set(session.id, session);
         clientReceived = 0;
         resumed = false;
@@ -903,7 +908,7 @@ export class SessionServer<Data = undefined> {
     if (current !== undefined && current.epoch !== claim.newEpoch) this.forget(current, 'moved');
     if (this.sessions.get(id) !== undefined) return undefined; // a racing hello got there first
     const stored = taken.session;
-    const session = new ServerSession(
+    const session = ServerSession._create(
       this,
       new SessionCore(id, claim.newEpoch, this.replay, stored.snapshot),
       data,

@@ -69,7 +69,7 @@ function openOver(socket: MemorySocket): ClientWebSocket {
     request: '',
     response: { httpVersion: '1.1', statusCode: 101, statusMessage: 'Switching Protocols', headers: {} },
   };
-  return new ClientWebSocket(opened, { closeTimeout: 60_000 });
+  return ClientWebSocket._create(opened, { closeTimeout: 60_000 });
 }
 
 /** A Blob whose bytes cannot be read. */

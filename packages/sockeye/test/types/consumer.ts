@@ -6,6 +6,9 @@
 import {
   type CloseEvent,
   type ErrorEvent,
+  EventSourceEndpoint,
+  ServerSession,
+  ServerWebSocket,
   type WebSocket,
   WebSocketServer,
   type WebSocketServerOptions,
@@ -71,4 +74,15 @@ export function servers(): WebSocketServerOptions<undefined>[] {
   const server = new WebSocketServer({ noServer: true, handlers: { message: (ws, data) => ws.send(data) } });
   void server.close();
   return [none, two];
+}
+
+export function madeByTheLibrary(): unknown[] {
+  return [
+    // @ts-expect-error: a server makes its connections; an application cannot construct one
+    new ServerWebSocket(),
+    // @ts-expect-error: a session server makes its sessions
+    new ServerSession(),
+    // @ts-expect-error: WebSocketServer.eventSource() makes the endpoint
+    new EventSourceEndpoint(),
+  ];
 }
