@@ -20,7 +20,10 @@ export interface ClientOptions {
    * argument; used when that argument is this options object).
    */
   protocols?: string | readonly string[] | undefined;
-  /** More request headers. Names and values are validated (no CR/LF injection). */
+  /**
+   * More request headers. Names and values are validated (no CR/LF injection). A `Host`
+   * (any case) replaces the one the client derives from the URL: the request carries one.
+   */
   headers?: Readonly<Record<string, string>> | undefined;
   /** The `Origin` header. Browsers always send one; Node sends none unless set. */
   origin?: string | undefined;
@@ -58,8 +61,8 @@ export interface ClientOptions {
   /**
    * Follow HTTP redirects (301, 302, 303, 307, 308) during the handshake. `true` follows
    * up to 10; a number sets the limit. As fetch does, a hop to another origin drops the
-   * `Authorization`, `Cookie` and `Proxy-Authorization` headers (for the rest of the
-   * redirects), and a redirect from `wss:` to `ws:` is refused (a `HandshakeError` coded
+   * `Authorization`, `Cookie` and `Proxy-Authorization` headers, and a `Host` of yours (for
+   * the rest of the redirects), and a redirect from `wss:` to `ws:` is refused (a `HandshakeError` coded
    * `insecure-redirect`). Browsers never follow redirects.
    * @defaultValue false
    */
