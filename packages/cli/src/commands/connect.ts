@@ -575,6 +575,15 @@ async function run(args: string[], io: Io): Promise<number> {
   let received = 0;
   const incoming = new FrameTracer((header) => session.trace('<', describeTracedHeader(header)));
   const outgoing = new FrameTracer((header) => session.trace('>', describeTracedHeader(header)));
+  // Stdout may be a pipe whose reader is slower than the server (Node buffers what it
+  // cannot write yet, without bound): stop reading the socket while stdout is behind, so
+  // TCP flow control holds the server back, and read again once it drains.
+  const stdout = io.stdout as NodeJS.WritableStream & { writableNeedDrain?: boolean };
+  let waitingForStdout = false;
+  const resumeAfterStdout = () => {
+    waitingForStdout = false;
+    ws.resume();
+  };
   const closed = new Promise<ClientEnd>((resolve) => {
     ws.start({
       message: (data, isText) => {
@@ -582,6 +591,11 @@ async function run(args: string[], io: Io): Promise<number> {
         if (received >= settings.count) return;
         session.message(data, isText);
         if (++received === settings.count && ws.isOpen) ws.close(1000);
+        if (!waitingForStdout && stdout.writableNeedDrain === true) {
+          waitingForStdout = true;
+          ws.pause();
+          stdout.once('drain', resumeAfterStdout);
+        }
       },
       ping: (data) => session.control('ping', data),
       pong: (data) => session.control('pong', data),
@@ -616,6 +630,7 @@ async function run(args: string[], io: Io): Promise<number> {
     else ws.terminate();
   });
   const end = await closed;
+  stdout.removeListener('drain', resumeAfterStdout);
   clearInterval(pinger);
   session.stopInput();
   session.print(describeClose(end), true);
