@@ -417,6 +417,9 @@ describe('sockeye connect: options and output modes', () => {
       [['--proxy', 'http://[bad'], /--proxy must be a URL/],
       [['-H', 'Bad Name: x'], /--header must be "Name: value"/],
       [['-H', 'X-Split: a\rb'], /--header must be "Name: value"/],
+      [['-H', 'Sec-WebSocket-Key: x'], /--header Sec-WebSocket-Key is written by the handshake/],
+      [['-H', 'upgrade: h2c'], /--header upgrade is written by the handshake/],
+      [['-o', 'https://a', '-H', 'Origin: https://b'], /give the Origin once/],
       [['--raw-mode'], /unknown option '--raw-mode' \(did you mean --raw\?\)/],
     ] as const) {
       const run = await sockeye(['connect', `ws://${hostPort}/`, ...args]);

@@ -121,6 +121,16 @@ export function describeClose(end: ClientEnd): string {
   return line;
 }
 
+/** Request headers the opening handshake writes itself (the library refuses a second copy). */
+const HANDSHAKE_HEADERS = new Set([
+  'upgrade',
+  'connection',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+]);
+
 function parseHeader(text: string): [string, string] {
   const colon = text.indexOf(':');
   const name = text.slice(0, colon).trim();
@@ -480,6 +490,15 @@ async function readSettings(
   const headers: Record<string, string> = {};
   for (const text of values.header ?? []) {
     const [name, value] = parseHeader(text);
+    const lower = name.toLowerCase();
+    if (HANDSHAKE_HEADERS.has(lower)) {
+      throw new UsageError(
+        `connect: --header ${name} is written by the handshake (subprotocols: -s; compression: --deflate)`,
+      );
+    }
+    if (lower === 'origin' && values.origin !== undefined) {
+      throw new UsageError('connect: give the Origin once, with --origin or with --header');
+    }
     headers[name] = value;
   }
   if (values.auth !== undefined) {

@@ -23,6 +23,8 @@ export interface ClientOptions {
   /**
    * More request headers. Names and values are validated (no CR/LF injection). A `Host`
    * (any case) replaces the one the client derives from the URL: the request carries one.
+   * The headers the handshake writes (`Upgrade`, `Connection`, `Sec-WebSocket-*`) are
+   * refused, and so is an `Origin` beside the `origin` option.
    */
   headers?: Readonly<Record<string, string>> | undefined;
   /** The `Origin` header. Browsers always send one; Node sends none unless set. */
@@ -110,6 +112,20 @@ export interface ClientOptions {
 }
 
 /**
+ * Request headers the opening handshake writes itself, with where to ask for them
+ * instead: a second copy from `headers` would make the request one a server refuses (two
+ * keys) or the answer one the client must fail (an extension or subprotocol it did not offer).
+ */
+const HANDSHAKE_HEADERS = new Map<string, string>([
+  ['upgrade', ''],
+  ['connection', ''],
+  ['sec-websocket-key', ''],
+  ['sec-websocket-version', ''],
+  ['sec-websocket-protocol', ' (give subprotocols as `protocols`)'],
+  ['sec-websocket-extensions', ' (permessage-deflate is the `perMessageDeflate` option)'],
+]);
+
+/**
  * Check the Node options of a client, as the `WebSocket` and `WebSocketStream`
  * constructors do: once, naming the option that cannot work.
  * @throws TypeError for a value of the wrong type; RangeError for a number out of range
@@ -122,6 +138,12 @@ export function checkClientOptions(options: ClientOptions): void {
     if (!isToken(name)) throw new TypeError(`headers: invalid header name ${JSON.stringify(name)}`);
     if (typeof value !== 'string' || !isFieldValue(value)) {
       throw new TypeError(`headers: invalid value for ${name} (a string without CR, LF or NUL)`);
+    }
+    const lower = name.toLowerCase();
+    const instead = HANDSHAKE_HEADERS.get(lower);
+    if (instead !== undefined) throw new TypeError(`headers: ${name} is set by the handshake${instead}`);
+    if (lower === 'origin' && options.origin !== undefined) {
+      throw new TypeError('headers: Origin is given twice (here and as the `origin` option)');
     }
   }
   checkString('origin', options.origin);
