@@ -359,6 +359,30 @@ describe('sockeye connect: options and output modes', () => {
     }
   });
 
+  it('-H "Host: ..." replaces the Host header: the request carries exactly one', T, async () => {
+    const heads: string[] = [];
+    const server = createNetServer((socket) => {
+      socket.on('error', () => {});
+      let head = '';
+      socket.on('data', (chunk) => {
+        head += chunk.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        heads.push(head);
+        socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const run = await sockeye(['connect', `127.0.0.1:${portOf(server)}`, '-H', 'Host: example.test']);
+      assert.equal(run.code, 1);
+      assert.equal(heads.length, 1);
+      const hosts = heads[0]!.split('\r\n').filter((line) => /^host:/i.test(line));
+      assert.deepEqual(hosts, ['Host: example.test']);
+    } finally {
+      server.close();
+    }
+  });
+
   it('--proxy tunnels through an HTTP CONNECT proxy', T, async () => {
     const proxy = await connectProxy();
     try {
@@ -393,6 +417,9 @@ describe('sockeye connect: options and output modes', () => {
       [['--proxy', 'http://[bad'], /--proxy must be a URL/],
       [['-H', 'Bad Name: x'], /--header must be "Name: value"/],
       [['-H', 'X-Split: a\rb'], /--header must be "Name: value"/],
+      [['-H', 'Sec-WebSocket-Key: x'], /--header Sec-WebSocket-Key is written by the handshake/],
+      [['-H', 'upgrade: h2c'], /--header upgrade is written by the handshake/],
+      [['-o', 'https://a', '-H', 'Origin: https://b'], /give the Origin once/],
       [['--raw-mode'], /unknown option '--raw-mode' \(did you mean --raw\?\)/],
     ] as const) {
       const run = await sockeye(['connect', `ws://${hostPort}/`, ...args]);

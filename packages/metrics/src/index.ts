@@ -99,6 +99,7 @@ export function collectMetrics<Data>(
   gauge('queued_bytes', 'Outbound bytes buffered over every open connection.', (s) => s.queuedBytes);
   gauge('topics', 'Topics with a local subscriber.', (s) => s.topics);
   gauge('subscriptions', 'Topic subscriptions of the open connections.', (s) => s.subscriptions);
+  gauge('event_source_streams', 'Open EventSource streams on topics.', (s) => s.eventSource.streams);
 
   const counter = <L extends string>(
     suffix: string,
@@ -142,6 +143,15 @@ export function collectMetrics<Data>(
   counter('limits_total', 'Limits hit, by kind.', ['kind'], (s) =>
     Object.entries(s.limits).map(([kind, count]) => [{ kind }, count ?? 0]),
   );
+  counter(
+    'event_source_messages_total',
+    'Messages written to EventSource streams (once per stream).',
+    [],
+    (s) => [[{}, s.eventSource.messagesOut]],
+  );
+  counter('event_source_bytes_total', 'Body bytes written to EventSource streams.', [], (s) => [
+    [{}, s.eventSource.bytesOut],
+  ]);
 
   const durations = new Histogram({
     name: name('connection_duration_seconds'),

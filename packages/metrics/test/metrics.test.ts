@@ -102,6 +102,10 @@ describe('@sockeye/metrics', () => {
       assert.ok(value(families, 'sockeye_bytes_total', { direction: 'in' }) > 0);
       assert.equal(value(families, 'sockeye_closes_total', { code: '1000' }), 1);
       assert.equal(value(families, 'sockeye_limits_total', { kind: 'max-connections' }), 1);
+      assert.equal(family(families, 'sockeye_event_source_streams').type, 'GAUGE');
+      assert.equal(value(families, 'sockeye_event_source_streams'), 0);
+      assert.equal(family(families, 'sockeye_event_source_messages_total').type, 'COUNTER');
+      assert.equal(value(families, 'sockeye_event_source_bytes_total'), 0);
       const durations = family(families, 'sockeye_connection_duration_seconds');
       assert.equal(durations.type, 'HISTOGRAM');
       // The +Inf bucket is the count (this parser drops `_count` of a labelled histogram).

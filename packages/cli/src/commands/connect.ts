@@ -121,6 +121,16 @@ export function describeClose(end: ClientEnd): string {
   return line;
 }
 
+/** Request headers the opening handshake writes itself (the library refuses a second copy). */
+const HANDSHAKE_HEADERS = new Set([
+  'upgrade',
+  'connection',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+]);
+
 function parseHeader(text: string): [string, string] {
   const colon = text.indexOf(':');
   const name = text.slice(0, colon).trim();
@@ -480,6 +490,15 @@ async function readSettings(
   const headers: Record<string, string> = {};
   for (const text of values.header ?? []) {
     const [name, value] = parseHeader(text);
+    const lower = name.toLowerCase();
+    if (HANDSHAKE_HEADERS.has(lower)) {
+      throw new UsageError(
+        `connect: --header ${name} is written by the handshake (subprotocols: -s; compression: --deflate)`,
+      );
+    }
+    if (lower === 'origin' && values.origin !== undefined) {
+      throw new UsageError('connect: give the Origin once, with --origin or with --header');
+    }
     headers[name] = value;
   }
   if (values.auth !== undefined) {
@@ -575,6 +594,15 @@ async function run(args: string[], io: Io): Promise<number> {
   let received = 0;
   const incoming = new FrameTracer((header) => session.trace('<', describeTracedHeader(header)));
   const outgoing = new FrameTracer((header) => session.trace('>', describeTracedHeader(header)));
+  // Stdout may be a pipe whose reader is slower than the server (Node buffers what it
+  // cannot write yet, without bound): stop reading the socket while stdout is behind, so
+  // TCP flow control holds the server back, and read again once it drains.
+  const stdout = io.stdout as NodeJS.WritableStream & { writableNeedDrain?: boolean };
+  let waitingForStdout = false;
+  const resumeAfterStdout = () => {
+    waitingForStdout = false;
+    ws.resume();
+  };
   const closed = new Promise<ClientEnd>((resolve) => {
     ws.start({
       message: (data, isText) => {
@@ -582,6 +610,11 @@ async function run(args: string[], io: Io): Promise<number> {
         if (received >= settings.count) return;
         session.message(data, isText);
         if (++received === settings.count && ws.isOpen) ws.close(1000);
+        if (!waitingForStdout && stdout.writableNeedDrain === true) {
+          waitingForStdout = true;
+          ws.pause();
+          stdout.once('drain', resumeAfterStdout);
+        }
       },
       ping: (data) => session.control('ping', data),
       pong: (data) => session.control('pong', data),
@@ -616,6 +649,7 @@ async function run(args: string[], io: Io): Promise<number> {
     else ws.terminate();
   });
   const end = await closed;
+  stdout.removeListener('drain', resumeAfterStdout);
   clearInterval(pinger);
   session.stopInput();
   session.print(describeClose(end), true);

@@ -165,9 +165,10 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
  * Request headers that carry credentials: dropped on a redirect to another origin, as
- * fetch (and `ws`) do, so that a redirect cannot send them to a host they were not meant for.
+ * fetch (and `ws`) do, so that a redirect cannot send them to a host they were not meant
+ * for. A user's `Host` goes too (as in `ws`): it names the first host, not the next.
  */
-const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization', 'host']);
 
 /** `headers` without the credential headers (names compared case-insensitively). */
 function withoutCredentials(
@@ -179,6 +180,23 @@ function withoutCredentials(
     if (!CREDENTIAL_HEADERS.has(name.toLowerCase())) kept[name] = value;
   }
   return kept;
+}
+
+/**
+ * The user's `Host` header (the last one, names compared case-insensitively) and the other
+ * headers: the request's Host is theirs then, sent once.
+ */
+function takeHost(
+  headers: Readonly<Record<string, string>> | undefined,
+): [string | undefined, Readonly<Record<string, string>> | undefined] {
+  if (headers === undefined) return [undefined, undefined];
+  let host: string | undefined;
+  const others: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() === 'host') host = value;
+    else others[name] = value;
+  }
+  return host === undefined ? [undefined, headers] : [host, others];
 }
 
 /**
@@ -240,14 +258,16 @@ async function handshakeOnce(
 
   const key = generateKey();
   const defaultPort = secure ? 443 : 80;
-  const hostHeader = port === defaultPort ? url.hostname : `${url.hostname}:${port}`;
+  // A Host among the user's headers replaces ours (as in ws): a request has exactly one.
+  const [userHost, otherHeaders] = takeHost(headers);
+  const hostHeader = userHost ?? (port === defaultPort ? url.hostname : `${url.hostname}:${port}`);
   const request = buildRequest({
     host: hostHeader,
     path: `${url.pathname || '/'}${url.search}`,
     key,
     protocols,
     origin: options.origin,
-    headers,
+    headers: otherHeaders,
     extensions: deflate?.offer(),
   });
   socket.write(request);

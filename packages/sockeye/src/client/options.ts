@@ -20,7 +20,12 @@ export interface ClientOptions {
    * argument; used when that argument is this options object).
    */
   protocols?: string | readonly string[] | undefined;
-  /** More request headers. Names and values are validated (no CR/LF injection). */
+  /**
+   * More request headers. Names and values are validated (no CR/LF injection). A `Host`
+   * (any case) replaces the one the client derives from the URL: the request carries one.
+   * The headers the handshake writes (`Upgrade`, `Connection`, `Sec-WebSocket-*`) are
+   * refused, and so is an `Origin` beside the `origin` option.
+   */
   headers?: Readonly<Record<string, string>> | undefined;
   /** The `Origin` header. Browsers always send one; Node sends none unless set. */
   origin?: string | undefined;
@@ -58,8 +63,8 @@ export interface ClientOptions {
   /**
    * Follow HTTP redirects (301, 302, 303, 307, 308) during the handshake. `true` follows
    * up to 10; a number sets the limit. As fetch does, a hop to another origin drops the
-   * `Authorization`, `Cookie` and `Proxy-Authorization` headers (for the rest of the
-   * redirects), and a redirect from `wss:` to `ws:` is refused (a `HandshakeError` coded
+   * `Authorization`, `Cookie` and `Proxy-Authorization` headers, and a `Host` of yours (for
+   * the rest of the redirects), and a redirect from `wss:` to `ws:` is refused (a `HandshakeError` coded
    * `insecure-redirect`). Browsers never follow redirects.
    * @defaultValue false
    */
@@ -107,6 +112,20 @@ export interface ClientOptions {
 }
 
 /**
+ * Request headers the opening handshake writes itself, with where to ask for them
+ * instead: a second copy from `headers` would make the request one a server refuses (two
+ * keys) or the answer one the client must fail (an extension or subprotocol it did not offer).
+ */
+const HANDSHAKE_HEADERS = new Map<string, string>([
+  ['upgrade', ''],
+  ['connection', ''],
+  ['sec-websocket-key', ''],
+  ['sec-websocket-version', ''],
+  ['sec-websocket-protocol', ' (give subprotocols as `protocols`)'],
+  ['sec-websocket-extensions', ' (permessage-deflate is the `perMessageDeflate` option)'],
+]);
+
+/**
  * Check the Node options of a client, as the `WebSocket` and `WebSocketStream`
  * constructors do: once, naming the option that cannot work.
  * @throws TypeError for a value of the wrong type; RangeError for a number out of range
@@ -119,6 +138,12 @@ export function checkClientOptions(options: ClientOptions): void {
     if (!isToken(name)) throw new TypeError(`headers: invalid header name ${JSON.stringify(name)}`);
     if (typeof value !== 'string' || !isFieldValue(value)) {
       throw new TypeError(`headers: invalid value for ${name} (a string without CR, LF or NUL)`);
+    }
+    const lower = name.toLowerCase();
+    const instead = HANDSHAKE_HEADERS.get(lower);
+    if (instead !== undefined) throw new TypeError(`headers: ${name} is set by the handshake${instead}`);
+    if (lower === 'origin' && options.origin !== undefined) {
+      throw new TypeError('headers: Origin is given twice (here and as the `origin` option)');
     }
   }
   checkString('origin', options.origin);

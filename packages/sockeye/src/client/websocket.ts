@@ -1,6 +1,11 @@
 import { formatExtensions } from '../protocol/handshake.js';
 import { isToken } from '../protocol/http.js';
-import { DEFAULT_CLIENT_MAX_PAYLOAD, MAX_CLOSE_REASON_BYTES } from '../protocol/limits.js';
+import {
+  DEFAULT_CLIENT_MAX_PAYLOAD,
+  MAX_CLOSE_REASON_BYTES,
+  MAX_QUEUED_MESSAGE_BYTES,
+  MAX_QUEUED_MESSAGE_EVENTS,
+} from '../protocol/limits.js';
 import { type HandshakeHandle, type OpenedSocket, openHandshake } from './connect.js';
 import { CloseEvent, ErrorEvent } from './events.js';
 import { type ClientOptions, checkClientOptions } from './options.js';
@@ -120,7 +125,9 @@ function isIterable(value: object): value is Iterable<unknown> {
  * object) takes Node-only {@link ClientOptions}: headers, TLS, proxy, redirects, limits.
  *
  * Events are dispatched in tasks queued after the socket read that produced them (one
- * `setImmediate` per read, not per message), in order, as browsers do.
+ * `setImmediate` per read, not per message), in order, as browsers do. Reading stops
+ * while more than 1024 message events (or 1 MiB of their payloads) wait to be dispatched,
+ * and resumes once they are: a server bursting messages cannot grow the queue without bound.
  */
 export class WebSocket extends EventTarget {
   /** The connection is not yet open. */
@@ -143,6 +150,11 @@ export class WebSocket extends EventTarget {
   #failedWhileConnecting = false;
   #tasks: Array<() => void> = [];
   #tasksScheduled = false;
+  /** Message events queued and not yet dispatched, and their payload bytes. */
+  #queuedMessages = 0;
+  #queuedBytes = 0;
+  /** Reading is paused until the queued message events are dispatched. */
+  #readingPaused = false;
   #handlers = new Map<string, { handler: Handler; listener: (event: Event) => void }>();
   readonly #options: ClientOptions;
 
@@ -390,7 +402,24 @@ export class WebSocket extends EventTarget {
         // (a string longer than V8 allows) then fails this connection with 1011, like
         // any error of the read, instead of throwing from a task into the process.
         const payload = isText ? data.toString('utf8') : data;
-        this.#queueTask(() => this.#dispatchMessage(payload));
+        const size = data.length;
+        this.#queuedMessages++;
+        this.#queuedBytes += size;
+        this.#queueTask(() => {
+          this.#queuedMessages--;
+          this.#queuedBytes -= size;
+          this.#dispatchMessage(payload);
+        });
+        // A burst of messages (tiny ones, or compressed ones) would otherwise queue an
+        // event per message of every read until the handlers catch up: stop reading past
+        // the bound (TCP flow control then holds the server back), as ws does.
+        if (
+          !this.#readingPaused &&
+          (this.#queuedMessages >= MAX_QUEUED_MESSAGE_EVENTS || this.#queuedBytes >= MAX_QUEUED_MESSAGE_BYTES)
+        ) {
+          this.#readingPaused = true;
+          session.pause();
+        }
       },
       closing: () =>
         this.#queueTask(() => {
@@ -448,6 +477,11 @@ export class WebSocket extends EventTarget {
     this.#tasks = [];
     this.#tasksScheduled = false;
     for (const task of tasks) task();
+    // The queued message events are dispatched: read again.
+    if (this.#readingPaused && this.#queuedMessages === 0) {
+      this.#readingPaused = false;
+      this.#session?.resume();
+    }
   }
 
   #getHandler(type: string): Handler {

@@ -84,6 +84,24 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 
 /**
+ * Most received messages a client holds as events not yet dispatched (the WHATWG
+ * `WebSocket`; the `ws` layer with `allowSynchronousEvents: false`) before it stops
+ * reading the socket until they are dispatched, as `ws` does. 1024: a peer sending many
+ * tiny messages in one burst then holds at most this many, plus the messages of the read
+ * being processed (at most 32 768 in a 64 KiB read), instead of one event and closure per
+ * message of every read until the handlers catch up.
+ */
+export const MAX_QUEUED_MESSAGE_EVENTS = 1024;
+
+/**
+ * Most payload bytes of received messages a client holds as events not yet dispatched
+ * before it stops reading the socket (see {@link MAX_QUEUED_MESSAGE_EVENTS}). 1 MiB: a
+ * compressed burst (a few bytes per large message) cannot make it hold more than this plus
+ * what one read inflates to.
+ */
+export const MAX_QUEUED_MESSAGE_BYTES = 1024 * 1024;
+
+/**
  * Interval between heartbeat pings, in milliseconds. 30 s keeps NAT and load balancer
  * mappings alive (most drop idle TCP flows after 60 s or more).
  */

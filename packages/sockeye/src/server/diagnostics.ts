@@ -188,6 +188,24 @@ export interface ServerStats {
   readonly subscriptions: number;
   /** Limits hit, by kind. */
   readonly limits: Readonly<Partial<Record<LimitKind, number>>>;
+  /**
+   * Plain `EventSource` streams on topics, served by the server's `eventSource()`
+   * endpoints (they are not connections: `connections`, `bytes` and `messages` leave them out).
+   */
+  readonly eventSource: {
+    /** Open streams. */
+    readonly streams: number;
+    /**
+     * Messages written to streams, each time it is written to a stream (a message to ten
+     * streams counts ten), live or replayed from `Last-Event-ID`, closed streams' too.
+     */
+    readonly messagesOut: number;
+    /**
+     * Bytes of the streams' response bodies written (events, replays, `retry:`, `lost`
+     * events and heartbeats; not HTTP headers or chunk framing), closed streams' too.
+     */
+    readonly bytesOut: number;
+  };
 }
 
 /** The counters behind `stats()`, kept by the server. @internal */
@@ -202,6 +220,10 @@ export class StatsCounters {
   bytesOut = 0;
   readonly closeCodes: Record<string, number> = {};
   readonly limits: Partial<Record<LimitKind, number>> = {};
+  /** EventSource streams open, and what was written to them. */
+  eventSourceStreams = 0;
+  eventSourceMessagesOut = 0;
+  eventSourceBytesOut = 0;
 
   handshake(status: number): void {
     if (status === 101) this.accepted++;

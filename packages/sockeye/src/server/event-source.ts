@@ -21,6 +21,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HandshakeError } from '../protocol/index.js';
 import { checkInteger, MAX_TIMEOUT_MS } from '../protocol/validate.js';
 import { type BrokerLoss, TopicError, TopicHistory, type TopicHistoryLimits } from '../pubsub/index.js';
+import type { StatsCounters } from './diagnostics.js';
 import type { LimitHit } from './limits.js';
 
 /** Default of {@link EventSourceOptions.retry}: what a browser waits before reconnecting, 3 s. */
@@ -139,6 +140,8 @@ export interface EventSourceHost {
   _admitHttp(request: IncomingMessage): { clientAddress: string; release: () => void };
   limitHit(hit: LimitHit): void;
   reportServerError(error: unknown): void;
+  /** Where the streams are counted for `stats()`. */
+  readonly _statsCounters: StatsCounters;
 }
 
 /** A local consumer of topic messages that is not a connection. @internal */
@@ -412,10 +415,12 @@ export class EventSourceEndpoint {
   /** Write a channel's pending events to each of its streams (ending the slow readers). */
   private flush(channel: Channel): void {
     if (channel.pending.length === 0) return;
-    const events = channel.pending.length === 1 ? channel.pending[0]! : Buffer.concat(channel.pending);
+    const count = channel.pending.length;
+    const events = count === 1 ? channel.pending[0]! : Buffer.concat(channel.pending);
     channel.pending = [];
     channel.pendingBytes = 0;
     const now = Date.now();
+    const counters = this.server._statsCounters;
     for (const stream of channel.streams) {
       const response = stream.response;
       if (response.destroyed) continue; // gone; its 'close' is on its way and ends the stream
@@ -432,6 +437,8 @@ export class EventSourceEndpoint {
         continue;
       }
       response.write(events);
+      counters.eventSourceMessagesOut += count;
+      counters.eventSourceBytesOut += events.length;
       stream.lastEventAt = now;
       stream.lastWriteAt = now;
     }
@@ -535,6 +542,8 @@ export class EventSourceEndpoint {
     channel.streams.add(stream);
     channel.unusedSince = 0;
     this.streams++;
+    const counters = this.server._statsCounters;
+    counters.eventSourceStreams++;
     response.on('close', () => this.end(stream, false));
     request.socket.setNoDelay(true);
     // No timeout of Node's on a stream meant to stay open (`requestTimeout` is the
@@ -547,16 +556,28 @@ export class EventSourceEndpoint {
       ...cors,
     });
     response.write(this.retryLine);
+    let written = this.retryLine.length;
     const last = lastEventIdOf(request, url);
     if (last !== undefined) {
       const replay = last === null ? null : channel.history.since(last);
       if (replay === null) {
-        response.write(encodeLostEvent(last, null));
+        const lost = encodeLostEvent(last, null);
+        response.write(lost);
+        written += lost.length;
       } else {
-        if (replay.lost > 0) response.write(encodeLostEvent(last, replay.lost));
-        for (const entry of replay.entries) response.write(entry.value);
+        if (replay.lost > 0) {
+          const lost = encodeLostEvent(last, replay.lost);
+          response.write(lost);
+          written += lost.length;
+        }
+        for (const entry of replay.entries) {
+          response.write(entry.value);
+          written += entry.value.length;
+        }
+        counters.eventSourceMessagesOut += replay.entries.length;
       }
     }
+    counters.eventSourceBytesOut += written;
     this.startTimer();
   }
 
@@ -603,6 +624,7 @@ export class EventSourceEndpoint {
     stream.ended = true;
     stream.release();
     this.streams--;
+    this.server._statsCounters.eventSourceStreams--;
     const channel = stream.channel;
     channel.streams.delete(stream);
     if (channel.streams.size === 0) channel.unusedSince = Date.now();
@@ -630,7 +652,10 @@ export class EventSourceEndpoint {
           this.end(stream, false);
         } else if (this.heartbeatInterval > 0 && now - stream.lastWriteAt >= this.heartbeatInterval) {
           // A heartbeat for a stream already past its bound is skipped: delivery ends it.
-          if (stream.response.writableLength < this.maxBufferedBytes) stream.response.write(HEARTBEAT);
+          if (stream.response.writableLength < this.maxBufferedBytes) {
+            stream.response.write(HEARTBEAT);
+            this.server._statsCounters.eventSourceBytesOut += HEARTBEAT.length;
+          }
           stream.lastWriteAt = now;
         }
       }

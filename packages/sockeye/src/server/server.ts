@@ -720,7 +720,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 
   /**
    * A snapshot of the server: connections, handshakes by result, messages and bytes both
-   * ways, close codes, queued bytes, topics and subscriptions, limits hit (see
+   * ways, close codes, queued bytes, topics and subscriptions, limits hit, EventSource
+   * streams and what was written to them (see
    * {@link ServerStats}). Costs a walk over the open connections; nothing is counted per
    * message unless `countMessages` (or a message limit) is on.
    */
@@ -753,7 +754,17 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       topics: this.topicRegistry.topicCount,
       subscriptions,
       limits: { ...counters.limits },
+      eventSource: {
+        streams: counters.eventSourceStreams,
+        messagesOut: counters.eventSourceMessagesOut,
+        bytesOut: counters.eventSourceBytesOut,
+      },
     };
+  }
+
+  /** The counters behind {@link WebSocketServer.stats} (the EventSource endpoints add theirs). @internal */
+  get _statsCounters(): StatsCounters {
+    return this.counters;
   }
 
   /** A limit was hit: count it, tell the `limit` listeners and the `sockeye:limit` channel. @internal */

@@ -24,6 +24,15 @@ export interface HttpSessionLinkOptions {
 /** Longest line taken from a server, in UTF-16 units (a 16 MiB frame in base64 fits). */
 const MAX_LINE = 32 * 1024 * 1024;
 
+/**
+ * Largest poll answer taken from a server, in bytes: two of the longest lines. A sockeye
+ * server answers a poll with what is pending for the link, which it bounds by its
+ * `maxBufferedBytes` (1 MiB by default); a larger answer (or one that never ends) fails
+ * the link with 1009 rather than grow the client without bound.
+ * @internal
+ */
+export const MAX_POLL_ANSWER_BYTES = 2 * MAX_LINE;
+
 /** A POST without an answer for this long failed (and is sent again), in ms. */
 const POST_TIMEOUT = 30_000;
 
@@ -221,7 +230,8 @@ export class HttpSessionLink implements WebSocketLike {
     while (!this.#closed) {
       const response = await this.#fetch(next, { cache: 'no-store', signal: this.#abort.signal });
       if (!this.#accepted(response, 'text/plain')) return;
-      const body = await response.text();
+      const body = await readBounded(response, MAX_POLL_ANSWER_BYTES);
+      if (body === null) return this.#fail(1009, 'poll answer too large');
       for (const line of body.split('\n')) {
         if (line === '') continue;
         const isLinkLine = first && line.startsWith('l ');
@@ -350,4 +360,37 @@ export class HttpSessionLink implements WebSocketLike {
     const event = Object.assign(new Event('close'), { code, reason, wasClean });
     handler(event);
   }
+}
+
+/**
+ * A response's body as text, or null (and the body cancelled) once it is longer than
+ * `maxBytes`, as its `Content-Length` says or as its bytes arrive.
+ */
+async function readBounded(response: Response, maxBytes: number): Promise<string | null> {
+  const body = response.body;
+  if (body === null) return '';
+  if (Number(response.headers.get('content-length') ?? 0) > maxBytes) {
+    void body.cancel().catch(() => undefined);
+    return null;
+  }
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      void reader.cancel().catch(() => undefined);
+      return null;
+    }
+    parts.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }

@@ -53,9 +53,22 @@ export interface MemoryTopicHistoryOptions {
   maxLength?: number;
 }
 
+/**
+ * One topic's log: a ring indexed by position. The message at position `p` sits at
+ * `(p - 1) % maxLength`; the ring grows by `push` until it holds `maxLength`, then each
+ * append overwrites the oldest, so an append is O(1) however full the log is (an array
+ * trimmed with `shift()` moves every kept entry on each append once full).
+ */
+interface TopicLog {
+  /** The position the next message gets. */
+  next: number;
+  /** The kept messages: `min(next - 1, maxLength)` of them. */
+  ring: TopicHistoryEntry[];
+}
+
 /** A {@link TopicHistory} in this process's memory, for the servers of one process. */
 export class MemoryTopicHistory implements TopicHistory {
-  private readonly topics = new Map<string, { next: number; entries: TopicHistoryEntry[] }>();
+  private readonly topics = new Map<string, TopicLog>();
   private readonly maxLength: number;
   private waiters = new Set<() => void>();
 
@@ -71,12 +84,13 @@ export class MemoryTopicHistory implements TopicHistory {
   async append(topic: string, data: WireMessage): Promise<number> {
     let log = this.topics.get(topic);
     if (log === undefined) {
-      log = { next: 1, entries: [] };
+      log = { next: 1, ring: [] };
       this.topics.set(topic, log);
     }
     const position = log.next++;
-    log.entries.push({ position, data });
-    if (log.entries.length > this.maxLength) log.entries.shift();
+    const entry = { position, data };
+    if (log.ring.length < this.maxLength) log.ring.push(entry);
+    else log.ring[(position - 1) % this.maxLength] = entry;
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const wake of waiters) wake();
@@ -120,12 +134,13 @@ export class MemoryTopicHistory implements TopicHistory {
     for (const [topic, position] of after) {
       const log = this.topics.get(topic);
       if (log === undefined || log.next - 1 <= position) continue;
-      const first = log.entries[0]?.position ?? log.next;
-      const start = Math.max(0, position + 1 - first);
-      found.set(topic, {
-        entries: log.entries.slice(start, start + limit),
-        lost: Math.max(0, first - position - 1),
-      });
+      const ring = log.ring;
+      const first = log.next - ring.length;
+      const from = Math.max(position + 1, first);
+      const to = Math.min(log.next, from + Math.max(0, Math.trunc(limit)));
+      const entries: TopicHistoryEntry[] = [];
+      for (let at = from; at < to; at++) entries.push(ring[(at - 1) % this.maxLength]!);
+      found.set(topic, { entries, lost: Math.max(0, first - position - 1) });
     }
     return found;
   }

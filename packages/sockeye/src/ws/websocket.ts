@@ -22,6 +22,7 @@ import {
   PerMessageDeflate,
   parseExtensions,
 } from '../protocol/index.js';
+import { MAX_QUEUED_MESSAGE_BYTES, MAX_QUEUED_MESSAGE_EVENTS } from '../protocol/limits.js';
 import { toWsError } from './errors.js';
 import {
   addEventListenerTo,
@@ -238,6 +239,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this._pendingAutoPongs--;
   };
   private _allowSynchronousEvents = true;
+  /** Events deferred to an immediate (`allowSynchronousEvents: false`) and not yet emitted, and their bytes. */
+  private _deferredEvents = 0;
+  private _deferredBytes = 0;
+  /** Reading is stopped until the deferred events are emitted (apart from `pause()`). */
+  private _heldForEvents = false;
   private _maxPayload = DEFAULT_MAX_PAYLOAD;
   private _maxFragments = DEFAULT_MAX_FRAGMENTS;
   /** Bytes of sends made after the close, which `ws` counts in `bufferedAmount` forever. */
@@ -432,7 +438,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   resume(): void {
     if (this._readyState === CONNECTING || this._readyState === CLOSED) return;
     this._paused = false;
-    this._socket!.resume();
+    // Still held while deferred events wait (see defer): reading resumes once they are emitted.
+    if (!this._heldForEvents) this._socket!.resume();
   }
 
   /**
@@ -609,13 +616,40 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   _onMessage(data: Buffer, isText: boolean): void {
     const payload: RawData = isText ? data : this.toBinaryType(data);
     if (this._allowSynchronousEvents) this.emit('message', payload, !isText);
-    else setImmediate(() => this.emit('message', payload, !isText));
+    else this.defer(data.length, () => this.emit('message', payload, !isText));
   }
 
   /** A ping or a pong from the core. @internal */
   _emitControl(type: 'ping' | 'pong', data: Buffer): void {
     if (this._allowSynchronousEvents) this.emit(type, data);
-    else setImmediate(() => this.emit(type, data));
+    else this.defer(data.length, () => this.emit(type, data));
+  }
+
+  /**
+   * Emit an event in an immediate of its own. ws parses no further until it is emitted;
+   * here the read being processed is parsed whole, so reading stops while more than
+   * `MAX_QUEUED_MESSAGE_EVENTS` events (or `MAX_QUEUED_MESSAGE_BYTES`) wait, and resumes
+   * once they are emitted: a peer bursting tiny messages cannot grow the queue without bound.
+   */
+  private defer(size: number, emit: () => void): void {
+    this._deferredEvents++;
+    this._deferredBytes += size;
+    setImmediate(() => {
+      this._deferredEvents--;
+      this._deferredBytes -= size;
+      if (this._deferredEvents === 0 && this._heldForEvents) {
+        this._heldForEvents = false;
+        if (!this._paused) this._socket?.resume();
+      }
+      emit();
+    });
+    if (
+      !this._heldForEvents &&
+      (this._deferredEvents >= MAX_QUEUED_MESSAGE_EVENTS || this._deferredBytes >= MAX_QUEUED_MESSAGE_BYTES)
+    ) {
+      this._heldForEvents = true;
+      this._socket?.pause();
+    }
   }
 
   /** The core reached `closed`. @internal */

@@ -79,6 +79,22 @@ describe('client options are refused at construction, naming the option', () => 
     [{ perMessageDeflate: 'on' }, TypeError, /^perMessageDeflate must be an object/],
     [{ signal: {} }, TypeError, /^signal must be an AbortSignal/],
     [{ headers: { 'X-Evil': 'a\r\nb: c' } }, TypeError, /^headers: invalid value for X-Evil/],
+    // Headers the handshake writes itself would go twice (a server refuses two keys).
+    [
+      { headers: { 'sec-websocket-key': 'x' } },
+      TypeError,
+      /^headers: sec-websocket-key is set by the handshake/,
+    ],
+    [{ headers: { Upgrade: 'h2c' } }, TypeError, /^headers: Upgrade is set by the handshake/],
+    [{ headers: { Connection: 'close' } }, TypeError, /^headers: Connection is set by the handshake/],
+    [{ headers: { 'Sec-WebSocket-Version': '8' } }, TypeError, /^headers: Sec-WebSocket-Version is set/],
+    [
+      { headers: { 'Sec-WebSocket-Protocol': 'chat' } },
+      TypeError,
+      /^headers: .* \(give subprotocols as `protocols`\)/,
+    ],
+    [{ headers: { 'Sec-WebSocket-Extensions': 'x' } }, TypeError, /^headers: .*`perMessageDeflate` option/],
+    [{ headers: { Origin: 'https://a' }, origin: 'https://b' }, TypeError, /^headers: Origin is given twice/],
     [{ origin: 'https://a\r\nb' }, TypeError, /^origin/],
     [{ rejectUnauthorized: 'no' }, TypeError, /^rejectUnauthorized must be a boolean/],
     [{ servername: 5 }, TypeError, /^servername must be a string/],

@@ -14,7 +14,9 @@ import { WebSocketServer } from 'ws';
 import { opensslMissing, selfSignedCertificate } from '../../../../scripts/lib/tls.js';
 import { noProxyMatches, resolveProxy } from '../../src/client/connect.js';
 import type { ClientOptions } from '../../src/client/options.js';
+import { connect as connectClient } from '../../src/client/session.js';
 import { WebSocket } from '../../src/client/websocket.js';
+import { WebSocket as WsWebSocket } from '../../src/ws/index.js';
 import { errorMessage, record, startRawServer, startWsEcho, withRawServer } from './helpers.js';
 
 /** Connect, send one message, expect it echoed, close; returns the recorded events. */
@@ -524,5 +526,94 @@ describe('signal', () => {
         ]);
       },
     );
+  });
+});
+
+describe('a Host header among the options', () => {
+  /** The request heads a raw server gets; it answers 101 and drops TCP at our first frame. */
+  async function hostRecorder() {
+    const heads: string[] = [];
+    const raw = await startRawServer((socket, request, accept) => {
+      heads.push(request);
+      socket.write(accept());
+      socket.once('data', () => socket.destroy());
+    });
+    return { raw, heads };
+  }
+  const hostLines = (head: string) => head.split('\r\n').filter((line) => /^host:/i.test(line));
+
+  test('WHATWG WebSocket and connect(): exactly one Host, the user’s (any case)', {
+    timeout: 20_000,
+  }, async () => {
+    const { raw, heads } = await hostRecorder();
+    try {
+      const ws = new WebSocket(raw.url, [], { headers: { Host: 'example.test:8080', 'X-Other': 'kept' } });
+      const events = record(ws);
+      ws.addEventListener('open', () => ws.close());
+      assert.deepEqual((await events)[0], ['open', 1, '']);
+
+      const client = await connectClient(raw.url, { headers: { hOsT: 'lower.example.test' } });
+      const closed = new Promise<void>((resolve) => client.start({ closed: () => resolve() }));
+      client.close();
+      await closed;
+
+      assert.equal(heads.length, 2);
+      assert.deepEqual(hostLines(heads[0]!), ['Host: example.test:8080']);
+      assert.match(heads[0]!, /\r\nX-Other: kept\r\n/);
+      assert.deepEqual(hostLines(heads[1]!), ['Host: lower.example.test']);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test('without one, the Host is the URL’s', { timeout: 20_000 }, async () => {
+    const { raw, heads } = await hostRecorder();
+    try {
+      const ws = new WebSocket(raw.url, [], { headers: { 'X-Other': 'kept' } });
+      const events = record(ws);
+      ws.addEventListener('open', () => ws.close());
+      await events;
+      assert.deepEqual(hostLines(heads[0]!), [`Host: ${new URL(raw.url).host}`]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test('the ws layer: exactly one Host, the user’s', { timeout: 20_000 }, async () => {
+    const { raw, heads } = await hostRecorder();
+    try {
+      const ws = new WsWebSocket(raw.url, { headers: { Host: 'example.test' } });
+      await once(ws, 'open');
+      ws.terminate();
+      await once(ws, 'close');
+      assert.deepEqual(hostLines(heads[0]!), ['Host: example.test']);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test('a cross-origin redirect drops the user’s Host (it named the first host)', {
+    timeout: 20_000,
+  }, async () => {
+    const final = await hostRecorder();
+    const heads: string[] = [];
+    const first = await startRawServer((socket, request) => {
+      heads.push(request);
+      socket.end(`HTTP/1.1 302 Found\r\nLocation: ${final.raw.url}/final\r\nContent-Length: 0\r\n\r\n`);
+    });
+    try {
+      const ws = new WebSocket(`${first.url}/start`, [], {
+        followRedirects: true,
+        headers: { Host: 'example.test' },
+      });
+      const events = record(ws);
+      ws.addEventListener('open', () => ws.close());
+      assert.deepEqual((await events)[0], ['open', 1, '']);
+      assert.deepEqual(hostLines(heads[0]!), ['Host: example.test']);
+      assert.deepEqual(hostLines(final.heads[0]!), [`Host: ${new URL(final.raw.url).host}`]);
+    } finally {
+      await first.close();
+      await final.raw.close();
+    }
   });
 });

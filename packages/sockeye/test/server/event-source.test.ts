@@ -447,3 +447,44 @@ describe('EventSource endpoint: limits', () => {
     assert.equal((await late.waitForHead()).status, 503);
   });
 });
+
+describe('EventSource endpoint: server.stats()', () => {
+  it('counts open streams, and the messages and body bytes written to them, beside connections', async () => {
+    const { port, server, events } = await fixture({ heartbeatInterval: 0 });
+    const zero = { streams: 0, messagesOut: 0, bytesOut: 0 };
+    assert.deepEqual(server.stats().eventSource, zero);
+    const a = await stream(port, '/events?topic=news');
+    const b = await stream(port, '/events?topic=news');
+    await a.waitForBody('retry');
+    await b.waitForBody('retry');
+    await waitFor(() => events.streamCount === 2, 'the streams');
+    assert.equal(server.stats().eventSource.streams, 2);
+    server.publish('news', 'first');
+    server.publish('news', 'second');
+    await a.waitForBody('id: 2\n');
+    await b.waitForBody('id: 2\n');
+    let stats = server.stats();
+    assert.equal(stats.connections, 0, 'streams are not connections');
+    assert.deepEqual(stats.eventSource, {
+      streams: 2,
+      messagesOut: 4,
+      bytesOut: Buffer.byteLength(a.body) + Buffer.byteLength(b.body),
+    });
+    // A resumer's replay counts too; a closed stream leaves its counts behind.
+    a.close();
+    await waitFor(() => events.streamCount === 1, 'the first stream to end');
+    const c = await stream(port, '/events?topic=news', { 'Last-Event-ID': '1' });
+    await c.waitForBody('id: 2\n');
+    await waitFor(() => events.streamCount === 2, 'the resumed stream');
+    stats = server.stats();
+    assert.deepEqual(stats.eventSource, {
+      streams: 2,
+      messagesOut: 5,
+      bytesOut: Buffer.byteLength(a.body) + Buffer.byteLength(b.body) + Buffer.byteLength(c.body),
+    });
+    b.close();
+    c.close();
+    await waitFor(() => server.stats().eventSource.streams === 0, 'every stream to end');
+    assert.equal(server.stats().eventSource.messagesOut, 5);
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * A server that bursts many messages must not make the WHATWG client queue an event (and
+ * its closure) per message of every read until the page's handlers catch up: the client
+ * stops reading while more than `MAX_QUEUED_MESSAGE_EVENTS` events (or
+ * `MAX_QUEUED_MESSAGE_BYTES` of payload) wait to be dispatched, and reads again once they
+ * are. A raw-TCP peer writes the burst in one go; the test measures each batch of events
+ * dispatched together (everything queued between two dispatch tasks: a microtask queued
+ * by the first handler of a batch runs once the batch is over) and checks that every
+ * message still arrives, in order. The `ws` layer with `allowSynchronousEvents: false`
+ * (an immediate per event) is held to the same bound.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { WebSocket } from '../../src/client/websocket.js';
+import { MAX_QUEUED_MESSAGE_BYTES, MAX_QUEUED_MESSAGE_EVENTS } from '../../src/protocol/limits.js';
+import { WebSocket as WsWebSocket } from '../../src/ws/index.js';
+import { closePayload, serverFrame, withRawServer } from './helpers.js';
+
+/** Node reads a socket 64 KiB at a time: the messages of the read being processed are decoded whole. */
+const READ_BYTES = 64 * 1024;
+
+/** `count` binary messages of `size` bytes (at least 4: each starts with its index), then a close. */
+function burst(count: number, size: number): Buffer {
+  const frames: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const payload = Buffer.alloc(size);
+    payload.writeUInt32BE(i, 0);
+    frames.push(serverFrame(0x2, payload));
+  }
+  frames.push(serverFrame(0x8, closePayload(1000, 'done')));
+  return Buffer.concat(frames);
+}
+
+interface Received {
+  /** Messages received, in order (each checked against its index). */
+  count: number;
+  /** Most message events dispatched in one batch, and most payload bytes. */
+  largestBatch: number;
+  largestBatchBytes: number;
+  code: number;
+  wasClean: boolean;
+}
+
+/** Open a client to a server that sends `bytes` right after its 101, and receive it all. */
+async function receiveBurst(bytes: Buffer): Promise<Received> {
+  return withRawServer(
+    (socket, _request, accept) => {
+      socket.write(accept());
+      socket.end(bytes);
+    },
+    (raw) =>
+      new Promise<Received>((resolve, reject) => {
+        const ws = new WebSocket(raw.url);
+        ws.binaryType = 'arraybuffer';
+        const received: Received = {
+          count: 0,
+          largestBatch: 0,
+          largestBatchBytes: 0,
+          code: 0,
+          wasClean: false,
+        };
+        let batch = 0;
+        let batchBytes = 0;
+        const endBatch = () => {
+          received.largestBatch = Math.max(received.largestBatch, batch);
+          received.largestBatchBytes = Math.max(received.largestBatchBytes, batchBytes);
+          batch = 0;
+          batchBytes = 0;
+        };
+        ws.onmessage = (event) => {
+          const data = event.data as ArrayBuffer;
+          if (batch === 0) queueMicrotask(endBatch);
+          batch++;
+          batchBytes += data.byteLength;
+          const index = new DataView(data).getUint32(0);
+          if (index !== received.count)
+            reject(new Error(`message ${index} came as number ${received.count}`));
+          received.count++;
+        };
+        ws.onclose = (event) => {
+          received.code = event.code;
+          received.wasClean = event.wasClean;
+          resolve(received);
+        };
+      }),
+  );
+}
+
+describe('WHATWG client: a burst of messages from the server', { timeout: 120_000 }, () => {
+  it('many tiny messages: at most the bound plus one read are queued, all delivered in order', async () => {
+    const count = 400_000;
+    const size = 4;
+    const received = await receiveBurst(burst(count, size));
+    assert.equal(received.count, count);
+    assert.equal(received.code, 1000);
+    assert.equal(received.wasClean, true);
+    const perRead = READ_BYTES / (size + 2);
+    assert.ok(
+      received.largestBatch <= MAX_QUEUED_MESSAGE_EVENTS + perRead,
+      `${received.largestBatch} message events were queued at once`,
+    );
+  });
+
+  it('larger messages: at most the byte bound plus one read of payload is queued, all delivered in order', async () => {
+    const count = 3000;
+    const size = 4096;
+    const received = await receiveBurst(burst(count, size));
+    assert.equal(received.count, count);
+    assert.equal(received.code, 1000);
+    assert.ok(
+      received.largestBatchBytes <= MAX_QUEUED_MESSAGE_BYTES + READ_BYTES + size,
+      `${received.largestBatchBytes} bytes of messages were queued at once`,
+    );
+  });
+});
+
+/**
+ * The `ws` layer's client with `allowSynchronousEvents: false` receives `bytes` from a raw
+ * server. Each event has an immediate of its own: a probe immediate queued by a handler
+ * runs after every event already queued, so the events emitted between the handler and
+ * the probe are what was waiting then.
+ */
+async function receiveBurstWs(bytes: Buffer): Promise<Received> {
+  return withRawServer(
+    (socket, _request, accept) => {
+      socket.write(accept());
+      socket.end(bytes);
+    },
+    (raw) =>
+      new Promise<Received>((resolve, reject) => {
+        const ws = new WsWebSocket(raw.url, { allowSynchronousEvents: false, perMessageDeflate: false });
+        const received: Received = {
+          count: 0,
+          largestBatch: 0,
+          largestBatchBytes: 0,
+          code: 0,
+          wasClean: false,
+        };
+        let probing = false;
+        ws.on('message', (data) => {
+          const index = (data as Buffer).readUInt32BE(0);
+          if (index !== received.count)
+            reject(new Error(`message ${index} came as number ${received.count}`));
+          received.count++;
+          if (probing) return;
+          probing = true;
+          const at = received.count;
+          setImmediate(() => {
+            probing = false;
+            received.largestBatch = Math.max(received.largestBatch, received.count - at);
+          });
+        });
+        ws.on('error', reject);
+        ws.on('close', (code: number) => {
+          received.code = code;
+          resolve(received);
+        });
+      }),
+  );
+}
+
+describe('ws layer with allowSynchronousEvents: false: a burst of messages from the server', {
+  timeout: 120_000,
+}, () => {
+  it('many tiny messages: at most the bound plus one read wait to be emitted, all delivered in order', async () => {
+    const count = 400_000;
+    const size = 4;
+    const received = await receiveBurstWs(burst(count, size));
+    assert.equal(received.count, count);
+    assert.equal(received.code, 1000);
+    const perRead = READ_BYTES / (size + 2);
+    assert.ok(
+      received.largestBatch <= MAX_QUEUED_MESSAGE_EVENTS + perRead,
+      `${received.largestBatch} message events were waiting at once`,
+    );
+  });
+});
