@@ -402,7 +402,9 @@ describe('sockeye connect: options and output modes', () => {
     }
   });
 
-  it('refuses contradictory or malformed options with exit code 2', T, async () => {
+  // One process per case (17 of them): on a loaded machine each start can take seconds, so
+  // the hang guard is per case, not per test.
+  it('refuses contradictory or malformed options with exit code 2', { timeout: 17 * 60_000 }, async () => {
     for (const [args, message] of [
       [['--raw', '--json'], /choose one of --raw, --hex and --json/],
       [['--raw', '--timestamp'], /--timestamp would break --raw/],
