@@ -342,34 +342,68 @@ export class SessionHttpTransport<Data = undefined> {
     }
     if (transport !== 'sse' && transport !== 'long-polling')
       return respond(response, 400, 'unknown transport');
+    // A new link is a connection, as an upgrade is: the server's `connectionLimits` (the
+    // caps and the handshake rate, by the real client address) apply before anything else
+    // of it, and its place is held until the link is gone.
+    let release: () => void;
+    try {
+      release = this._sessions.server._admitHttp(request).release;
+    } catch (error) {
+      if (error instanceof HandshakeError)
+        return respond(response, error.status, error.message, error.headers);
+      throw error;
+    }
+    let opened = false;
+    try {
+      opened = await this.open(request, response, transport, query, release);
+    } finally {
+      if (!opened) release();
+    }
+    return undefined;
+  }
+
+  /**
+   * Open a link whose place under the connection caps is taken (`release` gives it back).
+   * @returns whether the link was opened (then it calls `release` when it is gone)
+   */
+  private async open(
+    request: IncomingMessage,
+    response: ServerResponse,
+    transport: HttpTransportKind,
+    query: URLSearchParams,
+    release: () => void,
+  ): Promise<boolean> {
     let hello: Extract<SessionFrame, { type: 'hello' }>;
     try {
       const frame = decodeFrame(query.get('hello') ?? '');
       if (frame.type !== 'hello') throw new SessionError('unexpected-frame', 'not a hello');
       hello = frame;
     } catch {
-      return respond(response, 400, 'bad hello');
+      respond(response, 400, 'bad hello');
+      return false;
     }
     let data: Data;
     try {
       data = this.authenticate === undefined ? (undefined as Data) : await this.authenticate(request);
     } catch (error) {
-      if (error instanceof HandshakeError)
-        return respond(response, error.status, error.message, error.headers);
-      this._sessions._report(error);
-      return respond(response, 500, 'internal error');
+      if (error instanceof HandshakeError) respond(response, error.status, error.message, error.headers);
+      else {
+        this._sessions._report(error);
+        respond(response, 500, 'internal error');
+      }
+      return false;
     }
-    if (this.closed || response.destroyed) return undefined;
+    if (this.closed || response.destroyed) return false;
     let received = hello.received;
     // An `EventSource` reconnecting by itself says what it received in `Last-Event-ID`.
     const lastEventId = transport === 'sse' ? count(header(request, 'last-event-id')) : undefined;
     if (lastEventId !== undefined && hello.id !== undefined) received = lastEventId;
-    const link = new HttpLink<Data>(this, transport, newLinkId() + this.nodeTag, data, received);
+    const link = new HttpLink<Data>(this, transport, newLinkId() + this.nodeTag, data, received, release);
     this.links.set(link.id, link);
     if (transport === 'sse') link.openStream(response);
     else link.poll(responseReply(response), 0, true);
     this._sessions._httpHello(link, received, hello.id, hello.epoch);
-    return undefined;
+    return true;
   }
 
   private async post(
@@ -624,6 +658,8 @@ export class HttpLink<Data> implements SessionLink<Data> {
   private heldOpening = false;
   private heldUntil = 0;
   private answerScheduled = false;
+  /** Gives the link's place under the server's connection caps back (idempotent). */
+  private readonly release: () => void;
 
   constructor(
     owner: SessionHttpTransport<Data>,
@@ -631,8 +667,10 @@ export class HttpLink<Data> implements SessionLink<Data> {
     id: string,
     data: Data,
     helloReceived: number,
+    release: () => void = () => {},
   ) {
     this.owner = owner;
+    this.release = release;
     this.transport = transport;
     this.id = id;
     this.data = data;
@@ -673,6 +711,8 @@ export class HttpLink<Data> implements SessionLink<Data> {
   close(code = 1000, reason = ''): void {
     if (this.readyState !== 'open') return;
     this.readyState = 'closing';
+    // Closed, the link no longer counts as a connection (a poll link keeps only its last lines).
+    this.release();
     const line = encodeCloseLine(code, reason);
     if (this.stream !== null) {
       this.writeEvent(line, undefined);
@@ -865,6 +905,7 @@ export class HttpLink<Data> implements SessionLink<Data> {
   }
 
   private finish(): void {
+    this.release();
     this.owner._forget(this);
     this.notifyClosed();
   }
