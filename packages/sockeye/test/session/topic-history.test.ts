@@ -9,7 +9,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { MemorySessionStore, type ServerSession, type SessionOpenEvent } from '../../src/index.js';
 import { floorSlot, MemoryTopicHistory, type TopicHistoryRead } from '../../src/session/topic-history.js';
+import { client, listenSessions, next, until } from './helpers.js';
 
 /** The naive model: every topic's whole list, with the last `maxLength` kept. */
 class NaiveHistory {
@@ -254,5 +256,51 @@ describe('MemoryTopicHistory: the bound on topics', () => {
     assert.throws(() => new MemoryTopicHistory({ maxTopics: 1.5 }), RangeError);
     assert.throws(() => new MemoryTopicHistory({ ttl: 0 }), RangeError);
     assert.throws(() => new MemoryTopicHistory({ ttl: Number.NaN }), RangeError);
+  });
+});
+
+/** Wait (a hang guard of 20 s) until `topic`'s last position in `history` is `position`. */
+async function untilLast(history: MemoryTopicHistory, topic: string, position: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while ((await history.last(topic)) !== position) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${topic} at ${position}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('MemoryTopicHistory bounds, seen by sessions', { timeout: 60_000 }, () => {
+  it('a session that comes back to a topic whose messages were dropped (past maxTopics) is told exactly how many it missed', async () => {
+    const store = new MemorySessionStore();
+    const history = new MemoryTopicHistory({ maxTopics: 1 });
+    const lost: [string, number][] = [];
+    const sessions = {
+      open: (session: ServerSession) => session.subscribe('news'),
+      topicLost: (_session: ServerSession, topic: string, count: number) => lost.push([topic, count]),
+    };
+    const a = await listenSessions({ store, history, checkpoint: { interval: 0 }, sessions });
+    const b = await listenSessions({ store, history, checkpoint: { interval: 0 }, sessions });
+    const got: string[] = [];
+    const c = client([a.url, b.url]);
+    c.addEventListener('message', (event) => got.push(String((event as MessageEvent).data)));
+    const opened = await next<SessionOpenEvent>(c, 'open');
+    await until(() => a.server.pendingCheckpoints === 0, 'the subscription');
+    for (let i = 1; i <= 3; i++) b.server.publish('news', `n${i}`);
+    await until(() => got.length === 3, 'the first messages');
+    const resumed = next<SessionOpenEvent>(c, 'open');
+    await a.server.close();
+    // While the session is on no server (in this turn: it cannot resume meanwhile): 4..6
+    // published, then another topic takes the only place and news's messages are
+    // dropped; n7 continues news's numbering.
+    for (let i = 4; i <= 6; i++) b.server.publish('news', `n${i}`);
+    b.server.publish('elsewhere', 'e1');
+    b.server.publish('news', 'n7');
+    await untilLast(history, 'news', 7);
+    assert.equal(history.topicCount, 1);
+    assert.equal((await resumed).sessionId, opened.sessionId);
+    await until(() => got.length === 4, 'the catch-up');
+    assert.deepEqual(got, ['n1', 'n2', 'n3', 'n7']);
+    assert.deepEqual(lost, [['news', 3]]);
+    c.close();
+    await b.server.close();
   });
 });
