@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   type ConnectionLimitOptions,
   HandshakeError,
@@ -252,5 +253,68 @@ describe('session HTTP links under connectionLimits', () => {
     allow = true;
     await openPoll(h.port);
     assert.equal(h.hits.length, 0);
+  });
+});
+
+describe('session HTTP links under connectionLimits (property)', { timeout: 240_000 }, () => {
+  it('for any sequence of opens, refusals, releases and dropped streams, a link opens exactly when a place is free', async () => {
+    const MAX = 3;
+    type Op = 'poll' | 'sse' | 'refused-by-authenticate' | 'release' | 'drop';
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom<Op>('poll', 'sse', 'refused-by-authenticate', 'release', 'drop'), {
+          maxLength: 14,
+        }),
+        async (ops) => {
+          const h = await harness(
+            { maxConnections: MAX },
+            {
+              transport: {
+                authenticate: (request) => {
+                  if (request.headers['x-refuse'] !== undefined) throw new HandshakeError(403, 'no');
+                },
+              },
+            },
+          );
+          const polls: string[] = [];
+          const streams: Socket[] = [];
+          let released = 0;
+          try {
+            for (const op of ops) {
+              const live = polls.length + streams.length;
+              if (op === 'poll' || op === 'sse' || op === 'refused-by-authenticate') {
+                const answer = await rawRequest(h.port, op === 'sse' ? OPEN_SSE : OPEN_POLL, {
+                  headers: op === 'refused-by-authenticate' ? { 'x-refuse': '1' } : {},
+                });
+                const expected = live >= MAX ? 503 : op === 'refused-by-authenticate' ? 403 : 200;
+                assert.equal(answer.status, expected, `${op} with ${live} links`);
+                if (expected !== 200) answer.socket.destroy();
+                else if (op === 'sse') streams.push(answer.socket);
+                else {
+                  polls.push((await answer.body()).split('\n')[0]!.slice(2));
+                  answer.socket.destroy();
+                }
+              } else if (op === 'release' && polls.length > 0) {
+                const link = polls.shift()!;
+                const answer = await rawRequest(h.port, `/s?link=${link}&release=1`, { method: 'POST' });
+                assert.equal(answer.status, 204);
+                answer.socket.destroy();
+                released++;
+              } else if (op === 'drop' && streams.length > 0) {
+                streams.shift()!.destroy();
+                // A released poll link stays (closing) until its last lines are polled or it is idle.
+                const expected = polls.length + streams.length + released;
+                await until(() => h.transport.linkCount === expected, 'the dropped stream to go');
+              }
+            }
+          } finally {
+            for (const socket of streams) socket.destroy();
+            open.splice(open.indexOf(h), 1);
+            await h.close();
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
   });
 });
