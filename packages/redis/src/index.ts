@@ -21,4 +21,8 @@ export {
   type RedisSessionStoreOptions,
   STORED_SESSION_VERSION,
 } from './session-store.js';
-export { RedisTopicHistory, type RedisTopicHistoryOptions } from './topic-history.js';
+export {
+  DEFAULT_POSITION_TTL_MS,
+  RedisTopicHistory,
+  type RedisTopicHistoryOptions,
+} from './topic-history.js';

@@ -20,12 +20,25 @@ export interface RedisTopicHistoryOptions {
    * @defaultValue 120 000
    */
   ttl?: number;
+  /**
+   * A topic's position (its counter, one small key) is kept this long after its last
+   * publish, in ms, at least `ttl`: a topic whose messages expired goes on numbering from
+   * where it was, so a session behind it is told exactly how many messages it missed.
+   * Past it the topic numbers from 1 again (as after a restart of Redis without
+   * persistence).
+   * @defaultValue {@link DEFAULT_POSITION_TTL_MS}
+   */
+  positionTtl?: number;
   /** ioredis options for the history's two connections (one for commands, one for blocking reads). */
   redis?: RedisOptions;
 }
 
+/** Default of {@link RedisTopicHistoryOptions.positionTtl}: 24 hours. */
+export const DEFAULT_POSITION_TTL_MS = 24 * 60 * 60 * 1000;
+
 /**
- * `append`: KEYS the stream and the counter; ARGV data, '1' for binary, maxLength, ttl.
+ * `append`: KEYS the stream and the counter; ARGV data, '1' for binary, maxLength, ttl,
+ * the counter's ttl.
  * The position is the counter, and the stream entry's id is `0-<position>`, so that ids
  * are the positions and a gap between two ids counts exactly the messages trimmed.
  */
@@ -33,7 +46,7 @@ const APPEND = `
 local n = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '0-' .. n, 'd', ARGV[1], 'b', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return n`;
 
 interface HistoryCommands {
@@ -44,6 +57,7 @@ interface HistoryCommands {
     binary: string,
     maxLength: number,
     ttl: number,
+    positionTtl: number,
   ): Promise<number>;
 }
 
@@ -53,13 +67,15 @@ type XReadReply = [Buffer, [Buffer, Buffer[]][]][] | null;
 /**
  * A {@link TopicHistory} on Redis Streams, shared by server processes: one stream per
  * topic, bounded in length (`MAXLEN`) and expired after `ttl` without a publish; the
- * positions come from a counter per topic. Needs Redis 5 or later.
+ * positions come from a counter per topic, kept `positionTtl` (longer), so that a topic
+ * whose messages expired goes on from where it was. Needs Redis 5 or later.
  */
 export class RedisTopicHistory implements TopicHistory {
   /** The key prefix. */
   readonly prefix: string;
   private readonly maxLength: number;
   private readonly ttl: number;
+  private readonly positionTtl: number;
   private readonly redis: Redis & HistoryCommands;
   /** Blocking reads hold their connection: they get one of their own. */
   private readonly reader: Redis;
@@ -73,6 +89,8 @@ export class RedisTopicHistory implements TopicHistory {
       throw new RangeError('maxLength must be a positive integer');
     }
     if (!(this.ttl >= 1)) throw new RangeError('ttl must be at least 1 ms');
+    this.positionTtl = options.positionTtl ?? Math.max(DEFAULT_POSITION_TTL_MS, this.ttl);
+    if (!(this.positionTtl >= this.ttl)) throw new RangeError('positionTtl must be at least ttl');
     const redisOptions: RedisOptions = {
       commandTimeout: 5000,
       maxRetriesPerRequest: 2,
@@ -104,6 +122,7 @@ export class RedisTopicHistory implements TopicHistory {
       binary ? '1' : '0',
       this.maxLength,
       this.ttl,
+      this.positionTtl,
     );
   }
 

@@ -48,6 +48,33 @@ topicHistoryContract(
   { skip },
 );
 
+describe('RedisTopicHistory: an expired topic', { skip, timeout: 60_000 }, () => {
+  it('keeps its numbering after its messages expired, so a reader behind is told exactly how many it lost', async () => {
+    const history = new RedisTopicHistory({ url: redis.url, prefix: `expiry${++prefixes}:`, ttl: 50 });
+    try {
+      for (let i = 1; i <= 5; i++) await history.append('quiet', `q${i}`);
+      // Waits for the expiry by what a reader sees (no duration asserted).
+      const deadline = Date.now() + 20_000;
+      while ((await history.read(new Map([['quiet', 2]]), 10)).size > 0) {
+        if (Date.now() > deadline) throw new Error('timed out waiting for the messages to expire');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(await history.last('quiet'), 5, 'the position outlives the messages');
+      assert.equal(await history.append('quiet', 'q6'), 6);
+      assert.deepEqual((await history.read(new Map([['quiet', 2]]), 10)).get('quiet'), {
+        entries: [{ position: 6, data: 'q6' }],
+        lost: 3,
+      });
+    } finally {
+      await history.close();
+    }
+  });
+
+  it('refuses a positionTtl below ttl', () => {
+    assert.throws(() => new RedisTopicHistory({ ttl: 1000, positionTtl: 10 }), RangeError);
+  });
+});
+
 describe('RedisSessionStore against the memory store', { skip, timeout: 120_000 }, () => {
   it('random puts, claims and deletes by random epochs: both stores answer alike, so ownership works the same', async () => {
     const epochs = ['e1', 'e2', 'e3'];

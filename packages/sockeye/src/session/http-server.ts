@@ -217,20 +217,25 @@ export class SessionHttpTransport<Data = undefined> {
    * @returns whether it was taken
    */
   handle(request: IncomingMessage, response: ServerResponse): boolean {
-    let url: URL;
-    try {
-      url = new URL(request.url ?? '/', 'http://localhost');
-    } catch {
-      return false; // a target no URL parser takes (`//[`): not for this endpoint
-    }
-    if (url.pathname !== this.path) return false;
+    const query = queryOf(request.url ?? '/', this.path);
+    if (query === null) return false;
     if (!this.checkOrigin(request, response)) return true;
-    this.dispatch(request, response, url.searchParams).catch((error: unknown) => {
-      this._sessions._report(error);
-      if (!response.headersSent) respond(response, 500, 'internal error');
-      else response.destroy();
-    });
+    try {
+      // Polls and POSTs are answered without an async function of their own (fewer
+      // allocations per round trip); the requests that wait for something return a promise.
+      const pending = this.dispatch(request, response, query);
+      if (pending instanceof Promise) pending.catch((error: unknown) => this.failed(response, error));
+    } catch (error) {
+      this.failed(response, error);
+    }
     return true;
+  }
+
+  /** A request failed on an exception of ours or of a hook: report it, answer 500 if still possible. */
+  private failed(response: ServerResponse, error: unknown): void {
+    this._sessions._report(error);
+    if (!response.headersSent) respond(response, 500, 'internal error');
+    else response.destroy();
   }
 
   /**
@@ -299,7 +304,8 @@ export class SessionHttpTransport<Data = undefined> {
     if (this.links.get(link.id) === link) this.links.delete(link.id);
   }
 
-  private async dispatch(request: IncomingMessage, response: ServerResponse, query: URLSearchParams) {
+  /** Answer a request of the endpoint; a promise when the answer waits for something (it never rejects on a peer's input). */
+  private dispatch(request: IncomingMessage, response: ServerResponse, query: Query): Promise<void> | void {
     if (this.closed) return respond(response, 503, 'closing', { 'retry-after': '1' });
     const method = request.method ?? 'GET';
     const linkId = query.get('link');
@@ -309,7 +315,7 @@ export class SessionHttpTransport<Data = undefined> {
       if (method === 'POST' && query.get('release') === '1') {
         request.resume();
         if (owner !== undefined) return this.forward(response, owner, 'release', linkId, 0, undefined);
-        return this.release(link, responseReply(response));
+        return this.release(link, new ResponseReply(response));
       }
       if (method === 'POST') {
         const from = count(query.get('from'));
@@ -323,7 +329,7 @@ export class SessionHttpTransport<Data = undefined> {
         if (owner !== undefined) return this.forward(response, owner, 'poll', linkId, since, undefined);
         if (link === undefined || link.transport !== 'long-polling')
           return respond(response, 404, 'unknown link');
-        return link.poll(responseReply(response), since);
+        return link.poll(new ResponseReply(response), since);
       }
       return respond(response, 405, 'method not allowed', { allow: 'GET, POST' });
     }
@@ -342,57 +348,113 @@ export class SessionHttpTransport<Data = undefined> {
     }
     if (transport !== 'sse' && transport !== 'long-polling')
       return respond(response, 400, 'unknown transport');
+    return this.openLink(request, response, transport, query);
+  }
+
+  /** A request that opens a link: admitted under the connection caps, then {@link open}. */
+  private async openLink(
+    request: IncomingMessage,
+    response: ServerResponse,
+    transport: HttpTransportKind,
+    query: Query,
+  ): Promise<void> {
+    // A new link is a connection, as an upgrade is: the server's `connectionLimits` (the
+    // caps and the handshake rate, by the real client address) apply before anything else
+    // of it, and its place is held until the link is gone.
+    let release: () => void;
+    try {
+      release = this._sessions.server._admitHttp(request).release;
+    } catch (error) {
+      if (error instanceof HandshakeError)
+        return respond(response, error.status, error.message, error.headers);
+      throw error;
+    }
+    let opened = false;
+    try {
+      opened = await this.open(request, response, transport, query, release);
+    } finally {
+      if (!opened) release();
+    }
+  }
+
+  /**
+   * Open a link whose place under the connection caps is taken (`release` gives it back).
+   * @returns whether the link was opened (then it calls `release` when it is gone)
+   */
+  private async open(
+    request: IncomingMessage,
+    response: ServerResponse,
+    transport: HttpTransportKind,
+    query: Query,
+    release: () => void,
+  ): Promise<boolean> {
     let hello: Extract<SessionFrame, { type: 'hello' }>;
     try {
       const frame = decodeFrame(query.get('hello') ?? '');
       if (frame.type !== 'hello') throw new SessionError('unexpected-frame', 'not a hello');
       hello = frame;
     } catch {
-      return respond(response, 400, 'bad hello');
+      respond(response, 400, 'bad hello');
+      return false;
     }
     let data: Data;
     try {
       data = this.authenticate === undefined ? (undefined as Data) : await this.authenticate(request);
     } catch (error) {
-      if (error instanceof HandshakeError)
-        return respond(response, error.status, error.message, error.headers);
-      this._sessions._report(error);
-      return respond(response, 500, 'internal error');
+      if (error instanceof HandshakeError) respond(response, error.status, error.message, error.headers);
+      else {
+        this._sessions._report(error);
+        respond(response, 500, 'internal error');
+      }
+      return false;
     }
-    if (this.closed || response.destroyed) return undefined;
+    if (this.closed || response.destroyed) return false;
     let received = hello.received;
     // An `EventSource` reconnecting by itself says what it received in `Last-Event-ID`.
     const lastEventId = transport === 'sse' ? count(header(request, 'last-event-id')) : undefined;
     if (lastEventId !== undefined && hello.id !== undefined) received = lastEventId;
-    const link = new HttpLink<Data>(this, transport, newLinkId() + this.nodeTag, data, received);
+    const link = new HttpLink<Data>(this, transport, newLinkId() + this.nodeTag, data, received, release);
     this.links.set(link.id, link);
     if (transport === 'sse') link.openStream(response);
-    else link.poll(responseReply(response), 0, true);
+    else link.poll(new ResponseReply(response), 0, true);
     this._sessions._httpHello(link, received, hello.id, hello.epoch);
-    return undefined;
+    return true;
   }
 
-  private async post(
+  private post(
     request: IncomingMessage,
     response: ServerResponse,
     link: HttpLink<Data> | undefined,
     from: number,
-  ): Promise<void> {
+  ): void {
     const session = link?.readyState === 'open' ? this._sessions._sessionOf(link) : undefined;
-    if (link === undefined || session === undefined)
-      return respondAndDiscard(request, response, 404, 'unknown link');
+    if (link === undefined || session === undefined) {
+      respondAndDiscard(request, response, 404, 'unknown link');
+      return;
+    }
     const declared = Number(header(request, 'content-length') ?? '0');
-    if (declared > this._options.maxBodyBytes)
-      return respondAndDiscard(request, response, 413, 'body too large');
+    if (declared > this._options.maxBodyBytes) {
+      respondAndDiscard(request, response, 413, 'body too large');
+      return;
+    }
     if (!this.admitPost(session)) {
       const wait = String(Math.ceil(1 / this._options.postRate));
-      return respondAndDiscard(request, response, 429, 'too many requests', { 'retry-after': wait });
+      respondAndDiscard(request, response, 429, 'too many requests', { 'retry-after': wait });
+      return;
     }
     link.touch();
-    const body = await readBody(request, this._options.maxBodyBytes);
-    if (body === 'too-large') return respondAndDiscard(request, response, 413, 'body too large');
-    if (body === 'aborted') return undefined;
-    this.takeBody(link, session, from, body, responseReply(response));
+    // A callback rather than a promise and an async function: this is every round trip.
+    readBody(request, this._options.maxBodyBytes, (body) => {
+      if (body === 'too-large') return respondAndDiscard(request, response, 413, 'body too large');
+      if (body === 'aborted') return undefined;
+      try {
+        this.takeBody(link, session, from, body, new ResponseReply(response));
+      } catch (error) {
+        // Called from the request's 'end': nothing above would catch it.
+        this.failed(response, error);
+      }
+      return undefined;
+    });
   }
 
   /**
@@ -449,20 +511,28 @@ export class SessionHttpTransport<Data = undefined> {
   }
 
   /** Read a POST body here (its bound applies here too), then route it. */
-  private async forwardPost(
+  private forwardPost(
     request: IncomingMessage,
     response: ServerResponse,
     owner: string,
     linkId: string,
     from: number,
-  ): Promise<void> {
+  ): void {
     const declared = Number(header(request, 'content-length') ?? '0');
-    if (declared > this._options.maxBodyBytes)
-      return respondAndDiscard(request, response, 413, 'body too large');
-    const body = await readBody(request, this._options.maxBodyBytes);
-    if (body === 'too-large') return respondAndDiscard(request, response, 413, 'body too large');
-    if (body === 'aborted') return undefined;
-    return this.forward(response, owner, 'post', linkId, from, body);
+    if (declared > this._options.maxBodyBytes) {
+      respondAndDiscard(request, response, 413, 'body too large');
+      return;
+    }
+    readBody(request, this._options.maxBodyBytes, (body) => {
+      if (body === 'too-large') return respondAndDiscard(request, response, 413, 'body too large');
+      if (body === 'aborted') return undefined;
+      try {
+        this.forward(response, owner, 'post', linkId, from, body);
+      } catch (error) {
+        this.failed(response, error);
+      }
+      return undefined;
+    });
   }
 
   /** Send a request to the process holding its link, and answer with what it answers. */
@@ -624,6 +694,8 @@ export class HttpLink<Data> implements SessionLink<Data> {
   private heldOpening = false;
   private heldUntil = 0;
   private answerScheduled = false;
+  /** Gives the link's place under the server's connection caps back (idempotent). */
+  private readonly release: () => void;
 
   constructor(
     owner: SessionHttpTransport<Data>,
@@ -631,8 +703,10 @@ export class HttpLink<Data> implements SessionLink<Data> {
     id: string,
     data: Data,
     helloReceived: number,
+    release: () => void = () => {},
   ) {
     this.owner = owner;
+    this.release = release;
     this.transport = transport;
     this.id = id;
     this.data = data;
@@ -673,6 +747,8 @@ export class HttpLink<Data> implements SessionLink<Data> {
   close(code = 1000, reason = ''): void {
     if (this.readyState !== 'open') return;
     this.readyState = 'closing';
+    // Closed, the link no longer counts as a connection (a poll link keeps only its last lines).
+    this.release();
     const line = encodeCloseLine(code, reason);
     if (this.stream !== null) {
       this.writeEvent(line, undefined);
@@ -865,6 +941,7 @@ export class HttpLink<Data> implements SessionLink<Data> {
   }
 
   private finish(): void {
+    this.release();
     this.owner._forget(this);
     this.notifyClosed();
   }
@@ -876,10 +953,13 @@ export class HttpLink<Data> implements SessionLink<Data> {
  * @throws SessionError for a line or frame that is malformed, a frame a client may not
  *   send on a link, or an acknowledgement of a message never sent
  */
+/** Decodes a whole body at a time (no `stream`), so one serves every request. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function parseBody(body: Buffer, sent: number): WireMessage[] {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    text = STRICT_UTF8.decode(body);
   } catch {
     throw new SessionError('malformed-frame', 'the body is not UTF-8');
   }
@@ -900,31 +980,91 @@ function parseBody(body: Buffer, sent: number): WireMessage[] {
   return frames;
 }
 
-/** Read a body up to `max` bytes. */
-function readBody(request: IncomingMessage, max: number): Promise<Buffer | 'too-large' | 'aborted'> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (result: Buffer | 'too-large' | 'aborted') => {
-      if (done) return;
-      done = true;
-      resolve(result);
-    };
-    request.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > max) {
-        chunks.length = 0;
-        finish('too-large');
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => finish(Buffer.concat(chunks)));
-    request.on('error', () => finish('aborted'));
-    request.on('close', () => finish('aborted'));
+/** Read a body up to `max` bytes, then call `done` once. */
+function readBody(
+  request: IncomingMessage,
+  max: number,
+  done: (result: Buffer | 'too-large' | 'aborted') => void,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  const finish = (result: Buffer | 'too-large' | 'aborted') => {
+    if (finished) return;
+    finished = true;
+    done(result);
+  };
+  request.on('data', (chunk: Buffer) => {
+    if (finished) return;
+    size += chunk.length;
+    if (size > max) {
+      chunks.length = 0;
+      finish('too-large');
+      return;
+    }
+    chunks.push(chunk);
   });
+  request.on('end', () => finish(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+  request.on('error', () => finish('aborted'));
+  request.on('close', () => finish('aborted'));
+}
+
+/** What the transport reads of a request's query: `URLSearchParams` or a {@link RawQuery}. */
+type Query = Pick<URLSearchParams, 'get'>;
+
+/** What `URL` would decode, drop or strip in a query: these go through it. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what it matches
+const PARSED_BY_URL = /[\x00-\x20%+#]/;
+
+/**
+ * The query of `target` when its path is `path`, else null. A poll's or a POST's target
+ * (`/s?link=…&since=3`) is read as it is, without a `URL` and its `URLSearchParams`
+ * (about 1.5 KB of garbage per request); any other (percent-encoded, `+`, a fragment, a
+ * path that only normalises to `path`) goes through `URL` as before.
+ * @internal
+ */
+export function queryOf(target: string, path: string): Query | null {
+  const mark = target.indexOf('?');
+  const rawPath = mark < 0 ? target : target.slice(0, mark);
+  if (rawPath === path) {
+    const raw = mark < 0 ? '' : target.slice(mark + 1);
+    if (!PARSED_BY_URL.test(raw)) return new RawQuery(raw);
+  }
+  let url: URL;
+  try {
+    url = new URL(target, 'http://localhost');
+  } catch {
+    return null; // a target no URL parser takes (`//[`): not for this endpoint
+  }
+  return url.pathname === path ? url.searchParams : null;
+}
+
+/**
+ * A query with no percent-encoding, `+` or fragment, read in place: `get` answers what
+ * `URLSearchParams.get` would (the first `name=value` pair, `&`-separated).
+ */
+class RawQuery {
+  constructor(private readonly raw: string) {}
+
+  get(name: string): string | null {
+    const raw = this.raw;
+    let start = 0;
+    // The next '=' at or after `start` (-1: none left): found once per '=', so that a
+    // query of many pairs without one is read in linear time.
+    let equals = raw.indexOf('=');
+    while (start <= raw.length) {
+      let end = raw.indexOf('&', start);
+      if (end < 0) end = raw.length;
+      if (equals >= 0 && equals < start) equals = raw.indexOf('=', start);
+      const keyEnd = equals >= 0 && equals < end ? equals : end;
+      // An empty pair (`a=1&&b=2`, or no query) is no parameter, not one named ''.
+      if (end > start && keyEnd - start === name.length && raw.startsWith(name, start)) {
+        return keyEnd === end ? '' : raw.slice(keyEnd + 1, end);
+      }
+      start = end + 1;
+    }
+    return null;
+  }
 }
 
 /** A decimal count (digits only, no leading zero), or undefined. */
@@ -1012,18 +1152,29 @@ function inbox(nodeId: string): string {
 /** Characters of the random part of a link id (16 bytes in base64url); the node tag follows. */
 const LINK_RANDOM_LENGTH = 22;
 
-function responseReply(response: ServerResponse): Reply {
-  return {
-    get open() {
-      return !response.headersSent && !response.destroyed;
-    },
-    set open(_value: boolean) {
-      // Follows the response.
-    },
-    send: (status, body, headers) => sendResponse(response, status, body, headers),
-    destroy: () => response.destroy(),
-    onGone: (listener) => response.on('close', listener),
-  };
+/** A {@link Reply} to this process's HTTP response: one object per request, no closures. */
+class ResponseReply implements Reply {
+  constructor(private readonly response: ServerResponse) {}
+
+  get open(): boolean {
+    return !this.response.headersSent && !this.response.destroyed;
+  }
+
+  set open(_value: boolean) {
+    // Follows the response.
+  }
+
+  send(status: number, body: string, headers?: Readonly<Record<string, string>>): void {
+    sendResponse(this.response, status, body, headers);
+  }
+
+  destroy(): void {
+    this.response.destroy();
+  }
+
+  onGone(listener: () => void): void {
+    this.response.on('close', listener);
+  }
 }
 
 /** A message as a response body: one line. */

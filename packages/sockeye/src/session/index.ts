@@ -57,6 +57,8 @@ export {
   type TakeResult,
 } from './store.js';
 export {
+  DEFAULT_HISTORY_MAX_TOPICS,
+  DEFAULT_HISTORY_TTL_MS,
   MemoryTopicHistory,
   type MemoryTopicHistoryOptions,
   type TopicHistory,
