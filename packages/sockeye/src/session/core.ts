@@ -198,14 +198,14 @@ export class SessionCore {
   /**
    * Send a data message: number it, keep it for replay, and queue its frame when linked.
    * The oldest kept messages are dropped past the bounds (see {@link ReplayLimits}).
+   * @param size - its {@link messageSize}, when the caller computed it already (it is O(length) for a string)
    * @returns its sequence number
    * @throws SessionError `session-ended` after the session ended, `sequence-overflow` past 2^53 - 1
    */
-  send(data: WireMessage, now: number): number {
+  send(data: WireMessage, now: number, size: number = messageSize(data)): number {
     if (this.ended) throw new SessionError('session-ended', 'the session has ended');
     if (this.sentSeq >= MAX_SEQUENCE) throw new SessionError('sequence-overflow', 'sequence numbers ran out');
     const seq = ++this.sentSeq;
-    const size = messageSize(data);
     this.entries.push({ seq, data, at: now, size });
     this.bytes += size;
     while (
@@ -230,13 +230,8 @@ export class SessionCore {
   receive(message: WireMessage): SessionEvent | null {
     const frame = decodeFrame(message);
     switch (frame.type) {
-      case 'data': {
-        if (this.receivedSeq >= MAX_SEQUENCE)
-          throw new SessionError('sequence-overflow', 'sequence numbers ran out');
-        const seq = ++this.receivedSeq;
-        if (this.linked && this.receivedSeq - this.ackedByUs >= this.ackEvery) this.flushAck();
-        return { type: 'message', data: frame.data, seq };
-      }
+      case 'data':
+        return { type: 'message', data: frame.data, seq: this.receiveData() };
       case 'ack':
         this.acknowledge(frame.seq);
         return null;
@@ -252,6 +247,21 @@ export class SessionCore {
       default:
         throw new SessionError('unexpected-frame', `a ${frame.type} frame after the handshake`);
     }
+  }
+
+  /**
+   * Take the payload of a received data frame (the caller found the `d` and removed it):
+   * {@link receive} without decoding the frame, for the hot path of a shell that reads
+   * the first byte anyway.
+   * @returns its sequence number
+   * @throws SessionError `sequence-overflow` past 2^53 - 1
+   */
+  receiveData(): number {
+    if (this.receivedSeq >= MAX_SEQUENCE)
+      throw new SessionError('sequence-overflow', 'sequence numbers ran out');
+    const seq = ++this.receivedSeq;
+    if (this.linked && seq - this.ackedByUs >= this.ackEvery) this.flushAck();
+    return seq;
   }
 
   /**

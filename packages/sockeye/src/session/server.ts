@@ -632,8 +632,15 @@ export class SessionServer<Data = undefined> {
   /** Write `frames` to the session's link `ws`; a frame it refuses drops the link. */
   private write(session: ServerSession<Data>, ws: SessionLink<Data>, frames: WireMessage[]): SendStatus {
     let status: SendStatus = SendStatus.Sent;
+    // A WebSocket link takes a text data frame as UTF-8 bytes, encoded once here: as a
+    // string, the deflate threshold, the frame header and the copy into the output would
+    // each measure it. (An HTTP link tells text from binary by the frame's type.)
+    const bytes = ws.transport === undefined;
     for (const frame of frames) {
-      const result = ws.send(frame, typeof frame !== 'string');
+      const result =
+        typeof frame !== 'string'
+          ? ws.send(frame, true)
+          : ws.send(bytes && frame.charCodeAt(0) === DATA_BYTE ? Buffer.from(frame) : frame, false);
       if (result === SendStatus.Dropped) {
         // A frame the link could not take would leave a gap the client cannot see (data
         // messages are numbered by counting): drop the link, the resume replays it.
@@ -738,8 +745,8 @@ export class SessionServer<Data = undefined> {
   // ---- links ----
 
   private linkMessage(ws: SessionLink<Data>, data: string | Buffer, isBinary: boolean): unknown {
-    const message: WireMessage = isBinary ? (data as Buffer) : data.toString();
     if (this.awaitingHello.has(ws)) {
+      const message: WireMessage = isBinary ? (data as Buffer) : data.toString();
       this.awaitingHello.delete(ws);
       let frame: ReturnType<typeof decodeFrame>;
       try {
@@ -758,9 +765,22 @@ export class SessionServer<Data = undefined> {
       // client must wait for the welcome): nothing it says counts.
       return undefined;
     }
+    if ((typeof data === 'string' ? data.charCodeAt(0) : data[0]) === DATA_BYTE) {
+      // The hot path: a data frame needs no decoding beyond its first byte (and text is
+      // decoded once, without it).
+      try {
+        session._core.receiveData();
+      } catch (error) {
+        this.fail(ws, error);
+        return undefined;
+      }
+      const payload =
+        typeof data === 'string' ? data.slice(1) : isBinary ? data.subarray(1) : data.toString('utf8', 1);
+      return this.dataMessage(session, payload);
+    }
     let event: ReturnType<SessionCore['receive']>;
     try {
-      event = session._core.receive(message);
+      event = session._core.receive(isBinary ? (data as Buffer) : data.toString());
     } catch (error) {
       this.fail(ws, error);
       return undefined;
@@ -771,18 +791,8 @@ export class SessionServer<Data = undefined> {
       return undefined;
     }
     switch (event.type) {
-      case 'message': {
-        if (session._core.ackPending) this.scheduleAck(session);
-        const handler = this.sessionHandlers.message;
-        if (handler === undefined) return undefined;
-        const payload = typeof event.data === 'string' ? event.data : toBuffer(event.data);
-        try {
-          return handler(session, payload, typeof event.data !== 'string');
-        } catch (error) {
-          this._end(session, 'error', 1011, 'handler error');
-          throw error;
-        }
-      }
+      case 'message':
+        return this.dataMessage(session, typeof event.data === 'string' ? event.data : toBuffer(event.data));
       case 'ping':
         this._flush(session);
         return undefined;
@@ -791,6 +801,19 @@ export class SessionServer<Data = undefined> {
       case 'end':
         this._end(session, 'ended');
         return undefined;
+    }
+  }
+
+  /** A data message arrived on the session's link: acknowledge it (this turn), hand it to the application. */
+  private dataMessage(session: ServerSession<Data>, payload: string | Buffer): unknown {
+    if (session._core.ackPending) this.scheduleAck(session);
+    const handler = this.sessionHandlers.message;
+    if (handler === undefined) return undefined;
+    try {
+      return handler(session, payload, typeof payload !== 'string');
+    } catch (error) {
+      this._end(session, 'error', 1011, 'handler error');
+      throw error;
     }
   }
 
@@ -1332,6 +1355,9 @@ export class SessionServer<Data = undefined> {
     else process.emitWarning(error instanceof Error ? error : new Error(String(error)));
   }
 }
+
+/** The first byte of a data frame: `d`. */
+const DATA_BYTE = 0x64;
 
 function toWire(data: SendData, isBinary: boolean): WireMessage {
   if (typeof data === 'string') return isBinary ? new TextEncoder().encode(data) : data;
