@@ -297,7 +297,8 @@ export class ServerSession<Data = undefined> {
     isBinary: boolean = typeof data !== 'string',
   ): SendStatus {
     if (this._core.isEnded) return SendStatus.Dropped;
-    this._core.send(toWire(data, isBinary), this.owner._now());
+    const message = toWire(data, isBinary);
+    this._core.send(message, this.owner._stamp(), wireSize(message));
     return this.owner._flush(this);
   }
 
@@ -370,6 +371,12 @@ export class SessionServer<Data = undefined> {
   /** Closed, and the last checkpoints written: nothing is scheduled any more. */
   private stopped = false;
   private closing: Promise<void> | undefined;
+  /** See {@link SessionServer._stamp}. */
+  private stamp = 0;
+  private stampValid = false;
+  private readonly stampExpired = (): void => {
+    this.stampValid = false;
+  };
 
   /** @param options - see {@link SessionServerOptions} */
   constructor(options: SessionServerOptions<Data>) {
@@ -497,10 +504,11 @@ export class SessionServer<Data = undefined> {
   private deliver(topic: string, message: WireMessage): number {
     const sessions = this.byTopic.get(topic);
     if (sessions === undefined) return 0;
-    // Converted once: every session's replay buffer shares it.
-    const now = this._now();
+    // Converted and sized once: every session's replay buffer shares it.
+    const now = this._stamp();
+    const size = wireSize(message);
     for (const session of sessions) {
-      session._core.send(message, now);
+      session._core.send(message, now, size);
       this._flush(session);
     }
     return sessions.size;
@@ -590,6 +598,19 @@ export class SessionServer<Data = undefined> {
   /** @internal */
   _now(): number {
     return Date.now();
+  }
+
+  /**
+   * @internal The time a message sent now is stamped with, for its age in the replay
+   * buffer: the clock read once per socket read (or task) rather than once per message
+   * (a read can carry hundreds of messages). Ages are checked to the second anyway.
+   */
+  _stamp(): number {
+    if (this.stampValid) return this.stamp;
+    this.stamp = this._now();
+    this.stampValid = true;
+    queueMicrotask(this.stampExpired);
+    return this.stamp;
   }
 
   /**
@@ -1354,6 +1375,11 @@ export class SessionServer<Data = undefined> {
     if (this.server.listenerCount('error') > 0) this.server.emit('error', error);
     else process.emitWarning(error instanceof Error ? error : new Error(String(error)));
   }
+}
+
+/** A message's {@link messageSize}, natively (the core's own count is portable JavaScript). */
+function wireSize(message: WireMessage): number {
+  return typeof message === 'string' ? Buffer.byteLength(message) : message.length;
 }
 
 /** The first byte of a data frame: `d`. */
