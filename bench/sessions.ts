@@ -29,7 +29,8 @@
 import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   ReconnectingWebSocket,
@@ -40,29 +41,46 @@ import {
 } from '@sockeye/sockeye';
 import { ROOT } from '../scripts/lib/prereqs.js';
 
-const { values: options } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    sessions: { type: 'string' },
-    'no-docs': { type: 'boolean', default: false },
-    only: { type: 'string' },
-  },
-});
-/** `--only overhead|memory|storm`: one part (the docs are left alone). */
-const ONLY = options.only;
-const QUICK = options.quick;
-const MAX_SESSIONS = Number(options.sessions ?? (QUICK ? 1000 : 10_000));
-const MEMORY_STEPS = QUICK ? [500, 1000] : [1000, 5000, 10_000].filter((n) => n <= MAX_SESSIONS);
-const THROUGHPUT = {
-  connections: 8,
-  inFlight: 64,
-  payload: 'x'.repeat(64),
-  warmupMs: QUICK ? 200 : 500,
-  measureMs: QUICK ? 500 : 2000,
-  rounds: QUICK ? 1 : 3,
-};
-const DRAIN_PERIOD = 5000;
-const RETRY_WINDOW = 1000;
+/** The sizes of a run. */
+export interface SessionBenchSettings {
+  /** Sessions of the reconnect storm (and the memory part's largest count). */
+  sessions: number;
+  /** The idle session counts the memory part measures at. */
+  memorySteps: number[];
+  /** The overhead part: connections, messages in flight on each, payload, and how long. */
+  throughput: {
+    connections: number;
+    inFlight: number;
+    payload: string;
+    warmupMs: number;
+    measureMs: number;
+    rounds: number;
+  };
+  /** The drained storm: links closed evenly over this many ms... */
+  drainPeriod: number;
+  /** ...and clients told to come back within this many. */
+  retryWindow: number;
+}
+
+/** The sizes of `npm run bench`, or (`quick`) small and short, to check the script. */
+export function benchSettings(quick: boolean, sessions?: number): SessionBenchSettings {
+  const max = sessions ?? (quick ? 1000 : 10_000);
+  return {
+    sessions: max,
+    memorySteps: quick ? [500, 1000] : [1000, 5000, 10_000].filter((n) => n <= max),
+    throughput: {
+      connections: 8,
+      inFlight: 64,
+      payload: 'x'.repeat(64),
+      warmupMs: quick ? 200 : 500,
+      measureMs: quick ? 500 : 2000,
+      rounds: quick ? 1 : 3,
+    },
+    drainPeriod: 5000,
+    retryWindow: 1000,
+  };
+}
+
 /** Hang guards: a step that takes longer fails the run (they are not measurements). */
 const OPEN_TIMEOUT = 180_000;
 const STORM_TIMEOUT = 180_000;
@@ -75,8 +93,8 @@ const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
 function canPin(): boolean {
   return cpus().length >= 2 && spawnSync('taskset', ['-c', CLIENT_CPU, 'true']).status === 0;
 }
-const PINNED = canPin();
-if (PINNED) spawnSync('taskset', ['-p', '-c', CLIENT_CPU, String(process.pid)], { stdio: 'ignore' });
+/** Whether the servers go to CPU 0 (and this process to CPU 1): run from the command line only. */
+let PINNED = false;
 
 // ---- the server process ----
 
@@ -226,6 +244,7 @@ interface Throughput {
 
 /** Echo throughput of `connections` clients keeping `inFlight` messages each, for `measureMs`. */
 async function pump(
+  THROUGHPUT: SessionBenchSettings['throughput'],
   server: ServerProcess,
   makeClients: () => Promise<{ send(data: string): void; onEcho(fn: () => void): void; close(): void }[]>,
 ): Promise<Rate> {
@@ -261,7 +280,7 @@ async function pump(
   };
 }
 
-async function plainClients(url: string) {
+async function plainClients(THROUGHPUT: SessionBenchSettings['throughput'], url: string) {
   return Promise.all(
     Array.from({ length: THROUGHPUT.connections }, async () => {
       const ws = new WebSocket(url);
@@ -280,7 +299,7 @@ async function plainClients(url: string) {
   );
 }
 
-async function sessionClients(url: string) {
+async function sessionClients(THROUGHPUT: SessionBenchSettings['throughput'], url: string) {
   const clients = await openSessions(THROUGHPUT.connections, () => url, { maxQueuedMessages: 10_000 });
   return clients.map((ws) => ({
     send: (data: string) => ws.send(data),
@@ -291,19 +310,21 @@ async function sessionClients(url: string) {
   }));
 }
 
-async function measureOverhead(): Promise<Throughput> {
+/** Part 1: session against plain throughput, interleaved rounds. */
+export async function measureOverhead(settings: SessionBenchSettings): Promise<Throughput> {
+  const THROUGHPUT = settings.throughput;
   const server = await startServer('A');
   try {
     const url = `ws://127.0.0.1:${server.port}/`;
     const plain: Rate[] = [];
     const session: Rate[] = [];
-    await pump(server, () => plainClients(url)); // V8 warm-up of both paths, unmeasured
-    await pump(server, () => sessionClients(url));
+    await pump(THROUGHPUT, server, () => plainClients(THROUGHPUT, url)); // V8 warm-up of both paths, unmeasured
+    await pump(THROUGHPUT, server, () => sessionClients(THROUGHPUT, url));
     const show = (rate: Rate) =>
       `${Math.round(rate.perSecond)} msg/s (${Math.round(rate.perServerCpuSecond)} per server CPU-s, ${Math.round(rate.perClientCpuSecond)} per client CPU-s)`;
     for (let round = 0; round < THROUGHPUT.rounds; round++) {
-      plain.push(await pump(server, () => plainClients(url)));
-      session.push(await pump(server, () => sessionClients(url)));
+      plain.push(await pump(THROUGHPUT, server, () => plainClients(THROUGHPUT, url)));
+      session.push(await pump(THROUGHPUT, server, () => sessionClients(THROUGHPUT, url)));
       console.log(`  round ${round + 1}: plain ${show(plain.at(-1)!)}, session ${show(session.at(-1)!)}`);
     }
     const medianRate = (rates: Rate[]): Rate => ({
@@ -326,7 +347,8 @@ interface MemoryStep {
   bytesPerSession: number;
 }
 
-async function measureMemory(): Promise<MemoryStep[]> {
+/** Part 2: memory per idle session on the server. */
+export async function measureMemory(settings: SessionBenchSettings): Promise<MemoryStep[]> {
   const server = await startServer('A');
   const clients: ReconnectingWebSocket[] = [];
   try {
@@ -336,7 +358,7 @@ async function measureMemory(): Promise<MemoryStep[]> {
     await closeAll(await openSessions(1, () => url));
     const baseline = (await memory()).heldBytes;
     const steps: MemoryStep[] = [];
-    for (const target of MEMORY_STEPS) {
+    for (const target of settings.memorySteps) {
       clients.push(...(await openSessions(target - clients.length, () => url)));
       await new Promise((resolve) => setTimeout(resolve, 500)); // the last acknowledgements settle
       const { heldBytes, sessions } = await memory();
@@ -368,7 +390,13 @@ interface Storm {
   closeMs: number;
 }
 
-async function measureStorm(name: string, drainPeriod: number): Promise<Storm> {
+/** Part 3: the reconnect storm, A closing at once (`drainPeriod` 0) or draining. */
+export async function measureStorm(
+  settings: SessionBenchSettings,
+  name: string,
+  drainPeriod: number,
+): Promise<Storm> {
+  const MAX_SESSIONS = settings.sessions;
   // B starts A, which keeps its suspended sessions in B's store, as two servers share a Redis.
   const b = await startServer('B', true);
   const portA = b.portA!;
@@ -393,7 +421,7 @@ async function measureStorm(name: string, drainPeriod: number): Promise<Storm> {
     }
     target = b.port;
     await b.ask({ cmd: 'mark' }, 'marked');
-    await askA({ cmd: 'drain', drainPeriod, retryWindow: RETRY_WINDOW }, 'started');
+    await askA({ cmd: 'drain', drainPeriod, retryWindow: settings.retryWindow }, 'started');
     const progress = setInterval(
       () =>
         console.log(
@@ -439,14 +467,22 @@ async function measureStorm(name: string, drainPeriod: number): Promise<Storm> {
 
 // ---- report ----
 
-function docsSection(report: {
+/** The "Sessions" section of docs/benchmarks.md. */
+export function docsSection(report: {
   date: string;
   loadBefore: string;
   loadAfter: string;
   throughput: Throughput;
   memory: MemoryStep[];
   storms: Storm[];
+  settings: SessionBenchSettings;
 }): string {
+  const {
+    throughput: THROUGHPUT,
+    sessions: MAX_SESSIONS,
+    drainPeriod: DRAIN_PERIOD,
+    retryWindow: RETRY_WINDOW,
+  } = report.settings;
   const k = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n)));
   const cpu = (
     readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m)?.[1] ?? 'unknown'
@@ -515,6 +551,24 @@ function writeDocs(section: string): void {
 }
 
 async function main(): Promise<void> {
+  const { values: options } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      sessions: { type: 'string' },
+      'no-docs': { type: 'boolean', default: false },
+      only: { type: 'string' },
+    },
+  });
+  /** `--only overhead|memory|storm`: one part (the docs are left alone). */
+  const ONLY = options.only;
+  const QUICK = options.quick;
+  const settings = benchSettings(
+    QUICK,
+    options.sessions === undefined ? undefined : Number(options.sessions),
+  );
+  PINNED = canPin();
+  if (PINNED) spawnSync('taskset', ['-p', '-c', CLIENT_CPU, String(process.pid)], { stdio: 'ignore' });
+  const THROUGHPUT = settings.throughput;
   const loadBefore = loadavg()
     .map((n) => n.toFixed(2))
     .join(' ');
@@ -524,7 +578,7 @@ async function main(): Promise<void> {
     console.log(
       `session overhead (${THROUGHPUT.connections} connections x ${THROUGHPUT.inFlight} in flight):`,
     );
-    throughput = await measureOverhead();
+    throughput = await measureOverhead(settings);
     console.log(
       `  median: plain ${Math.round(throughput.plain.perSecond)} msg/s, session ${Math.round(throughput.session.perSecond)} msg/s, ratio ${throughput.ratio.toFixed(2)}`,
     );
@@ -532,13 +586,15 @@ async function main(): Promise<void> {
   let memory: MemoryStep[] | undefined;
   if (part('memory')) {
     console.log('memory per idle session (server):');
-    memory = await measureMemory();
+    memory = await measureMemory(settings);
   }
   const storms: Storm[] = [];
   if (part('storm')) {
-    console.log(`reconnect storm (${MAX_SESSIONS} sessions):`);
-    storms.push(await measureStorm('at once (1001)', 0));
-    storms.push(await measureStorm(`drained over ${DRAIN_PERIOD / 1000} s (1012)`, DRAIN_PERIOD));
+    console.log(`reconnect storm (${settings.sessions} sessions):`);
+    storms.push(await measureStorm(settings, 'at once', 0));
+    storms.push(
+      await measureStorm(settings, `drained over ${settings.drainPeriod / 1000} s`, settings.drainPeriod),
+    );
   }
   const loadAfter = loadavg()
     .map((n) => n.toFixed(2))
@@ -551,15 +607,25 @@ async function main(): Promise<void> {
     storms.length > 0
   ) {
     writeDocs(
-      docsSection({ date: new Date().toISOString(), loadBefore, loadAfter, throughput, memory, storms }),
+      docsSection({
+        date: new Date().toISOString(),
+        loadBefore,
+        loadAfter,
+        throughput,
+        memory,
+        storms,
+        settings,
+      }),
     );
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
