@@ -181,7 +181,18 @@ export interface SessionServerCloseOptions extends ServerCloseOptions {
    * @defaultValue 5 000
    */
   retryWindow?: number;
+  /**
+   * How long, in ms, each linked session's state may take to reach the store before its
+   * link is closed anyway. A link closes only once the store holds its session (so that a
+   * client coming back at once, to any process, resumes it), or after this bound when
+   * the store is slow or away (the session then stays with the last state the store took).
+   * @defaultValue 5 000
+   */
+  persistTimeout?: number;
 }
+
+/** Default of {@link SessionServerCloseOptions.persistTimeout}. */
+export const DEFAULT_PERSIST_TIMEOUT = 5000;
 
 /** How a session's current link reaches the client: a WebSocket, or an HTTP transport. */
 export type SessionTransport = 'websocket' | 'sse' | 'long-polling';
@@ -515,12 +526,16 @@ export class SessionServer<Data = undefined> {
   }
 
   /**
-   * Close the server. Session links close with `options.code` (1001 by default, which
-   * clients take as "reconnect"), or, with `drainPeriod`, with 1012 spread over that
-   * period. The suspended sessions go to the store, where another process sharing it
-   * can resume them, and `close` is called for each with `'shutdown'`.
+   * Close the server. Each linked session is first put in the store (bounded by
+   * `persistTimeout`), so that another process sharing it can resume it at once; then its
+   * link closes with `options.code` (1012, service restart, by default: clients come
+   * back), all at once or, with `drainPeriod`, with 1012 spread over that period. The
+   * suspended sessions go to the store too, and `close` is called for each with `'shutdown'`.
    */
   close(options: SessionServerCloseOptions = {}): Promise<void> {
+    if (options.persistTimeout !== undefined && !(options.persistTimeout >= 0)) {
+      return Promise.reject(new RangeError('persistTimeout must be a number >= 0'));
+    }
     this.closing ??= this.shutdown(options);
     return this.closing;
   }
@@ -529,24 +544,29 @@ export class SessionServer<Data = undefined> {
     this.closed = true;
     clearInterval(this.sweeper);
     const drainPeriod = options.drainPeriod ?? 0;
-    if (drainPeriod > 0) await this.drain(drainPeriod, options.retryWindow ?? 5000);
-    // The WebSocketServer closes the WebSocket links; the HTTP transports' links are closed here.
-    for (const session of [...this.sessions.values()]) {
-      if (session._link?.transport !== undefined) {
-        session._link.close(options.code ?? 1001, options.reason ?? 'server shutting down');
-      }
+    const persistTimeout = options.persistTimeout ?? DEFAULT_PERSIST_TIMEOUT;
+    if (drainPeriod > 0) await this.drain(drainPeriod, options.retryWindow ?? 5000, persistTimeout);
+    else {
+      const linked = [...this.sessions.values()].filter((session) => session._link !== null);
+      const code = options.code ?? 1012;
+      const reason = options.reason ?? 'server restarting';
+      await Promise.all(linked.map((session) => this.handOver(session, code, reason, persistTimeout)));
     }
     await this.server.close(options);
     // Every session is suspended now: their last state goes to the store before we go
-    // (once: a store that fails now leaves the previous checkpoints).
+    // (once: a store that fails now leaves the previous checkpoints), within the bound.
     clearTimeout(this.checkpointTimer);
-    await this.checkpointRunning;
-    if (this.dirty.size > 0) await this.checkpointBatch();
+    await within(persistTimeout, async () => {
+      await this.checkpointRunning;
+      if (this.dirty.size > 0) await this.checkpointBatch();
+    });
     this.stopped = true;
     clearTimeout(this.checkpointTimer);
     this.wakeReader?.();
     await this.historyReader;
-    while (this.storeWrites.size > 0) await Promise.allSettled([...this.storeWrites]);
+    await within(persistTimeout, async () => {
+      while (this.storeWrites.size > 0) await Promise.allSettled([...this.storeWrites]);
+    });
     for (const session of this.sessions.values()) {
       this.invoke(session, () => this.sessionHandlers.close?.(session, 'shutdown'));
     }
@@ -998,19 +1018,28 @@ export class SessionServer<Data = undefined> {
     this.detach(session);
   }
 
-  /** The link is gone: keep the session for the resume window. */
-  private detach(session: ServerSession<Data>, notify = true): void {
+  /**
+   * The link is gone: keep the session for the resume window.
+   * @returns without checkpoints, the write of the session to the store (see {@link suspend})
+   */
+  private detach(session: ServerSession<Data>, notify = true): Promise<unknown> | undefined {
     const ws = session._link;
     if (ws !== null) this.links.delete(ws);
     session._link = null;
     session._core.unlink();
     session._held = [];
     this.ackDue.delete(session);
-    if (notify) this.suspend(session);
+    return notify ? this.suspend(session) : undefined;
   }
 
-  private suspend(session: ServerSession<Data>): void {
-    if (session._core.isEnded) return;
+  /**
+   * Keep the session, without a link, for the resume window: in the store (with
+   * checkpoints, by the next batch) and among this process's suspended sessions.
+   * @returns without checkpoints, the store write (settled, its failure reported), which `close()` waits for
+   */
+  private suspend(session: ServerSession<Data>): Promise<unknown> | undefined {
+    if (session._core.isEnded) return undefined;
+    let written: Promise<unknown> | undefined;
     session._expiresAt = this._now() + this.resumeWindow;
     if (this.checkpointInterval !== undefined) {
       this.markDirty(session);
@@ -1022,10 +1051,10 @@ export class SessionServer<Data = undefined> {
         ...(session._positions.size > 0 ? { positions: Object.fromEntries(session._positions) } : {}),
       };
       // Also while closing: the store is where another process finds the session.
-      this.storeWrite(
-        this.store.put(stored, this._now()).then((written) => {
+      written = this.storeWrite(
+        this.store.put(stored, this._now()).then((kept) => {
           // Another process claimed it while our link was dying: this copy is stale.
-          if (!written) this.forget(session, 'moved');
+          if (!kept) this.forget(session, 'moved');
         }),
       );
     }
@@ -1037,6 +1066,7 @@ export class SessionServer<Data = undefined> {
       this.forget(oldest, 'expired');
     }
     if (!this.closed) this.invoke(session, () => this.sessionHandlers.suspend?.(session));
+    return written;
   }
 
   // ---- checkpoints ----
@@ -1119,11 +1149,15 @@ export class SessionServer<Data = undefined> {
     }
   }
 
-  /** Track a store write that nobody awaits: `close()` waits for it, and its failure is reported. */
-  private storeWrite(write: Promise<unknown>): void {
+  /**
+   * Track a store write that nobody awaits: `close()` waits for it, and its failure is reported.
+   * @returns the write, settled (it never rejects)
+   */
+  private storeWrite(write: Promise<unknown>): Promise<unknown> {
     const tracked = write.catch((error: unknown) => this.report(error));
     this.storeWrites.add(tracked);
     void tracked.finally(() => this.storeWrites.delete(tracked));
+    return tracked;
   }
 
   // ---- topic history ----
@@ -1285,18 +1319,54 @@ export class SessionServer<Data = undefined> {
     if (lost > 0) this.invoke(session, () => this.sessionHandlers.topicLost?.(session, topic, lost));
   }
 
-  /** Close the session links with 1012 one after another, evenly over `period` ms. */
-  private async drain(period: number, retryWindow: number): Promise<void> {
+  /** Hand the session links over with 1012 one after another, evenly over `period` ms. */
+  private async drain(period: number, retryWindow: number, persistTimeout: number): Promise<void> {
     const linked = [...this.sessions.values()].filter((session) => session._link !== null);
     if (linked.length === 0) return;
     const reason = `retry-after=${Math.max(0, Math.floor(retryWindow))}`;
     const step = period / linked.length;
     const started = this._now();
+    const handedOver: Promise<void>[] = [];
     for (let i = 0; i < linked.length; i++) {
       const wait = started + i * step - this._now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      linked[i]!._link?.close(1012, reason);
+      handedOver.push(this.handOver(linked[i]!, 1012, reason, persistTimeout));
     }
+    await Promise.all(handedOver);
+  }
+
+  /**
+   * Closing: take the session off its link (nothing more it says counts, nothing more
+   * goes to it), put it in the store, and only then close the link with `code`, so that
+   * its client, coming back at once to any process sharing the store, resumes it. What
+   * the client sent meanwhile it still holds (unacknowledged) and replays. The link
+   * closes after `timeout` ms whatever the store does.
+   */
+  private async handOver(
+    session: ServerSession<Data>,
+    code: number,
+    reason: string,
+    timeout: number,
+  ): Promise<void> {
+    const ws = session._link;
+    if (ws === null) return;
+    let written = this.detach(session);
+    if (this.checkpointInterval !== undefined && this.sessions.get(session.id) === session) {
+      // Written now, rather than with the next batch (a batch in flight holds an older
+      // state; the store applies one process's writes in order).
+      this.dirty.delete(session);
+      written = this.checkpoint(session, false).then(
+        (kept) => {
+          if (!kept) this.forget(session, 'moved');
+        },
+        (error: unknown) => {
+          this.report(error);
+          this.dirty.add(session);
+        },
+      );
+    }
+    if (written !== undefined) await within(timeout, () => written);
+    ws.close(code, reason);
   }
 
   private checkTopic(topic: string): void {
@@ -1374,6 +1444,16 @@ export class SessionServer<Data = undefined> {
   private report(error: unknown): void {
     if (this.server.listenerCount('error') > 0) this.server.emit('error', error);
     else process.emitWarning(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/** Wait for what `work` returns, or `ms` at most (it goes on in the background after that). */
+async function within(ms: number, work: () => Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([work(), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
