@@ -371,6 +371,11 @@ export class SessionServer<Data = undefined> {
   private readonly history: TopicHistory | undefined;
   /** With a history: the position this process has read up to in each topic (undefined while it is being found). */
   private readonly historyCursors = new Map<string, number | undefined>();
+  /**
+   * With a history that has generations: the generation of each topic's log this
+   * process reads (its cursor, and the positions of its sessions, count in it).
+   */
+  private readonly historyGenerations = new Map<string, string>();
   /** With a history: the reading loop, and how to wake it when a topic is added. */
   private historyReader: Promise<void> | undefined;
   private wakeReader: (() => void) | undefined;
@@ -609,8 +614,10 @@ export class SessionServer<Data = undefined> {
     session._positions.delete(topic);
     if (sessions?.size === 0) {
       this.byTopic.delete(topic);
-      if (this.history !== undefined) this.historyCursors.delete(topic);
-      else void this.broker.unsubscribeSessions(topic);
+      if (this.history !== undefined) {
+        this.historyCursors.delete(topic);
+        this.historyGenerations.delete(topic);
+      } else void this.broker.unsubscribeSessions(topic);
     }
     return true;
   }
@@ -957,6 +964,13 @@ export class SessionServer<Data = undefined> {
       expiresAt: now + this.resumeWindow,
     };
     const taken = await this.store.take(id, now, claim);
+    // Its topic history started again since its positions were taken: resuming it would
+    // skip what the new log holds below them. It ends: its client gets a new session.
+    const historyLost =
+      taken.status === 'taken' &&
+      taken.session !== undefined &&
+      this.history !== undefined &&
+      (await this.historyLost(this.history, taken.session));
     const current = this.sessions.get(id);
     if (taken.status === 'moved') {
       if (current !== undefined && current.epoch === epoch) this.forget(current, 'moved');
@@ -965,6 +979,10 @@ export class SessionServer<Data = undefined> {
     if (current !== undefined && current.epoch === epoch) return current;
     if (taken.status === 'missing' || taken.session === undefined) return undefined;
     if (current !== undefined && current.epoch !== claim.newEpoch) this.forget(current, 'moved');
+    if (historyLost) {
+      this.storeWrite(this.store.delete(id, claim.newEpoch));
+      return undefined;
+    }
     if (this.sessions.get(id) !== undefined) return undefined; // a racing hello got there first
     const stored = taken.session;
     const session = new ServerSession(
@@ -1048,7 +1066,7 @@ export class SessionServer<Data = undefined> {
         snapshot: session._core.snapshot(),
         expiresAt: session._expiresAt,
         topics: [...session._topics],
-        ...(session._positions.size > 0 ? { positions: Object.fromEntries(session._positions) } : {}),
+        ...this.storedPositions(session),
       };
       // Also while closing: the store is where another process finds the session.
       written = this.storeWrite(
@@ -1138,7 +1156,7 @@ export class SessionServer<Data = undefined> {
       snapshot: session._core.snapshot(),
       expiresAt: session._expiresAt,
       topics: [...session._topics],
-      ...(session._positions.size > 0 ? { positions: Object.fromEntries(session._positions) } : {}),
+      ...this.storedPositions(session),
     };
     const write = this.store.put(stored, now);
     this.storeWrites.add(write);
@@ -1169,9 +1187,10 @@ export class SessionServer<Data = undefined> {
   private readTopic(history: TopicHistory, topic: string): void {
     this.historyCursors.set(topic, undefined);
     const find = () => {
-      history.last(topic).then(
-        (last) => {
+      Promise.all([history.generation?.(topic), history.last(topic)]).then(
+        ([generation, last]) => {
           if (!this.historyCursors.has(topic) || this.historyCursors.get(topic) !== undefined) return;
+          if (generation !== undefined) this.historyGenerations.set(topic, generation);
           this.historyCursors.set(topic, last);
           for (const session of this.byTopic.get(topic) ?? []) {
             if (!session._positions.has(topic)) session._positions.set(topic, last);
@@ -1219,6 +1238,7 @@ export class SessionServer<Data = undefined> {
         for (const [topic, read] of found) {
           // Read from `after`; only this loop moves the cursor, unless the topic was left.
           if (this.historyCursors.get(topic) !== after.get(topic) || read.entries.length === 0) continue;
+          if (this.newGeneration(topic, read.generation, after.get(topic)!)) continue;
           for (const session of this.byTopic.get(topic) ?? []) {
             if (!session._catchingUp.has(topic)) this.deliverHistory(session, topic, read);
           }
@@ -1245,13 +1265,69 @@ export class SessionServer<Data = undefined> {
    * since the restart), the sessions too. Checked once a second for the quiet topics.
    */
   private async historyRestarted(history: TopicHistory, topics: readonly string[]): Promise<void> {
-    const lasts = await Promise.all(topics.map((topic) => history.last(topic)));
+    const [lasts, generations] = await Promise.all([
+      Promise.all(topics.map((topic) => history.last(topic))),
+      Promise.all(topics.map((topic) => history.generation?.(topic))),
+    ]);
     for (const [i, topic] of topics.entries()) {
       const cursor = this.historyCursors.get(topic);
-      if (cursor === undefined || lasts[i]! >= cursor) continue;
+      if (cursor === undefined || this.newGeneration(topic, generations[i], cursor)) continue;
+      if (lasts[i]! >= cursor) continue;
       this.historyCursors.set(topic, 0);
       for (const session of this.byTopic.get(topic) ?? []) session._positions.set(topic, 0);
     }
+  }
+
+  /**
+   * `generation` (read after the cursor's position `cursor`) is not the one this process
+   * reads `topic` in: the log started again. Then, unless nothing had been read from the
+   * old one yet, read the new one from its start, and the sessions too (as they would a
+   * log that restarted empty; what the old one held past their positions is lost with it).
+   * @returns whether the cursor was reset (what was read with `generation` is to be dropped)
+   */
+  private newGeneration(topic: string, generation: string | undefined, cursor: number): boolean {
+    const known = this.historyGenerations.get(topic);
+    if (generation === undefined || generation === known) return false;
+    this.historyGenerations.set(topic, generation);
+    if (cursor === 0 || known === undefined || known === '') return false;
+    this.historyCursors.set(topic, 0);
+    for (const session of this.byTopic.get(topic) ?? []) {
+      session._positions.set(topic, 0);
+      this.markDirty(session); // with checkpoints, the store learns the new generation
+    }
+    return true;
+  }
+
+  /** A session's topic positions as a store keeps them, with the generations they count in. */
+  private storedPositions(session: ServerSession<Data>): Pick<StoredSession, 'positions' | 'generations'> {
+    if (session._positions.size === 0) return {};
+    const generations: Record<string, string> = {};
+    for (const topic of session._positions.keys()) {
+      const generation = this.historyGenerations.get(topic);
+      if (generation !== undefined) generations[topic] = generation;
+    }
+    return {
+      positions: Object.fromEntries(session._positions),
+      ...(Object.keys(generations).length > 0 ? { generations } : {}),
+    };
+  }
+
+  /**
+   * Whether a new log (another generation) started in one of the topics a stored
+   * session had reached a position in: it cannot catch up without a gap, as what that
+   * log holds below its position would be skipped. (A log that is gone and not started
+   * again holds nothing to skip: the session's catch-up reads the next one from its
+   * start, as the live sessions do.)
+   */
+  private async historyLost(history: TopicHistory, stored: StoredSession): Promise<boolean> {
+    const generations = stored.generations;
+    const generation = history.generation?.bind(history);
+    if (generations === undefined || generation === undefined) return false;
+    const topics = Object.entries(stored.positions ?? {})
+      .filter(([topic, position]) => position > 0 && generations[topic] !== undefined)
+      .map(([topic]) => topic);
+    const now = await Promise.all(topics.map((topic) => generation(topic)));
+    return topics.some((topic, i) => now[i] !== '' && now[i] !== generations[topic]);
   }
 
   /**

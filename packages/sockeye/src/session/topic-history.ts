@@ -21,6 +21,11 @@ export interface TopicHistoryRead {
   readonly entries: readonly TopicHistoryEntry[];
   /** How many messages right after the position asked for the history no longer holds (trimmed or expired). */
   readonly lost: number;
+  /**
+   * The generation of the topic's log the entries belong to (see
+   * {@link TopicHistory.generation}), read after them. @defaultValue unknown
+   */
+  readonly generation?: string;
 }
 
 /**
@@ -45,6 +50,21 @@ export interface TopicHistory {
   ): Promise<Map<string, TopicHistoryRead>>;
   /** Stop: a pending `read` resolves (with what it has), and nothing is kept alive. */
   close(): Promise<void>;
+  /**
+   * The generation of `topic`'s log: an id that changes whenever the log starts again
+   * from nothing (a store that lost it, a history that expired), so that a position in
+   * an earlier log is never taken for one in this one, even once this one's positions
+   * have passed it. '' when the topic has no log. Optional: a history without it is
+   * known to have restarted only while its positions are below the old ones.
+   */
+  generation?(topic: string): Promise<string>;
+}
+
+/** A new generation id: 16 characters of base 36 (no Node built-in, for browsers too). */
+function newGeneration(): string {
+  let id = '';
+  while (id.length < 16) id += Math.floor(Math.random() * 36).toString(36);
+  return id;
 }
 
 /** Options of {@link MemoryTopicHistory}. */
@@ -55,7 +75,10 @@ export interface MemoryTopicHistoryOptions {
 
 /** A {@link TopicHistory} in this process's memory, for the servers of one process. */
 export class MemoryTopicHistory implements TopicHistory {
-  private readonly topics = new Map<string, { next: number; entries: TopicHistoryEntry[] }>();
+  private readonly topics = new Map<
+    string,
+    { next: number; entries: TopicHistoryEntry[]; generation: string }
+  >();
   private readonly maxLength: number;
   private waiters = new Set<() => void>();
 
@@ -71,7 +94,7 @@ export class MemoryTopicHistory implements TopicHistory {
   async append(topic: string, data: WireMessage): Promise<number> {
     let log = this.topics.get(topic);
     if (log === undefined) {
-      log = { next: 1, entries: [] };
+      log = { next: 1, entries: [], generation: newGeneration() };
       this.topics.set(topic, log);
     }
     const position = log.next++;
@@ -86,6 +109,16 @@ export class MemoryTopicHistory implements TopicHistory {
   /** The last position of `topic`. */
   async last(topic: string): Promise<number> {
     return (this.topics.get(topic)?.next ?? 1) - 1;
+  }
+
+  /** The generation of `topic`'s log ('' when it has none). */
+  async generation(topic: string): Promise<string> {
+    return this.topics.get(topic)?.generation ?? '';
+  }
+
+  /** Forget every topic, as a store restarted empty would (for tests). */
+  clear(): void {
+    this.topics.clear();
   }
 
   /** Read (see {@link TopicHistory.read}). */
@@ -125,6 +158,7 @@ export class MemoryTopicHistory implements TopicHistory {
       found.set(topic, {
         entries: log.entries.slice(start, start + limit),
         lost: Math.max(0, first - position - 1),
+        generation: log.generation,
       });
     }
     return found;
