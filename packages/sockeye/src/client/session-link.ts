@@ -75,7 +75,10 @@ export class NodeSessionLink {
       if (this.#closed) return;
       throw new DOMException('Still in CONNECTING state.', 'InvalidStateError');
     }
-    if (typeof data === 'string' || data instanceof ArrayBuffer) socket.send(data);
+    // A string is encoded to UTF-8 once, here: as a string, the deflate threshold, the
+    // frame header and the copy into the output would each measure it.
+    if (typeof data === 'string') socket.send(Buffer.from(data), true);
+    else if (data instanceof ArrayBuffer) socket.send(data);
     else socket.send(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
 

@@ -793,22 +793,11 @@ export class SessionServer<Data = undefined> {
   // ---- links ----
 
   private linkMessage(ws: SessionLink<Data>, data: string | Buffer, isBinary: boolean): unknown {
-    if (this.awaitingHello.has(ws)) {
-      const message: WireMessage = isBinary ? (data as Buffer) : data.toString();
-      this.awaitingHello.delete(ws);
-      let frame: ReturnType<typeof decodeFrame>;
-      try {
-        frame = decodeFrame(message);
-        if (frame.type !== 'hello')
-          throw new SessionError('unexpected-frame', 'the first frame must be a hello');
-      } catch (error) {
-        this.fail(ws, error);
-        return undefined;
-      }
-      return this.hello(ws, frame.received, frame.id, frame.epoch);
-    }
+    // A welcomed link first (one lookup on the hot path): a link is in `links` only
+    // once its hello was taken.
     const session = this.links.get(ws);
     if (session === undefined) {
+      if (this.awaitingHello.has(ws)) return this.firstFrame(ws, data, isBinary);
       // A link replaced by a newer one, or one that has not been welcomed yet (the
       // client must wait for the welcome): nothing it says counts.
       return undefined;
@@ -850,6 +839,21 @@ export class SessionServer<Data = undefined> {
         this._end(session, 'ended');
         return undefined;
     }
+  }
+
+  /** The first frame of a link: its hello. */
+  private firstFrame(ws: SessionLink<Data>, data: string | Buffer, isBinary: boolean): unknown {
+    this.awaitingHello.delete(ws);
+    let frame: ReturnType<typeof decodeFrame>;
+    try {
+      frame = decodeFrame(isBinary ? (data as Buffer) : data.toString());
+      if (frame.type !== 'hello')
+        throw new SessionError('unexpected-frame', 'the first frame must be a hello');
+    } catch (error) {
+      this.fail(ws, error);
+      return undefined;
+    }
+    return this.hello(ws, frame.received, frame.id, frame.epoch);
   }
 
   /** A data message arrived on the session's link: acknowledge it (this turn), hand it to the application. */
