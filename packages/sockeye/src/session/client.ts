@@ -198,7 +198,8 @@ export class SessionOpenEvent extends Event {
 
 /**
  * `sessionlost`: the server no longer had the session (its resume window passed, it
- * lost it, or a replay bound was passed), so a new one started. Resynchronise the
+ * lost it, a replay bound was passed, or a topic of it started a new history log that
+ * it cannot catch up on without a gap), so a new one started. Resynchronise the
  * application's state. `unacknowledged` are messages that went out on the old session
  * and were never acknowledged: the server may or may not have seen them. Messages never
  * sent on any link are carried into the new session.
