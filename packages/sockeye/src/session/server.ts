@@ -511,9 +511,11 @@ export class SessionServer<Data = undefined> {
   /** A message another process published, for the sessions here in its topic. */
   private brokerMessage(message: BrokerMessage): void {
     if (!this.byTopic.has(message.topic)) return;
-    // Copied: the broker's bytes are shared and read-only, a replay buffer keeps them.
-    const bytes = new Uint8Array(message.data);
-    this.deliver(message.topic, message.isBinary ? bytes : new TextDecoder().decode(bytes));
+    // Copied (or decoded): the broker's bytes are shared and read-only, a replay buffer keeps them.
+    this.deliver(
+      message.topic,
+      message.isBinary ? new Uint8Array(message.data) : message.data.toString('utf8'),
+    );
   }
 
   /** Send `message` to every session here in `topic`. @returns how many */
@@ -1545,15 +1547,18 @@ function wireSize(message: WireMessage): number {
 /** The first byte of a data frame: `d`. */
 const DATA_BYTE = 0x64;
 
+const utf8 = new TextEncoder();
+
 function toWire(data: SendData, isBinary: boolean): WireMessage {
-  if (typeof data === 'string') return isBinary ? new TextEncoder().encode(data) : data;
+  if (typeof data === 'string') return isBinary ? utf8.encode(data) : data;
   if (data instanceof Blob) throw new TypeError('a session cannot send a Blob');
-  const bytes =
+  const view =
     data instanceof ArrayBuffer
-      ? new Uint8Array(data.slice(0))
-      : new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  // A copy: the replay buffer must not see the caller reuse its buffer.
-  return isBinary ? bytes : new TextDecoder().decode(bytes);
+      ? Buffer.from(data)
+      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // Text is decoded (a new string: nothing of the caller's buffer is kept); bytes are
+  // copied, as the replay buffer must not see the caller reuse its buffer.
+  return isBinary ? new Uint8Array(view) : view.toString('utf8');
 }
 
 function toBuffer(data: Uint8Array): Buffer {
