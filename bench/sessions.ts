@@ -12,9 +12,10 @@
  * 3. **Reconnect storm**: 10,000 sessions on server A; A closes, and its clients resume on
  *    server B, another process (A, a child of B, keeps its suspended sessions in B's
  *    store, as two servers share a Redis; a client-side router plays the load balancer
- *    that sends new connections to B). Without spreading, A closes every link at once (1001: the
- *    clients' own backoff, uniform in [0, 0.5 s)); with spreading, A drains (1012, links
- *    closed evenly over 5 s, clients told to come back within 1 s). Measured on B: the
+ *    that sends new connections to B). Without spreading, A closes every link at once (1012,
+ *    each once its session is in the store; the clients' own backoff, uniform in
+ *    [0, 0.5 s)); with spreading, A drains (1012, links closed evenly over 5 s, clients
+ *    told to come back within 1 s). Measured on B: the
  *    peak resumes per second (over 100 ms and 1 s windows) and the time from the start
  *    of the close until every session resumed.
  *
@@ -29,7 +30,8 @@
 import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   ReconnectingWebSocket,
@@ -40,29 +42,46 @@ import {
 } from '@sockeye/sockeye';
 import { ROOT } from '../scripts/lib/prereqs.js';
 
-const { values: options } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    sessions: { type: 'string' },
-    'no-docs': { type: 'boolean', default: false },
-    only: { type: 'string' },
-  },
-});
-/** `--only overhead|memory|storm`: one part (the docs are left alone). */
-const ONLY = options.only;
-const QUICK = options.quick;
-const MAX_SESSIONS = Number(options.sessions ?? (QUICK ? 1000 : 10_000));
-const MEMORY_STEPS = QUICK ? [500, 1000] : [1000, 5000, 10_000].filter((n) => n <= MAX_SESSIONS);
-const THROUGHPUT = {
-  connections: 8,
-  inFlight: 64,
-  payload: 'x'.repeat(64),
-  warmupMs: QUICK ? 200 : 500,
-  measureMs: QUICK ? 500 : 2000,
-  rounds: QUICK ? 1 : 3,
-};
-const DRAIN_PERIOD = 5000;
-const RETRY_WINDOW = 1000;
+/** The sizes of a run. */
+export interface SessionBenchSettings {
+  /** Sessions of the reconnect storm (and the memory part's largest count). */
+  sessions: number;
+  /** The idle session counts the memory part measures at. */
+  memorySteps: number[];
+  /** The overhead part: connections, messages in flight on each, payload, and how long. */
+  throughput: {
+    connections: number;
+    inFlight: number;
+    payload: string;
+    warmupMs: number;
+    measureMs: number;
+    rounds: number;
+  };
+  /** The drained storm: links closed evenly over this many ms... */
+  drainPeriod: number;
+  /** ...and clients told to come back within this many. */
+  retryWindow: number;
+}
+
+/** The sizes of `npm run bench`, or (`quick`) small and short, to check the script. */
+export function benchSettings(quick: boolean, sessions?: number): SessionBenchSettings {
+  const max = sessions ?? (quick ? 1000 : 10_000);
+  return {
+    sessions: max,
+    memorySteps: quick ? [500, 1000] : [1000, 5000, 10_000].filter((n) => n <= max),
+    throughput: {
+      connections: 8,
+      inFlight: 64,
+      payload: 'x'.repeat(64),
+      warmupMs: quick ? 200 : 500,
+      measureMs: quick ? 500 : 2000,
+      rounds: quick ? 1 : 3,
+    },
+    drainPeriod: 5000,
+    retryWindow: 1000,
+  };
+}
+
 /** Hang guards: a step that takes longer fails the run (they are not measurements). */
 const OPEN_TIMEOUT = 180_000;
 const STORM_TIMEOUT = 180_000;
@@ -75,8 +94,8 @@ const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
 function canPin(): boolean {
   return cpus().length >= 2 && spawnSync('taskset', ['-c', CLIENT_CPU, 'true']).status === 0;
 }
-const PINNED = canPin();
-if (PINNED) spawnSync('taskset', ['-p', '-c', CLIENT_CPU, String(process.pid)], { stdio: 'ignore' });
+/** Whether the servers go to CPU 0 (and this process to CPU 1): run from the command line only. */
+let PINNED = false;
 
 // ---- the server process ----
 
@@ -226,6 +245,7 @@ interface Throughput {
 
 /** Echo throughput of `connections` clients keeping `inFlight` messages each, for `measureMs`. */
 async function pump(
+  THROUGHPUT: SessionBenchSettings['throughput'],
   server: ServerProcess,
   makeClients: () => Promise<{ send(data: string): void; onEcho(fn: () => void): void; close(): void }[]>,
 ): Promise<Rate> {
@@ -261,7 +281,7 @@ async function pump(
   };
 }
 
-async function plainClients(url: string) {
+async function plainClients(THROUGHPUT: SessionBenchSettings['throughput'], url: string) {
   return Promise.all(
     Array.from({ length: THROUGHPUT.connections }, async () => {
       const ws = new WebSocket(url);
@@ -280,7 +300,7 @@ async function plainClients(url: string) {
   );
 }
 
-async function sessionClients(url: string) {
+async function sessionClients(THROUGHPUT: SessionBenchSettings['throughput'], url: string) {
   const clients = await openSessions(THROUGHPUT.connections, () => url, { maxQueuedMessages: 10_000 });
   return clients.map((ws) => ({
     send: (data: string) => ws.send(data),
@@ -291,19 +311,21 @@ async function sessionClients(url: string) {
   }));
 }
 
-async function measureOverhead(): Promise<Throughput> {
+/** Part 1: session against plain throughput, interleaved rounds. */
+export async function measureOverhead(settings: SessionBenchSettings): Promise<Throughput> {
+  const THROUGHPUT = settings.throughput;
   const server = await startServer('A');
   try {
     const url = `ws://127.0.0.1:${server.port}/`;
     const plain: Rate[] = [];
     const session: Rate[] = [];
-    await pump(server, () => plainClients(url)); // V8 warm-up of both paths, unmeasured
-    await pump(server, () => sessionClients(url));
+    await pump(THROUGHPUT, server, () => plainClients(THROUGHPUT, url)); // V8 warm-up of both paths, unmeasured
+    await pump(THROUGHPUT, server, () => sessionClients(THROUGHPUT, url));
     const show = (rate: Rate) =>
       `${Math.round(rate.perSecond)} msg/s (${Math.round(rate.perServerCpuSecond)} per server CPU-s, ${Math.round(rate.perClientCpuSecond)} per client CPU-s)`;
     for (let round = 0; round < THROUGHPUT.rounds; round++) {
-      plain.push(await pump(server, () => plainClients(url)));
-      session.push(await pump(server, () => sessionClients(url)));
+      plain.push(await pump(THROUGHPUT, server, () => plainClients(THROUGHPUT, url)));
+      session.push(await pump(THROUGHPUT, server, () => sessionClients(THROUGHPUT, url)));
       console.log(`  round ${round + 1}: plain ${show(plain.at(-1)!)}, session ${show(session.at(-1)!)}`);
     }
     const medianRate = (rates: Rate[]): Rate => ({
@@ -326,7 +348,8 @@ interface MemoryStep {
   bytesPerSession: number;
 }
 
-async function measureMemory(): Promise<MemoryStep[]> {
+/** Part 2: memory per idle session on the server. */
+export async function measureMemory(settings: SessionBenchSettings): Promise<MemoryStep[]> {
   const server = await startServer('A');
   const clients: ReconnectingWebSocket[] = [];
   try {
@@ -336,7 +359,7 @@ async function measureMemory(): Promise<MemoryStep[]> {
     await closeAll(await openSessions(1, () => url));
     const baseline = (await memory()).heldBytes;
     const steps: MemoryStep[] = [];
-    for (const target of MEMORY_STEPS) {
+    for (const target of settings.memorySteps) {
       clients.push(...(await openSessions(target - clients.length, () => url)));
       await new Promise((resolve) => setTimeout(resolve, 500)); // the last acknowledgements settle
       const { heldBytes, sessions } = await memory();
@@ -368,7 +391,13 @@ interface Storm {
   closeMs: number;
 }
 
-async function measureStorm(name: string, drainPeriod: number): Promise<Storm> {
+/** Part 3: the reconnect storm, A closing at once (`drainPeriod` 0) or draining. */
+export async function measureStorm(
+  settings: SessionBenchSettings,
+  name: string,
+  drainPeriod: number,
+): Promise<Storm> {
+  const MAX_SESSIONS = settings.sessions;
   // B starts A, which keeps its suspended sessions in B's store, as two servers share a Redis.
   const b = await startServer('B', true);
   const portA = b.portA!;
@@ -393,7 +422,7 @@ async function measureStorm(name: string, drainPeriod: number): Promise<Storm> {
     }
     target = b.port;
     await b.ask({ cmd: 'mark' }, 'marked');
-    await askA({ cmd: 'drain', drainPeriod, retryWindow: RETRY_WINDOW }, 'started');
+    await askA({ cmd: 'drain', drainPeriod, retryWindow: settings.retryWindow }, 'started');
     const progress = setInterval(
       () =>
         console.log(
@@ -439,14 +468,22 @@ async function measureStorm(name: string, drainPeriod: number): Promise<Storm> {
 
 // ---- report ----
 
-function docsSection(report: {
+/** The "Sessions" section of docs/benchmarks.md. */
+export function docsSection(report: {
   date: string;
   loadBefore: string;
   loadAfter: string;
   throughput: Throughput;
   memory: MemoryStep[];
   storms: Storm[];
+  settings: SessionBenchSettings;
 }): string {
+  const {
+    throughput: THROUGHPUT,
+    sessions: MAX_SESSIONS,
+    drainPeriod: DRAIN_PERIOD,
+    retryWindow: RETRY_WINDOW,
+  } = report.settings;
   const k = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n)));
   const cpu = (
     readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m)?.[1] ?? 'unknown'
@@ -479,7 +516,7 @@ function docsSection(report: {
         `| ${step.sessions.toLocaleString('en-US')} | ${Math.round(step.bytesPerSession).toLocaleString('en-US')} |`,
     ),
     '',
-    `**Reconnect storm**: ${MAX_SESSIONS.toLocaleString('en-US')} sessions on server A; A closes and every client resumes on server B, another process on the same core (A's suspended sessions go to B's store, as two servers share a Redis). Without spreading, A closes every link at once with 1001 (the clients' backoff spreads them over [0, 0.5 s)); with spreading, A drains: 1012 with \`retry-after=${RETRY_WINDOW}\`, links closed evenly over ${DRAIN_PERIOD / 1000} s. On B: peak resumes per second, and the time from the start of A's close until all ${MAX_SESSIONS.toLocaleString('en-US')} resumed.`,
+    `**Reconnect storm**: ${MAX_SESSIONS.toLocaleString('en-US')} sessions on server A; A closes and every client resumes on server B, another process on the same core (A's suspended sessions go to B's store, as two servers share a Redis). Without spreading, A closes every link at once with 1012, each as soon as the store holds its session (the clients' backoff spreads them over [0, 0.5 s)); with spreading, A drains: 1012 with \`retry-after=${RETRY_WINDOW}\`, links closed evenly over ${DRAIN_PERIOD / 1000} s. On B: peak resumes per second, and the time from the start of A's close until all ${MAX_SESSIONS.toLocaleString('en-US')} resumed.`,
     '',
     '| A closes | peak resumes/s on B (100 ms windows) | peak in any 1 s | all resumed after | A closed in | sessions lost |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
@@ -492,7 +529,7 @@ function docsSection(report: {
     ...(report.storms.some((storm) => storm.lost > 0)
       ? [
           '',
-          'Sessions lost: when A closes every link at once, its clients can reach B before A has written their sessions to the store (a link is written to the store when it closes, and 10,000 writes queue up); those clients get new sessions (`sessionlost`). Draining writes them a few at a time, well ahead of their clients.',
+          'Sessions lost: a session A could not put in the store within its `persistTimeout` (5 s) had its link closed anyway; its client got a new session (`sessionlost`) on B.',
         ]
       : []),
     '',
@@ -515,6 +552,24 @@ function writeDocs(section: string): void {
 }
 
 async function main(): Promise<void> {
+  const { values: options } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      sessions: { type: 'string' },
+      'no-docs': { type: 'boolean', default: false },
+      only: { type: 'string' },
+    },
+  });
+  /** `--only overhead|memory|storm`: one part (the docs are left alone). */
+  const ONLY = options.only;
+  const QUICK = options.quick;
+  const settings = benchSettings(
+    QUICK,
+    options.sessions === undefined ? undefined : Number(options.sessions),
+  );
+  PINNED = canPin();
+  if (PINNED) spawnSync('taskset', ['-p', '-c', CLIENT_CPU, String(process.pid)], { stdio: 'ignore' });
+  const THROUGHPUT = settings.throughput;
   const loadBefore = loadavg()
     .map((n) => n.toFixed(2))
     .join(' ');
@@ -524,7 +579,7 @@ async function main(): Promise<void> {
     console.log(
       `session overhead (${THROUGHPUT.connections} connections x ${THROUGHPUT.inFlight} in flight):`,
     );
-    throughput = await measureOverhead();
+    throughput = await measureOverhead(settings);
     console.log(
       `  median: plain ${Math.round(throughput.plain.perSecond)} msg/s, session ${Math.round(throughput.session.perSecond)} msg/s, ratio ${throughput.ratio.toFixed(2)}`,
     );
@@ -532,13 +587,15 @@ async function main(): Promise<void> {
   let memory: MemoryStep[] | undefined;
   if (part('memory')) {
     console.log('memory per idle session (server):');
-    memory = await measureMemory();
+    memory = await measureMemory(settings);
   }
   const storms: Storm[] = [];
   if (part('storm')) {
-    console.log(`reconnect storm (${MAX_SESSIONS} sessions):`);
-    storms.push(await measureStorm('at once (1001)', 0));
-    storms.push(await measureStorm(`drained over ${DRAIN_PERIOD / 1000} s (1012)`, DRAIN_PERIOD));
+    console.log(`reconnect storm (${settings.sessions} sessions):`);
+    storms.push(await measureStorm(settings, 'at once', 0));
+    storms.push(
+      await measureStorm(settings, `drained over ${settings.drainPeriod / 1000} s`, settings.drainPeriod),
+    );
   }
   const loadAfter = loadavg()
     .map((n) => n.toFixed(2))
@@ -551,15 +608,25 @@ async function main(): Promise<void> {
     storms.length > 0
   ) {
     writeDocs(
-      docsSection({ date: new Date().toISOString(), loadBefore, loadAfter, throughput, memory, storms }),
+      docsSection({
+        date: new Date().toISOString(),
+        loadBefore,
+        loadAfter,
+        throughput,
+        memory,
+        storms,
+        settings,
+      }),
     );
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

@@ -10,7 +10,7 @@
 //   {cmd: 'memory'}                          -> {heldBytes, sessions}: heap + arrayBuffers after two full GCs
 //   {cmd: 'cpu'}                             -> {cpuMicros}: this process's CPU time so far
 //   {cmd: 'drain', drainPeriod, retryWindow} -> {started}, then {drained: ms}: the server closes
-//                                               (spread over drainPeriod with 1012, or at once with 1001 when 0)
+//                                               (spread over drainPeriod, or at once when 0; 1012 either way)
 //   {cmd: 'mark'}                            -> {marked}: the storm starts now (resumes are timed from here)
 //   {cmd: 'resumes'}                         -> {times, opens}: ms from the mark of each resume here
 //   {cmd: 'stop'}                            -> exits

@@ -198,6 +198,7 @@ export function encodeStoredSession(session: StoredSession): string {
     expiresAt: session.expiresAt,
     topics: session.topics ?? [],
     positions: session.positions ?? {},
+    ...(session.generations === undefined ? {} : { generations: session.generations }),
     entries: snapshot.entries.map((entry) =>
       typeof entry.data === 'string'
         ? [entry.seq, entry.at, 't', entry.data]
@@ -260,10 +261,21 @@ export function decodeStoredSession(value: string): StoredSession {
   ) {
     throw bad('positions');
   }
+  // Absent in values written before topic generations were kept, or without any.
+  const generations = o.generations ?? {};
+  if (
+    typeof generations !== 'object' ||
+    generations === null ||
+    Array.isArray(generations) ||
+    !Object.values(generations).every((g) => typeof g === 'string')
+  ) {
+    throw bad('generations');
+  }
   return {
     snapshot,
     expiresAt: num('expiresAt'),
     topics: o.topics as string[],
     ...(Object.keys(positions).length > 0 ? { positions: positions as Record<string, number> } : {}),
+    ...(Object.keys(generations).length > 0 ? { generations: generations as Record<string, string> } : {}),
   };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type {
   TopicHistory,
   TopicHistoryEntry,
@@ -10,7 +11,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 export interface RedisTopicHistoryOptions {
   /** The Redis to keep the history in. @defaultValue `'redis://127.0.0.1:6379'` */
   url?: string;
-  /** Prefix of the keys (a stream and a counter per topic). @defaultValue `'sockeye:history:'` */
+  /** Prefix of the keys (a stream, a counter and a generation per topic). @defaultValue `'sockeye:history:'` */
   prefix?: string;
   /** Most messages kept per topic; past it the oldest are trimmed. @defaultValue 10 000 */
   maxLength?: number;
@@ -37,27 +38,37 @@ export interface RedisTopicHistoryOptions {
 export const DEFAULT_POSITION_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
- * `append`: KEYS the stream and the counter; ARGV data, '1' for binary, maxLength, ttl,
- * the counter's ttl.
- * The position is the counter, and the stream entry's id is `0-<position>`, so that ids
- * are the positions and a gap between two ids counts exactly the messages trimmed.
+ * `append`: KEYS the stream, the counter and the generation; ARGV data, '1' for binary,
+ * maxLength, ttl, the counter's ttl, a new generation id. The position is the counter, and
+ * the stream entry's id is `0-<position>`, so that ids are the positions and a gap between
+ * two ids counts exactly the messages trimmed. A log that starts (the counter was absent: a
+ * new topic, one idle past `positionTtl`, a Redis that restarted empty) gets the new
+ * generation id; the generation lives as long as the counter.
  */
 const APPEND = `
 local n = redis.call('INCR', KEYS[2])
+if n == 1 then
+  redis.call('SET', KEYS[3], ARGV[6])
+else
+  redis.call('SET', KEYS[3], ARGV[6], 'NX')
+end
 redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '0-' .. n, 'd', ARGV[1], 'b', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
 return n`;
 
 interface HistoryCommands {
   sockeyeHistoryAppend(
     stream: string,
     counter: string,
+    generation: string,
     data: string | Buffer,
     binary: string,
     maxLength: number,
     ttl: number,
     positionTtl: number,
+    newGeneration: string,
   ): Promise<number>;
 }
 
@@ -99,7 +110,7 @@ export class RedisTopicHistory implements TopicHistory {
       ...options.redis,
     };
     const redis = new Redis(options.url ?? 'redis://127.0.0.1:6379', redisOptions);
-    redis.defineCommand('sockeyeHistoryAppend', { numberOfKeys: 2, lua: APPEND });
+    redis.defineCommand('sockeyeHistoryAppend', { numberOfKeys: 3, lua: APPEND });
     this.redis = redis as Redis & HistoryCommands;
     this.reader = new Redis(options.url ?? 'redis://127.0.0.1:6379', {
       ...redisOptions,
@@ -118,12 +129,19 @@ export class RedisTopicHistory implements TopicHistory {
     return this.redis.sockeyeHistoryAppend(
       this.streamKey(topic),
       this.counterKey(topic),
+      this.generationKey(topic),
       value,
       binary ? '1' : '0',
       this.maxLength,
       this.ttl,
       this.positionTtl,
+      randomBytes(12).toString('base64url'),
     );
+  }
+
+  /** The generation of `topic`'s log ('' when it has none; see {@link TopicHistory.generation}). */
+  async generation(topic: string): Promise<string> {
+    return (await this.redis.get(this.generationKey(topic))) ?? '';
   }
 
   /** The counter of `topic` (0 when it has none). */
@@ -165,6 +183,15 @@ export class RedisTopicHistory implements TopicHistory {
       const first = entries[0]?.position;
       found.set(topic, { entries, lost: first === undefined ? 0 : Math.max(0, first - position - 1) });
     }
+    if (found.size > 0) {
+      // Read after the entries: if the log restarted between the two, the generation is
+      // the new one and the reader starts over, never taking old entries for new ones.
+      const topics = [...found.keys()];
+      const generations = await this.redis.mget(topics.map((topic) => this.generationKey(topic)));
+      for (const [i, topic] of topics.entries()) {
+        found.set(topic, { ...found.get(topic)!, generation: generations[i] ?? '' });
+      }
+    }
     return found;
   }
 
@@ -172,6 +199,10 @@ export class RedisTopicHistory implements TopicHistory {
   async close(): Promise<void> {
     this.reader.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  private generationKey(topic: string): string {
+    return `${this.prefix}g:${topic}`;
   }
 
   private streamKey(topic: string): string {

@@ -53,6 +53,8 @@ describe('RedisTopicHistory: an expired topic', { skip, timeout: 60_000 }, () =>
     const history = new RedisTopicHistory({ url: redis.url, prefix: `expiry${++prefixes}:`, ttl: 50 });
     try {
       for (let i = 1; i <= 5; i++) await history.append('quiet', `q${i}`);
+      const generation = await history.generation('quiet');
+      assert.notEqual(generation, '');
       // Waits for the expiry by what a reader sees (no duration asserted).
       const deadline = Date.now() + 20_000;
       while ((await history.read(new Map([['quiet', 2]]), 10)).size > 0) {
@@ -64,6 +66,8 @@ describe('RedisTopicHistory: an expired topic', { skip, timeout: 60_000 }, () =>
       assert.deepEqual((await history.read(new Map([['quiet', 2]]), 10)).get('quiet'), {
         entries: [{ position: 6, data: 'q6' }],
         lost: 3,
+        // The same log, numbered on: its generation outlives the messages as the counter does.
+        generation,
       });
     } finally {
       await history.close();

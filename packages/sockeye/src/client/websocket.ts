@@ -10,6 +10,7 @@ import { type HandshakeHandle, type OpenedSocket, openHandshake } from './connec
 import { CloseEvent, ErrorEvent } from './events.js';
 import { type ClientOptions, checkClientOptions } from './options.js';
 import { browserEnd, type ClientEnd, ClientWebSocket } from './session.js';
+import { createSessionLink, SESSION_LINK } from './session-link.js';
 
 /** `WebSocket.binaryType` values. */
 export type BinaryType = 'blob' | 'arraybuffer';
@@ -526,3 +527,7 @@ for (const [name, value] of [
     configurable: false,
   });
 }
+
+// The reconnecting client (`session/client.ts`, which imports nothing of Node) drives its
+// links from the low-level client's callbacks when it is given this very constructor.
+Object.defineProperty(WebSocket, SESSION_LINK, { value: createSessionLink });

@@ -34,6 +34,14 @@ export interface WebSocketLike {
 /** A `WebSocket` constructor. */
 export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike;
 
+/**
+ * The registered symbol under which sockeye's Node `WebSocket` constructor carries a
+ * factory of lighter links (`client/session-link.ts`). Looked up, not imported: this
+ * module runs in browsers.
+ */
+const SESSION_LINK = Symbol.for('sockeye.sessionLink');
+type LinkFactory = (url: string, protocols: string[]) => WebSocketLike;
+
 /** How a link reaches the server: a WebSocket, Server-Sent Events with POST, or long-polling. */
 export type ClientTransport = 'websocket' | 'sse' | 'long-polling';
 
@@ -190,7 +198,8 @@ export class SessionOpenEvent extends Event {
 
 /**
  * `sessionlost`: the server no longer had the session (its resume window passed, it
- * lost it, or a replay bound was passed), so a new one started. Resynchronise the
+ * lost it, a replay bound was passed, or a topic of it started a new history log that
+ * it cannot catch up on without a gap), so a new one started. Resynchronise the
  * application's state. `unacknowledged` are messages that went out on the old session
  * and were never acknowledged: the server may or may not have seen them. Messages never
  * sent on any link are carried into the new session.
@@ -489,9 +498,10 @@ export class ReconnectingWebSocket extends EventTarget {
     if (this.#state === 'closed') throw new SessionError('session-ended', 'the client is closed');
     const message = toWire(data);
     const core = this.#core;
+    const size = messageSize(message);
     if (
       core.bufferedMessages >= this.#options.maxQueuedMessages ||
-      core.bufferedBytes + messageSize(message) > this.#options.maxQueuedBytes
+      core.bufferedBytes + size > this.#options.maxQueuedBytes
     ) {
       if (this.#options.queueFull === 'drop') {
         this.dispatchEvent(new DropEvent(toApplication(message, 'arraybuffer') as string | ArrayBuffer));
@@ -499,15 +509,17 @@ export class ReconnectingWebSocket extends EventTarget {
       }
       throw new SessionError('queue-full', 'the outbound queue is full');
     }
-    if (this.#welcomed) {
+    const now = this.#now();
+    if (
+      this.#welcomed &&
+      this.#pingDeadline === 0 &&
+      now - this.#lastReceivedAt >= this.#options.heartbeatInterval
+    ) {
       // A link that has been quiet past the heartbeat interval may be dead: check it now
       // (the message is kept either way, and replayed if it was).
-      const now = this.#now();
-      if (this.#pingDeadline === 0 && now - this.#lastReceivedAt >= this.#options.heartbeatInterval) {
-        this.#ping(now);
-      }
+      this.#ping(now);
     }
-    core.send(message, this.#now());
+    core.send(message, now, size);
     this.#flush();
   }
 
@@ -574,7 +586,16 @@ export class ReconnectingWebSocket extends EventTarget {
   }
 
   #createLink(transport: ClientTransport): WebSocketLike {
-    if (transport === 'websocket') return new this.#Ctor!(this.url, [SESSION_PROTOCOL]);
+    if (transport === 'websocket') {
+      const Ctor = this.#Ctor!;
+      // sockeye's Node `WebSocket` carries a lighter link (no task, event or conversion
+      // per message): used for that very constructor only, as a subclass may connect elsewhere.
+      if (Object.hasOwn(Ctor, SESSION_LINK)) {
+        const create = (Ctor as unknown as Record<symbol, LinkFactory>)[SESSION_LINK]!;
+        return create(this.url, [SESSION_PROTOCOL]);
+      }
+      return new Ctor(this.url, [SESSION_PROTOCOL]);
+    }
     return new HttpSessionLink(httpUrl(this.url), transport, {
       ...(this.#fetch === undefined ? {} : { fetch: this.#fetch }),
     });
@@ -593,7 +614,7 @@ export class ReconnectingWebSocket extends EventTarget {
     }, this.#options.connectTimeout);
     ws.onopen = null;
     ws.onmessage = (event) => {
-      if (this.#ws === ws) this.#message(ws, event.data as string | ArrayBuffer);
+      if (this.#ws === ws) this.#message(ws, event.data as string | ArrayBuffer | Uint8Array);
     };
     ws.onerror = (event) => {
       if (this.#ws !== ws) return;
@@ -628,19 +649,30 @@ export class ReconnectingWebSocket extends EventTarget {
     );
   }
 
-  #message(ws: WebSocketLike, data: string | ArrayBuffer): void {
+  #message(ws: WebSocketLike, data: string | ArrayBuffer | Uint8Array): void {
     const now = this.#now();
     this.#lastReceivedAt = now;
     if (this.#pingDeadline !== 0) {
       // Anything arriving proves the link alive, not only the pong.
       this.#pingDeadline = 0;
     }
-    const message: WireMessage = typeof data === 'string' ? data : new Uint8Array(data);
+    // A browser's WebSocket gives an ArrayBuffer; sockeye's Node link a Uint8Array copy.
+    const message: WireMessage =
+      typeof data === 'string' || data instanceof Uint8Array ? data : new Uint8Array(data);
     try {
       if (!this.#welcomed) {
         const frame = decodeFrame(message);
         if (frame.type !== 'welcome') throw new SessionError('unexpected-frame', 'expected a welcome');
         this.#welcome(ws, frame);
+        return;
+      }
+      if (isDataFrame(message)) {
+        // The hot path: a data frame needs no decoding beyond its first character.
+        this.#core.receiveData();
+        this.#scheduleAck();
+        const payload = typeof message === 'string' ? message.slice(1) : message.subarray(1);
+        this.dispatchEvent(new MessageEvent('message', { data: toApplication(payload, this.#binaryType) }));
+        this.#flush();
         return;
       }
       const event = this.#core.receive(message);
@@ -1106,6 +1138,11 @@ function toWire(data: string | ArrayBuffer | ArrayBufferView): WireMessage {
     return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
   }
   throw new TypeError('send() takes a string, an ArrayBuffer or an ArrayBufferView (read a Blob first)');
+}
+
+/** Whether a received message is a data frame (`d` first; a binary message can be nothing else). */
+function isDataFrame(message: WireMessage): boolean {
+  return typeof message === 'string' ? message.charCodeAt(0) === 0x64 : message[0] === 0x64;
 }
 
 function copyOut(data: WireMessage): string | ArrayBuffer {

@@ -91,11 +91,6 @@ export function messageSize(data: WireMessage): number {
   return size;
 }
 
-/** A kept message with the size it is charged (computed once: a string's is O(length)). */
-interface KeptEntry extends ReplayEntry {
-  readonly size: number;
-}
-
 /**
  * One end of a session. Outbound: {@link send} numbers each message and keeps it until
  * the peer acknowledges it; {@link link} resumes after a break by replaying what the
@@ -113,7 +108,14 @@ export class SessionCore {
   private readonly maxAge: number;
   private readonly ackEvery: number;
 
-  private entries: KeptEntry[] = [];
+  // The replay buffer, oldest first from `head`, as three parallel arrays rather than an
+  // object per message (one allocation less per message sent, and less for the collector
+  // to trace). The sequence numbers need no array: they are consecutive, ending at `sentSeq`.
+  private kept: WireMessage[] = [];
+  /** `now` when each was sent. */
+  private keptAt: number[] = [];
+  /** The size each is charged (computed once: a string's is O(length)). */
+  private keptSize: number[] = [];
   private head = 0;
   private bytes = 0;
   private sentSeq = 0;
@@ -153,8 +155,19 @@ export class SessionCore {
       this.acknowledgedSeq = snapshot.acknowledged;
       this.writtenSeq = snapshot.written;
       this.ackedByUs = snapshot.received;
-      this.entries = snapshot.entries.map((entry) => ({ ...entry, size: messageSize(entry.data) }));
-      for (const entry of this.entries) this.bytes += entry.size;
+      // Kept messages are consecutive and end at `sent`: keep the longest run of the
+      // snapshot's that does (a store gives back what `snapshot()` wrote, which is one).
+      const entries = snapshot.entries;
+      let start = entries.length;
+      while (start > 0 && entries[start - 1]!.seq === snapshot.sent - (entries.length - start)) start--;
+      for (let i = start; i < entries.length; i++) {
+        const { data, at } = entries[i]!;
+        const size = messageSize(data);
+        this.kept.push(data);
+        this.keptAt.push(at);
+        this.keptSize.push(size);
+        this.bytes += size;
+      }
     }
   }
 
@@ -180,7 +193,7 @@ export class SessionCore {
   }
   /** Messages in the replay buffer. */
   get bufferedMessages(): number {
-    return this.entries.length - this.head;
+    return this.kept.length - this.head;
   }
   /** Bytes in the replay buffer. */
   get bufferedBytes(): number {
@@ -188,7 +201,7 @@ export class SessionCore {
   }
   /** The oldest sequence number that can still be replayed (`sent + 1` when the buffer is empty). */
   get firstReplayable(): number {
-    return this.head < this.entries.length ? this.entries[this.head]!.seq : this.sentSeq + 1;
+    return this.sentSeq - (this.kept.length - this.head) + 1;
   }
   /** Whether received messages wait for an acknowledgement. */
   get ackPending(): boolean {
@@ -198,15 +211,17 @@ export class SessionCore {
   /**
    * Send a data message: number it, keep it for replay, and queue its frame when linked.
    * The oldest kept messages are dropped past the bounds (see {@link ReplayLimits}).
+   * @param size - its {@link messageSize}, when the caller computed it already (it is O(length) for a string)
    * @returns its sequence number
    * @throws SessionError `session-ended` after the session ended, `sequence-overflow` past 2^53 - 1
    */
-  send(data: WireMessage, now: number): number {
+  send(data: WireMessage, now: number, size: number = messageSize(data)): number {
     if (this.ended) throw new SessionError('session-ended', 'the session has ended');
     if (this.sentSeq >= MAX_SEQUENCE) throw new SessionError('sequence-overflow', 'sequence numbers ran out');
     const seq = ++this.sentSeq;
-    const size = messageSize(data);
-    this.entries.push({ seq, data, at: now, size });
+    this.kept.push(data);
+    this.keptAt.push(now);
+    this.keptSize.push(size);
     this.bytes += size;
     while (
       this.bufferedMessages > this.maxMessages ||
@@ -230,13 +245,8 @@ export class SessionCore {
   receive(message: WireMessage): SessionEvent | null {
     const frame = decodeFrame(message);
     switch (frame.type) {
-      case 'data': {
-        if (this.receivedSeq >= MAX_SEQUENCE)
-          throw new SessionError('sequence-overflow', 'sequence numbers ran out');
-        const seq = ++this.receivedSeq;
-        if (this.linked && this.receivedSeq - this.ackedByUs >= this.ackEvery) this.flushAck();
-        return { type: 'message', data: frame.data, seq };
-      }
+      case 'data':
+        return { type: 'message', data: frame.data, seq: this.receiveData() };
       case 'ack':
         this.acknowledge(frame.seq);
         return null;
@@ -255,6 +265,21 @@ export class SessionCore {
   }
 
   /**
+   * Take the payload of a received data frame (the caller found the `d` and removed it):
+   * {@link receive} without decoding the frame, for the hot path of a shell that reads
+   * the first byte anyway.
+   * @returns its sequence number
+   * @throws SessionError `sequence-overflow` past 2^53 - 1
+   */
+  receiveData(): number {
+    if (this.receivedSeq >= MAX_SEQUENCE)
+      throw new SessionError('sequence-overflow', 'sequence numbers ran out');
+    const seq = ++this.receivedSeq;
+    if (this.linked && seq - this.ackedByUs >= this.ackEvery) this.flushAck();
+    return seq;
+  }
+
+  /**
    * The peer acknowledged every message up to `seq`: drop them from the replay buffer.
    * An acknowledgement below one already seen is ignored.
    * @throws SessionError `ack-out-of-range` when `seq` was never sent
@@ -264,7 +289,8 @@ export class SessionCore {
       throw new SessionError('ack-out-of-range', `ack ${seq} past sent ${this.sentSeq}`);
     if (seq <= this.acknowledgedSeq) return;
     this.acknowledgedSeq = seq;
-    while (this.head < this.entries.length && this.entries[this.head]!.seq <= seq) this.dropOldest();
+    for (let n = Math.min(seq - this.firstReplayable + 1, this.bufferedMessages); n > 0; n--)
+      this.dropOldest();
   }
 
   /**
@@ -285,7 +311,7 @@ export class SessionCore {
     this.acknowledge(peerReceived);
     this.linked = true;
     this.output = [];
-    for (let i = this.head; i < this.entries.length; i++) this.output.push(encodeData(this.entries[i]!.data));
+    for (let i = this.head; i < this.kept.length; i++) this.output.push(encodeData(this.kept[i]!));
     if (this.sentSeq > this.writtenSeq) this.writtenSeq = this.sentSeq;
     // The handshake told the peer what we received: that is an acknowledgement.
     this.ackedByUs = this.receivedSeq;
@@ -329,7 +355,7 @@ export class SessionCore {
   expire(now: number): number {
     let dropped = 0;
     const oldest = now - this.maxAge;
-    while (this.head < this.entries.length && this.entries[this.head]!.at < oldest) {
+    while (this.head < this.kept.length && this.keptAt[this.head]! < oldest) {
       this.dropOldest();
       dropped++;
     }
@@ -346,12 +372,12 @@ export class SessionCore {
 
   /** Kept messages the peer may or may not have received: written on a link, not acknowledged. */
   unacknowledged(): ReplayEntry[] {
-    return this.kept().filter((entry) => entry.seq <= this.writtenSeq);
+    return this.entries().filter((entry) => entry.seq <= this.writtenSeq);
   }
 
   /** Kept messages never written on any link (safe to carry into a new session). */
   unwritten(): ReplayEntry[] {
-    return this.kept().filter((entry) => entry.seq > this.writtenSeq);
+    return this.entries().filter((entry) => entry.seq > this.writtenSeq);
   }
 
   /** The state a store keeps between links. */
@@ -363,36 +389,40 @@ export class SessionCore {
       received: this.receivedSeq,
       acknowledged: this.acknowledgedSeq,
       written: this.writtenSeq,
-      entries: this.kept(),
+      entries: this.entries(),
     };
   }
 
   /** The kept messages, oldest first, as {@link ReplayEntry}s. */
-  private kept(): ReplayEntry[] {
-    const kept: ReplayEntry[] = [];
-    for (let i = this.head; i < this.entries.length; i++) {
-      const { seq, data, at } = this.entries[i]!;
-      kept.push({ seq, data, at });
+  private entries(): ReplayEntry[] {
+    const entries: ReplayEntry[] = [];
+    let seq = this.firstReplayable;
+    for (let i = this.head; i < this.kept.length; i++) {
+      entries.push({ seq: seq++, data: this.kept[i]!, at: this.keptAt[i]! });
     }
-    return kept;
+    return entries;
   }
 
   private dropOldest(): void {
-    const entry = this.entries[this.head]!;
-    this.bytes -= entry.size;
-    this.head++;
+    const head = this.head;
+    this.bytes -= this.keptSize[head]!;
+    this.kept[head] = ''; // not kept alive until the compaction
+    this.head = head + 1;
     // Compact once the dropped prefix is half the array: amortised O(1) per message.
-    if (this.head === this.entries.length) {
-      this.entries = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.entries.length) {
-      this.entries = this.entries.slice(this.head);
+    if (this.head === this.kept.length) {
+      this.clear();
+    } else if (this.head >= 1024 && this.head * 2 >= this.kept.length) {
+      this.kept = this.kept.slice(this.head);
+      this.keptAt = this.keptAt.slice(this.head);
+      this.keptSize = this.keptSize.slice(this.head);
       this.head = 0;
     }
   }
 
   private clear(): void {
-    this.entries = [];
+    this.kept = [];
+    this.keptAt = [];
+    this.keptSize = [];
     this.head = 0;
     this.bytes = 0;
   }

@@ -181,7 +181,18 @@ export interface SessionServerCloseOptions extends ServerCloseOptions {
    * @defaultValue 5 000
    */
   retryWindow?: number;
+  /**
+   * How long, in ms, each linked session's state may take to reach the store before its
+   * link is closed anyway. A link closes only once the store holds its session (so that a
+   * client coming back at once, to any process, resumes it), or after this bound when
+   * the store is slow or away (the session then stays with the last state the store took).
+   * @defaultValue 5 000
+   */
+  persistTimeout?: number;
 }
+
+/** Default of {@link SessionServerCloseOptions.persistTimeout}. */
+export const DEFAULT_PERSIST_TIMEOUT = 5000;
 
 /** How a session's current link reaches the client: a WebSocket, or an HTTP transport. */
 export type SessionTransport = 'websocket' | 'sse' | 'long-polling';
@@ -302,7 +313,8 @@ export class ServerSession<Data = undefined> {
     isBinary: boolean = typeof data !== 'string',
   ): SendStatus {
     if (this._core.isEnded) return SendStatus.Dropped;
-    this._core.send(toWire(data, isBinary), this.owner._now());
+    const message = toWire(data, isBinary);
+    this._core.send(message, this.owner._stamp(), wireSize(message));
     return this.owner._flush(this);
   }
 
@@ -364,6 +376,11 @@ export class SessionServer<Data = undefined> {
   private readonly history: TopicHistory | undefined;
   /** With a history: the position this process has read up to in each topic (undefined while it is being found). */
   private readonly historyCursors = new Map<string, number | undefined>();
+  /**
+   * With a history that has generations: the generation of each topic's log this
+   * process reads (its cursor, and the positions of its sessions, count in it).
+   */
+  private readonly historyGenerations = new Map<string, string>();
   /** With a history: the reading loop, and how to wake it when a topic is added. */
   private historyReader: Promise<void> | undefined;
   private wakeReader: (() => void) | undefined;
@@ -375,6 +392,12 @@ export class SessionServer<Data = undefined> {
   /** Closed, and the last checkpoints written: nothing is scheduled any more. */
   private stopped = false;
   private closing: Promise<void> | undefined;
+  /** See {@link SessionServer._stamp}. */
+  private stamp = 0;
+  private stampValid = false;
+  private readonly stampExpired = (): void => {
+    this.stampValid = false;
+  };
 
   /** @param options - see {@link SessionServerOptions} */
   constructor(options: SessionServerOptions<Data>) {
@@ -493,31 +516,38 @@ export class SessionServer<Data = undefined> {
   /** A message another process published, for the sessions here in its topic. */
   private brokerMessage(message: BrokerMessage): void {
     if (!this.byTopic.has(message.topic)) return;
-    // Copied: the broker's bytes are shared and read-only, a replay buffer keeps them.
-    const bytes = new Uint8Array(message.data);
-    this.deliver(message.topic, message.isBinary ? bytes : new TextDecoder().decode(bytes));
+    // Copied (or decoded): the broker's bytes are shared and read-only, a replay buffer keeps them.
+    this.deliver(
+      message.topic,
+      message.isBinary ? new Uint8Array(message.data) : message.data.toString('utf8'),
+    );
   }
 
   /** Send `message` to every session here in `topic`. @returns how many */
   private deliver(topic: string, message: WireMessage): number {
     const sessions = this.byTopic.get(topic);
     if (sessions === undefined) return 0;
-    // Converted once: every session's replay buffer shares it.
-    const now = this._now();
+    // Converted and sized once: every session's replay buffer shares it.
+    const now = this._stamp();
+    const size = wireSize(message);
     for (const session of sessions) {
-      session._core.send(message, now);
+      session._core.send(message, now, size);
       this._flush(session);
     }
     return sessions.size;
   }
 
   /**
-   * Close the server. Session links close with `options.code` (1001 by default, which
-   * clients take as "reconnect"), or, with `drainPeriod`, with 1012 spread over that
-   * period. The suspended sessions go to the store, where another process sharing it
-   * can resume them, and `close` is called for each with `'shutdown'`.
+   * Close the server. Each linked session is first put in the store (bounded by
+   * `persistTimeout`), so that another process sharing it can resume it at once; then its
+   * link closes with `options.code` (1012, service restart, by default: clients come
+   * back), all at once or, with `drainPeriod`, with 1012 spread over that period. The
+   * suspended sessions go to the store too, and `close` is called for each with `'shutdown'`.
    */
   close(options: SessionServerCloseOptions = {}): Promise<void> {
+    if (options.persistTimeout !== undefined && !(options.persistTimeout >= 0)) {
+      return Promise.reject(new RangeError('persistTimeout must be a number >= 0'));
+    }
     this.closing ??= this.shutdown(options);
     return this.closing;
   }
@@ -526,24 +556,29 @@ export class SessionServer<Data = undefined> {
     this.closed = true;
     clearInterval(this.sweeper);
     const drainPeriod = options.drainPeriod ?? 0;
-    if (drainPeriod > 0) await this.drain(drainPeriod, options.retryWindow ?? 5000);
-    // The WebSocketServer closes the WebSocket links; the HTTP transports' links are closed here.
-    for (const session of [...this.sessions.values()]) {
-      if (session._link?.transport !== undefined) {
-        session._link.close(options.code ?? 1001, options.reason ?? 'server shutting down');
-      }
+    const persistTimeout = options.persistTimeout ?? DEFAULT_PERSIST_TIMEOUT;
+    if (drainPeriod > 0) await this.drain(drainPeriod, options.retryWindow ?? 5000, persistTimeout);
+    else {
+      const linked = [...this.sessions.values()].filter((session) => session._link !== null);
+      const code = options.code ?? 1012;
+      const reason = options.reason ?? 'server restarting';
+      await Promise.all(linked.map((session) => this.handOver(session, code, reason, persistTimeout)));
     }
     await this.server.close(options);
     // Every session is suspended now: their last state goes to the store before we go
-    // (once: a store that fails now leaves the previous checkpoints).
+    // (once: a store that fails now leaves the previous checkpoints), within the bound.
     clearTimeout(this.checkpointTimer);
-    await this.checkpointRunning;
-    if (this.dirty.size > 0) await this.checkpointBatch();
+    await within(persistTimeout, async () => {
+      await this.checkpointRunning;
+      if (this.dirty.size > 0) await this.checkpointBatch();
+    });
     this.stopped = true;
     clearTimeout(this.checkpointTimer);
     this.wakeReader?.();
     await this.historyReader;
-    while (this.storeWrites.size > 0) await Promise.allSettled([...this.storeWrites]);
+    await within(persistTimeout, async () => {
+      while (this.storeWrites.size > 0) await Promise.allSettled([...this.storeWrites]);
+    });
     for (const session of this.sessions.values()) {
       this.invoke(session, () => this.sessionHandlers.close?.(session, 'shutdown'));
     }
@@ -586,8 +621,10 @@ export class SessionServer<Data = undefined> {
     session._positions.delete(topic);
     if (sessions?.size === 0) {
       this.byTopic.delete(topic);
-      if (this.history !== undefined) this.historyCursors.delete(topic);
-      else void this.broker.unsubscribeSessions(topic);
+      if (this.history !== undefined) {
+        this.historyCursors.delete(topic);
+        this.historyGenerations.delete(topic);
+      } else void this.broker.unsubscribeSessions(topic);
     }
     return true;
   }
@@ -595,6 +632,19 @@ export class SessionServer<Data = undefined> {
   /** @internal */
   _now(): number {
     return Date.now();
+  }
+
+  /**
+   * @internal The time a message sent now is stamped with, for its age in the replay
+   * buffer: the clock read once per socket read (or task) rather than once per message
+   * (a read can carry hundreds of messages). Ages are checked to the second anyway.
+   */
+  _stamp(): number {
+    if (this.stampValid) return this.stamp;
+    this.stamp = this._now();
+    this.stampValid = true;
+    queueMicrotask(this.stampExpired);
+    return this.stamp;
   }
 
   /**
@@ -637,8 +687,15 @@ export class SessionServer<Data = undefined> {
   /** Write `frames` to the session's link `ws`; a frame it refuses drops the link. */
   private write(session: ServerSession<Data>, ws: SessionLink<Data>, frames: WireMessage[]): SendStatus {
     let status: SendStatus = SendStatus.Sent;
+    // A WebSocket link takes a text data frame as UTF-8 bytes, encoded once here: as a
+    // string, the deflate threshold, the frame header and the copy into the output would
+    // each measure it. (An HTTP link tells text from binary by the frame's type.)
+    const bytes = ws.transport === undefined;
     for (const frame of frames) {
-      const result = ws.send(frame, typeof frame !== 'string');
+      const result =
+        typeof frame !== 'string'
+          ? ws.send(frame, true)
+          : ws.send(bytes && frame.charCodeAt(0) === DATA_BYTE ? Buffer.from(frame) : frame, false);
       if (result === SendStatus.Dropped) {
         // A frame the link could not take would leave a gap the client cannot see (data
         // messages are numbered by counting): drop the link, the resume replays it.
@@ -743,29 +800,31 @@ export class SessionServer<Data = undefined> {
   // ---- links ----
 
   private linkMessage(ws: SessionLink<Data>, data: string | Buffer, isBinary: boolean): unknown {
-    const message: WireMessage = isBinary ? (data as Buffer) : data.toString();
-    if (this.awaitingHello.has(ws)) {
-      this.awaitingHello.delete(ws);
-      let frame: ReturnType<typeof decodeFrame>;
-      try {
-        frame = decodeFrame(message);
-        if (frame.type !== 'hello')
-          throw new SessionError('unexpected-frame', 'the first frame must be a hello');
-      } catch (error) {
-        this.fail(ws, error);
-        return undefined;
-      }
-      return this.hello(ws, frame.received, frame.id, frame.epoch);
-    }
+    // A welcomed link first (one lookup on the hot path): a link is in `links` only
+    // once its hello was taken.
     const session = this.links.get(ws);
     if (session === undefined) {
+      if (this.awaitingHello.has(ws)) return this.firstFrame(ws, data, isBinary);
       // A link replaced by a newer one, or one that has not been welcomed yet (the
       // client must wait for the welcome): nothing it says counts.
       return undefined;
     }
+    if ((typeof data === 'string' ? data.charCodeAt(0) : data[0]) === DATA_BYTE) {
+      // The hot path: a data frame needs no decoding beyond its first byte (and text is
+      // decoded once, without it).
+      try {
+        session._core.receiveData();
+      } catch (error) {
+        this.fail(ws, error);
+        return undefined;
+      }
+      const payload =
+        typeof data === 'string' ? data.slice(1) : isBinary ? data.subarray(1) : data.toString('utf8', 1);
+      return this.dataMessage(session, payload);
+    }
     let event: ReturnType<SessionCore['receive']>;
     try {
-      event = session._core.receive(message);
+      event = session._core.receive(isBinary ? (data as Buffer) : data.toString());
     } catch (error) {
       this.fail(ws, error);
       return undefined;
@@ -776,18 +835,8 @@ export class SessionServer<Data = undefined> {
       return undefined;
     }
     switch (event.type) {
-      case 'message': {
-        if (session._core.ackPending) this.scheduleAck(session);
-        const handler = this.sessionHandlers.message;
-        if (handler === undefined) return undefined;
-        const payload = typeof event.data === 'string' ? event.data : toBuffer(event.data);
-        try {
-          return handler(session, payload, typeof event.data !== 'string');
-        } catch (error) {
-          this._end(session, 'error', 1011, 'handler error');
-          throw error;
-        }
-      }
+      case 'message':
+        return this.dataMessage(session, typeof event.data === 'string' ? event.data : toBuffer(event.data));
       case 'ping':
         this._flush(session);
         return undefined;
@@ -796,6 +845,34 @@ export class SessionServer<Data = undefined> {
       case 'end':
         this._end(session, 'ended');
         return undefined;
+    }
+  }
+
+  /** The first frame of a link: its hello. */
+  private firstFrame(ws: SessionLink<Data>, data: string | Buffer, isBinary: boolean): unknown {
+    this.awaitingHello.delete(ws);
+    let frame: ReturnType<typeof decodeFrame>;
+    try {
+      frame = decodeFrame(isBinary ? (data as Buffer) : data.toString());
+      if (frame.type !== 'hello')
+        throw new SessionError('unexpected-frame', 'the first frame must be a hello');
+    } catch (error) {
+      this.fail(ws, error);
+      return undefined;
+    }
+    return this.hello(ws, frame.received, frame.id, frame.epoch);
+  }
+
+  /** A data message arrived on the session's link: acknowledge it (this turn), hand it to the application. */
+  private dataMessage(session: ServerSession<Data>, payload: string | Buffer): unknown {
+    if (session._core.ackPending) this.scheduleAck(session);
+    const handler = this.sessionHandlers.message;
+    if (handler === undefined) return undefined;
+    try {
+      return handler(session, payload, typeof payload !== 'string');
+    } catch (error) {
+      this._end(session, 'error', 1011, 'handler error');
+      throw error;
     }
   }
 
@@ -898,6 +975,13 @@ export class SessionServer<Data = undefined> {
       expiresAt: now + this.resumeWindow,
     };
     const taken = await this.store.take(id, now, claim);
+    // Its topic history started again since its positions were taken: resuming it would
+    // skip what the new log holds below them. It ends: its client gets a new session.
+    const historyLost =
+      taken.status === 'taken' &&
+      taken.session !== undefined &&
+      this.history !== undefined &&
+      (await this.historyLost(this.history, taken.session));
     const current = this.sessions.get(id);
     if (taken.status === 'moved') {
       if (current !== undefined && current.epoch === epoch) this.forget(current, 'moved');
@@ -906,6 +990,10 @@ export class SessionServer<Data = undefined> {
     if (current !== undefined && current.epoch === epoch) return current;
     if (taken.status === 'missing' || taken.session === undefined) return undefined;
     if (current !== undefined && current.epoch !== claim.newEpoch) this.forget(current, 'moved');
+    if (historyLost) {
+      this.storeWrite(this.store.delete(id, claim.newEpoch));
+      return undefined;
+    }
     if (this.sessions.get(id) !== undefined) return undefined; // a racing hello got there first
     const stored = taken.session;
     const session = ServerSession._create(
@@ -959,19 +1047,28 @@ export class SessionServer<Data = undefined> {
     this.detach(session);
   }
 
-  /** The link is gone: keep the session for the resume window. */
-  private detach(session: ServerSession<Data>, notify = true): void {
+  /**
+   * The link is gone: keep the session for the resume window.
+   * @returns without checkpoints, the write of the session to the store (see {@link suspend})
+   */
+  private detach(session: ServerSession<Data>, notify = true): Promise<unknown> | undefined {
     const ws = session._link;
     if (ws !== null) this.links.delete(ws);
     session._link = null;
     session._core.unlink();
     session._held = [];
     this.ackDue.delete(session);
-    if (notify) this.suspend(session);
+    return notify ? this.suspend(session) : undefined;
   }
 
-  private suspend(session: ServerSession<Data>): void {
-    if (session._core.isEnded) return;
+  /**
+   * Keep the session, without a link, for the resume window: in the store (with
+   * checkpoints, by the next batch) and among this process's suspended sessions.
+   * @returns without checkpoints, the store write (settled, its failure reported), which `close()` waits for
+   */
+  private suspend(session: ServerSession<Data>): Promise<unknown> | undefined {
+    if (session._core.isEnded) return undefined;
+    let written: Promise<unknown> | undefined;
     session._expiresAt = this._now() + this.resumeWindow;
     if (this.checkpointInterval !== undefined) {
       this.markDirty(session);
@@ -980,13 +1077,13 @@ export class SessionServer<Data = undefined> {
         snapshot: session._core.snapshot(),
         expiresAt: session._expiresAt,
         topics: [...session._topics],
-        ...(session._positions.size > 0 ? { positions: Object.fromEntries(session._positions) } : {}),
+        ...this.storedPositions(session),
       };
       // Also while closing: the store is where another process finds the session.
-      this.storeWrite(
-        this.store.put(stored, this._now()).then((written) => {
+      written = this.storeWrite(
+        this.store.put(stored, this._now()).then((kept) => {
           // Another process claimed it while our link was dying: this copy is stale.
-          if (!written) this.forget(session, 'moved');
+          if (!kept) this.forget(session, 'moved');
         }),
       );
     }
@@ -998,6 +1095,7 @@ export class SessionServer<Data = undefined> {
       this.forget(oldest, 'expired');
     }
     if (!this.closed) this.invoke(session, () => this.sessionHandlers.suspend?.(session));
+    return written;
   }
 
   // ---- checkpoints ----
@@ -1069,7 +1167,7 @@ export class SessionServer<Data = undefined> {
       snapshot: session._core.snapshot(),
       expiresAt: session._expiresAt,
       topics: [...session._topics],
-      ...(session._positions.size > 0 ? { positions: Object.fromEntries(session._positions) } : {}),
+      ...this.storedPositions(session),
     };
     const write = this.store.put(stored, now);
     this.storeWrites.add(write);
@@ -1080,11 +1178,15 @@ export class SessionServer<Data = undefined> {
     }
   }
 
-  /** Track a store write that nobody awaits: `close()` waits for it, and its failure is reported. */
-  private storeWrite(write: Promise<unknown>): void {
+  /**
+   * Track a store write that nobody awaits: `close()` waits for it, and its failure is reported.
+   * @returns the write, settled (it never rejects)
+   */
+  private storeWrite(write: Promise<unknown>): Promise<unknown> {
     const tracked = write.catch((error: unknown) => this.report(error));
     this.storeWrites.add(tracked);
     void tracked.finally(() => this.storeWrites.delete(tracked));
+    return tracked;
   }
 
   // ---- topic history ----
@@ -1096,9 +1198,10 @@ export class SessionServer<Data = undefined> {
   private readTopic(history: TopicHistory, topic: string): void {
     this.historyCursors.set(topic, undefined);
     const find = () => {
-      history.last(topic).then(
-        (last) => {
+      Promise.all([history.generation?.(topic), history.last(topic)]).then(
+        ([generation, last]) => {
           if (!this.historyCursors.has(topic) || this.historyCursors.get(topic) !== undefined) return;
+          if (generation !== undefined) this.historyGenerations.set(topic, generation);
           this.historyCursors.set(topic, last);
           for (const session of this.byTopic.get(topic) ?? []) {
             if (!session._positions.has(topic)) session._positions.set(topic, last);
@@ -1146,6 +1249,7 @@ export class SessionServer<Data = undefined> {
         for (const [topic, read] of found) {
           // Read from `after`; only this loop moves the cursor, unless the topic was left.
           if (this.historyCursors.get(topic) !== after.get(topic) || read.entries.length === 0) continue;
+          if (this.newGeneration(topic, read.generation, after.get(topic)!)) continue;
           for (const session of this.byTopic.get(topic) ?? []) {
             if (!session._catchingUp.has(topic)) this.deliverHistory(session, topic, read);
           }
@@ -1172,13 +1276,69 @@ export class SessionServer<Data = undefined> {
    * since the restart), the sessions too. Checked once a second for the quiet topics.
    */
   private async historyRestarted(history: TopicHistory, topics: readonly string[]): Promise<void> {
-    const lasts = await Promise.all(topics.map((topic) => history.last(topic)));
+    const [lasts, generations] = await Promise.all([
+      Promise.all(topics.map((topic) => history.last(topic))),
+      Promise.all(topics.map((topic) => history.generation?.(topic))),
+    ]);
     for (const [i, topic] of topics.entries()) {
       const cursor = this.historyCursors.get(topic);
-      if (cursor === undefined || lasts[i]! >= cursor) continue;
+      if (cursor === undefined || this.newGeneration(topic, generations[i], cursor)) continue;
+      if (lasts[i]! >= cursor) continue;
       this.historyCursors.set(topic, 0);
       for (const session of this.byTopic.get(topic) ?? []) session._positions.set(topic, 0);
     }
+  }
+
+  /**
+   * `generation` (read after the cursor's position `cursor`) is not the one this process
+   * reads `topic` in: the log started again. Then, unless nothing had been read from the
+   * old one yet, read the new one from its start, and the sessions too (as they would a
+   * log that restarted empty; what the old one held past their positions is lost with it).
+   * @returns whether the cursor was reset (what was read with `generation` is to be dropped)
+   */
+  private newGeneration(topic: string, generation: string | undefined, cursor: number): boolean {
+    const known = this.historyGenerations.get(topic);
+    if (generation === undefined || generation === known) return false;
+    this.historyGenerations.set(topic, generation);
+    if (cursor === 0 || known === undefined || known === '') return false;
+    this.historyCursors.set(topic, 0);
+    for (const session of this.byTopic.get(topic) ?? []) {
+      session._positions.set(topic, 0);
+      this.markDirty(session); // with checkpoints, the store learns the new generation
+    }
+    return true;
+  }
+
+  /** A session's topic positions as a store keeps them, with the generations they count in. */
+  private storedPositions(session: ServerSession<Data>): Pick<StoredSession, 'positions' | 'generations'> {
+    if (session._positions.size === 0) return {};
+    const generations: Record<string, string> = {};
+    for (const topic of session._positions.keys()) {
+      const generation = this.historyGenerations.get(topic);
+      if (generation !== undefined) generations[topic] = generation;
+    }
+    return {
+      positions: Object.fromEntries(session._positions),
+      ...(Object.keys(generations).length > 0 ? { generations } : {}),
+    };
+  }
+
+  /**
+   * Whether a new log (another generation) started in one of the topics a stored
+   * session had reached a position in: it cannot catch up without a gap, as what that
+   * log holds below its position would be skipped. (A log that is gone and not started
+   * again holds nothing to skip: the session's catch-up reads the next one from its
+   * start, as the live sessions do.)
+   */
+  private async historyLost(history: TopicHistory, stored: StoredSession): Promise<boolean> {
+    const generations = stored.generations;
+    const generation = history.generation?.bind(history);
+    if (generations === undefined || generation === undefined) return false;
+    const topics = Object.entries(stored.positions ?? {})
+      .filter(([topic, position]) => position > 0 && generations[topic] !== undefined)
+      .map(([topic]) => topic);
+    const now = await Promise.all(topics.map((topic) => generation(topic)));
+    return topics.some((topic, i) => now[i] !== '' && now[i] !== generations[topic]);
   }
 
   /**
@@ -1246,18 +1406,54 @@ export class SessionServer<Data = undefined> {
     if (lost > 0) this.invoke(session, () => this.sessionHandlers.topicLost?.(session, topic, lost));
   }
 
-  /** Close the session links with 1012 one after another, evenly over `period` ms. */
-  private async drain(period: number, retryWindow: number): Promise<void> {
+  /** Hand the session links over with 1012 one after another, evenly over `period` ms. */
+  private async drain(period: number, retryWindow: number, persistTimeout: number): Promise<void> {
     const linked = [...this.sessions.values()].filter((session) => session._link !== null);
     if (linked.length === 0) return;
     const reason = `retry-after=${Math.max(0, Math.floor(retryWindow))}`;
     const step = period / linked.length;
     const started = this._now();
+    const handedOver: Promise<void>[] = [];
     for (let i = 0; i < linked.length; i++) {
       const wait = started + i * step - this._now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      linked[i]!._link?.close(1012, reason);
+      handedOver.push(this.handOver(linked[i]!, 1012, reason, persistTimeout));
     }
+    await Promise.all(handedOver);
+  }
+
+  /**
+   * Closing: take the session off its link (nothing more it says counts, nothing more
+   * goes to it), put it in the store, and only then close the link with `code`, so that
+   * its client, coming back at once to any process sharing the store, resumes it. What
+   * the client sent meanwhile it still holds (unacknowledged) and replays. The link
+   * closes after `timeout` ms whatever the store does.
+   */
+  private async handOver(
+    session: ServerSession<Data>,
+    code: number,
+    reason: string,
+    timeout: number,
+  ): Promise<void> {
+    const ws = session._link;
+    if (ws === null) return;
+    let written = this.detach(session);
+    if (this.checkpointInterval !== undefined && this.sessions.get(session.id) === session) {
+      // Written now, rather than with the next batch (a batch in flight holds an older
+      // state; the store applies one process's writes in order).
+      this.dirty.delete(session);
+      written = this.checkpoint(session, false).then(
+        (kept) => {
+          if (!kept) this.forget(session, 'moved');
+        },
+        (error: unknown) => {
+          this.report(error);
+          this.dirty.add(session);
+        },
+      );
+    }
+    if (written !== undefined) await within(timeout, () => written);
+    ws.close(code, reason);
   }
 
   private checkTopic(topic: string): void {
@@ -1338,15 +1534,36 @@ export class SessionServer<Data = undefined> {
   }
 }
 
+/** Wait for what `work` returns, or `ms` at most (it goes on in the background after that). */
+async function within(ms: number, work: () => Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([work(), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A message's {@link messageSize}, natively (the core's own count is portable JavaScript). */
+function wireSize(message: WireMessage): number {
+  return typeof message === 'string' ? Buffer.byteLength(message) : message.length;
+}
+
+/** The first byte of a data frame: `d`. */
+const DATA_BYTE = 0x64;
+
+const utf8 = new TextEncoder();
+
 function toWire(data: SendData, isBinary: boolean): WireMessage {
-  if (typeof data === 'string') return isBinary ? new TextEncoder().encode(data) : data;
+  if (typeof data === 'string') return isBinary ? utf8.encode(data) : data;
   if (data instanceof Blob) throw new TypeError('a session cannot send a Blob');
-  const bytes =
+  const view =
     data instanceof ArrayBuffer
-      ? new Uint8Array(data.slice(0))
-      : new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  // A copy: the replay buffer must not see the caller reuse its buffer.
-  return isBinary ? bytes : new TextDecoder().decode(bytes);
+      ? Buffer.from(data)
+      : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // Text is decoded (a new string: nothing of the caller's buffer is kept); bytes are
+  // copied, as the replay buffer must not see the caller reuse its buffer.
+  return isBinary ? new Uint8Array(view) : view.toString('utf8');
 }
 
 function toBuffer(data: Uint8Array): Buffer {

@@ -18,6 +18,13 @@ export interface StoredSession {
    * catches up from there where it resumes). @defaultValue none
    */
   readonly positions?: Readonly<Record<string, number>>;
+  /**
+   * With a topic history that has them: the generation of each topic's log its position
+   * counts in (see `TopicHistory.generation`). A session whose topic's log started again
+   * since (another generation) cannot catch up without a gap: it is not resumed.
+   * @defaultValue none
+   */
+  readonly generations?: Readonly<Record<string, string>>;
 }
 
 /**

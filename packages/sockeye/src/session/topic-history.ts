@@ -21,6 +21,11 @@ export interface TopicHistoryRead {
   readonly entries: readonly TopicHistoryEntry[];
   /** How many messages right after the position asked for the history no longer holds (trimmed or expired). */
   readonly lost: number;
+  /**
+   * The generation of the topic's log the entries belong to (see
+   * {@link TopicHistory.generation}), read after them. @defaultValue unknown
+   */
+  readonly generation?: string;
 }
 
 /**
@@ -45,6 +50,21 @@ export interface TopicHistory {
   ): Promise<Map<string, TopicHistoryRead>>;
   /** Stop: a pending `read` resolves (with what it has), and nothing is kept alive. */
   close(): Promise<void>;
+  /**
+   * The generation of `topic`'s log: an id that changes whenever the log starts again
+   * from nothing (a store that lost it, a history that expired), so that a position in
+   * an earlier log is never taken for one in this one, even once this one's positions
+   * have passed it. '' when the topic has no log. Optional: a history without it is
+   * known to have restarted only while its positions are below the old ones.
+   */
+  generation?(topic: string): Promise<string>;
+}
+
+/** A new generation id: 16 characters of base 36 (no Node built-in, for browsers too). */
+function newGeneration(): string {
+  let id = '';
+  while (id.length < 16) id += Math.floor(Math.random() * 36).toString(36);
+  return id;
 }
 
 /** Default of {@link MemoryTopicHistoryOptions.maxTopics}: 10,000 topics. */
@@ -101,6 +121,8 @@ interface TopicLog {
   ring: TopicHistoryEntry[];
   /** When the last message was appended (ms), for `ttl`. */
   appendedAt: number;
+  /** The log's generation (see {@link TopicHistory.generation}). */
+  readonly generation: string;
 }
 
 /**
@@ -119,8 +141,11 @@ interface TopicLog {
 export class MemoryTopicHistory implements TopicHistory {
   /** The topics with messages, the one published to longest ago first. */
   private readonly topics = new Map<string, TopicLog>();
-  /** The last positions of topics whose messages were dropped, the one dropped longest ago first. */
-  private readonly dropped = new Map<string, number>();
+  /**
+   * The last positions of topics whose messages were dropped, and their logs' generations
+   * (the numbering goes on, so the log does), the one dropped longest ago first.
+   */
+  private readonly dropped = new Map<string, { last: number; generation: string }>();
   /**
    * For each of {@link FLOOR_SLOTS} slots, the highest last position of a topic of that
    * slot (by a hash of its name) whose position was forgotten too; null until one is.
@@ -161,7 +186,9 @@ export class MemoryTopicHistory implements TopicHistory {
     let log = this.topics.get(topic);
     if (log === undefined) {
       const start = this.lastDropped(topic) + 1;
-      log = { next: start, start, ring: [], appendedAt: now };
+      // A dropped topic's log goes on (same numbering, same generation); any other starts.
+      const generation = this.dropped.get(topic)?.generation ?? newGeneration();
+      log = { next: start, start, ring: [], appendedAt: now, generation };
       this.dropped.delete(topic);
       if (this.topics.size >= this.maxTopics) this.drop(this.topics.keys().next().value!);
     } else {
@@ -185,6 +212,19 @@ export class MemoryTopicHistory implements TopicHistory {
     this.expire(Date.now());
     const log = this.topics.get(topic);
     return log === undefined ? this.lastDropped(topic) : log.next - 1;
+  }
+
+  /** The generation of `topic`'s log ('' when it has none: no messages and no position kept). */
+  async generation(topic: string): Promise<string> {
+    this.expire(Date.now());
+    return this.topics.get(topic)?.generation ?? this.dropped.get(topic)?.generation ?? '';
+  }
+
+  /** Forget every topic and position, as a store restarted empty would (for tests). */
+  clear(): void {
+    this.topics.clear();
+    this.dropped.clear();
+    this.floors = null;
   }
 
   /** Read (see {@link TopicHistory.read}). */
@@ -216,7 +256,7 @@ export class MemoryTopicHistory implements TopicHistory {
 
   /** The last position of a topic that holds no messages. */
   private lastDropped(topic: string): number {
-    return this.dropped.get(topic) ?? (this.floors === null ? 0 : this.floors[floorSlot(topic)]!);
+    return this.dropped.get(topic)?.last ?? (this.floors === null ? 0 : this.floors[floorSlot(topic)]!);
   }
 
   /** Drop the messages of `topic`, remembering its last position (and forgetting the oldest such beyond `maxTopics`). */
@@ -225,13 +265,13 @@ export class MemoryTopicHistory implements TopicHistory {
     if (log === undefined) return;
     this.topics.delete(topic);
     if (this.dropped.size >= this.maxTopics) {
-      const [oldest, last] = this.dropped.entries().next().value!;
+      const [oldest, { last }] = this.dropped.entries().next().value!;
       this.dropped.delete(oldest);
       this.floors ??= new Float64Array(FLOOR_SLOTS);
       const slot = floorSlot(oldest);
       this.floors[slot] = Math.max(this.floors[slot]!, last);
     }
-    this.dropped.set(topic, log.next - 1);
+    this.dropped.set(topic, { last: log.next - 1, generation: log.generation });
   }
 
   /** Drop the topics not published to for `ttl` (they come first: the map is in order of last publish). */
@@ -254,7 +294,7 @@ export class MemoryTopicHistory implements TopicHistory {
       const to = Math.min(log.next, from + Math.max(0, Math.trunc(limit)));
       const entries: TopicHistoryEntry[] = [];
       for (let at = from; at < to; at++) entries.push(ring[(at - log.start) % this.maxLength]!);
-      found.set(topic, { entries, lost: Math.max(0, first - position - 1) });
+      found.set(topic, { entries, lost: Math.max(0, first - position - 1), generation: log.generation });
     }
     return found;
   }

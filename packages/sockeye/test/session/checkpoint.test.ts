@@ -326,6 +326,41 @@ describe('topic history', { timeout: 60_000 }, () => {
     c.close();
     await b.server.close();
   });
+
+  it('a session whose topic history started again since it left is not resumed past a gap: its client gets a new session', async () => {
+    const { a, b, history } = await pair(100);
+    const window = new EventTarget();
+    const navigator = { onLine: true };
+    const got: string[] = [];
+    const c = client([a.url, b.url], { lifecycle: true, environment: { window, navigator } });
+    c.addEventListener('message', (event) => got.push(String((event as MessageEvent).data)));
+    await next<SessionOpenEvent>(c, 'open');
+    await until(() => a.server.pendingCheckpoints === 0, 'the subscription');
+    for (let i = 1; i <= 3; i++) a.server.publish('news', `n${i}`);
+    await until(() => got.length === 3, 'the first messages');
+    // The session leaves a at position 3; the client waits for `online` to come back.
+    navigator.onLine = false;
+    await a.server.close();
+    await until(() => c.state === 'reconnecting', 'the client to see the close');
+    // The history restarts empty, and numbers past 3 before the session comes back.
+    history.clear();
+    for (let i = 1; i <= 5; i++) b.server.publish('news', `after the restart ${i}`);
+    assert.equal(await history.last('news'), 5);
+    const lost = next(c, 'sessionlost');
+    const reopened = next<SessionOpenEvent>(c, 'open');
+    navigator.onLine = true;
+    window.dispatchEvent(new Event('online'));
+    assert.equal((await reopened).resumed, false);
+    await lost;
+    // Nothing of the new log was taken for what followed position 3 of the old one.
+    assert.deepEqual(got, ['n1', 'n2', 'n3']);
+    await until(() => b.server.pendingCheckpoints === 0, 'the new subscription');
+    b.server.publish('news', 'to the new session');
+    await until(() => got.length === 4, 'the next publish');
+    assert.equal(got.at(-1), 'to the new session');
+    c.close();
+    await b.server.close();
+  });
 });
 
 topicHistoryContract('MemoryTopicHistory', () => new MemoryTopicHistory({ maxLength: 5 }));

@@ -30,7 +30,9 @@ export function topicHistoryContract(
         10,
       );
       assert.deepEqual([...found.keys()], ['a'], 'nothing new in b');
-      assert.deepEqual(found.get('a'), {
+      const { generation, ...read } = found.get('a')!;
+      if (generation !== undefined) assert.equal(generation, await history.generation?.('a'));
+      assert.deepEqual(read, {
         entries: [
           { position: 2, data: new Uint8Array([0, 255]) },
           { position: 3, data: 'three' },
@@ -50,6 +52,24 @@ export function topicHistoryContract(
         [5, 6, 7, 8, 9],
       );
       assert.equal(read?.lost, 2, 'positions 3 and 4 are gone');
+      await history.close();
+    });
+
+    it('has a generation: none without a log, then one for the life of the log, which reads carry', async () => {
+      const history = await makeHistory();
+      assert.equal(typeof history.generation, 'function');
+      const generation = (topic: string) => history.generation!(topic);
+      assert.equal(await generation('a'), '');
+      await history.append('a', 'one');
+      const first = await generation('a');
+      assert.match(first, /^.{8,}$/);
+      await history.append('a', 'two');
+      assert.equal(await generation('a'), first);
+      assert.equal(await generation('b'), '');
+      await history.append('b', 'other');
+      assert.notEqual(await generation('b'), first, 'each log its own');
+      const read = (await history.read(new Map([['a', 0]]), 10)).get('a');
+      if (read?.generation !== undefined) assert.equal(read.generation, first);
       await history.close();
     });
 

@@ -10,6 +10,9 @@ import {
 } from '../../src/index.js';
 import { type ReconnectingEvent, SESSION_PROTOCOL, type SessionOpenEvent } from '../../src/session/index.js';
 import { FaultProxy } from './fault-proxy.js';
+
+type ReconnectCloseEventLike = Event & { code: number };
+
 import { client, listenSessions, next, until } from './helpers.js';
 
 describe('session topics', { timeout: 60_000 }, () => {
@@ -91,6 +94,74 @@ describe('draining a server', { timeout: 60_000 }, () => {
     for (const c of clients) c.close();
     await b.server.close({ timeout: 100 });
     await proxy.close();
+  });
+
+  it('without a drain, close() puts each session in the store before it closes the link (1012): clients back at once resume elsewhere, nothing lost', async () => {
+    /** A store whose writes take 200 ms to land: a client coming back at once would be faster. */
+    class SlowStore extends MemorySessionStore {
+      override async put(...args: Parameters<MemorySessionStore['put']>): Promise<boolean> {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return super.put(...args);
+      }
+    }
+    const store = new SlowStore();
+    const echo = (s: ServerSession, data: string | Buffer) => s.send(`echo ${String(data)}`);
+    const ended: SessionEndReason[] = [];
+    const a = await listenSessions({
+      store,
+      sessions: { message: echo, close: (_s, reason) => ended.push(reason) },
+    });
+    const b = await listenSessions({ store, sessions: { message: echo } });
+    const proxy = new FaultProxy(a.port);
+    const url = await proxy.listen();
+    const clients = [0, 1, 2].map(() => client(url, { random: () => 0 })); // back at once
+    const got = clients.map(() => [] as string[]);
+    const lost = clients.map(() => 0);
+    const resumed: boolean[] = [];
+    clients.forEach((c, i) => {
+      c.addEventListener('message', (event) => got[i]!.push((event as MessageEvent).data as string));
+      c.addEventListener('sessionlost', () => lost[i]!++);
+    });
+    await Promise.all(clients.map((c) => next(c, 'open')));
+    for (const c of clients) for (const word of ['one', 'two', 'three']) c.send(word);
+    await until(() => got.every((list) => list.length === 3), 'the first echoes');
+    const retries = clients.map((c) => next<ReconnectingEvent>(c, 'reconnecting'));
+    const reopened = clients.map((c) =>
+      next<SessionOpenEvent>(c, 'open').then((event) => resumed.push(event.resumed)),
+    );
+    for (const c of clients) c.send('in flight'); // on its way while a closes
+    proxy.targetPort = b.port;
+    await a.server.close();
+    for (const retry of await Promise.all(retries)) assert.equal(retry.code, 1012);
+    await Promise.all(reopened);
+    assert.deepEqual(resumed, [true, true, true]);
+    for (const c of clients) c.send('after');
+    await until(() => got.every((list) => list.length === 5), 'every echo');
+    for (const list of got)
+      assert.deepEqual(list, ['echo one', 'echo two', 'echo three', 'echo in flight', 'echo after']);
+    assert.deepEqual(lost, [0, 0, 0]);
+    assert.deepEqual(ended, ['shutdown', 'shutdown', 'shutdown']);
+    for (const c of clients) c.close();
+    await b.server.close({ timeout: 100 });
+    await proxy.close();
+  });
+
+  it('close() waits at most persistTimeout for the store before it closes the links', async () => {
+    /** A store that never answers a write. */
+    class StuckStore extends MemorySessionStore {
+      override put(): Promise<boolean> {
+        return new Promise(() => {});
+      }
+    }
+    const a = await listenSessions({ store: new StuckStore(), sessions: {} });
+    const c = client(a.url, { maxRetries: 0 });
+    await next(c, 'open');
+    const closed = next<ReconnectCloseEventLike>(c, 'close');
+    await assert.rejects(a.server.close({ persistTimeout: -1 }), RangeError);
+    // A close with no bound of its own; the links go after 50 ms anyway.
+    const closing = a.server.close({ persistTimeout: 50, timeout: 100 });
+    assert.equal((await closed).code, 1012);
+    await closing;
   });
 
   it('a session that moved away and back resumes from its newest copy, with nothing repeated either way', async () => {

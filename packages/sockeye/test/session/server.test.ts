@@ -509,3 +509,35 @@ describe('SessionServer', { timeout: 120_000 }, () => {
     await server.close();
   });
 });
+
+describe('what a session sends', { timeout: 60_000 }, () => {
+  it('keeps its type whatever it is given: text from bytes, binary from a string, copies of views', async () => {
+    const shared = Buffer.from('xx héllo yy');
+    const { server, url } = await listenSessions({
+      sessions: {
+        open: (session) => {
+          session.send(shared.subarray(3, 9), false); // text given as UTF-8 bytes (a view)
+          session.send('bin', true); // binary given as a string
+          session.send(new Uint8Array([1, 2, 3]).buffer, true);
+          session.send(new DataView(new Uint8Array([9, 8, 7, 6]).buffer, 1, 2), true);
+          shared.fill(0); // the caller reuses its buffer: what was sent is kept apart
+        },
+      },
+    });
+    const got: unknown[] = [];
+    const c = client(url);
+    c.addEventListener('message', (event) => got.push((event as MessageEvent).data));
+    await until(() => got.length === 4, 'four messages');
+    assert.equal(got[0], 'héllo');
+    assert.deepEqual(
+      got.slice(1).map((data) => [...new Uint8Array(data as ArrayBuffer)]),
+      [
+        [0x62, 0x69, 0x6e],
+        [1, 2, 3],
+        [8, 7],
+      ],
+    );
+    c.close();
+    await server.close();
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * The reconnecting client on sockeye's Node `WebSocket` drives its links from the
+ * low-level client's callbacks (`client/session-link.ts`); on any other constructor,
+ * a subclass of sockeye's included, it uses the `WebSocket` object. Both deliver the same.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import {
+  type ReconnectingWebSocket,
+  type ServerSession,
+  WebSocket,
+  type WebSocketConstructor,
+} from '../../src/index.js';
+import { client, listenSessions, next, until } from './helpers.js';
+
+describe('the reconnecting client on Node links', () => {
+  const closers: Array<() => unknown> = [];
+  after(async () => {
+    for (const close of closers.reverse()) await close();
+  });
+
+  async function echoServer() {
+    const { server, url } = await listenSessions({
+      sessions: { message: (session: ServerSession, data, isBinary) => session.send(data, isBinary) },
+    });
+    closers.push(() => server.close());
+    return url;
+  }
+
+  async function roundTrip(c: ReconnectingWebSocket): Promise<unknown[]> {
+    closers.push(() => c.close());
+    const received: unknown[] = [];
+    c.addEventListener('message', (event) => received.push((event as MessageEvent).data));
+    c.send('héllo');
+    c.send(new Uint8Array([0x64, 1, 2, 3]));
+    c.send('');
+    c.send(new Uint8Array(0));
+    await until(() => received.length === 4, 'four echoes');
+    return received;
+  }
+
+  function check(received: unknown[]): void {
+    assert.equal(received[0], 'héllo');
+    assert.ok(received[1] instanceof ArrayBuffer);
+    // A copy of exactly the message, not a view of a larger (pooled) read buffer.
+    assert.deepEqual([...new Uint8Array(received[1] as ArrayBuffer)], [0x64, 1, 2, 3]);
+    assert.equal(received[2], '');
+    assert.ok(received[3] instanceof ArrayBuffer);
+    assert.equal((received[3] as ArrayBuffer).byteLength, 0);
+  }
+
+  it('delivers text and binary, each with its type, on sockeye WebSocket', async () => {
+    const url = await echoServer();
+    check(await roundTrip(client(url)));
+  });
+
+  it('constructs a subclass of sockeye WebSocket for each link (it may connect elsewhere)', async () => {
+    const url = await echoServer();
+    let constructed = 0;
+    const Routed = class extends WebSocket {
+      constructor(_url: string, protocols: string[]) {
+        super(url, protocols);
+        constructed++;
+      }
+    } as unknown as WebSocketConstructor;
+    const c = client('ws://load-balancer.invalid/', { WebSocket: Routed });
+    await next(c, 'open');
+    assert.equal(constructed, 1);
+    check(await roundTrip(c));
+  });
+});
