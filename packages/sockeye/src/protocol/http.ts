@@ -163,7 +163,8 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
     if (!isRequestTarget(target) || !hasTargetForm(target, method)) {
       throw new HandshakeError(400, 'malformed request target');
     }
-    const httpVersion = parseVersion(version, 400);
+    // The version every client sends, without the regular expression.
+    const httpVersion = version === 'HTTP/1.1' ? '1.1' : parseVersion(version, 400);
     return { method, target, httpVersion, headers: this.parseFields(text, lineEnd) };
   }
 
@@ -198,7 +199,12 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
       const name = text.slice(pos, colon);
       // No whitespace before the colon and no obsolete line folding: both enable request smuggling.
       if (!isToken(name)) throw this.malformed(`malformed header field name`);
-      const value = trimOws(text.slice(colon + 1, next));
+      // The value without its optional whitespace, cut out once (not sliced, then trimmed).
+      let valueStart = colon + 1;
+      let valueEnd = next;
+      while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
+      while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
+      const value = text.slice(valueStart, valueEnd);
       if (!isFieldValue(value)) throw this.malformed(`invalid characters in header field ${name}`);
       const key = name.toLowerCase();
       const existing = headers[key];
@@ -301,10 +307,7 @@ export function isFieldValue(value: string): boolean {
   return true;
 }
 
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
-  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
-  return value.slice(start, end);
+/** Whether `c` is optional whitespace (RFC 9110 section 5.6.3: SP or HTAB). */
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }
