@@ -150,21 +150,26 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
     // request line (some clients send a CRLF after a POST body). One, not any number.
     const start = text.startsWith('\r\n') ? 2 : 0;
     const lineEnd = text.indexOf('\r\n', start);
-    const line = lineEnd === -1 ? text.slice(start) : text.slice(start, lineEnd);
-    const firstSpace = line.indexOf(' ');
-    const lastSpace = line.lastIndexOf(' ');
-    if (firstSpace <= 0 || lastSpace === firstSpace) throw new HandshakeError(400, 'malformed request line');
-    const method = line.slice(0, firstSpace);
-    const target = line.slice(firstSpace + 1, lastSpace);
-    const version = line.slice(lastSpace + 1);
+    // The request line's parts are cut out of the head by index (no copy of the line first).
+    const end = lineEnd === -1 ? text.length : lineEnd;
+    const firstSpace = text.indexOf(' ', start);
+    const lastSpace = text.lastIndexOf(' ', end - 1);
+    if (firstSpace <= start || firstSpace >= end || lastSpace === firstSpace) {
+      throw new HandshakeError(400, 'malformed request line');
+    }
+    const method = text.slice(start, firstSpace);
+    const target = text.slice(firstSpace + 1, lastSpace);
     if (!isToken(method)) throw new HandshakeError(400, 'malformed request line');
     // RFC 9112 section 3.2: the request-target is visible ASCII (RFC 3986), so a NUL, a
     // bare CR or LF, DEL, ESC or a space in it is malformed, never passed on.
     if (!isRequestTarget(target) || !hasTargetForm(target, method)) {
       throw new HandshakeError(400, 'malformed request target');
     }
-    // The version every client sends, without the regular expression.
-    const httpVersion = version === 'HTTP/1.1' ? '1.1' : parseVersion(version, 400);
+    // The version every client sends, without a copy or the regular expression.
+    const httpVersion =
+      end - lastSpace === 9 && text.startsWith('HTTP/1.1', lastSpace + 1)
+        ? '1.1'
+        : parseVersion(text.slice(lastSpace + 1, end), 400);
     return { method, target, httpVersion, headers: this.parseFields(text, lineEnd) };
   }
 
