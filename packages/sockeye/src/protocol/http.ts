@@ -49,6 +49,8 @@ export interface ParsedHead<T> {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** The bytes after a head that nothing followed (zero bytes: nobody can change it). */
+const NOTHING = Buffer.alloc(0);
 
 /**
  * Collects an HTTP/1.x head (request or response) from chunks and parses it, with hard
@@ -102,7 +104,11 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
     if (previous === 0) {
       // Fast path: the whole head in one chunk is parsed where it lies, without a copy.
       const at = chunk.indexOf(CRLFCRLF);
-      if (at !== -1) return this.complete(chunk, at, chunk.subarray(at + 4));
+      if (at !== -1) {
+        // Nothing after the head (the usual request): one shared empty Buffer, not a view per handshake.
+        const rest = at + 4 === chunk.length ? NOTHING : chunk.subarray(at + 4);
+        return this.complete(chunk, at, rest);
+      }
       if (chunk.length > this.maxBytes) throw new HandshakeError(431, 'request header fields too large');
     }
     // Copy no more than the bound allows: what lies beyond it can only be a 431.
