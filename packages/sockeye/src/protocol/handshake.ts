@@ -83,10 +83,7 @@ export function validateRequest(request: UpgradeRequest): UpgradeRequestInfo {
       Allow: 'GET',
     });
   }
-  const [major, minor] = request.httpVersion.split('.').map(Number);
-  if (major !== 1 || minor === undefined || !(minor >= 1)) {
-    throw new HandshakeError(400, `HTTP/${request.httpVersion} cannot upgrade; HTTP/1.1 is required`);
-  }
+  if (request.httpVersion !== '1.1') checkHttpVersion(request.httpVersion);
   const headers = request.headers;
   const host = header(headers, 'host');
   if (host === undefined || host === '') throw new HandshakeError(400, 'missing Host header');
@@ -139,6 +136,14 @@ export function validateRequest(request: UpgradeRequest): UpgradeRequestInfo {
     }
   }
   return { key, protocols, extensions, origin: header(headers, 'origin'), host };
+}
+
+/** A version other than 1.1: HTTP/1.2 and later 1.x may upgrade too; 1.0 and 2+ may not. */
+function checkHttpVersion(httpVersion: string): void {
+  const [major, minor] = httpVersion.split('.').map(Number);
+  if (major !== 1 || minor === undefined || !(minor >= 1)) {
+    throw new HandshakeError(400, `HTTP/${httpVersion} cannot upgrade; HTTP/1.1 is required`);
+  }
 }
 
 /**
@@ -590,7 +595,11 @@ function header(headers: HeaderMap, name: string): string | undefined {
 
 /** Whether a comma-separated token list contains `token` (case-insensitive). */
 function hasToken(value: string | undefined, token: string): boolean {
-  return value !== undefined && parseTokenList(value).includes(token);
+  if (value === undefined) return false;
+  // A value as long as the token (`Upgrade`, `websocket`: what most clients send) holds
+  // it only as its whole self: compared without building the list (the common case).
+  if (value.length === token.length) return value.toLowerCase() === token;
+  return parseTokenList(value).includes(token);
 }
 
 function formatHeaders(headers: Readonly<Record<string, string>> | undefined): string {

@@ -49,6 +49,8 @@ export interface ParsedHead<T> {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** The bytes after a head that nothing followed (zero bytes: nobody can change it). */
+const NOTHING = Buffer.alloc(0);
 
 /**
  * Collects an HTTP/1.x head (request or response) from chunks and parses it, with hard
@@ -102,7 +104,11 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
     if (previous === 0) {
       // Fast path: the whole head in one chunk is parsed where it lies, without a copy.
       const at = chunk.indexOf(CRLFCRLF);
-      if (at !== -1) return this.complete(chunk, at, chunk.subarray(at + 4));
+      if (at !== -1) {
+        // Nothing after the head (the usual request): one shared empty Buffer, not a view per handshake.
+        const rest = at + 4 === chunk.length ? NOTHING : chunk.subarray(at + 4);
+        return this.complete(chunk, at, rest);
+      }
       if (chunk.length > this.maxBytes) throw new HandshakeError(431, 'request header fields too large');
     }
     // Copy no more than the bound allows: what lies beyond it can only be a 431.
@@ -150,20 +156,26 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
     // request line (some clients send a CRLF after a POST body). One, not any number.
     const start = text.startsWith('\r\n') ? 2 : 0;
     const lineEnd = text.indexOf('\r\n', start);
-    const line = lineEnd === -1 ? text.slice(start) : text.slice(start, lineEnd);
-    const firstSpace = line.indexOf(' ');
-    const lastSpace = line.lastIndexOf(' ');
-    if (firstSpace <= 0 || lastSpace === firstSpace) throw new HandshakeError(400, 'malformed request line');
-    const method = line.slice(0, firstSpace);
-    const target = line.slice(firstSpace + 1, lastSpace);
-    const version = line.slice(lastSpace + 1);
+    // The request line's parts are cut out of the head by index (no copy of the line first).
+    const end = lineEnd === -1 ? text.length : lineEnd;
+    const firstSpace = text.indexOf(' ', start);
+    const lastSpace = text.lastIndexOf(' ', end - 1);
+    if (firstSpace <= start || firstSpace >= end || lastSpace === firstSpace) {
+      throw new HandshakeError(400, 'malformed request line');
+    }
+    const method = text.slice(start, firstSpace);
+    const target = text.slice(firstSpace + 1, lastSpace);
     if (!isToken(method)) throw new HandshakeError(400, 'malformed request line');
     // RFC 9112 section 3.2: the request-target is visible ASCII (RFC 3986), so a NUL, a
     // bare CR or LF, DEL, ESC or a space in it is malformed, never passed on.
     if (!isRequestTarget(target) || !hasTargetForm(target, method)) {
       throw new HandshakeError(400, 'malformed request target');
     }
-    const httpVersion = parseVersion(version, 400);
+    // The version every client sends, without a copy or the regular expression.
+    const httpVersion =
+      end - lastSpace === 9 && text.startsWith('HTTP/1.1', lastSpace + 1)
+        ? '1.1'
+        : parseVersion(text.slice(lastSpace + 1, end), 400);
     return { method, target, httpVersion, headers: this.parseFields(text, lineEnd) };
   }
 
@@ -198,7 +210,12 @@ export class HttpHeadParser<T extends RequestHead | ResponseHead> {
       const name = text.slice(pos, colon);
       // No whitespace before the colon and no obsolete line folding: both enable request smuggling.
       if (!isToken(name)) throw this.malformed(`malformed header field name`);
-      const value = trimOws(text.slice(colon + 1, next));
+      // The value without its optional whitespace, cut out once (not sliced, then trimmed).
+      let valueStart = colon + 1;
+      let valueEnd = next;
+      while (valueStart < valueEnd && isOws(text.charCodeAt(valueStart))) valueStart++;
+      while (valueEnd > valueStart && isOws(text.charCodeAt(valueEnd - 1))) valueEnd--;
+      const value = text.slice(valueStart, valueEnd);
       if (!isFieldValue(value)) throw this.malformed(`invalid characters in header field ${name}`);
       const key = name.toLowerCase();
       const existing = headers[key];
@@ -301,10 +318,7 @@ export function isFieldValue(value: string): boolean {
   return true;
 }
 
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
-  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
-  return value.slice(start, end);
+/** Whether `c` is optional whitespace (RFC 9110 section 5.6.3: SP or HTAB). */
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
 }

@@ -206,7 +206,7 @@ export class Upgrades<Data> {
       this.reject(socket, new HandshakeError(431, 'request header fields too large'));
       return Promise.resolve(undefined);
     }
-    return this.upgrade(raw, socket, head, request, pending);
+    return Promise.resolve(this.upgrade(raw, socket, head, request, pending));
   }
 
   /** Refuse an upgrade outright (a path that no server of the router serves). */
@@ -264,8 +264,10 @@ export class Upgrades<Data> {
     }
     if (parsed === null) return;
     pending.parser = null;
+    // No pause: the socket goes on to the WebSocket (or to a refusal) before this 'data'
+    // event returns, unless `authenticate` runs, which pauses it (a pause here and a resume
+    // there would cost a tick per connection).
     socket.off('data', onHandshakeData);
-    socket.pause();
     const head = parsed.head;
     void this.upgrade(
       { method: head.method, url: head.target, httpVersion: head.httpVersion, headers: head.headers },
@@ -343,14 +345,18 @@ export class Upgrades<Data> {
     secure.on('data', onHandshakeData);
   }
 
-  /** Validate, check, authenticate, then accept or refuse. Never rejects. */
-  private async upgrade(
+  /**
+   * Validate, check, authenticate, then accept or refuse. Never throws, never rejects.
+   * Synchronous unless `authenticate` is set: no promise (and no microtask turn) per
+   * handshake on a server without it.
+   */
+  private upgrade(
     request: RawRequest,
     socket: Socket,
     head: Buffer,
     incoming: IncomingMessage | undefined,
     pending: PendingHandshake,
-  ): Promise<ServerWebSocket<Data> | undefined> {
+  ): ServerWebSocket<Data> | undefined | Promise<ServerWebSocket<Data> | undefined> {
     const { path: servedPath, gate } = this.settings;
     try {
       const path = pathOf(request.url);
@@ -381,33 +387,69 @@ export class Upgrades<Data> {
       if (!isOriginAllowed(offer.origin, offer.host, this.settings.origins, context)) {
         throw new HandshakeError(403, `origin ${offer.origin} is not allowed`);
       }
-      let data = undefined as Data;
       const authenticate = this.settings.authenticate;
       if (authenticate !== undefined) {
-        data = await authenticate(context);
-        if (socket.destroyed || !this.pending.has(pending)) return undefined; // timed out or gone meanwhile
-        if (this.host.shuttingDown) throw new HandshakeError(503, 'server shutting down');
+        // Nothing reads the socket until the answer: bytes wait in it (TCP holds the peer back).
+        socket.pause();
+        return this.authenticate(authenticate, context, offer, socket, head, pending);
       }
-      let protocol = '';
-      const select = this.settings.selectProtocol;
-      if (select !== undefined && offer.protocols.length > 0) {
-        protocol = select(offer.protocols, context) ?? '';
-        if (protocol !== '' && !offer.protocols.includes(protocol)) {
-          throw new TypeError(
-            `selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`,
-          );
-        }
-      }
-      this.release(pending);
-      return this.host.open(socket, offer, data, protocol, head, pending);
+      return this.accept(undefined as Data, context, offer, socket, head, pending);
     } catch (error) {
-      if (error instanceof HandshakeError) {
-        this.reject(socket, error);
-      } else {
-        this.host.reportServerError(error);
-        this.reject(socket, new HandshakeError(500, 'internal server error'));
-      }
+      this.fail(socket, error);
       return undefined;
+    }
+  }
+
+  /** Run `authenticate`, then accept (unless the handshake timed out or went meanwhile) or refuse. */
+  private async authenticate(
+    authenticate: NonNullable<UpgradeSettings<Data>['authenticate']>,
+    context: UpgradeRequestContext,
+    offer: UpgradeRequestInfo,
+    socket: Socket,
+    head: Buffer,
+    pending: PendingHandshake,
+  ): Promise<ServerWebSocket<Data> | undefined> {
+    try {
+      const data = await authenticate(context);
+      if (socket.destroyed || !this.pending.has(pending)) return undefined; // timed out or gone meanwhile
+      if (this.host.shuttingDown) throw new HandshakeError(503, 'server shutting down');
+      return this.accept(data, context, offer, socket, head, pending);
+    } catch (error) {
+      this.fail(socket, error);
+      return undefined;
+    }
+  }
+
+  /** Select the subprotocol, and hand the socket to the server to answer 101. Throws to refuse. */
+  private accept(
+    data: Data,
+    context: UpgradeRequestContext,
+    offer: UpgradeRequestInfo,
+    socket: Socket,
+    head: Buffer,
+    pending: PendingHandshake,
+  ): ServerWebSocket<Data> {
+    let protocol = '';
+    const select = this.settings.selectProtocol;
+    if (select !== undefined && offer.protocols.length > 0) {
+      protocol = select(offer.protocols, context) ?? '';
+      if (protocol !== '' && !offer.protocols.includes(protocol)) {
+        throw new TypeError(
+          `selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`,
+        );
+      }
+    }
+    this.release(pending);
+    return this.host.open(socket, offer, data, protocol, head, pending);
+  }
+
+  /** Refuse a handshake for `error`: its own status for a HandshakeError, 500 (and a report) for anything else. */
+  private fail(socket: Socket, error: unknown): void {
+    if (error instanceof HandshakeError) {
+      this.reject(socket, error);
+    } else {
+      this.host.reportServerError(error);
+      this.reject(socket, new HandshakeError(500, 'internal server error'));
     }
   }
 

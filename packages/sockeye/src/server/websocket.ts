@@ -324,6 +324,11 @@ export class ServerWebSocket<Data = undefined> extends SocketDriver {
     return this.host.highWaterMark;
   }
 
+  /** A server closes TCP as soon as the closing handshake is complete (see the driver). */
+  protected override get closeAtOnce(): boolean {
+    return true;
+  }
+
   protected requestFlush(): void {
     this.host.scheduleFlush(this);
   }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   buildAcceptResponse,
   buildRejectResponse,
@@ -543,6 +544,50 @@ describe('RFC 9110 5.6.1: token lists', () => {
   it('parseTokenList lower-cases, trims and skips empty elements', () => {
     assert.deepEqual(parseTokenList(' Keep-Alive ,, Upgrade,\t'), ['keep-alive', 'upgrade']);
     assert.deepEqual(parseTokenList(''), []);
+  });
+
+  it('Upgrade and Connection are accepted exactly when their lists hold the token (the single-token shortcut included)', () => {
+    // Values built from pieces of the tokens, separators and case changes: many are as long
+    // as the token itself, where validateRequest compares without building the list.
+    const piece = fc.constantFrom(
+      'upgrade',
+      'Upgrade',
+      'UPGRADE',
+      'websocket',
+      'WebSocket',
+      'upgrad',
+      'e',
+      'w',
+      ',',
+      ' ',
+      '\t',
+      'keep-alive',
+    );
+    const value = fc.array(piece, { minLength: 1, maxLength: 5 }).map((pieces) => pieces.join(''));
+    fc.assert(
+      fc.property(value, value, (upgrade, connection) => {
+        const expected =
+          parseTokenList(upgrade).includes('websocket') && parseTokenList(connection).includes('upgrade');
+        let accepted = true;
+        try {
+          validateRequest(request({ ...HEADERS, upgrade, connection }));
+        } catch (error) {
+          assert.ok(error instanceof HandshakeError && error.status === 400);
+          accepted = false;
+        }
+        assert.equal(
+          accepted,
+          expected,
+          `Upgrade: ${JSON.stringify(upgrade)}, Connection: ${JSON.stringify(connection)}`,
+        );
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('HTTP versions: 1.1 and later 1.x upgrade; 1.0, 0.9 and 2.0 do not', () => {
+    for (const version of ['1.1', '1.2', '1.9']) validateRequest(request(HEADERS, 'GET', version));
+    for (const version of ['1.0', '0.9', '2.0', '']) refused(HEADERS, 400, /cannot upgrade/, 'GET', version);
   });
 });
 

@@ -453,6 +453,55 @@ describe('properties: chunking never changes the outcome, memory stays bounded',
     );
   });
 
+  it('request lines: the method, target and version are what splitting the line at its first and last spaces gives', () => {
+    // A plain reference: the line copied out, then split (what the parser did before it
+    // cut the parts out of the head by index).
+    const reference = (line: string): { method: string; target: string; httpVersion: string } | null => {
+      const first = line.indexOf(' ');
+      const last = line.lastIndexOf(' ');
+      if (first <= 0 || last === first) return null;
+      const method = line.slice(0, first);
+      const target = line.slice(first + 1, last);
+      const version = /^HTTP\/([0-9]\.[0-9])$/.exec(line.slice(last + 1));
+      if (!isToken(method) || version === null) return null;
+      if (!/^[\x21-\x7e]+$/.test(target) || !(target.startsWith('/') || target === '*')) return null;
+      return { method, target, httpVersion: version[1]! };
+    };
+    const piece = fc.constantFrom(
+      'GET',
+      'get',
+      ' ',
+      '  ',
+      '/',
+      '/a',
+      '*',
+      'HTTP/1.1',
+      'HTTP/1.0',
+      'HTTP/1.1x',
+      'HTTP/',
+      '1.1',
+      'x',
+    );
+    const line = fc.array(piece, { minLength: 1, maxLength: 6 }).map((pieces) => pieces.join(''));
+    fc.assert(
+      fc.property(line, fc.boolean(), (text, withField) => {
+        const expected = reference(text);
+        const head = `${text}\r\n${withField ? 'Host: a\r\n' : ''}\r\n`;
+        try {
+          const parsed = new HttpHeadParser<RequestHead>('request').push(Buffer.from(head, 'latin1'));
+          assert.ok(parsed !== null);
+          const { method, target, httpVersion } = parsed.head;
+          assert.deepEqual({ method, target, httpVersion }, expected, JSON.stringify(text));
+        } catch (error) {
+          if (error instanceof assert.AssertionError) throw error;
+          assert.ok(error instanceof HandshakeError && error.status === 400, String(error));
+          assert.equal(expected, null, `${JSON.stringify(text)} was refused`);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('any bytes, cut anywhere: a head, a HandshakeError or a wait, never more than maxBytes held', () => {
     const alphabet = fc.constantFrom(...'GET /HTP1.\r\n:ab\x16\x00 '.split(''));
     fc.assert(

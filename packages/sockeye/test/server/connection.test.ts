@@ -516,4 +516,42 @@ describe('bytes that arrive with the handshake', () => {
       http.close();
     }
   });
+
+  it('frames sent while an async authenticate runs wait in the socket and arrive after open (standalone)', async () => {
+    const events: string[] = [];
+    const release = deferred();
+    let authenticating = false;
+    const { server, port } = await listen({
+      authenticate: async () => {
+        authenticating = true;
+        await release.promise;
+        return undefined;
+      },
+      handlers: {
+        open: () => {
+          events.push('open');
+        },
+        message: (ws: ServerWebSocket, data: string | Buffer) => {
+          events.push(`message:${data}`);
+          ws.send(data);
+        },
+      },
+    });
+    try {
+      const client = await RawClient.connect(port);
+      client.write(Buffer.from(upgradeRequest('/', {}, port)));
+      await until(() => authenticating, 'authenticate to run');
+      // The frame comes on its own, while the handshake waits: a socket left flowing
+      // without a reader would drop it. (Bytes that are slower to arrive only make this pass.)
+      client.write(clientFrame(0x1, 'during authenticate'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      release.resolve();
+      await until(() => client.frames().length === 1, 'the echo of the frame');
+      assert.equal(client.frames()[0]!.payload.toString(), 'during authenticate');
+      assert.deepEqual(events, ['open', 'message:during authenticate']);
+      client.destroy();
+    } finally {
+      await server.close();
+    }
+  });
 });
