@@ -8,6 +8,9 @@
 //                     under c8 so the protocol core's line coverage is printed and enforced (>= 95%)
 //   6. node-versions  the library's suites (packages/sockeye/test) again on each supported
 //                     Node major, fetched from the npm registry as the `node` package
+// Stages 5 and 6 share one pool of test-file slots (see runJobs): the two Autobahn
+// permessage-deflate files run beside the other files and then beside the Node majors (one
+// after another), which no longer wait for the Autobahn files to end.
 //
 // `npm run test:fast` (--fast): build, then the library's and the CLI's suites
 // (packages/sockeye/test, packages/cli/test), no coverage: the loop to run constantly.
@@ -20,6 +23,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runInSlots } from './lib/test-jobs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -66,11 +70,12 @@ function findTests(dir, found = []) {
 
 /**
  * Files that take most of the tests stage by themselves (measured on the 2-core machine,
- * quiet: about 425 s each, CPU-bound in the Python fuzzer; every other file is under 45 s).
- * They start first, so that the rest runs beside them instead of after them: the stage then
- * takes about as long as they do.
+ * quiet: about 425 s each, CPU-bound in the fuzzer and the peer under test; every other file
+ * is under 45 s). In the full gate they run as a job of their own, beside the other files
+ * and then beside the other Node majors (see runJobs): the two stages then take about as
+ * long as they do.
  */
-const LONGEST_FIRST = [
+const LONGEST = [
   'conformance/autobahn-deflate-server.test.ts',
   'conformance/autobahn-client-deflate.test.ts',
 ];
@@ -78,7 +83,7 @@ const LONGEST_FIRST = [
 /** The test files under `roots`, sorted (the longest first), filtered by --only. */
 function testFiles(roots) {
   let files = roots.flatMap((dir) => findTests(join(root, dir))).sort();
-  const longest = LONGEST_FIRST.filter((file) => files.includes(file));
+  const longest = LONGEST.filter((file) => files.includes(file));
   files = [...longest, ...files.filter((file) => !longest.includes(file))];
   if (values.only) files = files.filter((file) => file.includes(values.only));
   if (files.length === 0) {
@@ -112,10 +117,27 @@ function killGroup(pid, signal) {
   }
 }
 
+/** The process groups running now (several at once in the tests stage, see runJobs). */
+const liveGroups = new Set();
+
+/** Kill every running group: on Ctrl-C or SIGTERM, and when a run fails beside others. */
+function killLiveGroups() {
+  for (const pid of liveGroups) killGroup(pid, 'SIGKILL');
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    killLiveGroups();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
 /** Run one process group to its end, or kill it at `timeoutMs`; returns the exit status. */
 function runGroup(command, args, { env = {}, timeoutMs, stdio = 'inherit' } = {}) {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: root, stdio, detached: true, env: { ...process.env, ...env } });
+    const pid = child.pid;
+    if (pid !== undefined) liveGroups.add(pid);
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk) => {
@@ -127,20 +149,15 @@ function runGroup(command, args, { env = {}, timeoutMs, stdio = 'inherit' } = {}
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup(child.pid, 'SIGKILL');
+      killGroup(pid, 'SIGKILL');
     }, timeoutMs);
-    const onSignal = (signal) => {
-      killGroup(child.pid, 'SIGKILL');
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    };
-    process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
     child.on('error', (error) => {
       stderr += String(error);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-      killGroup(child.pid, 'SIGKILL');
+      liveGroups.delete(pid);
+      killGroup(pid, 'SIGKILL');
       resolve({ status: timedOut ? 'timeout' : (code ?? signal), stdout, stderr, timedOut });
     });
   });
@@ -164,13 +181,13 @@ async function stage(name, command, args, env = {}) {
   console.log(`=== ${name} passed in ${seconds} s`);
 }
 
-/** node:test over `files`, with the measured concurrency. */
-function testArgs(files, reporter = 'spec') {
+/** node:test over `files`, `concurrency` files at a time. */
+function testArgs(files, reporter = 'spec', concurrency = CONCURRENCY) {
   return [
     '--import',
     'tsx',
     '--test',
-    `--test-concurrency=${CONCURRENCY}`,
+    `--test-concurrency=${concurrency}`,
     `--test-timeout=${TEST_TIMEOUT_MS}`,
     // A file whose tests are done but whose process stays alive (a test that failed or timed
     // out left a socket open) fails after a grace period instead of holding the run for ever.
@@ -206,29 +223,114 @@ async function fetchNode(major) {
 }
 
 /**
- * Stage 6: the library's suites on each supported Node major. In the full gate, not again on
- * the major running it: the tests stage just ran those suites on it.
+ * A job in the pool of test-file slots (see {@link runJobs}): node:test runs (`steps`) one
+ * after another, each `slots` files at a time. A step's `prepare` resolves with what to
+ * run, or with the reason to leave it out. A `live` job prints as it goes; the others print
+ * each step's whole output when it ends, so that runs going on at once do not mix their lines.
+ * @typedef {{ name: string, timeoutMs: number,
+ *   prepare: () => Promise<{ command: string, args: string[], env?: Record<string, string> } | { skipped: string }> }} Step
+ * @typedef {{ name: string, slots: number, live: boolean, steps: Step[] }} Job
  */
-async function nodeVersions({ skipCurrent = false } = {}) {
+
+/**
+ * Run `jobs` in one pool of `total` test-file slots ({@link runInSlots}): in the full gate
+ * the Autobahn deflate files (about 425 s) run beside the other test files and then beside
+ * the Node majors, instead of those waiting for them. At the first failure the other jobs
+ * are killed and the run exits with an error.
+ * @param {Job[]} jobs
+ * @param {number} total
+ */
+async function runJobs(jobs, total) {
+  let failed = false;
+  const fail = (message) => {
+    failed = true;
+    killLiveGroups();
+    console.error(`\n=== ${message}; the other runs were stopped`);
+    return false;
+  };
+  /** @param {Job} job @param {Step} step */
+  const runStep = async (job, step) => {
+    let spec;
+    try {
+      spec = await step.prepare();
+    } catch (error) {
+      return fail(`${step.name} FAILED: ${error.message}`);
+    }
+    if (failed) return false; // another job failed meanwhile
+    if (spec.skipped !== undefined) {
+      console.warn(`\n=== ${step.name}: SKIPPED, ${spec.skipped}`);
+      return true;
+    }
+    const started = Date.now();
+    const how = job.live ? '' : ' (its output when it ends)';
+    console.log(`\n=== ${step.name}: started, ${job.slots} file(s) at a time${how}`);
+    const result = await runGroup(spec.command, spec.args, {
+      env: spec.env,
+      timeoutMs: step.timeoutMs,
+      stdio: job.live ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+    });
+    if (failed) return false; // stopped because another job failed
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (!job.live) {
+      console.log(`\n=== ${step.name}: its output`);
+      process.stdout.write(result.stdout);
+      if (result.stderr.trim() !== '') process.stdout.write(`--- ${step.name}: stderr\n${result.stderr}`);
+    }
+    if (result.timedOut)
+      return fail(`${step.name} FAILED: still running after ${step.timeoutMs / 60_000} min, killed`);
+    if (result.status !== 0) return fail(`${step.name} FAILED (exit ${result.status}) after ${seconds} s`);
+    timings.push(`${step.name} ${seconds} s`);
+    console.log(`=== ${step.name} passed in ${seconds} s`);
+    return true;
+  };
+  const run = async (job) => {
+    for (const step of job.steps) if (!(await runStep(job, step))) return false;
+    return true;
+  };
+  if (!(await runInSlots(jobs, total, run))) process.exit(1);
+}
+
+/**
+ * Slots of a job that shares the pool with another: half of it, so that two jobs run at
+ * once (two Autobahn files and two other files at the default 4, as in one node:test run
+ * at 4 with the Autobahn files started first).
+ */
+const HALF = Math.max(1, Math.floor(CONCURRENCY / 2));
+
+/**
+ * Stage 6 as one job of `slots` files at a time: the library's suites on each supported
+ * Node major, one major after another (`live`: printed as it goes, when it runs alone). (Two majors at once, four files, made the session
+ * tests that count on a rate or a deadline fail under load: see docs/testing.md.) In the
+ * full gate, not again on the major running it: the tests stage runs those suites on it.
+ * @returns {Job}
+ */
+function nodeVersionsJob(slots, { skipCurrent = false, live = false } = {}) {
   const files = testFiles(NODE_VERSION_ROOTS);
   const current = Number(process.versions.node.split('.')[0]);
+  const steps = [];
   for (const major of NODE_MAJORS) {
     if (skipCurrent && major === current) {
-      console.log(`\n=== node ${major}: the tests stage ran the library's suites on it (${process.version})`);
+      console.log(
+        `\n=== node ${major}: the tests stage runs the library's suites on it (${process.version})`,
+      );
       continue;
     }
-    const node = await fetchNode(major);
-    if (node === undefined) {
-      const message = `could not fetch Node ${major} from the npm registry (npx -p node@${major})`;
-      if (inCI) {
-        console.error(`\n=== node-versions FAILED: ${message}, and CI=true`);
-        process.exit(1);
-      }
-      console.warn(`\n=== node ${major}: SKIPPED, ${message} (an error under CI=true)`);
-      continue;
-    }
-    await stage(`node ${node.version}`, node.execPath, testArgs(files, 'dot'), { FORCE_COLOR: '0' });
+    steps.push({
+      name: `node ${major}`,
+      timeoutMs: STAGE_TIMEOUT_MS.default,
+      async prepare() {
+        const node = await fetchNode(major);
+        if (node === undefined) {
+          const message = `could not fetch Node ${major} from the npm registry (npx -p node@${major})`;
+          if (inCI) throw new Error(`${message}, and CI=true`);
+          return { skipped: `${message} (an error under CI=true)` };
+        }
+        this.name = `node ${node.version}`;
+        return { command: node.execPath, args: testArgs(files, 'dot', slots), env: { FORCE_COLOR: '0' } };
+      },
+    });
   }
+  return { name: 'node-versions', slots, live, steps };
 }
 
 function done(what) {
@@ -246,7 +348,7 @@ if (values.fast) {
 
 if (values['node-versions']) {
   await stage('build', bin('tsc'), ['-b']);
-  await nodeVersions();
+  await runJobs([nodeVersionsJob(CONCURRENCY, { live: true })], CONCURRENCY);
   done('node versions');
   process.exit(0);
 }
@@ -257,21 +359,61 @@ await stage('build', bin('tsc'), ['-b']);
 await stage('bundle', process.execPath, [join(root, 'apps', 'demo', 'scripts', 'bundle.mjs')]);
 await stage('typecheck', bin('tsc'), ['-p', 'tsconfig.test.json']);
 await stage('lint', bin('biome'), ['check', '.']);
-await stage(
-  'tests',
-  bin('c8'),
-  [
-    '--all',
-    '--src=packages/sockeye/src/protocol',
-    '--include=packages/sockeye/src/protocol/**',
-    '--exclude=**/*.test.ts',
-    '--reporter=text',
-    '--reports-dir=coverage',
-    ...(values.only ? [] : ['--check-coverage', '--lines=95']),
-    process.execPath,
-    ...testArgs(testFiles(TEST_ROOTS)),
-  ],
-  { FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
-);
-if (!values.only) await nodeVersions({ skipCurrent: true });
+
+// Stages 5 and 6: the long Autobahn files, the other files (under c8), then the Node majors,
+// in one pool of CONCURRENCY test-file slots.
+const files = testFiles(TEST_ROOTS);
+const longest = files.filter((file) => LONGEST.includes(file));
+const others = files.filter((file) => !LONGEST.includes(file));
+const shared = longest.length > 0 && others.length > 0;
+const testEnv = { FORCE_COLOR: process.env.FORCE_COLOR ?? '0' };
+/** @type {Job[]} */
+const jobs = [];
+if (longest.length > 0) {
+  const slots = shared ? HALF : CONCURRENCY;
+  const name = 'tests (Autobahn permessage-deflate)';
+  jobs.push({
+    name,
+    slots,
+    live: !shared,
+    steps: [
+      {
+        name,
+        timeoutMs: STAGE_TIMEOUT_MS.tests,
+        prepare: async () => ({
+          command: process.execPath,
+          args: testArgs(longest, 'spec', slots),
+          env: testEnv,
+        }),
+      },
+    ],
+  });
+}
+if (others.length > 0) {
+  const slots = shared ? HALF : CONCURRENCY;
+  // The coverage gate is on the protocol core, which the unit tests cover (the Autobahn
+  // files beside them run without c8).
+  const step = {
+    name: 'tests',
+    timeoutMs: STAGE_TIMEOUT_MS.tests,
+    prepare: async () => ({
+      command: bin('c8'),
+      args: [
+        '--all',
+        '--src=packages/sockeye/src/protocol',
+        '--include=packages/sockeye/src/protocol/**',
+        '--exclude=**/*.test.ts',
+        '--reporter=text',
+        '--reports-dir=coverage',
+        ...(values.only ? [] : ['--check-coverage', '--lines=95']),
+        process.execPath,
+        ...testArgs(others, 'spec', slots),
+      ],
+      env: testEnv,
+    }),
+  };
+  jobs.push({ name: 'tests', slots, live: true, steps: [step] });
+}
+if (!values.only) jobs.push(nodeVersionsJob(HALF, { skipCurrent: true }));
+await runJobs(jobs, CONCURRENCY);
 done('npm test');
