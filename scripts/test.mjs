@@ -117,6 +117,9 @@ function killGroup(pid, signal) {
   }
 }
 
+/** How many jobs of the pool (see runJobs) are running now. */
+let runningJobs = 0;
+
 /** The process groups running now (several at once in the tests stage, see runJobs). */
 const liveGroups = new Set();
 
@@ -228,7 +231,7 @@ async function fetchNode(major) {
  * run, or with the reason to leave it out. A `live` job prints as it goes; the others print
  * each step's whole output when it ends, so that runs going on at once do not mix their lines.
  * @typedef {{ name: string, timeoutMs: number,
- *   prepare: () => Promise<{ command: string, args: string[], env?: Record<string, string> } | { skipped: string }> }} Step
+ *   prepare: () => Promise<{ command: string, args: string[], env?: Record<string, string>, filesAtOnce?: number } | { skipped: string }> }} Step
  * @typedef {{ name: string, slots: number, live: boolean, steps: Step[] }} Job
  */
 
@@ -263,7 +266,7 @@ async function runJobs(jobs, total) {
     }
     const started = Date.now();
     const how = job.live ? '' : ' (its output when it ends)';
-    console.log(`\n=== ${step.name}: started, ${job.slots} file(s) at a time${how}`);
+    console.log(`\n=== ${step.name}: started, ${spec.filesAtOnce ?? job.slots} file(s) at a time${how}`);
     const result = await runGroup(spec.command, spec.args, {
       env: spec.env,
       timeoutMs: step.timeoutMs,
@@ -284,8 +287,13 @@ async function runJobs(jobs, total) {
     return true;
   };
   const run = async (job) => {
-    for (const step of job.steps) if (!(await runStep(job, step))) return false;
-    return true;
+    runningJobs++;
+    try {
+      for (const step of job.steps) if (!(await runStep(job, step))) return false;
+      return true;
+    } finally {
+      runningJobs--;
+    }
   };
   if (!(await runInSlots(jobs, total, run))) process.exit(1);
 }
@@ -326,7 +334,15 @@ function nodeVersionsJob(slots, { skipCurrent = false, live = false } = {}) {
           return { skipped: `${message} (an error under CI=true)` };
         }
         this.name = `node ${node.version}`;
-        return { command: node.execPath, args: testArgs(files, 'dot', slots), env: { FORCE_COLOR: '0' } };
+        // The last runs of the pool: once nothing else runs, a major takes every slot (the
+        // pool then has no other file running, so it is never more than CONCURRENCY files).
+        const filesAtOnce = runningJobs === 1 ? CONCURRENCY : slots;
+        return {
+          command: node.execPath,
+          args: testArgs(files, 'dot', filesAtOnce),
+          env: { FORCE_COLOR: '0' },
+          filesAtOnce,
+        };
       },
     });
   }
