@@ -204,7 +204,9 @@ describe('diagnostics channels', () => {
   });
 
   it('publish backpressure reached and drained', async () => {
-    const big = Buffer.alloc(4 * 1024 * 1024, 7);
+    // Far more than the kernel's socket buffers on loopback can take (they grow to several
+    // MiB each way): 4 MiB fitted in them on some runs, so nothing was ever queued.
+    const big = Buffer.alloc(24 * 1024 * 1024, 7);
     const { server, port } = await listen({
       handlers: {
         message(ws) {
@@ -220,9 +222,9 @@ describe('diagnostics channels', () => {
         const client = await rawOpen(port);
         client.socket.pause();
         client.write(clientFrame(0x1, 'go'));
-        await until(() => seen.length === 1, 'reached');
+        await until(() => seen.length === 1, 'reached', 60_000);
         client.socket.resume();
-        await until(() => seen.length === 2, 'drained');
+        await until(() => seen.length === 2, 'drained', 60_000);
         client.destroy();
       });
       assert.deepEqual(
