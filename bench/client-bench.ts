@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ROOT } from '../scripts/lib/prereqs.js';
 import { commit } from './servers.js';
+import { boundText, judge, targetsSummary, type Verdict } from './targets.js';
 
 /** A client under test: one entry of bench/clients/. */
 export interface ClientSpec {
@@ -82,6 +83,11 @@ export interface ClientScenario {
   /** Messages in flight (1 = strict round trips). */
   window: number;
   metrics: ClientMetric[];
+  /**
+   * Issue 17, item 7: sockeye's client over the `ws` client on `metric`, at least `ratio`
+   * (msg/s, also judged per client CPU-second) or at most `ratio` (latency).
+   */
+  targets: { metric: ClientMetric; ratio: number }[];
   /** Part of the `--quick` subset. */
   quick: boolean;
 }
@@ -102,6 +108,7 @@ export function clientScenarios(): ClientScenario[] {
       size: size.bytes,
       window: PIPELINE,
       metrics: ['msgsPerSec', 'perClientCpuSecond'] as ClientMetric[],
+      targets: [{ metric: 'msgsPerSec' as const, ratio: 3 }],
       quick: size.bytes === 32,
     })),
     ...sizes.map((size) => ({
@@ -110,6 +117,7 @@ export function clientScenarios(): ClientScenario[] {
       size: size.bytes,
       window: 1,
       metrics: ['p50us', 'p99us'] as ClientMetric[],
+      targets: [{ metric: 'p50us' as const, ratio: 1 }],
       quick: size.bytes === 32,
     })),
   ];
@@ -379,12 +387,72 @@ function ratioOf(results: ClientResults, scenario: ClientScenario, metric: Clien
   return value / base;
 }
 
-/** The client table: each value with its ratio to the `ws` client. */
+/**
+ * Each cell's targets judged on `results`, by scenario id, in the order of its `targets`:
+ * sockeye's client over the `ws` client; msg/s also per client CPU-second.
+ */
+function clientVerdicts(results: ClientResults, scenarios: ClientScenario[]): Map<string, Verdict[]> {
+  const judged = new Map<string, Verdict[]>();
+  for (const scenario of scenarios) {
+    const measured = (client: string, metric: ClientMetric) => {
+      const cell = results[scenario.id]?.[client];
+      return cell?.error === undefined ? cell?.values[metric] : undefined;
+    };
+    judged.set(
+      scenario.id,
+      scenario.targets.map((target) => {
+        const bound = { ratio: target.ratio, higherIsBetter: CLIENT_METRICS[target.metric].higherIsBetter };
+        const verdict: Verdict = {
+          goal: 'client',
+          cell: scenario.label,
+          metric: CLIENT_METRICS[target.metric].unit,
+          bound: boundText(bound, `the ${CLIENT_BASELINE} client`),
+          ...judge(measured('sockeye', target.metric), measured(CLIENT_BASELINE, target.metric), bound),
+        };
+        if (target.metric === 'msgsPerSec' && scenario.metrics.includes('perClientCpuSecond')) {
+          verdict.perCpu = judge(
+            measured('sockeye', 'perClientCpuSecond'),
+            measured(CLIENT_BASELINE, 'perClientCpuSecond'),
+            bound,
+          );
+          const serverBound = [results[scenario.id]?.sockeye, results[scenario.id]?.[CLIENT_BASELINE]].some(
+            (cell) => (cell?.serverCpu ?? 0) >= SERVER_LIMIT,
+          );
+          if (serverBound) verdict.note = '‡ the fixed server saturated: per client CPU-s is the figure';
+        }
+        if (results[scenario.id]?.sockeye?.error !== undefined) {
+          // A cell that failed (a wrong echo, no message completed) meets nothing.
+          verdict.met = false;
+          if (verdict.perCpu !== undefined) verdict.perCpu.met = false;
+          verdict.note = 'sockeye’s cell failed';
+        }
+        return verdict;
+      }),
+    );
+  }
+  return judged;
+}
+
+/** The client's targets (issue 17, item 7), judged on this run: the summary and each cell. */
+export function clientTargetsSection(report: ClientReport, scenarios: ClientScenario[]): string[] {
+  const judged = clientVerdicts(report.results, scenarios);
+  return [
+    '### Client targets',
+    '',
+    'Issue 17, item 7, judged on this run: sockeye’s client over the `ws` client; msg/s also per',
+    'client CPU-second, the figure to trust on a busy machine. A target is met when every cell of it is.',
+    '',
+    ...targetsSummary([...judged.values()].flat(), 'per client CPU-s'),
+  ];
+}
+
+/** The client table: each value with its ratio to the `ws` client, and the cell's targets. */
 export function clientTable(report: ClientReport, scenarios: ClientScenario[]): string {
   const names = report.clients.map((c) => c.name);
+  const judged = clientVerdicts(report.results, scenarios);
   const rows = [
-    ['scenario', 'metric', ...names],
-    ['---', '---', ...names.map(() => '---')],
+    ['scenario', 'metric', ...names, 'targets (sockeye’s ratio)'],
+    ['---', '---', ...names.map(() => '---'), '---'],
   ];
   for (const scenario of scenarios) {
     if (report.results[scenario.id] === undefined) continue;
@@ -407,6 +475,12 @@ export function clientTable(report: ClientReport, scenarios: ClientScenario[]): 
           );
         }
       }
+      const targets = (judged.get(scenario.id) ?? []).filter(
+        (_, i) => scenario.targets[i]?.metric === metric,
+      );
+      row.push(
+        targets.map((v) => `${v.bound}: ${v.met === null ? 'n/a' : v.met ? 'met' : 'NOT met'}`).join('; '),
+      );
       rows.push(row);
     }
   }
@@ -452,6 +526,8 @@ export function clientDocsSection(
     `‡ the fixed server used at least ${SERVER_LIMIT * 100}% of its core in that cell: the client may be faster than shown.`,
     '',
     clientTable(report, scenarios),
+    '',
+    ...clientTargetsSection(report, scenarios),
   ];
   if (failed.length > 0) lines.push('', '### Client errors', '', ...failed);
   return lines.join('\n');

@@ -42,12 +42,14 @@ import {
   clientDocsSection,
   clientScenarios,
   clientTable,
+  clientTargetsSection,
   measureClients,
 } from './client-bench.js';
 import { longPollSection, measureLongPoll } from './long-poll.js';
 import { fanoutScenarios, METRICS, type MetricName, type Scenario, serverScenarios } from './scenarios.js';
 import { BASELINE, type Launch, SERVERS, type ServerSpec } from './servers.js';
 import { measureSse, sseSection } from './sse.js';
+import { GENERATOR_LIMIT, REPLACED, serverVerdicts, targetsSummary, type Verdict } from './targets.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -79,6 +81,8 @@ interface Cell {
   loadgenCpu?: number;
   error?: string;
   raw?: unknown;
+  /** Wall-clock seconds the cell took, its server's start and stop included where it has its own. */
+  wallS?: number;
 }
 
 type Results = Record<string, Record<string, Cell>>;
@@ -476,26 +480,33 @@ async function measureFanout(spec: ServerSpec, scenario: Scenario): Promise<Cell
         return { values: {}, error: `no ready line: ${JSON.stringify(ready)}` };
       }
       const pids = processes.map((p) => p.child.pid!);
-      const cpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+      // Each server process's CPU seconds (the Redis rows' per process figure), and their sum.
+      const each = () => pids.map((pid) => cpuSeconds(pid));
+      const sum = (seconds: number[]) => seconds.reduce((total, value) => total + value, 0);
+      const cpu = () => sum(each());
       const redisPid = redis?.process.child.pid;
       // The servers' CPU time over the measured rounds only: sampled at the generator's
       // "measuring" line (after its warm-up rounds) and at its "measured" line (before it
       // closes the connections, whose teardown is no part of a publish's cost). It waits
       // for a line on stdin after each, so nothing runs between the sample and the mark.
       const cpuAtGo = cpu();
+      let eachBefore = each();
       let cpuBefore = cpuAtGo;
       let redisBefore = redisPid === undefined ? 0 : cpuSeconds(redisPid);
+      let eachAfter: number[] = [];
       let cpuAfter: number | undefined;
       let redisAfter = 0;
       run.child.stdin?.write('go\n');
       let last: Record<string, unknown> | undefined;
       for await (const line of run.lines) {
         if (line.event === 'measuring') {
-          cpuBefore = cpu();
+          eachBefore = each();
+          cpuBefore = sum(eachBefore);
           redisBefore = redisPid === undefined ? 0 : cpuSeconds(redisPid);
           run.child.stdin?.write('go\n');
         } else if (line.event === 'measured') {
-          cpuAfter = cpu();
+          eachAfter = each();
+          cpuAfter = sum(eachAfter);
           redisAfter = redisPid === undefined ? 0 : cpuSeconds(redisPid);
           run.child.stdin?.write('go\n');
         } else {
@@ -512,7 +523,18 @@ async function measureFanout(spec: ServerSpec, scenario: Scenario): Promise<Cell
       const rounds = Number(last.measuredRounds ?? 0);
       const values: Cell['values'] = {};
       if (typeof last.fanoutMs === 'number') values.fanoutMs = last.fanoutMs;
-      if (rounds > 0) values.cpuMsPerPublish = ((cpuAfter - cpuBefore) * 1000) / rounds;
+      const perPublish = (seconds: number) => (seconds * 1000) / rounds;
+      if (rounds > 0) {
+        values.cpuMsPerPublish = perPublish(cpuAfter - cpuBefore);
+        if (scenario.metrics.includes('cpuMsPerPublishPerProcess')) {
+          values.cpuMsPerPublishPerProcess = Math.max(
+            ...eachAfter.map((after, i) => perPublish(after - eachBefore[i]!)),
+          );
+        }
+        if (redisPid !== undefined && scenario.metrics.includes('brokerCpuMsPerPublish')) {
+          values.brokerCpuMsPerPublish = perPublish(redisAfter - redisBefore);
+        }
+      }
       // Left out of the cost per publish, kept in the raw results: the warm-up rounds and
       // the teardown of every connection (server CPU ms in all).
       const raw: Record<string, unknown> = {
@@ -521,8 +543,8 @@ async function measureFanout(spec: ServerSpec, scenario: Scenario): Promise<Cell
         warmupCpuMs: (cpuBefore - cpuAtGo) * 1000,
         teardownCpuMs: (cpu() - cpuAfter) * 1000,
       };
-      if (redisPid !== undefined && rounds > 0) {
-        raw.redisCpuMsPerPublish = ((redisAfter - redisBefore) * 1000) / rounds;
+      if (rounds > 0 && pids.length > 1) {
+        raw.cpuMsPerPublishOfEach = eachAfter.map((after, i) => perPublish(after - eachBefore[i]!));
       }
       const cell: Cell = { values, raw };
       const errors = Number(last.errors ?? 0) + Number(ready.errors ?? 0);
@@ -552,7 +574,12 @@ function format(metric: MetricName, value: number): string {
   }
   if (metric === 'mbPerSec') return value >= 100 ? value.toFixed(0) : value.toFixed(1);
   if (metric === 'rssPerConnKiB') return value.toFixed(1);
-  if (metric === 'fanoutMs' || metric === 'cpuMsPerPublish')
+  if (
+    metric === 'fanoutMs' ||
+    metric === 'cpuMsPerPublish' ||
+    metric === 'cpuMsPerPublishPerProcess' ||
+    metric === 'brokerCpuMsPerPublish'
+  )
     return value >= 100 ? value.toFixed(0) : value.toFixed(2);
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
 }
@@ -570,41 +597,6 @@ function ratioOf(
   return value / base;
 }
 
-interface TargetStatus {
-  text: string;
-  met: boolean | null;
-  ratio: number | null;
-  bound: string;
-  /**
-   * For throughput targets: the same comparison on messages per server CPU-second, which
-   * a busy machine distorts far less than messages per second.
-   */
-  perCpu?: { met: boolean; ratio: number };
-}
-
-function targetStatuses(results: Results, scenarios: Scenario[]): Map<string, TargetStatus[]> {
-  const statuses = new Map<string, TargetStatus[]>();
-  for (const scenario of scenarios) {
-    statuses.set(
-      scenario.id,
-      scenario.targets.map((target) => {
-        const against = target.against ?? BASELINE;
-        const ratio = ratioOf(results, scenario, target.metric, 'sockeye', against);
-        const higher = METRICS[target.metric].higherIsBetter;
-        const met = ratio === null ? null : higher ? ratio >= target.ratio : ratio <= target.ratio;
-        const bound = `${higher ? '≥' : '≤'} ${Number(target.ratio.toFixed(2))}x${against === BASELINE ? '' : ` ${against}`}`;
-        const status: TargetStatus = { text: target.text, met, ratio, bound };
-        const cpuRatio = scenario.metrics.includes('perServerCpuSecond')
-          ? ratioOf(results, scenario, 'perServerCpuSecond', 'sockeye', against)
-          : null;
-        if (cpuRatio !== null) status.perCpu = { ratio: cpuRatio, met: cpuRatio >= target.ratio };
-        return status;
-      }),
-    );
-  }
-  return statuses;
-}
-
 /** The unmeasured run every server gets before the first cell. */
 const PRIMING: Scenario = {
   id: 'priming',
@@ -617,12 +609,9 @@ const PRIMING: Scenario = {
   timing: { warmupS: 0.5, durationS: 1.5 },
 };
 
-/** A generator CPU share from which the generator, not the server, may set the pace. */
-const GENERATOR_LIMIT = 0.9;
-
 function table(results: Results, scenarios: Scenario[], servers: string[]): string {
-  const statuses = targetStatuses(results, scenarios);
-  const header = ['scenario', 'metric', ...servers, 'target (sockeye / ws+native)'];
+  const judged = serverVerdicts(results, scenarios);
+  const header = ['scenario', 'metric', ...servers, 'targets (sockeye’s ratio to the row named)'];
   const rows = [header, header.map(() => '---')];
   for (const scenario of scenarios) {
     for (const metric of scenario.metrics) {
@@ -644,13 +633,11 @@ function table(results: Results, scenarios: Scenario[], servers: string[]): stri
           );
         }
       }
-      const targets = (statuses.get(scenario.id) ?? []).filter(
+      const targets = (judged.get(scenario.id) ?? []).filter(
         (_, i) => scenario.targets[i]?.metric === metric,
       );
       row.push(
-        targets
-          .map((target) => `${target.bound}: ${target.met === null ? 'n/a' : target.met ? 'met' : 'NOT met'}`)
-          .join('; '),
+        targets.map((v) => `${v.bound}: ${v.met === null ? 'n/a' : v.met ? 'met' : 'NOT met'}`).join('; '),
       );
       rows.push(row);
     }
@@ -722,7 +709,7 @@ function docsSection(report: Report, scenarios: Scenario[]): string {
     version: server.version,
     description: SERVERS.find((spec) => spec.name === server.name)?.description ?? server.name,
   }));
-  const statuses = targetStatuses(results, scenarios);
+  const judged = serverVerdicts(results, scenarios);
   const lines = [
     '## Server benchmark (`npm run bench`)',
     '',
@@ -737,17 +724,18 @@ function docsSection(report: Report, scenarios: Scenario[]): string {
     "per second of the server's own CPU time over the measured window (from /proc): the cost per",
     "message, which holds up when other jobs take part of the server's core, where msg/s does not.",
     'Idle memory: a fresh server, its RSS (/proc/<pid>/status) before and after the connections',
-    'open, divided by their number. Every server first gets an unmeasured echo run (V8 warm-up).',
-    'Re-run with `npm run bench` (about 13 minutes with the client benchmark below),',
-    '`npm run bench -- --quick` (about 2), or `--only <id substring or /regex/>`; raw results go to',
-    'reports/bench/.',
+    'open, divided by their number. Fan-out: fresh fan-out servers, one publisher and N subscribers',
+    'from the generator, one message at a time; the time until the last subscriber has it (median',
+    'of the measured rounds) and the server CPU over the measured rounds only, per publish. The',
+    'Redis rows run two sockeye processes on one redis-server, all pinned with the servers:',
+    'the CPU of both, of the busiest one, and of redis-server over the same rounds.',
+    'Every server first gets an unmeasured echo run (V8 warm-up).',
+    `Re-run with \`npm run bench\`${runTime(report)}, \`npm run bench -- --quick\` (a subset, about`,
+    '3 minutes), or `--only <id substring or /regex/>`; raw results go to reports/bench/.',
     '',
     'Servers:',
     ...servers.map((s) => `- **${s.name}**: ${s.description}`),
     ...skipped.map((reason) => `- left out: ${reason}`),
-    '',
-    'Pending: the compression scenario (permessage-deflate) waits for deflate in sockeye’s',
-    'server; the `ws` entry already takes `--deflate`. No compression row is measured yet.',
     '',
     'Values, with the ratio to **ws+native** (`ws` with bufferutil) in brackets. For latency and memory, smaller is better.',
     `† the load generator used at least ${GENERATOR_LIMIT * 100}% of its core in that cell: the server may be faster than shown.`,
@@ -758,25 +746,8 @@ function docsSection(report: Report, scenarios: Scenario[]): string {
       servers.map((s) => s.name),
     ),
     '',
-    '### Targets',
-    '',
-    'Each verdict compares sockeye with ws+native on the metric the issue names; throughput targets',
-    'also get the verdict on messages per server CPU-second, the figure to trust on a busy machine',
-    '(on a quiet one, with the server saturated, the two agree).',
-    '',
+    ...targetsSection(judged),
   ];
-  const targetLines = scenarios.flatMap((scenario) =>
-    (statuses.get(scenario.id) ?? []).map((status) => {
-      const verdict = status.met === null ? 'not measured' : status.met ? 'met' : 'NOT met';
-      const ratio = status.ratio === null ? '' : ` (${status.ratio.toFixed(3)}x)`;
-      const perCpu =
-        status.perCpu === undefined
-          ? ''
-          : `; per server CPU-s: ${status.perCpu.met ? 'met' : 'NOT met'} (${status.perCpu.ratio.toFixed(3)}x)`;
-      return `- ${scenario.label}: ${status.text} (${status.bound}): **${verdict}**${ratio}${perCpu}`;
-    }),
-  );
-  lines.push(...(targetLines.length > 0 ? targetLines : ['(no cell with a target in this run)']));
   const ceiling = scenarios
     .filter((scenario) => scenario.metrics.includes('msgsPerSec'))
     .flatMap((scenario) => {
@@ -798,6 +769,37 @@ function docsSection(report: Report, scenarios: Scenario[]): string {
   return lines.join('\n');
 }
 
+/**
+ * The "Targets" section: issue 17's targets and the earlier ones kept, judged on this run
+ * (the client's, item 7, are in the client benchmark's section).
+ */
+function targetsSection(judged: Map<string, Verdict[]>): string[] {
+  return [
+    '### Targets',
+    '',
+    'Issue 17’s targets, then the earlier issues’ that it did not replace. A target is met when',
+    'every cell of it is. Each verdict is on the metric the issue names (sockeye’s value over the',
+    'row named); throughput targets also get the verdict on messages (or handshakes) per server',
+    'CPU-second, the figure to trust on a busy machine (on a quiet one, with the server saturated,',
+    'the two agree). The client’s targets (issue 17, item 7) are judged in the client benchmark.',
+    '',
+    ...targetsSummary([...judged.values()].flat(), 'per server CPU-s'),
+    '',
+    'Replaced by issue 17, no longer judged:',
+    '',
+    ...REPLACED.map((text) => `- ${text}`),
+  ];
+}
+
+/** How long this run's cells took, for the docs' re-run line (empty for saves without it). */
+function runTime(report: Report): string {
+  if (report.wallS === undefined) return '';
+  const minutes = (seconds: number) => `${Math.round(seconds / 60)} minutes`;
+  const clients =
+    report.wallS.clients === undefined ? '' : `, the client cells ${minutes(report.wallS.clients)}`;
+  return ` (in this run the server cells took ${minutes(report.wallS.servers)}${clients}; the SSE, long-poll and session benchmarks after them add their own)`;
+}
+
 // --- main ------------------------------------------------------------------------------
 
 /** What a run saves to reports/bench/ (and what `--from` reads back). */
@@ -811,6 +813,8 @@ interface Report {
   results: Results;
   /** The client benchmark, when the run had client cells. */
   clients?: ClientReport;
+  /** Wall-clock seconds the server cells (from the first server's start) and the client cells took. */
+  wallS?: { servers: number; clients?: number };
 }
 
 async function measureAll(
@@ -823,6 +827,7 @@ async function measureAll(
     console.warn('WARNING: not pinning (needs taskset and 2 CPUs): server and generator share CPUs');
   buildLoadgen();
   buildSockeye();
+  const began = performance.now();
   const skipped: string[] = [];
   const results: Results = {};
   const running: Running[] = [];
@@ -849,6 +854,7 @@ async function measureAll(
       console.log(`\n${scenario.label} [${scenario.id}]`);
       for (const server of running) {
         let cell: Cell;
+        const cellBegan = performance.now();
         try {
           if (scenario.mode === 'fanout') {
             const measured = await measureFanout(server.spec, scenario);
@@ -865,6 +871,7 @@ async function measureAll(
         } catch (error) {
           cell = { values: {}, error: (error as Error).message };
         }
+        cell.wallS = (performance.now() - cellBegan) / 1000;
         results[scenario.id]![server.spec.name] = cell;
         printCell(scenario, server.spec.name, cell);
       }
@@ -872,7 +879,10 @@ async function measureAll(
   } finally {
     for (const server of running) await server.process.stop();
   }
+  const serversS = (performance.now() - began) / 1000;
+  const clientsBegan = performance.now();
   const clients = clientCells.length > 0 ? await measureClientBench(clientCells) : undefined;
+  const clientsS = clients === undefined ? undefined : (performance.now() - clientsBegan) / 1000;
   machine.loadAfter = loadavg();
   console.log(`\nload average after: ${machine.loadAfter}\n`);
   return {
@@ -884,6 +894,7 @@ async function measureAll(
     skipped,
     results,
     ...(clients === undefined ? {} : { clients }),
+    wallS: { servers: serversS, ...(clientsS === undefined ? {} : { clients: clientsS }) },
   };
 }
 
@@ -941,7 +952,7 @@ async function main(): Promise<void> {
     report.servers ??= SERVERS.filter((spec) =>
       Object.values(report.results).some((cells) => cells[spec.name] !== undefined),
     ).map((spec) => ({ name: spec.name }));
-    scenarios = serverScenarios().filter((s) => report.results[s.id] !== undefined);
+    scenarios = allScenarios().filter((s) => report.results[s.id] !== undefined);
     clientCells = clientScenarios().filter((s) => report.clients?.results[s.id] !== undefined);
   } else {
     scenarios = selectScenarios();
@@ -970,8 +981,17 @@ async function main(): Promise<void> {
         report.servers.map((s) => s.name),
       ),
     );
+    console.log(`\n${targetsSection(serverVerdicts(report.results, scenarios)).join('\n')}`);
   }
-  if (report.clients !== undefined) console.log(`\n${clientTable(report.clients, clientCells)}`);
+  if (report.clients !== undefined) {
+    console.log(`\n${clientTable(report.clients, clientCells)}`);
+    console.log(`\n${clientTargetsSection(report.clients, clientCells).join('\n')}`);
+  }
+  if (report.wallS !== undefined) {
+    const clients =
+      report.wallS.clients === undefined ? '' : `, client cells ${report.wallS.clients.toFixed(0)} s`;
+    console.log(`\nserver cells ${report.wallS.servers.toFixed(0)} s${clients}`);
+  }
   const fullRun = !options.quick && options.only === undefined && options.servers === undefined;
   if (!options['no-docs'] && (fullRun || options['write-docs'])) {
     if (scenarios.length > 0) writeDocs('servers', docsSection(report, scenarios));
