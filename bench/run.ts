@@ -1009,8 +1009,17 @@ async function main(): Promise<void> {
       );
     }
   } else console.log('(docs/benchmarks.md left alone: only a full run, or --write-docs, rewrites it)');
-  if (options.from === undefined && selected(SSE_ID)) await runSseBench(fullRun);
-  if (options.from === undefined && selected(LONG_POLL_ID)) await runLongPollBench(fullRun);
+  if (options.from === undefined && selected(SSE_ID))
+    await timed('the SSE fan-out', () => runSseBench(fullRun));
+  if (options.from === undefined && selected(LONG_POLL_ID))
+    await timed('the long-poll round trips', () => runLongPollBench(fullRun));
+}
+
+/** Run one part of the benchmark and say how long it took (what the docs' run time is made of). */
+async function timed(what: string, part: () => Promise<void> | void): Promise<void> {
+  const began = performance.now();
+  await part();
+  console.log(`\n${what} took ${((performance.now() - began) / 1000).toFixed(0)} s`);
 }
 
 /** The SSE fan-out's id, for `--only`. */
@@ -1077,13 +1086,13 @@ function runSessionBenchmark(): void {
   const args = ['--import', 'tsx', join(ROOT, 'bench', 'sessions.ts')];
   if (options.quick) args.push('--quick');
   if (options['no-docs']) args.push('--no-docs');
+  const began = performance.now();
   const result = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
   if (result.status !== 0) throw new Error(`the session benchmark failed (${result.status ?? result.error})`);
+  console.log(`\nthe session benchmark took ${((performance.now() - began) / 1000).toFixed(0)} s`);
 }
 
-main()
-  .then(runSessionBenchmark)
-  .catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+timed('npm run bench', () => main().then(runSessionBenchmark)).catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -861,16 +861,29 @@ func runIdle(cfg config) {
 	case <-released:
 	case <-time.After(cfg.hold):
 	}
-	// Count the connections the server dropped while they were idle.
-	dropped := 0
+	emit(map[string]any{"event": "done", "mode": "idle", "dropped": closeCountingDropped(conns)})
+}
+
+// closeCountingDropped closes every connection and returns how many the server had dropped
+// while they were idle: a read with a 1 ms deadline finds their EOF (or reset) where an idle
+// connection times out. The reads run side by side, so 10,000 connections
+// take about a millisecond, not 10 seconds of the cell's time one after the other.
+func closeCountingDropped(conns []opened) int {
+	var dropped atomic.Int64
+	var wg sync.WaitGroup
 	for _, c := range conns {
-		c.conn.SetReadDeadline(time.Now().Add(time.Millisecond))
-		if _, err := c.reader.Peek(1); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			dropped++
-		}
-		c.conn.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+			if _, err := c.reader.Peek(1); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				dropped.Add(1)
+			}
+			c.conn.Close()
+		}()
 	}
-	emit(map[string]any{"event": "done", "mode": "idle", "dropped": dropped})
+	wg.Wait()
+	return int(dropped.Load())
 }
 
 // primePlain sends one uncompressed message on conn and checks its echo, byte for byte.

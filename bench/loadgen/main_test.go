@@ -325,3 +325,44 @@ func TestFanoutPausesAroundTheMeasuredRounds(t *testing.T) {
 		t.Fatalf("%d subscriber connections closed before the measured line; want none", goneAtMeasured)
 	}
 }
+
+// closeCountingDropped finds the connections the server closed while they were idle, and
+// only those, when it checks them all side by side.
+func TestIdleCountsTheConnectionsTheServerDropped(t *testing.T) {
+	target := startServer(t, faithful)
+	cfg := testConfig(target, "idle", 0, 1)
+	cfg.conns = 200
+	errs := &errorLog{}
+	conns, unconnected := openConnections(cfg, errs)
+	if unconnected != 0 || errs.count.Load() != 0 {
+		t.Fatalf("%d connections failed: %s", unconnected, errs.first)
+	}
+	// Three of them end as a server dropping them would: the test server closes a
+	// connection after echoing a close frame.
+	for _, c := range conns[:3] {
+		if _, err := c.conn.Write(closeFrame()); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			first, length, err := readFrameHeader(c.reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.reader.Discard(length)
+			if first&0x0f == 0x8 {
+				break
+			}
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the server's FIN arrives
+	done := make(chan int, 1)
+	go func() { done <- closeCountingDropped(conns) }()
+	select {
+	case dropped := <-done:
+		if dropped != 3 {
+			t.Fatalf("%d dropped; want 3", dropped)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("closeCountingDropped did not return")
+	}
+}
