@@ -151,9 +151,11 @@ export const SERVERS: ServerSpec[] = [
   },
   {
     name: 'node-raw',
-    description: 'the raw Node ceiling: net server, handshake, cut-through reframing, one write per read',
+    description:
+      'the raw Node ceiling: net server, handshake, cut-through reframing, one write per read; its fan-out (bench/servers/fanout-node-raw.mjs) frames a message once and writes that buffer to every subscriber',
     prepare: () => ({ command: NODE, args: [entry('node-raw.mjs')], version: `node ${process.version}` }),
     compression: false,
+    fanout: () => ({ command: NODE, args: [entry('fanout-node-raw.mjs')] }),
   },
   {
     name: 'bun',

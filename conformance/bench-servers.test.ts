@@ -97,6 +97,57 @@ describe('benchmark server entries', () => {
     });
   }
 
+  // The fan-out entries (Bun's left out, as above): `/sub` gets `ok`, then every message
+  // `/pub` sends, byte for byte and in order.
+  const FANOUT: Entry[] = [
+    { name: 'sockeye topics', args: ['bench/servers/fanout-sockeye.mjs'] },
+    { name: 'ws broadcast idiom', args: ['bench/servers/fanout-ws.mjs'] },
+    { name: 'raw Node ceiling', args: ['bench/servers/fanout-node-raw.mjs'] },
+  ];
+  for (const entry of FANOUT) {
+    test(`fan-out: ${entry.name} sends what /pub sends to every /sub`, { timeout: 60_000 }, async () => {
+      const port = await freePort();
+      const server = await startProcess(
+        process.execPath,
+        [...entry.args, '--port', String(port), '--host', '127.0.0.1'],
+        /listening on ws:\/\/127\.0\.0\.1:\d+/,
+        { cwd: ROOT },
+      );
+      const sockets: WebSocket[] = [];
+      try {
+        const subscribers = await Promise.all(
+          [0, 1, 2].map(async () => {
+            const socket = new WebSocket(`ws://127.0.0.1:${port}/sub`);
+            sockets.push(socket);
+            const messages: Received[] = [];
+            socket.on('message', (data: Buffer, isBinary) => messages.push({ data, isBinary }));
+            const [ok] = (await once(socket, 'message')) as [Buffer];
+            assert.equal(ok.toString(), 'ok');
+            return messages;
+          }),
+        );
+        const publisher = new WebSocket(`ws://127.0.0.1:${port}/pub`);
+        sockets.push(publisher);
+        await once(publisher, 'open');
+        // 256 B as in the benchmark, then 70,000 bytes (a 64-bit length, a payload that
+        // spans reads).
+        const sent = [randomBytes(256), randomBytes(70_000)];
+        for (const message of sent) publisher.send(message);
+        for (const messages of subscribers) {
+          while (messages.length < 1 + sent.length) await new Promise((resolve) => setTimeout(resolve, 10));
+          assert.deepEqual(
+            messages.slice(1).map((m) => m.isBinary),
+            [true, true],
+          );
+          for (const [i, message] of sent.entries()) assert.ok(messages[1 + i]!.data.equals(message));
+        }
+      } finally {
+        for (const socket of sockets) socket.terminate();
+        await server.stop();
+      }
+    });
+  }
+
   test('the ws entry negotiates permessage-deflate only with --deflate, and echoes through it', {
     timeout: 60_000,
   }, async () => {
