@@ -304,14 +304,34 @@ export function serverScenarios(): Scenario[] {
  * its context between messages or not, as its defaults say: `ws` and Bun keep it, sockeye
  * declines it), and one asking for no context takeover either way (the same kind of work
  * for every server). The idle cells send one compressed message on each connection
- * before RSS is read.
+ * before RSS is read, but for one that holds 10,000 connections open with the extension
+ * negotiated and nothing sent.
  */
 export function compressionScenarios(): Scenario[] {
   const offers = [
     { tag: '', flag: 'takeover', name: 'browser offer' },
     { tag: '-nct', flag: 'no-takeover', name: 'no context takeover offered' },
   ];
-  const scenarios: Scenario[] = [];
+  const scenarios: Scenario[] = [
+    // Issue 17, item 5 with permessage-deflate negotiated: connections held open as in
+    // idle-10k, the extension agreed on, no message sent; node-raw, which has no
+    // permessage-deflate, is judged by its idle-10k figure.
+    {
+      id: 'deflate-idle-10k-open',
+      label: 'permessage-deflate negotiated: 10,000 idle connections held open, no message (browser offer)',
+      mode: 'idle',
+      args: ['-conns', '10000', '-deflate', 'takeover', '-no-prime'],
+      metrics: ['rssPerConnKiB'],
+      targets: [
+        {
+          ...NOT_ABOVE_NODE_RAW,
+          reference: { scenario: 'idle-10k', name: 'held open without permessage-deflate' },
+        },
+      ],
+      quick: false,
+      serverArgs: ['--deflate'],
+    },
+  ];
   for (const offer of offers) {
     scenarios.push({
       id: `deflate-echo-16KiB-c64${offer.tag}`,

@@ -83,6 +83,11 @@ describe('the benchmark judges issue 17’s targets', () => {
       assert.equal(target?.against, 'node-raw');
       assert.equal(target?.reference?.scenario, 'idle-1k-16KiB');
     }
+    // Held open with permessage-deflate negotiated and nothing sent: against idle-10k.
+    const open = byId('deflate-idle-10k-open');
+    assert.deepEqual(open.serverArgs, ['--deflate']);
+    assert.ok(open.args.includes('-no-prime'));
+    assert.equal(goalTargets(open, 'idle')[0]?.reference?.scenario, 'idle-10k');
   });
 
   it('item 6: fan-out CPU against Bun and time against ws, the Redis rows per process and the broker shown', () => {

@@ -14,7 +14,8 @@
 //	handshake  C workers loop connect, upgrade, close handshake: handshakes/s.
 //	idle       open C connections, print {"event":"ready",...}, hold them until stdin
 //	           closes (or -hold passes), then close them all. With -prime, each
-//	           connection first echoes one S-byte message (checked) before ready.
+//	           connection first echoes one S-byte message (checked) before ready;
+//	           with -deflate, one compressed message (checked), unless -no-prime.
 //	fanout     pub/sub fan-out: C subscriber connections to <url>/sub (or spread over
 //	           -sub-urls), one publisher connection to <url>/pub. A subscriber is ready
 //	           when the server sends it the text message "ok". Prints
@@ -82,6 +83,7 @@ type config struct {
 	serverPid   int
 	deflate     string
 	prime       bool
+	noPrime     bool
 	rounds      int
 	subURLs     []*url.URL
 	readBuffer  int
@@ -205,6 +207,7 @@ func main() {
 	flag.DurationVar(&cfg.dialTimeout, "dial-timeout", 10*time.Second, "per connection handshake timeout")
 	flag.StringVar(&cfg.deflate, "deflate", "", "offer permessage-deflate: takeover | no-takeover (see deflate.go)")
 	flag.BoolVar(&cfg.prime, "prime", false, "idle: echo one -size message on each connection before reporting ready (as -deflate does)")
+	flag.BoolVar(&cfg.noPrime, "no-prime", false, "idle with -deflate: hold the connections without sending the first compressed message")
 	flag.IntVar(&cfg.rounds, "rounds", 30, "fanout: messages published, one at a time")
 	subURLs := flag.String("sub-urls", "", "fanout: comma-separated server addresses to spread subscribers over (default -url)")
 	flag.Parse()
@@ -814,7 +817,7 @@ func runIdle(cfg config) {
 	errs := &errorLog{}
 	began := time.Now()
 	conns, unconnected := openConnections(cfg, errs)
-	if cfg.deflate != "" {
+	if cfg.deflate != "" && !cfg.noPrime {
 		set, err := newDeflateSet(cfg.size, cfg.text)
 		if err != nil {
 			fatal(err)
