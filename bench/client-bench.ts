@@ -451,7 +451,7 @@ export function clientTable(report: ClientReport, scenarios: ClientScenario[]): 
   const names = report.clients.map((c) => c.name);
   const judged = clientVerdicts(report.results, scenarios);
   const rows = [
-    ['scenario', 'metric', ...names, 'targets (sockeye’s ratio)'],
+    ['scenario', 'metric', ...names, 'targets (sockeye against the ws client)'],
     ['---', '---', ...names.map(() => '---'), '---'],
   ];
   for (const scenario of scenarios) {

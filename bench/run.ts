@@ -615,7 +615,7 @@ const PRIMING: Scenario = {
 
 function table(results: Results, scenarios: Scenario[], servers: string[]): string {
   const judged = serverVerdicts(results, scenarios);
-  const header = ['scenario', 'metric', ...servers, 'targets (sockeye’s ratio to the row named)'];
+  const header = ['scenario', 'metric', ...servers, 'targets (sockeye against the row named)'];
   const rows = [header, header.map(() => '---')];
   for (const scenario of scenarios) {
     for (const metric of scenario.metrics) {
