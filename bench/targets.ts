@@ -81,7 +81,7 @@ export const GOALS: readonly Goal[] = [
   {
     id: 'client',
     source: 'issue 17, item 7',
-    short: 'Client: msg/s ≥ 3x the ws client, p50 ≤ its',
+    short: 'Client: msg/s ≥ 3x the ws client’s, p50 ≤ its p50',
     title:
       'The client: msg/s at least 3x the ws client for 32 B and 1 KiB pipelined, round-trip p50 no worse than the ws client’s',
   },
