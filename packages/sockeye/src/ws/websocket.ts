@@ -811,15 +811,30 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (data instanceof Blob) {
       if (data.size > MAX_CONTROL_PAYLOAD)
         throw new RangeError('The data size must not be greater than 125 bytes');
-      const blob = data;
-      this.whenReady(() => this.readBlob(blob, cb, (bytes) => this.queueControl(type, bytes, cb)));
+      this.controlBlob(type, data, cb);
       return;
     }
     const payload = data == null ? EMPTY : toPayload(data);
     const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     if (length > MAX_CONTROL_PAYLOAD)
       throw new RangeError('The data size must not be greater than 125 bytes');
-    this.whenReady(() => this.queueControl(type, payload, cb));
+    // No closure unless a Blob is being read (see send()).
+    if (this._waiting === null) this.queueControl(type, payload, cb);
+    else this.queueControlLater(type, payload, cb);
+  }
+
+  /** Queue a ping or pong behind the Blobs being read (see `whenReady`). */
+  private queueControlLater(
+    type: 'ping' | 'pong',
+    payload: Uint8Array | string,
+    cb: WriteCallback | undefined,
+  ): void {
+    this._waiting!.push(() => this.queueControl(type, payload, cb));
+  }
+
+  /** Read `blob` in its turn, then queue its bytes as a ping or pong. */
+  private controlBlob(type: 'ping' | 'pong', blob: Blob, cb: WriteCallback | undefined): void {
+    this.whenReady(() => this.readBlob(blob, cb, (bytes) => this.queueControl(type, bytes, cb)));
   }
 
   private queueControl(
