@@ -477,15 +477,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const compress = options?.compress ?? true;
     const fin = options?.fin ?? true;
     if (data instanceof Blob) {
-      const blob = data;
-      this.whenReady(() =>
-        this.readBlob(blob, cb, (bytes) => this.enqueue(bytes, binary, compress, fin, cb)),
-      );
+      this.sendBlob(data, binary, compress, fin, cb);
       return;
     }
     // ws sends nothing given (undefined, null) as an empty binary message.
     const payload = data == null ? EMPTY : toPayload(data);
-    this.whenReady(() => this.enqueue(payload, binary, compress, fin, cb));
+    // No closure here: one that captured these arguments would cost every send() a context
+    // and a function object, for the rare case where a Blob is being read (see enqueueLater).
+    if (this._waiting === null) this.enqueue(payload, binary, compress, fin, cb);
+    else this.enqueueLater(payload, binary, compress, fin, cb);
   }
 
   /** Destroy the TCP connection now, without a closing handshake (`close` reports 1006). */
@@ -811,15 +811,30 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (data instanceof Blob) {
       if (data.size > MAX_CONTROL_PAYLOAD)
         throw new RangeError('The data size must not be greater than 125 bytes');
-      const blob = data;
-      this.whenReady(() => this.readBlob(blob, cb, (bytes) => this.queueControl(type, bytes, cb)));
+      this.controlBlob(type, data, cb);
       return;
     }
     const payload = data == null ? EMPTY : toPayload(data);
     const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
     if (length > MAX_CONTROL_PAYLOAD)
       throw new RangeError('The data size must not be greater than 125 bytes');
-    this.whenReady(() => this.queueControl(type, payload, cb));
+    // No closure unless a Blob is being read (see send()).
+    if (this._waiting === null) this.queueControl(type, payload, cb);
+    else this.queueControlLater(type, payload, cb);
+  }
+
+  /** Queue a ping or pong behind the Blobs being read (see `whenReady`). */
+  private queueControlLater(
+    type: 'ping' | 'pong',
+    payload: Uint8Array | string,
+    cb: WriteCallback | undefined,
+  ): void {
+    this._waiting!.push(() => this.queueControl(type, payload, cb));
+  }
+
+  /** Read `blob` in its turn, then queue its bytes as a ping or pong. */
+  private controlBlob(type: 'ping' | 'pong', blob: Blob, cb: WriteCallback | undefined): void {
+    this.whenReady(() => this.readBlob(blob, cb, (bytes) => this.queueControl(type, bytes, cb)));
   }
 
   private queueControl(
@@ -855,6 +870,28 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     if (queued) this.afterWrite(cb);
     else if (cb !== undefined) process.nextTick(cb, notOpen(this._readyState));
+  }
+
+  /** Queue a message behind the Blobs being read (see `whenReady`). */
+  private enqueueLater(
+    payload: Uint8Array | string,
+    binary: boolean,
+    compress: boolean,
+    fin: boolean,
+    cb: WriteCallback | undefined,
+  ): void {
+    this._waiting!.push(() => this.enqueue(payload, binary, compress, fin, cb));
+  }
+
+  /** Read `blob` in its turn, then queue its bytes as one message. */
+  private sendBlob(
+    blob: Blob,
+    binary: boolean,
+    compress: boolean,
+    fin: boolean,
+    cb: WriteCallback | undefined,
+  ): void {
+    this.whenReady(() => this.readBlob(blob, cb, (bytes) => this.enqueue(bytes, binary, compress, fin, cb)));
   }
 
   /** Call `cb` once what is queued now has been written. */

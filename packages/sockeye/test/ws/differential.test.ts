@@ -572,6 +572,25 @@ describe('sockeye/ws behaves as ws', () => {
     ),
   );
 
+  it('a ping and a pong sent while a Blob is being read go after its message, in order', HANG_GUARD, () =>
+    differential((context) =>
+      pair(context, {
+        onConnection: (ws) => {
+          let n = 0;
+          ws.on('message', () => {
+            if (++n === 2) ws.close(1000);
+          });
+        },
+        onOpen: (ws) => {
+          ws.send(new Blob(['blob first']) as unknown as Buffer);
+          ws.ping('ping after the blob');
+          ws.pong('pong after the blob');
+          ws.send('last', { binary: false });
+        },
+      }),
+    ),
+  );
+
   it('binaryType blob delivers a Blob of the bytes; ping and pong take Blobs too', HANG_GUARD, () =>
     differential((context) =>
       pair(context, {

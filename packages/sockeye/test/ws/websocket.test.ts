@@ -51,4 +51,57 @@ describe('sockeye/ws WebSocket', () => {
     assert.equal(code, 1006);
     await new Promise<void>((resolve) => wss.close(() => resolve()));
   });
+
+  it(
+    'a large message is echoed without a copy: the Buffer `message` gives is the one written to TCP, as with ws',
+    HANG_GUARD,
+    async () => {
+      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+      await once(wss, 'listening');
+      const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+      const [socket] = (await once(wss, 'connection')) as [WebSocket];
+      await once(client, 'open');
+      try {
+        const tcp = socket._socket!;
+        const written: Uint8Array[] = [];
+        const write = tcp.write;
+        tcp.write = function (this: typeof tcp, chunk: Uint8Array, ...rest: unknown[]) {
+          written.push(chunk);
+          return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+        } as typeof tcp.write;
+        const received: Buffer[] = [];
+        socket.on('message', (data, isBinary) => {
+          // binaryType 'nodebuffer' (the default): a Buffer.
+          received.push(data as Buffer);
+          socket.send(data as Buffer, { binary: isBinary });
+        });
+        const big = Buffer.alloc(1024 * 1024, 7);
+        const echo = once(client, 'message');
+        client.send(big);
+        const [back] = (await echo) as [Buffer];
+        assert.ok(back.equals(big));
+        assert.equal(received.length, 1);
+        assert.ok(
+          written.includes(received[0]!),
+          'the received Buffer itself is written after its frame header',
+        );
+
+        // An ArrayBuffer, and a view of one, are sent from their own memory too (past the
+        // 16 KiB under which frames are copied into a shared slab to leave in one write).
+        written.length = 0;
+        const arrayBuffer = new ArrayBuffer(256 * 1024);
+        const view = new Uint32Array(arrayBuffer, 1024, 32 * 1024);
+        socket.send(arrayBuffer);
+        socket.send(view);
+        await new Promise<void>((resolve) => socket.send('flushed', () => resolve()));
+        const shares = (chunk: Uint8Array, offset: number, length: number) =>
+          chunk.buffer === arrayBuffer && chunk.byteOffset === offset && chunk.byteLength === length;
+        assert.ok(written.some((chunk) => shares(chunk, 0, arrayBuffer.byteLength)));
+        assert.ok(written.some((chunk) => shares(chunk, view.byteOffset, view.byteLength)));
+      } finally {
+        client.terminate();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      }
+    },
+  );
 });
