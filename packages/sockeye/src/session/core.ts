@@ -12,6 +12,7 @@ import {
   encodeData,
   encodeEnd,
   encodePong,
+  framePayload,
   MAX_SEQUENCE,
   SessionError,
   type WireMessage,
@@ -111,6 +112,8 @@ export class SessionCore {
   // The replay buffer, oldest first from `head`, as three parallel arrays rather than an
   // object per message (one allocation less per message sent, and less for the collector
   // to trace). The sequence numbers need no array: they are consecutive, ending at `sentSeq`.
+  // Each message is kept as its data frame (`encodeData`), the very one written on the
+  // link: encoded once, however many links replay it.
   private kept: WireMessage[] = [];
   /** `now` when each was sent. */
   private keptAt: number[] = [];
@@ -163,7 +166,7 @@ export class SessionCore {
       for (let i = start; i < entries.length; i++) {
         const { data, at } = entries[i]!;
         const size = messageSize(data);
-        this.kept.push(data);
+        this.kept.push(encodeData(data));
         this.keptAt.push(at);
         this.keptSize.push(size);
         this.bytes += size;
@@ -216,10 +219,21 @@ export class SessionCore {
    * @throws SessionError `session-ended` after the session ended, `sequence-overflow` past 2^53 - 1
    */
   send(data: WireMessage, now: number, size: number = messageSize(data)): number {
+    return this.sendFrame(encodeData(data), now, size);
+  }
+
+  /**
+   * {@link send} for a message already framed: `frame` is its data frame (what
+   * {@link encodeData} makes), kept and written as it is.
+   * @param size - the payload's {@link messageSize} (the frame's, less its `d`)
+   * @returns its sequence number
+   * @throws SessionError `session-ended` after the session ended, `sequence-overflow` past 2^53 - 1
+   */
+  sendFrame(frame: WireMessage, now: number, size: number): number {
     if (this.ended) throw new SessionError('session-ended', 'the session has ended');
     if (this.sentSeq >= MAX_SEQUENCE) throw new SessionError('sequence-overflow', 'sequence numbers ran out');
     const seq = ++this.sentSeq;
-    this.kept.push(data);
+    this.kept.push(frame);
     this.keptAt.push(now);
     this.keptSize.push(size);
     this.bytes += size;
@@ -230,7 +244,7 @@ export class SessionCore {
       this.dropOldest();
     }
     if (this.linked) {
-      this.output.push(encodeData(data));
+      this.output.push(frame);
       this.writtenSeq = seq;
     }
     return seq;
@@ -311,7 +325,7 @@ export class SessionCore {
     this.acknowledge(peerReceived);
     this.linked = true;
     this.output = [];
-    for (let i = this.head; i < this.kept.length; i++) this.output.push(encodeData(this.kept[i]!));
+    for (let i = this.head; i < this.kept.length; i++) this.output.push(this.kept[i]!);
     if (this.sentSeq > this.writtenSeq) this.writtenSeq = this.sentSeq;
     // The handshake told the peer what we received: that is an acknowledgement.
     this.ackedByUs = this.receivedSeq;
@@ -398,7 +412,7 @@ export class SessionCore {
     const entries: ReplayEntry[] = [];
     let seq = this.firstReplayable;
     for (let i = this.head; i < this.kept.length; i++) {
-      entries.push({ seq: seq++, data: this.kept[i]!, at: this.keptAt[i]! });
+      entries.push({ seq: seq++, data: framePayload(this.kept[i]!), at: this.keptAt[i]! });
     }
     return entries;
   }
