@@ -32,6 +32,9 @@ const DATA_BYTE = 0x64;
 
 const EMPTY = Buffer.alloc(0);
 
+/** `Buffer.prototype.utf8Write` (Node's own, undeclared): `write(string, offset, length, 'utf8')` without the argument parsing. */
+type Utf8Writable = Buffer & { utf8Write(string: string, offset: number, length: number): number };
+
 /**
  * Builds one session's data frames (see the module's comment).
  * @internal
@@ -58,11 +61,24 @@ export class FrameBuilder {
    * @param kept - bytes the session's replay buffer holds now (sizes the next slab)
    */
   text(data: string, kept: number): TextBytes {
+    // At most 3 bytes of UTF-8 per UTF-16 unit: a small string is written into room for
+    // that many, and what it did not use goes back to the slab (no count first). The hot
+    // path: `utf8Write` rather than `write(…, 'utf8')`, which parses its arguments first
+    // (70 against 130 ns for 64 characters in a CPU profile of the session bench).
+    const bound = data.length * 3 + 1;
+    if (this.slabs && bound <= MAX_SLAB / 4) {
+      const target = this.reserve(bound, kept);
+      const at = this.at;
+      target[at] = DATA_BYTE;
+      const size = (target as Utf8Writable).utf8Write(data, at + 1, bound - 1) + 1;
+      this.used = at + size;
+      return new TextBytes(target.buffer as ArrayBuffer, target.byteOffset + at, size);
+    }
     const size = Buffer.byteLength(data) + 1;
     const target = this.reserve(size, kept);
     const at = this.at;
     target[at] = DATA_BYTE;
-    target.write(data, at + 1, size - 1, 'utf8');
+    (target as Utf8Writable).utf8Write(data, at + 1, size - 1);
     return new TextBytes(target.buffer as ArrayBuffer, target.byteOffset + at, size);
   }
 
