@@ -9,6 +9,8 @@
  */
 import { CloseCode } from '../protocol/close-codes.js';
 import { DEFAULT_CLIENT_MAX_PAYLOAD } from '../protocol/limits.js';
+import { FrameBuilder } from '../session/frames.js';
+import { TextBytes } from '../session/wire.js';
 import { type HandshakeHandle, type OpenedSocket, openHandshake } from './connect.js';
 import { browserEnd, type ClientEnd, ClientWebSocket } from './session.js';
 
@@ -48,6 +50,8 @@ export class NodeSessionLink {
   #handshake: HandshakeHandle | null;
   #socket: ClientWebSocket | null = null;
   #closed = false;
+  /** Builds the data frames of the text the session client sends on this link. */
+  readonly #frames = new FrameBuilder();
 
   /**
    * @param url - `ws:` or `wss:` URL (`http:`/`https:` are mapped, as `WebSocket` does)
@@ -68,7 +72,17 @@ export class NodeSessionLink {
     );
   }
 
-  /** Send one message (a string as text, bytes as binary); nothing once closing. */
+  /**
+   * The data frame of a text message, as UTF-8 bytes that {@link send} sends as text: the
+   * session client keeps it for replay and sends it without a `d` + string to flatten and
+   * encode. Carved from a slab of the link's own (see `session/frames.ts`).
+   * @param kept - bytes the session client keeps now (sizes the next slab)
+   */
+  textFrame(payload: string, kept: number): TextBytes {
+    return this.#frames.text(payload, kept);
+  }
+
+  /** Send one message (a string or {@link TextBytes} as text, other bytes as binary); nothing once closing. */
   send(data: string | ArrayBufferView | ArrayBuffer): void {
     const socket = this.#socket;
     if (socket === null) {
@@ -78,6 +92,7 @@ export class NodeSessionLink {
     // A string is encoded to UTF-8 once, here: as a string, the deflate threshold, the
     // frame header and the copy into the output would each measure it.
     if (typeof data === 'string') socket.send(Buffer.from(data), true);
+    else if (data instanceof TextBytes) socket.send(data, true);
     else if (data instanceof ArrayBuffer) socket.send(data);
     else socket.send(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }

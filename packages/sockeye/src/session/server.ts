@@ -28,6 +28,7 @@ import {
 import type { ServerWebSocket } from '../server/websocket.js';
 import { SessionBrokerTee } from './broker-tee.js';
 import { DEFAULT_REPLAY_MESSAGES, DEFAULT_RESUME_WINDOW, type ReplayLimits, SessionCore } from './core.js';
+import { FrameBuilder } from './frames.js';
 import { MemorySessionStore, type SessionClaim, type SessionStore, type StoredSession } from './store.js';
 import type { TopicHistory, TopicHistoryRead } from './topic-history.js';
 import {
@@ -36,6 +37,7 @@ import {
   MAX_END_REASON_LENGTH,
   SESSION_PROTOCOL,
   SessionError,
+  TextBytes,
   type WireMessage,
 } from './wire.js';
 
@@ -74,7 +76,12 @@ export interface SessionHandlers<Data> {
   resume?(session: ServerSession<Data>): unknown;
   /** The link broke; the session waits up to the resume window for a new one. */
   suspend?(session: ServerSession<Data>): unknown;
-  /** An application message, delivered exactly once and in order across links. */
+  /**
+   * An application message, delivered exactly once and in order across links. Text
+   * arrives as a `string`, or with `decodeText: false` as a `Buffer` of valid UTF-8 (send
+   * it on with `send(data, false)`: it is never decoded); binary as a `Buffer`. A `Buffer`
+   * may be a view of the received bytes: copy it to keep it past the call.
+   */
   message?(session: ServerSession<Data>, data: string | Buffer, isBinary: boolean): unknown;
   /** After a `send()` returned `queued` on a link, that link's buffered bytes went back to zero. */
   drain?(session: ServerSession<Data>): unknown;
@@ -228,6 +235,10 @@ export class ServerSession<Data = undefined> {
   readonly _core: SessionCore;
   /** @internal The topics it is subscribed to (they outlive links, and move with the session). */
   readonly _topics = new Set<string>();
+  /** @internal Builds the data frames it sends (they are what its replay buffer keeps). */
+  readonly _frames = new FrameBuilder();
+  /** @internal An acknowledgement is due at the end of this turn (it is in the server's `ackDue`). */
+  _ackDue = false;
   /**
    * @internal With checkpoints: frames for the link that wait for the checkpoint holding
    * them (replaced, not emptied, when the link goes: a batch in flight holds the old one).
@@ -303,7 +314,9 @@ export class ServerSession<Data = undefined> {
 
   /**
    * Send a message. It is numbered and kept until the client acknowledges it, so it
-   * arrives exactly once even across breaks (within the replay bounds).
+   * arrives exactly once even across breaks (within the replay bounds). Bytes are copied
+   * (the caller may reuse its buffer); bytes sent as text (`isBinary` false) stay bytes,
+   * and those that are not valid UTF-8 go as their decoding (U+FFFD for each bad sequence).
    * @returns `sent` or `queued` (the link's backpressure, see `SendStatus`; while
    *   suspended, always `queued`; with checkpoints, `sent` once accepted on a link, as it
    *   then waits for its checkpoint), or `dropped` when the session has ended
@@ -312,9 +325,16 @@ export class ServerSession<Data = undefined> {
     data: string | Buffer | ArrayBuffer | ArrayBufferView,
     isBinary: boolean = typeof data !== 'string',
   ): SendStatus {
-    if (this._core.isEnded) return SendStatus.Dropped;
-    const message = toWire(data, isBinary);
-    this._core.send(message, this.owner._stamp(), wireSize(message));
+    const core = this._core;
+    if (core.isEnded) return SendStatus.Dropped;
+    const frame = toFrame(
+      this._frames,
+      data,
+      isBinary,
+      core.bufferedBytes,
+      data === this.owner._receivedText,
+    );
+    core.sendFrame(frame, this.owner._stamp(), frame.length - 1);
     return this.owner._flush(this);
   }
 
@@ -344,6 +364,8 @@ export class SessionServer<Data = undefined> {
   private readonly resumeWindow: number;
   private readonly replay: ReplayLimits;
   private readonly helloTimeout: number;
+  /** Text messages go to the `message` handler as strings (false: as `Buffer`s of UTF-8). */
+  private readonly decodeText: boolean;
   /** Every session of this process, linked or suspended. */
   private readonly sessions = new Map<string, ServerSession<Data>>();
   /** Links that have not said hello yet, with their deadline. */
@@ -359,9 +381,23 @@ export class SessionServer<Data = undefined> {
   private readonly maxTopicsPerSession: number;
   /** The broker, with what other processes publish also reaching the sessions here. */
   private readonly broker: SessionBrokerTee;
-  /** Sessions with an acknowledgement to send at the end of this turn. */
-  private readonly ackDue = new Set<ServerSession<Data>>();
+  /**
+   * Sessions with an acknowledgement to send at the end of this turn: those whose
+   * `_ackDue` is still set (a session is pushed once per turn, and unset when its link goes).
+   */
+  private ackDue: ServerSession<Data>[] = [];
   private ackScheduled = false;
+  private readonly sendDueAcks = (): void => {
+    this.ackScheduled = false;
+    const due = this.ackDue;
+    this.ackDue = [];
+    for (const session of due) {
+      if (!session._ackDue) continue;
+      session._ackDue = false;
+      session._core.flushAck();
+      this._flush(session);
+    }
+  };
   private readonly sweeper: ReturnType<typeof setInterval>;
   /** With checkpoints: the least time between two batches (undefined: no checkpoints). */
   private readonly checkpointInterval: number | undefined;
@@ -392,6 +428,14 @@ export class SessionServer<Data = undefined> {
   /** Closed, and the last checkpoints written: nothing is scheduled any more. */
   private stopped = false;
   private closing: Promise<void> | undefined;
+  /**
+   * @internal The text message (as UTF-8 bytes, `decodeText: false`) whose `message`
+   * handler is running, null otherwise: its bytes are valid UTF-8 (the WebSocket parser
+   * checked them) and nothing else runs until the handler returns, so a `send()` of that
+   * very `Buffer` as text skips checking them again. (A handler that writes into the
+   * buffer it was given before sending it is on its own, as with `ws.send(buffer, false)`.)
+   */
+  _receivedText: Buffer | null = null;
   /** See {@link SessionServer._stamp}. */
   private stamp = 0;
   private stampValid = false;
@@ -407,6 +451,7 @@ export class SessionServer<Data = undefined> {
     this.resumeWindow = options.resumeWindow ?? DEFAULT_RESUME_WINDOW;
     this.replay = { maxAge: this.resumeWindow, ...options.replay };
     this.helloTimeout = options.helloTimeout ?? 10_000;
+    this.decodeText = options.decodeText ?? true;
     this.maxSuspendedSessions = options.maxSuspendedSessions ?? 100_000;
     this.maxTopicLength = options.topics?.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
     this.maxTopicsPerSession = options.topics?.maxTopicsPerSubscriber ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIBER;
@@ -508,7 +553,7 @@ export class SessionServer<Data = undefined> {
       count = this.byTopic.get(topic)?.size ?? 0;
       this.history.append(topic, toWire(data, isBinary)).catch((error: unknown) => this.report(error));
     } else if (this.byTopic.has(topic)) {
-      count = this.deliver(topic, toWire(data, isBinary));
+      count = this.deliver(topic, toFrame(SHARED_FRAMES, data, isBinary, 0, data === this._receivedText));
     }
     return count + this.server.publish(topic, data, options);
   }
@@ -516,22 +561,19 @@ export class SessionServer<Data = undefined> {
   /** A message another process published, for the sessions here in its topic. */
   private brokerMessage(message: BrokerMessage): void {
     if (!this.byTopic.has(message.topic)) return;
-    // Copied (or decoded): the broker's bytes are shared and read-only, a replay buffer keeps them.
-    this.deliver(
-      message.topic,
-      message.isBinary ? new Uint8Array(message.data) : message.data.toString('utf8'),
-    );
+    // Copied: the broker's bytes are shared and read-only, a replay buffer keeps them.
+    this.deliver(message.topic, toFrame(SHARED_FRAMES, message.data, message.isBinary, 0, false));
   }
 
-  /** Send `message` to every session here in `topic`. @returns how many */
-  private deliver(topic: string, message: WireMessage): number {
+  /** Send the data frame `frame` to every session here in `topic`. @returns how many */
+  private deliver(topic: string, frame: Uint8Array): number {
     const sessions = this.byTopic.get(topic);
     if (sessions === undefined) return 0;
-    // Converted and sized once: every session's replay buffer shares it.
+    // Framed once: every session's replay buffer keeps the same frame.
     const now = this._stamp();
-    const size = wireSize(message);
+    const size = frame.length - 1;
     for (const session of sessions) {
-      session._core.send(message, now, size);
+      session._core.sendFrame(frame, now, size);
       this._flush(session);
     }
     return sessions.size;
@@ -687,15 +729,21 @@ export class SessionServer<Data = undefined> {
   /** Write `frames` to the session's link `ws`; a frame it refuses drops the link. */
   private write(session: ServerSession<Data>, ws: SessionLink<Data>, frames: WireMessage[]): SendStatus {
     let status: SendStatus = SendStatus.Sent;
-    // A WebSocket link takes a text data frame as UTF-8 bytes, encoded once here: as a
-    // string, the deflate threshold, the frame header and the copy into the output would
-    // each measure it. (An HTTP link tells text from binary by the frame's type.)
+    // A WebSocket link takes a text data frame as UTF-8 bytes: most are bytes already
+    // (TextBytes); one kept as a string (from a store, a topic history) is encoded once
+    // here, as a string's length would otherwise be measured by the deflate threshold, the
+    // frame header and the copy into the output each. An HTTP link tells text from binary
+    // by the frame's type: a string for text.
     const bytes = ws.transport === undefined;
     for (const frame of frames) {
-      const result =
-        typeof frame !== 'string'
-          ? ws.send(frame, true)
-          : ws.send(bytes && frame.charCodeAt(0) === DATA_BYTE ? Buffer.from(frame) : frame, false);
+      let result: SendStatus;
+      if (typeof frame === 'string') {
+        result = ws.send(bytes && frame.charCodeAt(0) === DATA_BYTE ? Buffer.from(frame) : frame, false);
+      } else if (frame instanceof TextBytes) {
+        result = ws.send(bytes ? frame : toBuffer(frame).toString('utf8'), false);
+      } else {
+        result = ws.send(frame, true);
+      }
       if (result === SendStatus.Dropped) {
         // A frame the link could not take would leave a gap the client cannot see (data
         // messages are numbered by counting): drop the link, the resume replays it.
@@ -713,7 +761,7 @@ export class SessionServer<Data = undefined> {
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
     this.suspended.delete(session.id);
-    this.ackDue.delete(session);
+    session._ackDue = false;
     for (const topic of [...session._topics]) this._unsubscribe(session, topic);
     const ws = session._link;
     this.dirty.delete(session);
@@ -818,9 +866,15 @@ export class SessionServer<Data = undefined> {
         this.fail(ws, error);
         return undefined;
       }
+      // Text stays bytes with `decodeText: false`: echoed or relayed by `send(data, false)`,
+      // it is copied into the frame, never decoded nor encoded.
       const payload =
-        typeof data === 'string' ? data.slice(1) : isBinary ? data.subarray(1) : data.toString('utf8', 1);
-      return this.dataMessage(session, payload);
+        typeof data === 'string'
+          ? data.slice(1)
+          : isBinary || !this.decodeText
+            ? payloadView(data)
+            : data.toString('utf8', 1);
+      return this.dataMessage(session, payload, isBinary);
     }
     let event: ReturnType<SessionCore['receive']>;
     try {
@@ -836,7 +890,9 @@ export class SessionServer<Data = undefined> {
     }
     switch (event.type) {
       case 'message':
-        return this.dataMessage(session, typeof event.data === 'string' ? event.data : toBuffer(event.data));
+        return typeof event.data === 'string'
+          ? this.dataMessage(session, event.data, false)
+          : this.dataMessage(session, toBuffer(event.data), true);
       case 'ping':
         this._flush(session);
         return undefined;
@@ -864,15 +920,20 @@ export class SessionServer<Data = undefined> {
   }
 
   /** A data message arrived on the session's link: acknowledge it (this turn), hand it to the application. */
-  private dataMessage(session: ServerSession<Data>, payload: string | Buffer): unknown {
+  private dataMessage(session: ServerSession<Data>, payload: string | Buffer, isBinary: boolean): unknown {
     if (session._core.ackPending) this.scheduleAck(session);
     const handler = this.sessionHandlers.message;
     if (handler === undefined) return undefined;
+    // Text as bytes was validated by the WebSocket parser: sent back (or on) as text
+    // during the call, it needs no validation again (see `_receivedText`).
+    if (!isBinary && typeof payload !== 'string') this._receivedText = payload;
     try {
-      return handler(session, payload, typeof payload !== 'string');
+      return handler(session, payload, isBinary);
     } catch (error) {
       this._end(session, 'error', 1011, 'handler error');
       throw error;
+    } finally {
+      this._receivedText = null;
     }
   }
 
@@ -1029,7 +1090,7 @@ export class SessionServer<Data = undefined> {
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
     this.suspended.delete(session.id);
-    this.ackDue.delete(session);
+    session._ackDue = false;
     this.dirty.delete(session);
     for (const topic of [...session._topics]) this._unsubscribe(session, topic);
     const ws = session._link;
@@ -1057,7 +1118,9 @@ export class SessionServer<Data = undefined> {
     session._link = null;
     session._core.unlink();
     session._held = [];
-    this.ackDue.delete(session);
+    session._ackDue = false;
+    // New frames while suspended start a small slab; the kept ones hold theirs.
+    session._frames.release();
     return notify ? this.suspend(session) : undefined;
   }
 
@@ -1475,19 +1538,14 @@ export class SessionServer<Data = undefined> {
   }
 
   private scheduleAck(session: ServerSession<Data>): void {
-    this.ackDue.add(session);
+    if (session._ackDue) return;
+    session._ackDue = true;
+    this.ackDue.push(session);
     if (this.ackScheduled) return;
     this.ackScheduled = true;
     // One acknowledgement per session per turn of the event loop, however many messages
     // the turn's reads carried (ackEvery still acknowledges long bursts on the way).
-    setImmediate(() => {
-      this.ackScheduled = false;
-      for (const due of this.ackDue) {
-        due._core.flushAck();
-        this._flush(due);
-      }
-      this.ackDue.clear();
-    });
+    setImmediate(this.sendDueAcks);
   }
 
   private sweep(): void {
@@ -1500,6 +1558,7 @@ export class SessionServer<Data = undefined> {
     }
     for (const session of this.sessions.values()) {
       session._core.expire(now);
+      if (session._core.bufferedMessages === 0) session._frames.release();
       // The store expires its own copy (which may be newer, from another process).
       if (session._link === null && session._expiresAt <= now) this.forget(session, 'expired');
       // A live session that did not change is written again before the store forgets it.
@@ -1544,15 +1603,37 @@ async function within(ms: number, work: () => Promise<unknown>): Promise<void> {
   }
 }
 
-/** A message's {@link messageSize}, natively (the core's own count is portable JavaScript). */
-function wireSize(message: WireMessage): number {
-  return typeof message === 'string' ? Buffer.byteLength(message) : message.length;
-}
-
 /** The first byte of a data frame: `d`. */
 const DATA_BYTE = 0x64;
 
 const utf8 = new TextEncoder();
+
+/** Builds the frames many sessions keep (a topic's messages): each has memory of its own. */
+const SHARED_FRAMES = new FrameBuilder(false);
+
+/**
+ * The data frame of a message an application sends, built by `frames` (bytes copied: the
+ * replay buffer must not see the caller reuse its buffer).
+ * @param kept - bytes the session keeps now (see {@link FrameBuilder})
+ * @param valid - `data` is bytes known to be valid UTF-8 (see `SessionServer._receivedText`)
+ */
+function toFrame(
+  frames: FrameBuilder,
+  data: SendData,
+  isBinary: boolean,
+  kept: number,
+  valid: boolean,
+): Uint8Array {
+  if (typeof data === 'string') {
+    return isBinary ? frames.binary(utf8.encode(data), kept) : frames.text(data, kept);
+  }
+  let view: Uint8Array;
+  if (data instanceof Uint8Array) view = data;
+  else if (data instanceof ArrayBuffer) view = new Uint8Array(data);
+  else if (data instanceof Blob) throw new TypeError('a session cannot send a Blob');
+  else view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return isBinary ? frames.binary(view, kept) : frames.textFromBytes(view, kept, valid);
+}
 
 function toWire(data: SendData, isBinary: boolean): WireMessage {
   if (typeof data === 'string') return isBinary ? utf8.encode(data) : data;
@@ -1564,6 +1645,11 @@ function toWire(data: SendData, isBinary: boolean): WireMessage {
   // Text is decoded (a new string: nothing of the caller's buffer is kept); bytes are
   // copied, as the replay buffer must not see the caller reuse its buffer.
   return isBinary ? new Uint8Array(view) : view.toString('utf8');
+}
+
+/** The payload of a received data frame: a view after its `d` (`Buffer.from` makes one for less than `subarray`). */
+function payloadView(data: Buffer): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset + 1, data.length - 1);
 }
 
 function toBuffer(data: Uint8Array): Buffer {

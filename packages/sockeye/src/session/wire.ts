@@ -32,6 +32,17 @@ export const MAX_END_REASON_LENGTH = 123;
 export type WireMessage = string | Uint8Array;
 
 /**
+ * A text data frame held as bytes: `d` (0x64) then the payload's UTF-8, which must be
+ * valid. To everything that keeps or moves it, it is a `Uint8Array`; the shell that writes
+ * it sends it as a **text** message (`frame instanceof TextBytes`). A server keeps text
+ * this way so that a message relayed or echoed is never decoded to a string and encoded
+ * again, and is framed without a join (see `session/frames.ts`). The core gives its
+ * payload back as a string (see `framePayload`).
+ * @internal
+ */
+export class TextBytes extends Uint8Array {}
+
+/**
  * Every rule of the session protocol, and the close code a link fails with when it is
  * broken: 1002 for a peer's mistake in the protocol, 1008 for a bound or an ended session.
  */
@@ -110,6 +121,18 @@ export function encodeData(data: WireMessage): WireMessage {
   frame[0] = DATA;
   frame.set(data, 1);
   return frame;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The payload of a data frame made by {@link encodeData} (or a {@link TextBytes} frame,
+ * given back as a string): what the application sent.
+ */
+export function framePayload(frame: WireMessage): WireMessage {
+  if (typeof frame === 'string') return frame.slice(1);
+  if (frame instanceof TextBytes) return utf8.decode(frame.subarray(1));
+  return frame.subarray(1);
 }
 
 /** A hello frame: the client's received count, and the session it asks to resume. */

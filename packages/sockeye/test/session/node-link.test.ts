@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { createSessionLink } from '../../src/client/session-link.js';
 import {
   type ReconnectingWebSocket,
   type ServerSession,
@@ -67,5 +68,38 @@ describe('the reconnecting client on Node links', () => {
     await next(c, 'open');
     assert.equal(constructed, 1);
     check(await roundTrip(c));
+  });
+
+  it('text framed as bytes by the Node link, replayed on a link that does not frame text, goes there as text', async () => {
+    // The first link is the Node link (it frames text as bytes); every later one a
+    // WebSocket object (it gets text as strings). What was sent on the first and not
+    // acknowledged is replayed on the second.
+    const received: unknown[] = [];
+    const { server, url } = await listenSessions({
+      sessions: {
+        message: (session: ServerSession, data, isBinary) => {
+          received.push(isBinary ? 'binary' : data);
+          session.send(data, isBinary);
+        },
+      },
+    });
+    closers.push(() => server.close());
+    let links = 0;
+    const Mixed = new Proxy(class {}, {
+      construct: (_target, [linkUrl, protocols]: [string, string[]]) => {
+        links++;
+        return links === 1 ? createSessionLink(linkUrl, protocols) : new WebSocket(linkUrl, protocols);
+      },
+    }) as unknown as WebSocketConstructor;
+    const c = client(url, { WebSocket: Mixed });
+    closers.push(() => c.close());
+    const echoes: unknown[] = [];
+    c.addEventListener('message', (event) => echoes.push((event as MessageEvent).data));
+    c.send('before the welcome: ünïcødé ✓'); // framed by the first link, which is then dropped
+    c.reconnect();
+    await until(() => echoes.length === 1, 'the echo');
+    assert.ok(links >= 2);
+    assert.deepEqual(received, ['before the welcome: ünïcødé ✓']);
+    assert.deepEqual(echoes, ['before the welcome: ünïcødé ✓']);
   });
 });

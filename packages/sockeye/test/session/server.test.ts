@@ -511,6 +511,56 @@ describe('SessionServer', { timeout: 120_000 }, () => {
 });
 
 describe('what a session sends', { timeout: 60_000 }, () => {
+  it('with decodeText: false, text reaches the handler as UTF-8 bytes, and echoed as they are it arrives as the same strings, across a cut', async () => {
+    const texts = ['héllo', '日本語のテキスト', 'emoji 👋🏽 and a 𝄞 clef', '', 'ascii only'];
+    const handed: [boolean, boolean][] = [];
+    const sessions: ServerSession[] = [];
+    const { server, url } = await listenSessions({
+      decodeText: false,
+      sessions: {
+        open: (session) => sessions.push(session),
+        message: (session, data, isBinary) => {
+          handed.push([Buffer.isBuffer(data), isBinary]);
+          session.send(data, isBinary); // the bytes as they came: kept as bytes, framed once
+        },
+      },
+    });
+    servers.push(server);
+    const c = client(url);
+    await next(c, 'open');
+    const got: unknown[] = [];
+    c.addEventListener('message', (event) => got.push((event as MessageEvent).data));
+    for (const text of texts.slice(0, 2)) c.send(text);
+    await until(() => got.length === 2, 'the first echoes');
+    c.reconnect();
+    // While the link is down, both ways: the client's wait in its queue, the server's
+    // (bytes, sent as text) in the replay buffer.
+    for (const text of texts.slice(2)) c.send(text);
+    sessions[0]!.send(Buffer.from('from the server: ✓'), false);
+    assert.equal((await next<SessionOpenEvent>(c, 'open')).resumed, true);
+    await until(() => got.length === texts.length + 1, 'every echo');
+    assert.deepEqual(
+      got.filter((data) => data !== 'from the server: ✓'),
+      texts,
+    );
+    assert.ok(got.includes('from the server: ✓'));
+    assert.ok(handed.every(([buffer, isBinary]) => buffer && !isBinary));
+    assert.equal(sessions.length, 1);
+    c.close();
+  });
+
+  it('sends a Buffer given as text that is not UTF-8 as its decoding (U+FFFD), never as a text message the client refuses', async () => {
+    const { server, url } = await listenSessions({
+      sessions: { open: (session) => session.send(Buffer.from([0x61, 0xff, 0x62, 0xc3]), false) },
+    });
+    servers.push(server);
+    const c = client(url);
+    const got = await next<MessageEvent>(c, 'message');
+    assert.equal(got.data, 'a\uFFFDb\uFFFD');
+    assert.equal(c.state, 'open');
+    c.close();
+  });
+
   it('keeps its type whatever it is given: text from bytes, binary from a string, copies of views', async () => {
     const shared = Buffer.from('xx héllo yy');
     const { server, url } = await listenSessions({
