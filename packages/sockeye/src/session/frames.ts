@@ -32,7 +32,11 @@ const DATA_BYTE = 0x64;
 
 const EMPTY = Buffer.alloc(0);
 
-/** `Buffer.prototype.utf8Write` (Node's own, undeclared): `write(string, offset, length, 'utf8')` without the argument parsing. */
+/**
+ * `Buffer.prototype.utf8Write` (Node's own, undeclared): `write(string, offset, length, 'utf8')`
+ * without the argument parsing. Node's documented `Buffer#write` calls it itself (Node 20 to
+ * 26), so it lives as long as that does.
+ */
 type Utf8Writable = Buffer & { utf8Write(string: string, offset: number, length: number): number };
 
 /**
