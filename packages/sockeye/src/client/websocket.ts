@@ -340,6 +340,11 @@ export class WebSocket extends EventTarget {
     ) {
       length = data.byteLength;
       payload = new Uint8Array(data);
+    } else if (data instanceof Uint8Array) {
+      // The common case (a Buffer too): no view of our own, the session copies it (masked
+      // into the frame, or as a snapshot behind a Blob) before send() returns.
+      length = data.byteLength;
+      payload = data;
     } else if (ArrayBuffer.isView(data)) {
       length = data.byteLength;
       payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

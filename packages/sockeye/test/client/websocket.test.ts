@@ -644,6 +644,39 @@ describe('send(), bufferedAmount and binaryType', () => {
     }
   });
 
+  test('a Uint8Array or Buffer sent on an open socket is taken as it is at the call', {
+    timeout: 20_000,
+  }, async () => {
+    const echo = await startWsEcho();
+    try {
+      const ws = new WebSocket(echo.url);
+      ws.binaryType = 'arraybuffer';
+      const received: string[] = [];
+      const done = new Promise<void>((resolve) => {
+        ws.addEventListener('message', (event) => {
+          received.push(Buffer.from((event as MessageEvent).data as ArrayBuffer).toString());
+          if (received.length === 3) resolve();
+        });
+      });
+      ws.addEventListener('open', () => {
+        const bytes = new Uint8Array(Buffer.from('xxbytes-1xx')).subarray(2, 9);
+        ws.send(bytes);
+        bytes.fill(0x30); // changed after send(): the message keeps what was passed
+        const buffer = Buffer.from('buffer-2');
+        ws.send(buffer);
+        buffer.fill(0x30);
+        const reused = Buffer.from('same-3');
+        ws.send(reused.subarray(0, 4));
+        reused.write('ZZZZ');
+      });
+      await done;
+      ws.close();
+      assert.deepEqual(received, ['bytes-1', 'buffer-2', 'same']);
+    } finally {
+      await echo.close();
+    }
+  });
+
   test('binary messages of one read each get their own exact bytes (ArrayBuffer and Blob), with the URL origin', {
     timeout: 20_000,
   }, async () => {
