@@ -121,6 +121,20 @@ function isIterable(value: object): value is Iterable<unknown> {
 }
 
 /**
+ * A new `ArrayBuffer` holding `data`'s bytes: the `data` of a binary message event, which
+ * the application owns (`data` may be a view of a socket read, or of a buffer the core
+ * reuses). Measured hot path: `new ArrayBuffer` and a typed-array `set` cost about a third
+ * less per message than `ArrayBuffer.prototype.slice` (a C++ builtin with a species lookup)
+ * for 8 B to 1 KiB messages on Node 20 (e.g. 340 against 600 ns at 32 B, 610 against
+ * 920 ns at 1 KiB, garbage collection included), and the same for large ones.
+ */
+function copyToArrayBuffer(data: Uint8Array): ArrayBuffer {
+  const copy = new ArrayBuffer(data.byteLength);
+  new Uint8Array(copy).set(data);
+  return copy;
+}
+
+/**
  * The browser's `WebSocket` (WHATWG WebSockets standard) for Node, on sockeye's protocol
  * core. Code written for a browser runs unchanged; a third argument (or the second, as an
  * object) takes Node-only {@link ClientOptions}: headers, TLS, proxy, redirects, limits.
@@ -141,6 +155,8 @@ export class WebSocket extends EventTarget {
   static readonly CLOSED = CLOSED;
 
   #url: URL;
+  /** The origin every `MessageEvent` carries (the URL's, serialized once: the getter builds a string per call). */
+  #origin: string;
   #readyState: number = CONNECTING;
   #protocol = '';
   #extensions = '';
@@ -182,6 +198,7 @@ export class WebSocket extends EventTarget {
       list = (protocols as ClientOptions).protocols;
     }
     this.#url = parseWebSocketUrl(url);
+    this.#origin = this.#url.origin;
     const offered: string[] =
       list === undefined
         ? []
@@ -323,6 +340,11 @@ export class WebSocket extends EventTarget {
     ) {
       length = data.byteLength;
       payload = new Uint8Array(data);
+    } else if (data instanceof Uint8Array) {
+      // The common case (a Buffer too): no view of our own, the session copies it (masked
+      // into the frame, or as a snapshot behind a Blob) before send() returns.
+      length = data.byteLength;
+      payload = data;
     } else if (ArrayBuffer.isView(data)) {
       length = data.byteLength;
       payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -446,10 +468,12 @@ export class WebSocket extends EventTarget {
     if (typeof data === 'string') {
       payload = data;
     } else {
-      const copy = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
-      payload = this.#binaryType === 'blob' ? new Blob([copy]) : copy;
+      // A Blob copies the bytes of the view it is given (no copy of our own needed); a
+      // socket's reads are never shared memory.
+      payload =
+        this.#binaryType === 'blob' ? new Blob([data as Uint8Array<ArrayBuffer>]) : copyToArrayBuffer(data);
     }
-    this.dispatchEvent(new MessageEvent('message', { data: payload, origin: this.#url.origin }));
+    this.dispatchEvent(new MessageEvent('message', { data: payload, origin: this.#origin }));
   }
 
   #dispatchClose(end: ClientEnd): void {

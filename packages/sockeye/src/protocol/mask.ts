@@ -18,13 +18,16 @@ const WORD_PATH_MIN = 128;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
- * From this many bytes on, {@link maskRegion} uses the WebAssembly SIMD kernel when the
- * runtime has one. Its fixed cost (two copies through its memory, a call) is a few hundred
- * nanoseconds; it then XORs 16 bytes per instruction. Measured on Node 20 (best of 7,
- * shared machine): at 1 KiB the two paths are even (1.4 vs 1.6 GB/s), at 2 KiB SIMD is
- * 2.4x the `Uint32Array` path (5.9 vs 2.4 GB/s), from 4 KiB on 2-3x (10-16 vs 5-6 GB/s).
+ * From this many bytes on, {@link maskRegion} and {@link maskCopy} use the WebAssembly SIMD
+ * kernel when the runtime has one. Its fixed cost (two copies through its memory, a call)
+ * is about 100 ns; it then XORs 16 bytes per instruction. Measured on Node 20 (CPU time
+ * per call, best of 3, a region of a 64 KiB read; shared machine): at 512 B the kernel
+ * and the `Uint32Array` path are even in place (117-123 against 125-127 ns) and the
+ * kernel is ahead for `maskCopy` (118-138 against 201-223 ns); at 1 KiB it takes 134-150
+ * against 192-219 ns in place and 144 against 273-282 ns copying; at 256 B the word path
+ * still wins in place (94-117 against 119-147 ns).
  */
-const SIMD_MIN = 2048;
+const SIMD_MIN = 512;
 
 /** The kernel's memory: one 64 KiB WebAssembly page, the largest block it masks at a time. */
 const SIMD_BLOCK = 64 * 1024;

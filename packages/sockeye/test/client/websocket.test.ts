@@ -644,6 +644,97 @@ describe('send(), bufferedAmount and binaryType', () => {
     }
   });
 
+  test('a Uint8Array or Buffer sent on an open socket is taken as it is at the call', {
+    timeout: 20_000,
+  }, async () => {
+    const echo = await startWsEcho();
+    try {
+      const ws = new WebSocket(echo.url);
+      ws.binaryType = 'arraybuffer';
+      const received: string[] = [];
+      const done = new Promise<void>((resolve) => {
+        ws.addEventListener('message', (event) => {
+          received.push(Buffer.from((event as MessageEvent).data as ArrayBuffer).toString());
+          if (received.length === 3) resolve();
+        });
+      });
+      ws.addEventListener('open', () => {
+        const bytes = new Uint8Array(Buffer.from('xxbytes-1xx')).subarray(2, 9);
+        ws.send(bytes);
+        bytes.fill(0x30); // changed after send(): the message keeps what was passed
+        const buffer = Buffer.from('buffer-2');
+        ws.send(buffer);
+        buffer.fill(0x30);
+        const reused = Buffer.from('same-3');
+        ws.send(reused.subarray(0, 4));
+        reused.write('ZZZZ');
+      });
+      await done;
+      ws.close();
+      assert.deepEqual(received, ['bytes-1', 'buffer-2', 'same']);
+    } finally {
+      await echo.close();
+    }
+  });
+
+  test('binary messages of one read each get their own exact bytes (ArrayBuffer and Blob), with the URL origin', {
+    timeout: 20_000,
+  }, async () => {
+    // Three binary frames (and a fourth after a text one) in a single TCP write: the client
+    // parses them out of one read, so each payload starts as a view of the same buffer.
+    const payloads = ['first', 'second!', '', 'fourth'].map((text) => Buffer.from(text));
+    await withRawServer(
+      (socket, _request, accept) => {
+        socket.write(accept());
+        socket.write(
+          Buffer.concat([
+            serverFrame(0x2, payloads[0]!),
+            serverFrame(0x2, payloads[1]!),
+            serverFrame(0x2, payloads[2]!),
+            serverFrame(0x1, 'switch'),
+            serverFrame(0x2, payloads[3]!),
+          ]),
+        );
+      },
+      async (raw) => {
+        const ws = new WebSocket(raw.url);
+        ws.binaryType = 'arraybuffer';
+        const events: MessageEvent[] = [];
+        const seen: Buffer[] = [];
+        await new Promise<void>((resolve) => {
+          ws.addEventListener('message', (event) => {
+            const message = event as MessageEvent;
+            events.push(message);
+            if (typeof message.data === 'string') ws.binaryType = 'blob';
+            else if (message.data instanceof ArrayBuffer) {
+              seen.push(Buffer.from(message.data.slice(0)));
+              // The application owns it: writing into it changes no later message.
+              new Uint8Array(message.data).fill(0x2a);
+            }
+            if (events.length === 5) resolve();
+          });
+        });
+        ws.close();
+        const origin = raw.url;
+        assert.deepEqual(
+          events.map((event) => event.origin),
+          [origin, origin, origin, origin, origin],
+        );
+        const buffers = events.slice(0, 3).map((event) => event.data as ArrayBuffer);
+        for (const [i, data] of buffers.entries()) {
+          assert.ok(data instanceof ArrayBuffer, `message ${i} is an ArrayBuffer`);
+          assert.equal(data.byteLength, payloads[i]!.length);
+        }
+        assert.deepEqual(seen, payloads.slice(0, 3));
+        assert.equal(new Set(buffers).size, 3);
+        assert.equal(events[3]!.data, 'switch');
+        const blob = events[4]!.data as Blob;
+        assert.ok(blob instanceof Blob);
+        assert.deepEqual(Buffer.from(await blob.arrayBuffer()), payloads[3]);
+      },
+    );
+  });
+
   test('on* attributes: set, replace, clear; instance and static constants', {
     timeout: 20_000,
   }, async () => {

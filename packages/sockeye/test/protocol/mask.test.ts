@@ -85,8 +85,8 @@ describe('RFC 6455 5.3: client-to-server masking', () => {
 
 describe('the SIMD kernel (WebAssembly) and the Uint32Array fallback agree with maskSlow', () => {
   const key = Buffer.from([0x08, 0xf6, 0xef, 0xb1]);
-  // Around the SIMD threshold (2 KiB), the 64-byte loop step, and the kernel's 64 KiB block.
-  const lengths = [2047, 2048, 2049, 2048 + 63, 4096 + 13, 65535, 65536, 65537, 2 * 65536 + 77];
+  // Around the SIMD threshold (512 B), the 64-byte loop step, and the kernel's 64 KiB block.
+  const lengths = [511, 512, 513, 512 + 63, 1024 + 1, 2048, 4096 + 13, 65535, 65536, 65537, 2 * 65536 + 77];
 
   after(() => useSimdMask(true));
 
