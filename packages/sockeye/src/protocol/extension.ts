@@ -1,5 +1,12 @@
-import { RSV1_BIT, RSV2_BIT, RSV3_BIT } from './frame.js';
-import type { Payload } from './output.js';
+import { MAX_HEADER_SIZE, RSV1_BIT, RSV2_BIT, RSV3_BIT } from './frame.js';
+import { COPY_THRESHOLD, type Payload } from './output.js';
+
+/**
+ * @internal The largest payload {@link Extension.encodeMessage} may return as a view of a
+ * buffer it reuses (16,370 bytes): `Connection` copies a frame of at most `COPY_THRESHOLD`
+ * bytes, header included, into its output as it queues it.
+ */
+export const REUSABLE_PAYLOAD_MAX = COPY_THRESHOLD - MAX_HEADER_SIZE;
 
 /**
  * A negotiated WebSocket extension that transforms data messages, as {@link Connection}
@@ -18,6 +25,11 @@ export interface Extension {
    * Transform an outgoing whole message. Returns the new payload (sent with
    * {@link Extension.rsvBit} set on its first frame), or `null` to send `data` unchanged
    * with the bit clear (e.g. a message too small to be worth compressing).
+   *
+   * A payload of at most 16,370 bytes is copied into the connection's output before
+   * `Connection.send` returns, so it may be a view of a buffer the extension reuses for
+   * the next message (no allocation per message). A larger one may be queued by
+   * reference and must not change until it is written.
    */
   encodeMessage(data: Payload, isText: boolean): Buffer | null;
   /**

@@ -5,7 +5,9 @@ import { maskCopy, maskRegion } from './mask.js';
 /**
  * Frames whose header and payload together are at most this many bytes are copied into
  * a shared slab so that many small frames leave as one buffer (one write system call);
- * larger payloads are passed through untouched (zero copy) after their header.
+ * larger payloads are passed through untouched (zero copy) after their header. An
+ * extension may return an encoded payload that fits as a view of a buffer it reuses
+ * (`REUSABLE_PAYLOAD_MAX` in extension.ts): lowering this lowers that limit.
  */
 export const COPY_THRESHOLD = 16 * 1024;
 

@@ -21,7 +21,7 @@
  * (RSV1 clear), which RFC 7692 always allows.
  */
 import { ProtocolError } from './errors.js';
-import type { Extension, PreparedMessage } from './extension.js';
+import { type Extension, type PreparedMessage, REUSABLE_PAYLOAD_MAX } from './extension.js';
 import { RSV1_BIT } from './frame.js';
 import type { Payload } from './output.js';
 import type { Role } from './parser.js';
@@ -111,8 +111,13 @@ export function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
 }
 
-/** Compress one whole message with a sync flush and drop the trailing `00 00 ff ff` (RFC 7692 section 7.2.1). */
-export function deflateMessage(stream: ZlibStream, data: Buffer, scratch: Buffer): Buffer {
+/**
+ * Compress one whole message with a sync flush and drop the trailing `00 00 ff ff` (RFC
+ * 7692 section 7.2.1). An output of at most `viewMax` bytes that zlib produced in one
+ * piece is returned as a view of `scratch`, valid until the scratch is used again; any
+ * other output is copied out at its exact size.
+ */
+export function deflateMessage(stream: ZlibStream, data: Buffer, scratch: Buffer, viewMax = 0): Buffer {
   // zlib skips a flush that follows a flush with no input in between, so an empty message
   // after another message would come out empty. RFC 7692 section 7.2.3.6: a single 0x00
   // byte (with the tail put back, an empty stored block) is an empty message, and leaves
@@ -120,8 +125,16 @@ export function deflateMessage(stream: ZlibStream, data: Buffer, scratch: Buffer
   if (data.length === 0) return Buffer.from([0x00]);
   const pieces: Buffer[] = [];
   let length = 0;
+  // Every copy made per message is garbage until the next GC, and the heap such garbage
+  // grew stays with an idle server (see "idle memory" in docs/benchmarks.md): an output
+  // in one piece that the connection copies anyway is returned as a view, not copied here.
+  // zlib produces every piece into the same scratch, so only the last piece can be a view:
+  // one that does not fill the scratch is the last (see ZlibStream.write).
+  let view = false;
   stream.write(data, true, scratch, Number.MAX_SAFE_INTEGER, (piece) => {
-    pieces.push(Buffer.from(piece));
+    if (view) throw new ZlibDriverError('zlib output went on after a piece that did not fill the scratch');
+    view = pieces.length === 0 && piece.length <= viewMax + TAIL.length && piece.length < scratch.length;
+    pieces.push(view ? piece : Buffer.from(piece));
     length += piece.length;
   });
   const out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length);
@@ -254,7 +267,8 @@ export class PerMessageDeflateExtension implements Extension {
     this.deflater = null;
     let encoded: Buffer;
     try {
-      encoded = deflateMessage(stream, bytes, this.pool.scratch);
+      // A small output stays in the scratch: the connection copies it into its output.
+      encoded = deflateMessage(stream, bytes, this.pool.scratch, REUSABLE_PAYLOAD_MAX);
     } catch (error) {
       stream.close();
       throw error;

@@ -87,7 +87,8 @@ export interface ZlibStream {
   /**
    * Push part of a message (a compressor always gets a whole message, `last` true) and hand
    * the output to `sink` in pieces, each valid only during the call (a view of `scratch`,
-   * which the native driver produces into). `limit` bounds the output: past it, production
+   * which the native driver produces into; a piece that does not fill `scratch` is the
+   * last of the call). `limit` bounds the output: past it, production
    * stops and `write` returns false (the stream must then be dropped).
    * @throws {@link ZlibDataError} on data zlib cannot decode
    */

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { REUSABLE_PAYLOAD_MAX } from '../../src/protocol/extension.js';
 import {
   CloseCode,
+  type Extension,
   type ExtensionOffer,
   encodeFrameHeader,
   HandshakeError,
@@ -11,6 +13,8 @@ import {
   parseExtensions,
   RSV1_BIT,
 } from '../../src/protocol/index.js';
+import { deflateMessage } from '../../src/protocol/permessage-deflate-codec.js';
+import { ZlibDriverError, type ZlibStream } from '../../src/protocol/permessage-deflate-zlib.js';
 import { hex, vectors } from '../vectors/vectors.js';
 import { frames, open, pump } from './deflate-helpers.js';
 
@@ -304,6 +308,119 @@ describe('RFC 7692 section 7.2.2: decompressing with and without context takeove
     // Nothing is allocated again for a send after the end.
     assert.equal(extension.encodeMessage('z'.repeat(5000), true), null);
     assert.equal(extension.holdsStreams, false);
+  });
+});
+
+describe('compressed output: no copy per message that the connection copies anyway', () => {
+  const params = {
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+  };
+  /** Bytes deflate cannot shrink (xorshift), so the compressed output is larger than `size`. */
+  function noise(size: number, seed: number): Buffer {
+    const data = Buffer.allocUnsafe(size);
+    let x = seed | 1;
+    for (let i = 0; i < size; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      data[i] = x & 0xff;
+    }
+    return data;
+  }
+  const json = (n: number) =>
+    JSON.stringify(
+      Array.from({ length: n }, (_, i) => ({ id: i * 7919, room: `room-${i % 17}`, on: i % 3 === 0 })),
+    );
+
+  it('a small compressed message is a view of the pool scratch; a large one, and a prepared one, own their bytes', () => {
+    const deflate = new PerMessageDeflate();
+    const extension = deflate.extension('server', params);
+    const small = extension.encodeMessage(json(400), true);
+    assert.ok(small !== null && small.length < REUSABLE_PAYLOAD_MAX);
+    // The view is what saves the copy (one allocation per message, garbage until the next GC).
+    assert.equal(small.buffer, deflate.pool.scratch.buffer);
+    const large = extension.encodeMessage(noise(20_000, 7), false);
+    assert.ok(large !== null && large.length > REUSABLE_PAYLOAD_MAX);
+    assert.notEqual(large.buffer, deflate.pool.scratch.buffer);
+    // A prepared message is kept and sent many times: never a view.
+    const prepared = deflate.prepareMessage(json(400), true);
+    assert.ok(prepared.encoded !== null);
+    assert.notEqual(prepared.encoded.buffer, deflate.pool.scratch.buffer);
+  });
+
+  for (const role of ['server', 'client'] as const) {
+    it(`messages sent one after another keep their own bytes although the scratch is reused (${role})`, () => {
+      const deflate = new PerMessageDeflate();
+      const peer = role === 'server' ? 'client' : 'server';
+      const sender = open(role, { extensions: [deflate.extension(role, params)] });
+      const receiver = open(peer, { extensions: [new PerMessageDeflate().extension(peer, params)] });
+      const sent = [json(300), noise(20_000, 3), json(500), noise(16_000, 5), json(200)];
+      for (const message of sent) sender.connection.send(message, typeof message === 'string');
+      // Nothing taken until every message is queued: each frame must hold its own bytes.
+      const wire = sender.connection.takeOutput().map((chunk) => Buffer.from(chunk));
+      for (const f of frames(Buffer.concat(wire))) assert.equal(f.b0 & RSV1_BIT, RSV1_BIT);
+      for (const chunk of wire) receiver.connection.receive(chunk);
+      assert.equal(receiver.seen.closes.length, 0);
+      assert.deepEqual(
+        receiver.seen.messages.map((m) => m.data),
+        sent.map((m) => (typeof m === 'string' ? Buffer.from(m) : m)),
+      );
+    });
+  }
+
+  for (const role of ['server', 'client'] as const) {
+    it(`the connection copies an encoded payload of up to 16,370 bytes as it queues it (the Extension contract, ${role})`, () => {
+      // An extension that encodes every message into the same buffer, as the contract allows.
+      const reused = Buffer.alloc(REUSABLE_PAYLOAD_MAX);
+      const extension: Extension = {
+        name: 'x-reuse',
+        rsvBit: RSV1_BIT,
+        encodeMessage(data) {
+          const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
+          bytes.copy(reused);
+          return reused.subarray(0, bytes.length);
+        },
+        decodePart: (data) => data,
+        preparedPayload: () => null,
+        close() {},
+      };
+      const { connection } = open(role, { extensions: [extension] });
+      const sent = [
+        Buffer.alloc(REUSABLE_PAYLOAD_MAX, 1),
+        Buffer.alloc(100, 2),
+        Buffer.alloc(REUSABLE_PAYLOAD_MAX, 3),
+      ];
+      for (const message of sent) connection.send(message, false);
+      reused.fill(9);
+      const got = frames(Buffer.concat(connection.takeOutput().map((chunk) => Buffer.from(chunk))));
+      assert.deepEqual(
+        got.map((f) => f.payload),
+        sent,
+      );
+    });
+  }
+
+  it('a driver that goes on after a piece shorter than the scratch is refused, not misread', () => {
+    const scratch = Buffer.alloc(64);
+    const stream: ZlibStream = {
+      key: 'fake',
+      ended: false,
+      write(_input, _last, out, _limit, sink) {
+        // Two pieces that together end like a sync flush: read as a view, the first would
+        // be the second's bytes by the time the output is put together.
+        out.fill(1, 0, 8);
+        sink(out.subarray(0, 8));
+        out.set([2, 2, 2, 2, 0, 0, 0xff, 0xff]);
+        sink(out.subarray(0, 8));
+        return true;
+      },
+      reset() {},
+      close() {},
+    };
+    assert.throws(() => deflateMessage(stream, Buffer.from('x'), scratch, 1000), ZlibDriverError);
   });
 });
 
