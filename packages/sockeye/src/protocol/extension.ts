@@ -26,10 +26,11 @@ export interface Extension {
    * {@link Extension.rsvBit} set on its first frame), or `null` to send `data` unchanged
    * with the bit clear (e.g. a message too small to be worth compressing).
    *
-   * A payload of at most 16,370 bytes is copied into the connection's output before
+   * A payload of at most 16,370 bytes, and on a client (which masks every payload into
+   * a copy) a payload of any size, is copied into the connection's output before
    * `Connection.send` returns, so it may be a view of a buffer the extension reuses for
-   * the next message (no allocation per message). A larger one may be queued by
-   * reference and must not change until it is written.
+   * the next message (no allocation per message). A larger one on a server may be
+   * queued by reference and must not change until it is written.
    */
   encodeMessage(data: Payload, isText: boolean): Buffer | null;
   /**

@@ -267,8 +267,10 @@ export class PerMessageDeflateExtension implements Extension {
     this.deflater = null;
     let encoded: Buffer;
     try {
-      // A small output stays in the scratch: the connection copies it into its output.
-      encoded = deflateMessage(stream, bytes, this.pool.scratch, REUSABLE_PAYLOAD_MAX);
+      // The output stays in the scratch when the connection copies it as it queues it:
+      // a small one on a server, any on a client (masked into a copy).
+      const viewMax = this.role === 'client' ? Number.MAX_SAFE_INTEGER : REUSABLE_PAYLOAD_MAX;
+      encoded = deflateMessage(stream, bytes, this.pool.scratch, viewMax);
     } catch (error) {
       stream.close();
       throw error;
