@@ -548,9 +548,16 @@ export class ReconnectingWebSocket extends EventTarget {
       // (the message is kept either way, and replayed if it was).
       this.#ping(now);
     }
-    if (frame === undefined) core.send(message, now, size);
-    else core.sendFrame(frame, now, size);
-    this.#flush();
+    if (frame === undefined) {
+      core.send(message, now, size);
+      this.#flush();
+    } else if (core.sendFrameNow(frame, now, size)) {
+      // The hot path: linked (so welcomed, on the link that framed it), nothing queued
+      // before it: written now, without an output array to fill and take.
+      this.#send(this.#ws!, frame);
+    } else {
+      this.#flush();
+    }
   }
 
   /**
