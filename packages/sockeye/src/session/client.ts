@@ -58,6 +58,21 @@ function framesText(ws: WebSocketLike): ws is TextFramingLink {
   return typeof (ws as Partial<TextFramingLink>).textFrame === 'function';
 }
 
+/**
+ * A link that hands over data frames on a hook of their own (sockeye's Node link): the
+ * payload after the `d`, text decoded from the bytes that follow it and binary as a view
+ * valid during the call, without the `onmessage` event object, the string of the whole
+ * frame to slice, or a copy of the bytes to take a view of. Every other message (and
+ * every message while `ondata` is null) goes to `onmessage`.
+ */
+interface DataLink extends WebSocketLike {
+  ondata: ((payload: string | Uint8Array) => void) | null;
+}
+
+function deliversData(ws: WebSocketLike): ws is DataLink {
+  return 'ondata' in ws;
+}
+
 /** How a link reaches the server: a WebSocket, Server-Sent Events with POST, or long-polling. */
 export type ClientTransport = 'websocket' | 'sse' | 'long-polling';
 
@@ -653,6 +668,14 @@ export class ReconnectingWebSocket extends EventTarget {
     ws.onmessage = (event) => {
       if (this.#ws === ws) this.#message(ws, event.data as string | ArrayBuffer | Uint8Array);
     };
+    if (deliversData(ws)) {
+      ws.ondata = (payload) => {
+        if (this.#ws !== ws) return;
+        // Before the welcome a data frame is out of place: `#message` says so.
+        if (this.#welcomed) this.#data(ws, payload);
+        else this.#message(ws, encodeData(payload));
+      };
+    }
     ws.onerror = (event) => {
       if (this.#ws !== ws) return;
       // sockeye's client says why a handshake failed; a browser does not. 401 and 403:
@@ -718,12 +741,8 @@ export class ReconnectingWebSocket extends EventTarget {
         return;
       }
       if (isDataFrame(message)) {
-        // The hot path: a data frame needs no decoding beyond its first character.
-        this.#core.receiveData();
-        this.#scheduleAck();
-        const payload = typeof message === 'string' ? message.slice(1) : message.subarray(1);
-        this.dispatchEvent(new MessageEvent('message', { data: toApplication(payload, this.#binaryType) }));
-        this.#flush();
+        // A data frame needs no decoding beyond its first character.
+        this.#deliver(typeof message === 'string' ? message.slice(1) : message.subarray(1));
         return;
       }
       const event = this.#core.receive(message);
@@ -756,6 +775,30 @@ export class ReconnectingWebSocket extends EventTarget {
       if (this.#ws !== ws) return;
       this.#abandon(4002, error instanceof Error ? error.message.slice(0, 100) : 'session error');
     }
+  }
+
+  /**
+   * The payload of a data frame, from a link's `ondata` once welcomed: the hot path of a
+   * message received (see {@link DataLink}).
+   */
+  #data(ws: WebSocketLike, payload: string | Uint8Array): void {
+    this.#lastReceivedAt = this.#clock();
+    // Anything arriving proves the link alive, not only the pong.
+    this.#pingDeadline = 0;
+    try {
+      this.#deliver(payload);
+    } catch (error) {
+      if (this.#ws !== ws) return;
+      this.#abandon(4002, error instanceof Error ? error.message.slice(0, 100) : 'session error');
+    }
+  }
+
+  /** Count a data message received, give it to the application, and write what that queued. */
+  #deliver(payload: WireMessage): void {
+    this.#core.receiveData();
+    this.#scheduleAck();
+    this.dispatchEvent(new MessageEvent('message', { data: toApplication(payload, this.#binaryType) }));
+    if (this.#core.hasOutput) this.#flush();
   }
 
   #welcome(ws: WebSocketLike, frame: Extract<SessionFrame, { type: 'welcome' }>): void {
@@ -874,6 +917,7 @@ export class ReconnectingWebSocket extends EventTarget {
       ws.onmessage = null;
       ws.onerror = null;
       ws.onclose = null;
+      if (deliversData(ws)) ws.ondata = null;
     }
   }
 
