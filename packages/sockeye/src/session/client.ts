@@ -1228,12 +1228,17 @@ function retryHint(reason: string): number | undefined {
   return match === null ? undefined : Number(match[1]);
 }
 
+/**
+ * The message `send()` takes, as a view of the caller's bytes: no copy of its own, as
+ * everything that keeps it copies it before `send()` returns (the data frame, or the
+ * `drop` event's `ArrayBuffer`). A copy here cost an `ArrayBuffer` of its own per
+ * message (`ArrayBuffer.prototype.slice`, about 1 µs for 64 bytes on Node 20).
+ */
 function toWire(data: string | ArrayBuffer | ArrayBufferView): WireMessage {
   if (typeof data === 'string') return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
-  if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  }
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   throw new TypeError('send() takes a string, an ArrayBuffer or an ArrayBufferView (read a Blob first)');
 }
 
@@ -1242,13 +1247,23 @@ function isDataFrame(message: WireMessage): boolean {
   return typeof message === 'string' ? message.charCodeAt(0) === 0x64 : message[0] === 0x64;
 }
 
+/**
+ * A copy of `bytes` in an `ArrayBuffer` of its own. Not `bytes.slice()`: on a Node
+ * `Buffer` (which `send()` may have been given) that is a view of the same memory.
+ */
+function copyToArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  const copy = new ArrayBuffer(bytes.length);
+  new Uint8Array(copy).set(bytes);
+  return copy;
+}
+
 function copyOut(data: WireMessage): string | ArrayBuffer {
-  return typeof data === 'string' ? data : (data.slice().buffer as ArrayBuffer);
+  return typeof data === 'string' ? data : copyToArrayBuffer(data);
 }
 
 function toApplication(data: WireMessage, binaryType: 'arraybuffer' | 'blob'): string | ArrayBuffer | Blob {
   if (typeof data === 'string') return data;
-  const copy = data.slice().buffer as ArrayBuffer;
+  const copy = copyToArrayBuffer(data);
   return binaryType === 'blob' ? new Blob([copy]) : copy;
 }
 

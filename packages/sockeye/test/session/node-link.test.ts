@@ -16,7 +16,7 @@ import {
   WebSocket,
   type WebSocketConstructor,
 } from '../../src/index.js';
-import type { ReconnectCloseEvent } from '../../src/session/index.js';
+import type { DropEvent, ReconnectCloseEvent } from '../../src/session/index.js';
 import { client, listenSessions, next, until } from './helpers.js';
 
 describe('the reconnecting client on Node links', () => {
@@ -145,6 +145,33 @@ describe('the reconnecting client on Node links', () => {
     assert.equal(closed.code, 1006);
     assert.equal(closed.reason, 'expected a welcome');
     assert.deepEqual(messages, []);
+  });
+
+  it('takes binary as it is at the send() call: changed right after, it arrives and is dropped as it was', async () => {
+    const url = await echoServer();
+    const c = client(url, { maxQueuedMessages: 3, queueFull: 'drop' });
+    closers.push(() => c.close());
+    const echoes: number[][] = [];
+    const dropped: unknown[] = [];
+    c.addEventListener('message', (event) => echoes.push([...new Uint8Array((event as MessageEvent).data)]));
+    c.addEventListener('drop', (event) => dropped.push((event as DropEvent).data));
+    const arrayBuffer = new Uint8Array([1, 2, 3]).buffer;
+    const larger = new Uint8Array([0, 0, 4, 5, 6, 0]);
+    const pooled = Buffer.from('xyz'); // a view of Node's shared 8 KiB pool
+    const droppedBuffer = Buffer.from('dropped');
+    c.send(arrayBuffer);
+    c.send(new DataView(larger.buffer, 2, 3));
+    c.send(pooled);
+    c.send(droppedBuffer); // past maxQueuedMessages before the first link: dropped
+    new Uint8Array(arrayBuffer)[0] = 9;
+    larger[2] = 9;
+    pooled[0] = 0x41;
+    droppedBuffer[0] = 0x41;
+    assert.equal(dropped.length, 1);
+    assert.ok(dropped[0] instanceof ArrayBuffer);
+    assert.equal(Buffer.from(dropped[0] as ArrayBuffer).toString(), 'dropped');
+    await until(() => echoes.length === 3, 'three echoes');
+    assert.deepEqual(echoes, [[1, 2, 3], [4, 5, 6], [...Buffer.from('xyz')]]);
   });
 
   it('constructs a subclass of sockeye WebSocket for each link (it may connect elsewhere)', async () => {
