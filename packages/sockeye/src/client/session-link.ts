@@ -31,6 +31,16 @@ export interface SessionLinkClose {
 
 type Handler<E> = ((event: E) => void) | null;
 
+/** The first byte of a session data frame: `d`. */
+const DATA_BYTE = 0x64;
+
+/**
+ * `Buffer.prototype.utf8Slice` (Node's own, undeclared): `toString('utf8', start, end)`
+ * without the argument parsing. Node's documented `Buffer#toString` calls it itself (Node
+ * 20 to 26), so it lives as long as that does (as `utf8Write` in `session/frames.ts`).
+ */
+type Utf8Sliceable = Buffer & { utf8Slice(start: number, end: number): string };
+
 /**
  * One session link over a {@link ClientWebSocket}: events are called synchronously from
  * the socket read (the session client queues nothing), in order, and once closed none
@@ -46,6 +56,12 @@ export class NodeSessionLink {
   onmessage: Handler<{ readonly data: string | Uint8Array }> = null;
   onerror: Handler<Event> = null;
   onclose: Handler<SessionLinkClose> = null;
+  /**
+   * The session client's hook for data frames (null: they go to `onmessage` as the rest):
+   * the payload after the `d`, text decoded from the read's bytes past it (no string of
+   * the whole frame to slice), binary as a view of the read, valid during the call only.
+   */
+  ondata: ((payload: string | Uint8Array) => void) | null = null;
 
   #handshake: HandshakeHandle | null;
   #socket: ClientWebSocket | null = null;
@@ -120,9 +136,19 @@ export class NodeSessionLink {
     this.protocol = opened.protocol;
     // The hot path: one callback per message, inside the read. Text is decoded here (a
     // decoding that fails fails this connection with 1011, as any error of the read);
-    // binary is copied, as the read's bytes are reused.
+    // binary goes to `onmessage` as a copy, as the read's bytes are reused, and to
+    // `ondata` as a view the session client copies once, for the application.
     socket.start({
       message: (data, isText) => {
+        const ondata = this.ondata;
+        if (ondata !== null && data.length !== 0 && data[0] === DATA_BYTE) {
+          ondata(
+            isText
+              ? (data as Utf8Sliceable).utf8Slice(1, data.length)
+              : new Uint8Array(data.buffer, data.byteOffset + 1, data.length - 1),
+          );
+          return;
+        }
         this.onmessage?.({ data: isText ? data.toString('utf8') : new Uint8Array(data) });
       },
       closed: (end: ClientEnd) => {
@@ -149,6 +175,7 @@ export class NodeSessionLink {
     this.#socket = null;
     const onclose = this.onclose;
     this.onopen = this.onmessage = this.onerror = this.onclose = null;
+    this.ondata = null;
     onclose?.(close);
   }
 }

@@ -236,6 +236,34 @@ export class SessionCore {
    * @throws SessionError `session-ended` after the session ended, `sequence-overflow` past 2^53 - 1
    */
   sendFrame(frame: WireMessage, now: number, size: number): number {
+    const seq = this.keep(frame, now, size);
+    if (this.linked) {
+      this.output.push(frame);
+      this.writtenSeq = seq;
+    }
+    return seq;
+  }
+
+  /**
+   * {@link sendFrame} for a shell that writes each frame as it is sent: when a link is
+   * attached and no frame waits in the output queue, the frame is counted as written
+   * and not queued, and the caller writes it now (no output array to fill and take per
+   * message). Otherwise it is queued behind what waits (or kept for the next link).
+   * @param size - the payload's {@link messageSize} (the frame's, less its `d`)
+   * @returns true when the caller must write `frame` now
+   * @throws SessionError `session-ended` after the session ended, `sequence-overflow` past 2^53 - 1
+   */
+  sendFrameNow(frame: WireMessage, now: number, size: number): boolean {
+    const seq = this.keep(frame, now, size);
+    if (!this.linked) return false;
+    this.writtenSeq = seq;
+    if (this.output.length === 0) return true;
+    this.output.push(frame);
+    return false;
+  }
+
+  /** Number `frame` and keep it for replay, within the bounds. @returns its sequence number */
+  private keep(frame: WireMessage, now: number, size: number): number {
     if (this.ended) throw new SessionError('session-ended', 'the session has ended');
     if (this.sentSeq >= MAX_SEQUENCE) throw new SessionError('sequence-overflow', 'sequence numbers ran out');
     const seq = ++this.sentSeq;
@@ -248,10 +276,6 @@ export class SessionCore {
       (this.bytes > this.maxBytes && this.bufferedMessages > 1)
     ) {
       this.dropOldest();
-    }
-    if (this.linked) {
-      this.output.push(frame);
-      this.writtenSeq = seq;
     }
     return seq;
   }
@@ -380,6 +404,11 @@ export class SessionCore {
       dropped++;
     }
     return dropped;
+  }
+
+  /** Whether frames wait in the output queue (see {@link takeOutput}). */
+  get hasOutput(): boolean {
+    return this.output.length !== 0;
   }
 
   /** The frames to write, in order (the queue is emptied). */

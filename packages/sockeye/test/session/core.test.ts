@@ -270,16 +270,70 @@ describe('SessionCore', () => {
     assert.deepEqual(moved.takeOutput(), ['ds2']);
     assert.equal(moved.sent, 2);
   });
+
+  describe('sendFrameNow: the caller writes the frame itself when nothing waits before it', () => {
+    it('linked with nothing queued: the frame is counted as written and not queued', () => {
+      const { client, server } = pair();
+      assert.equal(client.sendFrameNow('da', 0, 1), true);
+      assert.deepEqual(client.takeOutput(), []);
+      assert.equal(client.sent, 1);
+      assert.equal(client.bufferedMessages, 1);
+      assert.deepEqual(
+        client.unacknowledged().map((entry) => entry.data),
+        ['a'],
+      );
+      server.receive('da');
+      server.flushAck();
+      client.receive(server.takeOutput()[0]!);
+      assert.equal(client.bufferedMessages, 0);
+    });
+
+    it('behind a queued frame (an acknowledgement): queued after it, in order', () => {
+      const { client, server } = pair();
+      server.send('s', 0);
+      pump(server, client);
+      client.flushAck();
+      assert.equal(client.hasOutput, true);
+      assert.equal(client.sendFrameNow('da', 0, 1), false);
+      assert.deepEqual(client.takeOutput(), ['a 1', 'da']);
+      assert.equal(client.hasOutput, false);
+    });
+
+    it('unlinked: kept, never written, and replayed when a link resumes', () => {
+      const { client, server } = pair();
+      client.unlink();
+      server.unlink();
+      assert.equal(client.sendFrameNow('dwhile away', 0, 10), false);
+      assert.deepEqual(client.takeOutput(), []);
+      assert.deepEqual(
+        client.unwritten().map((entry) => entry.data),
+        ['while away'],
+      );
+      server.link(client.received);
+      client.link(server.received);
+      assert.deepEqual(pump(client, server), ['while away']);
+    });
+
+    it('refuses a frame once the session ended', () => {
+      const { client } = pair();
+      client.end();
+      assert.throws(() => client.sendFrameNow('da', 0, 1), { rule: 'session-ended' });
+    });
+  });
 });
 
 /** One step of a random schedule over a pair of cores and the link between them. */
 type Step =
-  | { op: 'clientSend' | 'serverSend'; text: boolean }
+  | { op: 'clientSend' | 'serverSend'; text: boolean; now: boolean }
   | { op: 'toServer' | 'toClient'; count: number }
   | { op: 'clientAck' | 'serverAck' | 'cut' | 'reconnect' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ op: fc.constantFrom('clientSend' as const, 'serverSend' as const), text: fc.boolean() }),
+  fc.record({
+    op: fc.constantFrom('clientSend' as const, 'serverSend' as const),
+    text: fc.boolean(),
+    now: fc.boolean(),
+  }),
   fc.record({
     op: fc.constantFrom('toServer' as const, 'toClient' as const),
     count: fc.integer({ min: 0, max: 5 }),
@@ -330,7 +384,18 @@ describe('SessionCore properties', () => {
               const log = s.op === 'clientSend' ? sentUp : sentDown;
               const body = `${s.op[0]}${log.length}`;
               log.push(s.text ? body : `b${body}`);
-              sender.send(s.text ? body : new TextEncoder().encode(body), 0);
+              const data = s.text ? body : new TextEncoder().encode(body);
+              if (s.now) {
+                // As a shell writing each frame as it is sent: an acknowledgement may wait
+                // in the output queue, and the frame must then go behind it.
+                sender.flushAck();
+                const frame = encodeData(data);
+                if (sender.sendFrameNow(frame, 0, messageSize(data))) {
+                  (sender === client ? up : down).push(frame);
+                }
+              } else {
+                sender.send(data, 0);
+              }
               break;
             }
             case 'toServer':
