@@ -439,7 +439,7 @@ export function clientTargetsSection(report: ClientReport, scenarios: ClientScen
   return [
     '### Client targets',
     '',
-    'Issue 17, item 7, judged on this run: sockeye’s client over the `ws` client; msg/s also per',
+    'Goal 7, judged on this run: sockeye’s client over the `ws` client; msg/s also per',
     'client CPU-second, the figure to trust on a busy machine. A target is met when every cell of it is.',
     '',
     ...targetsSummary([...judged.values()].flat(), 'per client CPU-s'),

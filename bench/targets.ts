@@ -39,69 +39,69 @@ export interface Goal {
 export const GOALS: readonly Goal[] = [
   {
     id: 'echo-vs-ws',
-    source: 'issue 17, item 1',
+    source: 'goal 1',
     short: 'No echo case below ws+native',
     title:
       'No echo case below ws+native: msg/s at least 1x ws+native in every echo cell, 32 B to 1 MiB, 1, 64 and 1,000 connections, 1 and 2 in flight and pipelined',
   },
   {
     id: 'large',
-    source: 'issue 17, item 2',
+    source: 'goal 2',
     short: '64 KiB and 1 MiB echo ≥ 1.3x ws+native',
     title:
       'Large messages at uWebSockets speed: 64 KiB and 1 MiB echo (pipelined cells) at least 1.3x ws+native',
   },
   {
     id: 'small-vs-bun',
-    source: 'issue 17, item 3',
+    source: 'goal 3',
     short: '32 B and 1 KiB echo ≥ 0.9x Bun',
     title:
       'Small messages at Bun’s level: 32 B and 1 KiB echo at 1, 64 and 1,000 connections at least 0.9x Bun',
   },
   {
     id: 'handshakes',
-    source: 'issue 17, item 4',
+    source: 'goal 4',
     short: 'Handshakes ≥ 2x plain ws',
     title: 'Handshakes per second at least 2x plain ws (without its add-ons)',
   },
   {
     id: 'idle',
-    source: 'issue 17, item 5',
+    source: 'goal 5',
     short: 'Idle memory ≤ node-raw, with and without deflate',
     title:
       'Idle memory per connection no more than node-raw’s (a bare Node TCP socket), with and without a negotiated permessage-deflate. node-raw has no permessage-deflate: a compressed cell compares with node-raw’s figure in the same cell without it (10,000 held open; or 1,000 after the same 16 KiB message, sent uncompressed)',
   },
   {
     id: 'fanout',
-    source: 'issue 17, item 6',
+    source: 'goal 6',
     short: 'Fan-out: CPU ≤ Bun, time ≤ 0.8x ws; over Redis per process',
     title:
       'Topic fan-out at Bun’s cost, 1,000 and 10,000 subscribers: server CPU per publish no more than Bun’s, time to the last subscriber at most 0.8x the ws idiom’s (ws+native); over Redis, the same for each process (the busiest one) against the single-process figures, with the broker’s CPU shown beside them',
   },
   {
     id: 'client',
-    source: 'issue 17, item 7',
+    source: 'goal 7',
     short: 'Client: msg/s ≥ 3x the ws client’s, p50 ≤ its p50',
     title:
       'The client: msg/s at least 3x the ws client for 32 B and 1 KiB pipelined, round-trip p50 no worse than the ws client’s',
   },
   {
     id: 'keep',
-    source: 'issue 17, item 8 (the round trip also issue 3’s)',
+    source: 'goal 8 (the round trip also an earlier goal)',
     short: 'Keep: deflate ≥ Bun, round-trip p50 ≤ ws+native',
     title:
       'Keep what leads: permessage-deflate throughput at least Bun’s; round-trip p50 with one message in flight no worse than ws+native',
   },
   {
     id: 'deflate-issue5',
-    source: 'issue 5, kept',
+    source: 'earlier compression goal, kept',
     short: 'Deflate: echo ≥ 4x ws+native, idle ≤ 0.5x',
     title:
       'permessage-deflate (browser offer): compressed echo at least 4x ws+native; RSS of 1,000 idle compressed connections at most 0.5x ws+native',
   },
   {
     id: 'fanout-issue7',
-    source: 'issue 7, kept',
+    source: 'earlier fan-out goal, kept',
     short: 'Fan-out to 10,000: time ≤ 1.5x Bun',
     title: 'Fan-out to 10,000 subscribers: time to the last subscriber within 1.5x of Bun’s publish',
   },
@@ -109,13 +109,13 @@ export const GOALS: readonly Goal[] = [
 
 /** The earlier targets issue 17 replaced, and by what: no longer judged. */
 export const REPLACED: readonly string[] = [
-  'issue 3: 32 B and 1 KiB pipelined at 1 and 64 connections at least 4x ws+native (now item 3: 0.9x Bun)',
-  'issue 3: 1,000 connections at least 2x ws+native (now items 1 and 3)',
-  'issue 3: 64 KiB and 1 MiB at least 1x ws+native in MB/s (now item 2: 1.3x)',
-  'issue 3: low depth at least ws+native (now part of item 1)',
-  'issue 3: handshakes per second at least 1.4x ws+native (now item 4: 2x plain ws)',
-  'issue 3: RSS per idle connection at most 0.8x ws+native (now item 5: no more than node-raw)',
-  'issue 7: 10,000 subscribers 3x faster than the ws idiom (now item 6: at most 0.8x its time)',
+  'earlier: 32 B and 1 KiB pipelined at 1 and 64 connections at least 4x ws+native (now goal 3: 0.9x Bun)',
+  'earlier: 1,000 connections at least 2x ws+native (now goals 1 and 3)',
+  'earlier: 64 KiB and 1 MiB at least 1x ws+native in MB/s (now goal 2: 1.3x)',
+  'earlier: low depth at least ws+native (now part of goal 1)',
+  'earlier: handshakes per second at least 1.4x ws+native (now goal 4: 2x plain ws)',
+  'earlier: RSS per idle connection at most 0.8x ws+native (now goal 5: no more than node-raw)',
+  'earlier: 10,000 subscribers 3x faster than the ws idiom (now goal 6: at most 0.8x its time)',
 ];
 
 /** How a target's value must relate to its reference. */
