@@ -696,7 +696,7 @@ function machineLines(report: Report, pinning: string, clientVersions?: string[]
   const busy = first(machine.loadBefore) > 0.5 || first(machine.loadAfter) > 2.5;
   return [
     busy
-      ? `**Provisional**: measured on a shared machine while other jobs ran (${load}); ratios are more trustworthy than absolute figures. Re-run on a quiet machine.`
+      ? `**Provisional**: the machine was not idle when the run began or ended (${load}; the run itself adds about 2); ratios are more trustworthy than absolute figures. Re-run on a quiet machine.`
       : `Measured on a quiet machine (${load}).`,
     '',
     `- Date: ${machine.date}`,
@@ -1074,7 +1074,7 @@ function httpBenchConditions(loadBefore: string, client: string): string[] {
   return [
     ...(busy
       ? [
-          '**Provisional**: measured on a shared machine while other jobs ran; the ratio is more trustworthy than the absolute figures.',
+          '**Provisional**: the machine was not idle when the run began; the ratio is more trustworthy than the absolute figures.',
           '',
         ]
       : []),

@@ -491,7 +491,7 @@ export function docsSection(report: {
   return [
     '## Sessions (`npm run bench`)',
     '',
-    `**Measured today on a loaded machine**: ${report.date}, ${cpu}, ${cpus().length} cores shared with other jobs (load average ${report.loadBefore} before, ${report.loadAfter} after), Node ${process.version}, sockeye compiled (packages/sockeye/dist)${PINNED ? `; server process on CPU ${SERVER_CPU}, clients on CPU ${CLIENT_CPU}` : ', unpinned'}. Ratios are more trustworthy than absolute figures. Re-run with \`node --import tsx bench/sessions.ts\` (bench/sessions.ts; about 3 minutes).`,
+    `**Measured** ${report.date}, ${cpu}, ${cpus().length} cores (load average ${report.loadBefore} before, ${report.loadAfter} after), Node ${process.version}, sockeye compiled (packages/sockeye/dist)${PINNED ? `; server process on CPU ${SERVER_CPU}, clients on CPU ${CLIENT_CPU}` : ', unpinned'}. Ratios are more trustworthy than absolute figures. Re-run with \`node --import tsx bench/sessions.ts\` (bench/sessions.ts; about 3 minutes).`,
     '',
     `**Overhead.** Echo of 64-byte text messages, ${THROUGHPUT.connections} connections, ${THROUGHPUT.inFlight} messages in flight each, to one \`SessionServer\`: plain WebSocket connections (sockeye's \`WebSocket\`) against sessions (\`ReconnectingWebSocket\` over the same client: numbering, acknowledgements, replay buffers on both sides). ${THROUGHPUT.warmupMs} ms warm-up then ${THROUGHPUT.measureMs} ms measured, plain and session alternating, median of ${report.throughput.rounds} rounds.`,
     '',
