@@ -8,16 +8,22 @@ import { frame } from './harness.js';
 
 const HANG_GUARD = { timeout: 20_000 };
 
+/** A layer server on loopback and one layer client connected to it, both ends open. */
+async function openPair(): Promise<{ wss: WebSocketServer; client: WebSocket; socket: WebSocket }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await once(wss, 'listening');
+  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+  const [socket] = (await once(wss, 'connection')) as [WebSocket];
+  await once(client, 'open');
+  return { wss, client, socket };
+}
+
 describe('sockeye/ws WebSocket', () => {
   it(
     'a listener that throws propagates, and what the read queued before it still leaves',
     HANG_GUARD,
     async () => {
-      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-      await once(wss, 'listening');
-      const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
-      const [socket] = (await once(wss, 'connection')) as [WebSocket];
-      await once(client, 'open');
+      const { wss, client, socket } = await openPair();
       const failure = new Error('listener failed');
       socket.on('message', () => {
         socket.send('reply sent before the throw');
@@ -56,11 +62,7 @@ describe('sockeye/ws WebSocket', () => {
     'a large message is echoed without a copy: the Buffer `message` gives is the one written to TCP, as with ws',
     HANG_GUARD,
     async () => {
-      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-      await once(wss, 'listening');
-      const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
-      const [socket] = (await once(wss, 'connection')) as [WebSocket];
-      await once(client, 'open');
+      const { wss, client, socket } = await openPair();
       try {
         const tcp = socket._socket!;
         const written: Uint8Array[] = [];
