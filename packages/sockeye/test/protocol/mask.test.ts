@@ -85,8 +85,24 @@ describe('RFC 6455 5.3: client-to-server masking', () => {
 
 describe('the SIMD kernel (WebAssembly) and the Uint32Array fallback agree with maskSlow', () => {
   const key = Buffer.from([0x08, 0xf6, 0xef, 0xb1]);
-  // Around the SIMD threshold (512 B), the 64-byte loop step, and the kernel's 64 KiB block.
-  const lengths = [511, 512, 513, 512 + 63, 1024 + 1, 2048, 4096 + 13, 65535, 65536, 65537, 2 * 65536 + 77];
+  // Around the SIMD threshold (512 B), the 64-byte loop step, the kernel's 16 KiB block and a 64 KiB read.
+  const lengths = [
+    511,
+    512,
+    513,
+    512 + 63,
+    1024 + 1,
+    2048,
+    4096 + 13,
+    16383,
+    16384,
+    16385,
+    16384 + 64 + 5,
+    65535,
+    65536,
+    65537,
+    2 * 65536 + 77,
+  ];
 
   after(() => useSimdMask(true));
 
