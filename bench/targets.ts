@@ -286,3 +286,60 @@ export function serverVerdicts(results: MeasuredResults, scenarios: Scenario[]):
   }
   return judged;
 }
+
+/**
+ * How close a ratio may come to its bound, either side, for the cell to be measured again
+ * (see {@link closeCalls}): one 2-second cell moves by 10-15% between runs on this machine,
+ * enough to turn a verdict.
+ */
+export const CLOSE_BAND = 0.15;
+
+/**
+ * The servers to measure again in each cell whose verdict is a close call: a ratio (or its
+ * per CPU-second twin) within {@link CLOSE_BAND} of its bound. By scenario id: `sockeye` and
+ * every server a close target of that cell is judged against (its own cell only: a target
+ * whose reference is another cell is left as measured).
+ */
+export function closeCalls(results: MeasuredResults, scenarios: Scenario[]): Map<string, string[]> {
+  const verdicts = serverVerdicts(results, scenarios);
+  const calls = new Map<string, string[]>();
+  for (const scenario of scenarios) {
+    const judged = verdicts.get(scenario.id) ?? [];
+    const servers = new Set<string>();
+    scenario.targets.forEach((target, i) => {
+      if (target.reference !== undefined) return;
+      const verdict = judged[i]!;
+      const near = (ratio: number | null | undefined) =>
+        ratio != null && Math.abs(ratio / target.ratio - 1) <= CLOSE_BAND;
+      if (near(verdict.ratio) || near(verdict.perCpu?.ratio)) servers.add(target.against ?? BASELINE);
+    });
+    if (servers.size > 0) calls.set(scenario.id, ['sockeye', ...servers]);
+  }
+  return calls;
+}
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/**
+ * One cell from several runs of it: each metric (and the generator's CPU share) the median
+ * of the runs that measured it. A run that failed is left out; when every run failed, the
+ * first one is returned as it is.
+ */
+export function medianOfRuns<T extends Measured>(runs: readonly T[]): T {
+  const good = runs.filter((run) => run.error === undefined);
+  if (good.length === 0) return runs[0]!;
+  const combined: T = { ...good[0]!, values: {} };
+  const metrics = new Set(good.flatMap((run) => Object.keys(run.values) as MetricName[]));
+  for (const metric of metrics) {
+    const measured = good.map((run) => run.values[metric]).filter((v): v is number => v !== undefined);
+    combined.values[metric] = median(measured);
+  }
+  const shares = good.map((run) => run.loadgenCpu).filter((v): v is number => v !== undefined);
+  if (shares.length > 0) combined.loadgenCpu = median(shares);
+  return combined;
+}

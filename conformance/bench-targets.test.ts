@@ -9,9 +9,13 @@ import { describe, it } from 'node:test';
 import { type ClientReport, clientScenarios, clientTargetsSection } from '../bench/client-bench.js';
 import { fanoutScenarios, type Scenario, serverScenarios, type Target } from '../bench/scenarios.js';
 import {
+  closeCalls,
   GOALS,
   judge,
+  type Measured,
   type MeasuredResults,
+  median,
+  medianOfRuns,
   overall,
   serverVerdicts,
   targetsSummary,
@@ -200,6 +204,63 @@ describe('judging', () => {
       judged.get('deflate-idle-1k-nct')!.map((v) => v.met),
       [null],
     );
+  });
+
+  it('close calls: a ratio or its per CPU-s twin within 15% of a bound; sockeye and the server it is judged against', () => {
+    const results: MeasuredResults = {
+      // 1.10x ws+native: within 15% of the 1x bound (item 1) and of the 1.3x one (item 2).
+      'echo-64KiB-c1': {
+        sockeye: cell({ msgsPerSec: 110, perServerCpuSecond: 200 }),
+        'ws+native': cell({ msgsPerSec: 100, perServerCpuSecond: 100 }),
+      },
+      // 2x ws+native by msg/s, but 1.05x per CPU-s: a close call on the CPU figure.
+      'echo-1MiB-c64': {
+        sockeye: cell({ msgsPerSec: 200, perServerCpuSecond: 105 }),
+        'ws+native': cell({ msgsPerSec: 100, perServerCpuSecond: 100 }),
+      },
+      // 1.5x ws+native and 1.5x Bun's 0.9x bound: far from every bound.
+      'echo-32B-c64': {
+        sockeye: cell({ msgsPerSec: 150, perServerCpuSecond: 150 }),
+        'ws+native': cell({ msgsPerSec: 100, perServerCpuSecond: 100 }),
+        bun: cell({ msgsPerSec: 111, perServerCpuSecond: 111 }),
+      },
+      // 0.86x Bun against the 0.9x bound: Bun is measured again too.
+      'echo-32B-c1': {
+        sockeye: cell({ msgsPerSec: 300, perServerCpuSecond: 300 }),
+        'ws+native': cell({ msgsPerSec: 100, perServerCpuSecond: 100 }),
+        bun: cell({ msgsPerSec: 350, perServerCpuSecond: 350 }),
+      },
+      // Round trip: p50 1.2x ws+native's against the 1x bound (lower is better) is outside.
+      'latency-32B-c1': {
+        sockeye: cell({ p50us: 120, msgsPerSec: 50 }),
+        'ws+native': cell({ p50us: 100, msgsPerSec: 100 }),
+      },
+    };
+    const calls = closeCalls(
+      results,
+      ['echo-64KiB-c1', 'echo-1MiB-c64', 'echo-32B-c64', 'echo-32B-c1', 'latency-32B-c1'].map(byId),
+    );
+    assert.deepEqual(calls.get('echo-64KiB-c1'), ['sockeye', 'ws+native']);
+    assert.deepEqual(calls.get('echo-1MiB-c64'), ['sockeye', 'ws+native']);
+    assert.equal(calls.has('echo-32B-c64'), false);
+    assert.deepEqual(calls.get('echo-32B-c1'), ['sockeye', 'bun']);
+    assert.equal(calls.has('latency-32B-c1'), false);
+  });
+
+  it('the median of runs: per metric, failed runs left out, all failed gives the first', () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    const combined = medianOfRuns<Measured>([
+      cell({ msgsPerSec: 100, perServerCpuSecond: 90 }, { loadgenCpu: 0.5 }),
+      cell({ msgsPerSec: 300 }, { error: 'wrong echo' }),
+      cell({ msgsPerSec: 80, perServerCpuSecond: 120 }, { loadgenCpu: 0.7 }),
+      cell({ msgsPerSec: 90, perServerCpuSecond: 100 }, { loadgenCpu: 0.95 }),
+    ]);
+    assert.deepEqual(combined.values, { msgsPerSec: 90, perServerCpuSecond: 100 });
+    assert.equal(combined.loadgenCpu, 0.7);
+    assert.equal(combined.error, undefined);
+    const failed = medianOfRuns<Measured>([cell({}, { error: 'a' }), cell({}, { error: 'b' })]);
+    assert.equal(failed.error, 'a');
   });
 
   it('a goal is met when every cell is, NOT met when one is not, and says when cells are missing', () => {
