@@ -165,7 +165,12 @@ export class WebSocket extends EventTarget {
   #handshake: HandshakeHandle | null;
   #session: ClientWebSocket | null = null;
   #failedWhileConnecting = false;
-  #tasks: Array<() => void> = [];
+  /**
+   * Tasks waiting for the next batch, in order. A message event is two entries, its
+   * payload then its size in bytes (what `#queuedBytes` counted), not a closure: one
+   * allocation less per message on the hot path.
+   */
+  #tasks: Array<(() => void) | Buffer | string | number> = [];
   #tasksScheduled = false;
   /** Message events queued and not yet dispatched, and their payload bytes. */
   #queuedMessages = 0;
@@ -428,11 +433,8 @@ export class WebSocket extends EventTarget {
         const size = data.length;
         this.#queuedMessages++;
         this.#queuedBytes += size;
-        this.#queueTask(() => {
-          this.#queuedMessages--;
-          this.#queuedBytes -= size;
-          this.#dispatchMessage(payload);
-        });
+        this.#tasks.push(payload, size);
+        this.#scheduleTasks();
         // A burst of messages (tiny ones, or compressed ones) would otherwise queue an
         // event per message of every read until the handlers catch up: stop reading past
         // the bound (TCP flow control then holds the server back), as ws does.
@@ -491,6 +493,10 @@ export class WebSocket extends EventTarget {
   /** Queue a task: run after the current I/O callback, in order, one `setImmediate` per batch. */
   #queueTask(task: () => void): void {
     this.#tasks.push(task);
+    this.#scheduleTasks();
+  }
+
+  #scheduleTasks(): void {
     if (this.#tasksScheduled) return;
     this.#tasksScheduled = true;
     setImmediate(() => this.#runTasks());
@@ -501,7 +507,17 @@ export class WebSocket extends EventTarget {
     const tasks = this.#tasks;
     this.#tasks = [];
     this.#tasksScheduled = false;
-    for (const task of tasks) task();
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i]!;
+      if (typeof task === 'function') {
+        task();
+        continue;
+      }
+      // A message event: its payload, then its size.
+      this.#queuedMessages--;
+      this.#queuedBytes -= tasks[++i] as number;
+      this.#dispatchMessage(task as Buffer | string);
+    }
     // The queued message events are dispatched: read again.
     if (this.#readingPaused && this.#queuedMessages === 0) {
       this.#readingPaused = false;
