@@ -104,8 +104,8 @@ interface SimdKernel {
   /** The kernel's memory as bytes. */
   memory: Uint8Array;
   /**
-   * Views of its first `n * 64` bytes, made on first use (at most `SIMD_BLOCK / 64` of
-   * them): a masked block is copied out through one of these instead of a new `subarray`
+   * Views of its first `n * 64` bytes, made on first use (one per multiple of 64 up to
+   * `SIMD_BLOCK`, indexed by `n`): a masked block is copied out through one of these instead of a new `subarray`
    * each time (~50 ns and garbage per call; a third of masking a 1 KiB message).
    */
   views: (Uint8Array | undefined)[];
