@@ -763,7 +763,7 @@ function docsSection(report: Report, scenarios: Scenario[]): string {
     '',
     'Values, with the ratio to **ws+native** (`ws` with bufferutil) in brackets. For latency and memory, smaller is better.',
     `† the load generator used at least ${GENERATOR_LIMIT * 100}% of its core in that cell: the server may be faster than shown.`,
-    `‡ a close call (a ratio within ${CLOSE_BAND * 100}% of a target's bound after the first run): the median of ${CONFIRM_ROUNDS + 1} runs, sockeye and the server it is judged against measured in turn (one 2-second run moves by 10-15% between runs on this machine).`,
+    `‡ a close call (a ratio within ${CLOSE_BAND * 100}% of a target's bound after the first run): the median of ${CONFIRM_ROUNDS + 1} runs, sockeye and the server it is judged against measured in turn (one 2-second run of one server often moves by 10% or more between runs on this machine).`,
     '',
     table(
       results,
@@ -953,7 +953,7 @@ async function measureAll(
  * Extra runs of a close call: a cell whose ratio (or per CPU-second ratio) is within
  * `CLOSE_BAND` of its target's bound is run {@link CONFIRM_ROUNDS} more times for sockeye and
  * the server it is judged against, the two in turn, and each value becomes the median of all
- * its runs. One 2-second run moves by 10-15% between runs here: enough to turn a verdict
+ * its runs. One 2-second run of one server often moves by 10% or more between runs here: enough to turn a verdict
  * either way, and both sides are measured again, so the median is not a second chance for
  * sockeye alone. Echo and round-trip cells only (idle memory, fan-out and the cells with
  * their own server flags start fresh servers per run and are left as measured).
