@@ -953,9 +953,9 @@ async function measureAll(
  * Extra runs of a close call: a cell whose ratio (or per CPU-second ratio) is within
  * `CLOSE_BAND` of its target's bound is run {@link CONFIRM_ROUNDS} more times for sockeye and
  * the server it is judged against, the two in turn, and each value becomes the median of all
- * its runs. One 2-second run of one server often moves by 10% or more between runs here: enough to turn a verdict
- * either way, and both sides are measured again, so the median is not a second chance for
- * sockeye alone. Echo and round-trip cells only (idle memory, fan-out and the cells with
+ * its runs. One 2-second run of one server often moves by 10% or more between runs here:
+ * enough to turn a verdict either way, and both sides are measured again, so the median is
+ * not a second chance for sockeye alone. Echo and round-trip cells only (idle memory, fan-out and the cells with
  * their own server flags start fresh servers per run and are left as measured).
  */
 async function confirmCloseCalls(scenarios: Scenario[], running: Running[], results: Results): Promise<void> {

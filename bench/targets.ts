@@ -289,8 +289,8 @@ export function serverVerdicts(results: MeasuredResults, scenarios: Scenario[]):
 
 /**
  * How close a ratio may come to its bound, either side, for the cell to be measured again
- * (see {@link closeCalls}): one 2-second cell of one server often moves by 10% or more between runs here,
- * enough to turn a verdict.
+ * (see {@link closeCalls}): one 2-second cell of one server often moves by 10% or more
+ * between runs here, enough to turn a verdict.
  */
 export const CLOSE_BAND = 0.15;
 
