@@ -390,29 +390,6 @@ export abstract class SocketDriver {
     }
   }
 
-  /**
-   * Write a frame built once for many connections (a publish) straight to the socket, when
-   * nothing waits before it and the socket is idle: one pass over the subscribers instead
-   * of queuing on each and writing each at the end of the tick, which touches every
-   * connection twice. Returns false, having written nothing, when the frame must take the
-   * queue (inside a read or `cork`, under backpressure, behind queued output, tapped).
-   * @internal
-   */
-  _writeFrameNow(frame: Buffer): boolean {
-    if (this.batch !== 0 || this.needDrain || this.readPaused !== 0 || this.writes !== null) return false;
-    if (this.sendQueue !== null || !this.connection.canWriteFrameNow() || this.tapping) return false;
-    const socket = this._socket;
-    if (!socket.writable || socket.writableLength + frame.length > this.highWaterMark) return false;
-    try {
-      socket.write(frame);
-    } catch (error) {
-      // As in _flush: a write that throws leaves the socket in an unknown state.
-      socket.destroy();
-      this.connection.abort(error);
-    }
-    return true;
-  }
-
   /** @internal */
   _onPing(data: Buffer): void {
     // The core has queued a pong, unless our close frame went out already.

@@ -471,24 +471,6 @@ export class Connection {
    * connection without an extension queues `message.frame`, when there is one, by
    * reference (no framing, no copy). Returns false once a close frame was sent.
    */
-  /**
-   * @internal Whether a frame built once for many connections may go to the transport now,
-   * past the output queue, without changing the order of anything: an open server
-   * connection without an extension, with nothing queued or held, no fragmented message
-   * being written and no close frame sent.
-   */
-  canWriteFrameNow(): boolean {
-    return (
-      this._state === 'open' &&
-      this.output.bytes === 0 &&
-      this.heldBytes === 0 &&
-      this.writer === null &&
-      this.sentClose === null &&
-      this.extension === null &&
-      this.role === 'server'
-    );
-  }
-
   sendPrepared(message: PreparedMessage): boolean {
     if (this.sentClose !== null) return false;
     if (this.writer !== null) {

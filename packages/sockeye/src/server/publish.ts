@@ -34,8 +34,7 @@ function anyCompressed<Data>(
 /**
  * Write a message to `subscribers` but `except`, framed once. Returns how many it was
  * queued for (a subscriber whose backpressure policy drops it is not counted).
- * @param server - where a codec failure is reported (the message then goes uncompressed),
- * and whether this publish is the tick's first (written at once to idle subscribers)
+ * @param server - where a codec failure is reported (the message then goes uncompressed)
  * @internal
  */
 export function deliverToSubscribers<Data>(
@@ -44,7 +43,7 @@ export function deliverToSubscribers<Data>(
   isText: boolean,
   except: ServerWebSocket<Data> | null,
   deflate: PerMessageDeflate | null,
-  server: { reportServerError(error: unknown): void; writeAtOnce(): boolean },
+  server: { reportServerError(error: unknown): void },
 ): number {
   const size = subscribers.size;
   if (size === 0 || (size === 1 && except !== null && subscribers.has(except))) return 0;
@@ -65,12 +64,9 @@ export function deliverToSubscribers<Data>(
       server.reportServerError(new InternalError(error));
     }
   }
-  // The first publish of a tick writes to each idle subscriber at once; the later ones of
-  // the same tick queue, and leave together at its end (one writev per subscriber).
-  const atOnce = server.writeAtOnce();
   let count = 0;
   for (const ws of subscribers) {
-    if (ws !== except && ws._sendPrepared(message, atOnce) !== SendStatus.Dropped) count++;
+    if (ws !== except && ws._sendPrepared(message) !== SendStatus.Dropped) count++;
   }
   return count;
 }

@@ -124,11 +124,6 @@ export const SERVER_DEFLATE_DEFAULTS: Readonly<PerMessageDeflateOptions> = Objec
   clientNoContextTakeover: true,
 });
 
-/** `process.nextTick` callback (no closure per tick): see `WebSocketServer.writeAtOnce`. */
-function endPublishTick(server: { _publishTickEnded(): void }): void {
-  server._publishTickEnded();
-}
-
 /** A broker that broke its contract (threw, or rejected), as a `brokerError`. */
 function brokerFailure(kind: 'publish' | 'subscribe', cause: unknown): BrokerError {
   return new BrokerError(kind, `the broker failed to ${kind}: ${String(cause)}`, { cause });
@@ -202,8 +197,6 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   private readonly sweep: Sweep<ServerWebSocket<Data>>;
   private dirty: ServerWebSocket<Data>[] = [];
   private flushScheduled = false;
-  /** A publish of this tick was written at once already (see `writeAtOnce`). */
-  private wroteAtOnce = false;
   /** @internal `close()` was called: new handshakes are refused with 503. */
   shuttingDown = false;
   private closePromise: Promise<void> | null = null;
@@ -637,23 +630,6 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   /** @internal */
   pongReceived(ws: ServerWebSocket<Data>): void {
     this.sweep.pongReceived(ws, Date.now());
-  }
-
-  /**
-   * @internal Whether a publish may write its frame at once to idle subscribers: the first
-   * of a tick may (one pass over them); the later ones of the same tick queue, so that a
-   * burst of publishes leaves as one `writev` per subscriber, not a system call per message.
-   */
-  writeAtOnce(): boolean {
-    if (this.wroteAtOnce) return false;
-    this.wroteAtOnce = true;
-    process.nextTick(endPublishTick, this);
-    return true;
-  }
-
-  /** @internal The tick of a publish written at once is over. */
-  _publishTickEnded(): void {
-    this.wroteAtOnce = false;
   }
 
   /** @internal */

@@ -267,7 +267,7 @@ export class ServerWebSocket<Data = undefined> extends SocketDriver {
    * `closeOnBackpressureLimit` the connection closes with 1008).
    * @internal
    */
-  _sendPrepared(message: PreparedMessage, atOnce = false): SendStatus {
+  _sendPrepared(message: PreparedMessage): SendStatus {
     if (this.connection.state !== 'open') return SendStatus.Dropped;
     const size = message.data.length;
     const buffered = this.bufferedAmount;
@@ -277,10 +277,7 @@ export class ServerWebSocket<Data = undefined> extends SocketDriver {
       this.sendLater(message.data, message.isText, size);
       return SendStatus.Queued;
     }
-    // `atOnce`: the first publish of a tick goes straight to an idle socket (see
-    // `_writeFrameNow`); otherwise, or when the socket is not idle, it takes the queue.
-    const written = atOnce && message.frame !== undefined && this._writeFrameNow(message.frame);
-    if (!written && !this.connection.sendPrepared(message)) return SendStatus.Dropped;
+    if (!this.connection.sendPrepared(message)) return SendStatus.Dropped;
     if (this._ops !== null) this.host.countMessageOut();
     if (channels.message.hasSubscribers) this.host.observeMessage(this, 'out', size, !message.isText);
     if (buffered + size > this.host.highWaterMark) {

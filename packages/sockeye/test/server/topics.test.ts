@@ -8,7 +8,6 @@ import { after, describe, it } from 'node:test';
 import type { WebSocket as WsClient } from 'ws';
 import {
   type BrokerLoss,
-  CloseCode,
   InProcessBroker,
   InProcessHub,
   SendStatus,
@@ -265,103 +264,6 @@ describe('framing once', () => {
     for (const written of frames) assert.equal(written.length, 1);
     for (const written of frames) assert.equal(written[0], frames[0]![0], 'the same Buffer object');
     for (const client of clients) assert.equal(inbox(client)[0]!.data.toString(), 'a'.repeat(256));
-  });
-});
-
-describe('the first publish of a tick is written at once', () => {
-  /** Count the writes of each server-side socket, and keep what they were given. */
-  const spyWrites = (serverSide: ServerWebSocket[]) =>
-    serverSide.map((ws) => {
-      const socket = (ws as unknown as { _socket: import('node:net').Socket })._socket;
-      const calls: unknown[] = [];
-      const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-      (socket as unknown as { write: (...args: unknown[]) => boolean }).write = (...args) => {
-        calls.push(args[0]);
-        return write(...args);
-      };
-      return calls;
-    });
-
-  it('to idle subscribers in one pass, the same frame; later publishes of the tick queue behind it, in order with send()', async () => {
-    const { server, connect } = await setup({ handlers: {}, perMessageDeflate: false });
-    const { clients, serverSide } = await connect(3);
-    clientsToClose.push(...clients);
-    for (const ws of serverSide) ws.subscribe('room');
-    const writes = spyWrites(serverSide);
-    assert.equal(server.publish('room', 'a'), 3);
-    // Written before publish() returned: one write per subscriber, of one frame Buffer.
-    assert.deepEqual(
-      writes.map((calls) => calls.length),
-      [1, 1, 1],
-    );
-    for (const calls of writes) assert.equal(calls[0], writes[0]![0], 'the same Buffer object');
-    serverSide[1]!.send('b');
-    server.publish('room', 'c');
-    server.publish('room', 'd');
-    // The rest of the tick queues: nothing more written yet.
-    assert.deepEqual(
-      writes.map((calls) => calls.length),
-      [1, 1, 1],
-    );
-    await until(() => inbox(clients[1]!).length === 4, 'four messages');
-    await until(() => inbox(clients[0]!).length === 3 && inbox(clients[2]!).length === 3, 'three each');
-    assert.deepEqual(texts(clients[1]!), ['a', 'b', 'c', 'd']);
-    assert.deepEqual(texts(clients[0]!), ['a', 'c', 'd']);
-    // A later tick writes at once again.
-    const before = writes[0]!.length;
-    server.publish('room', 'e');
-    assert.equal(writes[0]!.length, before + 1);
-    await until(() => inbox(clients[0]!).length === 4, 'the next tick’s publish');
-    assert.deepEqual(texts(clients[0]!), ['a', 'c', 'd', 'e']);
-  });
-
-  it('a socket write that throws drops that subscriber (1011 to the handlers); publish() goes on to the others', async () => {
-    const closes: number[] = [];
-    const errors: unknown[] = [];
-    const { server, connect } = await setup({
-      perMessageDeflate: false,
-      handlers: {
-        close: (_ws, code) => closes.push(code),
-        error: (_ws, error) => errors.push(error),
-      },
-    });
-    const { clients, serverSide } = await connect(3);
-    clientsToClose.push(...clients);
-    for (const ws of serverSide) ws.subscribe('room');
-    (serverSide[1]! as unknown as { _socket: { write: unknown } })._socket.write = () => {
-      throw new Error('write failed');
-    };
-    assert.equal(server.publish('room', 'a'), 3);
-    await until(() => closes.length === 1, 'the close handler');
-    assert.deepEqual(closes, [CloseCode.InternalError]);
-    assert.match(String((errors[0] as Error).cause), /write failed/);
-    await until(() => inbox(clients[0]!).length === 1 && inbox(clients[2]!).length === 1, 'the others');
-    assert.deepEqual([texts(clients[0]!), texts(clients[2]!)], [['a'], ['a']]);
-  });
-
-  it('a subscriber inside its own read, or with output queued, takes the queue and keeps its order', async () => {
-    const { server, connect } = await setup({
-      perMessageDeflate: false,
-      handlers: {
-        message(ws, data) {
-          // Inside this subscriber's read: its reply and the publish leave in this order.
-          ws.send(`re:${String(data)}`);
-          server.publish('room', `pub:${String(data)}`);
-        },
-      },
-    });
-    const { clients, serverSide } = await connect(2);
-    clientsToClose.push(...clients);
-    for (const ws of serverSide) ws.subscribe('room');
-    clients[0]!.send('x');
-    await until(() => inbox(clients[0]!).length === 2 && inbox(clients[1]!).length === 1, 'the replies');
-    assert.deepEqual(texts(clients[0]!), ['re:x', 'pub:x']);
-    assert.deepEqual(texts(clients[1]!), ['pub:x']);
-    // Output already queued on a subscriber (a send in the same tick): the publish goes behind it.
-    serverSide[0]!.send('first');
-    server.publish('room', 'second');
-    await until(() => inbox(clients[0]!).length === 4, 'both');
-    assert.deepEqual(texts(clients[0]!).slice(2), ['first', 'second']);
   });
 });
 
