@@ -224,3 +224,19 @@ export function assertFailed(rec: Recorder, rule: string, closeCode: number): vo
       throw new Error('bad close payload');
   }
 }
+
+/**
+ * `size` bytes from xorshift32 seeded with `seed`: deterministic, and nothing deflate can
+ * shrink (stored blocks), so compressed output is larger than the input.
+ */
+export function noiseBytes(size: number, seed: number): Buffer {
+  const data = Buffer.allocUnsafe(size);
+  let x = seed | 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[i] = x & 0xff;
+  }
+  return data;
+}

@@ -16,6 +16,7 @@ import {
   RSV1_BIT,
 } from '../../src/protocol/index.js';
 import { open } from './deflate-helpers.js';
+import { noiseBytes } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -25,14 +26,7 @@ const MiB = 1024 * KiB;
  * compressed byte inflates to one byte, so a trickled message comes out one byte at a time.
  */
 function storedMessage(size: number): { data: Buffer; compressed: Buffer } {
-  const data = Buffer.allocUnsafe(size);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    data[i] = x & 0xff;
-  }
+  const data = noiseBytes(size, 0x9e3779b9);
   const out = zlib.deflateRawSync(data, { level: 0, finishFlush: zlib.constants.Z_SYNC_FLUSH });
   return { data, compressed: out.subarray(0, out.length - 4) };
 }

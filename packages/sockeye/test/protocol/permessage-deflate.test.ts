@@ -17,6 +17,7 @@ import { deflateMessage } from '../../src/protocol/permessage-deflate-codec.js';
 import { ZlibDriverError, type ZlibStream } from '../../src/protocol/permessage-deflate-zlib.js';
 import { hex, vectors } from '../vectors/vectors.js';
 import { frames, open, pump } from './deflate-helpers.js';
+import { noiseBytes } from './helpers.js';
 
 /** A client connection with permessage-deflate at default parameters (context takeover both ways). */
 function client(params: Partial<Parameters<PerMessageDeflate['extension']>[1]> = {}, maxPayload?: number) {
@@ -318,18 +319,6 @@ describe('compressed output: no copy per message that the connection copies anyw
     serverMaxWindowBits: 15,
     clientMaxWindowBits: 15,
   };
-  /** Bytes deflate cannot shrink (xorshift), so the compressed output is larger than `size`. */
-  function noise(size: number, seed: number): Buffer {
-    const data = Buffer.allocUnsafe(size);
-    let x = seed | 1;
-    for (let i = 0; i < size; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      data[i] = x & 0xff;
-    }
-    return data;
-  }
   const json = (n: number) =>
     JSON.stringify(
       Array.from({ length: n }, (_, i) => ({ id: i * 7919, room: `room-${i % 17}`, on: i % 3 === 0 })),
@@ -342,11 +331,11 @@ describe('compressed output: no copy per message that the connection copies anyw
     assert.ok(small !== null && small.length < REUSABLE_PAYLOAD_MAX);
     // The view is what saves the copy (one allocation per message, garbage until the next GC).
     assert.equal(small.buffer, deflate.pool.scratch.buffer);
-    const large = extension.encodeMessage(noise(20_000, 7), false);
+    const large = extension.encodeMessage(noiseBytes(20_000, 7), false);
     assert.ok(large !== null && large.length > REUSABLE_PAYLOAD_MAX);
     assert.notEqual(large.buffer, deflate.pool.scratch.buffer);
     // A client masks every payload into a copy: a large output stays a view too.
-    const client = deflate.extension('client', params).encodeMessage(noise(20_000, 7), false);
+    const client = deflate.extension('client', params).encodeMessage(noiseBytes(20_000, 7), false);
     assert.ok(client !== null && client.length > REUSABLE_PAYLOAD_MAX);
     assert.equal(client.buffer, deflate.pool.scratch.buffer);
     // A prepared message is kept and sent many times: never a view.
@@ -361,7 +350,7 @@ describe('compressed output: no copy per message that the connection copies anyw
       const peer = role === 'server' ? 'client' : 'server';
       const sender = open(role, { extensions: [deflate.extension(role, params)] });
       const receiver = open(peer, { extensions: [new PerMessageDeflate().extension(peer, params)] });
-      const sent = [json(300), noise(20_000, 3), json(500), noise(16_000, 5), json(200)];
+      const sent = [json(300), noiseBytes(20_000, 3), json(500), noiseBytes(16_000, 5), json(200)];
       for (const message of sent) sender.connection.send(message, typeof message === 'string');
       // Nothing taken until every message is queued: each frame must hold its own bytes.
       const wire = sender.connection.takeOutput().map((chunk) => Buffer.from(chunk));

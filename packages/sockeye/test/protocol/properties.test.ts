@@ -18,7 +18,7 @@ import {
   Utf8Validator,
   unmask,
 } from '../../src/protocol/index.js';
-import { closePayload, collectingParser, decodeFrames, frame, Recorder } from './helpers.js';
+import { closePayload, collectingParser, decodeFrames, frame, noiseBytes, Recorder } from './helpers.js';
 
 const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 const RUNS = IN_CI ? 10_000 : 1_000;
@@ -239,14 +239,8 @@ describe('properties of the framing (RFC 6455 5)', () => {
         fc.integer(),
         fc.boolean(),
         (length, masked, opcode, fin, seed, asString) => {
-          const payload = Buffer.allocUnsafe(length);
-          let x = seed | 1;
-          for (let i = 0; i < length; i++) {
-            x ^= x << 13;
-            x ^= x >>> 17;
-            x ^= x << 5;
-            payload[i] = x & (asString ? 0x7f : 0xff);
-          }
+          const payload = noiseBytes(length, seed);
+          if (asString) for (let i = 0; i < length; i++) payload[i]! &= 0x7f;
           const copy = Buffer.from(payload);
           const queue = new OutputQueue(masked);
           queue.push((fin ? FIN_BIT : 0) | opcode, asString ? payload.toString('latin1') : payload);
