@@ -35,6 +35,8 @@ export const MAX_POLL_ANSWER_BYTES = 2 * MAX_LINE;
 
 /** A POST without an answer for this long failed (and is sent again), in ms. */
 const POST_TIMEOUT = 30_000;
+/** The most a browser lets `keepalive` requests carry at once. */
+const KEEPALIVE_BYTES = 64 * 1024;
 
 /** What a link's `onclose` receives. */
 type CloseLike = Event & { code?: number; reason?: string; wasClean?: boolean };
@@ -74,8 +76,6 @@ export class HttpSessionLink implements WebSocketLike {
   /** Frames the server has taken from this link's POSTs. */
   #posted = 0;
   #posting = false;
-  /** Lines of the outbox the POST in flight carries. */
-  #inFlight = 0;
   /** Lines received on a long-polling link (the next poll's `since`). */
   #linesReceived = 0;
 
@@ -130,24 +130,20 @@ export class HttpSessionLink implements WebSocketLike {
   }
 
   /**
-   * End the link: what waits to go up is sent without waiting for an answer, the stream
-   * or poll is aborted, and `onclose` is called with `code` and `reason`.
+   * End the link: what waits to go up is sent in a last POST, the stream or poll is
+   * aborted once the server answered it, and `onclose` is called at once with `code`
+   * and `reason`.
    */
   close(code = 1000, reason = ''): void {
     if (this.#closed) return;
     this.#closed = true;
-    // What is still waiting (an `x` ending the session, an acknowledgement) goes out
-    // without waiting for an answer; a POST in flight is left to finish.
-    const carried = this.#posting ? this.#inFlight : 0;
-    if (this.#linkId !== '' && this.#outbox.length > carried) {
-      void this.#fetch(this.#postUrl(this.#posted + carried), {
-        method: 'POST',
-        body: this.#outbox.slice(carried).join('\n'),
-        headers: { 'content-type': 'text/plain;charset=UTF-8' },
-        keepalive: true,
-      }).catch(() => undefined);
+    if (this.#linkId !== '' && this.#outbox.length > 0) {
+      // The stream (or poll) stays until the server answered: the server ends a link
+      // whose stream closed, and a POST arriving after that would find no link.
+      void this.#postLast(this.#outbox.slice(), this.#posted).finally(() => this.#abort.abort());
+    } else {
+      this.#abort.abort();
     }
-    this.#abort.abort();
     this.#closeEvent(code, reason, true);
   }
 
@@ -307,14 +303,8 @@ export class HttpSessionLink implements WebSocketLike {
   async #postLoop(): Promise<void> {
     let retries = 0;
     while (!this.#closed && this.#outbox.length > 0) {
-      let size = 0;
-      let n = 0;
-      while (n < this.#outbox.length && (n === 0 || size + this.#outbox[n]!.length < this.#maxPostBytes)) {
-        size += this.#outbox[n]!.length + 1;
-        n++;
-      }
+      const n = this.#batchLength(this.#outbox, 0);
       const batch = this.#outbox.slice(0, n);
-      this.#inFlight = n;
       let response: Response;
       try {
         // Not aborted by close(): the last POST may carry the `x` that ends the session.
@@ -342,6 +332,48 @@ export class HttpSessionLink implements WebSocketLike {
       retries = 0;
       this.#posted += n;
       this.#outbox.splice(0, n);
+    }
+  }
+
+  /** How many lines from `start` one POST carries: at least one, then up to `maxPostBytes`. */
+  #batchLength(lines: readonly string[], start: number): number {
+    let size = 0;
+    let n = 0;
+    while (start + n < lines.length && (n === 0 || size + lines[start + n]!.length < this.#maxPostBytes)) {
+      size += lines[start + n]!.length + 1;
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * The last POSTs, after `close()`: what waited to go up (an `x` ending the session, an
+   * acknowledgement), numbered from `from`, one POST after another, each tried once.
+   * The lines of a POST still in flight are among them: the server skips frames it took,
+   * so it does not matter which arrives first (sent after it, numbered past it, they
+   * could arrive first and be refused as a gap).
+   */
+  async #postLast(lines: readonly string[], from: number): Promise<void> {
+    for (let at = 0; at < lines.length; ) {
+      const n = this.#batchLength(lines, at);
+      const body = lines.slice(at, at + n).join('\n');
+      try {
+        const response = await this.#fetch(this.#postUrl(from + at), {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'text/plain;charset=UTF-8' },
+          // Outlives the page (a tab closed right after close()), within what a browser
+          // lets such requests carry.
+          keepalive:
+            body.length * 3 <= KEEPALIVE_BYTES || new TextEncoder().encode(body).length <= KEEPALIVE_BYTES,
+          signal: AbortSignal.timeout(POST_TIMEOUT),
+        });
+        void response.body?.cancel().catch(() => undefined);
+        if (!response.ok) return;
+      } catch {
+        return;
+      }
+      at += n;
     }
   }
 

@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
-import { type ClientTransport, SessionError } from '../../src/index.js';
+import { type ClientTransport, type FetchFunction, SessionError } from '../../src/index.js';
 import { decodeLine, encodeCloseLine, encodeFrameLine, encodeLinkLine } from '../../src/session/index.js';
 import { FaultProxy } from './fault-proxy.js';
 import { client, next, until } from './helpers.js';
@@ -168,6 +169,26 @@ for (const transport of ['sse', 'long-polling'] as const satisfies readonly Clie
       const session = h.server.sessionsById.get(c.sessionId)!;
       c.close();
       await until(() => session.state === 'closed', 'the server saw the end');
+    });
+
+    it('ends the session when the way up is slower than the way down, with a POST in flight', async () => {
+      // Each POST is held back, the first one longest: the last POST of close() must not
+      // be overtaken by the stream's end, nor be refused for the POST it overtook.
+      let posts = 0;
+      const slowUp: FetchFunction = async (input, init) => {
+        if (init?.method === 'POST') await delay(posts++ === 0 ? 150 : 50);
+        return fetch(input, init);
+      };
+      const c = client(h.url, { transports: [transport], transportMemory: null, fetch: slowUp, ackDelay: 0 });
+      const got: unknown[] = [];
+      c.addEventListener('message', (event) => got.push((event as MessageEvent).data));
+      await next(c, 'open');
+      const session = h.server.sessionsById.get(c.sessionId)!;
+      await until(() => got.length > 0 && posts > 0, 'a message and its acknowledgement on the way');
+      c.send('last words');
+      c.close();
+      await until(() => session.state === 'closed', 'the server saw the end');
+      assert.deepEqual(receivedBySession.get(session.id), ['last words']);
     });
 
     /** One run: apply each fault before client message `at`; both ways must equal what was sent. */
