@@ -7,8 +7,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
-import { type ClientTransport, type FetchFunction, SessionError } from '../../src/index.js';
-import { decodeLine, encodeCloseLine, encodeFrameLine, encodeLinkLine } from '../../src/session/index.js';
+import { type ClientTransport, SessionError } from '../../src/index.js';
+import {
+  decodeLine,
+  encodeCloseLine,
+  encodeFrameLine,
+  encodeLinkLine,
+  type FetchFunction,
+} from '../../src/session/index.js';
 import { FaultProxy } from './fault-proxy.js';
 import { client, next, until } from './helpers.js';
 import { listenHttpSessions } from './http-helpers.js';
