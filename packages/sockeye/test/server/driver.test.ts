@@ -4,9 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import type { ServerWebSocket } from '../../src/index.js';
 import type { CloseRecord } from '../../src/protocol/index.js';
-import { closeOf, inbox, listen, openWs, until } from './helpers.js';
+import { clientFrame, closeOf, inbox, listen, openWs, until, upgradeRequest } from './helpers.js';
 
 /** A Blob whose bytes cannot be read (a file gone from disk, say). */
 class UnreadableBlob extends Blob {
@@ -71,5 +72,95 @@ describe('ServerWebSocket on the driver', { timeout: 60_000 }, () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+/**
+ * A raw client on a thread of its own (so that the server's thread can block in a handler
+ * while it reads): after the 101 it writes `frames` in one write and counts in
+ * `counter[0]` the bytes the server sends after its 101.
+ */
+const COUNTING_CLIENT = `
+const { workerData } = require('node:worker_threads');
+const { connect } = require('node:net');
+const counter = new Int32Array(workerData.shared);
+const socket = connect(workerData.port, '127.0.0.1');
+socket.on('error', () => {});
+socket.write(workerData.request);
+let head = Buffer.alloc(0);
+let open = false;
+socket.on('data', (chunk) => {
+  if (!open) {
+    head = Buffer.concat([head, chunk]);
+    const end = head.indexOf('\\r\\n\\r\\n');
+    if (end === -1) return;
+    open = true;
+    chunk = head.subarray(end + 4);
+    socket.write(Buffer.from(workerData.frames));
+  }
+  Atomics.add(counter, 0, chunk.length);
+  Atomics.notify(counter, 0);
+});
+`;
+
+/**
+ * `count` binary messages of `size` bytes come in one write; the server echoes each, and
+ * its last handler blocks (up to `waitMs`) until `wanted` bytes of answers reached the
+ * client. Returns what had reached it then, and in the end.
+ */
+async function answersDuringRead(
+  count: number,
+  size: number,
+  wanted: number,
+  waitMs: number,
+): Promise<{ duringLast: number; total: number; expected: number }> {
+  const shared = new SharedArrayBuffer(4);
+  const counter = new Int32Array(shared);
+  let duringLast = -1;
+  let n = 0;
+  const { server, port } = await listen({
+    handlers: {
+      message(ws, data) {
+        ws.send(data);
+        if (++n < count) return;
+        const deadline = Date.now() + waitMs;
+        while (Atomics.load(counter, 0) < wanted && Date.now() < deadline) {
+          Atomics.wait(counter, 0, Atomics.load(counter, 0), 20);
+        }
+        duringLast = Atomics.load(counter, 0);
+      },
+    },
+  });
+  const frames = Buffer.concat(Array.from({ length: count }, () => clientFrame(0x2, Buffer.alloc(size, 7))));
+  // The server's echo of one message: its header (2 bytes, 4 from 126 bytes on), then the payload.
+  const expected = count * ((size < 126 ? 2 : 4) + size);
+  const worker = new Worker(COUNTING_CLIENT, {
+    eval: true,
+    workerData: { shared, port, request: upgradeRequest('/', {}, port), frames },
+  });
+  try {
+    await until(() => Atomics.load(counter, 0) >= expected, 'every answer');
+    return { duringLast, total: Atomics.load(counter, 0), expected };
+  } finally {
+    await worker.terminate();
+    await server.close({ timeout: 100 });
+  }
+}
+
+describe('ServerWebSocket on the driver: when answers leave', { timeout: 60_000 }, () => {
+  it('in a short read of many small messages, what the handlers send leaves every 32 messages', async () => {
+    // 64 messages of 4 bytes: 640 bytes in one read. The answers to the first half left
+    // before the last handler ran; written only after the read, none would have.
+    const { duringLast, total, expected } = await answersDuringRead(64, 4, 32 * 6, 5000);
+    assert.ok(duringLast >= 32 * 6, `${duringLast} bytes had reached the client`);
+    assert.equal(total, expected);
+  });
+
+  it('in a long read, what the handlers send leaves in one write after it', async () => {
+    // 40 messages of 600 bytes: over 16 KiB in one read. No read under 16 KiB can hold
+    // 32 of them, so not one answer leaves before the last handler returns.
+    const { duringLast, total, expected } = await answersDuringRead(40, 600, 1, 200);
+    assert.equal(duringLast, 0);
+    assert.equal(total, expected);
   });
 });
