@@ -3,10 +3,11 @@
  * its closure) per message of every read until the page's handlers catch up: the client
  * stops reading while more than `MAX_QUEUED_MESSAGE_EVENTS` events (or
  * `MAX_QUEUED_MESSAGE_BYTES` of payload) wait to be dispatched, and reads again once they
- * are. A raw-TCP peer writes the burst in one go; the test measures each batch of events
- * dispatched together (everything queued between two dispatch tasks: a microtask queued
- * by the first handler of a batch runs once the batch is over) and checks that every
- * message still arrives, in order. The `ws` layer with `allowSynchronousEvents: false`
+ * are (a message with nothing waiting before it is dispatched in its read's callback and
+ * never queues). A raw-TCP peer writes the burst in one go; the test measures each batch
+ * of events dispatched together (a microtask queued by the first handler of a batch runs
+ * once the batch is over: a batch of queued events, or the messages of the reads handed
+ * over in one callback) and checks that every message still arrives, in order. The `ws` layer with `allowSynchronousEvents: false`
  * (an immediate per event) is held to the same bound.
  */
 import assert from 'node:assert/strict';
@@ -19,6 +20,12 @@ import { closePayload, serverFrame, withRawServer } from './helpers.js';
 
 /** Node reads a socket 64 KiB at a time: the messages of the read being processed are decoded whole. */
 const READ_BYTES = 64 * 1024;
+/**
+ * Reads handed over in one callback: a socket whose reading resumes gives what it kept
+ * meanwhile (it stops reading once it keeps one read: its high-water mark is less) and
+ * the read in flight then.
+ */
+const READS_AT_ONCE = 2;
 
 /** `count` binary messages of `size` bytes (at least 4: each starts with its index), then a close. */
 function burst(count: number, size: number): Buffer {
@@ -88,7 +95,7 @@ async function receiveBurst(bytes: Buffer): Promise<Received> {
 }
 
 describe('WHATWG client: a burst of messages from the server', { timeout: 120_000 }, () => {
-  it('many tiny messages: at most the bound plus one read are queued, all delivered in order', async () => {
+  it('many tiny messages: at most the bound plus two reads are queued, all delivered in order', async () => {
     const count = 400_000;
     const size = 4;
     const received = await receiveBurst(burst(count, size));
@@ -97,19 +104,19 @@ describe('WHATWG client: a burst of messages from the server', { timeout: 120_00
     assert.equal(received.wasClean, true);
     const perRead = READ_BYTES / (size + 2);
     assert.ok(
-      received.largestBatch <= MAX_QUEUED_MESSAGE_EVENTS + perRead,
+      received.largestBatch <= MAX_QUEUED_MESSAGE_EVENTS + READS_AT_ONCE * perRead,
       `${received.largestBatch} message events were queued at once`,
     );
   });
 
-  it('larger messages: at most the byte bound plus one read of payload is queued, all delivered in order', async () => {
+  it('larger messages: at most the byte bound plus two reads of payload are queued, all delivered in order', async () => {
     const count = 3000;
     const size = 4096;
     const received = await receiveBurst(burst(count, size));
     assert.equal(received.count, count);
     assert.equal(received.code, 1000);
     assert.ok(
-      received.largestBatchBytes <= MAX_QUEUED_MESSAGE_BYTES + READ_BYTES + size,
+      received.largestBatchBytes <= MAX_QUEUED_MESSAGE_BYTES + READS_AT_ONCE * READ_BYTES + size,
       `${received.largestBatchBytes} bytes of messages were queued at once`,
     );
   });
