@@ -39,6 +39,11 @@ export interface ClientEnd {
 /** What a {@link ClientWebSocket} reports. Every member is optional; each is called synchronously. */
 export interface ClientEvents {
   /**
+   * `start()` runs: called first, before the bytes that came with the `101` response are
+   * processed (their messages follow it); what it sends leaves in the first write.
+   */
+  started?(): void;
+  /**
    * A message (from inside the socket read). `data` may be a view of the read: copy it to
    * keep it without pinning the read. A throw fails the connection with 1011.
    */
@@ -260,7 +265,9 @@ export class ClientWebSocket extends SocketDriver {
     }
   }
 
-  protected opened(): void {}
+  protected opened(): void {
+    this.events.started?.();
+  }
 
   /** @internal */
   _onMessage(data: Buffer, isText: boolean): void {

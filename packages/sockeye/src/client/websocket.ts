@@ -148,13 +148,13 @@ function copyToArrayBuffer(data: Uint8Array): ArrayBuffer {
  * core. Code written for a browser runs unchanged; a third argument (or the second, as an
  * object) takes Node-only {@link ClientOptions}: headers, TLS, proxy, redirects, limits.
  *
- * Events are dispatched in order, each in a task of the event loop, as browsers do: a
- * message in the callback of the socket read that completed it, unless events wait to be
- * dispatched before it (the open event, say, queued with the messages that came with the
- * handshake's response); then it waits behind them, in a task queued after the read (one
- * `setImmediate` per batch). Reading stops while more than 1024 message events (or 1 MiB
- * of their payloads) wait, and resumes once they are dispatched: a server bursting
- * messages cannot grow the queue without bound.
+ * Events are dispatched in order, each in a task of the event loop, never inside a call
+ * of yours: `open` in the one that finished the handshake, before the messages that came
+ * with the `101`; a message in the callback of the socket read that completed it, unless
+ * events wait to be dispatched before it (a `close`, say); then it waits behind them, in
+ * a task queued after the read (one `setImmediate` per batch). Reading stops while more
+ * than 1024 message events (or 1 MiB of their payloads) wait, and resumes once they are
+ * dispatched: a server bursting messages cannot grow the queue without bound.
  */
 export class WebSocket extends EventTarget {
   /** The connection is not yet open. */
@@ -409,7 +409,7 @@ export class WebSocket extends EventTarget {
       this.#readyState = CLOSING;
       this.#failedWhileConnecting = true;
       const error = new Error('WebSocket was closed before the connection was established');
-      // The handshake may have completed already, with the open event still queued.
+      // A session exists once the handshake completed (its open event follows at once).
       if (this.#session !== null) this.#session.terminate(error);
       else this.#handshake?.cancel(error);
       return;
@@ -428,24 +428,27 @@ export class WebSocket extends EventTarget {
     this.#handshake = null;
     const protocol = opened.protocol;
     const extensions = formatExtensions(opened.extensions);
-    this.#queueTask(() => {
-      if (this.#readyState !== CONNECTING) return;
-      this.#readyState = OPEN;
-      this.#protocol = protocol;
-      this.#extensions = extensions;
-      this.dispatchEvent(new Event('open'));
-    });
-    // The connection starts reading now; its messages are queued behind the open task above.
     const session = ClientWebSocket._create(opened, this.#options);
     this.#session = session;
     session.start({
+      // The open event, in the task that finished the handshake (a read's callback and the
+      // promise it settled), before the messages that came with the 101: their handlers
+      // then run in their read too, and what they send goes out before anything a later
+      // frame of that read does (such as a protocol error that fails the connection).
+      started: () => {
+        if (this.#readyState !== CONNECTING) return;
+        this.#readyState = OPEN;
+        this.#protocol = protocol;
+        this.#extensions = extensions;
+        this.dispatchEvent(new Event('open'));
+      },
       message: (data, isText) => {
         // Text is decoded here, inside the read, not in the task: a decoding that fails
         // (a string longer than V8 allows) then fails this connection with 1011, like
         // any error of the read, instead of throwing from a task into the process.
         const payload = isText ? data.toString('utf8') : data;
         if (this.#tasks.length === 0 && !this.#runningTasks) {
-          // Nothing waits before it (the open event, earlier messages, a close): dispatch
+          // Nothing waits before it (earlier messages, a close): dispatch
           // it in this read's callback, itself a task of the event loop. A task of its own
           // would cost a setImmediate per read: 3-5 µs of every round trip, and a turn of
           // the loop in which the peer waits for the answers.
