@@ -251,6 +251,43 @@ describe('event order (WHATWG "feedback from the protocol")', () => {
     );
   });
 
+  test('an answer to a message that came with the 101 leaves before the close of a protocol error after it', {
+    timeout: 20_000,
+  }, async () => {
+    // One write: the 101, a text message, then a frame with RSV1 set (none negotiated). The
+    // handler's echo must reach the server before the client's 1002 close frame (Autobahn
+    // 3.x "strict"): the message's handler runs before the bad frame is parsed.
+    const received = await withRawServer(
+      (socket, _request, accept) => {
+        socket.write(
+          Buffer.concat([Buffer.from(accept()), serverFrame(0x1, 'first'), Buffer.from([0xc1, 0x00])]),
+        );
+      },
+      async (raw) => {
+        let bytes = Buffer.alloc(0);
+        raw.server.on('connection', (socket) => {
+          socket.on('data', (chunk: Buffer) => {
+            bytes = Buffer.concat([bytes, chunk]);
+          });
+        });
+        const ws = new WebSocket(raw.url);
+        ws.addEventListener('message', (event) => ws.send(event.data as string));
+        const events = await record(ws);
+        assert.deepEqual(events.at(-1), ['close', 3, 1006, '', false]);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return bytes;
+      },
+    );
+    const frames = parseMaskedFrames(received.subarray(received.indexOf('\r\n\r\n') + 4));
+    assert.deepEqual(
+      frames.map((f) => [f.opcode, f.opcode === 0x8 ? f.payload.readUInt16BE(0) : f.payload.toString()]),
+      [
+        [0x1, 'first'],
+        [0x8, 1002],
+      ],
+    );
+  });
+
   test('close() while connecting: error, then close 1006', { timeout: 20_000 }, async () => {
     await withRawServer(
       () => {},
@@ -764,3 +801,18 @@ describe('send(), bufferedAmount and binaryType', () => {
     }
   });
 });
+
+/** Client frames (masked, payloads under 126 bytes), unmasked. */
+function parseMaskedFrames(bytes: Buffer): { opcode: number; payload: Buffer }[] {
+  const frames: { opcode: number; payload: Buffer }[] = [];
+  let at = 0;
+  while (at + 6 <= bytes.length) {
+    const length = bytes[at + 1]! & 0x7f;
+    const key = bytes.subarray(at + 2, at + 6);
+    const payload = Buffer.from(bytes.subarray(at + 6, at + 6 + length));
+    for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
+    frames.push({ opcode: bytes[at]! & 0x0f, payload });
+    at += 6 + length;
+  }
+  return frames;
+}
