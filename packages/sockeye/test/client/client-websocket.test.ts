@@ -109,6 +109,36 @@ describe('ClientWebSocket (the low-level Node client)', { timeout: 60_000 }, () 
     }
   });
 
+  it('start() calls started before the messages that came with the 101, and what it sends goes out', async () => {
+    const wss = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      handlers: {
+        open: (ws) => ws.send('welcome'),
+        message: (ws, data) => ws.send(`echo ${String(data)}`),
+      },
+    });
+    const address = await wss.listen();
+    try {
+      const ws = await connect(`ws://127.0.0.1:${address!.port}/`);
+      // Nothing is read before start(): the welcome waits in the socket.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const log: string[] = [];
+      ws.start({
+        started: () => {
+          log.push('started');
+          ws.send('hello', true);
+        },
+        message: (data) => log.push(data.toString()),
+      });
+      await until(() => log.length === 3, 'the welcome and the echo');
+      assert.deepEqual(log, ['started', 'welcome', 'echo hello']);
+      ws.close(1000);
+    } finally {
+      await wss.close();
+    }
+  });
+
   it('reports the exact close code of a failure (1007 on the wire, not 1006)', async () => {
     const srv = await server();
     try {
