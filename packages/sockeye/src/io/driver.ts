@@ -56,7 +56,7 @@ class CoreEvents implements ConnectionHandler {
     driver._onMessage(data, isText);
     if (--driver._messagesUntilFlush === 0) {
       driver._messagesUntilFlush = EARLY_FLUSH_MESSAGES;
-      driver._flush();
+      driver._flushEarly();
     }
   }
   onPing(data: Buffer): void {
@@ -306,7 +306,10 @@ export abstract class SocketDriver {
     this.batch++;
     try {
       this.opened();
-      if (head.length > 0 && this.connection.state !== 'closed') this.receiveChunk(head);
+      if (head.length > 0 && this.connection.state !== 'closed') {
+        this._messagesUntilFlush = head.length < EARLY_FLUSH_READ_BYTES ? EARLY_FLUSH_MESSAGES : -1;
+        this.receiveChunk(head);
+      }
     } finally {
       this.batch--;
       this._flush();
@@ -361,6 +364,15 @@ export abstract class SocketDriver {
     this.writes?.abandon();
     this.connection.receiveEof();
     this.socketClosed();
+  }
+
+  /** {@link _flush} in the middle of a read (see {@link EARLY_FLUSH_READ_BYTES}). @internal */
+  _flushEarly(): void {
+    this._flush();
+    // The bytes that came with the handshake are processed with the socket corked (so that
+    // the 101 and the first frames leave in one write): uncork, or nothing would leave.
+    const socket = this._socket;
+    if (socket.writableCorked > 0) socket.uncork();
   }
 
   /** Write out everything the core has queued. @internal */

@@ -186,8 +186,8 @@ describe('ws layer with allowSynchronousEvents: false: a burst of messages from 
 
 /**
  * A raw server on a thread of its own (so that the client's thread can block in a handler
- * while it reads): it sends `bytes` after its 101 and counts in `counter[0]` the bytes the
- * client sends after its handshake.
+ * while it reads): it sends `bytes` after its 101 (in the same write with `withResponse`,
+ * else 50 ms later) and counts in `counter[0]` the bytes the client sends after its handshake.
  */
 const COUNTING_SERVER = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -206,9 +206,14 @@ const server = createServer((socket) => {
       const key = /sec-websocket-key: *([^\\r]*)/i.exec(head.toString('latin1'))[1].trim();
       const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
       open = true;
-      socket.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n' +
-        'Sec-WebSocket-Accept: ' + accept + '\\r\\n\\r\\n');
-      socket.write(Buffer.from(workerData.bytes));
+      const response = 'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n' +
+        'Sec-WebSocket-Accept: ' + accept + '\\r\\n\\r\\n';
+      const burst = Buffer.from(workerData.bytes);
+      if (workerData.withResponse) socket.write(Buffer.concat([Buffer.from(response, 'latin1'), burst]));
+      else {
+        socket.write(response);
+        setTimeout(() => socket.write(burst), 50);
+      }
       chunk = head.subarray(end + 4);
     }
     Atomics.add(counter, 0, chunk.length);
@@ -219,50 +224,52 @@ server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port
 `;
 
 describe('WHATWG client: answers to the messages of one read', { timeout: 60_000 }, () => {
-  it('what the handlers send leaves while the rest of the read is still being handled', async () => {
-    const count = 64;
-    const bytes = Buffer.concat(
-      Array.from({ length: count }, (_, i) => serverFrame(0x2, Buffer.from([0, 0, 0, i]))),
-    );
-    const shared = new SharedArrayBuffer(4);
-    const counter = new Int32Array(shared);
-    const worker = new Worker(COUNTING_SERVER, { eval: true, workerData: { shared, bytes } });
-    try {
-      const port = await new Promise<number>((resolve) => worker.once('message', resolve));
-      const ws = new WebSocket(`ws://127.0.0.1:${port}`);
-      ws.binaryType = 'arraybuffer';
-      // An echo of 4 bytes from a client: 2 header bytes, a 4-byte mask, the payload.
-      const echoBytes = 2 + 4 + 4;
-      let sentBeforeLast = -1;
-      await new Promise<void>((resolve, reject) => {
-        let received = 0;
-        ws.onerror = () => reject(new Error('the connection failed'));
-        ws.onmessage = (event) => {
-          ws.send(event.data as ArrayBuffer);
-          if (++received < count) return;
-          // The last event of the read: block this thread until the server has the answers
-          // to the first half (or 5 s pass). Sent only after the read's last handler, none
-          // of them would have left yet.
-          const deadline = Date.now() + 5000;
-          const wanted = (count / 2) * echoBytes;
-          while (Atomics.load(counter, 0) < wanted && Date.now() < deadline) {
-            Atomics.wait(counter, 0, Atomics.load(counter, 0), 50);
-          }
-          sentBeforeLast = Atomics.load(counter, 0);
-          resolve();
-        };
-      });
-      // The answers to the first half reached the server while the last handler ran, and
-      // the others follow.
-      assert.ok(sentBeforeLast >= (count / 2) * echoBytes, `${sentBeforeLast} bytes had arrived`);
-      const deadline = Date.now() + 5000;
-      while (Atomics.load(counter, 0) < count * echoBytes && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
+  for (const withResponse of [false, true]) {
+    it(`what the handlers send leaves while the rest of the read is still being handled (${withResponse ? "messages in the 101's write" : 'messages after the 101'})`, async () => {
+      const count = 64;
+      const bytes = Buffer.concat(
+        Array.from({ length: count }, (_, i) => serverFrame(0x2, Buffer.from([0, 0, 0, i]))),
+      );
+      const shared = new SharedArrayBuffer(4);
+      const counter = new Int32Array(shared);
+      const worker = new Worker(COUNTING_SERVER, { eval: true, workerData: { shared, bytes, withResponse } });
+      try {
+        const port = await new Promise<number>((resolve) => worker.once('message', resolve));
+        const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+        ws.binaryType = 'arraybuffer';
+        // An echo of 4 bytes from a client: 2 header bytes, a 4-byte mask, the payload.
+        const echoBytes = 2 + 4 + 4;
+        let sentBeforeLast = -1;
+        await new Promise<void>((resolve, reject) => {
+          let received = 0;
+          ws.onerror = () => reject(new Error('the connection failed'));
+          ws.onmessage = (event) => {
+            ws.send(event.data as ArrayBuffer);
+            if (++received < count) return;
+            // The last event of the read: block this thread until the server has the answers
+            // to the first half (or 5 s pass). Sent only after the read's last handler, none
+            // of them would have left yet.
+            const deadline = Date.now() + 5000;
+            const wanted = (count / 2) * echoBytes;
+            while (Atomics.load(counter, 0) < wanted && Date.now() < deadline) {
+              Atomics.wait(counter, 0, Atomics.load(counter, 0), 50);
+            }
+            sentBeforeLast = Atomics.load(counter, 0);
+            resolve();
+          };
+        });
+        // The answers to the first half reached the server while the last handler ran, and
+        // the others follow.
+        assert.ok(sentBeforeLast >= (count / 2) * echoBytes, `${sentBeforeLast} bytes had arrived`);
+        const deadline = Date.now() + 5000;
+        while (Atomics.load(counter, 0) < count * echoBytes && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        assert.equal(Atomics.load(counter, 0), count * echoBytes);
+        ws.close();
+      } finally {
+        await worker.terminate();
       }
-      assert.equal(Atomics.load(counter, 0), count * echoBytes);
-      ws.close();
-    } finally {
-      await worker.terminate();
-    }
-  });
+    });
+  }
 });
