@@ -12,15 +12,6 @@ import { type ClientOptions, checkClientOptions } from './options.js';
 import { browserEnd, type ClientEnd, ClientWebSocket } from './session.js';
 import { createSessionLink, SESSION_LINK } from './session-link.js';
 
-/**
- * Message events that waited in the queue are dispatched in one task; what their handlers
- * send leaves every this many events, not only after the last one, so that the peer
- * starts on the first answers while the rest are handled instead of the two sides taking
- * turns (one write per 32 keeps the batching's saving). Messages dispatched in their
- * read's callback follow the socket driver's rule for reads.
- */
-const FLUSH_EVERY = 32;
-
 /** `WebSocket.binaryType` values. */
 export type BinaryType = 'blob' | 'arraybuffer';
 
@@ -534,7 +525,6 @@ export class WebSocket extends EventTarget {
     this.#tasksScheduled = false;
     this.#runningTasks = true;
     try {
-      let dispatched = 0;
       for (let i = 0; i < tasks.length; i++) {
         const task = tasks[i]!;
         if (typeof task === 'function') {
@@ -545,7 +535,6 @@ export class WebSocket extends EventTarget {
         this.#queuedMessages--;
         this.#queuedBytes -= tasks[++i] as number;
         this.#dispatchMessage(task as Buffer | string);
-        if (++dispatched % FLUSH_EVERY === 0) this.#session?._flush();
       }
     } finally {
       this.#runningTasks = false;

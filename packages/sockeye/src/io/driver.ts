@@ -307,7 +307,7 @@ export abstract class SocketDriver {
     try {
       this.opened();
       if (head.length > 0 && this.connection.state !== 'closed') {
-        this._messagesUntilFlush = head.length < EARLY_FLUSH_READ_BYTES ? EARLY_FLUSH_MESSAGES : -1;
+        this.startRead(head);
         this.receiveChunk(head);
       }
     } finally {
@@ -321,7 +321,7 @@ export abstract class SocketDriver {
 
   /** Bytes from the socket. @internal */
   _receive(chunk: Buffer): void {
-    this._messagesUntilFlush = chunk.length < EARLY_FLUSH_READ_BYTES ? EARLY_FLUSH_MESSAGES : -1;
+    this.startRead(chunk);
     this.batch++;
     try {
       this.receiveChunk(chunk);
@@ -364,6 +364,11 @@ export abstract class SocketDriver {
     this.writes?.abandon();
     this.connection.receiveEof();
     this.socketClosed();
+  }
+
+  /** A read begins: arm the early writes if it is short (see {@link EARLY_FLUSH_READ_BYTES}). */
+  private startRead(chunk: Buffer): void {
+    this._messagesUntilFlush = chunk.length < EARLY_FLUSH_READ_BYTES ? EARLY_FLUSH_MESSAGES : -1;
   }
 
   /** {@link _flush} in the middle of a read (see {@link EARLY_FLUSH_READ_BYTES}). @internal */
