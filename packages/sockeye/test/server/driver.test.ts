@@ -1,6 +1,7 @@
 /**
  * ServerWebSocket on the socket driver: the ordered send queue when a Blob cannot be read,
- * and the close record the core keeps (who closed first, which frames crossed).
+ * the close record the core keeps (who closed first, which frames crossed), and when the
+ * answers of a read leave.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -147,7 +148,63 @@ async function answersDuringRead(
   }
 }
 
+/**
+ * Two small messages come in one write (one read). The first one's handler sends `size`
+ * bytes; the second one's blocks (up to `waitMs`) until they reached the client. Returns
+ * how many bytes of answers had reached it then, and in the end.
+ */
+async function largeAnswerDuringRead(
+  size: number,
+  waitMs: number,
+): Promise<{ duringLast: number; total: number }> {
+  const shared = new SharedArrayBuffer(4);
+  const counter = new Int32Array(shared);
+  let duringLast = -1;
+  let n = 0;
+  const { server, port } = await listen({
+    handlers: {
+      message(ws) {
+        if (++n === 1) {
+          ws.send(Buffer.alloc(size, 1));
+          return;
+        }
+        const deadline = Date.now() + waitMs;
+        while (Atomics.load(counter, 0) < size && Date.now() < deadline) {
+          Atomics.wait(counter, 0, Atomics.load(counter, 0), 20);
+        }
+        duringLast = Atomics.load(counter, 0);
+      },
+    },
+  });
+  const frames = Buffer.concat([clientFrame(0x2, Buffer.from('a')), clientFrame(0x2, Buffer.from('b'))]);
+  const worker = new Worker(COUNTING_CLIENT, {
+    eval: true,
+    workerData: { shared, port, request: upgradeRequest('/', {}, port), frames },
+  });
+  try {
+    // The answer's header: 4 bytes up to 65,535 bytes of payload, 10 from there on.
+    const expected = size + (size < 65536 ? 4 : 10);
+    await until(() => Atomics.load(counter, 0) >= expected, 'the answer');
+    return { duringLast, total: Atomics.load(counter, 0) };
+  } finally {
+    await worker.terminate();
+    await server.close({ timeout: 100 });
+  }
+}
+
 describe('ServerWebSocket on the driver: when answers leave', { timeout: 60_000 }, () => {
+  it('once 64 KiB of answers are queued, they leave before the rest of the read is handled', async () => {
+    const { duringLast, total } = await largeAnswerDuringRead(70_000, 5000);
+    assert.ok(duringLast >= 70_000, `${duringLast} bytes had reached the client`);
+    assert.equal(total, 70_010);
+  });
+
+  it('an answer under 64 KiB in a short read waits for the read to end (or for 32 messages)', async () => {
+    const { duringLast, total } = await largeAnswerDuringRead(60_000, 200);
+    assert.equal(duringLast, 0);
+    assert.equal(total, 60_004);
+  });
+
   it('in a short read of many small messages, what the handlers send leaves every 32 messages', async () => {
     // 64 messages of 4 bytes: 640 bytes in one read. The answers to the first half left
     // before the last handler ran; written only after the read, none would have.
