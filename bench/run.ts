@@ -27,7 +27,9 @@
  * --no-confirm (no extra runs of close calls: cells within 15% of a target's bound are
  * otherwise run twice more, sockeye and the server it is judged against in turn, and the
  * median of the three is kept),
- * --from <reports/bench/….json> (re-render a saved run's table and docs without measuring).
+ * --from <reports/bench/….json> (re-render a saved run's table and docs without measuring),
+ * --no-settle (start at once: by default a run first waits, up to SETTLE_LIMIT_S, for the
+ * load average left by whatever ran before it to fall to QUIET_LOAD).
  * Never part of `npm test`'s pass/fail.
  *
  * Then the session benchmark (bench/sessions.ts: session overhead, memory per idle
@@ -77,6 +79,7 @@ const { values: options } = parseArgs({
     'write-docs': { type: 'boolean', default: false },
     'no-docs': { type: 'boolean', default: false },
     'no-confirm': { type: 'boolean', default: false },
+    'no-settle': { type: 'boolean', default: false },
     from: { type: 'string' },
   },
 });
@@ -85,6 +88,10 @@ const DURATION_S = Number(options.duration ?? (options.quick ? 1 : 2));
 /** Extra runs of a close call (see confirmCloseCalls); none with --quick or --no-confirm. */
 const CONFIRM_ROUNDS = options.quick || options['no-confirm'] ? 0 : 2;
 const WARMUP_S = Number(options.warmup ?? (options.quick ? 0.3 : 0.5));
+/** A 1-minute load average at most this when a run begins marks the machine quiet (see machineLines). */
+const QUIET_LOAD = 0.5;
+/** The most a run waits for the load to fall to QUIET_LOAD before it begins anyway (marked provisional). */
+const SETTLE_LIMIT_S = 180;
 const LOADGEN = join(ROOT, 'bench', '.build', 'loadgen');
 const REPORT_DIR = join(ROOT, 'reports', 'bench');
 const DOCS = join(ROOT, 'docs', 'benchmarks.md');
@@ -699,6 +706,23 @@ function writeDocs(name: 'servers' | 'clients' | 'sse' | 'long-poll', section: s
   console.log(`wrote ${DOCS}`);
 }
 
+/**
+ * Wait (at most SETTLE_LIMIT_S) for the 1-minute load average to fall to QUIET_LOAD: a run
+ * that starts right after a test run or a build measures its first cells against what those
+ * left on the machine (two full runs that did moved three cells by 20-40%).
+ */
+async function settle(): Promise<void> {
+  const load = () => Number(loadavg().split(' ')[0]);
+  if (load() <= QUIET_LOAD) return;
+  const deadline = Date.now() + SETTLE_LIMIT_S * 1000;
+  console.log(
+    `waiting up to ${SETTLE_LIMIT_S} s for the load average (${load()}) to fall to ${QUIET_LOAD} (--no-settle to skip)`,
+  );
+  while (load() > QUIET_LOAD && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+  console.log(`load average ${load()}: starting`);
+}
+
 /** The run's conditions: the provisional warning if the machine was busy, date, machine, versions, pinning. */
 function machineLines(report: Report, pinning: string, clientVersions?: string[]): string[] {
   const { machine } = report;
@@ -713,7 +737,7 @@ function machineLines(report: Report, pinning: string, clientVersions?: string[]
   const load = `load average ${machine.loadBefore} before, ${machine.loadAfter} after`;
   // Our own run adds about 2 (server and generator); anything beyond that is someone else's.
   const first = (load: string | undefined) => Number(load?.split(' ')[0]);
-  const busy = first(machine.loadBefore) > 0.5 || first(machine.loadAfter) > 2.5;
+  const busy = first(machine.loadBefore) > QUIET_LOAD || first(machine.loadAfter) > 2.5;
   return [
     busy
       ? `**Provisional**: the machine was not idle when the run began or ended (${load}; the run itself adds about 2); ratios are more trustworthy than absolute figures. Re-run on a quiet machine.`
@@ -1055,6 +1079,7 @@ async function main(): Promise<void> {
     clientCells = selectClientScenarios();
     if (scenarios.length === 0 && clientCells.length === 0 && !selected(SSE_ID) && !selected(LONG_POLL_ID))
       throw new Error(`no scenario matches --only ${options.only}`);
+    if (!options['no-settle']) await settle();
     report = await measureAll(scenarios, clientCells, {
       date: new Date().toISOString(),
       cpu: (readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m)?.[1] ?? 'unknown').trim(),
