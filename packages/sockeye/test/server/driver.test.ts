@@ -105,16 +105,19 @@ socket.on('data', (chunk) => {
 `;
 
 /**
- * `count` binary messages of `size` bytes come in one write; the server echoes each, and
- * its last handler blocks (up to `waitMs`) until `wanted` bytes of answers reached the
- * client. Returns what had reached it then, and in the end.
+ * `frames` come in one write from the raw client above. `answer` handles the n-th message
+ * (from 1); then, in the handler of message `blockAt`, the server's thread blocks (up to
+ * `waitMs`) until `wanted` bytes of answers reached the client. Returns how many had
+ * reached it then, and in the end (once `expected` bytes have arrived).
  */
-async function answersDuringRead(
-  count: number,
-  size: number,
-  wanted: number,
-  waitMs: number,
-): Promise<{ duringLast: number; total: number; expected: number }> {
+async function answersWhileBlocked(test: {
+  frames: Buffer;
+  answer: (ws: ServerWebSocket, data: Buffer | string, n: number) => void;
+  blockAt: number;
+  wanted: number;
+  waitMs: number;
+  expected: number;
+}): Promise<{ duringLast: number; total: number }> {
   const shared = new SharedArrayBuffer(4);
   const counter = new Int32Array(shared);
   let duringLast = -1;
@@ -122,26 +125,23 @@ async function answersDuringRead(
   const { server, port } = await listen({
     handlers: {
       message(ws, data) {
-        ws.send(data);
-        if (++n < count) return;
-        const deadline = Date.now() + waitMs;
-        while (Atomics.load(counter, 0) < wanted && Date.now() < deadline) {
+        test.answer(ws, data, ++n);
+        if (n !== test.blockAt) return;
+        const deadline = Date.now() + test.waitMs;
+        while (Atomics.load(counter, 0) < test.wanted && Date.now() < deadline) {
           Atomics.wait(counter, 0, Atomics.load(counter, 0), 20);
         }
         duringLast = Atomics.load(counter, 0);
       },
     },
   });
-  const frames = Buffer.concat(Array.from({ length: count }, () => clientFrame(0x2, Buffer.alloc(size, 7))));
-  // The server's echo of one message: its header (2 bytes, 4 from 126 bytes on), then the payload.
-  const expected = count * ((size < 126 ? 2 : 4) + size);
   const worker = new Worker(COUNTING_CLIENT, {
     eval: true,
-    workerData: { shared, port, request: upgradeRequest('/', {}, port), frames },
+    workerData: { shared, port, request: upgradeRequest('/', {}, port), frames: test.frames },
   });
   try {
-    await until(() => Atomics.load(counter, 0) >= expected, 'every answer');
-    return { duringLast, total: Atomics.load(counter, 0), expected };
+    await until(() => Atomics.load(counter, 0) >= test.expected, 'every answer');
+    return { duringLast, total: Atomics.load(counter, 0) };
   } finally {
     await worker.terminate();
     await server.close({ timeout: 100 });
@@ -149,47 +149,45 @@ async function answersDuringRead(
 }
 
 /**
- * Two small messages come in one write (one read). The first one's handler sends `size`
- * bytes; the second one's blocks (up to `waitMs`) until they reached the client. Returns
- * how many bytes of answers had reached it then, and in the end.
+ * `count` binary messages of `size` bytes come in one write; the server echoes each, and
+ * its last handler blocks (up to `waitMs`) until `wanted` bytes of answers reached the
+ * client.
  */
-async function largeAnswerDuringRead(
+async function answersDuringRead(
+  count: number,
   size: number,
+  wanted: number,
   waitMs: number,
-): Promise<{ duringLast: number; total: number }> {
-  const shared = new SharedArrayBuffer(4);
-  const counter = new Int32Array(shared);
-  let duringLast = -1;
-  let n = 0;
-  const { server, port } = await listen({
-    handlers: {
-      message(ws) {
-        if (++n === 1) {
-          ws.send(Buffer.alloc(size, 1));
-          return;
-        }
-        const deadline = Date.now() + waitMs;
-        while (Atomics.load(counter, 0) < size && Date.now() < deadline) {
-          Atomics.wait(counter, 0, Atomics.load(counter, 0), 20);
-        }
-        duringLast = Atomics.load(counter, 0);
-      },
+): Promise<{ duringLast: number; total: number; expected: number }> {
+  // The server's echo of one message: its header (2 bytes, 4 from 126 bytes on), then the payload.
+  const expected = count * ((size < 126 ? 2 : 4) + size);
+  const result = await answersWhileBlocked({
+    frames: Buffer.concat(Array.from({ length: count }, () => clientFrame(0x2, Buffer.alloc(size, 7)))),
+    answer: (ws, data) => ws.send(data),
+    blockAt: count,
+    wanted,
+    waitMs,
+    expected,
+  });
+  return { ...result, expected };
+}
+
+/**
+ * Two small messages come in one write (one read). The first one's handler sends `size`
+ * bytes; the second one's blocks (up to `waitMs`) until they reached the client.
+ */
+function largeAnswerDuringRead(size: number, waitMs: number): Promise<{ duringLast: number; total: number }> {
+  return answersWhileBlocked({
+    frames: Buffer.concat([clientFrame(0x2, Buffer.from('a')), clientFrame(0x2, Buffer.from('b'))]),
+    answer: (ws, _data, n) => {
+      if (n === 1) ws.send(Buffer.alloc(size, 1));
     },
-  });
-  const frames = Buffer.concat([clientFrame(0x2, Buffer.from('a')), clientFrame(0x2, Buffer.from('b'))]);
-  const worker = new Worker(COUNTING_CLIENT, {
-    eval: true,
-    workerData: { shared, port, request: upgradeRequest('/', {}, port), frames },
-  });
-  try {
+    blockAt: 2,
+    wanted: size,
+    waitMs,
     // The answer's header: 4 bytes up to 65,535 bytes of payload, 10 from there on.
-    const expected = size + (size < 65536 ? 4 : 10);
-    await until(() => Atomics.load(counter, 0) >= expected, 'the answer');
-    return { duringLast, total: Atomics.load(counter, 0) };
-  } finally {
-    await worker.terminate();
-    await server.close({ timeout: 100 });
-  }
+    expected: size + (size < 65536 ? 4 : 10),
+  });
 }
 
 describe('ServerWebSocket on the driver: when answers leave', { timeout: 60_000 }, () => {
