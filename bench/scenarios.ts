@@ -197,6 +197,17 @@ export function serverScenarios(): Scenario[] {
       });
     }
   }
+  // The issue's own small-message row, as the independent load generator ran it: 32 B over one
+  // connection with 256 in flight (the grid above keeps 128 there).
+  scenarios.push({
+    id: 'echo-32B-c1-w256',
+    label: 'echo 32 B x 1 conn, 256 in flight',
+    mode: 'echo',
+    args: ['-size', '32', '-conns', '1', '-window', '256'],
+    metrics: ['msgsPerSec', 'mbPerSec', 'perServerCpuSecond'],
+    targets: throughputTargets(32),
+    quick: false,
+  });
   // Low depth: one or two messages in flight per connection, so each echo waits for the one
   // before it (request/response traffic); a server's per-message latency shows, not its
   // batching. Two in flight at every size, 1 and 64 connections (at 1,000 the pipelined
