@@ -61,6 +61,13 @@ export const CLIENTS: ClientSpec[] = [
     entry: 'node-client.ts',
     version: () => `undici ${process.versions.undici ?? '?'} (Node ${process.version})`,
   },
+  {
+    name: 'node-raw',
+    description:
+      'the raw Node ceiling of a client (not a WebSocket client: no checks, no events, one write per read; it still makes the `ArrayBuffer` of each message and masks each frame with a random key)',
+    entry: 'raw-client.ts',
+    version: () => `Node ${process.version}`,
+  },
 ];
 
 /** A number the client table shows. */
