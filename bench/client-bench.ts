@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ROOT } from '../scripts/lib/prereqs.js';
-import { commit } from './servers.js';
+import { BUN_VERSION, commit, installBun } from './servers.js';
 import { boundText, judge, targetsSummary, type Verdict } from './targets.js';
 
 /** A client under test: one entry of bench/clients/. */
@@ -25,6 +25,10 @@ export interface ClientSpec {
   entry: string;
   /** Version string for the report. */
   version: () => string;
+  /** The program that runs the entry (Node, unless given; may install it, or throw when it cannot). */
+  runtime?: () => string;
+  /** Environment variables for the client process, besides the harness's own. */
+  env?: Record<string, string>;
 }
 
 /** The baseline every client ratio is computed against. */
@@ -56,10 +60,24 @@ export const CLIENTS: ClientSpec[] = [
     version: wsVersion,
   },
   {
+    name: 'ws-plain',
+    description: 'the same `ws` client without native add-ons (WS_NO_BUFFER_UTIL=1, WS_NO_UTF_8_VALIDATE=1)',
+    entry: 'ws-client.ts',
+    env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' },
+    version: wsVersion,
+  },
+  {
     name: 'node',
     description: 'Node’s built-in `WebSocket` (undici inside; Node 20 needs --experimental-websocket)',
     entry: 'node-client.ts',
     version: () => `undici ${process.versions.undici ?? '?'} (Node ${process.version})`,
+  },
+  {
+    name: 'bun',
+    description: `Bun’s built-in \`WebSocket\` client, run by bun@${BUN_VERSION} (from npm, as for the server benchmark)`,
+    entry: 'bun-client.ts',
+    runtime: installBun,
+    version: () => `bun ${BUN_VERSION}`,
   },
   {
     name: 'node-raw',
@@ -174,7 +192,7 @@ const BUILT = join(ROOT, 'bench', '.build', 'clients');
  */
 export async function buildClients(): Promise<void> {
   await build({
-    entryPoints: CLIENTS.map((spec) => join(ROOT, 'bench', 'clients', spec.entry)),
+    entryPoints: [...new Set(CLIENTS.map((spec) => join(ROOT, 'bench', 'clients', spec.entry)))],
     outdir: BUILT,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -208,8 +226,12 @@ function runClient(
     '--warmup',
     String(timing.warmupS),
   ];
-  const [command, fullArgs] = pin(cpu, NODE, args);
-  const child = spawn(command, fullArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, fullArgs] = pin(cpu, spec.runtime?.() ?? NODE, args);
+  const child = spawn(command, fullArgs, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: spec.env === undefined ? process.env : { ...process.env, ...spec.env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (data: Buffer) => {

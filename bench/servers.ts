@@ -64,7 +64,7 @@ export function commit(): string {
 }
 
 /** Install Bun into bench/.cache/bun (gitignored) unless it is there; returns the binary. */
-function installBun(): string {
+export function installBun(): string {
   const prefix = join(ROOT, 'bench', '.cache', 'bun');
   const binary = join(prefix, 'node_modules', 'bun', 'bin', 'bun.exe');
   const works = () =>
