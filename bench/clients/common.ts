@@ -1,6 +1,6 @@
 /**
  * Shared client benchmark loop for bench/clients/*.ts. Each entry connects to `--url`
- * with its own WebSocket client (all three speak the browser API), keeps `--window`
+ * with its own WebSocket client (each speaks the browser API; the raw client the part of it the loop uses), keeps `--window`
  * messages in flight (1 = strict round trips) for `--duration` seconds after a warm-up
  * (`--warmup` seconds and at least 5,000 echoes), and prints one JSON line:
  * `{"client","url","window","size","messages","seconds","messagesPerSecond","p50Ms","p99Ms",
