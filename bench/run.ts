@@ -979,12 +979,13 @@ async function measureAll(
  * the server it is judged against, the two in turn, and each value becomes the median of all
  * its runs. One 2-second run of one server often moves by 10% or more between runs here:
  * enough to turn a verdict either way, and both sides are measured again, so the median is
- * not a second chance for sockeye alone. Echo and round-trip cells only (idle memory, fan-out and the cells with
- * their own server flags start fresh servers per run and are left as measured).
+ * not a second chance for sockeye alone. Echo, round-trip and handshake cells only (idle memory, fan-out and the
+ * cells with their own server flags start fresh servers per run and are left as measured).
  */
 async function confirmCloseCalls(scenarios: Scenario[], running: Running[], results: Results): Promise<void> {
   const eligible = scenarios.filter(
-    (s) => (s.mode === 'echo' || s.mode === 'latency') && s.serverArgs === undefined,
+    (s) =>
+      (s.mode === 'echo' || s.mode === 'latency' || s.mode === 'handshake') && s.serverArgs === undefined,
   );
   const calls = closeCalls(results, eligible);
   if (calls.size === 0) return;
