@@ -8,12 +8,14 @@
  * avoid in Node: the `ArrayBuffer` each binary message must be handed over in (the loop of
  * bench/clients/common.ts takes that, as the browser API gives it), a random masking key
  * per frame (from a pool, filled 4 KiB at a time), masking the payload as it is copied
- * into the output, and one `socket.write` per read (or per microtask turn, for the sends
- * made outside a read). See bench/clients/common.ts for the options.
+ * into the output (with the raw server's word-at-a-time XOR, bench/servers/raw-xor.mjs),
+ * and one `socket.write` per read (or per microtask turn, for the sends made outside a
+ * read). See bench/clients/common.ts for the options.
  * `node --import tsx bench/clients/raw-client.ts --url ws://127.0.0.1:9001 --window 1 --duration 5`
  */
 import { randomFillSync } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { xorMask } from '../servers/raw-xor.mjs';
 import { type BenchSocket, runBench } from './common.js';
 
 /** Random bytes for masking keys, refilled when used up. */
@@ -22,41 +24,6 @@ const KEYS = Buffer.allocUnsafe(4096);
 const SLAB = 64 * 1024;
 
 type Listener = (event: { data?: unknown }) => void;
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/**
- * XOR `data[start, end)` in place with the 4-byte key at `keys[k]`: byte by byte up to a
- * 4-byte boundary, then a word at a time (as bench/servers/node-raw.mjs unmasks).
- */
-function mask(data: Buffer, start: number, end: number, keys: Buffer, k: number): void {
-  let i = start;
-  const head = Math.min(end, start + ((4 - ((data.byteOffset + start) & 3)) & 3));
-  for (; i < head; i++) data[i]! ^= keys[k + ((i - start) & 3)]!;
-  const words = (end - i) >>> 2;
-  if (words > 0) {
-    const r = (i - start) & 3;
-    const b0 = keys[k + r]!;
-    const b1 = keys[k + ((r + 1) & 3)]!;
-    const b2 = keys[k + ((r + 2) & 3)]!;
-    const b3 = keys[k + ((r + 3) & 3)]!;
-    const word = LITTLE_ENDIAN
-      ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
-      : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
-    const view = new Int32Array(data.buffer, data.byteOffset + i, words);
-    const unrolled = words & ~3;
-    let w = 0;
-    for (; w < unrolled; w += 4) {
-      view[w]! ^= word;
-      view[w + 1]! ^= word;
-      view[w + 2]! ^= word;
-      view[w + 3]! ^= word;
-    }
-    for (; w < words; w++) view[w]! ^= word;
-    i += words * 4;
-  }
-  for (; i < end; i++) data[i]! ^= keys[k + ((i - start) & 3)]!;
-}
 
 class RawClient implements BenchSocket {
   binaryType = 'arraybuffer';
@@ -125,13 +92,11 @@ class RawClient implements BenchSocket {
     }
     const k = this.keyAt;
     this.keyAt += 4;
-    out[at] = KEYS[k]!;
-    out[at + 1] = KEYS[k + 1]!;
-    out[at + 2] = KEYS[k + 2]!;
-    out[at + 3] = KEYS[k + 3]!;
+    const key = out.subarray(at, at + 4);
+    KEYS.copy(key, 0, k, k + 4);
     at += 4;
     out.set(payload, at);
-    mask(out, at, at + length, KEYS, k);
+    xorMask(out, at, at + length, key, 0);
     this.end += size;
     if (!this.inRead && !this.flushQueued) {
       this.flushQueued = true;

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
+import { xorMask } from './raw-xor.mjs';
 
 const { values } = parseArgs({
   options: { port: { type: 'string', default: '9001' }, host: { type: 'string', default: '127.0.0.1' } },
@@ -21,38 +22,6 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAX_HEAD = 16 * 1024;
 /** From this many payload bytes on, a run is written in place rather than moved (as the core's COPY_THRESHOLD). */
 const ZERO_COPY_MIN = 16 * 1024;
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/** XOR `data[start, end)` in place with the mask `key`, whose byte `keyOffset` applies to data[start]. */
-function unmask(data, start, end, key, keyOffset) {
-  let i = start;
-  const head = Math.min(end, start + ((4 - ((data.byteOffset + start) & 3)) & 3));
-  for (; i < head; i++) data[i] ^= key[(keyOffset + i - start) & 3];
-  const words = (end - i) >>> 2;
-  if (words > 0) {
-    const k = (keyOffset + i - start) & 3;
-    const b0 = key[k];
-    const b1 = key[(k + 1) & 3];
-    const b2 = key[(k + 2) & 3];
-    const b3 = key[(k + 3) & 3];
-    const word = LITTLE_ENDIAN
-      ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
-      : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
-    const view = new Int32Array(data.buffer, data.byteOffset + i, words);
-    // Unrolled by four, as in sockeye's core: fewer loop checks per word on V8.
-    const unrolled = words & ~3;
-    let w = 0;
-    for (; w < unrolled; w += 4) {
-      view[w] ^= word;
-      view[w + 1] ^= word;
-      view[w + 2] ^= word;
-      view[w + 3] ^= word;
-    }
-    for (; w < words; w++) view[w] ^= word;
-    i += words * 4;
-  }
-  for (; i < end; i++) data[i] ^= key[(keyOffset + i - start) & 3];
-}
 
 /** Write a server (unmasked) frame header into `target` at `at`; returns its length. */
 function writeHeader(target, at, first, length) {
@@ -190,11 +159,11 @@ const server = createServer((socket) => {
       }
       const n = Math.min(remaining, length - read);
       if (control !== null) {
-        unmask(chunk, read, read + n, key, maskOffset);
+        xorMask(chunk, read, read + n, key, maskOffset);
         chunk.copy(control, controlHave, read, read + n);
         controlHave += n;
       } else {
-        unmask(chunk, read, read + n, key, maskOffset);
+        xorMask(chunk, read, read + n, key, maskOffset);
         if (n >= ZERO_COPY_MIN) {
           // A large run of payload leaves where it lies (a write of its own in the same
           // batch) instead of sliding down over the mask bytes: no copy at all.
