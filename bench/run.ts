@@ -927,25 +927,8 @@ async function measureAll(
       results[scenario.id] = {};
       console.log(`\n${scenario.label} [${scenario.id}]`);
       for (const server of running) {
-        let cell: Cell;
-        const cellBegan = performance.now();
-        try {
-          if (scenario.mode === 'fanout') {
-            const measured = await measureFanout(server.spec, scenario);
-            if (measured === null) continue; // this row has no such server
-            cell = measured;
-          } else {
-            cell =
-              scenario.serverArgs !== undefined
-                ? await measureWithFlags(server, scenario, scenario.serverArgs)
-                : scenario.mode === 'idle'
-                  ? await measureIdle(server.spec, server.launch, scenario)
-                  : await measure(server, scenario);
-          }
-        } catch (error) {
-          cell = { values: {}, error: (error as Error).message };
-        }
-        cell.wallS = (performance.now() - cellBegan) / 1000;
+        const cell = await measureCell(server, scenario);
+        if (cell === null) continue; // this row has no such server
         results[scenario.id]![server.spec.name] = cell;
         printCell(scenario, server.spec.name, cell);
       }
@@ -974,36 +957,61 @@ async function measureAll(
 }
 
 /**
+ * One run of one cell, however its mode measures it (a fresh server for the fan-out, idle and
+ * flagged cells, the running one for the rest), with its wall-clock time; null when the
+ * server has no entry for that mode (fan-out rows).
+ */
+async function measureCell(server: Running, scenario: Scenario): Promise<Cell | null> {
+  const began = performance.now();
+  let cell: Cell;
+  try {
+    if (scenario.mode === 'fanout') {
+      const measured = await measureFanout(server.spec, scenario);
+      if (measured === null) return null;
+      cell = measured;
+    } else {
+      cell =
+        scenario.serverArgs !== undefined
+          ? await measureWithFlags(server, scenario, scenario.serverArgs)
+          : scenario.mode === 'idle'
+            ? await measureIdle(server.spec, server.launch, scenario)
+            : await measure(server, scenario);
+    }
+  } catch (error) {
+    cell = { values: {}, error: (error as Error).message };
+  }
+  cell.wallS = (performance.now() - began) / 1000;
+  return cell;
+}
+
+/**
  * Extra runs of a close call: a cell whose ratio (or per CPU-second ratio) is within
  * `CLOSE_BAND` of its target's bound is run {@link CONFIRM_ROUNDS} more times for sockeye and
  * the server it is judged against, the two in turn, and each value becomes the median of all
  * its runs. One 2-second run of one server often moves by 10% or more between runs here:
  * enough to turn a verdict either way, and both sides are measured again, so the median is
- * not a second chance for sockeye alone. Echo, round-trip and handshake cells only (idle memory, fan-out and the
- * cells with their own server flags start fresh servers per run and are left as measured).
+ * not a second chance for sockeye alone. Every mode: the cells that start a fresh server per
+ * run (idle memory, fan-out, the cells with their own server flags) start one per extra run
+ * too.
  */
 async function confirmCloseCalls(scenarios: Scenario[], running: Running[], results: Results): Promise<void> {
-  const eligible = scenarios.filter(
-    (s) =>
-      (s.mode === 'echo' || s.mode === 'latency' || s.mode === 'handshake') && s.serverArgs === undefined,
-  );
-  const calls = closeCalls(results, eligible);
+  const calls = closeCalls(results, scenarios);
   if (calls.size === 0) return;
   console.log(
     `\nclose calls (within ${CLOSE_BAND * 100}% of a bound): ${calls.size} cells, ${CONFIRM_ROUNDS} more runs each`,
   );
-  for (const scenario of eligible) {
+  for (const scenario of scenarios) {
     const names = calls.get(scenario.id);
     if (names === undefined) continue;
-    const servers = running.filter((server) => names.includes(server.spec.name));
+    const servers = running.filter(
+      (server) => names.includes(server.spec.name) && results[scenario.id]![server.spec.name] !== undefined,
+    );
     const runs = new Map<string, Cell[]>(
       servers.map((server) => [server.spec.name, [results[scenario.id]![server.spec.name]!]]),
     );
     for (let round = 0; round < CONFIRM_ROUNDS; round++) {
       for (const server of servers) {
-        const cell = await measure(server, scenario).catch(
-          (error: unknown): Cell => ({ values: {}, error: String(error) }),
-        );
+        const cell = (await measureCell(server, scenario)) ?? { values: {}, error: 'no such cell' };
         runs.get(server.spec.name)!.push(cell);
       }
     }
