@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { ROOT } from '../scripts/lib/prereqs.js';
 import { BUN_VERSION, commit, installBun } from './servers.js';
-import { boundText, judge, targetsSummary, type Verdict } from './targets.js';
+import { boundText, CEILING, judge, targetsSummary, type Verdict } from './targets.js';
 
 /** A client under test: one entry of bench/clients/. */
 export interface ClientSpec {
@@ -438,7 +438,22 @@ function clientVerdicts(results: ClientResults, scenarios: ClientScenario[]): Ma
           bound: boundText(bound, `the ${CLIENT_BASELINE} client`),
           ...judge(measured('sockeye', target.metric), measured(CLIENT_BASELINE, target.metric), bound),
         };
-        if (target.metric === 'msgsPerSec' && scenario.metrics.includes('perClientCpuSecond')) {
+        const perCpu = target.metric === 'msgsPerSec' && scenario.metrics.includes('perClientCpuSecond');
+        if (measured(CEILING, target.metric) !== undefined) {
+          // The raw client on the same bound: is the target within a Node client's reach?
+          verdict.ceiling = judge(
+            measured(CEILING, target.metric),
+            measured(CLIENT_BASELINE, target.metric),
+            bound,
+          );
+          if (perCpu)
+            verdict.ceiling.perCpu = judge(
+              measured(CEILING, 'perClientCpuSecond'),
+              measured(CLIENT_BASELINE, 'perClientCpuSecond'),
+              bound,
+            );
+        }
+        if (perCpu) {
           verdict.perCpu = judge(
             measured('sockeye', 'perClientCpuSecond'),
             measured(CLIENT_BASELINE, 'perClientCpuSecond'),
@@ -470,6 +485,7 @@ export function clientTargetsSection(report: ClientReport, scenarios: ClientScen
     '',
     'Goal 7, judged on this run: sockeye’s client over the `ws` client; msg/s also per',
     'client CPU-second, the figure to trust on a busy machine. A target is met when every cell of it is.',
+    'The last column judges node-raw, the raw Node client (no checks, no events), on the same bound.',
     '',
     ...targetsSummary([...judged.values()].flat(), 'per client CPU-s'),
   ];

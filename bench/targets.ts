@@ -158,7 +158,25 @@ export interface Verdict {
   perCpu?: { ratio: number | null; met: boolean | null };
   /** Why the verdict is to be read with care (e.g. the load generator saturated). */
   note?: string;
+  /**
+   * The raw Node ceiling ({@link CEILING}: a server or client that does only the I/O) judged
+   * on the same bound in the same run: whether a Node program reaches the target at all.
+   * Absent where the ceiling is the reference itself or has no such cell.
+   */
+  ceiling?: Judged & { perCpu?: Judged };
 }
+
+/** A ratio and whether it meets its bound (nulls: not measured). */
+export interface Judged {
+  ratio: number | null;
+  met: boolean | null;
+}
+
+/**
+ * The raw Node ceiling's name, among the servers (bench/servers/node-raw.mjs) and among the
+ * clients (bench/clients/raw-client.ts): each row's target is judged on it too.
+ */
+export const CEILING = 'node-raw';
 
 const word = (met: boolean | null) => (met === null ? 'not measured' : met ? 'met' : 'NOT met');
 const ratioText = (ratio: number | null) => (ratio === null ? '–' : `${ratio.toFixed(2)}x`);
@@ -185,32 +203,71 @@ export function overall(verdicts: readonly { met: boolean | null }[]): { verdict
 export function targetsSummary(verdicts: readonly Verdict[], cpu: string): string[] {
   const goals = GOALS.filter((goal) => verdicts.some((v) => v.goal === goal.id));
   if (goals.length === 0) return ['(no cell with a target in this run)'];
-  const lines = [`| target | source | verdict | cells | ${cpu} |`, '| --- | --- | --- | --- | --- |'];
+  // The ceiling's column, where the run measured it: is the target within a Node program's reach?
+  const withCeiling = verdicts.some((v) => v.ceiling !== undefined);
+  const head = (columns: string[]) => [
+    `| ${columns.join(' | ')} |`,
+    `| ${columns.map(() => '---').join(' | ')} |`,
+  ];
+  const lines = head([
+    'target',
+    'source',
+    'verdict',
+    'cells',
+    cpu,
+    ...(withCeiling ? [`${CEILING} (the raw Node ceiling) on the same bounds`] : []),
+  ]);
   for (const goal of goals) {
     const cells = verdicts.filter((v) => v.goal === goal.id);
     const all = overall(cells);
     const withCpu = cells.filter((v) => v.perCpu !== undefined);
     const cpuAll = withCpu.length === 0 ? undefined : overall(withCpu.map((v) => v.perCpu!));
-    lines.push(
-      `| ${goal.short} | ${goal.source} | **${all.verdict}** | ${all.counted} | ${
-        cpuAll === undefined ? '' : `${cpuAll.verdict} (${cpuAll.counted})`
-      } |`,
-    );
+    const ceilings = cells.flatMap((v) => (v.ceiling === undefined ? [] : [v.ceiling]));
+    const ceilingAll = ceilings.length === 0 ? undefined : overall(ceilings);
+    const columns = [
+      goal.short,
+      goal.source,
+      `**${all.verdict}**`,
+      all.counted,
+      cpuAll === undefined ? '' : `${cpuAll.verdict} (${cpuAll.counted})`,
+    ];
+    if (withCeiling)
+      columns.push(ceilingAll === undefined ? '' : `${ceilingAll.verdict} (${ceilingAll.counted})`);
+    lines.push(`| ${columns.join(' | ')} |`);
   }
+  const judgedText = (judged: Judged) => `${ratioText(judged.ratio)}: ${word(judged.met)}`;
   for (const goal of goals) {
     const cells = verdicts.filter((v) => v.goal === goal.id);
     lines.push(
       '',
       `**${goal.source}**: ${goal.title}.`,
       '',
-      `| cell | target | ratio | verdict | ${cpu} |`,
-      '| --- | --- | --- | --- | --- |',
-      ...cells.map(
-        (v) =>
-          `| ${v.cell} | ${v.metric} ${v.bound} | ${ratioText(v.ratio)} | ${word(v.met)}${v.note ? ` (${v.note})` : ''} | ${
-            v.perCpu === undefined ? '' : `${ratioText(v.perCpu.ratio)}: ${word(v.perCpu.met)}`
-          } |`,
-      ),
+      ...head([
+        'cell',
+        'target',
+        'ratio',
+        'verdict',
+        cpu,
+        ...(withCeiling ? [`${CEILING} on the same bound (${cpu})`] : []),
+      ]),
+      ...cells.map((v) => {
+        const columns = [
+          v.cell,
+          `${v.metric} ${v.bound}`,
+          ratioText(v.ratio),
+          `${word(v.met)}${v.note ? ` (${v.note})` : ''}`,
+          v.perCpu === undefined ? '' : judgedText(v.perCpu),
+        ];
+        if (withCeiling) {
+          const ceiling = v.ceiling;
+          columns.push(
+            ceiling === undefined
+              ? ''
+              : `${judgedText(ceiling)}${ceiling.perCpu === undefined ? '' : ` (${judgedText(ceiling.perCpu)})`}`,
+          );
+        }
+        return `| ${columns.join(' | ')} |`;
+      }),
     );
   }
   return lines;
@@ -265,7 +322,22 @@ export function serverVerdicts(results: MeasuredResults, scenarios: Scenario[]):
           ratio,
           met,
         };
-        if (PER_CPU.includes(target.metric) && scenario.metrics.includes('perServerCpuSecond')) {
+        const perCpu = PER_CPU.includes(target.metric) && scenario.metrics.includes('perServerCpuSecond');
+        const ceiling = results[scenario.id]?.[CEILING];
+        if (against !== CEILING && measured(ceiling, target.metric) !== undefined) {
+          verdict.ceiling = judge(
+            measured(ceiling, target.metric),
+            measured(reference, target.reference?.metric ?? target.metric),
+            bound,
+          );
+          if (perCpu)
+            verdict.ceiling.perCpu = judge(
+              measured(ceiling, 'perServerCpuSecond'),
+              measured(reference, 'perServerCpuSecond'),
+              { ratio: target.ratio, higherIsBetter: true },
+            );
+        }
+        if (perCpu) {
           verdict.perCpu = judge(
             measured(sockeye, 'perServerCpuSecond'),
             measured(reference, 'perServerCpuSecond'),

@@ -206,6 +206,44 @@ describe('judging', () => {
     );
   });
 
+  it('the raw Node ceiling (node-raw) is judged on the same bound beside sockeye, where it has the cell', () => {
+    const results: MeasuredResults = {
+      'echo-1KiB-c64': {
+        sockeye: cell({ msgsPerSec: 60, perServerCpuSecond: 60 }),
+        'node-raw': cell({ msgsPerSec: 95, perServerCpuSecond: 80 }),
+        'ws+native': cell({ msgsPerSec: 20, perServerCpuSecond: 20 }),
+        bun: cell({ msgsPerSec: 100, perServerCpuSecond: 100 }),
+      },
+      'idle-10k': { sockeye: cell({ rssPerConnKiB: 5 }), 'node-raw': cell({ rssPerConnKiB: 6 }) },
+      'fanout-256B-1k': {
+        sockeye: cell({ fanoutMs: 9, cpuMsPerPublish: 9 }),
+        'ws+native': cell({ fanoutMs: 10, cpuMsPerPublish: 10 }),
+        bun: cell({ fanoutMs: 6, cpuMsPerPublish: 5 }),
+      },
+    };
+    const judged = serverVerdicts(results, ['echo-1KiB-c64', 'idle-10k', 'fanout-256B-1k'].map(byId));
+    const bun = judged.get('echo-1KiB-c64')!.find((v) => v.goal === 'small-vs-bun')!;
+    assert.equal(bun.met, false);
+    // 95 / 100 in messages per second meets 0.9x Bun; 80 / 100 per CPU-second does not.
+    assert.deepEqual(bun.ceiling, { ratio: 0.95, met: true, perCpu: { ratio: 0.8, met: false } });
+    // Judged against node-raw itself: no ceiling to show. No node-raw cell: none either.
+    assert.equal(judged.get('idle-10k')![0]!.ceiling, undefined);
+    assert.ok(judged.get('fanout-256B-1k')!.every((v) => v.ceiling === undefined));
+
+    const text = targetsSummary(judged.get('echo-1KiB-c64')!, 'per server CPU-s').join('\n');
+    assert.match(text, /\| per server CPU-s \| node-raw \(the raw Node ceiling\) on the same bounds \|/);
+    assert.match(
+      text,
+      /\| 32 B and 1 KiB echo ≥ 0\.9x Bun \| goal 3 \| \*\*NOT met\*\* \| 0 of 1 cells met \| NOT met \(0 of 1 cells met\) \| met \(1 of 1 cells met\) \|/,
+    );
+    assert.match(text, /\| 0\.60x: NOT met \| 0\.95x: met \(0\.80x: NOT met\) \|/);
+    // Without any ceiling in the run, no such column.
+    assert.doesNotMatch(
+      targetsSummary(judged.get('idle-10k')!, 'per server CPU-s').join('\n'),
+      /raw Node ceiling/,
+    );
+  });
+
   it('close calls: a ratio or its per CPU-s twin within 15% of a bound; sockeye and the server it is judged against', () => {
     const results: MeasuredResults = {
       // 1.10x ws+native: within 15% of the 1x bound (item 1) and of the 1.3x one (item 2).
@@ -321,6 +359,7 @@ describe('judging', () => {
         'client-echo-32B': {
           sockeye: client({ msgsPerSec: 90, perClientCpuSecond: 40 }),
           ws: client({ msgsPerSec: 30, perClientCpuSecond: 20 }),
+          'node-raw': client({ msgsPerSec: 84, perClientCpuSecond: 70 }),
         },
         'client-latency-32B': { sockeye: client({ p50us: 70 }), ws: client({ p50us: 60 }) },
       },
@@ -328,7 +367,7 @@ describe('judging', () => {
     const text = clientTargetsSection(report, clientScenarios()).join('\n');
     assert.match(
       text,
-      /\| client: 32 B pipelined, 128 in flight \| msg\/s ≥ 3x the ws client \| 3\.00x \| met \| 2\.00x: NOT met \|/,
+      /\| client: 32 B pipelined, 128 in flight \| msg\/s ≥ 3x the ws client \| 3\.00x \| met \| 2\.00x: NOT met \| 2\.80x: NOT met \(3\.50x: met\) \|/,
     );
     assert.match(
       text,
