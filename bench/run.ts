@@ -25,7 +25,7 @@
  * (scenario ids; the client cells' ids start with `client-`), --servers a,b (by name; the
  * ws+native baseline always runs), --duration <s>, --warmup <s>, --write-docs / --no-docs,
  * --no-confirm (no extra runs of close calls: cells within 15% of a target's bound are
- * otherwise run twice more, sockeye and the server it is judged against in turn, and the
+ * otherwise run twice more, sockeye, the server it is judged against and node-raw in turn, and the
  * median of the three is kept),
  * --from <reports/bench/….json> (re-render a saved run's table and docs without measuring),
  * --no-settle (start at once: by default a run first waits, up to SETTLE_LIMIT_S, for the
@@ -787,7 +787,7 @@ function docsSection(report: Report, scenarios: Scenario[]): string {
     '',
     'Values, with the ratio to **ws+native** (`ws` with bufferutil) in brackets. For latency and memory, smaller is better.',
     `† the load generator used at least ${GENERATOR_LIMIT * 100}% of its core in that cell: the server may be faster than shown.`,
-    `‡ a close call (a ratio within ${CLOSE_BAND * 100}% of a target's bound after the first run): the median of ${CONFIRM_ROUNDS + 1} runs, sockeye and the server it is judged against measured in turn (one 2-second run of one server often moves by 10% or more between runs on this machine).`,
+    `‡ a close call (a ratio within ${CLOSE_BAND * 100}% of a target's bound after the first run): the median of ${CONFIRM_ROUNDS + 1} runs, sockeye, the server it is judged against and node-raw (judged on the same bound) measured in turn (one 2-second run of one server often moves by 10% or more between runs on this machine).`,
     '',
     table(
       results,
@@ -989,9 +989,9 @@ async function measureCell(server: Running, scenario: Scenario): Promise<Cell | 
 
 /**
  * Extra runs of a close call: a cell whose ratio (or per CPU-second ratio) is within
- * `CLOSE_BAND` of its target's bound is run {@link CONFIRM_ROUNDS} more times for sockeye and
- * the server it is judged against, the two in turn, and each value becomes the median of all
- * its runs. One 2-second run of one server often moves by 10% or more between runs here:
+ * `CLOSE_BAND` of its target's bound is run {@link CONFIRM_ROUNDS} more times for sockeye,
+ * the server it is judged against and node-raw (judged on the same bound), in turn, and each
+ * value becomes the median of all its runs. One 2-second run of one server often moves by 10% or more between runs here:
  * enough to turn a verdict either way, and both sides are measured again, so the median is
  * not a second chance for sockeye alone. Every mode: the cells that start a fresh server per
  * run (idle memory, fan-out, the cells with their own server flags) start one per extra run

@@ -368,9 +368,10 @@ export const CLOSE_BAND = 0.15;
 
 /**
  * The servers to measure again in each cell whose verdict is a close call: a ratio (or its
- * per CPU-second twin) within {@link CLOSE_BAND} of its bound. By scenario id: `sockeye` and
+ * per CPU-second twin) within {@link CLOSE_BAND} of its bound. By scenario id: `sockeye`,
  * every server a close target of that cell is judged against (its own cell only: a target
- * whose reference is another cell is left as measured).
+ * whose reference is another cell is left as measured), and the raw Node ceiling
+ * ({@link CEILING}) where the cell has it, since it is judged on the same bound.
  */
 export function closeCalls(results: MeasuredResults, scenarios: Scenario[]): Map<string, string[]> {
   const verdicts = serverVerdicts(results, scenarios);
@@ -385,7 +386,9 @@ export function closeCalls(results: MeasuredResults, scenarios: Scenario[]): Map
         ratio != null && Math.abs(ratio / target.ratio - 1) <= CLOSE_BAND;
       if (near(verdict.ratio) || near(verdict.perCpu?.ratio)) servers.add(target.against ?? BASELINE);
     });
-    if (servers.size > 0) calls.set(scenario.id, ['sockeye', ...servers]);
+    if (servers.size === 0) continue;
+    if (results[scenario.id]?.[CEILING] !== undefined) servers.add(CEILING);
+    calls.set(scenario.id, ['sockeye', ...servers]);
   }
   return calls;
 }
