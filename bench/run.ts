@@ -20,7 +20,7 @@
  * sockeye's session long-polling beside the same sessions over WebSocket and a plain Node
  * long-poll server, 1 and 100 sessions; id `long-poll`).
  *
- * A full run takes about 20 minutes on the loaded 2-core machine (summed from the cells'
+ * A full run takes about 25 minutes on the quiet 2-core machine (summed from the cells'
  * timings). Options: --quick (a subset, about 4 minutes), --only <substring or /regex/>
  * (scenario ids; the client cells' ids start with `client-`), --servers a,b (by name; the
  * ws+native baseline always runs), --duration <s>, --warmup <s>, --write-docs / --no-docs,
@@ -870,7 +870,7 @@ const OTHER_BENCHMARKS_MINUTES = 4;
 function runTime(report: Report): string {
   const rest = `the SSE, long-poll and session benchmarks about ${OTHER_BENCHMARKS_MINUTES} more`;
   if (report.wallS === undefined)
-    return ` (about 20 minutes: the server cells about 15, the client cells 3, ${rest})`;
+    return ` (about 25 minutes: the server cells about 20, the client cells 3, ${rest})`;
   const minutes = (seconds: number) => Math.max(1, Math.round(seconds / 60));
   const clients =
     report.wallS.clients === undefined ? '' : `, the client cells ${minutes(report.wallS.clients)}`;
