@@ -126,12 +126,14 @@ export interface Bound {
   higherIsBetter: boolean;
 }
 
+/** A ratio and whether it meets its bound (nulls: not measured). */
+export interface Judged {
+  ratio: number | null;
+  met: boolean | null;
+}
+
 /** The ratio `value / reference` and whether it meets `bound`; nulls when either is missing. */
-export function judge(
-  value: number | undefined,
-  reference: number | undefined,
-  bound: Bound,
-): { ratio: number | null; met: boolean | null } {
+export function judge(value: number | undefined, reference: number | undefined, bound: Bound): Judged {
   if (value === undefined || reference === undefined || reference === 0) return { ratio: null, met: null };
   const ratio = value / reference;
   return { ratio, met: bound.higherIsBetter ? ratio >= bound.ratio : ratio <= bound.ratio };
@@ -155,7 +157,7 @@ export interface Verdict {
   /** null: not measured (a value missing or failed). */
   met: boolean | null;
   /** The same bound on messages (or handshakes) per CPU-second of the process under test. */
-  perCpu?: { ratio: number | null; met: boolean | null };
+  perCpu?: Judged;
   /** Why the verdict is to be read with care (e.g. the load generator saturated). */
   note?: string;
   /**
@@ -164,12 +166,6 @@ export interface Verdict {
    * Absent where the ceiling is the reference itself or has no such cell.
    */
   ceiling?: Judged & { perCpu?: Judged };
-}
-
-/** A ratio and whether it meets its bound (nulls: not measured). */
-export interface Judged {
-  ratio: number | null;
-  met: boolean | null;
 }
 
 /**
