@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { AssemblyBudget, defaultAssemblyBudget } from './assembly-budget.js';
 import { CloseCode, isValidWireCloseCode } from './close-codes.js';
 import { InternalError, MessageWriterError, ProtocolError } from './errors.js';
 import { type Extension, type PreparedMessage, selectExtension } from './extension.js';
@@ -142,6 +143,12 @@ export interface ConnectionOptions {
    * @defaultValue {@link defaultOutputBuffers}, shared by the clients of the process
    */
   outputBuffers?: OutputBuffers;
+  /**
+   * The bound on message buffers allocated ahead of their data that this connection
+   * shares with its owner's others (a server makes one for all its connections).
+   * @defaultValue {@link defaultAssemblyBudget}, shared by the clients of the process
+   */
+  assemblyBudget?: AssemblyBudget;
 }
 
 /**
@@ -166,6 +173,9 @@ export function checkConnectionOptions(options: ConnectionOptions): void {
   }
   if (options.outputBuffers !== undefined && !(options.outputBuffers instanceof OutputBuffers)) {
     throw new TypeError('outputBuffers must be an OutputBuffers');
+  }
+  if (options.assemblyBudget !== undefined && !(options.assemblyBudget instanceof AssemblyBudget)) {
+    throw new TypeError('assemblyBudget must be an AssemblyBudget');
   }
 }
 
@@ -231,7 +241,8 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * A single frame gets its buffer of exact size once 1/EXACT_SHARE of it has arrived: a
- * peer must send an eighth of what it declares to make us allocate all of it.
+ * peer must send an eighth of what it declares to make us allocate all of it (and across
+ * connections, the owner's {@link AssemblyBudget} bounds what is allocated that way).
  */
 const EXACT_SHARE = 8;
 
@@ -308,8 +319,9 @@ export class Connection {
    * plus {@link PART_OVERHEAD}, so a peer sending a million one-byte fragments cannot make
    * us hold a million views. Past that budget the views are copied into `assembly` and
    * later parts are copied there as they come. A single frame gets one buffer of its exact
-   * size, allocated once, when an eighth of it has arrived (or its views go over budget,
-   * which they always do by its last part); a fragmented message's budget is the limit,
+   * size, allocated once, when an eighth of it has arrived and the owner's
+   * {@link AssemblyBudget} has room (or when its views go over its size, which they always
+   * do by its last part); a fragmented message's budget is the limit,
    * so small fragmented messages are joined once at their end.
    */
   private parts: Buffer[] = [];
@@ -330,6 +342,9 @@ export class Connection {
   private assemblyLimit = 0;
   /** The current message is one frame: `assemblyLimit` is its exact size. */
   private assemblyExact = false;
+  /** The owner's bound on buffers allocated early, and what this message's buffer took of it. */
+  private readonly assemblyBudget: AssemblyBudget;
+  private assemblyCharged = 0;
   /** Made for the first text message that arrives in parts (most connections never need one). */
   private utf8: Utf8Validator | null = null;
 
@@ -357,6 +372,7 @@ export class Connection {
       allowedRsv: this.extension?.rsvBit ?? 0,
     });
     this.output = new OutputQueue(options.role === 'client', options.outputBuffers);
+    this.assemblyBudget = options.assemblyBudget ?? defaultAssemblyBudget;
   }
 
   /** `open`, `closing` (we sent a close and wait for the peer's), or `closed`. */
@@ -755,11 +771,19 @@ export class Connection {
    * Whether `data` joins the views held (see `parts`): while what they pin stays within
    * the message's bound and, for a single frame, less than an eighth of it has arrived.
    * Past that share the frame gets its buffer of exact size and each later part is copied
-   * (and unmasked) as it arrives, while it is still in the CPU cache, not at the end.
+   * (and unmasked) as it arrives, while it is still in the CPU cache, not at the end;
+   * unless the owner's {@link AssemblyBudget} is spent, and then the views are held until
+   * they pin more than the frame's size (its last part) and are joined then.
    */
   private keepsAsView(data: Buffer): boolean {
     if (this.partsCharge + this.chargeOf(data) > this.assemblyLimit) return false;
-    return !this.assemblyExact || (this.partsBytes + data.length) * EXACT_SHARE < this.assemblyLimit;
+    if (!this.assemblyExact || (this.partsBytes + data.length) * EXACT_SHARE < this.assemblyLimit)
+      return true;
+    // An eighth is here: the whole buffer now, if the owner's bound on buffers allocated
+    // ahead of their data has room for it; if not, the views wait for the frame's end.
+    if (!this.assemblyBudget.take(this.assemblyLimit)) return true;
+    this.assemblyCharged = this.assemblyLimit;
+    return false;
   }
 
   /** What holding `data` as a view would pin: its whole read (once per read) and the view itself. */
@@ -830,8 +854,7 @@ export class Connection {
     if (this.partsMasked) this.consolidate();
     if (this.assembly !== null) {
       message = this.assembly.subarray(0, this.assemblyLength);
-      this.assembly = null;
-      this.assemblyLength = 0;
+      this.dropAssembly();
     } else if (this.parts.length <= 1) {
       message = this.parts[0] ?? EMPTY;
     } else {
@@ -841,6 +864,16 @@ export class Connection {
     }
     this.clearParts();
     return message;
+  }
+
+  /** Let go of the reassembly buffer (handed over, or the connection ended) and give back its charge. */
+  private dropAssembly(): void {
+    this.assembly = null;
+    this.assemblyLength = 0;
+    if (this.assemblyCharged !== 0) {
+      this.assemblyBudget.give(this.assemblyCharged);
+      this.assemblyCharged = 0;
+    }
   }
 
   private clearParts(): void {
@@ -956,7 +989,7 @@ export class Connection {
   private finish(info: CloseInfo): void {
     this._state = 'closed';
     this._closeInfo = info;
-    this.assembly = null;
+    this.dropAssembly();
     this.clearParts();
     this.extension?.close();
     this.handler.onClose(info);

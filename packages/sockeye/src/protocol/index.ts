@@ -3,6 +3,7 @@
  * handshakes, masking and UTF-8 validation, with no sockets, timers or promises.
  * @packageDocumentation
  */
+export { AssemblyBudget, defaultAssemblyBudget } from './assembly-budget.js';
 export { CloseCode, isValidWireCloseCode } from './close-codes.js';
 export {
   type CloseFrame,

@@ -118,3 +118,13 @@ export const MAX_CONTROL_PAYLOAD = 125;
 
 /** Largest close reason in bytes: a control payload minus the 2-byte code. Not configurable. */
 export const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * Most bytes of message buffers allocated early, across the connections of one owner (a
+ * server, or the clients of a process): a large single frame gets one buffer of its exact
+ * size once an eighth of it has arrived (see `AssemblyBudget`), so without a bound across
+ * connections a peer opening many of them could make us allocate eight times what it sends.
+ * 64 MiB: 64 messages of 1 MiB at once; past it a frame's reads are held as they are and
+ * joined when the frame is complete, as `ws` does, so memory follows the bytes received.
+ */
+export const DEFAULT_EARLY_ASSEMBLY_BYTES = 64 * 1024 * 1024;

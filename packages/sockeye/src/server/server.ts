@@ -4,6 +4,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { inspect } from 'node:util';
 import {
+  AssemblyBudget,
   buildAcceptResponse,
   CloseCode,
   type CloseInfo,
@@ -182,6 +183,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     maxPayload: number;
     maxFragments: number;
     outputBuffers: OutputBuffers;
+    assemblyBudget: AssemblyBudget;
   };
   private readonly netServer: NetServer | null = null;
   private readonly httpServer: HttpServer | HttpsServer | null = null;
@@ -241,6 +243,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       maxFragments: options.maxFragments ?? limits.DEFAULT_MAX_FRAGMENTS,
       // The slab and masking keys of this server's connections (its own, not the process's).
       outputBuffers: new OutputBuffers(),
+      // Its bound on message buffers allocated ahead of their data, across its connections.
+      assemblyBudget: new AssemblyBudget(),
     };
     const deflate = options.perMessageDeflate ?? true;
     this.perMessageDeflate =

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { SocketDriver, type WireDirection } from '../io/driver.js';
 import {
+  type AssemblyBudget,
   CloseCode,
   type CloseInfo,
   type Extension,
@@ -105,7 +106,12 @@ export class ServerWebSocket<Data = undefined> extends SocketDriver {
   static _create<D>(
     host: ConnectionHost<D>,
     socket: Socket,
-    options: { maxPayload: number; maxFragments: number; outputBuffers: OutputBuffers },
+    options: {
+      maxPayload: number;
+      maxFragments: number;
+      outputBuffers: OutputBuffers;
+      assemblyBudget: AssemblyBudget;
+    },
     data: D,
     protocol: string,
     extensions: string,
@@ -118,7 +124,12 @@ export class ServerWebSocket<Data = undefined> extends SocketDriver {
   private constructor(
     host: ConnectionHost<Data>,
     socket: Socket,
-    options: { maxPayload: number; maxFragments: number; outputBuffers: OutputBuffers },
+    options: {
+      maxPayload: number;
+      maxFragments: number;
+      outputBuffers: OutputBuffers;
+      assemblyBudget: AssemblyBudget;
+    },
     data: Data,
     protocol: string,
     extensions: string,
@@ -132,6 +143,7 @@ export class ServerWebSocket<Data = undefined> extends SocketDriver {
         maxFragments: options.maxFragments,
         extensions: extension === null ? [] : [extension],
         outputBuffers: options.outputBuffers,
+        assemblyBudget: options.assemblyBudget,
       },
       false,
     );

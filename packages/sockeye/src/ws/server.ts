@@ -10,6 +10,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
+  AssemblyBudget,
   computeAccept,
   OutputBuffers,
   PerMessageDeflate,
@@ -212,6 +213,7 @@ export class WebSocketServer<T extends WebSocket = WebSocket> extends EventEmitt
       maxPayload: merged.maxPayload,
       maxPendingAutoPongs: merged.maxPendingAutoPongs,
       outputBuffers: new OutputBuffers(),
+      assemblyBudget: new AssemblyBudget(),
     };
   }
 

@@ -9,6 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { isIP, type NetConnectOpts, connect as netConnect, type Socket } from 'node:net';
 import { type ConnectionOptions as TlsConnectionOptions, connect as tlsConnect } from 'node:tls';
 import {
+  type AssemblyBudget,
   type CloseInfo,
   Connection,
   type ConnectionHandler,
@@ -93,6 +94,8 @@ export interface SocketSettings {
   maxPendingAutoPongs: number;
   /** The server's output buffers (a client uses the process's default ones). */
   outputBuffers: OutputBuffers;
+  /** The server's bound on buffers allocated early (a client uses the process's default one). */
+  assemblyBudget: AssemblyBudget;
 }
 
 /** Options of the client {@link WebSocket}: `ws`'s, and Node's `http.request` options. */
@@ -527,6 +530,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       echoCloseReason: true,
       failReason: false,
       outputBuffers: settings.outputBuffers,
+      assemblyBudget: settings.assemblyBudget,
     });
     this._socket = socket;
     (socket as TaggedSocket)[kWebSocket] = this;
