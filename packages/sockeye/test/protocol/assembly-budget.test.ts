@@ -15,26 +15,10 @@ import {
   limits,
   Opcode,
 } from '../../src/protocol/index.js';
-import { chunksOf, noiseBytes, peerFrame } from './helpers.js';
+import { allocations, chunksOf, noiseBytes, peerFrame } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const READ = 64 * 1024;
-
-/** Sizes passed to Buffer.allocUnsafe while `fn` runs (how the core allocates message buffers). */
-function allocations(fn: () => void): number[] {
-  const sizes: number[] = [];
-  const original = Buffer.allocUnsafe;
-  Buffer.allocUnsafe = (size: number) => {
-    sizes.push(size);
-    return original(size);
-  };
-  try {
-    fn();
-  } finally {
-    Buffer.allocUnsafe = original;
-  }
-  return sizes;
-}
 
 /** A server-side connection that keeps what it delivers. */
 function connection(budget: AssemblyBudget | undefined, delivered: Buffer[] = [], maxPayload = 2 * MiB) {

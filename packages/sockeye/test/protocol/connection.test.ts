@@ -17,7 +17,16 @@ import {
   truncateUtf8,
 } from '../../src/protocol/index.js';
 import { vectors } from '../vectors/vectors.js';
-import { assertFailed, chunksOf, closePayload, decodeFrames, frame, peerFrame, Recorder } from './helpers.js';
+import {
+  allocations,
+  assertFailed,
+  chunksOf,
+  closePayload,
+  decodeFrames,
+  frame,
+  peerFrame,
+  Recorder,
+} from './helpers.js';
 
 const ROLES: Role[] = ['server', 'client'];
 
@@ -329,17 +338,9 @@ describe('RFC 6455 10.4: limits', () => {
     ];
     // The sizes asked of Buffer.allocUnsafe, not `data.buffer.byteLength`: from Node 24 the
     // pool is 64 KiB, so a 5000-byte buffer may be a view of the pool's slab.
-    const original = Buffer.allocUnsafe;
-    const allocated: number[] = [];
-    Buffer.allocUnsafe = (size: number) => {
-      allocated.push(size);
-      return original(size);
-    };
-    try {
+    const allocated = allocations(() => {
       for (const part of parts) conn.receive(part);
-    } finally {
-      Buffer.allocUnsafe = original;
-    }
+    });
     // 1000 + 2000 + 2000 bytes: the buffer doubles from twice the first part but stops at
     // the limit, not at 8 KiB. (The 4-byte allocations are not the message's.)
     assert.deepEqual(
@@ -351,22 +352,6 @@ describe('RFC 6455 10.4: limits', () => {
 });
 
 describe('reassembly: each payload byte is copied once, and held parts stay bounded', () => {
-  /** Run `fn` and return the sizes passed to Buffer.allocUnsafe meanwhile. */
-  function allocations(fn: () => void): number[] {
-    const original = Buffer.allocUnsafe;
-    const sizes: number[] = [];
-    Buffer.allocUnsafe = (size: number) => {
-      sizes.push(size);
-      return original(size);
-    };
-    try {
-      fn();
-    } finally {
-      Buffer.allocUnsafe = original;
-    }
-    return sizes;
-  }
-
   it('a 1 MiB frame in 64 KiB reads is assembled in one buffer of its exact size (no growth copies)', () => {
     const payload = Buffer.allocUnsafe(1024 * 1024);
     for (let i = 0; i < payload.length; i++) payload[i] = (i * 131 + 7) & 0xff;

@@ -187,6 +187,22 @@ export function collectingParser(role: Role, allowedRsv = 0): { parser: FramePar
   return { parser: new FrameParser(handler, { role, allowedRsv }), frames };
 }
 
+/** Run `fn` and return the sizes passed to Buffer.allocUnsafe meanwhile (how the core allocates message buffers). */
+export function allocations(fn: () => void): number[] {
+  const original = Buffer.allocUnsafe;
+  const sizes: number[] = [];
+  Buffer.allocUnsafe = (size: number) => {
+    sizes.push(size);
+    return original(size);
+  };
+  try {
+    fn();
+  } finally {
+    Buffer.allocUnsafe = original;
+  }
+  return sizes;
+}
+
 /** Split `bytes` into chunks of `size` bytes (the last may be shorter). */
 export function chunksOf(bytes: Buffer, size: number): Buffer[] {
   const chunks: Buffer[] = [];
