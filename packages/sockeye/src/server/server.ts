@@ -67,7 +67,7 @@ import type {
   WireDirection,
 } from './types.js';
 import { type PendingHandshake, Upgrades } from './upgrade.js';
-import { type ConnectionHost, ServerWebSocket } from './websocket.js';
+import { type ConnectionHost, type ServerConnectionSettings, ServerWebSocket } from './websocket.js';
 
 /** Events of a {@link WebSocketServer} (server-level only; connections use the handlers). */
 export interface WebSocketServerEvents {
@@ -179,12 +179,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   /** @internal */ readonly topicRegistry: TopicRegistry<ServerWebSocket<Data>>;
 
   private readonly options: WebSocketServerOptions<Data>;
-  private readonly connectionOptions: {
-    maxPayload: number;
-    maxFragments: number;
-    outputBuffers: OutputBuffers;
-    assemblyBudget: AssemblyBudget;
-  };
+  private readonly connectionOptions: ServerConnectionSettings;
   private readonly netServer: NetServer | null = null;
   private readonly httpServer: HttpServer | HttpsServer | null = null;
 

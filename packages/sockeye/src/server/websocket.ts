@@ -74,6 +74,17 @@ export { kSocketOwner } from '../io/driver.js';
 const UNKNOWN_CONNECTION = new ConnectionInfo(0, '', '', 0);
 
 /**
+ * What a server gives each of its connections' cores: its limits, and the buffers and the
+ * budget it owns for all of them. @internal
+ */
+export interface ServerConnectionSettings {
+  maxPayload: number;
+  maxFragments: number;
+  outputBuffers: OutputBuffers;
+  assemblyBudget: AssemblyBudget;
+}
+
+/**
  * One accepted WebSocket connection on a {@link WebSocketServer}. Created by the server;
  * events arrive through the server's handlers, not on this object.
  *
@@ -106,12 +117,7 @@ export class ServerWebSocket<Data = undefined> extends SocketDriver {
   static _create<D>(
     host: ConnectionHost<D>,
     socket: Socket,
-    options: {
-      maxPayload: number;
-      maxFragments: number;
-      outputBuffers: OutputBuffers;
-      assemblyBudget: AssemblyBudget;
-    },
+    options: ServerConnectionSettings,
     data: D,
     protocol: string,
     extensions: string,
@@ -124,12 +130,7 @@ export class ServerWebSocket<Data = undefined> extends SocketDriver {
   private constructor(
     host: ConnectionHost<Data>,
     socket: Socket,
-    options: {
-      maxPayload: number;
-      maxFragments: number;
-      outputBuffers: OutputBuffers;
-      assemblyBudget: AssemblyBudget;
-    },
+    options: ServerConnectionSettings,
     data: Data,
     protocol: string,
     extensions: string,
